@@ -1,0 +1,626 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "config/duration.h"
+
+namespace promewma::config {
+namespace {
+
+// (key, value) pairs of a YAML map in file order.
+using Entries = std::vector<std::pair<std::string, YAML::Node>>;
+
+// ---------------------------------------------------------------------------
+// Error messages. Functions below return "<path>: <problem>"; ParseConfig
+// puts the source name in front.
+
+std::string ChildPath(const std::string& parent, std::string_view key) {
+  std::string path = parent;
+  if (!path.empty()) path += '.';
+  path += key;
+  return path;
+}
+
+std::string IndexPath(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+Status ProblemAt(const std::string& path, std::string_view problem) {
+  std::string msg = path;
+  if (!msg.empty()) msg += ": ";
+  msg += problem;
+  return Status::InvalidArgument(std::move(msg));
+}
+
+std::string Quoted(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+// What a node is, for "expected X, got Y".
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Scalar:
+      return Quoted(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+// The message is shown on one line (log line, --check-config output) even
+// when a YAML block scalar brought newlines into a quoted value.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Typed access to YAML nodes. yaml-cpp's as<T>() would accept more than we
+// want (and throw); these say which key was wrong and what it held.
+
+// A null node (`ewma:` with nothing after it) counts as an empty map, as it
+// does for Prometheus' YAML decoder.
+Result<Entries> MapEntries(const YAML::Node& node, const std::string& path) {
+  Entries entries;
+  if (node.IsNull()) return entries;
+  if (!node.IsMap()) {
+    return ProblemAt(path, "expected a map, got " + Describe(node));
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      return ProblemAt(path,
+                       "keys must be strings, got " + Describe(it->first));
+    }
+    std::string key = it->first.Scalar();
+    // yaml-cpp keeps duplicate keys; refuse them so that which one wins is
+    // never a surprise.
+    for (const auto& [seen, unused] : entries) {
+      if (seen == key) return ProblemAt(ChildPath(path, key), "duplicate key");
+    }
+    entries.emplace_back(std::move(key), it->second);
+  }
+  return entries;
+}
+
+Result<std::string> ScalarText(const YAML::Node& node, const std::string& path,
+                               std::string_view expected) {
+  if (!node.IsScalar()) {
+    return ProblemAt(
+        path, "expected " + std::string(expected) + ", got " + Describe(node));
+  }
+  return node.Scalar();
+}
+
+Result<double> ScalarDouble(const YAML::Node& node, const std::string& path) {
+  Result<std::string> text = ScalarText(node, path, "a number");
+  if (!text.ok()) return text.status();
+  std::string_view digits = *text;
+  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
+  double value = 0;
+  const char* end = digits.data() + digits.size();
+  auto [ptr, ec] = std::from_chars(digits.data(), end, value);
+  if (digits.empty() || ec != std::errc() || ptr != end) {
+    return ProblemAt(path, "expected a number, got " + Quoted(*text));
+  }
+  return value;
+}
+
+Result<int64_t> ScalarInteger(const YAML::Node& node, const std::string& path,
+                              std::string_view requirement) {
+  Result<std::string> text = ScalarText(node, path, "an integer");
+  if (!text.ok()) return text.status();
+  int64_t value = 0;
+  const char* end = text->data() + text->size();
+  auto [ptr, ec] = std::from_chars(text->data(), end, value);
+  if (text->empty() || ec != std::errc() || ptr != end) {
+    return ProblemAt(path, std::string(requirement) + ", got " + *text);
+  }
+  return value;
+}
+
+Result<int64_t> ScalarDurationMs(const YAML::Node& node,
+                                 const std::string& path) {
+  Result<std::string> text = ScalarText(node, path, "a duration like 1h30m");
+  if (!text.ok()) return text.status();
+  Result<int64_t> ms = ParseDurationMs(*text);
+  if (!ms.ok()) return ProblemAt(path, ms.status().message());
+  return ms;
+}
+
+Result<uint64_t> ScalarByteSize(const YAML::Node& node,
+                                const std::string& path) {
+  Result<std::string> text = ScalarText(node, path, "a size like 16MiB");
+  if (!text.ok()) return text.status();
+  Result<uint64_t> bytes = ParseByteSize(*text);
+  if (!bytes.ok()) return ProblemAt(path, bytes.status().message());
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------
+// The estimator keys, shared by `ewma:` and every rule.
+
+Status ParseAlpha(const YAML::Node& node, const std::string& path,
+                  ewma::EstimatorParams* params) {
+  Result<double> alpha = ScalarDouble(node, path);
+  if (!alpha.ok()) return alpha.status();
+  if (!(*alpha > 0 && *alpha <= 1)) {  // also refuses NaN
+    return ProblemAt(path, "must be in (0, 1], got " + node.Scalar());
+  }
+  params->alpha = *alpha;
+  params->half_life_ms = 0;
+  return Status::Ok();
+}
+
+Status ParseSpan(const YAML::Node& node, const std::string& path,
+                 ewma::EstimatorParams* params) {
+  Result<double> span = ScalarDouble(node, path);
+  if (!span.ok()) return span.status();
+  if (!(*span >= 1) || !std::isfinite(*span)) {
+    return ProblemAt(path, "must be >= 1, got " + node.Scalar());
+  }
+  // pandas' definition, so that span: 10 reproduces ewm(span=10).
+  params->alpha = 2.0 / (*span + 1.0);
+  params->half_life_ms = 0;
+  return Status::Ok();
+}
+
+Status ParseHalfLife(const YAML::Node& node, const std::string& path,
+                     ewma::EstimatorParams* params) {
+  Result<int64_t> ms = ScalarDurationMs(node, path);
+  if (!ms.ok()) return ms.status();
+  if (*ms <= 0) return ProblemAt(path, "must be > 0, got " + node.Scalar());
+  params->half_life_ms = *ms;
+  return Status::Ok();
+}
+
+Status ParseK(const YAML::Node& node, const std::string& path,
+              ewma::EstimatorParams* params) {
+  Result<double> k = ScalarDouble(node, path);
+  if (!k.ok()) return k.status();
+  if (!(*k > 0) || !std::isfinite(*k)) {
+    return ProblemAt(path, "must be a finite number > 0, got " + node.Scalar());
+  }
+  params->k = *k;
+  return Status::Ok();
+}
+
+Status ParseMinSamples(const YAML::Node& node, const std::string& path,
+                       ewma::EstimatorParams* params) {
+  Result<int64_t> n = ScalarInteger(node, path, "must be an integer >= 1");
+  if (!n.ok()) return n.status();
+  if (*n < 1) {
+    return ProblemAt(path, "must be an integer >= 1, got " + node.Scalar());
+  }
+  constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
+  if (*n > kMax) {
+    return ProblemAt(path, "must be at most " + std::to_string(kMax) +
+                               ", got " + node.Scalar());
+  }
+  params->min_samples = static_cast<uint32_t>(*n);
+  return Status::Ok();
+}
+
+Status ParseResetAfter(const YAML::Node& node, const std::string& path,
+                       ewma::EstimatorParams* params) {
+  Result<int64_t> ms = ScalarDurationMs(node, path);
+  if (!ms.ok()) return ms.status();
+  params->reset_after_ms = *ms;  // 0 disables resets
+  return Status::Ok();
+}
+
+Status ParseThresholdBasis(const YAML::Node& node, const std::string& path,
+                           ewma::EstimatorParams* params) {
+  Result<std::string> text = ScalarText(node, path, "prior or posterior");
+  if (!text.ok()) return text.status();
+  if (*text == "prior") {
+    params->threshold_basis = ewma::ThresholdBasis::kPrior;
+  } else if (*text == "posterior") {
+    params->threshold_basis = ewma::ThresholdBasis::kPosterior;
+  } else {
+    return ProblemAt(path, "must be prior or posterior, got " + Quoted(*text));
+  }
+  return Status::Ok();
+}
+
+std::string OutputNameList() {
+  std::string names;
+  for (int i = 0; i < ewma::kOutputCount; ++i) {
+    if (i > 0) names += ", ";
+    names += ewma::OutputName(static_cast<ewma::Output>(i));
+  }
+  return names;
+}
+
+Status ParseOutputs(const YAML::Node& node, const std::string& path,
+                    ewma::EstimatorParams* params) {
+  if (!node.IsSequence()) {
+    return ProblemAt(path, "expected a list of outputs (" + OutputNameList() +
+                               "), got " + Describe(node));
+  }
+  if (node.size() == 0) {
+    return ProblemAt(path, "must list at least one of " + OutputNameList());
+  }
+  ewma::OutputMask mask = 0;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string item_path = IndexPath(path, i);
+    Result<std::string> name = ScalarText(node[i], item_path, "an output name");
+    if (!name.ok()) return name.status();
+    ewma::OutputMask bit = 0;
+    for (int o = 0; o < ewma::kOutputCount; ++o) {
+      const auto output = static_cast<ewma::Output>(o);
+      if (*name == ewma::OutputName(output)) bit = ewma::OutputBit(output);
+    }
+    if (bit == 0) {
+      return ProblemAt(item_path, "unknown output " + Quoted(*name) +
+                                      " (one of " + OutputNameList() + ")");
+    }
+    if (mask & bit) {
+      return ProblemAt(item_path, "duplicate output " + Quoted(*name));
+    }
+    mask |= bit;
+  }
+  params->outputs = mask;
+  return Status::Ok();
+}
+
+struct EstimatorKey {
+  std::string_view name;
+  Status (*parse)(const YAML::Node&, const std::string&,
+                  ewma::EstimatorParams*);
+  bool is_smoothing;  // one of the mutually exclusive alpha/span/half_life
+};
+constexpr EstimatorKey kEstimatorKeys[] = {
+    {"alpha", ParseAlpha, true},
+    {"span", ParseSpan, true},
+    {"half_life", ParseHalfLife, true},
+    {"k", ParseK, false},
+    {"min_samples", ParseMinSamples, false},
+    {"reset_after", ParseResetAfter, false},
+    {"threshold_basis", ParseThresholdBasis, false},
+    {"outputs", ParseOutputs, false},
+};
+
+const EstimatorKey* FindEstimatorKey(std::string_view name) {
+  for (const EstimatorKey& key : kEstimatorKeys) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+// Applies the estimator keys of one map (`ewma:` or a rule) on top of
+// *params. `own_key` is the one other key the map may hold ("match" in a
+// rule, none for `ewma:`), handled by the caller.
+Status ApplyEstimatorKeys(const Entries& entries, const std::string& path,
+                          std::string_view own_key,
+                          ewma::EstimatorParams* params) {
+  std::string_view smoothing_key;
+  for (const auto& [name, value] : entries) {
+    if (!own_key.empty() && name == own_key) continue;
+    const std::string key_path = ChildPath(path, name);
+    const EstimatorKey* key = FindEstimatorKey(name);
+    if (key == nullptr) return ProblemAt(key_path, "unknown key");
+    if (key->is_smoothing) {
+      if (!smoothing_key.empty()) {
+        return ProblemAt(key_path, "set only one of alpha, span, half_life (" +
+                                       std::string(smoothing_key) +
+                                       " is already set)");
+      }
+      smoothing_key = key->name;
+    }
+    Status status = key->parse(value, key_path, params);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Top-level keys.
+
+bool IsAllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// HOST:PORT with a non-empty host; an IPv6 host goes in brackets, as for
+// Prometheus' --web.listen-address.
+Status ValidateListenAddress(std::string_view address,
+                             const std::string& path) {
+  std::string_view host;
+  std::string_view port;
+  if (!address.empty() && address[0] == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
+      return ProblemAt(path, "expected [IPV6]:PORT, got " + Quoted(address));
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) {
+      return ProblemAt(path, "expected HOST:PORT, got " + Quoted(address));
+    }
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return ProblemAt(
+          path, "an IPv6 host goes in brackets, e.g. \"[::1]:9201\", got " +
+                    Quoted(address));
+    }
+  }
+  if (host.empty()) {
+    return ProblemAt(path,
+                     "host must not be empty (use 0.0.0.0:PORT for all "
+                     "interfaces), got " +
+                         Quoted(address));
+  }
+  if (!IsAllDigits(port) || port.size() > 5 ||
+      std::stoi(std::string(port)) > 65535) {
+    return ProblemAt(
+        path, "port must be a number in 0..65535, got " + Quoted(address));
+  }
+  return Status::Ok();
+}
+
+Status ParseListen(const YAML::Node& node, Config* config) {
+  if (node.IsSequence()) {
+    // `listen: [::1]:9201` unquoted reads as a YAML list.
+    return ProblemAt("listen",
+                     "expected HOST:PORT, got a list (quote IPv6 "
+                     "addresses: \"[::1]:9201\")");
+  }
+  Result<std::string> text = ScalarText(node, "listen", "HOST:PORT");
+  if (!text.ok()) return text.status();
+  Status status = ValidateListenAddress(*text, "listen");
+  if (!status.ok()) return status;
+  config->listen = std::move(text).value();
+  return Status::Ok();
+}
+
+Status ParseLogLevel(const YAML::Node& node, Config* config) {
+  Result<std::string> text =
+      ScalarText(node, "log_level", "one of debug, info, warn, error");
+  if (!text.ok()) return text.status();
+  if (*text != "debug" && *text != "info" && *text != "warn" &&
+      *text != "error") {
+    return ProblemAt(
+        "log_level",
+        "must be one of debug, info, warn, error, got " + Quoted(*text));
+  }
+  config->log_level = std::move(text).value();
+  return Status::Ok();
+}
+
+Status ParseEwma(const YAML::Node& node, Config* config) {
+  Result<Entries> entries = MapEntries(node, "ewma");
+  if (!entries.ok()) return entries.status();
+  return ApplyEstimatorKeys(*entries, "ewma", "", &config->ewma);
+}
+
+// `defaults` are the finished top-level ewma values; the rule's own keys
+// are applied on top of them.
+Result<Rule> ParseRule(const YAML::Node& node, const std::string& path,
+                       const ewma::EstimatorParams& defaults) {
+  if (!node.IsMap()) {
+    return ProblemAt(path,
+                     "expected a map with a match key, got " + Describe(node));
+  }
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+
+  const YAML::Node* match = nullptr;
+  for (const auto& [name, value] : *entries) {
+    if (name == "match") match = &value;
+  }
+  if (match == nullptr)
+    return ProblemAt(path, "missing required key \"match\"");
+
+  Rule rule;
+  const std::string match_path = ChildPath(path, "match");
+  Result<std::string> text = ScalarText(*match, match_path, "a selector");
+  if (!text.ok()) return text.status();
+  Result<model::Selector> selector = model::Selector::Parse(*text);
+  if (!selector.ok()) return ProblemAt(match_path, selector.status().message());
+  rule.match = std::move(text).value();
+  rule.selector = std::move(selector).value();
+
+  rule.params = defaults;
+  Status status = ApplyEstimatorKeys(*entries, path, "match", &rule.params);
+  if (!status.ok()) return status;
+  return rule;
+}
+
+Status ParseRules(const YAML::Node& node, Config* config) {
+  if (node.IsNull()) return Status::Ok();
+  if (!node.IsSequence()) {
+    return ProblemAt("rules", "expected a list, got " + Describe(node));
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    Result<Rule> rule = ParseRule(node[i], IndexPath("rules", i), config->ewma);
+    if (!rule.ok()) return rule.status();
+    config->rules.push_back(std::move(rule).value());
+  }
+  return Status::Ok();
+}
+
+Status ParseLimitBytes(const YAML::Node& node, const std::string& path,
+                       uint64_t* out) {
+  Result<uint64_t> bytes = ScalarByteSize(node, path);
+  if (!bytes.ok()) return bytes.status();
+  if (*bytes == 0) return ProblemAt(path, "must be > 0, got " + node.Scalar());
+  *out = *bytes;
+  return Status::Ok();
+}
+
+Status ParseLimits(const YAML::Node& node, Config* config) {
+  Result<Entries> entries = MapEntries(node, "limits");
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string path = ChildPath("limits", name);
+    Status status;
+    if (name == "max_request_bytes") {
+      status = ParseLimitBytes(value, path, &config->limits.max_request_bytes);
+    } else if (name == "max_decoded_bytes") {
+      status = ParseLimitBytes(value, path, &config->limits.max_decoded_bytes);
+    } else {
+      status = ProblemAt(path, "unknown key");
+    }
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+using TopLevelParser = Status (*)(const YAML::Node&, Config*);
+struct TopLevelKey {
+  std::string_view name;
+  TopLevelParser parse;
+};
+// In the order they are applied, which need not be the order in the file:
+// rules start from the finished top-level `ewma:` values.
+constexpr TopLevelKey kTopLevelKeys[] = {
+    {"listen", ParseListen}, {"log_level", ParseLogLevel}, {"ewma", ParseEwma},
+    {"rules", ParseRules},   {"limits", ParseLimits},
+};
+
+Result<Config> ParseRoot(const YAML::Node& root) {
+  if (!root.IsNull() && !root.IsMap()) {
+    return ProblemAt("", "expected a map of settings at the top level, got " +
+                             Describe(root));
+  }
+  Result<Entries> entries = MapEntries(root, "");
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    bool known = false;
+    for (const TopLevelKey& key : kTopLevelKeys) known |= key.name == name;
+    if (!known) return ProblemAt(name, "unknown key");
+  }
+
+  Config config;
+  for (const TopLevelKey& key : kTopLevelKeys) {
+    for (const auto& [name, value] : *entries) {
+      if (name != key.name) continue;
+      Status status = key.parse(value, &config);
+      if (!status.ok()) return status;
+    }
+  }
+  return config;
+}
+
+// The document's root node. A YAML syntax error is reported by line (the
+// key path is unknown at that point); a file of only comments is null.
+Result<YAML::Node> LoadDocument(std::string_view yaml_text) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument("line " + std::to_string(e.mark.line + 1) +
+                                   ": " + e.msg);
+  }
+  if (documents.size() > 1) {
+    return Status::InvalidArgument("expected one YAML document, found " +
+                                   std::to_string(documents.size()) +
+                                   " (remove the extra '---')");
+  }
+  if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
+  return documents[0];
+}
+
+Status WithSource(std::string_view source_name, const Status& status) {
+  std::string msg(source_name);
+  msg += ": ";
+  msg += OneLine(status.message());
+  return status.code() == StatusCode::kInvalidArgument
+             ? Status::InvalidArgument(std::move(msg))
+             : Status::Internal(std::move(msg));
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+// Whole file into *out; the message names the OS error.
+Status ReadFile(const std::string& path, std::string* out) {
+  errno = 0;
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (file == nullptr) {
+    const int err = errno;
+    std::string msg = path + ": cannot read config file: " +
+                      std::generic_category().message(err);
+    return err == ENOENT ? Status::NotFound(std::move(msg))
+                         : Status::InvalidArgument(std::move(msg));
+  }
+  char buffer[1 << 16];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) {
+    out->append(buffer, n);
+  }
+  if (std::ferror(file.get())) {
+    // fopen succeeds on a directory; the read reports EISDIR.
+    const int err = errno;
+    return Status::InvalidArgument(path + ": cannot read config file: " +
+                                   std::generic_category().message(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view yaml_text,
+                           std::string_view source_name) {
+  // yaml-cpp reports through exceptions (node access included); they stop
+  // here so that callers only ever see a Status.
+  try {
+    Result<YAML::Node> root = LoadDocument(yaml_text);
+    if (!root.ok()) return WithSource(source_name, root.status());
+    Result<Config> config = ParseRoot(*root);
+    if (!config.ok()) return WithSource(source_name, config.status());
+    return config;
+  } catch (const YAML::Exception& e) {
+    std::string msg = e.msg;
+    if (!e.mark.is_null()) {
+      msg = "line " + std::to_string(e.mark.line + 1) + ": " + msg;
+    }
+    return WithSource(source_name, Status::InvalidArgument(msg));
+  } catch (const std::exception& e) {
+    return WithSource(source_name, Status::Internal(e.what()));
+  }
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::string text;
+  Status status = ReadFile(path, &text);
+  if (!status.ok()) return status;
+  return ParseConfig(text, path);
+}
+
+}  // namespace promewma::config

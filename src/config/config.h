@@ -1,0 +1,85 @@
+// Config: promewma.yml, parsed and validated into plain structs.
+//
+//   listen: 127.0.0.1:9201        # HOST:PORT, or [IPv6]:PORT (quoted in YAML)
+//   log_level: info               # debug | info | warn | error
+//   ewma:                         # defaults for every series
+//     span: 10                    # at most one of alpha | span | half_life
+//     k: 3
+//     min_samples: 10
+//     reset_after: 1h             # 0 disables resets
+//     threshold_basis: prior      # prior | posterior
+//     outputs: [ewma, upper_threshold]
+//   rules:                        # the first matching rule applies; with
+//                                 # rules, unmatched series are ignored
+//     - match: 'cpu_utilization{job="batch"}'
+//       half_life: 5m             # any ewma key; the rest is inherited
+//   limits:
+//     max_request_bytes: 16MiB
+//     max_decoded_bytes: 64MiB
+//
+// A rule inherits every key it does not set from the top-level `ewma:`
+// block, wherever that block sits in the file. The smoothing choice is one
+// unit: a rule that sets `alpha`, `span` or `half_life` replaces whichever
+// of the three the top level chose.
+//
+// Unknown keys are refused, so a typo cannot silently fall back to a
+// default. Every error is one line:
+//   <source>: <key path>: <problem>      e.g. promewma.yml: rules[1].span: ...
+//   <source>: line <n>: <problem>        for YAML syntax errors
+// Rule indexes in paths are 0-based.
+//
+// Thread-safety: pure functions; the structs are plain values.
+
+#ifndef PROMEWMA_CONFIG_CONFIG_H_
+#define PROMEWMA_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ewma/estimator_params.h"
+#include "model/matcher.h"
+#include "promewma/status.h"
+
+namespace promewma::config {
+
+// Per-series parameters for the series one selector matches.
+struct Rule {
+  std::string match;             // the selector as written in the file
+  model::Selector selector;      // parsed from `match`
+  ewma::EstimatorParams params;  // the top-level ewma values, overridden
+};
+
+struct Limits {
+  // Largest compressed remote-write body accepted (HTTP 413 above). The
+  // default is far above what Prometheus' queue manager sends in one
+  // request, yet bounds what one request can make us buffer.
+  uint64_t max_request_bytes = 16ull << 20;
+  // Largest decoded (snappy-uncompressed) size a body may declare; checked
+  // before decompressing so a small body cannot claim a huge allocation.
+  uint64_t max_decoded_bytes = 64ull << 20;
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
+  std::string log_level = "info";         // debug | info | warn | error
+  ewma::EstimatorParams ewma;             // parameters for unmatched series
+  std::vector<Rule> rules;                // in file order
+  Limits limits;
+};
+
+// Parses the YAML text of a config file. `source_name` (usually the path)
+// starts every error message. Empty text, or text with only comments, is
+// the default Config. Never throws.
+Result<Config> ParseConfig(std::string_view yaml_text,
+                           std::string_view source_name);
+
+// Reads and parses the file at `path`, which is also the source name in
+// errors. A missing file is NotFound, an unreadable one InvalidArgument;
+// both name the path and the OS error.
+Result<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace promewma::config
+
+#endif  // PROMEWMA_CONFIG_CONFIG_H_

@@ -1,0 +1,252 @@
+#include "ewma/engine.h"
+
+#include <deque>
+#include <limits>
+#include <mutex>
+
+#include "ewma/series_table.h"
+
+namespace promewma::ewma {
+
+std::string_view DropReasonName(DropReason reason) {
+  switch (reason) {
+    case DropReason::kNotFinite:
+      return "not_finite";
+    case DropReason::kOutOfOrder:
+      return "out_of_order";
+    case DropReason::kConflict:
+      return "duplicate_timestamp";
+    case DropReason::kDuplicate:
+      return "duplicate";
+    case DropReason::kDerivedSeries:
+      return "derived_series";
+    case DropReason::kUnmatched:
+      return "unmatched";
+    case DropReason::kHistogram:
+      return "histogram";
+  }
+  return "unknown";
+}
+
+struct Engine::Series {
+  std::string label_bytes;  // canonical encoding, owned
+  // Parameters of the rule that selected the series; nullptr when the series
+  // is ignored, with the reason in ignored_reason.
+  const EstimatorParams* params = nullptr;
+  DropReason ignored_reason = DropReason::kUnmatched;
+  EstimatorState state;
+  // Outputs of the last accepted sample (present == 0: none yet).
+  int64_t latest_ms = 0;
+  DerivedValues latest;
+
+  std::string_view labels() const { return label_bytes; }
+};
+
+struct Engine::Shard {
+  mutable std::mutex mu;
+  // Guarded by mu. A deque keeps Series addresses stable for the table.
+  std::deque<Series> series;
+  SeriesTable<Series> table;
+};
+
+namespace {
+
+bool HasDerivedSuffix(std::string_view name) {
+  for (int i = 0; i < kOutputCount; ++i) {
+    std::string_view suffix = OutputSuffix(static_cast<Output>(i));
+    if (name.size() >= suffix.size() &&
+        name.substr(name.size() - suffix.size()) == suffix) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RejectionMessage(SampleOutcome outcome, model::LabelSetView labels,
+                             int64_t timestamp_ms, int64_t last_ms) {
+  std::string msg = outcome == SampleOutcome::kOutOfOrder
+                        ? "out of order sample"
+                        : "duplicate sample with a different value";
+  msg += " for series " + labels.ToString() + ": timestamp " +
+         std::to_string(timestamp_ms);
+  msg += outcome == SampleOutcome::kOutOfOrder ? " is older than the last one, "
+                                               : " equals the last one, ";
+  msg += std::to_string(last_ms);
+  return msg;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {
+  shards_.reserve(kShardCount);
+  for (int i = 0; i < kShardCount; ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+  }
+}
+
+Engine::~Engine() = default;
+
+const EstimatorParams* Engine::ParamsFor(model::LabelSetView labels,
+                                         DropReason* ignored_reason) const {
+  if (HasDerivedSuffix(labels.MetricName())) {
+    *ignored_reason = DropReason::kDerivedSeries;
+    return nullptr;
+  }
+  if (options_.rules.empty()) return &options_.defaults;
+  for (const SeriesRule& rule : options_.rules) {
+    if (rule.selector.Matches(labels)) return &rule.params;
+  }
+  *ignored_reason = DropReason::kUnmatched;
+  return nullptr;
+}
+
+Status Engine::Apply(const codec::DecodedWriteRequest& request,
+                     ApplyResult* result) {
+  *result = ApplyResult();
+  result->received = request.samples.size() + request.histogram_count;
+  result->dropped[static_cast<int>(DropReason::kHistogram)] =
+      request.histogram_count;
+
+  // Bucket the request's series by shard with a counting sort, which keeps
+  // request order within each shard (and so per-series sample order).
+  const size_t n = request.series.size();
+  thread_local std::vector<uint32_t> order;
+  thread_local std::vector<Series*> resolved;
+  order.resize(n);
+  resolved.assign(n, nullptr);
+  std::array<uint32_t, kShardCount + 1> bucket_start{};
+  auto shard_of = [](uint64_t hash) {
+    return static_cast<size_t>(hash >> (64 - kShardBits));
+  };
+  for (const codec::DecodedSeries& s : request.series) {
+    ++bucket_start[shard_of(s.labels_hash) + 1];
+  }
+  for (int i = 0; i < kShardCount; ++i) bucket_start[i + 1] += bucket_start[i];
+  std::array<uint32_t, kShardCount> fill{};
+  for (size_t i = 0; i < n; ++i) {
+    size_t shard = shard_of(request.series[i].labels_hash);
+    order[bucket_start[shard] + fill[shard]++] = static_cast<uint32_t>(i);
+  }
+
+  // Pass 1: find the series we already know. Their label sets were
+  // validated when they were created; only new ones need it, and all of
+  // them must pass before anything is applied (a bad request changes
+  // nothing). Pointers stay valid between the passes because series are
+  // never removed while the engine lives.
+  bool any_new = false;
+  for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
+    const uint32_t begin = bucket_start[shard_index];
+    const uint32_t end = bucket_start[shard_index + 1];
+    if (begin == end) continue;
+    Shard& shard = *shards_[shard_index];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (uint32_t k = begin; k < end; ++k) {
+      const codec::DecodedSeries& in = request.series[order[k]];
+      resolved[order[k]] = shard.table.Find(in.labels_hash, in.labels);
+      any_new |= resolved[order[k]] == nullptr;
+    }
+  }
+  if (any_new) {
+    for (size_t i = 0; i < n; ++i) {
+      if (resolved[i] != nullptr) continue;
+      Status s = codec::ValidateSeriesLabels(request, i);
+      if (!s.ok()) return s;
+    }
+  }
+
+  // Pass 2: create the new series and apply every sample.
+  size_t first_rejected = std::numeric_limits<size_t>::max();
+  uint64_t created = 0, ignored_created = 0;
+  for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
+    const uint32_t begin = bucket_start[shard_index];
+    const uint32_t end = bucket_start[shard_index + 1];
+    if (begin == end) continue;
+    Shard& shard = *shards_[shard_index];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (uint32_t k = begin; k < end; ++k) {
+      const uint32_t series_index = order[k];
+      const codec::DecodedSeries& in = request.series[series_index];
+      Series* series = resolved[series_index];
+      if (series == nullptr) {
+        // Another writer (or an earlier entry of this request) may have
+        // created it since pass 1.
+        series = shard.table.Find(in.labels_hash, in.labels);
+      }
+      if (series == nullptr) {
+        series = &shard.series.emplace_back();
+        series->label_bytes.assign(in.labels);
+        series->params = ParamsFor(model::LabelSetView(series->label_bytes),
+                                   &series->ignored_reason);
+        shard.table.Insert(in.labels_hash, series);
+        ++(series->params != nullptr ? created : ignored_created);
+      }
+      if (series->params == nullptr) {
+        result->dropped[static_cast<int>(series->ignored_reason)] +=
+            in.sample_count;
+        continue;
+      }
+      ApplySamples(request, series_index, series, result, &first_rejected);
+    }
+  }
+  result->new_series = created;
+  if (created) active_series_.fetch_add(created, std::memory_order_relaxed);
+  if (ignored_created)
+    ignored_series_.fetch_add(ignored_created, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
+                          size_t series_index, Series* series,
+                          ApplyResult* result, size_t* first_rejected) {
+  const codec::DecodedSeries& in = request.series[series_index];
+  const codec::DecodedSample* samples = request.samples.data() + in.first_sample;
+  DerivedValues out;
+  for (uint32_t j = 0; j < in.sample_count; ++j) {
+    const int64_t last_ms = series->state.last_timestamp_ms;
+    const SampleOutcome outcome =
+        UpdateEstimator(*series->params, &series->state,
+                        samples[j].timestamp_ms, samples[j].value, &out);
+    switch (outcome) {
+      case SampleOutcome::kApplied:
+      case SampleOutcome::kStale:
+        ++(outcome == SampleOutcome::kApplied ? result->applied
+                                              : result->stale);
+        series->latest = out;
+        series->latest_ms = samples[j].timestamp_ms;
+        break;
+      case SampleOutcome::kDuplicate:
+        ++result->dropped[static_cast<int>(DropReason::kDuplicate)];
+        break;
+      case SampleOutcome::kNotFinite:
+        ++result->dropped[static_cast<int>(DropReason::kNotFinite)];
+        break;
+      case SampleOutcome::kOutOfOrder:
+      case SampleOutcome::kConflict:
+        ++result->dropped[static_cast<int>(
+            outcome == SampleOutcome::kOutOfOrder ? DropReason::kOutOfOrder
+                                                  : DropReason::kConflict)];
+        if (series_index < *first_rejected) {
+          *first_rejected = series_index;
+          result->rejection = RejectionMessage(
+              outcome, model::LabelSetView(series->label_bytes),
+              samples[j].timestamp_ms, last_ms);
+        }
+        break;
+    }
+  }
+}
+
+void Engine::VisitLatest(
+    const std::function<void(const LatestDerived&)>& visit) const {
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    for (const Series& s : shard->series) {
+      if (s.params == nullptr || s.latest.present == 0 || s.latest.stale)
+        continue;
+      visit(LatestDerived{model::LabelSetView(s.label_bytes), s.latest_ms,
+                          s.latest});
+    }
+  }
+}
+
+}  // namespace promewma::ewma

@@ -1,0 +1,135 @@
+// Engine: applies decoded remote-write requests to the per-series EWMA
+// state and keeps each series' latest derived values.
+//
+// Series identity is the canonical label-set encoding (model/labels.h); its
+// hash picks one of kShardCount shards, and each shard owns its series under
+// its own mutex. A request is bucketed by shard and each touched shard is
+// locked once, so two requests run in parallel unless they hit the same
+// shard at the same instant, and there is no global lock on the hot path.
+// Within a request each series' samples are applied in the order the sender
+// wrote them.
+//
+// Which series are processed, and with which parameters, is decided once
+// when a series is first seen: names ending in a derived suffix are ignored
+// (loop guard); with no rules every other series uses the defaults; with
+// rules the first matching rule's parameters apply and unmatched series are
+// ignored.
+//
+// Thread-safety: all public methods are thread-safe.
+
+#ifndef PROMEWMA_EWMA_ENGINE_H_
+#define PROMEWMA_EWMA_ENGINE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codec/write_request.h"
+#include "ewma/estimator_params.h"
+#include "ewma/series_estimator.h"
+#include "model/labels.h"
+#include "model/matcher.h"
+
+namespace promewma::ewma {
+
+struct SeriesRule {
+  model::Selector selector;
+  EstimatorParams params;
+};
+
+struct EngineOptions {
+  EstimatorParams defaults;
+  // First match wins; empty means every series uses `defaults`.
+  std::vector<SeriesRule> rules;
+};
+
+// Why a received sample was not applied. Index into ApplyResult::dropped.
+enum class DropReason : uint8_t {
+  kNotFinite,       // NaN / +-Inf value
+  kOutOfOrder,      // older than the series' last sample
+  kConflict,        // same timestamp as the last sample, different value
+  kDuplicate,       // identical to the last sample (accepted, no effect)
+  kDerivedSeries,   // name ends in a derived suffix (loop guard)
+  kUnmatched,       // no rule matches the series
+  kHistogram,       // native histogram samples are not processed
+};
+inline constexpr int kDropReasonCount = 7;
+std::string_view DropReasonName(DropReason reason);
+
+struct ApplyResult {
+  uint64_t received = 0;  // float samples + native histogram samples
+  uint64_t applied = 0;   // finite samples folded into a state
+  uint64_t stale = 0;     // stale markers passed on
+  uint64_t new_series = 0;
+  std::array<uint64_t, kDropReasonCount> dropped{};
+  // Set when samples were rejected (out of order or conflicting): names the
+  // first such series in request order and why. Empty otherwise.
+  std::string rejection;
+
+  uint64_t dropped_by(DropReason r) const {
+    return dropped[static_cast<int>(r)];
+  }
+};
+
+// The latest derived values of one processed series, as /metrics shows them.
+struct LatestDerived {
+  model::LabelSetView labels;  // input series; valid during the visit only
+  int64_t timestamp_ms;
+  DerivedValues values;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies every sample of a decoded request. Fails with InvalidArgument,
+  // changing nothing, when the label set of a series new to the engine is
+  // invalid. Otherwise rejected samples (out of order, conflicting) do not
+  // stop the others; result->rejection names the first.
+  Status Apply(const codec::DecodedWriteRequest& request, ApplyResult* result);
+
+  // Calls `visit` for every processed series that has emitted something and
+  // whose latest outputs are not stale markers. Holds one shard lock at a
+  // time; `visit` must not call back into the engine.
+  void VisitLatest(const std::function<void(const LatestDerived&)>& visit) const;
+
+  uint64_t active_series() const {
+    return active_series_.load(std::memory_order_relaxed);
+  }
+  uint64_t ignored_series() const {
+    return ignored_series_.load(std::memory_order_relaxed);
+  }
+
+  // A power of two; the top bits of the label hash pick the shard, the low
+  // bits the slot in its table. 64 shards keep the chance that two of the
+  // HTTP workers want the same shard at the same moment small.
+  static constexpr int kShardBits = 6;
+  static constexpr int kShardCount = 1 << kShardBits;
+
+ private:
+  struct Series;
+  struct Shard;
+
+  // REQUIRES: the series' shard lock is held.
+  static void ApplySamples(const codec::DecodedWriteRequest& request,
+                           size_t series_index, Series* series,
+                           ApplyResult* result, size_t* first_rejected);
+  const EstimatorParams* ParamsFor(model::LabelSetView labels,
+                                   DropReason* ignored_reason) const;
+
+  const EngineOptions options_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> active_series_{0};
+  std::atomic<uint64_t> ignored_series_{0};
+};
+
+}  // namespace promewma::ewma
+
+#endif  // PROMEWMA_EWMA_ENGINE_H_

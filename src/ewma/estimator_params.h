@@ -1,0 +1,62 @@
+// EstimatorParams: the resolved, validated parameters of one EWMA estimator
+// (see DESIGN.md "EWMA, exactly"). The config module turns the user's
+// `ewma:` / `rules:` keys into these; the engine shares one instance between
+// all series a rule matches, so the struct is immutable once built.
+
+#ifndef PROMEWMA_EWMA_ESTIMATOR_PARAMS_H_
+#define PROMEWMA_EWMA_ESTIMATOR_PARAMS_H_
+
+#include <cstdint>
+#include <string_view>
+
+namespace promewma::ewma {
+
+// The derived series an estimator can emit. The index is also the slot in
+// DerivedValues::value.
+enum class Output : uint8_t {
+  kEwma = 0,
+  kUpperThreshold = 1,
+  kLowerThreshold = 2,
+  kStddev = 3,
+  kAnomalyScore = 4,
+};
+inline constexpr int kOutputCount = 5;
+
+// Suffix appended to the input metric name, e.g. ":ewma".
+std::string_view OutputSuffix(Output output);
+// "ewma", "upper_threshold", ... as written in the config `outputs:` list.
+std::string_view OutputName(Output output);
+
+using OutputMask = uint8_t;
+constexpr OutputMask OutputBit(Output o) {
+  return static_cast<OutputMask>(1u << static_cast<uint8_t>(o));
+}
+inline constexpr OutputMask kDefaultOutputs =
+    OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold);
+
+enum class ThresholdBasis : uint8_t {
+  kPrior,      // thresholds use the state before x_t (default)
+  kPosterior,  // thresholds use the state after x_t
+};
+
+struct EstimatorParams {
+  // Smoothing factor in (0, 1]. Used when half_life_ms == 0.
+  // Default span 10 => alpha = 2 / 11.
+  double alpha = 2.0 / 11.0;
+  // When > 0 the estimator is time-aware:
+  // alpha_t = 1 - 2^(-dt / half_life) with dt the gap to the previous sample.
+  int64_t half_life_ms = 0;
+  // Band width in standard deviations.
+  double k = 3.0;
+  // Thresholds and scores are emitted only once the state they are computed
+  // from has seen at least this many samples.
+  uint32_t min_samples = 10;
+  // A gap longer than this restarts the series' state. 0 disables resets.
+  int64_t reset_after_ms = 3600 * 1000;
+  ThresholdBasis threshold_basis = ThresholdBasis::kPrior;
+  OutputMask outputs = kDefaultOutputs;
+};
+
+}  // namespace promewma::ewma
+
+#endif  // PROMEWMA_EWMA_ESTIMATOR_PARAMS_H_

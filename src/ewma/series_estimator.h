@@ -1,0 +1,73 @@
+// SeriesEstimator: the per-series EWMA recursion of DESIGN.md ("EWMA,
+// exactly"), as a pure function over a small state struct. No I/O, no
+// clocks, no allocation: the engine calls it under its shard lock, and the
+// reference tests drive it directly.
+//
+// Thread-safety: none needed; the caller owns the state.
+
+#ifndef PROMEWMA_EWMA_SERIES_ESTIMATOR_H_
+#define PROMEWMA_EWMA_SERIES_ESTIMATOR_H_
+
+#include <cstdint>
+#include <limits>
+
+#include "ewma/estimator_params.h"
+
+namespace promewma::ewma {
+
+// Prometheus' stale marker: a NaN with this exact bit pattern
+// (value.StaleNaN). Any other NaN is an ordinary (skipped) value.
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+bool IsStaleMarker(double value);
+double StaleMarker();
+
+struct EstimatorState {
+  double mean = 0;       // m
+  double spread = 0;     // S: (1 - W2) times the bias-corrected variance
+  double weight_sq = 0;  // W2: sum of squared normalised weights
+  uint64_t count = 0;    // n; 0 means no state yet
+  // Timestamp of the last finite sample: the dt for half_life and
+  // reset_after is measured from it.
+  int64_t last_sample_ms = 0;
+  // Last accepted timestamp, stale markers included, and its value's bits:
+  // what out-of-order and duplicate checks compare against.
+  int64_t last_timestamp_ms = std::numeric_limits<int64_t>::min();
+  uint64_t last_value_bits = 0;
+};
+
+// What one input sample did.
+enum class SampleOutcome : uint8_t {
+  kApplied,         // finite sample folded into the state; outputs emitted
+  kStale,           // stale marker: passed on to every output, state kept
+  kDuplicate,       // same timestamp and same value: accepted, no effect
+  kOutOfOrder,      // older than the series' last sample: rejected
+  kConflict,        // same timestamp, different value: rejected
+  kNotFinite,       // NaN (not a stale marker) or +-Inf: skipped
+};
+
+// The derived values emitted for one input sample. value[i] is meaningful
+// when bit OutputBit(Output(i)) is set in `present`; with `stale` every
+// present output carries a stale marker.
+struct DerivedValues {
+  OutputMask present = 0;
+  bool stale = false;
+  double value[kOutputCount] = {};
+
+  bool has(Output o) const { return present & OutputBit(o); }
+  double get(Output o) const { return value[static_cast<int>(o)]; }
+};
+
+// Applies the sample (timestamp_ms, value) to *state and fills *out with
+// the outputs selected by params.outputs. *out is cleared when the outcome
+// emits nothing (kDuplicate, kOutOfOrder, kConflict, kNotFinite).
+SampleOutcome UpdateEstimator(const EstimatorParams& params,
+                              EstimatorState* state, int64_t timestamp_ms,
+                              double value, DerivedValues* out);
+
+// Bias-corrected EWMA standard deviation of a state, or false when it is
+// not defined yet (fewer than two samples, or all weight on one sample).
+bool EstimatorStddev(const EstimatorState& state, double* stddev);
+
+}  // namespace promewma::ewma
+
+#endif  // PROMEWMA_EWMA_SERIES_ESTIMATOR_H_

@@ -1,0 +1,54 @@
+// promewma's metrics about itself, one struct per component, built once
+// and registered on the process registry. Label sets are small and fixed:
+// never a label per incoming series.
+//
+// Thread-safety: prometheus-cpp metrics are thread-safe.
+
+#ifndef PROMEWMA_HTTP_SELF_METRICS_H_
+#define PROMEWMA_HTTP_SELF_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <string>
+
+#include "ewma/engine.h"
+
+namespace promewma::http {
+
+// promewma_write_*: what the remote-write receiver did with samples.
+struct WriteMetrics {
+  explicit WriteMetrics(prometheus::Registry& registry);
+
+  // Adds one applied request's counts.
+  void Record(const ewma::ApplyResult& result);
+
+  prometheus::Counter& samples_received;
+  prometheus::Counter& samples_applied;
+  prometheus::Counter& stale_markers;
+  std::array<prometheus::Counter*, ewma::kDropReasonCount> samples_dropped;
+  prometheus::Counter& series_created;
+  prometheus::Counter& compressed_bytes;
+  prometheus::Counter& decoded_bytes;
+  prometheus::Counter& metadata_received;
+};
+
+// promewma_http_*: requests by handler and status code, and their latency.
+class HttpMetrics {
+ public:
+  explicit HttpMetrics(prometheus::Registry& registry);
+
+  void Observe(const std::string& handler, int status, double seconds);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+};
+
+}  // namespace promewma::http
+
+#endif  // PROMEWMA_HTTP_SELF_METRICS_H_

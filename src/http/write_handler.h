@@ -1,0 +1,52 @@
+// RemoteWriteHandler: POST /api/v1/write (remote write 1.0) as a function
+// from a request view to a response, over the engine.
+//
+//   415  Content-Encoding other than snappy, or a Content-Type other than
+//        application/x-protobuf (remote write 2.0 included)
+//   413  body over limits.max_request_bytes, or a declared decoded size over
+//        limits.max_decoded_bytes (checked before decompressing)
+//   400  bad snappy or protobuf, invalid labels: nothing applied;
+//        out-of-order / conflicting samples: the rest applied, the message
+//        names the first bad series
+//   204  everything else, metadata-only requests included
+//
+// Thread-safety: Handle() may run on many threads at once; each thread
+// decodes into its own buffers.
+
+#ifndef PROMEWMA_HTTP_WRITE_HANDLER_H_
+#define PROMEWMA_HTTP_WRITE_HANDLER_H_
+
+#include <cstdint>
+
+#include "ewma/engine.h"
+#include "http/http_types.h"
+#include "http/self_metrics.h"
+
+namespace promewma::http {
+
+struct WriteLimits {
+  uint64_t max_request_bytes = 16 << 20;
+  uint64_t max_decoded_bytes = 64 << 20;
+};
+
+class RemoteWriteHandler {
+ public:
+  // REQUIRES: engine and metrics outlive the handler.
+  RemoteWriteHandler(ewma::Engine* engine, WriteMetrics* metrics,
+                     WriteLimits limits);
+
+  HttpResponse Handle(const HttpRequest& request) const;
+
+ private:
+  ewma::Engine* const engine_;
+  WriteMetrics* const metrics_;
+  const WriteLimits limits_;
+};
+
+// Checks the headers of a remote-write 1.0 request (exposed for tests).
+Status CheckRemoteWriteHeaders(std::string_view content_type,
+                               std::string_view content_encoding);
+
+}  // namespace promewma::http
+
+#endif  // PROMEWMA_HTTP_WRITE_HANDLER_H_

@@ -1,0 +1,464 @@
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/labels.h"
+
+namespace promewma::config {
+namespace {
+
+using ewma::EstimatorParams;
+using ewma::Output;
+using ewma::OutputBit;
+using ewma::ThresholdBasis;
+using ParamsEdit = std::function<void(EstimatorParams*)>;
+
+constexpr char kSource[] = "promewma.yml";
+
+Config MustParse(const std::string& yaml) {
+  Result<Config> config = ParseConfig(yaml, kSource);
+  INFO(yaml << "\n=> " << config.status().message());
+  REQUIRE(config.ok());
+  return std::move(config).value();
+}
+
+void CheckParamsEqual(const EstimatorParams& got, const EstimatorParams& want) {
+  CHECK(got.alpha == want.alpha);
+  CHECK(got.half_life_ms == want.half_life_ms);
+  CHECK(got.k == want.k);
+  CHECK(got.min_samples == want.min_samples);
+  CHECK(got.reset_after_ms == want.reset_after_ms);
+  CHECK(got.threshold_basis == want.threshold_basis);
+  CHECK(static_cast<int>(got.outputs) == static_cast<int>(want.outputs));
+}
+
+EstimatorParams Edited(const ParamsEdit& edit) {
+  EstimatorParams params;
+  edit(&params);
+  return params;
+}
+
+// A scratch directory under the system temp dir, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("promewma_config_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string Write(const std::string& name, const std::string& text) const {
+    const std::string file = (path_ / name).string();
+    std::ofstream(file, std::ios::binary) << text;
+    return file;
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST_CASE("An empty or comment-only file is the default config", "[config]") {
+  auto yaml = GENERATE(as<std::string>{}, "", "\n\n", "# nothing here\n",
+                       "---\n", "# a\n---\n# b\n", "{}\n");
+  Config config = MustParse(yaml);
+  CHECK(config.listen == "127.0.0.1:9201");
+  CHECK(config.log_level == "info");
+  CHECK(config.rules.empty());
+  CHECK(config.limits.max_request_bytes == 16u << 20);
+  CHECK(config.limits.max_decoded_bytes == 64u << 20);
+  CheckParamsEqual(config.ewma, EstimatorParams());
+}
+
+TEST_CASE("The defaults are the ones DESIGN.md promises", "[config]") {
+  const EstimatorParams params = MustParse("").ewma;
+  CHECK(params.alpha == 2.0 / 11.0);  // span: 10
+  CHECK(params.half_life_ms == 0);
+  CHECK(params.k == 3.0);
+  CHECK(params.min_samples == 10);
+  CHECK(params.reset_after_ms == 3600 * 1000);
+  CHECK(params.threshold_basis == ThresholdBasis::kPrior);
+  CHECK(params.outputs ==
+        (OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold)));
+}
+
+TEST_CASE("Each ewma key sets its parameter", "[config]") {
+  auto [yaml, edit] = GENERATE(table<std::string, ParamsEdit>({
+      {"alpha: 0.3", [](EstimatorParams* p) { p->alpha = 0.3; }},
+      {"alpha: 1", [](EstimatorParams* p) { p->alpha = 1.0; }},
+      {"span: 20", [](EstimatorParams* p) { p->alpha = 2.0 / 21.0; }},
+      {"span: 1", [](EstimatorParams* p) { p->alpha = 1.0; }},
+      {"span: 2.5", [](EstimatorParams* p) { p->alpha = 2.0 / 3.5; }},
+      {"half_life: 5m", [](EstimatorParams* p) { p->half_life_ms = 300000; }},
+      {"half_life: 1500ms", [](EstimatorParams* p) { p->half_life_ms = 1500; }},
+      {"k: 2.5", [](EstimatorParams* p) { p->k = 2.5; }},
+      {"k: \"4\"", [](EstimatorParams* p) { p->k = 4; }},
+      {"min_samples: 1", [](EstimatorParams* p) { p->min_samples = 1; }},
+      {"min_samples: 4294967295",
+       [](EstimatorParams* p) { p->min_samples = 4294967295u; }},
+      {"reset_after: 0", [](EstimatorParams* p) { p->reset_after_ms = 0; }},
+      {"reset_after: 1d12h",
+       [](EstimatorParams* p) { p->reset_after_ms = 36 * 3600 * 1000; }},
+      {"threshold_basis: posterior",
+       [](EstimatorParams*
+              p) { p->threshold_basis = ThresholdBasis::kPosterior; }},
+      {"threshold_basis: prior",
+       [](EstimatorParams* p) { p->threshold_basis = ThresholdBasis::kPrior; }},
+      {"outputs: [stddev]",
+       [](EstimatorParams* p) { p->outputs = OutputBit(Output::kStddev); }},
+      {"outputs: [ewma, upper_threshold, lower_threshold, stddev, "
+       "anomaly_score]",
+       [](EstimatorParams* p) { p->outputs = 0x1f; }},
+      {"outputs:\n    - anomaly_score\n    - lower_threshold",
+       [](EstimatorParams* p) {
+         p->outputs = OutputBit(Output::kAnomalyScore) |
+                      OutputBit(Output::kLowerThreshold);
+       }},
+  }));
+  Config config = MustParse("ewma:\n  " + yaml + "\n");
+  INFO(yaml);
+  CheckParamsEqual(config.ewma, Edited(edit));
+}
+
+TEST_CASE("Top-level keys", "[config]") {
+  SECTION("listen") {
+    auto listen = GENERATE(as<std::string>{}, "0.0.0.0:9201", "localhost:0",
+                           "example.com:65535", "\"[::1]:9201\"", "'[::]:80'");
+    Config config = MustParse("listen: " + listen + "\n");
+    std::string want = listen;
+    if (want[0] == '"' || want[0] == '\'')
+      want = want.substr(1, want.size() - 2);
+    CHECK(config.listen == want);
+  }
+  SECTION("log_level") {
+    auto level = GENERATE(as<std::string>{}, "debug", "info", "warn", "error");
+    CHECK(MustParse("log_level: " + level).log_level == level);
+  }
+  SECTION("limits") {
+    auto [yaml, want_request,
+          want_decoded] = GENERATE(table<std::string, uint64_t, uint64_t>({
+        {"{max_request_bytes: 1024}", 1024, 64u << 20},
+        {"{max_request_bytes: 1MiB}", 1u << 20, 64u << 20},
+        {"{max_decoded_bytes: 2GB}", 16u << 20, 2ull << 30},
+        {"{max_request_bytes: 10KB, max_decoded_bytes: 100KiB}", 10240, 102400},
+    }));
+    Config config = MustParse("limits: " + yaml + "\n");
+    CHECK(config.limits.max_request_bytes == want_request);
+    CHECK(config.limits.max_decoded_bytes == want_decoded);
+  }
+}
+
+TEST_CASE("Rules inherit the top-level ewma values", "[config]") {
+  auto [yaml, want_default, want_rule] =
+      GENERATE(table<std::string, ParamsEdit, ParamsEdit>({
+          // Nothing set in the rule: everything inherited.
+          {"ewma: {k: 2, min_samples: 5}\n"
+           "rules:\n  - match: cpu_utilization\n",
+           [](EstimatorParams* p) {
+             p->k = 2;
+             p->min_samples = 5;
+           },
+           [](EstimatorParams* p) {
+             p->k = 2;
+             p->min_samples = 5;
+           }},
+          // rules before ewma in the file: still inherited.
+          {"rules:\n  - match: cpu_utilization\n    k: 4\n"
+           "ewma:\n  span: 20\n  reset_after: 5m\n",
+           [](EstimatorParams* p) {
+             p->alpha = 2.0 / 21;
+             p->reset_after_ms = 300000;
+           },
+           [](EstimatorParams* p) {
+             p->alpha = 2.0 / 21;
+             p->reset_after_ms = 300000;
+             p->k = 4;
+           }},
+          // A rule's alpha replaces an inherited half_life ...
+          {"ewma: {half_life: 10m}\n"
+           "rules: [{match: cpu_utilization, alpha: 0.5}]\n",
+           [](EstimatorParams* p) { p->half_life_ms = 600000; },
+           [](EstimatorParams* p) { p->alpha = 0.5; }},
+          // ... and a span too.
+          {"ewma: {span: 3}\n"
+           "rules: [{match: cpu_utilization, span: 4}]\n",
+           [](EstimatorParams* p) { p->alpha = 0.5; },
+           [](EstimatorParams* p) { p->alpha = 0.4; }},
+          // A rule's half_life replaces an inherited alpha.
+          {"ewma: {alpha: 0.5}\n"
+           "rules: [{match: cpu_utilization, half_life: 1h}]\n",
+           [](EstimatorParams* p) { p->alpha = 0.5; },
+           [](EstimatorParams* p) {
+             p->alpha = 0.5;
+             p->half_life_ms = 3600000;
+           }},
+          {"ewma: {outputs: [ewma], threshold_basis: posterior}\n"
+           "rules: [{match: cpu_utilization, outputs: [stddev]}]\n",
+           [](EstimatorParams* p) {
+             p->outputs = OutputBit(Output::kEwma);
+             p->threshold_basis = ThresholdBasis::kPosterior;
+           },
+           [](EstimatorParams* p) {
+             p->outputs = OutputBit(Output::kStddev);
+             p->threshold_basis = ThresholdBasis::kPosterior;
+           }},
+      }));
+  INFO(yaml);
+  Config config = MustParse(yaml);
+  CheckParamsEqual(config.ewma, Edited(want_default));
+  REQUIRE(config.rules.size() == 1);
+  CheckParamsEqual(config.rules[0].params, Edited(want_rule));
+}
+
+TEST_CASE("Rules keep their order, text and parsed selector", "[config]") {
+  Config config = MustParse(R"(
+rules:
+  - match: 'cpu_utilization{job="batch"}'
+    half_life: 5m
+  - match: '{__name__=~"cpu_.*", env!=""}'
+    k: 2
+)");
+  REQUIRE(config.rules.size() == 2);
+  CHECK(config.rules[0].match == R"(cpu_utilization{job="batch"})");
+  CHECK(config.rules[1].match == R"({__name__=~"cpu_.*", env!=""})");
+  CHECK(config.rules[1].selector.ToString() ==
+        R"({__name__=~"cpu_.*",env!=""})");
+
+  std::vector<model::Label> labels = {{"__name__", "cpu_utilization"},
+                                      {"job", "batch"}};
+  std::string series;
+  REQUIRE(model::EncodeLabelSet(&labels, &series).ok());
+  CHECK(config.rules[0].selector.Matches(model::LabelSetView(series)));
+  CHECK_FALSE(config.rules[1].selector.Matches(model::LabelSetView(series)));
+}
+
+TEST_CASE("Every error is one line naming the source, path and problem",
+          "[config]") {
+  auto [yaml, want] = GENERATE(table<std::string, std::string>({
+      // YAML syntax and document shape.
+      {"listen: a\nlog_level: info\newma: [\n", "promewma.yml: line 4: "},
+      {"a: 1\n---\nb: 2\n", "promewma.yml: expected one YAML document"},
+      {"- 1\n", "promewma.yml: expected a map of settings at the top level"},
+      {"just text\n",
+       "expected a map of settings at the top level, got "
+       "\"just text\""},
+      {"spam: 1\n", "promewma.yml: spam: unknown key"},
+      {"data_dir: /tmp\n", "promewma.yml: data_dir: unknown key"},
+      {"listen: a:1\nlisten: b:2\n", "promewma.yml: listen: duplicate key"},
+      {"[a]: 1\n", "keys must be strings"},
+      // listen
+      {"listen: 9201\n", "listen: expected HOST:PORT, got \"9201\""},
+      {"listen: ':9201'\n", "listen: host must not be empty"},
+      {"listen: 'localhost:'\n", "listen: port must be a number in 0..65535"},
+      {"listen: 'localhost:65536'\n", "listen: port must be a number"},
+      {"listen: 'localhost:http'\n", "listen: port must be a number"},
+      {"listen: '::1:9201'\n", "listen: an IPv6 host goes in brackets"},
+      {"listen: '[::1]9201'\n", "listen: expected [IPV6]:PORT"},
+      {"listen: '[]:9201'\n", "listen: host must not be empty"},
+      {"listen: [a, b]\n", "listen: expected HOST:PORT, got a list"},
+      {"listen: {a: b}\n", "listen: expected HOST:PORT, got a map"},
+      {"listen:\n", "listen: expected HOST:PORT, got null"},
+      // log_level
+      {"log_level: verbose\n",
+       "log_level: must be one of debug, info, warn, error, got \"verbose\""},
+      {"log_level: INFO\n", "log_level: must be one of"},
+      // ewma
+      {"ewma: 3\n", "promewma.yml: ewma: expected a map, got \"3\""},
+      {"ewma: [1]\n", "ewma: expected a map, got a list"},
+      {"ewma:\n  spam: 1\n", "promewma.yml: ewma.spam: unknown key"},
+      {"ewma:\n  k: 1\n  k: 2\n", "ewma.k: duplicate key"},
+      {"ewma: {alpha: 0}\n", "ewma.alpha: must be in (0, 1], got 0"},
+      {"ewma: {alpha: 1.5}\n", "ewma.alpha: must be in (0, 1], got 1.5"},
+      {"ewma: {alpha: -0.1}\n", "ewma.alpha: must be in (0, 1], got -0.1"},
+      {"ewma: {alpha: nan}\n", "ewma.alpha: must be in (0, 1], got nan"},
+      {"ewma: {alpha: high}\n", "ewma.alpha: expected a number, got \"high\""},
+      {"ewma: {alpha: {x: 1}}\n", "ewma.alpha: expected a number, got a map"},
+      {"ewma: {alpha: }\n", "ewma.alpha: expected a number, got null"},
+      {"ewma: {span: 0.5}\n", "ewma.span: must be >= 1, got 0.5"},
+      {"ewma: {span: inf}\n", "ewma.span: must be >= 1, got inf"},
+      {"ewma: {half_life: 0}\n", "ewma.half_life: must be > 0, got 0"},
+      {"ewma: {half_life: 10}\n",
+       "ewma.half_life: invalid duration \"10\": missing unit"},
+      {"ewma: {half_life: 1.5h}\n", "ewma.half_life: invalid duration"},
+      {"ewma: {half_life: [1h]}\n",
+       "ewma.half_life: expected a duration like 1h30m, got a list"},
+      {"ewma: {alpha: 0.5, span: 3}\n",
+       "ewma.span: set only one of alpha, span, half_life (alpha is already "
+       "set)"},
+      {"ewma: {half_life: 1m, alpha: 0.5}\n",
+       "ewma.alpha: set only one of alpha, span, half_life"},
+      {"ewma: {k: 0}\n", "ewma.k: must be a finite number > 0, got 0"},
+      {"ewma: {k: -1}\n", "ewma.k: must be a finite number > 0, got -1"},
+      {"ewma: {k: inf}\n", "ewma.k: must be a finite number > 0, got inf"},
+      {"ewma: {min_samples: 0}\n",
+       "ewma.min_samples: must be an integer >= 1, got 0"},
+      {"ewma: {min_samples: 2.5}\n",
+       "ewma.min_samples: must be an integer >= 1, got 2.5"},
+      {"ewma: {min_samples: -3}\n",
+       "ewma.min_samples: must be an integer >= 1, got -3"},
+      {"ewma: {min_samples: 4294967296}\n",
+       "ewma.min_samples: must be at most 4294967295"},
+      {"ewma: {reset_after: forever}\n",
+       "ewma.reset_after: invalid duration \"forever\""},
+      {"ewma: {reset_after: -1h}\n", "ewma.reset_after: invalid duration"},
+      {"ewma: {threshold_basis: after}\n",
+       "ewma.threshold_basis: must be prior or posterior, got \"after\""},
+      {"ewma: {outputs: []}\n",
+       "ewma.outputs: must list at least one of "
+       "ewma, upper_threshold, lower_threshold, "
+       "stddev, anomaly_score"},
+      {"ewma: {outputs: ewma}\n", "ewma.outputs: expected a list of outputs"},
+      {"ewma: {outputs: [ewma, bogus]}\n",
+       "ewma.outputs[1]: unknown output \"bogus\" (one of ewma,"},
+      {"ewma: {outputs: [ewma, stddev, ewma]}\n",
+       "ewma.outputs[2]: duplicate output \"ewma\""},
+      {"ewma: {outputs: [[ewma]]}\n",
+       "ewma.outputs[0]: expected an output name, got a list"},
+      // rules
+      {"rules: cpu\n", "promewma.yml: rules: expected a list, got \"cpu\""},
+      {"rules: {match: cpu}\n", "rules: expected a list, got a map"},
+      {"rules:\n  - k: 2\n",
+       "promewma.yml: rules[0]: missing required key "
+       "\"match\""},
+      {"rules:\n  -\n", "rules[0]: expected a map with a match key, got null"},
+      {"rules:\n  - cpu\n", "rules[0]: expected a map with a match key"},
+      {"rules:\n  - match: cpu\n  - match: mem\n    span: 0.5\n",
+       "promewma.yml: rules[1].span: must be >= 1, got 0.5"},
+      {"rules:\n  - match: cpu\n    spam: 1\n", "rules[0].spam: unknown key"},
+      {"rules:\n  - match: cpu\n    match: mem\n",
+       "rules[0].match: duplicate key"},
+      {"rules:\n  - match: '{job=node}'\n",
+       "promewma.yml: rules[0].match: selector {job=node}: position 5: "
+       "expected quoted string"},
+      {"rules:\n  - match: '{job=~\".*\"}'\n",
+       "rules[0].match: selector {job=~\".*\"}: vector selector must contain "
+       "at least one non-empty matcher"},
+      {"rules:\n  - match: [cpu]\n",
+       "rules[0].match: expected a selector, got a list"},
+      {"rules:\n  - match: cpu\n    alpha: 0.1\n    half_life: 1m\n",
+       "rules[0].half_life: set only one of alpha, span, half_life"},
+      {"rules:\n  - match: cpu\n    outputs: [nope]\n",
+       "rules[0].outputs[0]: unknown output \"nope\""},
+      // The error names the rule even when ewma: comes later in the file.
+      {"rules:\n  - {match: cpu, k: 0}\newma: {k: 2}\n",
+       "rules[0].k: must be a finite number > 0"},
+      // limits
+      {"limits: 1\n", "limits: expected a map, got \"1\""},
+      {"limits: {max_request_bytes: 0}\n",
+       "limits.max_request_bytes: must be > 0, got 0"},
+      {"limits: {max_decoded_bytes: 0KB}\n",
+       "limits.max_decoded_bytes: must be > 0, got 0KB"},
+      {"limits: {max_request_bytes: 1TB}\n",
+       "limits.max_request_bytes: invalid size \"1TB\""},
+      {"limits: {max_request_bytes: -1}\n",
+       "limits.max_request_bytes: invalid size \"-1\""},
+      {"limits: {max_request_bytes: {a: 1}}\n",
+       "limits.max_request_bytes: expected a size like 16MiB, got a map"},
+      {"limits: {max_series: 10}\n", "limits.max_series: unknown key"},
+      // A multi-line value still gives a one-line message.
+      {"log_level: |\n  a\n  b\n", "got \"a\\nb\\n\""},
+  }));
+  INFO(yaml);
+  Result<Config> config = ParseConfig(yaml, kSource);
+  REQUIRE_FALSE(config.ok());
+  CHECK(config.status().code() == StatusCode::kInvalidArgument);
+  const std::string& message = config.status().message();
+  CHECK_THAT(message, Catch::StartsWith("promewma.yml: "));
+  CHECK_THAT(message, Catch::Contains(want));
+  CHECK(message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("A full config file round-trips through LoadConfigFile", "[config]") {
+  TempDir dir;
+  const std::string path = dir.Write("promewma.yml", R"(# promewma test config
+listen: 0.0.0.0:19201
+log_level: debug
+rules:
+  - match: 'cpu_utilization{job="batch"}'
+    half_life: 5m
+    outputs: [ewma, upper_threshold, lower_threshold]
+  - match: cpu_utilization
+ewma:
+  span: 20
+  k: 2.5
+  min_samples: 20
+  reset_after: 30m
+  threshold_basis: posterior
+  outputs: [ewma, upper_threshold, anomaly_score]
+limits:
+  max_request_bytes: 8MiB
+  max_decoded_bytes: 33554432
+)");
+  Result<Config> loaded = LoadConfigFile(path);
+  INFO(loaded.status().message());
+  REQUIRE(loaded.ok());
+  const Config& config = *loaded;
+  CHECK(config.listen == "0.0.0.0:19201");
+  CHECK(config.log_level == "debug");
+  CHECK(config.limits.max_request_bytes == 8u << 20);
+  CHECK(config.limits.max_decoded_bytes == 32u << 20);
+
+  EstimatorParams want;
+  want.alpha = 2.0 / 21.0;
+  want.k = 2.5;
+  want.min_samples = 20;
+  want.reset_after_ms = 30 * 60 * 1000;
+  want.threshold_basis = ThresholdBasis::kPosterior;
+  want.outputs = OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold) |
+                 OutputBit(Output::kAnomalyScore);
+  CheckParamsEqual(config.ewma, want);
+
+  REQUIRE(config.rules.size() == 2);
+  EstimatorParams want_batch = want;
+  want_batch.half_life_ms = 5 * 60 * 1000;
+  want_batch.outputs = OutputBit(Output::kEwma) |
+                       OutputBit(Output::kUpperThreshold) |
+                       OutputBit(Output::kLowerThreshold);
+  CheckParamsEqual(config.rules[0].params, want_batch);
+  CheckParamsEqual(config.rules[1].params, want);
+  CHECK(config.rules[1].selector.ToString() == "cpu_utilization");
+
+  SECTION("errors name the file path") {
+    const std::string bad = dir.Write("bad.yml", "ewma:\n  spam: 1\n");
+    Result<Config> failed = LoadConfigFile(bad);
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.status().message() == bad + ": ewma.spam: unknown key");
+  }
+}
+
+TEST_CASE("LoadConfigFile reports unreadable files on one line", "[config]") {
+  TempDir dir;
+  SECTION("missing file") {
+    const std::string path = dir.path() + "/absent.yml";
+    Result<Config> config = LoadConfigFile(path);
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.status().code() == StatusCode::kNotFound);
+    CHECK(config.status().message() ==
+          path + ": cannot read config file: No such file or directory");
+  }
+  SECTION("a directory") {
+    Result<Config> config = LoadConfigFile(dir.path());
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(config.status().message(),
+               Catch::StartsWith(dir.path() + ": cannot read config file: "));
+  }
+  SECTION("an empty file") {
+    Result<Config> config = LoadConfigFile(dir.Write("empty.yml", ""));
+    REQUIRE(config.ok());
+    CHECK(config->rules.empty());
+  }
+}
+
+}  // namespace
+}  // namespace promewma::config

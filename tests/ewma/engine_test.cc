@@ -1,0 +1,185 @@
+#include "ewma/engine.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <thread>
+
+#include "testing/remote_write.h"
+
+namespace promewma::ewma {
+namespace {
+
+using testing::SerializeWriteRequest;
+using testing::TestSeries;
+
+// Applies `series` as one request; keeps the body alive while applying.
+ApplyResult ApplySeries(Engine& engine, const std::vector<TestSeries>& series) {
+  const std::string body = SerializeWriteRequest(series);
+  codec::DecodedWriteRequest decoded;
+  Status s = codec::DecodeWriteRequest(body, &decoded);
+  REQUIRE(s.ok());
+  ApplyResult result;
+  s = engine.Apply(decoded, &result);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return result;
+}
+
+// Latest values by "series text" -> ewma.
+std::map<std::string, std::pair<int64_t, double>> LatestEwma(const Engine& e) {
+  std::map<std::string, std::pair<int64_t, double>> out;
+  e.VisitLatest([&](const LatestDerived& d) {
+    out[d.labels.ToString()] = {d.timestamp_ms, d.values.get(Output::kEwma)};
+  });
+  return out;
+}
+
+TEST_CASE("series carrying a derived suffix are ignored and counted") {
+  Engine engine{EngineOptions{}};
+  ApplyResult r = ApplySeries(
+      engine, {{{{"__name__", "cpu:ewma"}}, {{1, 1}, {2, 2}}},
+               {{{"__name__", "cpu:upper_threshold"}, {"a", "b"}}, {{1, 1}}},
+               {{{"__name__", "cpu:anomaly_score"}}, {{1, 1}}},
+               {{{"__name__", "cpu"}}, {{1, 1}}}});
+  REQUIRE(r.received == 5);
+  REQUIRE(r.applied == 1);
+  REQUIRE(r.dropped_by(DropReason::kDerivedSeries) == 4);
+  REQUIRE(engine.active_series() == 1);
+  REQUIRE(engine.ignored_series() == 3);
+  REQUIRE(LatestEwma(engine).size() == 1);
+}
+
+TEST_CASE("rules: first match wins, unmatched series are ignored") {
+  EngineOptions options;
+  SeriesRule fast{model::Selector::Parse("{__name__=\"cpu\",job=~\"node|vm\"}").value(), {}};
+  fast.params.alpha = 0.5;
+  SeriesRule slow{model::Selector::Parse("cpu").value(), {}};
+  slow.params.alpha = 0.1;
+  options.rules = {fast, slow};
+  Engine engine(options);
+  ApplyResult r = ApplySeries(
+      engine, {{{{"__name__", "cpu"}, {"job", "node"}}, {{1, 0}, {2, 10}}},
+               {{{"__name__", "cpu"}, {"job", "db"}}, {{1, 0}, {2, 10}}},
+               {{{"__name__", "mem"}, {"job", "node"}}, {{1, 0}, {2, 10}}}});
+  REQUIRE(r.applied == 4);
+  REQUIRE(r.dropped_by(DropReason::kUnmatched) == 2);
+  auto latest = LatestEwma(engine);
+  REQUIRE(latest.at("cpu{job=\"node\"}").second == 5);   // alpha 0.5
+  REQUIRE(latest.at("cpu{job=\"db\"}").second == Approx(1));  // alpha 0.1
+  REQUIRE(latest.count("mem{job=\"node\"}") == 0);
+}
+
+TEST_CASE("one series split over many TimeSeries entries keeps its order") {
+  // Prometheus sends one sample per TimeSeries; the series repeats.
+  Engine engine{EngineOptions{}};
+  std::vector<TestSeries> entries;
+  for (int i = 0; i < 50; ++i) {
+    entries.push_back({{{"__name__", "cpu"}, {"host", "a"}}, {{i * 1000, double(i)}}});
+    entries.push_back({{{"__name__", "cpu"}, {"host", "b"}}, {{i * 1000, double(2 * i)}}});
+  }
+  ApplyResult r = ApplySeries(engine, entries);
+  REQUIRE(r.applied == 100);
+  REQUIRE(r.rejection.empty());
+  REQUIRE(engine.active_series() == 2);
+  auto latest = LatestEwma(engine);
+  REQUIRE(latest.at("cpu{host=\"a\"}").first == 49000);
+}
+
+TEST_CASE("rejected samples do not stop the others; the first bad series is named") {
+  Engine engine{EngineOptions{}};
+  ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 1}}},
+                       {{{"__name__", "cpu"}, {"host", "b"}}, {{5000, 1}}}});
+  // Many series so that the bad ones land in different shards.
+  std::vector<TestSeries> request;
+  for (int i = 0; i < 40; ++i) {
+    request.push_back({{{"__name__", "cpu"}, {"host", "n" + std::to_string(i)}},
+                       {{1000, 1}}});
+  }
+  request.push_back({{{"__name__", "cpu"}, {"host", "b"}}, {{4000, 1}}});
+  request.push_back({{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 2}, {6000, 3}}});
+  ApplyResult r = ApplySeries(engine, request);
+  REQUIRE(r.applied == 41);
+  REQUIRE(r.dropped_by(DropReason::kOutOfOrder) == 1);
+  REQUIRE(r.dropped_by(DropReason::kConflict) == 1);
+  REQUIRE(r.rejection ==
+          "out of order sample for series cpu{host=\"b\"}: timestamp 4000 is "
+          "older than the last one, 5000");
+  REQUIRE(LatestEwma(engine).at("cpu{host=\"a\"}").first == 6000);
+}
+
+TEST_CASE("an invalid new series refuses the whole request, changing nothing") {
+  Engine engine{EngineOptions{}};
+  ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "known"}}, {{1000, 1}}}});
+  const std::string body = SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"host", "known"}}, {{2000, 5}}},
+       {{{"__name__", "cpu"}, {"host", "new"}}, {{2000, 5}}},
+       {{{"job", "no-name"}}, {{2000, 5}}}});
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  ApplyResult r;
+  Status s = engine.Apply(decoded, &r);
+  REQUIRE(s.code() == StatusCode::kInvalidArgument);
+  REQUIRE(s.message() == "timeseries[2]: series has no __name__ label");
+  REQUIRE(engine.active_series() == 1);
+  auto latest = LatestEwma(engine);
+  REQUIRE(latest.size() == 1);
+  REQUIRE(latest.at("cpu{host=\"known\"}").first == 1000);
+}
+
+TEST_CASE("native histograms are counted, not processed") {
+  const std::string body =
+      SerializeWriteRequest({{{{"__name__", "lat"}}, {}, /*histograms=*/1}});
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  Engine engine{EngineOptions{}};
+  ApplyResult r;
+  REQUIRE(engine.Apply(decoded, &r).ok());
+  REQUIRE(r.received == 1);
+  REQUIRE(r.dropped_by(DropReason::kHistogram) == 1);
+}
+
+TEST_CASE("concurrent requests give the same state as serial ones") {
+  // Two writers with disjoint series, as two Prometheus shards would be.
+  auto requests_for = [](int writer) {
+    std::vector<std::vector<TestSeries>> out;
+    for (int t = 0; t < 200; ++t) {
+      std::vector<TestSeries> req;
+      for (int s = 0; s < 50; ++s) {
+        req.push_back({{{"__name__", "cpu"},
+                        {"host", "w" + std::to_string(writer) + "-" + std::to_string(s)}},
+                       {{t * 1000, double((t * 7 + s) % 13)}}});
+      }
+      out.push_back(req);
+    }
+    return out;
+  };
+  // No REQUIRE inside the threads: Catch2 assertions are not thread-safe.
+  auto run = [&](Engine& engine, int writer) {
+    int failures = 0;
+    codec::DecodedWriteRequest decoded;
+    for (const auto& req : requests_for(writer)) {
+      const std::string body = SerializeWriteRequest(req);
+      if (!codec::DecodeWriteRequest(body, &decoded).ok()) ++failures;
+      ApplyResult r;
+      if (!engine.Apply(decoded, &r).ok() || r.applied != req.size()) ++failures;
+    }
+    return failures;
+  };
+  Engine serial{EngineOptions{}};
+  REQUIRE(run(serial, 0) == 0);
+  REQUIRE(run(serial, 1) == 0);
+  Engine parallel{EngineOptions{}};
+  int failures_a = -1, failures_b = -1;
+  std::thread a([&] { failures_a = run(parallel, 0); });
+  std::thread b([&] { failures_b = run(parallel, 1); });
+  a.join();
+  b.join();
+  REQUIRE(failures_a == 0);
+  REQUIRE(failures_b == 0);
+  REQUIRE(parallel.active_series() == 100);
+  REQUIRE(LatestEwma(parallel) == LatestEwma(serial));
+}
+
+}  // namespace
+}  // namespace promewma::ewma

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Independent reference for promewma's EWMA outputs, built on pandas.
+
+Reads `timestamp_ms,value` lines on stdin (value may be nan, inf, -inf or
+stale) and prints, for each line, `outcome,ewma,stddev,upper,lower,score`
+with empty fields for outputs that are not emitted. Outcomes: applied,
+stale, duplicate, conflict, out_of_order, not_finite.
+
+The smoothing is computed by pandas' `Series.ewm(alpha=a, adjust=False)`
+(`.mean()` and `.std()`, bias-corrected) over each run of accepted finite
+samples between resets. pandas cannot do time-aware smoothing with
+adjust=False, so for --half-life the recursion is evaluated directly from
+its definition with numpy.
+"""
+import argparse
+import math
+import sys
+
+import numpy as np
+import pandas as pd
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--alpha", type=float)
+    p.add_argument("--half-life-ms", type=float)
+    p.add_argument("--k", type=float, required=True)
+    p.add_argument("--min-samples", type=int, required=True)
+    p.add_argument("--reset-after-ms", type=int, required=True)
+    p.add_argument("--basis", choices=["prior", "posterior"], required=True)
+    return p.parse_args()
+
+
+def read_input():
+    rows = []
+    for line in sys.stdin:
+        ts, value = line.strip().split(",")
+        rows.append((int(ts), value))
+    return rows
+
+
+def classify(rows):
+    """Applies the ordering rules; returns outcomes and accepted finite rows."""
+    outcomes = []
+    last_ts, last_value = None, None
+    for ts, value in rows:
+        if value in ("nan", "inf", "-inf"):
+            outcomes.append("not_finite")
+            continue
+        if last_ts is not None and ts < last_ts:
+            outcomes.append("out_of_order")
+            continue
+        if last_ts is not None and ts == last_ts:
+            outcomes.append("duplicate" if value == last_value else "conflict")
+            continue
+        last_ts, last_value = ts, value
+        outcomes.append("stale" if value == "stale" else "applied")
+    return outcomes
+
+
+def segments(times, reset_after_ms):
+    """Index ranges of runs split where the gap exceeds reset_after."""
+    start = 0
+    for i in range(1, len(times)):
+        if reset_after_ms > 0 and times[i] - times[i - 1] > reset_after_ms:
+            yield start, i
+            start = i
+    if times:
+        yield start, len(times)
+
+
+def smooth(times, values, args):
+    """Returns (mean, std) arrays for one segment."""
+    if args.half_life_ms is None:
+        s = pd.Series(values, dtype="float64")
+        ewm = s.ewm(alpha=args.alpha, adjust=False)
+        return ewm.mean().to_numpy(), ewm.std().to_numpy()
+    n = len(values)
+    mean, std = np.empty(n), np.full(n, np.nan)
+    m, spread, w2 = values[0], 0.0, 1.0
+    mean[0] = m
+    for i in range(1, n):
+        a = 1 - 2 ** (-(times[i] - times[i - 1]) / args.half_life_ms)
+        d = values[i] - m
+        m = m + a * d
+        spread = (1 - a) * (spread + a * d * d)
+        w2 = (1 - a) ** 2 * w2 + a * a
+        mean[i] = m
+        std[i] = math.sqrt(spread / (1 - w2)) if 1 - w2 > 0 else np.nan
+    return mean, std
+
+
+def fmt(x):
+    return "" if x is None else repr(float(x))
+
+
+def main():
+    args = parse_args()
+    rows = read_input()
+    outcomes = classify(rows)
+    applied = [i for i, o in enumerate(outcomes) if o == "applied"]
+    times = [rows[i][0] for i in applied]
+    values = [float(rows[i][1]) for i in applied]
+    result = {}
+    for lo, hi in segments(times, args.reset_after_ms):
+        mean, std = smooth(times[lo:hi], values[lo:hi], args)
+        for j in range(hi - lo):
+            x = values[lo + j]
+            if args.basis == "prior":
+                bj, count = j - 1, j
+            else:
+                bj, count = j, j + 1
+            band = None
+            if bj >= 0 and count >= args.min_samples and not math.isnan(std[bj]):
+                band = (mean[bj], std[bj])
+            sd = None if math.isnan(std[j]) else std[j]
+            upper = lower = score = None
+            if band is not None:
+                bm, bs = band
+                upper, lower = bm + args.k * bs, bm - args.k * bs
+                width, dist = args.k * bs, abs(x - bm)
+                score = (0.0 if dist == 0 else math.inf) if width == 0 else dist / width
+            result[applied[lo + j]] = (mean[j], sd, upper, lower, score)
+    out = []
+    for i, outcome in enumerate(outcomes):
+        fields = result.get(i, (None,) * 5)
+        out.append(",".join([outcome] + [fmt(f) for f in fields]))
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

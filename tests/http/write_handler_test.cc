@@ -1,0 +1,169 @@
+#include "http/write_handler.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <catch2/catch.hpp>
+
+#include "codec/snappy_block.h"
+#include "testing/remote_write.h"
+
+namespace promewma::http {
+namespace {
+
+using testing::SerializeWriteRequest;
+
+struct Fixture {
+  ewma::Engine engine{ewma::EngineOptions{}};
+  prometheus::Registry registry;
+  WriteMetrics metrics{registry};
+  WriteLimits limits;
+  RemoteWriteHandler handler{&engine, &metrics, limits};
+
+  Fixture() = default;
+  explicit Fixture(WriteLimits l) : limits(l), handler(&engine, &metrics, l) {}
+
+  HttpResponse Post(std::string_view body,
+                    std::string_view type = "application/x-protobuf",
+                    std::string_view encoding = "snappy") {
+    return handler.Handle(HttpRequest{type, encoding, body});
+  }
+  size_t LatestCount() const {
+    size_t n = 0;
+    engine.VisitLatest([&](const ewma::LatestDerived&) { ++n; });
+    return n;
+  }
+};
+
+std::string Snappy(const std::string& raw) {
+  return codec::CompressSnappyBlock(raw);
+}
+
+// Every error body is exactly one line.
+void RequireOneLine(const HttpResponse& r) {
+  REQUIRE(!r.body.empty());
+  REQUIRE(r.body.back() == '\n');
+  REQUIRE(r.body.find('\n') == r.body.size() - 1);
+}
+
+const std::string kGood = SerializeWriteRequest(
+    {{{{"__name__", "cpu"}, {"host", "a"}}, {{1000, 10}, {2000, 12}}}});
+
+TEST_CASE("a valid request is applied and answered 204") {
+  Fixture f;
+  HttpResponse r = f.Post(Snappy(kGood));
+  REQUIRE(r.status == 204);
+  REQUIRE(r.body.empty());
+  REQUIRE(f.LatestCount() == 1);
+  REQUIRE(f.metrics.samples_received.Value() == 2);
+  REQUIRE(f.metrics.samples_applied.Value() == 2);
+  REQUIRE(f.metrics.decoded_bytes.Value() == kGood.size());
+}
+
+TEST_CASE("headers: what Prometheus and other senders write is accepted") {
+  auto [type, encoding] = GENERATE(table<std::string, std::string>({
+      {"application/x-protobuf", "snappy"},
+      {"application/x-protobuf;proto=prometheus.WriteRequest", "snappy"},
+      {"Application/X-Protobuf; charset=utf-8", "SNAPPY"},
+      {"", ""},
+  }));
+  Fixture f;
+  REQUIRE(f.Post(Snappy(kGood), type, encoding).status == 204);
+}
+
+TEST_CASE("wrong Content-Type or Content-Encoding: 415, nothing applied") {
+  auto [type, encoding, fragment] = GENERATE(table<std::string, std::string, std::string>({
+      {"application/x-protobuf", "gzip", "Content-Encoding \"gzip\""},
+      {"application/json", "snappy", "Content-Type \"application/json\""},
+      {"application/x-protobuf;proto=io.prometheus.write.v2.Request", "snappy",
+       "io.prometheus.write.v2.Request"},
+  }));
+  Fixture f;
+  HttpResponse r = f.Post(Snappy(kGood), type, encoding);
+  REQUIRE(r.status == 415);
+  RequireOneLine(r);
+  REQUIRE(r.body.find(fragment) != std::string::npos);
+  REQUIRE(f.LatestCount() == 0);
+}
+
+TEST_CASE("oversized bodies: 413 before any work") {
+  SECTION("compressed body over max_request_bytes") {
+    Fixture f(WriteLimits{10, 1 << 20});
+    HttpResponse r = f.Post(Snappy(kGood));
+    REQUIRE(r.status == 413);
+    RequireOneLine(r);
+    REQUIRE(r.body.find("over the limit of 10") != std::string::npos);
+  }
+  SECTION("declared decoded size over max_decoded_bytes") {
+    Fixture f(WriteLimits{1 << 20, 20});
+    HttpResponse r = f.Post(Snappy(kGood));
+    REQUIRE(r.status == 413);
+    RequireOneLine(r);
+    REQUIRE(f.metrics.decoded_bytes.Value() == 0);  // never decompressed
+  }
+}
+
+TEST_CASE("bad bodies: 400 with one clear line, nothing applied") {
+  std::string framed("\xff\x06\x00\x00sNaPpY", 10);
+  std::string truncated = Snappy(kGood);
+  truncated.resize(truncated.size() - 4);
+  auto [body, fragment] = GENERATE_COPY(table<std::string, std::string>({
+      {std::string("not snappy at all \xff\xff\xff\xff\xff"), "corrupt snappy"},
+      {truncated, "corrupt snappy"},
+      {framed, "framed"},
+      {Snappy("\x0a\x05garbage"), "malformed protobuf"},
+      {Snappy(SerializeWriteRequest({{{{"job", "x"}}, {{1, 1}}}})),
+       "no __name__"},
+      {Snappy(SerializeWriteRequest({{{{"__name__", "ok"}}, {{1, 1}}},
+                                     {{{"__name__", "bad name"}}, {{1, 1}}}})),
+       "timeseries[1]: invalid metric name \"bad name\""},
+      {Snappy(SerializeWriteRequest(
+           {{{{"__name__", "cpu"}, {"0a", "x"}}, {{1, 1}}}})),
+       "invalid label name \"0a\""},
+      {Snappy(SerializeWriteRequest(
+           {{{{"__name__", "cpu"}, {"a", "x"}, {"a", "y"}}, {{1, 1}}}})),
+       "duplicate label name \"a\""},
+  }));
+  Fixture f;
+  HttpResponse r = f.Post(body);
+  INFO(r.body);
+  REQUIRE(r.status == 400);
+  RequireOneLine(r);
+  REQUIRE(r.body.find(fragment) != std::string::npos);
+  REQUIRE(f.LatestCount() == 0);
+  REQUIRE(f.engine.active_series() == 0);
+}
+
+TEST_CASE("out-of-order samples: 400 after applying the valid ones") {
+  Fixture f;
+  REQUIRE(f.Post(Snappy(kGood)).status == 204);
+  const std::string late = SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"host", "b"}}, {{500, 1}}},
+       {{{"__name__", "cpu"}, {"host", "a"}}, {{1500, 99}}},
+       {{{"__name__", "cpu"}, {"host", "a"}}, {{3000, 14}}}});
+  HttpResponse r = f.Post(Snappy(late));
+  REQUIRE(r.status == 400);
+  RequireOneLine(r);
+  REQUIRE(r.body ==
+          "out of order sample for series cpu{host=\"a\"}: timestamp 1500 is "
+          "older than the last one, 2000\n");
+  REQUIRE(f.LatestCount() == 2);  // host=b created, host=a advanced
+  REQUIRE(f.metrics.samples_applied.Value() == 4);
+  REQUIRE(f.metrics.samples_dropped[static_cast<int>(
+              ewma::DropReason::kOutOfOrder)]->Value() == 1);
+}
+
+TEST_CASE("metadata-only requests: 204") {
+  Fixture f;
+  HttpResponse r = f.Post(Snappy(SerializeWriteRequest({}, {/*metadata=*/1})));
+  REQUIRE(r.status == 204);
+  REQUIRE(f.metrics.metadata_received.Value() == 1);
+}
+
+TEST_CASE("an empty body is an empty request") {
+  Fixture f;
+  REQUIRE(f.Post(Snappy("")).status == 204);
+}
+
+}  // namespace
+}  // namespace promewma::http

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages promewma builds and tests with.
+# Idempotent: installs only what is missing, runs `apt-get update` at most
+# once, and does nothing at all when everything is present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git
+  # libraries (DESIGN.md section 3)
+  libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
+  prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
+  # tests and benchmarks
+  catch2 libbenchmark-dev python3 python3-pandas curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
