@@ -13,6 +13,10 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
   # tests and benchmarks
   catch2 libbenchmark-dev python3 python3-pandas curl
+  # real peers for the integration tests
+  prometheus prometheus-node-exporter
+  # fuzzing (libFuzzer ships with clang's runtime)
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -4,8 +4,10 @@
 #   tools/check.sh            release build + tests, then the same tests under
 #                             AddressSanitizer + UndefinedBehaviorSanitizer
 #   PROMEWMA_SANITIZE=0 tools/check.sh   skip the sanitizer pass
+#   PROMEWMA_FUZZ_SECONDS=0 tools/check.sh  skip the short fuzzing pass
 #
-# Build trees: build/ (RelWithDebInfo) and build-asan/.
+# Build trees: build/ (RelWithDebInfo), build-fuzz/ (clang, libFuzzer) and
+# build-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,22 @@ build_and_test() {
 
 echo "== release build and tests"
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMEWMA_WERROR=ON
+
+if [ "${PROMEWMA_FUZZ_SECONDS:-30}" != "0" ] && command -v clang++ >/dev/null; then
+  echo "== libFuzzer: decoders, ${PROMEWMA_FUZZ_SECONDS:-30}s per target"
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMEWMA_BUILD_FUZZERS=ON \
+    -DPROMEWMA_BUILD_TESTS=OFF -DPROMEWMA_BUILD_BENCHMARKS=OFF
+  cmake --build build-fuzz -j "$jobs"
+  for target in tests/fuzz/corpus/*/; do
+    name=$(basename "$target")
+    corpus=$(mktemp -d)
+    cp "$target"/* "$corpus"/
+    build-fuzz/bin/"${name}_fuzzer" -max_total_time="${PROMEWMA_FUZZ_SECONDS:-30}" \
+      -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+    rm -rf "$corpus"
+  done
+fi
 
 if [ "${PROMEWMA_SANITIZE:-1}" != "0" ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"

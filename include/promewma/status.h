@@ -24,9 +24,9 @@ enum class StatusCode {
   kTooLarge,              // input over a configured size limit
   kUnsupportedMediaType,  // wrong Content-Type or Content-Encoding
   kNotFound,
-  kResourceExhausted,     // a limit is full now; retry later may succeed
-  kUnavailable,           // transient; retry later
-  kCorruption,            // stored data failed a check
+  kResourceExhausted,  // a limit is full now; retry later may succeed
+  kUnavailable,        // transient; retry later
+  kCorruption,         // stored data failed a check
   kInternal,
 };
 

@@ -2,6 +2,7 @@
 
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -45,9 +46,9 @@ void RegisterBuildInfo(prometheus::Registry& registry) {
 int Serve(const config::Config& config) {
   std::string host;
   int port = 0;
-  Status s = http::ParseListenAddress(config.listen, &host, &port);
+  Status s = config::SplitListenAddress(config.listen, &host, &port);
   if (!s.ok()) {
-    spdlog::error("{}", s.message());
+    spdlog::error("listen address: {}", s.message());
     return 1;
   }
   const sigset_t signals = BlockShutdownSignals();
@@ -140,7 +141,10 @@ int RunPromewma(int argc, char** argv) {
   }
   if (!cl.listen.empty()) config.listen = cl.listen;
   if (!cl.log_level.empty()) config.log_level = cl.log_level;
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  // Logs go to stderr, like Prometheus'; stdout stays for command output.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("promewma"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v",
+                      spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   return Serve(config);
 }

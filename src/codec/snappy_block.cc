@@ -25,10 +25,9 @@ Status DecompressSnappyBlock(std::string_view compressed,
         "corrupt snappy body: cannot read the uncompressed length");
   }
   if (declared > max_decoded_bytes) {
-    return Status::TooLarge("decoded body would be " +
-                            std::to_string(declared) +
-                            " bytes, over the limit of " +
-                            std::to_string(max_decoded_bytes));
+    return Status::TooLarge(
+        "decoded body would be " + std::to_string(declared) +
+        " bytes, over the limit of " + std::to_string(max_decoded_bytes));
   }
   out->resize(declared);
   if (!snappy::RawUncompress(compressed.data(), compressed.size(),

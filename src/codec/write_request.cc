@@ -144,8 +144,8 @@ bool DecodeLabel(Reader r, model::Label* label, bool* canonical) {
     }
   }
   size_t n = label->name.size(), v = label->value.size();
-  size_t canonical_size = 1 + protowire::VarintSize(n) + n + 1 +
-                          protowire::VarintSize(v) + v;
+  size_t canonical_size =
+      1 + protowire::VarintSize(n) + n + 1 + protowire::VarintSize(v) + v;
   if (!has_value || v == 0 ||
       static_cast<size_t>(r.pos() - start) != canonical_size) {
     *canonical = false;
@@ -256,7 +256,8 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
     while (!ts.done()) {
       const char* field_start = ts.pos();
       uint32_t field_tag;
-      if (!ts.ReadTag(&field_tag)) return ts.Fail("bad field tag in timeseries");
+      if (!ts.ReadTag(&field_tag))
+        return ts.Fail("bad field tag in timeseries");
       const char* a;
       const char* b;
       if (field_tag == kLabelTag) {
@@ -314,8 +315,8 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
   for (size_t i = 0; i < out->series.size(); ++i) {
     DecodedSeries& s = out->series[i];
     if (out->scratch_offsets_[i] != kInBody) {
-      s.labels = std::string_view(out->scratch_.data() + out->scratch_offsets_[i],
-                                  s.labels.size());
+      s.labels = std::string_view(
+          out->scratch_.data() + out->scratch_offsets_[i], s.labels.size());
     }
     s.labels_hash = model::HashLabelSet(s.labels);
   }

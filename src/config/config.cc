@@ -351,45 +351,12 @@ bool IsAllDigits(std::string_view s) {
   return true;
 }
 
-// HOST:PORT with a non-empty host; an IPv6 host goes in brackets, as for
-// Prometheus' --web.listen-address.
 Status ValidateListenAddress(std::string_view address,
                              const std::string& path) {
-  std::string_view host;
-  std::string_view port;
-  if (!address.empty() && address[0] == '[') {
-    const size_t close = address.find(']');
-    if (close == std::string_view::npos || close + 1 >= address.size() ||
-        address[close + 1] != ':') {
-      return ProblemAt(path, "expected [IPV6]:PORT, got " + Quoted(address));
-    }
-    host = address.substr(1, close - 1);
-    port = address.substr(close + 2);
-  } else {
-    const size_t colon = address.rfind(':');
-    if (colon == std::string_view::npos) {
-      return ProblemAt(path, "expected HOST:PORT, got " + Quoted(address));
-    }
-    host = address.substr(0, colon);
-    port = address.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return ProblemAt(
-          path, "an IPv6 host goes in brackets, e.g. \"[::1]:9201\", got " +
-                    Quoted(address));
-    }
-  }
-  if (host.empty()) {
-    return ProblemAt(path,
-                     "host must not be empty (use 0.0.0.0:PORT for all "
-                     "interfaces), got " +
-                         Quoted(address));
-  }
-  if (!IsAllDigits(port) || port.size() > 5 ||
-      std::stoi(std::string(port)) > 65535) {
-    return ProblemAt(
-        path, "port must be a number in 0..65535, got " + Quoted(address));
-  }
-  return Status::Ok();
+  std::string host;
+  int port;
+  Status s = SplitListenAddress(address, &host, &port);
+  return s.ok() ? s : ProblemAt(path, s.message());
 }
 
 Status ParseListen(const YAML::Node& node, Config* config) {
@@ -594,6 +561,47 @@ Status ReadFile(const std::string& path, std::string* out) {
 }
 
 }  // namespace
+
+Status SplitListenAddress(std::string_view address, std::string* host,
+                          int* port) {
+  std::string_view h;
+  std::string_view p;
+  if (!address.empty() && address[0] == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
+      return Status::InvalidArgument("expected [IPV6]:PORT, got " +
+                                     Quoted(address));
+    }
+    h = address.substr(1, close - 1);
+    p = address.substr(close + 2);
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Status::InvalidArgument("expected HOST:PORT, got " +
+                                     Quoted(address));
+    }
+    h = address.substr(0, colon);
+    p = address.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) {
+      return Status::InvalidArgument(
+          "an IPv6 host goes in brackets, e.g. \"[::1]:9201\", got " +
+          Quoted(address));
+    }
+  }
+  if (h.empty()) {
+    return Status::InvalidArgument(
+        "host must not be empty (use 0.0.0.0:PORT for all interfaces), got " +
+        Quoted(address));
+  }
+  if (!IsAllDigits(p) || p.size() > 5 || std::stoi(std::string(p)) > 65535) {
+    return Status::InvalidArgument("port must be a number in 0..65535, got " +
+                                   Quoted(address));
+  }
+  *host = std::string(h);
+  *port = std::stoi(std::string(p));
+  return Status::Ok();
+}
 
 Result<Config> ParseConfig(std::string_view yaml_text,
                            std::string_view source_name) {

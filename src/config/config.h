@@ -64,7 +64,8 @@ struct Limits {
 struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
-  ewma::EstimatorParams ewma;             // parameters for unmatched series
+  ewma::EstimatorParams ewma;             // for all series when no rules;
+                                          // the base every rule starts from
   std::vector<Rule> rules;                // in file order
   Limits limits;
 };
@@ -72,6 +73,12 @@ struct Config {
 // Parses the YAML text of a config file. `source_name` (usually the path)
 // starts every error message. Empty text, or text with only comments, is
 // the default Config. Never throws.
+// Splits a listen address, HOST:PORT or [IPV6]:PORT with a non-empty host
+// and a port in 0..65535 (0: any free port), as Prometheus'
+// --web.listen-address. The message says what is wrong, without a key path.
+Status SplitListenAddress(std::string_view address, std::string* host,
+                          int* port);
+
 Result<Config> ParseConfig(std::string_view yaml_text,
                            std::string_view source_name);
 

@@ -199,7 +199,8 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
                           size_t series_index, Series* series,
                           ApplyResult* result, size_t* first_rejected) {
   const codec::DecodedSeries& in = request.series[series_index];
-  const codec::DecodedSample* samples = request.samples.data() + in.first_sample;
+  const codec::DecodedSample* samples =
+      request.samples.data() + in.first_sample;
   DerivedValues out;
   for (uint32_t j = 0; j < in.sample_count; ++j) {
     const int64_t last_ms = series->state.last_timestamp_ms;
@@ -222,9 +223,9 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         break;
       case SampleOutcome::kOutOfOrder:
       case SampleOutcome::kConflict:
-        ++result->dropped[static_cast<int>(
-            outcome == SampleOutcome::kOutOfOrder ? DropReason::kOutOfOrder
-                                                  : DropReason::kConflict)];
+        ++result->dropped[static_cast<int>(outcome == SampleOutcome::kOutOfOrder
+                                               ? DropReason::kOutOfOrder
+                                               : DropReason::kConflict)];
         if (series_index < *first_rejected) {
           *first_rejected = series_index;
           result->rejection = RejectionMessage(

@@ -49,13 +49,13 @@ struct EngineOptions {
 
 // Why a received sample was not applied. Index into ApplyResult::dropped.
 enum class DropReason : uint8_t {
-  kNotFinite,       // NaN / +-Inf value
-  kOutOfOrder,      // older than the series' last sample
-  kConflict,        // same timestamp as the last sample, different value
-  kDuplicate,       // identical to the last sample (accepted, no effect)
-  kDerivedSeries,   // name ends in a derived suffix (loop guard)
-  kUnmatched,       // no rule matches the series
-  kHistogram,       // native histogram samples are not processed
+  kNotFinite,      // NaN / +-Inf value
+  kOutOfOrder,     // older than the series' last sample
+  kConflict,       // same timestamp as the last sample, different value
+  kDuplicate,      // identical to the last sample (accepted, no effect)
+  kDerivedSeries,  // name ends in a derived suffix (loop guard)
+  kUnmatched,      // no rule matches the series
+  kHistogram,      // native histogram samples are not processed
 };
 inline constexpr int kDropReasonCount = 7;
 std::string_view DropReasonName(DropReason reason);
@@ -98,7 +98,8 @@ class Engine {
   // Calls `visit` for every processed series that has emitted something and
   // whose latest outputs are not stale markers. Holds one shard lock at a
   // time; `visit` must not call back into the engine.
-  void VisitLatest(const std::function<void(const LatestDerived&)>& visit) const;
+  void VisitLatest(
+      const std::function<void(const LatestDerived&)>& visit) const;
 
   uint64_t active_series() const {
     return active_series_.load(std::memory_order_relaxed);

@@ -21,8 +21,8 @@ struct Basis {
 
 Basis BasisOf(const EstimatorParams& params, const EstimatorState& state) {
   Basis b{state.mean, 0, false};
-  b.usable = state.count >= params.min_samples &&
-             EstimatorStddev(state, &b.stddev);
+  b.usable =
+      state.count >= params.min_samples && EstimatorStddev(state, &b.stddev);
   return b;
 }
 
@@ -66,7 +66,8 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
   out->stale = false;
   const bool stale = IsStaleMarker(value);
   if (!stale && !std::isfinite(value)) return SampleOutcome::kNotFinite;
-  if (timestamp_ms < state->last_timestamp_ms) return SampleOutcome::kOutOfOrder;
+  if (timestamp_ms < state->last_timestamp_ms)
+    return SampleOutcome::kOutOfOrder;
   if (timestamp_ms == state->last_timestamp_ms) {
     return Bits(value) == state->last_value_bits ? SampleOutcome::kDuplicate
                                                  : SampleOutcome::kConflict;
@@ -83,9 +84,8 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
 
   const Basis prior = BasisOf(params, *state);
   const int64_t gap_ms = timestamp_ms - state->last_sample_ms;
-  const bool restart =
-      state->count == 0 ||
-      (params.reset_after_ms > 0 && gap_ms > params.reset_after_ms);
+  const bool restart = state->count == 0 || (params.reset_after_ms > 0 &&
+                                             gap_ms > params.reset_after_ms);
   if (restart) {
     state->mean = value;
     state->spread = 0;

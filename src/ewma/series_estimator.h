@@ -37,12 +37,12 @@ struct EstimatorState {
 
 // What one input sample did.
 enum class SampleOutcome : uint8_t {
-  kApplied,         // finite sample folded into the state; outputs emitted
-  kStale,           // stale marker: passed on to every output, state kept
-  kDuplicate,       // same timestamp and same value: accepted, no effect
-  kOutOfOrder,      // older than the series' last sample: rejected
-  kConflict,        // same timestamp, different value: rejected
-  kNotFinite,       // NaN (not a stale marker) or +-Inf: skipped
+  kApplied,     // finite sample folded into the state; outputs emitted
+  kStale,       // stale marker: passed on to every output, state kept
+  kDuplicate,   // same timestamp and same value: accepted, no effect
+  kOutOfOrder,  // older than the series' last sample: rejected
+  kConflict,    // same timestamp, different value: rejected
+  kNotFinite,   // NaN (not a stale marker) or +-Inf: skipped
 };
 
 // The derived values emitted for one input sample. value[i] is meaningful

@@ -6,8 +6,11 @@ namespace {
 prometheus::Counter& SimpleCounter(prometheus::Registry& registry,
                                    const std::string& name,
                                    const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add(
-      {});
+  return prometheus::BuildCounter()
+      .Name(name)
+      .Help(help)
+      .Register(registry)
+      .Add({});
 }
 
 }  // namespace
@@ -16,9 +19,9 @@ WriteMetrics::WriteMetrics(prometheus::Registry& registry)
     : samples_received(SimpleCounter(
           registry, "promewma_write_samples_received_total",
           "Samples (float and native histogram) received by remote write.")),
-      samples_applied(SimpleCounter(
-          registry, "promewma_write_samples_applied_total",
-          "Finite samples folded into a series' EWMA state.")),
+      samples_applied(
+          SimpleCounter(registry, "promewma_write_samples_applied_total",
+                        "Finite samples folded into a series' EWMA state.")),
       stale_markers(SimpleCounter(
           registry, "promewma_write_stale_markers_total",
           "Prometheus stale markers received and passed on to the outputs.")),
@@ -26,12 +29,12 @@ WriteMetrics::WriteMetrics(prometheus::Registry& registry)
       series_created(SimpleCounter(
           registry, "promewma_series_created_total",
           "Input series seen for the first time and selected for processing.")),
-      compressed_bytes(SimpleCounter(
-          registry, "promewma_write_compressed_bytes_total",
-          "Snappy-compressed remote-write body bytes received.")),
-      decoded_bytes(SimpleCounter(
-          registry, "promewma_write_decoded_bytes_total",
-          "Remote-write body bytes after snappy decompression.")),
+      compressed_bytes(
+          SimpleCounter(registry, "promewma_write_compressed_bytes_total",
+                        "Snappy-compressed remote-write body bytes received.")),
+      decoded_bytes(
+          SimpleCounter(registry, "promewma_write_decoded_bytes_total",
+                        "Remote-write body bytes after snappy decompression.")),
       metadata_received(SimpleCounter(
           registry, "promewma_write_metadata_received_total",
           "Metric metadata entries received (accepted and ignored).")) {
@@ -40,9 +43,9 @@ WriteMetrics::WriteMetrics(prometheus::Registry& registry)
                       .Help("Received samples not applied, by reason.")
                       .Register(registry);
   for (int i = 0; i < ewma::kDropReasonCount; ++i) {
-    samples_dropped[i] = &dropped.Add(
-        {{"reason",
-          std::string(ewma::DropReasonName(static_cast<ewma::DropReason>(i)))}});
+    samples_dropped[i] =
+        &dropped.Add({{"reason", std::string(ewma::DropReasonName(
+                                     static_cast<ewma::DropReason>(i)))}});
   }
 }
 
@@ -73,8 +76,8 @@ void HttpMetrics::Observe(const std::string& handler, int status,
       .Increment();
   // From 100us (a small write) to 10s (a slow scrape of many series).
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
   duration_.Add({{"handler", handler}}, kBuckets).Observe(seconds);
 }
 

@@ -7,35 +7,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <charconv>
 
 #include "http/latest_values_collector.h"
 #include "http/self_metrics.h"
 
 namespace promewma::http {
-
-Status ParseListenAddress(std::string_view address, std::string* host,
-                          int* port) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 ||
-      colon + 1 == address.size()) {
-    return Status::InvalidArgument("listen address \"" + std::string(address) +
-                                   "\" is not HOST:PORT");
-  }
-  std::string_view h = address.substr(0, colon);
-  if (h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  std::string_view p = address.substr(colon + 1);
-  int value = -1;
-  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (ec != std::errc() || end != p.data() + p.size() || value < 0 ||
-      value > 65535 || h.empty()) {
-    return Status::InvalidArgument("listen address \"" + std::string(address) +
-                                   "\" has an invalid host or port");
-  }
-  *host = std::string(h);
-  *port = value;
-  return Status::Ok();
-}
 
 class Server::Impl {
  public:
@@ -67,6 +43,13 @@ class Server::Impl {
     // connection would make them reconnect constantly.
     server_.set_keep_alive_max_count(100000);
     server_.set_payload_max_length(options_.limits.max_request_bytes);
+    // httplib's default also sets SO_REUSEPORT, which would let a second
+    // promewma bind the same port and silently take half the traffic (and
+    // half the series state). SO_REUSEADDR alone still allows fast restarts.
+    server_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     Routes();
   }
 
@@ -74,9 +57,8 @@ class Server::Impl {
     if (options_.port == 0) {
       port_ = server_.bind_to_any_port(options_.host);
     } else {
-      port_ = server_.bind_to_port(options_.host, options_.port)
-                  ? options_.port
-                  : -1;
+      port_ = server_.bind_to_port(options_.host, options_.port) ? options_.port
+                                                                 : -1;
     }
     if (port_ < 0) {
       return Status::Unavailable("cannot listen on " + options_.host + ":" +
@@ -104,21 +86,21 @@ class Server::Impl {
   // unexpected exception becomes a one-line 500, never a dead worker.
   template <typename Fn>
   httplib::Server::Handler Instrument(std::string name, Fn fn) {
-    return [this, name, fn](const httplib::Request& req,
-                            httplib::Response& res) {
-      const auto start = Clock::now();
-      try {
-        Send(fn(req), &res);
-      } catch (const std::exception& e) {
-        spdlog::error("{} {}: internal error: {}", req.method, req.path,
-                      e.what());
-        Send(ErrorResponse(500, std::string("internal error: ") + e.what()),
-             &res);
-      }
-      http_metrics_.Observe(
-          name, res.status,
-          std::chrono::duration<double>(Clock::now() - start).count());
-    };
+    return
+        [this, name, fn](const httplib::Request& req, httplib::Response& res) {
+          const auto start = Clock::now();
+          try {
+            Send(fn(req), &res);
+          } catch (const std::exception& e) {
+            spdlog::error("{} {}: internal error: {}", req.method, req.path,
+                          e.what());
+            Send(ErrorResponse(500, std::string("internal error: ") + e.what()),
+                 &res);
+          }
+          http_metrics_.Observe(
+              name, res.status,
+              std::chrono::duration<double>(Clock::now() - start).count());
+        };
   }
 
   static HttpResponse Text(int status, std::string body) {
@@ -129,53 +111,58 @@ class Server::Impl {
   }
 
   void Routes() {
-    server_.Post("/api/v1/write",
-                 Instrument("write", [this](const httplib::Request& req) {
-                   HttpRequest view{req.get_header_value("Content-Type"),
-                                    req.get_header_value("Content-Encoding"),
-                                    req.body};
-                   HttpResponse r = write_handler_.Handle(view);
-                   if (r.status >= 400 && r.status != 415) {
-                     spdlog::debug("remote write refused ({}): {}", r.status,
-                                   r.body);
-                   }
-                   return r;
-                 }));
-    server_.Get("/metrics", Instrument("metrics", [this](const httplib::Request&) {
+    server_.Post(
+        "/api/v1/write",
+        Instrument("write", [this](const httplib::Request& req) {
+          // get_header_value returns by value: keep the strings
+          // alive while the view points at them.
+          const std::string type = req.get_header_value("Content-Type");
+          const std::string encoding = req.get_header_value("Content-Encoding");
+          HttpRequest view{type, encoding, req.body};
+          HttpResponse r = write_handler_.Handle(view);
+          if (r.status >= 400 && r.status != 415) {
+            spdlog::debug("remote write refused ({}): {}", r.status, r.body);
+          }
+          return r;
+        }));
+    server_.Get("/metrics",
+                Instrument("metrics", [this](const httplib::Request&) {
                   return Metrics();
                 }));
-    server_.Get("/-/healthy", Instrument("healthy", [](const httplib::Request&) {
+    server_.Get("/-/healthy",
+                Instrument("healthy", [](const httplib::Request&) {
                   return Text(200, "promewma is Healthy.\n");
                 }));
-    server_.Get("/-/ready", Instrument("ready", [this](const httplib::Request&) {
-                  return ready_.load()
-                             ? Text(200, "promewma is Ready.\n")
-                             : Text(503, "promewma is not ready: recovery "
-                                         "has not finished.\n");
+    server_.Get("/-/ready",
+                Instrument("ready", [this](const httplib::Request&) {
+                  return ready_.load() ? Text(200, "promewma is Ready.\n")
+                                       : Text(503,
+                                              "promewma is not ready: recovery "
+                                              "has not finished.\n");
                 }));
-    server_.Get("/api/v1/write", [](const httplib::Request&,
-                                    httplib::Response& res) {
-      Send(ErrorResponse(405, "use POST for /api/v1/write"), &res);
-    });
+    server_.Get("/api/v1/write",
+                [](const httplib::Request&, httplib::Response& res) {
+                  Send(ErrorResponse(405, "use POST for /api/v1/write"), &res);
+                });
     // httplib answers some failures itself (unknown path, body over the
     // payload limit, unreadable request) with an empty body: give them the
     // one line every other error has.
-    server_.set_error_handler([](const httplib::Request& req,
-                                 httplib::Response& res) {
-      if (!res.body.empty()) return;
-      std::string msg;
-      switch (res.status) {
-        case 404:
-          msg = "no such endpoint: " + req.method + " " + req.path;
-          break;
-        case 413:
-          msg = "request body over the size limit";
-          break;
-        default:
-          msg = "request failed: HTTP " + std::to_string(res.status);
-      }
-      Send(ErrorResponse(res.status, msg), &res);
-    });
+    server_.set_error_handler(
+        [](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty()) return;
+          std::string msg;
+          switch (res.status) {
+            case 404:
+              msg = "no such endpoint: " + req.method + " " + req.path;
+              break;
+            case 413:
+              msg = "request body over the size limit";
+              break;
+            default:
+              msg = "request failed: HTTP " + std::to_string(res.status);
+          }
+          Send(ErrorResponse(res.status, msg), &res);
+        });
   }
 
   HttpResponse Metrics() {

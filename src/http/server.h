@@ -61,10 +61,6 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Splits "host:port" / "[v6]:port". Returns InvalidArgument when malformed.
-Status ParseListenAddress(std::string_view address, std::string* host,
-                          int* port);
-
 }  // namespace promewma::http
 
 #endif  // PROMEWMA_HTTP_SERVER_H_

@@ -41,9 +41,9 @@ Status CheckRemoteWriteHeaders(std::string_view content_type,
   size_t semi = rest.find(';');
   std::string_view media = Trim(rest.substr(0, semi));
   if (!EqualsIgnoreCase(media, "application/x-protobuf")) {
-    return Status::UnsupportedMediaType(
-        "unsupported Content-Type \"" + std::string(Trim(content_type)) +
-        "\": expected application/x-protobuf");
+    return Status::UnsupportedMediaType("unsupported Content-Type \"" +
+                                        std::string(Trim(content_type)) +
+                                        "\": expected application/x-protobuf");
   }
   while (semi != std::string_view::npos) {
     rest.remove_prefix(semi + 1);
@@ -72,20 +72,20 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
       CheckRemoteWriteHeaders(request.content_type, request.content_encoding);
   if (!headers.ok()) return ErrorResponse(headers);
   if (request.body.size() > limits_.max_request_bytes) {
-    return ErrorResponse(Status::TooLarge(
-        "body is " + std::to_string(request.body.size()) +
-        " bytes, over the limit of " +
-        std::to_string(limits_.max_request_bytes)));
+    return ErrorResponse(
+        Status::TooLarge("body is " + std::to_string(request.body.size()) +
+                         " bytes, over the limit of " +
+                         std::to_string(limits_.max_request_bytes)));
   }
-  metrics_->compressed_bytes.Increment(static_cast<double>(request.body.size()));
+  metrics_->compressed_bytes.Increment(
+      static_cast<double>(request.body.size()));
 
   // Per-thread buffers: after the first few requests, decoding allocates
   // nothing.
   thread_local std::string decompressed;
   thread_local codec::DecodedWriteRequest decoded;
-  Status s = codec::DecompressSnappyBlock(request.body,
-                                          limits_.max_decoded_bytes,
-                                          &decompressed);
+  Status s = codec::DecompressSnappyBlock(
+      request.body, limits_.max_decoded_bytes, &decompressed);
   if (!s.ok()) return ErrorResponse(s);
   metrics_->decoded_bytes.Increment(static_cast<double>(decompressed.size()));
   s = codec::DecodeWriteRequest(decompressed, &decoded);

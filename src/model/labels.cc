@@ -150,7 +150,8 @@ Status EncodeLabelSet(std::vector<Label>* labels, std::string* out) {
   for (const Label& l : *labels) {
     if (l.value.empty()) continue;
     size_t pair_len = 1 + protowire::VarintSize(l.name.size()) + l.name.size() +
-                      1 + protowire::VarintSize(l.value.size()) + l.value.size();
+                      1 + protowire::VarintSize(l.value.size()) +
+                      l.value.size();
     out->push_back(0x0a);
     protowire::AppendVarint(out, pair_len);
     out->push_back(0x0a);

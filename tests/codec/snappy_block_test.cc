@@ -1,7 +1,6 @@
 #include "codec/snappy_block.h"
 
 #include <catch2/catch.hpp>
-
 #include <random>
 
 namespace promewma::codec {

@@ -5,7 +5,6 @@
 #include "codec/write_request.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -49,8 +48,8 @@ std::string RandomName(std::mt19937_64& rng, bool metric) {
 }
 
 std::string RandomValue(std::mt19937_64& rng) {
-  static const char* kPieces[] = {"a", "node-1", "9100", "é", "日本", " ", "\"",
-                                  "\\", "\n", "x=y", "{}", ""};
+  static const char* kPieces[] = {"a",  "node-1", "9100", "é",   "日本", " ",
+                                  "\"", "\\",     "\n",   "x=y", "{}",   ""};
   std::string s;
   size_t n = 1 + rng() % 4;
   for (size_t i = 0; i < n; ++i) s += kPieces[rng() % 12];
@@ -147,7 +146,8 @@ void RequireMatches(const DecodedWriteRequest& got, const Expected& want) {
 }
 
 TEST_CASE("decoder agrees with libprotobuf on random requests") {
-  google::protobuf::LogHandler* previous = google::protobuf::SetLogHandler(nullptr);
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(nullptr);
   std::mt19937_64 rng(42);
   DecodedWriteRequest decoded;
   for (int iter = 0; iter < 2000; ++iter) {
@@ -172,7 +172,8 @@ TEST_CASE("decoder agrees with libprotobuf on random requests") {
 TEST_CASE("non-canonical label sets are re-encoded to the same identity") {
   prometheus::WriteRequest canonical;
   auto* a = canonical.add_timeseries();
-  for (auto [k, v] : {std::pair{"__name__", "cpu"}, {"host", "a"}, {"job", "node"}}) {
+  for (auto [k, v] :
+       {std::pair{"__name__", "cpu"}, {"host", "a"}, {"job", "node"}}) {
     auto* l = a->add_labels();
     l->set_name(k);
     l->set_value(v);
@@ -188,14 +189,17 @@ TEST_CASE("non-canonical label sets are re-encoded to the same identity") {
   prometheus::WriteRequest odd;
   auto* b = odd.add_timeseries();
   SECTION("unsorted labels") {
-    for (auto [k, v] : {std::pair{"job", "node"}, {"__name__", "cpu"}, {"host", "a"}}) {
+    for (auto [k, v] :
+         {std::pair{"job", "node"}, {"__name__", "cpu"}, {"host", "a"}}) {
       auto* l = b->add_labels();
       l->set_name(k);
       l->set_value(v);
     }
   }
   SECTION("an empty-valued label is the same as no label") {
-    for (auto [k, v] : {std::pair{"__name__", "cpu"}, {"env", ""}, {"host", "a"},
+    for (auto [k, v] : {std::pair{"__name__", "cpu"},
+                        {"env", ""},
+                        {"host", "a"},
                         {"job", "node"}}) {
       auto* l = b->add_labels();
       l->set_name(k);
@@ -267,7 +271,8 @@ TEST_CASE("invalid label sets are refused with the series index") {
     x->set_value(v);
   }
   std::string body;
-  google::protobuf::LogHandler* previous = google::protobuf::SetLogHandler(nullptr);
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(nullptr);
   req.SerializePartialToString(&body);  // keeps invalid UTF-8 as it is
   google::protobuf::SetLogHandler(previous);
   DecodedWriteRequest d;
@@ -278,13 +283,17 @@ TEST_CASE("invalid label sets are refused with the series index") {
 
 TEST_CASE("malformed protobuf is refused with the byte offset") {
   auto c = GENERATE(values<std::pair<std::string, std::string>>({
-      {std::string("\x0a\x05\x0a\x03", 4), "malformed protobuf at byte 2: truncated timeseries"},
-      {std::string("\x0a", 1), "malformed protobuf at byte 1: truncated timeseries"},
+      {std::string("\x0a\x05\x0a\x03", 4),
+       "malformed protobuf at byte 2: truncated timeseries"},
+      {std::string("\x0a", 1),
+       "malformed protobuf at byte 1: truncated timeseries"},
       {std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12),
        "malformed protobuf at byte 1: bad unknown field"},
       {std::string("\x00", 1), "malformed protobuf at byte 1: bad field tag"},
-      {std::string("\x0c", 1), "malformed protobuf at byte 1: bad unknown field"},
-      {std::string("\x1a\x10", 2), "malformed protobuf at byte 2: truncated metadata"},
+      {std::string("\x0c", 1),
+       "malformed protobuf at byte 1: bad unknown field"},
+      {std::string("\x1a\x10", 2),
+       "malformed protobuf at byte 2: truncated metadata"},
   }));
   DecodedWriteRequest d;
   Status s = DecodeWriteRequest(c.first, &d);
@@ -328,7 +337,8 @@ TEST_CASE("deeply nested groups are refused, not recursed") {
 
 TEST_CASE("mutated requests: whatever libprotobuf accepts, we decode alike") {
   // libprotobuf logs every invalid UTF-8 string it meets; thousands here.
-  google::protobuf::LogHandler* previous = google::protobuf::SetLogHandler(nullptr);
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(nullptr);
   std::mt19937_64 rng(7);
   DecodedWriteRequest decoded;
   int agreed = 0;

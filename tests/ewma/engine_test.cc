@@ -1,7 +1,6 @@
 #include "ewma/engine.h"
 
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <thread>
 
@@ -52,7 +51,9 @@ TEST_CASE("series carrying a derived suffix are ignored and counted") {
 
 TEST_CASE("rules: first match wins, unmatched series are ignored") {
   EngineOptions options;
-  SeriesRule fast{model::Selector::Parse("{__name__=\"cpu\",job=~\"node|vm\"}").value(), {}};
+  SeriesRule fast{
+      model::Selector::Parse("{__name__=\"cpu\",job=~\"node|vm\"}").value(),
+      {}};
   fast.params.alpha = 0.5;
   SeriesRule slow{model::Selector::Parse("cpu").value(), {}};
   slow.params.alpha = 0.1;
@@ -65,7 +66,7 @@ TEST_CASE("rules: first match wins, unmatched series are ignored") {
   REQUIRE(r.applied == 4);
   REQUIRE(r.dropped_by(DropReason::kUnmatched) == 2);
   auto latest = LatestEwma(engine);
-  REQUIRE(latest.at("cpu{job=\"node\"}").second == 5);   // alpha 0.5
+  REQUIRE(latest.at("cpu{job=\"node\"}").second == 5);        // alpha 0.5
   REQUIRE(latest.at("cpu{job=\"db\"}").second == Approx(1));  // alpha 0.1
   REQUIRE(latest.count("mem{job=\"node\"}") == 0);
 }
@@ -75,8 +76,10 @@ TEST_CASE("one series split over many TimeSeries entries keeps its order") {
   Engine engine{EngineOptions{}};
   std::vector<TestSeries> entries;
   for (int i = 0; i < 50; ++i) {
-    entries.push_back({{{"__name__", "cpu"}, {"host", "a"}}, {{i * 1000, double(i)}}});
-    entries.push_back({{{"__name__", "cpu"}, {"host", "b"}}, {{i * 1000, double(2 * i)}}});
+    entries.push_back(
+        {{{"__name__", "cpu"}, {"host", "a"}}, {{i * 1000, double(i)}}});
+    entries.push_back(
+        {{{"__name__", "cpu"}, {"host", "b"}}, {{i * 1000, double(2 * i)}}});
   }
   ApplyResult r = ApplySeries(engine, entries);
   REQUIRE(r.applied == 100);
@@ -86,7 +89,8 @@ TEST_CASE("one series split over many TimeSeries entries keeps its order") {
   REQUIRE(latest.at("cpu{host=\"a\"}").first == 49000);
 }
 
-TEST_CASE("rejected samples do not stop the others; the first bad series is named") {
+TEST_CASE(
+    "rejected samples do not stop the others; the first bad series is named") {
   Engine engine{EngineOptions{}};
   ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 1}}},
                        {{{"__name__", "cpu"}, {"host", "b"}}, {{5000, 1}}}});
@@ -97,7 +101,8 @@ TEST_CASE("rejected samples do not stop the others; the first bad series is name
                        {{1000, 1}}});
   }
   request.push_back({{{"__name__", "cpu"}, {"host", "b"}}, {{4000, 1}}});
-  request.push_back({{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 2}, {6000, 3}}});
+  request.push_back(
+      {{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 2}, {6000, 3}}});
   ApplyResult r = ApplySeries(engine, request);
   REQUIRE(r.applied == 41);
   REQUIRE(r.dropped_by(DropReason::kOutOfOrder) == 1);
@@ -110,7 +115,8 @@ TEST_CASE("rejected samples do not stop the others; the first bad series is name
 
 TEST_CASE("an invalid new series refuses the whole request, changing nothing") {
   Engine engine{EngineOptions{}};
-  ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "known"}}, {{1000, 1}}}});
+  ApplySeries(engine,
+              {{{{"__name__", "cpu"}, {"host", "known"}}, {{1000, 1}}}});
   const std::string body = SerializeWriteRequest(
       {{{{"__name__", "cpu"}, {"host", "known"}}, {{2000, 5}}},
        {{{"__name__", "cpu"}, {"host", "new"}}, {{2000, 5}}},
@@ -146,9 +152,10 @@ TEST_CASE("concurrent requests give the same state as serial ones") {
     for (int t = 0; t < 200; ++t) {
       std::vector<TestSeries> req;
       for (int s = 0; s < 50; ++s) {
-        req.push_back({{{"__name__", "cpu"},
-                        {"host", "w" + std::to_string(writer) + "-" + std::to_string(s)}},
-                       {{t * 1000, double((t * 7 + s) % 13)}}});
+        req.push_back(
+            {{{"__name__", "cpu"},
+              {"host", "w" + std::to_string(writer) + "-" + std::to_string(s)}},
+             {{t * 1000, double((t * 7 + s) % 13)}}});
       }
       out.push_back(req);
     }
@@ -162,7 +169,8 @@ TEST_CASE("concurrent requests give the same state as serial ones") {
       const std::string body = SerializeWriteRequest(req);
       if (!codec::DecodeWriteRequest(body, &decoded).ok()) ++failures;
       ApplyResult r;
-      if (!engine.Apply(decoded, &r).ok() || r.applied != req.size()) ++failures;
+      if (!engine.Apply(decoded, &r).ok() || r.applied != req.size())
+        ++failures;
     }
     return failures;
   };

@@ -5,7 +5,6 @@
 // (pandas ewm(adjust=False)) to 1e-9 relative.
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -37,7 +36,8 @@ std::vector<InputSample> MakeScenario(uint64_t seed, int count) {
   for (int i = 0; i < count; ++i) {
     const int kind = static_cast<int>(rng() % 100);
     if (kind < 3 && !out.empty()) {  // out of order
-      out.push_back({t - 1 - static_cast<int64_t>(rng() % 50000), "17.5", 17.5});
+      out.push_back(
+          {t - 1 - static_cast<int64_t>(rng() % 50000), "17.5", 17.5});
       continue;
     }
     if (kind < 6 && !out.empty()) {  // duplicate of the last sample
@@ -83,12 +83,12 @@ std::vector<ReferenceRow> RunReference(const std::vector<InputSample>& input,
                               ".csv";
   {
     std::ofstream in(in_path);
-    for (const InputSample& s : input) in << s.timestamp_ms << "," << s.text << "\n";
+    for (const InputSample& s : input)
+      in << s.timestamp_ms << "," << s.text << "\n";
   }
-  const std::string cmd = std::string(PROMEWMA_PYTHON) + " " +
-                          PROMEWMA_SOURCE_DIR +
-                          "/tests/ewma/pandas_reference.py " + args + " < " +
-                          in_path;
+  const std::string cmd =
+      std::string(PROMEWMA_PYTHON) + " " + PROMEWMA_SOURCE_DIR +
+      "/tests/ewma/pandas_reference.py " + args + " < " + in_path;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string text;
@@ -136,8 +136,8 @@ void RequireClose(double got, double want, const char* what) {
   }
 }
 
-void CompareWithReference(const EstimatorParams& params, const std::string& args,
-                          uint64_t seed) {
+void CompareWithReference(const EstimatorParams& params,
+                          const std::string& args, uint64_t seed) {
   const std::vector<InputSample> input = MakeScenario(seed, 3000);
   const std::vector<ReferenceRow> reference = RunReference(input, args);
 

@@ -1,7 +1,6 @@
 #include "ewma/series_estimator.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 namespace promewma::ewma {

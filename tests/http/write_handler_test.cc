@@ -72,12 +72,13 @@ TEST_CASE("headers: what Prometheus and other senders write is accepted") {
 }
 
 TEST_CASE("wrong Content-Type or Content-Encoding: 415, nothing applied") {
-  auto [type, encoding, fragment] = GENERATE(table<std::string, std::string, std::string>({
-      {"application/x-protobuf", "gzip", "Content-Encoding \"gzip\""},
-      {"application/json", "snappy", "Content-Type \"application/json\""},
-      {"application/x-protobuf;proto=io.prometheus.write.v2.Request", "snappy",
-       "io.prometheus.write.v2.Request"},
-  }));
+  auto [type, encoding, fragment] =
+      GENERATE(table<std::string, std::string, std::string>({
+          {"application/x-protobuf", "gzip", "Content-Encoding \"gzip\""},
+          {"application/json", "snappy", "Content-Type \"application/json\""},
+          {"application/x-protobuf;proto=io.prometheus.write.v2.Request",
+           "snappy", "io.prometheus.write.v2.Request"},
+      }));
   Fixture f;
   HttpResponse r = f.Post(Snappy(kGood), type, encoding);
   REQUIRE(r.status == 415);
@@ -149,8 +150,9 @@ TEST_CASE("out-of-order samples: 400 after applying the valid ones") {
           "older than the last one, 2000\n");
   REQUIRE(f.LatestCount() == 2);  // host=b created, host=a advanced
   REQUIRE(f.metrics.samples_applied.Value() == 4);
-  REQUIRE(f.metrics.samples_dropped[static_cast<int>(
-              ewma::DropReason::kOutOfOrder)]->Value() == 1);
+  REQUIRE(f.metrics
+              .samples_dropped[static_cast<int>(ewma::DropReason::kOutOfOrder)]
+              ->Value() == 1);
 }
 
 TEST_CASE("metadata-only requests: 204") {

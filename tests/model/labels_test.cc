@@ -51,7 +51,8 @@ TEST_CASE("canonical encoding sorts, drops empty values and reads back") {
   REQUIRE(view.ToString() == "cpu{host=\"a\\\"b\", job=\"node\"}");
 
   // The same set in another order has the same bytes and hash.
-  std::vector<Label> again = {{"host", "a\"b"}, {"job", "node"}, {"__name__", "cpu"}};
+  std::vector<Label> again = {
+      {"host", "a\"b"}, {"job", "node"}, {"__name__", "cpu"}};
   std::string encoded2;
   REQUIRE(EncodeLabelSet(&again, &encoded2).ok());
   REQUIRE(encoded2 == encoded);

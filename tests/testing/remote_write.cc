@@ -32,7 +32,8 @@ std::string SerializeWriteRequest(const std::vector<TestSeries>& series,
   }
   std::string out;
   // Tests write invalid UTF-8 on purpose; libprotobuf would log each one.
-  google::protobuf::LogHandler* previous = google::protobuf::SetLogHandler(nullptr);
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(nullptr);
   req.SerializePartialToString(&out);
   google::protobuf::SetLogHandler(previous);
   return out;

@@ -76,7 +76,8 @@ void RunRequests(benchmark::State& state, int writer,
   for (auto _ : state) {
     if (next == requests.size()) {
       state.PauseTiming();
-      if (engine) *engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
+      if (engine)
+        *engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
       next = 0;
       state.ResumeTiming();
     }

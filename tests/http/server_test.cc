@@ -1,0 +1,162 @@
+// The HTTP server over real sockets on a free loopback port.
+
+#include "http/server.h"
+
+#include <httplib.h>
+#include <prometheus/registry.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "codec/snappy_block.h"
+#include "testing/remote_write.h"
+
+namespace promewma::http {
+namespace {
+
+class RunningServer {
+ public:
+  explicit RunningServer(ServerOptions options = {}) {
+    options.port = 0;
+    server_ = std::make_unique<Server>(options, &engine_, &registry_);
+    REQUIRE(server_->Bind().ok());
+    thread_ = std::thread([this] { server_->Run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(10, 0);
+  }
+  ~RunningServer() {
+    // Close our keep-alive connection first: a worker waiting on it would
+    // hold Stop() up for the keep-alive timeout.
+    client_.reset();
+    server_->Stop();
+    thread_.join();
+  }
+  httplib::Client& client() { return *client_; }
+  Server& server() { return *server_; }
+  ewma::Engine& engine() { return engine_; }
+
+ private:
+  ewma::Engine engine_{ewma::EngineOptions{}};
+  prometheus::Registry registry_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+httplib::Result PostWrite(httplib::Client& c, const std::string& raw) {
+  httplib::Headers headers = {{"Content-Encoding", "snappy"},
+                              {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+  return c.Post("/api/v1/write", headers, codec::CompressSnappyBlock(raw),
+                "application/x-protobuf");
+}
+
+TEST_CASE("remote write, then the derived values on /metrics") {
+  RunningServer s;
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 12; ++i)
+    samples.push_back({1700000000000 + i * 15000, 10.0 + i % 3});
+  auto r = PostWrite(s.client(),
+                     testing::SerializeWriteRequest(
+                         {{{{"__name__", "cpu"}, {"host", "a"}}, samples}}));
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+
+  auto m = s.client().Get("/metrics");
+  REQUIRE(m);
+  REQUIRE(m->status == 200);
+  const std::string& text = m->body;
+  INFO(text);
+  // Latest EWMA and upper threshold, at the last input sample's timestamp.
+  REQUIRE(text.find("# TYPE cpu:ewma gauge") != std::string::npos);
+  REQUIRE(text.find("cpu:ewma{host=\"a\"} ") != std::string::npos);
+  REQUIRE(text.find("cpu:upper_threshold{host=\"a\"} ") != std::string::npos);
+  REQUIRE(text.find(" 1700000165000\n") != std::string::npos);
+  // Self-metrics.
+  REQUIRE(text.find("promewma_write_samples_received_total 12") !=
+          std::string::npos);
+  REQUIRE(text.find("promewma_write_samples_applied_total 12") !=
+          std::string::npos);
+  REQUIRE(text.find("promewma_series_active 1") != std::string::npos);
+  REQUIRE(
+      text.find(
+          "promewma_http_requests_total{code=\"204\",handler=\"write\"} 1") !=
+      std::string::npos);
+  REQUIRE(
+      text.find(
+          "promewma_http_request_duration_seconds_bucket{handler=\"write\"") !=
+      std::string::npos);
+  REQUIRE(
+      text.find(
+          "promewma_write_samples_dropped_total{reason=\"out_of_order\"} 0") !=
+      std::string::npos);
+}
+
+TEST_CASE("health, readiness and unknown endpoints") {
+  RunningServer s;
+  auto healthy = s.client().Get("/-/healthy");
+  REQUIRE(healthy->status == 200);
+  auto not_ready = s.client().Get("/-/ready");
+  REQUIRE(not_ready->status == 503);
+  s.server().SetReady(true);
+  REQUIRE(s.client().Get("/-/ready")->status == 200);
+
+  auto missing = s.client().Get("/nope");
+  REQUIRE(missing->status == 404);
+  REQUIRE(missing->body == "no such endpoint: GET /nope\n");
+  auto wrong_method = s.client().Get("/api/v1/write");
+  REQUIRE(wrong_method->status == 405);
+  REQUIRE(wrong_method->body == "use POST for /api/v1/write\n");
+}
+
+TEST_CASE("a body over the payload limit is refused by the server with 413") {
+  ServerOptions options;
+  options.limits.max_request_bytes = 1000;
+  RunningServer s(options);
+  auto r = s.client().Post("/api/v1/write", std::string(5000, 'x'),
+                           "application/x-protobuf");
+  REQUIRE(r);
+  REQUIRE(r->status == 413);
+  REQUIRE(r->body.find('\n') == r->body.size() - 1);
+}
+
+TEST_CASE("the server keeps serving after bad requests, over one connection") {
+  RunningServer s;
+  s.client().set_keep_alive(true);
+  for (int i = 0; i < 20; ++i) {
+    auto bad = s.client().Post("/api/v1/write", "garbage, not snappy",
+                               "application/x-protobuf");
+    REQUIRE(bad->status == 400);
+  }
+  auto good = PostWrite(s.client(), testing::SerializeWriteRequest(
+                                        {{{{"__name__", "cpu"}}, {{1, 1}}}}));
+  REQUIRE(good->status == 204);
+  REQUIRE(s.engine().active_series() == 1);
+}
+
+TEST_CASE("two concurrent writers are both applied") {
+  RunningServer s;
+  auto writer = [&](int id, int* failures) {
+    httplib::Client c("127.0.0.1", s.server().port());
+    for (int t = 0; t < 50; ++t) {
+      std::vector<testing::TestSeries> series;
+      for (int k = 0; k < 20; ++k) {
+        series.push_back(
+            {{{"__name__", "cpu"},
+              {"host", std::to_string(id) + "-" + std::to_string(k)}},
+             {{t * 1000, double(t)}}});
+      }
+      auto r = PostWrite(c, testing::SerializeWriteRequest(series));
+      if (!r || r->status != 204) ++*failures;
+    }
+  };
+  int fa = 0, fb = 0;
+  std::thread a(writer, 0, &fa), b(writer, 1, &fb);
+  a.join();
+  b.join();
+  REQUIRE(fa == 0);
+  REQUIRE(fb == 0);
+  REQUIRE(s.engine().active_series() == 40);
+}
+
+}  // namespace
+}  // namespace promewma::http

@@ -1,0 +1,61 @@
+// Test helper: runs a program as a child process with its output captured
+// to files, with bounded waits. Used to test the real binaries.
+
+#ifndef PROMEWMA_TESTS_TESTING_SUBPROCESS_H_
+#define PROMEWMA_TESTS_TESTING_SUBPROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace promewma::testing {
+
+// A fresh directory under the build tree, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/name and returns the full path.
+  std::string WriteFile(const std::string& name,
+                        const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+class Subprocess {
+ public:
+  // Starts argv[0] with the given arguments; stdout and stderr go to files
+  // in `dir`.
+  Subprocess(const std::vector<std::string>& argv, const std::string& dir);
+  // Kills the child (SIGKILL) if it is still running.
+  ~Subprocess();
+
+  // Waits up to `timeout` for the child to exit; returns its exit status,
+  // 128+signal when killed by a signal, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout);
+  void Signal(int sig);
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string out_path_;
+  std::string err_path_;
+};
+
+// Runs to completion (bounded) and returns the exit status.
+int RunCommand(const std::vector<std::string>& argv, const std::string& dir,
+               std::string* out, std::string* err,
+               std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreeLoopbackPort();
+
+}  // namespace promewma::testing
+
+#endif  // PROMEWMA_TESTS_TESTING_SUBPROCESS_H_
