@@ -12,6 +12,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/one_line.h"
 #include "config/duration.h"
 
 namespace promewma::config {
@@ -61,24 +62,6 @@ std::string Describe(const YAML::Node& node) {
       break;
   }
   return "nothing";
-}
-
-// The message is shown on one line (log line, --check-config output) even
-// when a YAML block scalar brought newlines into a quoted value.
-std::string OneLine(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -525,7 +508,7 @@ Result<YAML::Node> LoadDocument(std::string_view yaml_text) {
 Status WithSource(std::string_view source_name, const Status& status) {
   std::string msg(source_name);
   msg += ": ";
-  msg += OneLine(status.message());
+  msg += EscapeToOneLine(status.message());
   return status.code() == StatusCode::kInvalidArgument
              ? Status::InvalidArgument(std::move(msg))
              : Status::Internal(std::move(msg));

@@ -134,18 +134,23 @@ Status Engine::Apply(const codec::DecodedWriteRequest& request,
   // nothing). Pointers stay valid between the passes because series are
   // never removed while the engine lives.
   bool any_new = false;
-  for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
-    const uint32_t begin = bucket_start[shard_index];
-    const uint32_t end = bucket_start[shard_index + 1];
-    if (begin == end) continue;
-    Shard& shard = *shards_[shard_index];
-    std::lock_guard<std::mutex> lock(shard.mu);
-    for (uint32_t k = begin; k < end; ++k) {
-      const codec::DecodedSeries& in = request.series[order[k]];
-      resolved[order[k]] = shard.table.Find(in.labels_hash, in.labels);
-      any_new |= resolved[order[k]] == nullptr;
+  // Runs visit(shard, series_index) for every series of the request, shard
+  // by shard, each shard locked once.
+  auto for_each_by_shard = [&](auto visit) {
+    for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
+      const uint32_t begin = bucket_start[shard_index];
+      const uint32_t end = bucket_start[shard_index + 1];
+      if (begin == end) continue;
+      Shard& shard = *shards_[shard_index];
+      std::lock_guard<std::mutex> lock(shard.mu);
+      for (uint32_t k = begin; k < end; ++k) visit(shard, order[k]);
     }
-  }
+  };
+  for_each_by_shard([&](Shard& shard, uint32_t i) {
+    const codec::DecodedSeries& in = request.series[i];
+    resolved[i] = shard.table.Find(in.labels_hash, in.labels);
+    any_new |= resolved[i] == nullptr;
+  });
   if (any_new) {
     for (size_t i = 0; i < n; ++i) {
       if (resolved[i] != nullptr) continue;
@@ -157,37 +162,29 @@ Status Engine::Apply(const codec::DecodedWriteRequest& request,
   // Pass 2: create the new series and apply every sample.
   size_t first_rejected = std::numeric_limits<size_t>::max();
   uint64_t created = 0, ignored_created = 0;
-  for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
-    const uint32_t begin = bucket_start[shard_index];
-    const uint32_t end = bucket_start[shard_index + 1];
-    if (begin == end) continue;
-    Shard& shard = *shards_[shard_index];
-    std::lock_guard<std::mutex> lock(shard.mu);
-    for (uint32_t k = begin; k < end; ++k) {
-      const uint32_t series_index = order[k];
-      const codec::DecodedSeries& in = request.series[series_index];
-      Series* series = resolved[series_index];
-      if (series == nullptr) {
-        // Another writer (or an earlier entry of this request) may have
-        // created it since pass 1.
-        series = shard.table.Find(in.labels_hash, in.labels);
-      }
-      if (series == nullptr) {
-        series = &shard.series.emplace_back();
-        series->label_bytes.assign(in.labels);
-        series->params = ParamsFor(model::LabelSetView(series->label_bytes),
-                                   &series->ignored_reason);
-        shard.table.Insert(in.labels_hash, series);
-        ++(series->params != nullptr ? created : ignored_created);
-      }
-      if (series->params == nullptr) {
-        result->dropped[static_cast<int>(series->ignored_reason)] +=
-            in.sample_count;
-        continue;
-      }
-      ApplySamples(request, series_index, series, result, &first_rejected);
+  for_each_by_shard([&](Shard& shard, uint32_t series_index) {
+    const codec::DecodedSeries& in = request.series[series_index];
+    Series* series = resolved[series_index];
+    if (series == nullptr) {
+      // Another writer (or an earlier entry of this request) may have
+      // created it since pass 1.
+      series = shard.table.Find(in.labels_hash, in.labels);
     }
-  }
+    if (series == nullptr) {
+      series = &shard.series.emplace_back();
+      series->label_bytes.assign(in.labels);
+      series->params = ParamsFor(model::LabelSetView(series->label_bytes),
+                                 &series->ignored_reason);
+      shard.table.Insert(in.labels_hash, series);
+      ++(series->params != nullptr ? created : ignored_created);
+    }
+    if (series->params == nullptr) {
+      result->dropped[static_cast<int>(series->ignored_reason)] +=
+          in.sample_count;
+      return;
+    }
+    ApplySamples(request, series_index, series, result, &first_rejected);
+  });
   result->new_series = created;
   if (created) active_series_.fetch_add(created, std::memory_order_relaxed);
   if (ignored_created)

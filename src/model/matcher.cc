@@ -4,17 +4,12 @@
 
 #include <cstdint>
 
+#include "common/one_line.h"
+
 namespace promewma::model {
 namespace {
 
 constexpr size_t kNoPosition = std::string_view::npos;
-
-void AppendHexByte(std::string* out, unsigned char c) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  *out += "\\x";
-  out->push_back(kHex[c >> 4]);
-  out->push_back(kHex[c & 0xf]);
-}
 
 // Go's strconv.Quote (what Prometheus' %q prints), so that a matcher printed
 // here reads back through Selector::Parse to the same value. Bytes of
@@ -61,28 +56,6 @@ void AppendQuoted(std::string* out, std::string_view value) {
     }
   }
   out->push_back('"');
-}
-
-// Error messages are one line (they end up in HTTP bodies and log lines), so
-// control characters from user input are shown escaped.
-std::string OneLine(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      AppendHexByte(&out, c);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out;
 }
 
 bool IsRegexType(Matcher::Type type) {
@@ -174,9 +147,9 @@ class SelectorParser {
 
 Status SelectorParser::Problem(std::string_view problem) const {
   std::string msg = "selector ";
-  msg += OneLine(text_);
+  msg += EscapeToOneLine(text_);
   msg += ": ";
-  msg += OneLine(problem);
+  msg += EscapeToOneLine(problem);
   return Status::InvalidArgument(std::move(msg));
 }
 
@@ -479,8 +452,8 @@ Matcher::Matcher(Type type, std::string name, std::string value,
 Result<Matcher> Matcher::Create(Type type, std::string name,
                                 std::string value) {
   if (!IsValidLabelName(name)) {
-    return Status::InvalidArgument("invalid label name \"" + OneLine(name) +
-                                   "\"");
+    return Status::InvalidArgument("invalid label name \"" +
+                                   EscapeToOneLine(name) + "\"");
   }
   std::shared_ptr<const re2::RE2> regex;
   if (IsRegexType(type)) {
@@ -495,7 +468,7 @@ Result<Matcher> Matcher::Create(Type type, std::string name,
       std::string msg = "invalid regular expression ";
       AppendQuoted(&msg, value);
       msg += ": ";
-      msg += OneLine(compiled->error());
+      msg += EscapeToOneLine(compiled->error());
       return Status::InvalidArgument(std::move(msg));
     }
     regex = std::move(compiled);

@@ -23,19 +23,6 @@ using testing::TempDir;
 
 const std::string kBinary = std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
 
-// Polls until `path` answers 200; bounded.
-bool WaitForOk(int port, const std::string& path, std::chrono::seconds limit) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(1, 0);
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = c.Get(path);
-    if (r && r->status == 200) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 TEST_CASE("version and help flags") {
   TempDir dir;
   std::string out, err;
@@ -86,7 +73,7 @@ TEST_CASE("a port in use is reported, not crashed on") {
   const int port = testing::FreeLoopbackPort();
   Subprocess first({kBinary, "--listen", "127.0.0.1:" + std::to_string(port)},
                    dir.path());
-  REQUIRE(WaitForOk(port, "/-/ready", 10s));
+  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
   std::string out, err;
   REQUIRE(RunCommand({kBinary, "--listen", "127.0.0.1:" + std::to_string(port)},
                      dir.path(), &out, &err) == 1);
@@ -110,7 +97,7 @@ rules:
   Subprocess p({kBinary, "--config", config, "--listen",
                 "127.0.0.1:" + std::to_string(port), "--log-level", "debug"},
                dir.path());
-  REQUIRE(WaitForOk(port, "/-/ready", 10s));
+  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
 
   std::vector<std::pair<int64_t, double>> samples;
   for (int i = 0; i < 6; ++i) samples.push_back({1000 * i, 50.0 + i});

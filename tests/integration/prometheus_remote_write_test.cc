@@ -35,18 +35,6 @@ const std::string kPromewma =
 const char* kPrometheus = "/usr/bin/prometheus";
 const char* kNodeExporter = "/usr/bin/prometheus-node-exporter";
 
-bool WaitForOk(int port, const std::string& path, std::chrono::seconds limit) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(1, 0);
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = c.Get(path);
-    if (r && r->status == 200) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
-
 struct ExposedValue {
   double value;
   int64_t timestamp_ms;
@@ -129,9 +117,9 @@ remote_write:
        "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)},
       dir.path());
 
-  REQUIRE(WaitForOk(node_port, "/metrics", 20s));
-  REQUIRE(WaitForOk(promewma_port, "/-/ready", 20s));
-  REQUIRE(WaitForOk(prometheus_port, "/-/ready", 30s));
+  REQUIRE(testing::WaitForHttpOk(node_port, "/metrics", 20s));
+  REQUIRE(testing::WaitForHttpOk(promewma_port, "/-/ready", 20s));
+  REQUIRE(testing::WaitForHttpOk(prometheus_port, "/-/ready", 30s));
 
   // Wait (bounded) until promewma exposes an upper threshold: that takes
   // min_samples + 1 rule evaluations.

@@ -1,6 +1,7 @@
 #include "testing/subprocess.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -106,6 +107,19 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& dir,
   if (out) *out = p.Stdout();
   if (err) *err = p.Stderr();
   return status;
+}
+
+bool WaitForHttpOk(int port, const std::string& path,
+                   std::chrono::milliseconds limit) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1, 0);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = client.Get(path);
+    if (r && r->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 int FreeLoopbackPort() {

@@ -53,6 +53,11 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& dir,
                std::string* out, std::string* err,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// Polls http://127.0.0.1:port/path until it answers 200; false when it has
+// not within `limit`.
+bool WaitForHttpOk(int port, const std::string& path,
+                   std::chrono::milliseconds limit);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeLoopbackPort();
 
