@@ -20,6 +20,7 @@ struct CommandLine {
   std::string config_path;
   std::string check_config_path;
   std::string listen;
+  std::string data_dir;
   std::string log_level;
 };
 
@@ -53,7 +54,17 @@ int Serve(const config::Config& config) {
   }
   const sigset_t signals = BlockShutdownSignals();
 
+  store::StoreOptions store_options;
+  store_options.dir = config.data_dir;
+  store_options.durability = config.durability;
+  Result<std::unique_ptr<store::Store>> store =
+      store::Store::Open(store_options);
+  if (!store.ok()) {
+    spdlog::error("{}", store.status().message());
+    return 1;
+  }
   ewma::Engine engine(EngineOptionsFrom(config));
+  store::DurableIngester ingester(&engine, store->get());
   prometheus::Registry registry;
   RegisterBuildInfo(registry);
   http::ServerOptions options;
@@ -61,7 +72,7 @@ int Serve(const config::Config& config) {
   options.port = port;
   options.limits.max_request_bytes = config.limits.max_request_bytes;
   options.limits.max_decoded_bytes = config.limits.max_decoded_bytes;
-  http::Server server(options, &engine, &registry);
+  http::Server server(options, &engine, &ingester, &registry);
   s = server.Bind();
   if (!s.ok()) {
     spdlog::error("{}", s.message());
@@ -73,10 +84,25 @@ int Serve(const config::Config& config) {
     spdlog::info("received {}, shutting down", strsignal(signal));
     server.Stop();
   });
-  server.SetReady(true);
-  spdlog::info("promewma {} listening on {}:{} ({} rules)", kVersion, host,
-               server.port(), config.rules.size());
+  // Serve /-/healthy (and a 503 /-/ready) while the log replays.
+  std::thread recovery([&] {
+    store::RecoveryStats stats;
+    Status rs = ingester.Recover(&stats);
+    if (!rs.ok()) {
+      spdlog::error("recovery failed, not ready: {}", rs.message());
+      return;
+    }
+    spdlog::info(
+        "recovered {} requests ({} samples, {} series) from {} in {:.3f}s",
+        stats.requests, stats.samples, engine.active_series(), config.data_dir,
+        stats.seconds);
+    server.SetReady(true);
+  });
+  spdlog::info("promewma {} listening on {}:{} ({} rules, data dir {})",
+               kVersion, host, server.port(), config.rules.size(),
+               config.data_dir);
   server.Run();
+  recovery.join();
   // Run() also returns if the listener fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
@@ -108,6 +134,9 @@ int RunPromewma(int argc, char** argv) {
   cli.add_option("--listen", cl.listen,
                  "HOST:PORT to serve on (overrides `listen`; default "
                  "127.0.0.1:9201)");
+  cli.add_option("--data-dir", cl.data_dir,
+                 "directory of the request log and store (overrides "
+                 "`data_dir`; default ./data)");
   cli.add_option("--log-level", cl.log_level,
                  "debug, info, warn or error (overrides `log_level`)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -140,6 +169,7 @@ int RunPromewma(int argc, char** argv) {
     config = std::move(loaded).value();
   }
   if (!cl.listen.empty()) config.listen = cl.listen;
+  if (!cl.data_dir.empty()) config.data_dir = cl.data_dir;
   if (!cl.log_level.empty()) config.log_level = cl.log_level;
   // Logs go to stderr, like Prometheus'; stdout stays for command output.
   spdlog::set_default_logger(spdlog::stderr_color_mt("promewma"));

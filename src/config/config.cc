@@ -357,6 +357,25 @@ Status ParseListen(const YAML::Node& node, Config* config) {
   return Status::Ok();
 }
 
+Status ParseDataDir(const YAML::Node& node, Config* config) {
+  Result<std::string> text = ScalarText(node, "data_dir", "a directory path");
+  if (!text.ok()) return text.status();
+  if (text->empty()) return ProblemAt("data_dir", "must not be empty");
+  config->data_dir = std::move(text).value();
+  return Status::Ok();
+}
+
+Status ParseDurability(const YAML::Node& node, Config* config) {
+  Result<std::string> text = ScalarText(node, "durability", "os or fsync");
+  if (!text.ok()) return text.status();
+  if (*text != "os" && *text != "fsync") {
+    return ProblemAt("durability", "must be os or fsync, got " + Quoted(*text));
+  }
+  config->durability =
+      *text == "os" ? store::Durability::kOs : store::Durability::kFsync;
+  return Status::Ok();
+}
+
 Status ParseLogLevel(const YAML::Node& node, Config* config) {
   Result<std::string> text =
       ScalarText(node, "log_level", "one of debug, info, warn, error");
@@ -458,8 +477,10 @@ struct TopLevelKey {
 // In the order they are applied, which need not be the order in the file:
 // rules start from the finished top-level `ewma:` values.
 constexpr TopLevelKey kTopLevelKeys[] = {
-    {"listen", ParseListen}, {"log_level", ParseLogLevel}, {"ewma", ParseEwma},
-    {"rules", ParseRules},   {"limits", ParseLimits},
+    {"listen", ParseListen},    {"log_level", ParseLogLevel},
+    {"data_dir", ParseDataDir}, {"durability", ParseDurability},
+    {"ewma", ParseEwma},        {"rules", ParseRules},
+    {"limits", ParseLimits},
 };
 
 Result<Config> ParseRoot(const YAML::Node& root) {

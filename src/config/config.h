@@ -2,6 +2,8 @@
 //
 //   listen: 127.0.0.1:9201        # HOST:PORT, or [IPv6]:PORT (quoted in YAML)
 //   log_level: info               # debug | info | warn | error
+//   data_dir: ./data              # where the request log and store live
+//   durability: os                # os (survives a crash) | fsync (power loss)
 //   ewma:                         # defaults for every series
 //     span: 10                    # at most one of alpha | span | half_life
 //     k: 3
@@ -41,6 +43,7 @@
 #include "ewma/estimator_params.h"
 #include "model/matcher.h"
 #include "promewma/status.h"
+#include "store/store.h"
 
 namespace promewma::config {
 
@@ -64,9 +67,11 @@ struct Limits {
 struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
-  ewma::EstimatorParams ewma;             // for all series when no rules;
-                                          // the base every rule starts from
-  std::vector<Rule> rules;                // in file order
+  std::string data_dir = "./data";        // request log, chunks, checkpoints
+  store::Durability durability = store::Durability::kOs;
+  ewma::EstimatorParams ewma;  // for all series when no rules;
+                               // the base every rule starts from
+  std::vector<Rule> rules;     // in file order
   Limits limits;
 };
 

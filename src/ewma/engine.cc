@@ -103,53 +103,56 @@ const EstimatorParams* Engine::ParamsFor(model::LabelSetView labels,
   return nullptr;
 }
 
+template <typename Visit>
+void Engine::ForEachByShard(const PreparedRequest& prepared,
+                            Visit visit) const {
+  for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
+    const uint32_t begin = prepared.bucket_start_[shard_index];
+    const uint32_t end = prepared.bucket_start_[shard_index + 1];
+    if (begin == end) continue;
+    Shard& shard = *shards_[shard_index];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (uint32_t k = begin; k < end; ++k) visit(shard, prepared.order_[k]);
+  }
+}
+
 Status Engine::Apply(const codec::DecodedWriteRequest& request,
                      ApplyResult* result) {
-  *result = ApplyResult();
-  result->received = request.samples.size() + request.histogram_count;
-  result->dropped[static_cast<int>(DropReason::kHistogram)] =
-      request.histogram_count;
+  thread_local PreparedRequest prepared;
+  Status s = Prepare(request, &prepared);
+  if (!s.ok()) return s;
+  Commit(request, &prepared, result);
+  return Status::Ok();
+}
 
+Status Engine::Prepare(const codec::DecodedWriteRequest& request,
+                       PreparedRequest* prepared) const {
   // Bucket the request's series by shard with a counting sort, which keeps
   // request order within each shard (and so per-series sample order).
   const size_t n = request.series.size();
-  thread_local std::vector<uint32_t> order;
-  thread_local std::vector<Series*> resolved;
+  std::vector<uint32_t>& order = prepared->order_;
+  std::vector<Series*>& resolved = prepared->resolved_;
+  std::array<uint32_t, kShardCount + 1>& bucket_start = prepared->bucket_start_;
   order.resize(n);
   resolved.assign(n, nullptr);
-  std::array<uint32_t, kShardCount + 1> bucket_start{};
-  auto shard_of = [](uint64_t hash) {
-    return static_cast<size_t>(hash >> (64 - kShardBits));
-  };
+  bucket_start.fill(0);
   for (const codec::DecodedSeries& s : request.series) {
-    ++bucket_start[shard_of(s.labels_hash) + 1];
+    ++bucket_start[ShardOf(s.labels_hash) + 1];
   }
   for (int i = 0; i < kShardCount; ++i) bucket_start[i + 1] += bucket_start[i];
   std::array<uint32_t, kShardCount> fill{};
   for (size_t i = 0; i < n; ++i) {
-    size_t shard = shard_of(request.series[i].labels_hash);
+    size_t shard = ShardOf(request.series[i].labels_hash);
     order[bucket_start[shard] + fill[shard]++] = static_cast<uint32_t>(i);
   }
 
-  // Pass 1: find the series we already know. Their label sets were
-  // validated when they were created; only new ones need it, and all of
-  // them must pass before anything is applied (a bad request changes
-  // nothing). Pointers stay valid between the passes because series are
-  // never removed while the engine lives.
+  // Find the series we already know. Their label sets were validated when
+  // they were created; only new ones need it, and all of them must pass
+  // before anything is applied (a bad request changes nothing). Pointers
+  // stay valid until Commit because series are never removed while the
+  // engine lives.
   bool any_new = false;
-  // Runs visit(shard, series_index) for every series of the request, shard
-  // by shard, each shard locked once.
-  auto for_each_by_shard = [&](auto visit) {
-    for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
-      const uint32_t begin = bucket_start[shard_index];
-      const uint32_t end = bucket_start[shard_index + 1];
-      if (begin == end) continue;
-      Shard& shard = *shards_[shard_index];
-      std::lock_guard<std::mutex> lock(shard.mu);
-      for (uint32_t k = begin; k < end; ++k) visit(shard, order[k]);
-    }
-  };
-  for_each_by_shard([&](Shard& shard, uint32_t i) {
+  ForEachByShard(*prepared, [&](Shard& shard, uint32_t i) {
     const codec::DecodedSeries& in = request.series[i];
     resolved[i] = shard.table.Find(in.labels_hash, in.labels);
     any_new |= resolved[i] == nullptr;
@@ -161,11 +164,20 @@ Status Engine::Apply(const codec::DecodedWriteRequest& request,
       if (!s.ok()) return s;
     }
   }
+  return Status::Ok();
+}
 
-  // Pass 2: create the new series and apply every sample.
+void Engine::Commit(const codec::DecodedWriteRequest& request,
+                    PreparedRequest* prepared, ApplyResult* result) {
+  *result = ApplyResult();
+  result->received = request.samples.size() + request.histogram_count;
+  result->dropped[static_cast<int>(DropReason::kHistogram)] =
+      request.histogram_count;
+  std::vector<Series*>& resolved = prepared->resolved_;
+  // Create the new series and apply every sample.
   size_t first_rejected = std::numeric_limits<size_t>::max();
   uint64_t created = 0, ignored_created = 0;
-  for_each_by_shard([&](Shard& shard, uint32_t series_index) {
+  ForEachByShard(*prepared, [&](Shard& shard, uint32_t series_index) {
     const codec::DecodedSeries& in = request.series[series_index];
     Series* series = resolved[series_index];
     if (series == nullptr) {
@@ -192,7 +204,6 @@ Status Engine::Apply(const codec::DecodedWriteRequest& request,
   if (created) active_series_.fetch_add(created, std::memory_order_relaxed);
   if (ignored_created)
     ignored_series_.fetch_add(ignored_created, std::memory_order_relaxed);
-  return Status::Ok();
 }
 
 void Engine::ApplySamples(const codec::DecodedWriteRequest& request,

@@ -83,17 +83,49 @@ struct LatestDerived {
 };
 
 class Engine {
+ private:
+  struct Series;
+  struct Shard;
+
  public:
+  // A power of two; the top bits of the label hash pick the shard, the low
+  // bits the slot in its table. 64 shards keep the chance that two of the
+  // HTTP workers want the same shard at the same moment small.
+  static constexpr int kShardBits = 6;
+  static constexpr int kShardCount = 1 << kShardBits;
+
   explicit Engine(EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Applies every sample of a decoded request. Fails with InvalidArgument,
-  // changing nothing, when the label set of a series new to the engine is
-  // invalid. Otherwise rejected samples (out of order, conflicting) do not
-  // stop the others; result->rejection names the first.
+  // Applies every sample of a decoded request: Prepare, then Commit. Fails
+  // with InvalidArgument, changing nothing, when the label set of a series
+  // new to the engine is invalid. Otherwise rejected samples (out of order,
+  // conflicting) do not stop the others; result->rejection names the first.
   Status Apply(const codec::DecodedWriteRequest& request, ApplyResult* result);
+
+  // A request resolved against the engine's series, between Prepare and
+  // Commit. Reuse one per thread: it keeps its buffers' capacity.
+  class PreparedRequest {
+   private:
+    friend class Engine;
+    std::vector<uint32_t> order_;  // series indexes, bucketed by shard
+    std::array<uint32_t, kShardCount + 1> bucket_start_{};
+    std::vector<Series*> resolved_;  // known series, nullptr for new ones
+  };
+
+  // First half of Apply: finds the request's known series and validates the
+  // label sets of new ones. Changes nothing. The durable ingest path logs
+  // the request between the two halves, so a request that cannot be applied
+  // is never logged.
+  Status Prepare(const codec::DecodedWriteRequest& request,
+                 PreparedRequest* prepared) const;
+  // Second half of Apply: creates new series and applies every sample.
+  // REQUIRES: Prepare(request, prepared) succeeded; no series was removed
+  // since (series are never removed).
+  void Commit(const codec::DecodedWriteRequest& request,
+              PreparedRequest* prepared, ApplyResult* result);
 
   // Calls `visit` for every processed series that has emitted something and
   // whose latest outputs are not stale markers. Holds one shard lock at a
@@ -108,15 +140,16 @@ class Engine {
     return ignored_series_.load(std::memory_order_relaxed);
   }
 
-  // A power of two; the top bits of the label hash pick the shard, the low
-  // bits the slot in its table. 64 shards keep the chance that two of the
-  // HTTP workers want the same shard at the same moment small.
-  static constexpr int kShardBits = 6;
-  static constexpr int kShardCount = 1 << kShardBits;
-
  private:
-  struct Series;
-  struct Shard;
+  static size_t ShardOf(uint64_t labels_hash) {
+    return static_cast<size_t>(labels_hash >> (64 - kShardBits));
+  }
+  // Runs visit(shard, series_index) for every series of a prepared request,
+  // shard by shard, each shard locked once.
+  // (A template, defined and used in engine.cc only: the visitor is
+  // called per series on the hot path and must inline.)
+  template <typename Visit>
+  void ForEachByShard(const PreparedRequest& prepared, Visit visit) const;
 
   // REQUIRES: the series' shard lock is held.
   static void ApplySamples(const codec::DecodedWriteRequest& request,

@@ -16,13 +16,13 @@ namespace promewma::http {
 class Server::Impl {
  public:
   Impl(ServerOptions options, ewma::Engine* engine,
-       prometheus::Registry* registry)
+       store::DurableIngester* ingester, prometheus::Registry* registry)
       : options_(std::move(options)),
         engine_(engine),
         registry_(registry),
         write_metrics_(*registry),
         http_metrics_(*registry),
-        write_handler_(engine, &write_metrics_, options_.limits),
+        write_handler_(ingester, &write_metrics_, options_.limits),
         latest_values_(engine),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")
@@ -193,8 +193,9 @@ class Server::Impl {
 };
 
 Server::Server(ServerOptions options, ewma::Engine* engine,
-               prometheus::Registry* registry)
-    : impl_(std::make_unique<Impl>(std::move(options), engine, registry)) {}
+               store::DurableIngester* ingester, prometheus::Registry* registry)
+    : impl_(std::make_unique<Impl>(std::move(options), engine, ingester,
+                                   registry)) {}
 Server::~Server() = default;
 Status Server::Bind() { return impl_->Bind(); }
 void Server::Run() { impl_->Run(); }

@@ -21,6 +21,7 @@
 #include "ewma/engine.h"
 #include "http/write_handler.h"
 #include "promewma/status.h"
+#include "store/durable_ingester.h"
 
 namespace prometheus {
 class Registry;
@@ -39,9 +40,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  // REQUIRES: engine and registry outlive the server.
+  // REQUIRES: engine, ingester and registry outlive the server.
   Server(ServerOptions options, ewma::Engine* engine,
-         prometheus::Registry* registry);
+         store::DurableIngester* ingester, prometheus::Registry* registry);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -62,10 +62,10 @@ Status CheckRemoteWriteHeaders(std::string_view content_type,
   return Status::Ok();
 }
 
-RemoteWriteHandler::RemoteWriteHandler(ewma::Engine* engine,
+RemoteWriteHandler::RemoteWriteHandler(store::DurableIngester* ingester,
                                        WriteMetrics* metrics,
                                        WriteLimits limits)
-    : engine_(engine), metrics_(metrics), limits_(limits) {}
+    : ingester_(ingester), metrics_(metrics), limits_(limits) {}
 
 HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   Status headers =
@@ -92,8 +92,13 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   if (!s.ok()) return ErrorResponse(s);
 
   ewma::ApplyResult result;
-  s = engine_->Apply(decoded, &result);
-  if (!s.ok()) return ErrorResponse(s);
+  s = ingester_->Ingest(decoded, request.body, &result);
+  if (!s.ok()) {
+    HttpResponse r = ErrorResponse(s);
+    if (s.code() == StatusCode::kUnavailable)
+      r.headers.push_back({"Retry-After", "1"});
+    return r;
+  }
   metrics_->Record(result);
   if (decoded.metadata_count)
     metrics_->metadata_received.Increment(

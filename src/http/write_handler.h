@@ -8,6 +8,8 @@
 //   400  bad snappy or protobuf, invalid labels: nothing applied;
 //        out-of-order / conflicting samples: the rest applied, the message
 //        names the first bad series
+//   503  the request log could not take the request: nothing applied,
+//        Retry-After set, the sender's retry is exact
 //   204  everything else, metadata-only requests included
 //
 // Thread-safety: Handle() may run on many threads at once; each thread
@@ -21,6 +23,7 @@
 #include "ewma/engine.h"
 #include "http/http_types.h"
 #include "http/self_metrics.h"
+#include "store/durable_ingester.h"
 
 namespace promewma::http {
 
@@ -31,14 +34,14 @@ struct WriteLimits {
 
 class RemoteWriteHandler {
  public:
-  // REQUIRES: engine and metrics outlive the handler.
-  RemoteWriteHandler(ewma::Engine* engine, WriteMetrics* metrics,
+  // REQUIRES: ingester and metrics outlive the handler.
+  RemoteWriteHandler(store::DurableIngester* ingester, WriteMetrics* metrics,
                      WriteLimits limits);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
-  ewma::Engine* const engine_;
+  store::DurableIngester* const ingester_;
   WriteMetrics* const metrics_;
   const WriteLimits limits_;
 };

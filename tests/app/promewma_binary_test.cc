@@ -71,11 +71,13 @@ TEST_CASE("bad flags and a bad config file stop startup with one line") {
 TEST_CASE("a port in use is reported, not crashed on") {
   TempDir dir;
   const int port = testing::FreeLoopbackPort();
-  Subprocess first({kBinary, "--listen", "127.0.0.1:" + std::to_string(port)},
+  Subprocess first({kBinary, "--listen", "127.0.0.1:" + std::to_string(port),
+                    "--data-dir", dir.path() + "/data1"},
                    dir.path());
   REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
   std::string out, err;
-  REQUIRE(RunCommand({kBinary, "--listen", "127.0.0.1:" + std::to_string(port)},
+  REQUIRE(RunCommand({kBinary, "--listen", "127.0.0.1:" + std::to_string(port),
+                      "--data-dir", dir.path() + "/data2"},
                      dir.path(), &out, &err) == 1);
   REQUIRE(err.find("cannot listen on 127.0.0.1:" + std::to_string(port)) !=
           std::string::npos);
@@ -95,7 +97,8 @@ rules:
   - match: cpu_utilization
 )");
   Subprocess p({kBinary, "--config", config, "--listen",
-                "127.0.0.1:" + std::to_string(port), "--log-level", "debug"},
+                "127.0.0.1:" + std::to_string(port), "--log-level", "debug",
+                "--data-dir", dir.path() + "/data"},
                dir.path());
   REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
 

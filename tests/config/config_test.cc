@@ -144,6 +144,15 @@ TEST_CASE("Top-level keys", "[config]") {
     auto level = GENERATE(as<std::string>{}, "debug", "info", "warn", "error");
     CHECK(MustParse("log_level: " + level).log_level == level);
   }
+  SECTION("data_dir and durability") {
+    Config defaults = MustParse("");
+    CHECK(defaults.data_dir == "./data");
+    CHECK(defaults.durability == promewma::store::Durability::kOs);
+    Config config =
+        MustParse("data_dir: /var/lib/promewma\ndurability: fsync\n");
+    CHECK(config.data_dir == "/var/lib/promewma");
+    CHECK(config.durability == promewma::store::Durability::kFsync);
+  }
   SECTION("limits") {
     auto [yaml, want_request,
           want_decoded] = GENERATE(table<std::string, uint64_t, uint64_t>({
@@ -253,7 +262,12 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "expected a map of settings at the top level, got "
        "\"just text\""},
       {"spam: 1\n", "promewma.yml: spam: unknown key"},
-      {"data_dir: /tmp\n", "promewma.yml: data_dir: unknown key"},
+      {"write_back: []\n", "promewma.yml: write_back: unknown key"},
+      // data_dir, durability
+      {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
+      {"data_dir: [a]\n", "promewma.yml: data_dir: expected a directory path"},
+      {"durability: always\n",
+       "promewma.yml: durability: must be os or fsync, got \"always\""},
       {"listen: a:1\nlisten: b:2\n", "promewma.yml: listen: duplicate key"},
       {"[a]: 1\n", "keys must be strings"},
       // listen

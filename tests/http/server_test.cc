@@ -18,7 +18,8 @@ class RunningServer {
  public:
   explicit RunningServer(ServerOptions options = {}) {
     options.port = 0;
-    server_ = std::make_unique<Server>(options, &engine_, &registry_);
+    server_ =
+        std::make_unique<Server>(options, &engine_, &ingester_, &registry_);
     REQUIRE(server_->Bind().ok());
     thread_ = std::thread([this] { server_->Run(); });
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -37,6 +38,7 @@ class RunningServer {
 
  private:
   ewma::Engine engine_{ewma::EngineOptions{}};
+  store::DurableIngester ingester_{&engine_, nullptr};
   prometheus::Registry registry_;
   std::unique_ptr<Server> server_;
   std::thread thread_;

@@ -15,13 +15,15 @@ using testing::SerializeWriteRequest;
 
 struct Fixture {
   ewma::Engine engine{ewma::EngineOptions{}};
+  store::DurableIngester ingester{&engine, nullptr};
   prometheus::Registry registry;
   WriteMetrics metrics{registry};
   WriteLimits limits;
-  RemoteWriteHandler handler{&engine, &metrics, limits};
+  RemoteWriteHandler handler{&ingester, &metrics, limits};
 
   Fixture() = default;
-  explicit Fixture(WriteLimits l) : limits(l), handler(&engine, &metrics, l) {}
+  explicit Fixture(WriteLimits l)
+      : limits(l), handler(&ingester, &metrics, l) {}
 
   HttpResponse Post(std::string_view body,
                     std::string_view type = "application/x-protobuf",

@@ -82,7 +82,8 @@ rules:
   - match: '{__name__="cpu_utilization",job="node"}'
 )");
   Subprocess promewma({kPromewma, "--config", promewma_config, "--listen",
-                       "127.0.0.1:" + std::to_string(promewma_port)},
+                       "127.0.0.1:" + std::to_string(promewma_port),
+                       "--data-dir", dir.path() + "/promewma-data"},
                       dir.path());
   const std::string rules = dir.WriteFile("rules.yml", R"(
 groups:

@@ -1,0 +1,105 @@
+// Store: promewma's durable state in one RocksDB database under --data-dir.
+//
+// The request log is the source of truth (DESIGN.md section 1): every
+// remote-write request that is acknowledged was appended here first, and
+// everything else (EWMA state, chunks, write-back backlog) is a
+// deterministic function of it. This unit owns the database and the log;
+// chunks and checkpoints live in their own column families.
+//
+// Column families and record formats
+// ----------------------------------
+//   log:   key   = seq, 8 bytes big-endian (so keys sort in log order)
+//          value = u8 record_type (1 = snappy remote-write 1.0 body)
+//                  u32 little-endian CRC-32C of the body
+//                  body (exactly the bytes the sender posted)
+//
+// RocksDB checksums its own WAL records and table blocks; the CRC here is
+// ours end to end, so a flipped byte anywhere between our write and our read
+// is reported with the record's sequence number instead of being replayed.
+//
+// Durability: with `durability: os` a record is in the operating system's
+// page cache once Append returns (it survives a crash of the process); with
+// `fsync`, SyncLog() makes everything appended so far survive power loss.
+//
+// Thread-safety: all methods are thread-safe. Append calls must come in
+// increasing seq order (the ingest pipeline serialises them).
+
+#ifndef PROMEWMA_STORE_STORE_H_
+#define PROMEWMA_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "promewma/status.h"
+
+namespace promewma::store {
+
+enum class Durability {
+  kOs,     // survives a process crash
+  kFsync,  // survives power loss
+};
+
+// Test seam: lets a test make chosen writes fail, as a full disk or a dying
+// process would. Production code passes none.
+class FaultInjector {
+ public:
+  virtual ~FaultInjector() = default;
+  // Called before each write; `what` names it ("log", ...). A non-OK status
+  // fails the write before anything reaches the database.
+  virtual Status BeforeWrite(std::string_view what) = 0;
+};
+
+struct StoreOptions {
+  std::string dir;
+  Durability durability = Durability::kOs;
+  FaultInjector* faults = nullptr;  // not owned; may be null
+};
+
+class Store {
+ public:
+  // Opens (creating when missing) the database in options.dir. Fails with a
+  // one-line message when the directory is unusable or already in use by
+  // another process.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Appends `body` as log record `seq`.
+  // REQUIRES: seq > every seq appended before.
+  Status AppendRequest(uint64_t seq, std::string_view body);
+
+  // With durability fsync, makes every record appended so far survive power
+  // loss; a no-op with durability os. Concurrent callers share one sync.
+  Status SyncLog();
+
+  // Calls `apply(seq, body)` for every log record with seq > after, in seq
+  // order. Stops at, and returns, the first error: a record that fails its
+  // checksum is Corruption naming its seq, never passed on.
+  Status ReplayRequests(
+      uint64_t after,
+      const std::function<Status(uint64_t seq, std::string_view body)>& apply);
+
+  // Highest seq in the log (0 when empty).
+  uint64_t last_seq() const;
+
+  const StoreOptions& options() const { return options_; }
+
+  // For corruption tests: overwrites log record `seq` with `raw_value`
+  // (bypassing the record format).
+  Status OverwriteLogRecordForTest(uint64_t seq, std::string_view raw_value);
+
+ private:
+  class Impl;
+  explicit Store(const StoreOptions& options, std::unique_ptr<Impl> impl);
+
+  const StoreOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace promewma::store
+
+#endif  // PROMEWMA_STORE_STORE_H_

@@ -1,0 +1,247 @@
+// The request log and recovery: what was acknowledged survives a restart
+// and the EWMA state continues as if nothing happened; failures and
+// corruption are reported, never silently replayed.
+
+#include "store/durable_ingester.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "codec/crc32c.h"
+#include "codec/snappy_block.h"
+#include "testing/remote_write.h"
+#include "testing/subprocess.h"
+
+namespace promewma::store {
+namespace {
+
+using testing::TempDir;
+
+// A request for `series` series at time step t (15 s apart).
+std::string Body(int t, int series = 20) {
+  std::vector<testing::TestSeries> request;
+  for (int s = 0; s < series; ++s) {
+    request.push_back(
+        {{{"__name__", "cpu"}, {"host", "h" + std::to_string(s)}},
+         {{1700000000000 + t * 15000, 10.0 + (t * 7 + s * 3) % 11}}});
+  }
+  return codec::CompressSnappyBlock(testing::SerializeWriteRequest(request));
+}
+
+Status IngestBody(DurableIngester& ingester, const std::string& body,
+                  ewma::ApplyResult* result) {
+  std::string raw;
+  Status s = codec::DecompressSnappyBlock(body, 64 << 20, &raw);
+  codec::DecodedWriteRequest decoded;
+  if (s.ok()) s = codec::DecodeWriteRequest(raw, &decoded);
+  if (s.ok()) s = ingester.Ingest(decoded, body, result);
+  return s;
+}
+
+using Latest = std::map<std::string, std::tuple<int64_t, double, double>>;
+Latest LatestOf(const ewma::Engine& engine) {
+  Latest out;
+  engine.VisitLatest([&](const ewma::LatestDerived& d) {
+    out[d.labels.ToString()] = {
+        d.timestamp_ms, d.values.get(ewma::Output::kEwma),
+        d.values.has(ewma::Output::kUpperThreshold)
+            ? d.values.get(ewma::Output::kUpperThreshold)
+            : -1};
+  });
+  return out;
+}
+
+std::unique_ptr<Store> OpenStore(const std::string& dir,
+                                 FaultInjector* faults = nullptr) {
+  StoreOptions options;
+  options.dir = dir;
+  options.faults = faults;
+  auto store = Store::Open(options);
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+TEST_CASE("a restart replays the log: state continues exactly") {
+  TempDir dir;
+  ewma::Engine uninterrupted{ewma::EngineOptions{}};
+  DurableIngester reference(&uninterrupted, nullptr);
+  ewma::ApplyResult result;
+  {
+    auto store = OpenStore(dir.path() + "/data");
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats stats;
+    REQUIRE(ingester.Recover(&stats).ok());
+    REQUIRE(stats.requests == 0);
+    for (int t = 0; t < 30; ++t) {
+      REQUIRE(IngestBody(ingester, Body(t), &result).ok());
+      REQUIRE(IngestBody(reference, Body(t), &result).ok());
+    }
+    REQUIRE(store->last_seq() == 30);
+  }  // the process "stops"
+
+  auto store = OpenStore(dir.path() + "/data");
+  REQUIRE(store->last_seq() == 30);
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats stats;
+  REQUIRE(ingester.Recover(&stats).ok());
+  REQUIRE(stats.requests == 30);
+  REQUIRE(stats.samples == 600);
+  REQUIRE(LatestOf(engine) == LatestOf(uninterrupted));
+  // ... and it goes on exactly like the uninterrupted run.
+  for (int t = 30; t < 40; ++t) {
+    REQUIRE(IngestBody(ingester, Body(t), &result).ok());
+    REQUIRE(IngestBody(reference, Body(t), &result).ok());
+  }
+  REQUIRE(LatestOf(engine) == LatestOf(uninterrupted));
+  REQUIRE(store->last_seq() == 40);
+}
+
+TEST_CASE("requests wait for recovery: 503-style Unavailable before it") {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  ewma::ApplyResult result;
+  Status s = IngestBody(ingester, Body(0), &result);
+  REQUIRE(s.code() == StatusCode::kUnavailable);
+  REQUIRE(s.message().find("replaying") != std::string::npos);
+  RecoveryStats stats;
+  REQUIRE(ingester.Recover(&stats).ok());
+  REQUIRE(IngestBody(ingester, Body(0), &result).ok());
+}
+
+TEST_CASE("an invalid request is neither logged nor applied") {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats stats;
+  REQUIRE(ingester.Recover(&stats).ok());
+  const std::string bad = codec::CompressSnappyBlock(
+      testing::SerializeWriteRequest({{{{"__name__", "cpu"}}, {{1, 1}}},
+                                      {{{"job", "no-name"}}, {{1, 1}}}}));
+  ewma::ApplyResult result;
+  REQUIRE(IngestBody(ingester, bad, &result).code() ==
+          StatusCode::kInvalidArgument);
+  REQUIRE(store->last_seq() == 0);
+  REQUIRE(engine.active_series() == 0);
+}
+
+class FailingWrites : public FaultInjector {
+ public:
+  Status BeforeWrite(std::string_view what) override {
+    ++writes;
+    return fail ? Status::Unavailable(std::string(what) +
+                                      ": injected: disk full")
+                : Status::Ok();
+  }
+  bool fail = false;
+  int writes = 0;
+};
+
+TEST_CASE("a failed log write applies nothing; the retry is exact") {
+  TempDir dir;
+  FailingWrites faults;
+  auto store = OpenStore(dir.path(), &faults);
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats stats;
+  REQUIRE(ingester.Recover(&stats).ok());
+  ewma::ApplyResult result;
+  REQUIRE(IngestBody(ingester, Body(0), &result).ok());
+  const Latest before = LatestOf(engine);
+
+  faults.fail = true;
+  Status s = IngestBody(ingester, Body(1), &result);
+  REQUIRE(s.code() == StatusCode::kUnavailable);
+  REQUIRE(s.message() ==
+          "cannot log the request, nothing applied: log: injected: disk full");
+  REQUIRE(LatestOf(engine) == before);
+  REQUIRE(store->last_seq() == 1);
+
+  faults.fail = false;  // the sender retries
+  REQUIRE(IngestBody(ingester, Body(1), &result).ok());
+  REQUIRE(result.applied == 20);
+  REQUIRE(store->last_seq() == 2);
+}
+
+TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats stats;
+    REQUIRE(ingester.Recover(&stats).ok());
+    ewma::ApplyResult result;
+    for (int t = 0; t < 5; ++t)
+      REQUIRE(IngestBody(ingester, Body(t), &result).ok());
+  }
+  auto store = OpenStore(dir.path());
+  std::string record;
+  SECTION("a flipped body byte fails the checksum") {
+    // Rewrite record 3 with a valid header but one byte of the body changed.
+    std::vector<std::pair<uint64_t, std::string>> records;
+    REQUIRE(store
+                ->ReplayRequests(0,
+                                 [&](uint64_t seq, std::string_view body) {
+                                   records.push_back({seq, std::string(body)});
+                                   return Status::Ok();
+                                 })
+                .ok());
+    REQUIRE(records.size() == 5);
+    std::string body = records[2].second;
+    uint32_t crc = codec::Crc32c(body);
+    body[body.size() / 2] ^= 0x20;
+    record = std::string(1, '\x01') +
+             std::string(reinterpret_cast<char*>(&crc), 4) + body;
+    REQUIRE(store->OverwriteLogRecordForTest(3, record).ok());
+
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats stats;
+    Status s = ingester.Recover(&stats);
+    REQUIRE(s.code() == StatusCode::kCorruption);
+    REQUIRE(s.message().find("request log record 3: checksum mismatch") == 0);
+    REQUIRE(stats.requests == 2);  // records 1 and 2 only
+    ewma::ApplyResult result;
+    REQUIRE(IngestBody(ingester, Body(9), &result).code() ==
+            StatusCode::kUnavailable);  // not serving on a broken log
+  }
+  SECTION("a truncated record header") {
+    REQUIRE(store->OverwriteLogRecordForTest(2, "\x01\x02").ok());
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats stats;
+    Status s = ingester.Recover(&stats);
+    REQUIRE(s.code() == StatusCode::kCorruption);
+    REQUIRE(s.message() == "request log record 2: malformed record header");
+  }
+}
+
+TEST_CASE("one data dir, one process") {
+  TempDir dir;
+  auto first = OpenStore(dir.path());
+  StoreOptions options;
+  options.dir = dir.path();
+  auto second = Store::Open(options);
+  REQUIRE_FALSE(second.ok());
+  REQUIRE(second.status().message().find("is in use by another process") !=
+          std::string::npos);
+}
+
+TEST_CASE("an unusable data dir is a clear error") {
+  TempDir dir;
+  const std::string file = dir.WriteFile("not-a-dir", "x");
+  StoreOptions options;
+  options.dir = file + "/data";
+  auto store = Store::Open(options);
+  REQUIRE_FALSE(store.ok());
+  REQUIRE(store.status().message().find(file) != std::string::npos);
+}
+
+}  // namespace
+}  // namespace promewma::store
