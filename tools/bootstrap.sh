@@ -10,7 +10,7 @@ packages=(
   # libraries (DESIGN.md section 3)
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev librocksdb-dev
   # tests and benchmarks
   catch2 libbenchmark-dev python3 python3-pandas curl
   # real peers for the integration tests
