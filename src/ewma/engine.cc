@@ -4,6 +4,7 @@
 #include <limits>
 #include <mutex>
 
+#include "codec/xor_chunk.h"
 #include "ewma/series_table.h"
 
 namespace promewma::ewma {
@@ -33,6 +34,7 @@ std::string_view DropReasonName(DropReason reason) {
 // keep stealing the shared line from each other (false sharing).
 struct alignas(64) Engine::Series {
   std::string label_bytes;  // canonical encoding, owned
+  uint64_t labels_hash = 0;
   // Parameters of the rule that selected the series; nullptr when the series
   // is ignored, with the reason in ignored_reason.
   const EstimatorParams* params = nullptr;
@@ -41,6 +43,8 @@ struct alignas(64) Engine::Series {
   // Outputs of the last accepted sample (present == 0: none yet).
   int64_t latest_ms = 0;
   DerivedValues latest;
+  // Open head chunks by stored kind; made on a kind's first sample.
+  std::array<std::unique_ptr<codec::XorChunkAppender>, kStoredKinds> heads;
 
   std::string_view labels() const { return label_bytes; }
 };
@@ -188,6 +192,7 @@ void Engine::Commit(const codec::DecodedWriteRequest& request,
     if (series == nullptr) {
       series = &shard.series.emplace_back();
       series->label_bytes.assign(in.labels);
+      series->labels_hash = in.labels_hash;
       series->params = ParamsFor(model::LabelSetView(series->label_bytes),
                                  &series->ignored_reason);
       shard.table.Insert(in.labels_hash, series);
@@ -206,9 +211,30 @@ void Engine::Commit(const codec::DecodedWriteRequest& request,
     ignored_series_.fetch_add(ignored_created, std::memory_order_relaxed);
 }
 
+void Engine::AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
+                          double value, ApplyResult* result) const {
+  std::unique_ptr<codec::XorChunkAppender>& head = series->heads[kind];
+  if (head != nullptr && head->num_samples() > 0) {
+    const int64_t bucket = options_.chunk_bucket_ms;
+    // Floor division: timestamps before 1970 are legal.
+    auto bucket_of = [bucket](int64_t t) {
+      return t >= 0 ? t / bucket : -((-t + bucket - 1) / bucket);
+    };
+    if (head->num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
+        bucket_of(timestamp_ms) != bucket_of(head->min_time())) {
+      result->sealed.push_back(SealedChunk{series->labels_hash, kind,
+                                           head->min_time(), head->max_time(),
+                                           std::string(head->bytes())});
+      head.reset();
+    }
+  }
+  if (head == nullptr) head = std::make_unique<codec::XorChunkAppender>();
+  head->Append(timestamp_ms, value);
+}
+
 void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
                           size_t series_index, Series* series,
-                          ApplyResult* result, size_t* first_rejected) {
+                          ApplyResult* result, size_t* first_rejected) const {
   const codec::DecodedSeries& in = request.series[series_index];
   const codec::DecodedSample* samples =
       request.samples.data() + in.first_sample;
@@ -225,6 +251,14 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
                                               : result->stale);
         series->latest = out;
         series->latest_ms = samples[j].timestamp_ms;
+        AppendStored(series, kRawKind, samples[j].timestamp_ms,
+                     samples[j].value, result);
+        for (int o = 0; o < kOutputCount; ++o) {
+          if (out.present & (1u << o)) {
+            AppendStored(series, StoredKindOf(static_cast<Output>(o)),
+                         samples[j].timestamp_ms, out.value[o], result);
+          }
+        }
         break;
       case SampleOutcome::kDuplicate:
         ++result->dropped[static_cast<int>(DropReason::kDuplicate)];
@@ -246,6 +280,35 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         break;
     }
   }
+}
+
+void Engine::VisitSeries(
+    const std::function<void(const SeriesInfo&)>& visit) const {
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    for (const Series& s : shard->series) {
+      if (s.params == nullptr) continue;
+      visit(SeriesInfo{model::LabelSetView(s.label_bytes), s.labels_hash,
+                       s.params->outputs});
+    }
+  }
+}
+
+bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
+                           uint8_t kind, HeadChunk* out) const {
+  const Shard& shard = *shards_[ShardOf(labels_hash)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  const Series* s = shard.table.Find(labels_hash, labels);
+  if (s == nullptr || s->params == nullptr) return false;
+  const auto& head = s->heads[kind];
+  if (head == nullptr || head->num_samples() == 0) {
+    out->bytes.clear();
+    return true;
+  }
+  out->min_time_ms = head->min_time();
+  out->max_time_ms = head->max_time();
+  out->bytes.assign(head->bytes());
+  return true;
 }
 
 void Engine::VisitLatest(

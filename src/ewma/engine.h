@@ -45,6 +45,34 @@ struct EngineOptions {
   EstimatorParams defaults;
   // First match wins; empty means every series uses `defaults`.
   std::vector<SeriesRule> rules;
+  // Time buckets of the store. A head chunk is sealed when a sample falls in
+  // another bucket, so no chunk spans two buckets and retention can drop a
+  // bucket whole. Two hours, like a Prometheus head block.
+  int64_t chunk_bucket_ms = 2 * 3600 * 1000;
+};
+
+// What an input series stores: its processed raw samples, and one series per
+// configured output (NAME:ewma, ...). kRaw is 0; output o is 1 + o.
+inline constexpr int kStoredKinds = 1 + kOutputCount;
+inline constexpr uint8_t kRawKind = 0;
+inline constexpr uint8_t StoredKindOf(Output o) {
+  return static_cast<uint8_t>(1 + static_cast<int>(o));
+}
+
+// A head chunk that filled up (or crossed a bucket) and must be stored.
+struct SealedChunk {
+  uint64_t labels_hash;  // identity of the input series
+  uint8_t kind;          // kRawKind or StoredKindOf(output)
+  int64_t min_time_ms;
+  int64_t max_time_ms;
+  std::string bytes;  // Prometheus XOR chunk
+};
+
+// The open head chunk of one stored series, copied out of the engine.
+struct HeadChunk {
+  int64_t min_time_ms = 0;
+  int64_t max_time_ms = 0;
+  std::string bytes;  // empty when the series has no open chunk
 };
 
 // Why a received sample was not applied. Index into ApplyResult::dropped.
@@ -69,6 +97,8 @@ struct ApplyResult {
   // Set when samples were rejected (out of order or conflicting): names the
   // first such series in request order and why. Empty otherwise.
   std::string rejection;
+  // Head chunks this request sealed; the caller stores them.
+  std::vector<SealedChunk> sealed;
 
   uint64_t dropped_by(DropReason r) const {
     return dropped[static_cast<int>(r)];
@@ -133,6 +163,22 @@ class Engine {
   void VisitLatest(
       const std::function<void(const LatestDerived&)>& visit) const;
 
+  // One processed series, for matching remote-read queries.
+  struct SeriesInfo {
+    model::LabelSetView labels;  // valid during the visit only
+    uint64_t labels_hash;
+    OutputMask outputs;  // which outputs it stores besides the raw samples
+  };
+  // Calls `visit` for every processed series, one shard lock at a time.
+  void VisitSeries(const std::function<void(const SeriesInfo&)>& visit) const;
+
+  // Copies the open head chunk of stored series (series, kind); false when
+  // the series is unknown.
+  bool CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
+                     uint8_t kind, HeadChunk* out) const;
+
+  const EngineOptions& options() const { return options_; }
+
   uint64_t active_series() const {
     return active_series_.load(std::memory_order_relaxed);
   }
@@ -152,9 +198,14 @@ class Engine {
   void ForEachByShard(const PreparedRequest& prepared, Visit visit) const;
 
   // REQUIRES: the series' shard lock is held.
-  static void ApplySamples(const codec::DecodedWriteRequest& request,
-                           size_t series_index, Series* series,
-                           ApplyResult* result, size_t* first_rejected);
+  void ApplySamples(const codec::DecodedWriteRequest& request,
+                    size_t series_index, Series* series, ApplyResult* result,
+                    size_t* first_rejected) const;
+  // Appends one sample to a stored series' head chunk, sealing the chunk
+  // first when it is full or the sample is in another bucket.
+  // REQUIRES: the series' shard lock is held.
+  void AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
+                    double value, ApplyResult* result) const;
   const EstimatorParams* ParamsFor(model::LabelSetView labels,
                                    DropReason* ignored_reason) const;
 

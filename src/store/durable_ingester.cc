@@ -1,5 +1,7 @@
 #include "store/durable_ingester.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <limits>
 #include <string>
@@ -22,7 +24,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
   }
   thread_local ewma::Engine::PreparedRequest prepared;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::shared_mutex> lock(mu_);
     Status s = engine_->Prepare(decoded, &prepared);
     if (!s.ok()) return s;
     if (store_ != nullptr) {
@@ -34,6 +36,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
       ++next_seq_;
     }
     engine_->Commit(decoded, &prepared, result);
+    if (store_ != nullptr) StoreSealed(&result->sealed);
   }
   if (store_ != nullptr) {
     Status s = store_->SyncLog();
@@ -46,11 +49,53 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
   return Status::Ok();
 }
 
+void DurableIngester::StoreSealed(std::vector<ewma::SealedChunk>* sealed) {
+  for (ewma::SealedChunk& c : *sealed) {
+    pending_.push_back(StoredChunk{c.labels_hash, c.kind, c.min_time_ms,
+                                   c.max_time_ms, std::move(c.bytes)});
+  }
+  sealed->clear();
+  if (pending_.empty()) return;
+  Status s = store_->WriteChunks(pending_, engine_->options().chunk_bucket_ms);
+  if (s.ok()) {
+    pending_.clear();
+  } else {
+    spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
+                 pending_.size(), s.message());
+  }
+}
+
+Status DurableIngester::ReadStoredSeries(
+    uint64_t labels_hash, std::string_view labels, uint8_t kind,
+    int64_t start_ms, int64_t end_ms,
+    const std::function<Status(const StoredChunkView&)>& visit) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (store_ != nullptr) {
+    Status s = store_->ReadChunks(labels_hash, kind, start_ms, end_ms,
+                                  engine_->options().chunk_bucket_ms, visit);
+    if (!s.ok()) return s;
+  }
+  for (const StoredChunk& c : pending_) {
+    if (c.series != labels_hash || c.kind != kind) continue;
+    if (c.max_time_ms < start_ms || c.min_time_ms > end_ms) continue;
+    Status s = visit(StoredChunkView{c.min_time_ms, c.max_time_ms, c.bytes});
+    if (!s.ok()) return s;
+  }
+  ewma::HeadChunk head;
+  if (engine_->CopyHeadChunk(labels_hash, labels, kind, &head) &&
+      !head.bytes.empty() && head.max_time_ms >= start_ms &&
+      head.min_time_ms <= end_ms) {
+    return visit(
+        StoredChunkView{head.min_time_ms, head.max_time_ms, head.bytes});
+  }
+  return Status::Ok();
+}
+
 Status DurableIngester::Recover(RecoveryStats* stats) {
   *stats = RecoveryStats();
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   std::string decompressed;
   codec::DecodedWriteRequest decoded;
   ewma::Engine::PreparedRequest prepared;
@@ -69,6 +114,7 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
                                 " no longer applies: " + st.message());
     }
     engine_->Commit(decoded, &prepared, &result);
+    StoreSealed(&result.sealed);
     ++stats->requests;
     stats->samples += result.received;
     next_seq_ = seq + 1;

@@ -11,6 +11,11 @@
 // had, which is what makes the estimator's derived values survive a crash.
 // Decoding, the expensive part, stays outside the mutex.
 //
+// Head chunks the engine seals are written to the store under the same
+// mutex; readers take it shared (ReadStoredSeries), so a read never sees a
+// chunk in neither place. A chunk write that fails is kept in memory and
+// retried with the next request: the data is also in the log.
+//
 // Thread-safety: all methods are thread-safe.
 
 #ifndef PROMEWMA_STORE_DURABLE_INGESTER_H_
@@ -18,8 +23,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
+#include <functional>
+#include <shared_mutex>
 #include <string_view>
+#include <vector>
 
 #include "codec/write_request.h"
 #include "ewma/engine.h"
@@ -48,6 +55,16 @@ class DurableIngester {
   Status Ingest(const codec::DecodedWriteRequest& decoded,
                 std::string_view body, ewma::ApplyResult* result);
 
+  // Visits the chunks of stored series (series, kind) that overlap
+  // [start_ms, end_ms], in time order: stored, then not-yet-stored, then the
+  // open head chunk. Consistent with ingest: no request is half-applied.
+  Status ReadStoredSeries(
+      uint64_t labels_hash, std::string_view labels, uint8_t kind,
+      int64_t start_ms, int64_t end_ms,
+      const std::function<Status(const StoredChunkView&)>& visit);
+
+  ewma::Engine* engine() const { return engine_; }
+
   // Replays the request log into the engine. Call once; until it has
   // succeeded, Ingest refuses requests with Unavailable (the sender retries)
   // rather than holding them while the log replays.
@@ -56,9 +73,16 @@ class DurableIngester {
  private:
   ewma::Engine* const engine_;
   Store* const store_;
+  // Writes pending_ plus `sealed`; keeps what fails in pending_ (and logs
+  // why), to retry with the next request.
+  // REQUIRES: mu_ held exclusively.
+  void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
+
   std::atomic<bool> recovered_;
-  std::mutex mu_;          // serialises Prepare + append + Commit
-  uint64_t next_seq_ = 1;  // guarded by mu_
+  // Exclusive: Prepare + append + Commit + chunk writes. Shared: reads.
+  std::shared_mutex mu_;
+  uint64_t next_seq_ = 1;             // guarded by mu_
+  std::vector<StoredChunk> pending_;  // guarded by mu_
 };
 
 }  // namespace promewma::store

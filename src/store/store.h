@@ -13,6 +13,18 @@
 //                  u32 little-endian CRC-32C of the body
 //                  body (exactly the bytes the sender posted)
 //
+//   chunks: key  = bucket      8 bytes big-endian, sign bit flipped
+//                  series      8 bytes big-endian (label-set hash of the
+//                              input series)
+//                  kind        1 byte (0 raw, 1 + output index for derived)
+//                  min_time    8 bytes big-endian, sign bit flipped
+//          value = u32 little-endian CRC-32C of the rest of the value
+//                  max_time    8 bytes little-endian
+//                  XOR chunk   (codec/xor_chunk.h)
+//          Keys sort by bucket first, so retention deletes one key range per
+//          expired bucket; a chunk never spans two buckets (the engine seals
+//          head chunks at bucket ends).
+//
 // RocksDB checksums its own WAL records and table blocks; the CRC here is
 // ours end to end, so a flipped byte anywhere between our write and our read
 // is reported with the record's sequence number instead of being replayed.
@@ -32,10 +44,25 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "promewma/status.h"
 
 namespace promewma::store {
+
+// A chunk as the store keeps it.
+struct StoredChunk {
+  uint64_t series;  // label-set hash of the input series
+  uint8_t kind;     // 0 raw, 1 + output index for a derived series
+  int64_t min_time_ms;
+  int64_t max_time_ms;
+  std::string bytes;  // XOR chunk
+};
+struct StoredChunkView {
+  int64_t min_time_ms;
+  int64_t max_time_ms;
+  std::string_view bytes;  // valid during the visit only
+};
 
 enum class Durability {
   kOs,     // survives a process crash
@@ -83,14 +110,25 @@ class Store {
       uint64_t after,
       const std::function<Status(uint64_t seq, std::string_view body)>& apply);
 
+  // Stores sealed chunks (idempotent: the same chunk under the same key).
+  Status WriteChunks(const std::vector<StoredChunk>& chunks, int64_t bucket_ms);
+
+  // Calls `visit` for each stored chunk of (series, kind) whose time range
+  // overlaps [start_ms, end_ms], in time order. A chunk failing its checksum
+  // is Corruption naming its key, never passed on.
+  Status ReadChunks(uint64_t series, uint8_t kind, int64_t start_ms,
+                    int64_t end_ms, int64_t bucket_ms,
+                    const std::function<Status(const StoredChunkView&)>& visit);
+
   // Highest seq in the log (0 when empty).
   uint64_t last_seq() const;
 
   const StoreOptions& options() const { return options_; }
 
-  // For corruption tests: overwrites log record `seq` with `raw_value`
-  // (bypassing the record format).
+  // For corruption tests: overwrite raw values, bypassing the formats.
   Status OverwriteLogRecordForTest(uint64_t seq, std::string_view raw_value);
+  // Flips one byte of the stored value of every chunk of (series, kind).
+  Status CorruptChunksForTest(uint64_t series, uint8_t kind, size_t offset);
 
  private:
   class Impl;

@@ -1,9 +1,11 @@
 #include "ewma/engine.h"
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <map>
 #include <thread>
 
+#include "codec/xor_chunk.h"
 #include "testing/remote_write.h"
 
 namespace promewma::ewma {
@@ -187,6 +189,100 @@ TEST_CASE("concurrent requests give the same state as serial ones") {
   REQUIRE(failures_b == 0);
   REQUIRE(parallel.active_series() == 100);
   REQUIRE(LatestEwma(parallel) == LatestEwma(serial));
+}
+
+}  // namespace
+}  // namespace promewma::ewma
+
+namespace promewma::ewma {
+namespace {
+
+std::vector<std::pair<int64_t, double>> Decode(std::string_view bytes) {
+  std::vector<std::pair<int64_t, double>> out;
+  REQUIRE(codec::DecodeXorChunk(bytes, &out).ok());
+  return out;
+}
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof(b));
+  return b;
+}
+
+TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
+  Engine engine{EngineOptions{}};
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 250; ++i) samples.push_back({i * 10000, 40.0 + i % 7});
+  ApplyResult r = ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
+
+  // Raw and ewma: 120 + 120 sealed, 10 open. upper_threshold begins at the
+  // 11th sample (min_samples 10, prior basis): 120 sealed and 120 open (a
+  // chunk is sealed when the 121st sample arrives, not before).
+  std::map<uint8_t, std::vector<std::pair<int64_t, double>>> stored;
+  for (const SealedChunk& c : r.sealed) {
+    auto decoded = Decode(c.bytes);
+    REQUIRE(decoded.size() == 120);
+    REQUIRE(c.min_time_ms == decoded.front().first);
+    REQUIRE(c.max_time_ms == decoded.back().first);
+    stored[c.kind].insert(stored[c.kind].end(), decoded.begin(), decoded.end());
+  }
+  REQUIRE(r.sealed.size() == 5);
+  const std::string labels = [] {
+    std::vector<model::Label> l = {{"__name__", "cpu"}};
+    std::string out;
+    REQUIRE(model::EncodeLabelSet(&l, &out).ok());
+    return out;
+  }();
+  const uint64_t hash = model::HashLabelSet(labels);
+  REQUIRE(r.sealed[0].labels_hash == hash);
+  for (uint8_t kind : {kRawKind, StoredKindOf(Output::kEwma),
+                       StoredKindOf(Output::kUpperThreshold)}) {
+    HeadChunk head;
+    REQUIRE(engine.CopyHeadChunk(hash, labels, kind, &head));
+    if (!head.bytes.empty()) {
+      auto open = Decode(head.bytes);
+      stored[kind].insert(stored[kind].end(), open.begin(), open.end());
+    }
+  }
+  // The raw series is exactly the input; the ewma series is one value per
+  // input sample.
+  REQUIRE(stored[kRawKind] == samples);
+  REQUIRE(stored[StoredKindOf(Output::kEwma)].size() == 250);
+  REQUIRE(stored[StoredKindOf(Output::kUpperThreshold)].size() == 240);
+  REQUIRE(stored[StoredKindOf(Output::kUpperThreshold)].front().first ==
+          100000);
+  REQUIRE(stored.count(StoredKindOf(Output::kLowerThreshold)) == 0);
+}
+
+TEST_CASE("a head chunk is sealed where a time bucket ends") {
+  EngineOptions options;
+  options.chunk_bucket_ms = 60000;
+  Engine engine{options};
+  ApplyResult r = ApplySeries(
+      engine, {{{{"__name__", "cpu"}}, {{50000, 1}, {59999, 2}, {60000, 3}}}});
+  REQUIRE(r.sealed.size() == 2);  // raw and ewma, each [50000, 59999]
+  for (const SealedChunk& c : r.sealed) {
+    REQUIRE(c.min_time_ms == 50000);
+    REQUIRE(c.max_time_ms == 59999);
+  }
+}
+
+TEST_CASE("stale markers are stored bit-exact in raw and derived series") {
+  Engine engine{EngineOptions{}};
+  ApplySeries(engine,
+              {{{{"__name__", "cpu"}}, {{1000, 5}, {2000, StaleMarker()}}}});
+  std::vector<model::Label> l = {{"__name__", "cpu"}};
+  std::string labels;
+  REQUIRE(model::EncodeLabelSet(&l, &labels).ok());
+  for (uint8_t kind : {kRawKind, StoredKindOf(Output::kEwma),
+                       StoredKindOf(Output::kUpperThreshold)}) {
+    HeadChunk head;
+    REQUIRE(
+        engine.CopyHeadChunk(model::HashLabelSet(labels), labels, kind, &head));
+    auto samples = Decode(head.bytes);
+    REQUIRE(samples.back().first == 2000);
+    REQUIRE(Bits(samples.back().second) == kStaleNaNBits);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,434 @@
+#include "codec/xor_chunk.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <limits>
+
+namespace promewma::codec {
+namespace {
+
+// Room that must be free past the stream end before an Append: the largest
+// sample is sample 1 (a 10-byte uvarint plus a 77-bit XOR field, 20 bytes),
+// and the last word store of a write may reach 8 bytes past its first byte.
+constexpr size_t kSlackBytes = 32;
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "xor_chunk.cc assumes a little-endian host (see LoadBE64/StoreBE64)"
+#endif
+
+inline uint64_t LoadBE64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return __builtin_bswap64(v);
+}
+
+inline void StoreBE64(uint8_t* p, uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, sizeof(v));
+}
+
+inline uint64_t DoubleBits(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return bits;
+}
+
+// Go's binary.PutVarint maps signed to unsigned by zig-zag.
+inline uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+inline int64_t UnZigZag(uint64_t u) {
+  return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+}
+
+// The dod payload of an n-bit bucket back to a signed value, with
+// Prometheus' rule: payloads above 2^(n-1) are negative, 2^(n-1) itself is
+// positive (so this is not plain sign extension). Result modulo 2^64.
+inline uint64_t BucketToDod(uint64_t payload, unsigned n) {
+  return payload > (uint64_t{1} << (n - 1)) ? payload - (uint64_t{1} << n)
+                                            : payload;
+}
+
+std::string SampleOf(uint16_t index, uint16_t total) {
+  return "sample " + std::to_string(index + 1) + " of " + std::to_string(total);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// XorChunkAppender
+
+XorChunkAppender::XorChunkAppender(size_t reserve_bytes)
+    : buf_(std::max(reserve_bytes, 2 + kSlackBytes), '\0') {}
+
+inline void XorChunkAppender::PutBits(uint64_t v, unsigned n) {
+  // One unaligned big-endian word store per write: the partial byte's
+  // written bits are kept, the new bits go right after them, and the zeros
+  // below them land on bytes that are zero already.
+  auto* p = reinterpret_cast<uint8_t*>(&buf_[bit_len_ >> 3]);
+  const unsigned used = bit_len_ & 7;
+  StoreBE64(p, (uint64_t{p[0]} << 56) | (v << (64 - used - n)));
+  bit_len_ += n;
+}
+
+inline void XorChunkAppender::PutWideBits(uint64_t v, unsigned n) {
+  if (n <= 57) {
+    PutBits(v, n);
+  } else {
+    PutBits(v >> 32, n - 32);
+    PutBits(v & 0xffffffffu, 32);
+  }
+}
+
+void XorChunkAppender::PutUvarint(uint64_t v) {
+  // Only samples 0 and 1 carry varints, and both start byte aligned.
+  auto* p = reinterpret_cast<uint8_t*>(&buf_[bit_len_ >> 3]);
+  const auto* start = p;
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  bit_len_ += 8 * static_cast<uint64_t>(p - start);
+}
+
+inline void XorChunkAppender::PutValue(uint64_t v_bits) {
+  const uint64_t x = v_bits ^ last_v_;
+  if (x == 0) {
+    PutBits(0, 1);
+    pad_byte_ = false;
+    return;
+  }
+  // 5 bits hold the leading count; clamping only widens the window.
+  const unsigned lead = std::min(__builtin_clzll(x), 31);
+  const unsigned trail = __builtin_ctzll(x);
+  unsigned sig;
+  if (lead >= leading_ && trail >= trailing_) {  // fails while kNoWindow
+    sig = 64 - leading_ - trailing_;
+    const uint64_t payload = x >> trailing_;
+    if (sig <= 55) {
+      PutBits((uint64_t{0b10} << sig) | payload, sig + 2);
+    } else {
+      PutBits(0b10, 2);
+      PutWideBits(payload, sig);
+    }
+  } else {
+    leading_ = static_cast<uint8_t>(lead);
+    trailing_ = static_cast<uint8_t>(trail);
+    sig = 64 - lead - trail;
+    // '11', 5-bit leading count, 6-bit significant count (64 wraps to 0).
+    const uint64_t head = (uint64_t{0b11} << 11) | (lead << 6) | (sig & 63);
+    const uint64_t payload = x >> trail;
+    if (sig <= 44) {
+      PutBits((head << sig) | payload, 13 + sig);
+    } else {
+      PutBits(head, 13);
+      PutWideBits(payload, sig);
+    }
+  }
+  // Prometheus wrote the significant bits a byte at a time, then the rest
+  // bit by bit; only a whole-byte tail ending aligned leaves its extra byte.
+  pad_byte_ = (sig & 7) == 0 && (bit_len_ & 7) == 0;
+}
+
+void XorChunkAppender::Grow() {
+  const size_t needed = (bit_len_ >> 3) + kSlackBytes;
+  buf_.resize(std::max(buf_.size() * 2, needed), '\0');
+}
+
+void XorChunkAppender::Append(int64_t t_ms, double v) {
+  assert(!full());
+  if (buf_.size() < (bit_len_ >> 3) + kSlackBytes) Grow();
+  const uint64_t v_bits = DoubleBits(v);
+  // Timestamp arithmetic is modulo 2^64, as in Prometheus (Go wraps; here
+  // unsigned arithmetic keeps it defined).
+  const uint64_t delta =
+      static_cast<uint64_t>(t_ms) - static_cast<uint64_t>(last_t_);
+
+  if (__builtin_expect(num_samples_ >= 2, 1)) {
+    const uint64_t dod = delta - last_delta_;
+    // Each bucket test is one unsigned compare: dod + (2^(n-1) - 1) maps
+    // [-(2^(n-1) - 1), 2^(n-1)] onto [0, 2^n - 1].
+    if (dod == 0) {
+      PutBits(0, 1);
+    } else if (dod + 8191 <= 16383) {
+      PutBits((uint64_t{0b10} << 14) | (dod & 0x3fff), 16);
+    } else if (dod + 65535 <= 131071) {
+      PutBits((uint64_t{0b110} << 17) | (dod & 0x1ffff), 20);
+    } else if (dod + 524287 <= 1048575) {
+      PutBits((uint64_t{0b1110} << 20) | (dod & 0xfffff), 24);
+    } else {
+      PutBits(0b1111, 4);
+      PutWideBits(dod, 64);
+    }
+    PutValue(v_bits);
+    min_time_ = std::min(min_time_, t_ms);
+    max_time_ = std::max(max_time_, t_ms);
+  } else if (num_samples_ == 0) {
+    PutUvarint(ZigZag(t_ms));
+    StoreBE64(reinterpret_cast<uint8_t*>(&buf_[bit_len_ >> 3]), v_bits);
+    bit_len_ += 64;
+    pad_byte_ = true;  // both fields went in whole bytes, ending aligned
+    min_time_ = max_time_ = t_ms;
+  } else {
+    PutUvarint(delta);
+    PutValue(v_bits);
+    min_time_ = std::min(min_time_, t_ms);
+    max_time_ = std::max(max_time_, t_ms);
+  }
+
+  last_t_ = t_ms;
+  last_delta_ = delta;
+  last_v_ = v_bits;
+  ++num_samples_;
+  buf_[0] = static_cast<char>(num_samples_ >> 8);
+  buf_[1] = static_cast<char>(num_samples_ & 0xff);
+}
+
+Result<XorChunkAppender> XorChunkAppender::Resume(
+    std::string_view chunk_bytes) {
+  XorChunkIterator it(chunk_bytes);
+  int64_t min_t = std::numeric_limits<int64_t>::max();
+  int64_t max_t = std::numeric_limits<int64_t>::min();
+  while (it.Next()) {
+    min_t = std::min(min_t, it.timestamp());
+    max_t = std::max(max_t, it.timestamp());
+  }
+  if (!it.status().ok()) return it.status();
+
+  const size_t used = (it.pos_ + 7) >> 3;
+  XorChunkAppender a(std::max(kDefaultReserveBytes, used + kSlackBytes));
+  std::memcpy(&a.buf_[0], chunk_bytes.data(), used);
+  // The iterator verified that everything after the last sample is zero, so
+  // the partial last byte already has the zero tail PutBits relies on, and
+  // an extra byte can only be Prometheus' padding byte.
+  a.bit_len_ = it.pos_;
+  a.pad_byte_ = chunk_bytes.size() > used;
+  a.num_samples_ = it.total_;
+  if (it.total_ > 0) {
+    a.last_t_ = it.t_;
+    a.last_delta_ = it.delta_;
+    a.last_v_ = it.v_bits_;
+    a.min_time_ = min_t;
+    a.max_time_ = max_t;
+  }
+  // An appender that never changed value has no window yet; one that read
+  // '10' before any '11' (Prometheus' resumed appenders write that) gets
+  // none either: opening a fresh window is always decodable.
+  if (it.window_opened_) {
+    a.leading_ = it.leading_;
+    a.trailing_ = it.trailing_;
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------------------
+// XorChunkIterator
+
+XorChunkIterator::XorChunkIterator(std::string_view chunk_bytes)
+    : data_(reinterpret_cast<const uint8_t*>(chunk_bytes.data())),
+      size_(chunk_bytes.size()) {
+  if (size_ < 2) {
+    status_ =
+        Status::Corruption("xor chunk too short: " + std::to_string(size_) +
+                           " bytes, the sample-count header alone is 2");
+    end_checked_ = true;
+    return;
+  }
+  total_ = static_cast<uint16_t>((data_[0] << 8) | data_[1]);
+}
+
+double XorChunkIterator::value() const {
+  double v;
+  std::memcpy(&v, &v_bits_, sizeof(v));
+  return v;
+}
+
+bool XorChunkIterator::Fail(std::string message) {
+  status_ = Status::Corruption(std::move(message));
+  return false;
+}
+
+inline uint64_t XorChunkIterator::Peek64() const {
+  const uint64_t byte = pos_ >> 3;
+  uint64_t word;
+  if (__builtin_expect(byte + 8 <= size_, 1)) {
+    word = LoadBE64(data_ + byte);
+  } else {
+    word = 0;
+    for (uint64_t i = 0; i < 8; ++i) {
+      word = (word << 8) | (byte + i < size_ ? data_[byte + i] : 0);
+    }
+  }
+  return word << (pos_ & 7);
+}
+
+inline uint64_t XorChunkIterator::ReadBits(unsigned n) {
+  const uint64_t bits = Peek64() >> (64 - n);
+  pos_ += n;
+  return bits;
+}
+
+inline uint64_t XorChunkIterator::ReadWideBits(unsigned n) {
+  if (n <= 57) return ReadBits(n);
+  const uint64_t high = ReadBits(n - 32);
+  return (high << 32) | ReadBits(32);
+}
+
+bool XorChunkIterator::ReadUvarint(uint64_t* v) {
+  // Go's binary.ReadUvarint: at most 10 bytes, and the 10th may only
+  // contribute the 64th bit. Only used at byte-aligned positions.
+  const uint64_t start = pos_ >> 3;
+  uint64_t result = 0;
+  for (unsigned i = 0; i < 10; ++i) {
+    if (start + i >= size_) {
+      return Fail("xor chunk ends early: the data stops inside " +
+                  SampleOf(read_, total_));
+    }
+    const uint8_t byte = data_[start + i];
+    if (byte < 0x80) {
+      if (i == 9 && byte > 1) break;
+      *v = result | (uint64_t{byte} << (7 * i));
+      pos_ = (start + i + 1) * 8;
+      return true;
+    }
+    result |= uint64_t{byte & 0x7fu} << (7 * i);
+  }
+  return Fail("xor chunk " + SampleOf(read_, total_) +
+              ": timestamp varint overflows 64 bits");
+}
+
+bool XorChunkIterator::ReadFirst() {
+  uint64_t zigzag;
+  if (!ReadUvarint(&zigzag)) return false;
+  t_ = UnZigZag(zigzag);
+  v_bits_ = ReadWideBits(64);
+  return true;
+}
+
+bool XorChunkIterator::ReadSecond() {
+  if (!ReadUvarint(&delta_)) return false;
+  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
+  return ReadValue();
+}
+
+inline bool XorChunkIterator::ReadValue() {
+  const uint64_t word = Peek64();
+  if ((word >> 63) == 0) {  // '0': same bits as before
+    pos_ += 1;
+    return true;
+  }
+  if (((word >> 62) & 1) == 0) {  // '10': reuse the window
+    pos_ += 2;
+    const unsigned sig = 64u - leading_ - trailing_;
+    v_bits_ ^= ReadWideBits(sig) << trailing_;
+    return true;
+  }
+  // '11': 5-bit leading count, 6-bit significant count, then the bits.
+  const unsigned lead = (word >> 57) & 31;
+  unsigned sig = (word >> 51) & 63;
+  pos_ += 13;
+  if (sig == 0) sig = 64;
+  if (lead + sig > 64) {
+    // Zeros read past the end could fake this; report the real problem.
+    if (pos_ > uint64_t{size_} * 8) {
+      return Fail("xor chunk ends early: the data stops inside " +
+                  SampleOf(read_, total_));
+    }
+    return Fail("xor chunk " + SampleOf(read_, total_) + ": value window of " +
+                std::to_string(lead) + " leading zeros and " +
+                std::to_string(sig) + " significant bits exceeds 64 bits");
+  }
+  leading_ = static_cast<uint8_t>(lead);
+  trailing_ = static_cast<uint8_t>(64 - lead - sig);
+  window_opened_ = true;
+  v_bits_ ^= ReadWideBits(sig) << trailing_;
+  return true;
+}
+
+bool XorChunkIterator::CheckEnd() {
+  // A writer leaves zero padding to the byte boundary, plus Prometheus'
+  // extra zero byte when the stream ends aligned. Anything else means the
+  // header undercounts the samples (or the bytes were damaged).
+  const uint64_t used = (pos_ + 7) >> 3;
+  const bool length_ok =
+      size_ == used || ((pos_ & 7) == 0 && size_ == used + 1);
+  if (!length_ok) {
+    return Fail("xor chunk has " + std::to_string(size_ - used) +
+                " bytes after the " + std::to_string(total_) +
+                " samples its header announces");
+  }
+  const uint64_t rest = uint64_t{size_} * 8 - pos_;  // at most 15 bits
+  if (rest > 0 && (Peek64() >> (64 - rest)) != 0) {
+    return Fail("xor chunk has non-zero bits after the " +
+                std::to_string(total_) + " samples its header announces");
+  }
+  return true;
+}
+
+bool XorChunkIterator::Next() {
+  if (read_ == total_) {
+    if (!end_checked_) {
+      end_checked_ = true;
+      CheckEnd();
+    }
+    return false;
+  }
+  if (!status_.ok()) return false;
+
+  if (__builtin_expect(read_ >= 2, 1)) {
+    const uint64_t word = Peek64();
+    uint64_t dod = 0;
+    if ((word >> 63) == 0) {  // '0'
+      pos_ += 1;
+    } else {
+      // Count the leading ones of the prefix: 1 -> '10', 2 -> '110',
+      // 3 -> '1110', 4 or more -> '1111'.
+      switch (__builtin_clzll(~word | 1)) {
+        case 1:
+          dod = BucketToDod((word >> 48) & 0x3fff, 14);
+          pos_ += 16;
+          break;
+        case 2:
+          dod = BucketToDod((word >> 44) & 0x1ffff, 17);
+          pos_ += 20;
+          break;
+        case 3:
+          dod = BucketToDod((word >> 40) & 0xfffff, 20);
+          pos_ += 24;
+          break;
+        default:
+          pos_ += 4;
+          dod = ReadWideBits(64);
+          break;
+      }
+    }
+    delta_ += dod;
+    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
+    if (!ReadValue()) return false;
+  } else if (read_ == 0) {
+    if (!ReadFirst()) return false;
+  } else {
+    if (!ReadSecond()) return false;
+  }
+
+  if (pos_ > uint64_t{size_} * 8) {
+    return Fail("xor chunk ends early: the data stops inside " +
+                SampleOf(read_, total_));
+  }
+  ++read_;
+  return true;
+}
+
+Status DecodeXorChunk(std::string_view bytes,
+                      std::vector<std::pair<int64_t, double>>* out) {
+  out->clear();
+  XorChunkIterator it(bytes);
+  out->reserve(it.num_samples());
+  while (it.Next()) out->emplace_back(it.timestamp(), it.value());
+  return it.status();
+}
+
+}  // namespace promewma::codec
