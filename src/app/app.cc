@@ -72,6 +72,10 @@ int Serve(const config::Config& config) {
   options.port = port;
   options.limits.max_request_bytes = config.limits.max_request_bytes;
   options.limits.max_decoded_bytes = config.limits.max_decoded_bytes;
+  options.read_limits.max_request_bytes = config.limits.max_request_bytes;
+  options.read_limits.max_decoded_bytes = config.limits.max_decoded_bytes;
+  options.read_limits.max_samples_per_query =
+      config.limits.max_samples_per_query;
   http::Server server(options, &engine, &ingester, &registry);
   s = server.Bind();
   if (!s.ok()) {

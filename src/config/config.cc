@@ -461,6 +461,15 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
       status = ParseLimitBytes(value, path, &config->limits.max_request_bytes);
     } else if (name == "max_decoded_bytes") {
       status = ParseLimitBytes(value, path, &config->limits.max_decoded_bytes);
+    } else if (name == "max_samples_per_query") {
+      Result<int64_t> n = ScalarInteger(value, path, "expected an integer > 0");
+      if (n.ok() && *n <= 0) {
+        status = ProblemAt(path, "must be > 0, got " + value.Scalar());
+      } else if (n.ok()) {
+        config->limits.max_samples_per_query = static_cast<uint64_t>(*n);
+      } else {
+        status = n.status();
+      }
     } else {
       status = ProblemAt(path, "unknown key");
     }

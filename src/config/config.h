@@ -18,6 +18,7 @@
 //   limits:
 //     max_request_bytes: 16MiB
 //     max_decoded_bytes: 64MiB
+//     max_samples_per_query: 50000000
 //
 // A rule inherits every key it does not set from the top-level `ewma:`
 // block, wherever that block sits in the file. The smoothing choice is one
@@ -62,6 +63,9 @@ struct Limits {
   // Largest decoded (snappy-uncompressed) size a body may declare; checked
   // before decompressing so a small body cannot claim a huge allocation.
   uint64_t max_decoded_bytes = 64ull << 20;
+  // Samples one remote-read query may return (HTTP 400 above, before the
+  // response is built): Prometheus' --storage.remote.read-sample-limit.
+  uint64_t max_samples_per_query = 50'000'000;
 };
 
 struct Config {

@@ -23,6 +23,7 @@ class Server::Impl {
         write_metrics_(*registry),
         http_metrics_(*registry),
         write_handler_(ingester, &write_metrics_, options_.limits),
+        read_handler_(ingester, options_.read_limits),
         latest_values_(engine),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")
@@ -125,6 +126,17 @@ class Server::Impl {
           }
           return r;
         }));
+    server_.Post(
+        "/api/v1/read", Instrument("read", [this](const httplib::Request& req) {
+          const std::string type = req.get_header_value("Content-Type");
+          const std::string encoding = req.get_header_value("Content-Encoding");
+          HttpResponse r =
+              read_handler_.Handle(HttpRequest{type, encoding, req.body});
+          if (r.status >= 500) {
+            spdlog::error("remote read failed: {}", r.body);
+          }
+          return r;
+        }));
     server_.Get("/metrics",
                 Instrument("metrics", [this](const httplib::Request&) {
                   return Metrics();
@@ -184,6 +196,7 @@ class Server::Impl {
   WriteMetrics write_metrics_;
   HttpMetrics http_metrics_;
   RemoteWriteHandler write_handler_;
+  RemoteReadHandler read_handler_;
   LatestValuesCollector latest_values_;
   prometheus::Gauge& active_series_;
   prometheus::Gauge& ignored_series_;

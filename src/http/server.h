@@ -3,6 +3,7 @@
 // derived values) through prometheus-cpp's TextSerializer.
 //
 //   POST /api/v1/write     remote write 1.0 (write_handler.h)
+//   POST /api/v1/read      remote read (read_handler.h)
 //   GET  /metrics          Prometheus text format 0.0.4
 //   GET  /-/healthy        200 while the process serves
 //   GET  /-/ready          200 once SetReady(true), 503 before
@@ -19,6 +20,7 @@
 #include <string>
 
 #include "ewma/engine.h"
+#include "http/read_handler.h"
 #include "http/write_handler.h"
 #include "promewma/status.h"
 #include "store/durable_ingester.h"
@@ -33,6 +35,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 9201;  // 0 picks a free port (tests)
   WriteLimits limits;
+  ReadLimits read_limits;
   // httplib serves each keep-alive connection on one pool thread, so the
   // pool bounds the number of concurrently open sender connections.
   int worker_threads = 32;

@@ -144,6 +144,11 @@ TEST_CASE("Top-level keys", "[config]") {
     auto level = GENERATE(as<std::string>{}, "debug", "info", "warn", "error");
     CHECK(MustParse("log_level: " + level).log_level == level);
   }
+  SECTION("max_samples_per_query") {
+    CHECK(MustParse("").limits.max_samples_per_query == 50000000);
+    CHECK(MustParse("limits: {max_samples_per_query: 1000}\n")
+              .limits.max_samples_per_query == 1000);
+  }
   SECTION("data_dir and durability") {
     Config defaults = MustParse("");
     CHECK(defaults.data_dir == "./data");
@@ -263,6 +268,8 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "\"just text\""},
       {"spam: 1\n", "promewma.yml: spam: unknown key"},
       {"write_back: []\n", "promewma.yml: write_back: unknown key"},
+      {"limits: {max_samples_per_query: 0}\n",
+       "promewma.yml: limits.max_samples_per_query: must be > 0, got 0"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
       {"data_dir: [a]\n", "promewma.yml: data_dir: expected a directory path"},

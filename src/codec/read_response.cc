@@ -1,0 +1,230 @@
+#include "codec/read_response.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "codec/crc32c.h"
+#include "common/protowire.h"
+
+namespace promewma::codec {
+namespace {
+
+using protowire::kFixed64;
+using protowire::kLengthDelimited;
+using protowire::kVarint;
+using protowire::MakeTag;
+
+// ReadResponse.results, QueryResult.timeseries,
+// ChunkedReadResponse.chunked_series
+constexpr uint8_t kField1Message = MakeTag(1, kLengthDelimited);
+// TimeSeries.samples, ChunkedSeries.chunks
+constexpr uint8_t kField2Message = MakeTag(2, kLengthDelimited);
+constexpr uint8_t kSampleValueTag = MakeTag(1, kFixed64);
+constexpr uint8_t kSampleTimestampTag = MakeTag(2, kVarint);
+constexpr uint8_t kQueryIndexTag = MakeTag(2, kVarint);
+constexpr uint8_t kChunkMinTimeTag = MakeTag(1, kVarint);
+constexpr uint8_t kChunkMaxTimeTag = MakeTag(2, kVarint);
+constexpr uint8_t kChunkTypeTag = MakeTag(3, kVarint);
+constexpr uint8_t kChunkDataTag = MakeTag(4, kLengthDelimited);
+constexpr uint8_t kChunkEncodingXor = 1;  // prometheus.Chunk.Encoding.XOR
+
+// Room kept for a QueryResult length until it is known: 5 varint bytes
+// hold 35 bits, far past the 2 GiB libprotobuf parses at all.
+constexpr size_t kReservedLengthBytes = 5;
+
+// Raw-pointer writers: the callers size the buffer exactly first, so there
+// is no per-byte capacity check.
+inline char* PutVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+inline char* PutByte(char* p, uint8_t b) {
+  *p = static_cast<char>(b);
+  return p + 1;
+}
+
+inline char* PutBytes(char* p, std::string_view bytes) {
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  return p + bytes.size();
+}
+
+inline char* PutFixed64(char* p, double value) {
+  uint64_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));  // the wire is little-endian,
+  std::memcpy(p, &bits, sizeof(bits));       // as is every host we build on
+  return p + 8;
+}
+
+// Branch-free varint length (protobuf's formula): 1 + (bits - 1) / 7 for
+// the bits the value uses. Sizes are computed for every sample twice, and
+// the loop in protowire::VarintSize showed up as the encoder's hot spot.
+inline size_t VarintSize(uint64_t v) {
+  const int bits = 64 - __builtin_clzll(v | 1);
+  return static_cast<size_t>((bits * 9 + 64) / 64);
+}
+
+inline size_t TimestampSize(int64_t t) {
+  return VarintSize(static_cast<uint64_t>(t));
+}
+
+// Size of a Sample message: value (1 + 8) and timestamp (1 + varint).
+inline size_t SampleSize(const ReadSample& s) {
+  return 1 + 8 + 1 + TimestampSize(s.timestamp_ms);
+}
+
+// Size of a Chunk message.
+inline size_t ChunkSize(const ChunkRef& c) {
+  return 1 + TimestampSize(c.min_time_ms) + 1 + TimestampSize(c.max_time_ms) +
+         2 + 1 + VarintSize(c.xor_bytes.size()) + c.xor_bytes.size();
+}
+
+// Size of the ChunkedSeries message for labels + chunks[0, count).
+size_t ChunkedSeriesSize(std::string_view labels, const ChunkRef* chunks,
+                         size_t count) {
+  size_t size = labels.size();
+  for (size_t i = 0; i < count; ++i) {
+    const size_t chunk = ChunkSize(chunks[i]);
+    size += 1 + VarintSize(chunk) + chunk;
+  }
+  return size;
+}
+
+void AppendFrame(std::string* out, int64_t query_index, std::string_view labels,
+                 const ChunkRef* chunks, size_t count) {
+  const size_t series_size = ChunkedSeriesSize(labels, chunks, count);
+  const size_t message_size = 1 + VarintSize(series_size) + series_size + 1 +
+                              TimestampSize(query_index);
+  const size_t frame_size = VarintSize(message_size) + 4 + message_size;
+
+  const size_t start = out->size();
+  out->resize(start + frame_size);
+  char* p = out->data() + start;
+  p = PutVarint(p, message_size);
+  char* const crc_at = p;
+  p += 4;
+  char* const message = p;
+
+  p = PutByte(p, kField1Message);
+  p = PutVarint(p, series_size);
+  p = PutBytes(p, labels);
+  for (size_t i = 0; i < count; ++i) {
+    const ChunkRef& c = chunks[i];
+    p = PutByte(p, kField2Message);
+    p = PutVarint(p, ChunkSize(c));
+    p = PutByte(p, kChunkMinTimeTag);
+    p = PutVarint(p, static_cast<uint64_t>(c.min_time_ms));
+    p = PutByte(p, kChunkMaxTimeTag);
+    p = PutVarint(p, static_cast<uint64_t>(c.max_time_ms));
+    p = PutByte(p, kChunkTypeTag);
+    p = PutByte(p, kChunkEncodingXor);
+    p = PutByte(p, kChunkDataTag);
+    p = PutVarint(p, c.xor_bytes.size());
+    p = PutBytes(p, c.xor_bytes);
+  }
+  p = PutByte(p, kQueryIndexTag);
+  p = PutVarint(p, static_cast<uint64_t>(query_index));
+  assert(p == out->data() + out->size());
+
+  // The frame checksum is big-endian (see chunked_frame.h).
+  const uint32_t crc = Crc32c(std::string_view(message, message_size));
+  crc_at[0] = static_cast<char>(crc >> 24);
+  crc_at[1] = static_cast<char>(crc >> 16);
+  crc_at[2] = static_cast<char>(crc >> 8);
+  crc_at[3] = static_cast<char>(crc);
+}
+
+}  // namespace
+
+void ReadResponseEncoder::BeginQuery() {
+  assert(open_query_ == kNoQuery);
+  out_.push_back(static_cast<char>(kField1Message));
+  open_query_ = out_.size();
+  out_.append(kReservedLengthBytes, '\0');
+}
+
+void ReadResponseEncoder::AddSeries(std::string_view canonical_labels,
+                                    const ReadSample* samples, size_t count) {
+  assert(open_query_ != kNoQuery);
+  // Exact sizes first (a Sample is at most 20 bytes, so its own length
+  // prefix is always one byte), then one resize and straight writes.
+  size_t series_size = canonical_labels.size();
+  for (size_t i = 0; i < count; ++i) series_size += 2 + SampleSize(samples[i]);
+  const size_t entry_size = 1 + VarintSize(series_size) + series_size;
+
+  const size_t start = out_.size();
+  out_.resize(start + entry_size);
+  char* p = out_.data() + start;
+  p = PutByte(p, kField1Message);
+  p = PutVarint(p, series_size);
+  p = PutBytes(p, canonical_labels);
+  for (size_t i = 0; i < count; ++i) {
+    const ReadSample& s = samples[i];
+    p = PutByte(p, kField2Message);
+    p = PutByte(p, static_cast<uint8_t>(SampleSize(s)));
+    p = PutByte(p, kSampleValueTag);
+    p = PutFixed64(p, s.value);
+    p = PutByte(p, kSampleTimestampTag);
+    p = PutVarint(p, static_cast<uint64_t>(s.timestamp_ms));
+  }
+  assert(p == out_.data() + out_.size());
+}
+
+void ReadResponseEncoder::EndQuery() {
+  assert(open_query_ != kNoQuery);
+  const size_t content_start = open_query_ + kReservedLengthBytes;
+  const size_t content_size = out_.size() - content_start;
+  const size_t length_size = VarintSize(content_size);
+  char* length_at = out_.data() + open_query_;
+  PutVarint(length_at, content_size);
+  if (length_size < kReservedLengthBytes) {
+    // One move of the query's bytes: the price of writing series straight
+    // into place without knowing the query's size in advance (cheap next
+    // to the snappy pass over the same bytes that follows).
+    std::memmove(length_at + length_size, out_.data() + content_start,
+                 content_size);
+    out_.resize(out_.size() - (kReservedLengthBytes - length_size));
+  }
+  open_query_ = kNoQuery;
+}
+
+std::string ReadResponseEncoder::Finish() {
+  assert(open_query_ == kNoQuery);
+  std::string result = std::move(out_);
+  out_.clear();
+  return result;
+}
+
+void AppendChunkedSeriesFrame(std::string* out, int64_t query_index,
+                              std::string_view canonical_labels,
+                              const std::vector<ChunkRef>& chunks) {
+  AppendFrame(out, query_index, canonical_labels, chunks.data(), chunks.size());
+}
+
+void AppendChunkedSeries(std::string* out, int64_t query_index,
+                         std::string_view canonical_labels,
+                         const std::vector<ChunkRef>& chunks,
+                         size_t max_frame_bytes) {
+  // Prometheus' StreamChunkedReadResponses: the budget is the frame size
+  // minus the label bytes, each chunk's message size is taken off it, and
+  // the frame is cut once the budget is used up (never before the first
+  // chunk, so an oversized chunk still goes out, alone).
+  const int64_t budget = static_cast<int64_t>(max_frame_bytes) -
+                         static_cast<int64_t>(canonical_labels.size());
+  size_t first = 0;
+  int64_t left = budget;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    left -= static_cast<int64_t>(ChunkSize(chunks[i]));
+    if (left > 0 && i + 1 < chunks.size()) continue;
+    AppendFrame(out, query_index, canonical_labels, chunks.data() + first,
+                i + 1 - first);
+    first = i + 1;
+    left = budget;
+  }
+}
+
+}  // namespace promewma::codec

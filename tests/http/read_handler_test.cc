@@ -1,0 +1,258 @@
+// Remote read over stored raw and derived series, both response types,
+// checked by decoding the responses with libprotobuf.
+
+#include "http/read_handler.h"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "codec/chunked_frame.h"
+#include "codec/snappy_block.h"
+#include "codec/xor_chunk.h"
+#include "ewma/series_estimator.h"
+#include "remote.pb.h"
+#include "testing/remote_write.h"
+
+namespace promewma::http {
+namespace {
+
+constexpr int64_t kT0 = 1700000000000;
+constexpr int kSamples = 300;
+
+double ValueAt(int host, int t) { return 10.0 + (t * 7 + host * 3) % 11; }
+
+struct Fixture {
+  ewma::Engine engine{ewma::EngineOptions{}};
+  store::DurableIngester ingester{&engine, nullptr};
+  ReadLimits limits;
+
+  Fixture() {
+    for (int t = 0; t < kSamples; ++t) {
+      std::vector<testing::TestSeries> request;
+      for (int host = 0; host < 2; ++host) {
+        request.push_back(
+            {{{"__name__", "cpu"}, {"host", "h" + std::to_string(host)}},
+             {{kT0 + t * 15000, ValueAt(host, t)}}});
+      }
+      request.push_back({{{"__name__", "cpu"}, {"env", "prod"}, {"host", "h9"}},
+                         {{kT0 + t * 15000, 50}}});
+      const std::string body = testing::SerializeWriteRequest(request);
+      codec::DecodedWriteRequest decoded;
+      REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+      ewma::ApplyResult result;
+      REQUIRE(ingester.Ingest(decoded, body, &result).ok());
+    }
+  }
+
+  HttpResponse Read(const prometheus::ReadRequest& request) {
+    RemoteReadHandler handler(&ingester, limits);
+    return handler.Handle(
+        HttpRequest{"application/x-protobuf", "snappy",
+                    codec::CompressSnappyBlock(request.SerializeAsString())});
+  }
+};
+
+prometheus::ReadRequest Query(
+    int64_t start, int64_t end,
+    std::vector<
+        std::tuple<prometheus::LabelMatcher::Type, std::string, std::string>>
+        matchers,
+    bool streamed = false) {
+  prometheus::ReadRequest req;
+  auto* q = req.add_queries();
+  q->set_start_timestamp_ms(start);
+  q->set_end_timestamp_ms(end);
+  for (const auto& [type, name, value] : matchers) {
+    auto* m = q->add_matchers();
+    m->set_type(type);
+    m->set_name(name);
+    m->set_value(value);
+  }
+  if (streamed)
+    req.add_accepted_response_types(
+        prometheus::ReadRequest::STREAMED_XOR_CHUNKS);
+  return req;
+}
+
+std::string LabelsText(
+    const google::protobuf::RepeatedPtrField<prometheus::Label>& labels) {
+  std::string out;
+  for (const auto& l : labels) out += l.name() + "=" + l.value() + ",";
+  return out;
+}
+
+using Samples = std::vector<std::pair<int64_t, double>>;
+
+// labels text -> samples, from a SAMPLES response.
+std::map<std::string, Samples> ParseSamples(const HttpResponse& r,
+                                            int query = 0) {
+  REQUIRE(r.status == 200);
+  std::string raw;
+  REQUIRE(codec::DecompressSnappyBlock(r.body, 1 << 30, &raw).ok());
+  prometheus::ReadResponse resp;
+  REQUIRE(resp.ParseFromString(raw));
+  std::map<std::string, Samples> out;
+  std::vector<std::string> order;
+  for (const auto& ts : resp.results(query).timeseries()) {
+    order.push_back(LabelsText(ts.labels()));
+    auto& s = out[order.back()];
+    for (const auto& sample : ts.samples())
+      s.push_back({sample.timestamp(), sample.value()});
+  }
+  REQUIRE(std::is_sorted(order.begin(), order.end()));
+  return out;
+}
+
+const auto EQ = prometheus::LabelMatcher::EQ;
+const auto NEQ = prometheus::LabelMatcher::NEQ;
+const auto RE = prometheus::LabelMatcher::RE;
+const auto NRE = prometheus::LabelMatcher::NRE;
+
+TEST_CASE("SAMPLES: raw series in an inclusive range") {
+  Fixture f;
+  const int64_t start = kT0 + 10 * 15000, end = kT0 + 200 * 15000;
+  auto got = ParseSamples(f.Read(
+      Query(start, end, {{EQ, "__name__", "cpu"}, {RE, "host", "h[01]"}})));
+  REQUIRE(got.size() == 2);
+  for (int host = 0; host < 2; ++host) {
+    Samples want;
+    for (int t = 10; t <= 200; ++t)
+      want.push_back({kT0 + t * 15000, ValueAt(host, t)});
+    REQUIRE(got.at("__name__=cpu,host=h" + std::to_string(host) + ",") == want);
+  }
+}
+
+TEST_CASE("SAMPLES: derived series equal an independent recomputation") {
+  Fixture f;
+  auto got = ParseSamples(
+      f.Read(Query(kT0, kT0 + kSamples * 15000,
+                   {{EQ, "__name__", "cpu:ewma"}, {EQ, "host", "h1"}})));
+  REQUIRE(got.size() == 1);
+  const Samples& ewma = got.at("__name__=cpu:ewma,host=h1,");
+  REQUIRE(ewma.size() == kSamples);
+  ewma::EstimatorParams params;
+  ewma::EstimatorState state;
+  ewma::DerivedValues out;
+  for (int t = 0; t < kSamples; ++t) {
+    ewma::UpdateEstimator(params, &state, kT0 + t * 15000, ValueAt(1, t), &out);
+    REQUIRE(ewma[t].first == kT0 + t * 15000);
+    REQUIRE(ewma[t].second == out.get(ewma::Output::kEwma));
+  }
+}
+
+TEST_CASE(
+    "matchers: Prometheus semantics, empty-string matches, sorted results") {
+  Fixture f;
+  auto [matchers, want] =
+      GENERATE(table<std::vector<std::tuple<prometheus::LabelMatcher::Type,
+                                            std::string, std::string>>,
+                     std::vector<std::string>>({
+          {{{RE, "__name__", "cpu.*"}, {EQ, "host", "h0"}},
+           {"__name__=cpu,host=h0,", "__name__=cpu:ewma,host=h0,",
+            "__name__=cpu:upper_threshold,host=h0,"}},
+          {{{EQ, "__name__", "cpu"},
+            {EQ, "env", ""}},  // absent label matches ""
+           {"__name__=cpu,host=h0,", "__name__=cpu,host=h1,"}},
+          {{{EQ, "__name__", "cpu"}, {NEQ, "env", ""}},
+           {"__name__=cpu,env=prod,host=h9,"}},
+          {{{EQ, "__name__", "cpu:upper_threshold"}, {NRE, "host", "h0|h9"}},
+           {"__name__=cpu:upper_threshold,host=h1,"}},
+          {{{RE, "host", "h"}}, {}},  // fully anchored: "h" matches no host
+          {{{EQ, "__name__", "cpu:lower_threshold"}}, {}},  // not configured
+      }));
+  auto got = ParseSamples(f.Read(Query(kT0, kT0 + kSamples * 15000, matchers)));
+  std::vector<std::string> names;
+  for (const auto& [labels, samples] : got) names.push_back(labels);
+  REQUIRE(names == want);
+}
+
+TEST_CASE("several queries answer in query order") {
+  Fixture f;
+  prometheus::ReadRequest req =
+      Query(kT0, kT0 + 15000, {{EQ, "host", "h0"}, {EQ, "__name__", "cpu"}});
+  auto* q2 = req.add_queries();
+  q2->set_start_timestamp_ms(kT0);
+  q2->set_end_timestamp_ms(kT0);
+  auto* m = q2->add_matchers();
+  m->set_name("host");
+  m->set_value("h9");
+  HttpResponse r = f.Read(req);
+  REQUIRE(ParseSamples(r, 0).at("__name__=cpu,host=h0,").size() == 2);
+  auto second = ParseSamples(r, 1);
+  REQUIRE(second.at("__name__=cpu,env=prod,host=h9,") == Samples{{kT0, 50}});
+}
+
+TEST_CASE("STREAMED_XOR_CHUNKS: same samples; whole chunks sent as stored") {
+  Fixture f;
+  const int64_t start = kT0 + 5 * 15000, end = kT0 + 280 * 15000;
+  auto matchers = std::vector<
+      std::tuple<prometheus::LabelMatcher::Type, std::string, std::string>>{
+      {RE, "__name__", "cpu|cpu:ewma"}, {RE, "host", "h0|h1"}};
+  auto want = ParseSamples(f.Read(Query(start, end, matchers)));
+  HttpResponse r = f.Read(Query(start, end, matchers, /*streamed=*/true));
+  REQUIRE(r.status == 200);
+  REQUIRE(
+      r.content_type ==
+      "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse");
+  codec::ChunkedFrameReader reader(r.body);
+  std::string_view frame;
+  std::map<std::string, Samples> got;
+  int whole_chunks = 0;
+  while (true) {
+    Result<bool> more = reader.Next(&frame);
+    REQUIRE(more.ok());
+    if (!*more) break;
+    prometheus::ChunkedReadResponse resp;
+    REQUIRE(resp.ParseFromArray(frame.data(), static_cast<int>(frame.size())));
+    REQUIRE(resp.query_index() == 0);
+    for (const auto& series : resp.chunked_series()) {
+      auto& samples = got[LabelsText(series.labels())];
+      for (const auto& chunk : series.chunks()) {
+        REQUIRE(chunk.type() == prometheus::Chunk::XOR);
+        Samples decoded;
+        REQUIRE(codec::DecodeXorChunk(chunk.data(), &decoded).ok());
+        REQUIRE(decoded.front().first == chunk.min_time_ms());
+        REQUIRE(decoded.back().first == chunk.max_time_ms());
+        REQUIRE(chunk.min_time_ms() >= start);
+        REQUIRE(chunk.max_time_ms() <= end);
+        if (decoded.size() == 120) ++whole_chunks;
+        samples.insert(samples.end(), decoded.begin(), decoded.end());
+      }
+    }
+  }
+  REQUIRE(got == want);
+  REQUIRE(got.size() == 4);
+  REQUIRE(whole_chunks >= 4);  // [120, 240) of each series went out as stored
+}
+
+TEST_CASE("limits and bad requests") {
+  Fixture f;
+  SECTION("over the sample limit: 400 before building the response") {
+    f.limits.max_samples_per_query = 100;
+    HttpResponse r =
+        f.Read(Query(kT0, kT0 + kSamples * 15000, {{EQ, "__name__", "cpu"}}));
+    REQUIRE(r.status == 400);
+    REQUIRE(
+        r.body ==
+        "query 0 selects more than 100 samples (limits.max_samples_per_query); "
+        "narrow the time range or the matchers\n");
+  }
+  SECTION("a bad regex") {
+    HttpResponse r = f.Read(Query(kT0, kT0 + 1, {{RE, "host", "("}}));
+    REQUIRE(r.status == 400);
+    REQUIRE(r.body.find('\n') == r.body.size() - 1);
+  }
+  SECTION("garbage and oversized bodies") {
+    RemoteReadHandler handler(&f.ingester, f.limits);
+    REQUIRE(handler.Handle(HttpRequest{"", "snappy", "not snappy"}).status ==
+            400);
+    ReadLimits tiny;
+    tiny.max_request_bytes = 4;
+    RemoteReadHandler small(&f.ingester, tiny);
+    REQUIRE(small.Handle(HttpRequest{"", "snappy", "12345"}).status == 413);
+    REQUIRE(handler.Handle(HttpRequest{"", "gzip", "x"}).status == 415);
+  }
+}
+
+}  // namespace
+}  // namespace promewma::http
