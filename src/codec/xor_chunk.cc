@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace promewma::codec {
 namespace {
@@ -16,6 +17,10 @@ constexpr size_t kSlackBytes = 32;
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "xor_chunk.cc assumes a little-endian host (see LoadBE64/StoreBE64)"
 #endif
+
+// The decoder's per-sample helpers are small and called from two places;
+// without the attribute GCC keeps them out of line in Next().
+#define PROMEWMA_XOR_ALWAYS_INLINE inline __attribute__((always_inline))
 
 inline uint64_t LoadBE64(const uint8_t* p) {
   uint64_t v;
@@ -55,6 +60,91 @@ std::string SampleOf(uint16_t index, uint16_t total) {
   return "sample " + std::to_string(index + 1) + " of " + std::to_string(total);
 }
 
+// The bit writer of one Append. It lives in registers: the bits already in
+// the partial last byte are carried in `partial` instead of being read back
+// from the buffer, and as a local whose address never escapes, the byte
+// stores cannot alias it (they could alias any member, forcing reloads).
+struct BitSink {
+  uint8_t* base;
+  uint64_t bit_len;  // header included
+  uint64_t partial;  // the partial byte's written bits, top-aligned, rest 0
+
+  // Writes the low n bits of v, most significant first, as one unaligned
+  // big-endian word store. The zeros below the new bits land on bytes that
+  // are zero already. REQUIRES: 1 <= n <= 56, higher bits of v zero, and
+  // 8 writable bytes from the partial byte on.
+  void Put(uint64_t v, unsigned n) {
+    const unsigned used = bit_len & 7;
+    const uint64_t word = partial | (v << (64 - used - n));
+    StoreBE64(base + (bit_len >> 3), word);
+    bit_len += n;
+    partial = word << ((used + n) & ~7u);  // used + n <= 63: shift <= 56
+  }
+  // Same for 1 <= n <= 64.
+  void PutWide(uint64_t v, unsigned n) {
+    if (n <= 56) {
+      Put(v, n);
+    } else {
+      Put(v >> 32, n - 32);
+      Put(v & 0xffffffffu, 32);
+    }
+  }
+  // Go's PutUvarint; only ever called byte aligned.
+  void PutUvarint(uint64_t v) {
+    while (v >= 0x80) {
+      Put((v & 0x7f) | 0x80, 8);
+      v >>= 7;
+    }
+    Put(v, 8);
+  }
+};
+
+// One XOR field: `head` (head_len bits) then `payload` (payload_len bits).
+struct XorField {
+  uint64_t head;
+  unsigned head_len;
+  uint64_t payload;
+  unsigned payload_len;  // significant bits; 0 when the value is unchanged
+};
+
+// Encodes v_bits against the previous value, updating the window.
+inline XorField EncodeXor(uint64_t v_bits, uint64_t prev_bits, uint8_t* leading,
+                          uint8_t* trailing) {
+  const uint64_t x = v_bits ^ prev_bits;
+  if (x == 0) return {0, 1, 0, 0};  // '0'
+  // 5 bits hold the leading count; clamping only widens the window.
+  const unsigned lead = std::min(__builtin_clzll(x), 31);
+  const unsigned trail = __builtin_ctzll(x);
+  if (lead >= *leading && trail >= *trailing) {  // fails while kNoWindow
+    return {0b10, 2, x >> *trailing, 64u - *leading - *trailing};
+  }
+  *leading = static_cast<uint8_t>(lead);
+  *trailing = static_cast<uint8_t>(trail);
+  const unsigned sig = 64 - lead - trail;
+  // '11', 5-bit leading count, 6-bit significant count (64 wraps to 0).
+  return {(uint64_t{0b11} << 11) | (lead << 6) | (sig & 63), 13, x >> trail,
+          sig};
+}
+
+// Writes `prefix` (prefix_len bits, may be 0) followed by `field`, merging
+// them into one word store when they fit. Returns whether Prometheus would
+// leave its extra zero byte: the significant bits, which it writes a whole
+// byte at a time when their count is a multiple of 8, end byte aligned.
+inline bool PutField(BitSink* sink, uint64_t prefix, unsigned prefix_len,
+                     const XorField& f) {
+  const unsigned total = prefix_len + f.head_len + f.payload_len;
+  const uint64_t head = (prefix << f.head_len) | f.head;
+  if (total <= 56) {
+    // Two shifts: payload_len may be 56 - (prefix + head) but never 64.
+    sink->Put((head << f.payload_len) | f.payload, total);
+  } else {
+    sink->Put(head, prefix_len + f.head_len);  // at most 24 + 13 bits
+    sink->PutWide(f.payload, f.payload_len);
+  }
+  return f.payload_len != 0 && (f.payload_len & 7) == 0 &&
+         (sink->bit_len & 7) == 0;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -63,76 +153,6 @@ std::string SampleOf(uint16_t index, uint16_t total) {
 XorChunkAppender::XorChunkAppender(size_t reserve_bytes)
     : buf_(std::max(reserve_bytes, 2 + kSlackBytes), '\0') {}
 
-inline void XorChunkAppender::PutBits(uint64_t v, unsigned n) {
-  // One unaligned big-endian word store per write: the partial byte's
-  // written bits are kept, the new bits go right after them, and the zeros
-  // below them land on bytes that are zero already.
-  auto* p = reinterpret_cast<uint8_t*>(&buf_[bit_len_ >> 3]);
-  const unsigned used = bit_len_ & 7;
-  StoreBE64(p, (uint64_t{p[0]} << 56) | (v << (64 - used - n)));
-  bit_len_ += n;
-}
-
-inline void XorChunkAppender::PutWideBits(uint64_t v, unsigned n) {
-  if (n <= 57) {
-    PutBits(v, n);
-  } else {
-    PutBits(v >> 32, n - 32);
-    PutBits(v & 0xffffffffu, 32);
-  }
-}
-
-void XorChunkAppender::PutUvarint(uint64_t v) {
-  // Only samples 0 and 1 carry varints, and both start byte aligned.
-  auto* p = reinterpret_cast<uint8_t*>(&buf_[bit_len_ >> 3]);
-  const auto* start = p;
-  while (v >= 0x80) {
-    *p++ = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<uint8_t>(v);
-  bit_len_ += 8 * static_cast<uint64_t>(p - start);
-}
-
-inline void XorChunkAppender::PutValue(uint64_t v_bits) {
-  const uint64_t x = v_bits ^ last_v_;
-  if (x == 0) {
-    PutBits(0, 1);
-    pad_byte_ = false;
-    return;
-  }
-  // 5 bits hold the leading count; clamping only widens the window.
-  const unsigned lead = std::min(__builtin_clzll(x), 31);
-  const unsigned trail = __builtin_ctzll(x);
-  unsigned sig;
-  if (lead >= leading_ && trail >= trailing_) {  // fails while kNoWindow
-    sig = 64 - leading_ - trailing_;
-    const uint64_t payload = x >> trailing_;
-    if (sig <= 55) {
-      PutBits((uint64_t{0b10} << sig) | payload, sig + 2);
-    } else {
-      PutBits(0b10, 2);
-      PutWideBits(payload, sig);
-    }
-  } else {
-    leading_ = static_cast<uint8_t>(lead);
-    trailing_ = static_cast<uint8_t>(trail);
-    sig = 64 - lead - trail;
-    // '11', 5-bit leading count, 6-bit significant count (64 wraps to 0).
-    const uint64_t head = (uint64_t{0b11} << 11) | (lead << 6) | (sig & 63);
-    const uint64_t payload = x >> trail;
-    if (sig <= 44) {
-      PutBits((head << sig) | payload, 13 + sig);
-    } else {
-      PutBits(head, 13);
-      PutWideBits(payload, sig);
-    }
-  }
-  // Prometheus wrote the significant bits a byte at a time, then the rest
-  // bit by bit; only a whole-byte tail ending aligned leaves its extra byte.
-  pad_byte_ = (sig & 7) == 0 && (bit_len_ & 7) == 0;
-}
-
 void XorChunkAppender::Grow() {
   const size_t needed = (bit_len_ >> 3) + kSlackBytes;
   buf_.resize(std::max(buf_.size() * 2, needed), '\0');
@@ -140,51 +160,82 @@ void XorChunkAppender::Grow() {
 
 void XorChunkAppender::Append(int64_t t_ms, double v) {
   assert(!full());
-  if (buf_.size() < (bit_len_ >> 3) + kSlackBytes) Grow();
+  if (__builtin_expect(buf_.size() < (bit_len_ >> 3) + kSlackBytes, 0)) {
+    Grow();
+  }
   const uint64_t v_bits = DoubleBits(v);
+  if (__builtin_expect(num_samples_ < 2, 0)) {
+    AppendFirstTwo(t_ms, v_bits);
+    return;
+  }
+
+  auto* base = reinterpret_cast<uint8_t*>(&buf_[0]);
+  BitSink sink{base, bit_len_, uint64_t{base[bit_len_ >> 3]} << 56};
   // Timestamp arithmetic is modulo 2^64, as in Prometheus (Go wraps; here
   // unsigned arithmetic keeps it defined).
   const uint64_t delta =
       static_cast<uint64_t>(t_ms) - static_cast<uint64_t>(last_t_);
-
-  if (__builtin_expect(num_samples_ >= 2, 1)) {
-    const uint64_t dod = delta - last_delta_;
-    // Each bucket test is one unsigned compare: dod + (2^(n-1) - 1) maps
-    // [-(2^(n-1) - 1), 2^(n-1)] onto [0, 2^n - 1].
-    if (dod == 0) {
-      PutBits(0, 1);
-    } else if (dod + 8191 <= 16383) {
-      PutBits((uint64_t{0b10} << 14) | (dod & 0x3fff), 16);
-    } else if (dod + 65535 <= 131071) {
-      PutBits((uint64_t{0b110} << 17) | (dod & 0x1ffff), 20);
-    } else if (dod + 524287 <= 1048575) {
-      PutBits((uint64_t{0b1110} << 20) | (dod & 0xfffff), 24);
-    } else {
-      PutBits(0b1111, 4);
-      PutWideBits(dod, 64);
-    }
-    PutValue(v_bits);
-    min_time_ = std::min(min_time_, t_ms);
-    max_time_ = std::max(max_time_, t_ms);
-  } else if (num_samples_ == 0) {
-    PutUvarint(ZigZag(t_ms));
-    StoreBE64(reinterpret_cast<uint8_t*>(&buf_[bit_len_ >> 3]), v_bits);
-    bit_len_ += 64;
-    pad_byte_ = true;  // both fields went in whole bytes, ending aligned
-    min_time_ = max_time_ = t_ms;
+  const uint64_t dod = delta - last_delta_;
+  uint64_t prefix;  // the dod field, unless it is the 68-bit one
+  unsigned prefix_len;
+  // Each bucket test is one unsigned compare: dod + (2^(n-1) - 1) maps
+  // [-(2^(n-1) - 1), 2^(n-1)] onto [0, 2^n - 1].
+  if (dod == 0) {
+    prefix = 0;
+    prefix_len = 1;
+  } else if (dod + 8191 <= 16383) {
+    prefix = (uint64_t{0b10} << 14) | (dod & 0x3fff);
+    prefix_len = 16;
+  } else if (dod + 65535 <= 131071) {
+    prefix = (uint64_t{0b110} << 17) | (dod & 0x1ffff);
+    prefix_len = 20;
+  } else if (dod + 524287 <= 1048575) {
+    prefix = (uint64_t{0b1110} << 20) | (dod & 0xfffff);
+    prefix_len = 24;
   } else {
-    PutUvarint(delta);
-    PutValue(v_bits);
-    min_time_ = std::min(min_time_, t_ms);
-    max_time_ = std::max(max_time_, t_ms);
+    sink.Put(0b1111, 4);
+    sink.PutWide(dod, 64);
+    prefix = 0;
+    prefix_len = 0;
   }
+  const XorField field = EncodeXor(v_bits, last_v_, &leading_, &trailing_);
+  pad_byte_ = PutField(&sink, prefix, prefix_len, field);
 
+  bit_len_ = sink.bit_len;
   last_t_ = t_ms;
   last_delta_ = delta;
   last_v_ = v_bits;
+  min_time_ = std::min(min_time_, t_ms);
+  max_time_ = std::max(max_time_, t_ms);
   ++num_samples_;
-  buf_[0] = static_cast<char>(num_samples_ >> 8);
-  buf_[1] = static_cast<char>(num_samples_ & 0xff);
+  base[0] = static_cast<uint8_t>(num_samples_ >> 8);
+  base[1] = static_cast<uint8_t>(num_samples_);
+}
+
+void XorChunkAppender::AppendFirstTwo(int64_t t_ms, uint64_t v_bits) {
+  auto* base = reinterpret_cast<uint8_t*>(&buf_[0]);
+  // Both samples start byte aligned (after the header, after 64 raw bits).
+  BitSink sink{base, bit_len_, 0};
+  if (num_samples_ == 0) {
+    sink.PutUvarint(ZigZag(t_ms));
+    sink.PutWide(v_bits, 64);
+    pad_byte_ = true;  // both fields went in whole bytes, ending aligned
+    min_time_ = max_time_ = t_ms;
+    last_delta_ = 0;
+  } else {
+    last_delta_ = static_cast<uint64_t>(t_ms) - static_cast<uint64_t>(last_t_);
+    sink.PutUvarint(last_delta_);
+    pad_byte_ = PutField(&sink, 0, 0,
+                         EncodeXor(v_bits, last_v_, &leading_, &trailing_));
+    min_time_ = std::min(min_time_, t_ms);
+    max_time_ = std::max(max_time_, t_ms);
+  }
+  bit_len_ = sink.bit_len;
+  last_t_ = t_ms;
+  last_v_ = v_bits;
+  ++num_samples_;
+  base[0] = static_cast<uint8_t>(num_samples_ >> 8);
+  base[1] = static_cast<uint8_t>(num_samples_);
 }
 
 Result<XorChunkAppender> XorChunkAppender::Resume(
@@ -202,8 +253,9 @@ Result<XorChunkAppender> XorChunkAppender::Resume(
   XorChunkAppender a(std::max(kDefaultReserveBytes, used + kSlackBytes));
   std::memcpy(&a.buf_[0], chunk_bytes.data(), used);
   // The iterator verified that everything after the last sample is zero, so
-  // the partial last byte already has the zero tail PutBits relies on, and
-  // an extra byte can only be Prometheus' padding byte.
+  // the partial last byte already has the zero tail BitSink relies on, and
+  // an extra byte can only be Prometheus' padding byte (not copied: the
+  // buffer past `used` is zero anyway).
   a.bit_len_ = it.pos_;
   a.pad_byte_ = chunk_bytes.size() > used;
   a.num_samples_ = it.total_;
@@ -221,7 +273,7 @@ Result<XorChunkAppender> XorChunkAppender::Resume(
     a.leading_ = it.leading_;
     a.trailing_ = it.trailing_;
   }
-  return a;
+  return Result<XorChunkAppender>(std::move(a));  // no copy of the buffer
 }
 
 // ---------------------------------------------------------------------------
@@ -238,6 +290,8 @@ XorChunkIterator::XorChunkIterator(std::string_view chunk_bytes)
     return;
   }
   total_ = static_cast<uint16_t>((data_[0] << 8) | data_[1]);
+  tail_start_ = size_ >= 8 ? size_ - 8 : 0;
+  std::memcpy(tail_, data_ + tail_start_, size_ - tail_start_);
 }
 
 double XorChunkIterator::value() const {
@@ -251,27 +305,28 @@ bool XorChunkIterator::Fail(std::string message) {
   return false;
 }
 
-inline uint64_t XorChunkIterator::Peek64() const {
+uint64_t XorChunkIterator::PeekTail(uint64_t byte) const {
+  // Here byte + 8 > size_, so byte >= tail_start_. tail_ holds bytes
+  // [tail_start_, tail_start_ + 16), zeros past the data.
+  const uint64_t offset = byte - tail_start_;
+  return offset <= 8 ? LoadBE64(tail_ + offset) : 0;
+}
+
+PROMEWMA_XOR_ALWAYS_INLINE uint64_t XorChunkIterator::Peek64() const {
   const uint64_t byte = pos_ >> 3;
-  uint64_t word;
-  if (__builtin_expect(byte + 8 <= size_, 1)) {
-    word = LoadBE64(data_ + byte);
-  } else {
-    word = 0;
-    for (uint64_t i = 0; i < 8; ++i) {
-      word = (word << 8) | (byte + i < size_ ? data_[byte + i] : 0);
-    }
-  }
+  const uint64_t word = __builtin_expect(byte + 8 <= size_, 1)
+                            ? LoadBE64(data_ + byte)
+                            : PeekTail(byte);
   return word << (pos_ & 7);
 }
 
-inline uint64_t XorChunkIterator::ReadBits(unsigned n) {
+PROMEWMA_XOR_ALWAYS_INLINE uint64_t XorChunkIterator::ReadBits(unsigned n) {
   const uint64_t bits = Peek64() >> (64 - n);
   pos_ += n;
   return bits;
 }
 
-inline uint64_t XorChunkIterator::ReadWideBits(unsigned n) {
+PROMEWMA_XOR_ALWAYS_INLINE uint64_t XorChunkIterator::ReadWideBits(unsigned n) {
   if (n <= 57) return ReadBits(n);
   const uint64_t high = ReadBits(n - 32);
   return (high << 32) | ReadBits(32);
@@ -300,21 +355,7 @@ bool XorChunkIterator::ReadUvarint(uint64_t* v) {
               ": timestamp varint overflows 64 bits");
 }
 
-bool XorChunkIterator::ReadFirst() {
-  uint64_t zigzag;
-  if (!ReadUvarint(&zigzag)) return false;
-  t_ = UnZigZag(zigzag);
-  v_bits_ = ReadWideBits(64);
-  return true;
-}
-
-bool XorChunkIterator::ReadSecond() {
-  if (!ReadUvarint(&delta_)) return false;
-  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
-  return ReadValue();
-}
-
-inline bool XorChunkIterator::ReadValue() {
+PROMEWMA_XOR_ALWAYS_INLINE bool XorChunkIterator::ReadValue() {
   const uint64_t word = Peek64();
   if ((word >> 63) == 0) {  // '0': same bits as before
     pos_ += 1;
@@ -346,6 +387,20 @@ inline bool XorChunkIterator::ReadValue() {
   window_opened_ = true;
   v_bits_ ^= ReadWideBits(sig) << trailing_;
   return true;
+}
+
+bool XorChunkIterator::ReadFirst() {
+  uint64_t zigzag;
+  if (!ReadUvarint(&zigzag)) return false;
+  t_ = UnZigZag(zigzag);
+  v_bits_ = ReadWideBits(64);
+  return true;
+}
+
+bool XorChunkIterator::ReadSecond() {
+  if (!ReadUvarint(&delta_)) return false;
+  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
+  return ReadValue();
 }
 
 bool XorChunkIterator::CheckEnd() {

@@ -87,6 +87,8 @@ namespace promewma::codec {
 // Timestamps need not increase: the format stores deltas modulo 2^64, so any
 // int64 sequence round-trips. Keeping them increasing is the caller's job
 // (and what keeps chunks small).
+//
+// Copyable and movable; a copy is an independent chunk.
 class XorChunkAppender {
  public:
   // Prometheus cuts a chunk once it holds this many samples: past it the
@@ -96,9 +98,13 @@ class XorChunkAppender {
   static constexpr int kMaxSamplesPerChunk = 120;
   // The header count is a uint16.
   static constexpr int kFormatSampleLimit = 65535;
-  // Initial buffer size, as Prometheus allocates for a new chunk: holds
-  // ~90 samples of a typical scrape series (1-2 bytes each) before the first
-  // reallocation, while keeping an idle head chunk small in memory.
+  // Initial buffer size, what Prometheus allocates for a new chunk. Small on
+  // purpose, since every active series keeps a head chunk: it holds 120
+  // samples of a series whose value rarely changes (~0.5 byte per sample),
+  // but a value that changes in its low mantissa bits every scrape (CPU
+  // utilization ratios) costs ~8-9 bytes per sample, and such a chunk ends
+  // near 1 KiB after three doublings. Callers that know better pass their
+  // own size.
   static constexpr size_t kDefaultReserveBytes = 128;
 
   // An empty chunk (2 header bytes, no samples) with at least
@@ -133,14 +139,8 @@ class XorChunkAppender {
   int64_t max_time() const { return max_time_; }
 
  private:
-  // Writes the low `n` bits of `v` (higher bits must be zero).
-  // REQUIRES: 1 <= n <= 57, and kSlackBytes of buffer past the stream end.
-  void PutBits(uint64_t v, unsigned n);
-  // Same for 1 <= n <= 64.
-  void PutWideBits(uint64_t v, unsigned n);
-  // Byte-aligned varint write (sample 0 and 1 only).
-  void PutUvarint(uint64_t v);
-  void PutValue(uint64_t v_bits);
+  // Samples 0 and 1 (varint timestamps), off the hot path.
+  void AppendFirstTwo(int64_t t_ms, uint64_t v_bits);
   void Grow();
 
   // Value of leading_ while no XOR window has been opened. Larger than any
@@ -207,6 +207,7 @@ class XorChunkIterator {
   bool Fail(std::string message);
   // The 64 bits starting at bit pos_, zero past the end of the data.
   uint64_t Peek64() const;
+  uint64_t PeekTail(uint64_t byte) const;
   // Reads `n` bits, 1 <= n <= 57 (ReadWideBits: 1 <= n <= 64). Reading past
   // the end yields zeros; Next() checks pos_ against the end per sample.
   uint64_t ReadBits(unsigned n);
@@ -214,6 +215,10 @@ class XorChunkIterator {
 
   const uint8_t* data_;
   size_t size_;
+  // The last (up to) 8 bytes of the data followed by zeros, so that word
+  // loads near the end need neither a byte loop nor a read past the data.
+  size_t tail_start_ = 0;
+  uint8_t tail_[16] = {};
   uint64_t pos_ = 16;   // next bit to read, from the chunk start
   uint16_t total_ = 0;  // header count
   uint16_t read_ = 0;   // samples decoded so far
