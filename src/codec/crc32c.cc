@@ -46,9 +46,7 @@ inline uint32_t LoadLittleEndian32(const unsigned char* p) {
 #if defined(__x86_64__)
 using Crc32cFunction = uint32_t (*)(std::string_view, uint32_t);
 
-Crc32cFunction Choose() {
-  return HardwareAvailable() ? &Hardware : &Software;
-}
+Crc32cFunction Choose() { return HardwareAvailable() ? &Hardware : &Software; }
 #endif
 
 }  // namespace

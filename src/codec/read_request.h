@@ -48,11 +48,13 @@ enum class ReadResponseType {
 std::string_view ReadResponseTypeName(ReadResponseType type);
 
 // At most this many label matchers in one request (all queries together),
-// and so at most this many queries (each needs a matcher). Every regex
-// matcher costs a compiled RE2; a Prometheus client sends one query per
-// request with a handful of matchers, so this only stops a request crafted
-// to make us compile regexes (or allocate query structs) by the million.
-inline constexpr size_t kMaxReadMatchers = 1000;
+// and so at most this many queries (each needs a matcher). A Prometheus
+// client sends one query per request, with the selector's matchers plus its
+// required_matchers: a handful. The limit is low because a regex matcher
+// costs a compiled RE2 whose size the pattern length does not bound: an
+// 8-byte pattern such as \pL{200} compiles to ~2 MB, so a 1,000-matcher
+// request of 12 KB would cost 2 GB.
+inline constexpr size_t kMaxReadMatchers = 64;
 
 struct ReadQuery {
   int64_t start_ms;  // inclusive, milliseconds since the epoch

@@ -218,7 +218,7 @@ void Engine::AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
     const int64_t bucket = options_.chunk_bucket_ms;
     // Floor division: timestamps before 1970 are legal.
     auto bucket_of = [bucket](int64_t t) {
-      return t >= 0 ? t / bucket : -((-t + bucket - 1) / bucket);
+      return t / bucket - (t % bucket < 0 ? 1 : 0);
     };
     if (head->num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
         bucket_of(timestamp_ms) != bucket_of(head->min_time())) {
@@ -280,6 +280,64 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         break;
     }
   }
+}
+
+void Engine::VisitSnapshots(
+    const std::function<void(const SeriesSnapshot&)>& visit) const {
+  SeriesSnapshot snapshot;
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    for (const Series& s : shard->series) {
+      if (s.params == nullptr) continue;
+      snapshot.labels = s.label_bytes;
+      snapshot.state = s.state;
+      snapshot.latest_ms = s.latest_ms;
+      snapshot.latest = s.latest;
+      for (int k = 0; k < kStoredKinds; ++k) {
+        if (s.heads[k] != nullptr && s.heads[k]->num_samples() > 0) {
+          snapshot.heads[k].assign(s.heads[k]->bytes());
+        } else {
+          snapshot.heads[k].clear();
+        }
+      }
+      visit(snapshot);
+    }
+  }
+}
+
+Status Engine::Restore(const SeriesSnapshot& snapshot) {
+  const uint64_t hash = model::HashLabelSet(snapshot.labels);
+  Shard& shard = *shards_[ShardOf(hash)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (shard.table.Find(hash, snapshot.labels) != nullptr) {
+    return Status::InvalidArgument(
+        "series restored twice: " +
+        model::LabelSetView(snapshot.labels).ToString());
+  }
+  DropReason ignored;
+  const EstimatorParams* params =
+      ParamsFor(model::LabelSetView(snapshot.labels), &ignored);
+  if (params == nullptr) return Status::Ok();  // the rules changed
+  std::array<std::unique_ptr<codec::XorChunkAppender>, kStoredKinds> heads;
+  for (int k = 0; k < kStoredKinds; ++k) {
+    if (snapshot.heads[k].empty()) continue;
+    Result<codec::XorChunkAppender> resumed =
+        codec::XorChunkAppender::Resume(snapshot.heads[k]);
+    if (!resumed.ok()) return resumed.status();
+    heads[k] =
+        std::make_unique<codec::XorChunkAppender>(std::move(resumed).value());
+  }
+  Series& series = shard.series.emplace_back();
+  series.label_bytes = snapshot.labels;
+  series.labels_hash = hash;
+  series.params = params;
+  series.state = snapshot.state;
+  series.latest_ms = snapshot.latest_ms;
+  series.latest = snapshot.latest;
+  series.heads = std::move(heads);
+  shard.table.Insert(hash, &series);
+  active_series_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
 }
 
 void Engine::VisitSeries(

@@ -105,6 +105,17 @@ struct ApplyResult {
   }
 };
 
+// Everything the engine knows about one processed series: what a checkpoint
+// saves and Engine::Restore puts back.
+struct SeriesSnapshot {
+  std::string labels;  // canonical encoding
+  EstimatorState state;
+  int64_t latest_ms = 0;
+  DerivedValues latest;
+  // Open head chunk bytes by stored kind (empty: none).
+  std::array<std::string, kStoredKinds> heads;
+};
+
 // The latest derived values of one processed series, as /metrics shows them.
 struct LatestDerived {
   model::LabelSetView labels;  // input series; valid during the visit only
@@ -178,6 +189,17 @@ class Engine {
                      uint8_t kind, HeadChunk* out) const;
 
   const EngineOptions& options() const { return options_; }
+
+  // Calls `visit` with a snapshot of every processed series, one shard lock
+  // at a time. Consistent as a whole only if no request is applied
+  // meanwhile (the durable ingester holds its lock while checkpointing).
+  void VisitSnapshots(
+      const std::function<void(const SeriesSnapshot&)>& visit) const;
+
+  // Recreates a series from a snapshot, with the parameters the current
+  // rules give it (a series no rule selects any more is dropped).
+  // REQUIRES: the series is not known yet.
+  Status Restore(const SeriesSnapshot& snapshot);
 
   uint64_t active_series() const {
     return active_series_.load(std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "codec/snappy_block.h"
+#include "store/checkpoint_record.h"
 
 namespace promewma::store {
 
@@ -92,17 +93,66 @@ Status DurableIngester::ReadStoredSeries(
   return Status::Ok();
 }
 
+Status DurableIngester::Checkpoint(CheckpointStats* stats) {
+  *stats = CheckpointStats();
+  if (store_ == nullptr) return Status::Ok();
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (!recovered_.load(std::memory_order_acquire)) {
+    return Status::Unavailable("no checkpoint before recovery has finished");
+  }
+  // Sealed chunks must be stored before the checkpoint drops them from the
+  // log's reach.
+  std::vector<ewma::SealedChunk> none;
+  StoreSealed(&none);
+  if (!pending_.empty()) {
+    return Status::Unavailable(
+        "sealed chunks cannot be stored; checkpoint "
+        "postponed");
+  }
+  stats->seq = next_seq_ - 1;
+  std::string record;
+  Status s = store_->WriteCheckpoint(
+      stats->seq, [&](const std::function<Status(std::string_view)>& add) {
+        Status status;
+        engine_->VisitSnapshots([&](const ewma::SeriesSnapshot& snapshot) {
+          if (!status.ok()) return;
+          record.clear();
+          EncodeCheckpointRecord(snapshot, &record);
+          stats->bytes += record.size();
+          ++stats->series;
+          status = add(record);
+        });
+        return status;
+      });
+  stats->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return s;
+}
+
 Status DurableIngester::Recover(RecoveryStats* stats) {
   *stats = RecoveryStats();
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::shared_mutex> lock(mu_);
+  uint64_t checkpoint_seq = 0;
+  ewma::SeriesSnapshot snapshot;
+  Status restored =
+      store_->ReadCheckpoint(&checkpoint_seq, [&](std::string_view record) {
+        Status st = DecodeCheckpointRecord(record, &snapshot);
+        if (st.ok()) st = engine_->Restore(snapshot);
+        if (st.ok()) ++stats->checkpoint_series;
+        return st;
+      });
+  if (!restored.ok()) return restored;
+  next_seq_ = checkpoint_seq + 1;
   std::string decompressed;
   codec::DecodedWriteRequest decoded;
   ewma::Engine::PreparedRequest prepared;
   ewma::ApplyResult result;
-  Status s = store_->ReplayRequests(0, [&](uint64_t seq,
-                                           std::string_view body) {
+  Status s = store_->ReplayRequests(checkpoint_seq, [&](uint64_t seq,
+                                                        std::string_view body) {
     // The body passed these steps when it was logged; failing now means
     // the record changed on disk (its checksum matched, so it was
     // written that way) or the code changed incompatibly.

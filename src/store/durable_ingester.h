@@ -36,8 +36,16 @@
 namespace promewma::store {
 
 struct RecoveryStats {
-  uint64_t requests = 0;  // log records replayed
-  uint64_t samples = 0;   // samples in them
+  uint64_t checkpoint_series = 0;  // series restored from the checkpoint
+  uint64_t requests = 0;           // log records replayed after it
+  uint64_t samples = 0;            // samples in them
+  double seconds = 0;
+};
+
+struct CheckpointStats {
+  uint64_t series = 0;
+  uint64_t bytes = 0;
+  uint64_t seq = 0;  // last log record covered
   double seconds = 0;
 };
 
@@ -65,7 +73,12 @@ class DurableIngester {
 
   ewma::Engine* engine() const { return engine_; }
 
-  // Replays the request log into the engine. Call once; until it has
+  // Saves the engine's state and trims the log it covers, so the next
+  // recovery replays only what comes after. Ingest and reads wait meanwhile.
+  Status Checkpoint(CheckpointStats* stats);
+
+  // Restores the last checkpoint and replays the request log written after
+  // it. Call once; until it has
   // succeeded, Ingest refuses requests with Unavailable (the sender retries)
   // rather than holding them while the log replays.
   Status Recover(RecoveryStats* stats);

@@ -17,6 +17,11 @@ namespace {
 
 constexpr char kLogFamily[] = "log";
 constexpr char kChunksFamily[] = "chunks";
+constexpr char kCheckpointFamily[] = "checkpoint";
+constexpr char kCheckpointMetaKey[] = "checkpoint";
+// A checkpoint is written in batches of about this size: large enough for
+// few RocksDB writes, small enough not to double the memory of a big engine.
+constexpr size_t kCheckpointBatchBytes = 4 << 20;
 constexpr size_t kChunkKeySize = 8 + 8 + 1 + 8;
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
 constexpr uint8_t kRemoteWriteRecord = 1;
@@ -44,7 +49,7 @@ uint64_t Ordered(int64_t v) {
 }
 
 int64_t FloorDiv(int64_t t, int64_t d) {
-  return t >= 0 ? t / d : -((-t + d - 1) / d);
+  return t / d - (t % d < 0 ? 1 : 0);  // floor, without overflow
 }
 
 std::string ChunkKey(int64_t bucket, uint64_t series, uint8_t kind,
@@ -87,6 +92,32 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
+namespace {
+
+struct CheckpointMeta {
+  uint64_t generation = 0;
+  uint64_t seq = 0;
+};
+
+Status ReadMeta(rocksdb::DB* db, CheckpointMeta* meta) {
+  std::string v;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kCheckpointMetaKey, &v);
+  if (s.IsNotFound()) {
+    *meta = CheckpointMeta();
+    return Status::Ok();
+  }
+  if (!s.ok()) return FromRocks(s, "reading the checkpoint pointer");
+  if (v.size() != 16) {
+    return Status::Corruption("checkpoint pointer has " +
+                              std::to_string(v.size()) + " bytes, want 16");
+  }
+  std::memcpy(&meta->generation, v.data(), 8);
+  std::memcpy(&meta->seq, v.data() + 8, 8);
+  return Status::Ok();
+}
+
+}  // namespace
+
 class Store::Impl {
  public:
   ~Impl() {
@@ -99,6 +130,7 @@ class Store::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* chunks_ = nullptr;
+  rocksdb::ColumnFamilyHandle* checkpoint_ = nullptr;
   std::atomic<uint64_t> last_seq_{0};
   std::mutex sync_mu_;  // one WAL sync at a time; waiters then find it done
 };
@@ -124,6 +156,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kLogFamily, log_options},
       {kChunksFamily, rocksdb::ColumnFamilyOptions()},
+      {kCheckpointFamily, rocksdb::ColumnFamilyOptions()},
   };
 
   auto impl = std::make_unique<Impl>();
@@ -139,6 +172,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   }
   impl->log_ = impl->handles_[1];
   impl->chunks_ = impl->handles_[2];
+  impl->checkpoint_ = impl->handles_[3];
 
   // The last log record tells where numbering continues.
   std::unique_ptr<rocksdb::Iterator> it(
@@ -147,6 +181,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (it->Valid()) impl->last_seq_ = DecodeSeqKey(it->key());
   Status status = FromRocks(it->status(), "reading the request log");
   if (!status.ok()) return status;
+  // A checkpoint may have trimmed the whole log: numbering continues after
+  // what it covers, or new records would hide behind it.
+  CheckpointMeta meta;
+  status = ReadMeta(impl->db_, &meta);
+  if (!status.ok()) return status;
+  if (meta.seq > impl->last_seq_) impl->last_seq_ = meta.seq;
   it.reset();
   return std::unique_ptr<Store>(new Store(options, std::move(impl)));
 }
@@ -247,11 +287,27 @@ Status Store::ReadChunks(
       impl_->db_->NewIterator(read_options, impl_->chunks_));
   const int64_t first_bucket = FloorDiv(start_ms, bucket_ms);
   const int64_t last_bucket = FloorDiv(end_ms, bucket_ms);
-  for (int64_t bucket = first_bucket; bucket <= last_bucket; ++bucket) {
+  // Visit only buckets that exist: a query from 0 to "now" spans hundreds
+  // of thousands of empty buckets, and one with end = INT64_MAX billions.
+  // After a bucket, a seek lands on the next existing key; its bucket is
+  // where to look next.
+  for (int64_t bucket = first_bucket; bucket <= last_bucket;) {
     const std::string prefix =
         ChunkKey(bucket, series, kind, 0).substr(0, kChunkKeySize - 8);
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-         it->Next()) {
+    it->Seek(prefix);
+    if (!it->Valid()) break;
+    if (it->key().size() >= 8) {
+      uint64_t ordered = 0;
+      for (int i = 0; i < 8; ++i) {
+        ordered = (ordered << 8) | static_cast<uint8_t>(it->key()[i]);
+      }
+      const int64_t found = static_cast<int64_t>(ordered ^ (uint64_t{1} << 63));
+      if (found > bucket) {
+        bucket = found;
+        continue;
+      }
+    }
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
       const rocksdb::Slice v = it->value();
       if (it->key().size() != kChunkKeySize || v.size() < kChunkValueHeader) {
         return Status::Corruption("chunk " + HexKey(it->key()) +
@@ -280,8 +336,10 @@ Status Store::ReadChunks(
     }
     Status s = FromRocks(it->status(), "reading chunks");
     if (!s.ok()) return s;
+    if (bucket == last_bucket) break;  // also guards the increment
+    ++bucket;
   }
-  return Status::Ok();
+  return FromRocks(it->status(), "reading chunks");
 }
 
 Status Store::CorruptChunksForTest(uint64_t series, uint8_t kind,
@@ -304,6 +362,92 @@ Status Store::CorruptChunksForTest(uint64_t series, uint8_t kind,
     if (!s.ok()) return FromRocks(s, "test corruption");
   }
   return Status::Ok();
+}
+
+Status Store::WriteCheckpoint(
+    uint64_t seq,
+    const std::function<Status(const std::function<Status(std::string_view)>&)>&
+        produce) {
+  if (options_.faults != nullptr) {
+    Status s = options_.faults->BeforeWrite("checkpoint");
+    if (!s.ok()) return s;
+  }
+  CheckpointMeta old;
+  Status s = ReadMeta(impl_->db_, &old);
+  if (!s.ok()) return s;
+  const uint64_t generation = old.generation + 1;
+  // Leftovers of a checkpoint that crashed half-way under this generation.
+  s = FromRocks(
+      impl_->db_->DeleteRange(rocksdb::WriteOptions(), impl_->checkpoint_,
+                              SeqKey(generation), SeqKey(generation + 1)),
+      "clearing a stale checkpoint");
+  if (!s.ok()) return s;
+
+  rocksdb::WriteBatch batch;
+  uint64_t record = 0;
+  auto flush = [&]() -> Status {
+    if (batch.Count() == 0) return Status::Ok();
+    Status w = FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &batch),
+                         "writing the checkpoint");
+    batch.Clear();
+    return w;
+  };
+  s = produce([&](std::string_view value) -> Status {
+    batch.Put(impl_->checkpoint_, SeqKey(generation) + SeqKey(record++),
+              rocksdb::Slice(value.data(), value.size()));
+    return batch.GetDataSize() >= kCheckpointBatchBytes ? flush()
+                                                        : Status::Ok();
+  });
+  if (s.ok()) s = flush();
+  if (!s.ok()) return s;
+  if (options_.faults != nullptr) {
+    s = options_.faults->BeforeWrite("checkpoint pointer");
+    if (!s.ok()) return s;
+  }
+
+  // The switch: synced, so everything written before it (chunks, records)
+  // is on stable storage too (the WAL is one sequential file).
+  std::string pointer(16, '\0');
+  std::memcpy(&pointer[0], &generation, 8);
+  std::memcpy(&pointer[8], &seq, 8);
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  s = FromRocks(impl_->db_->Put(synced, kCheckpointMetaKey, pointer),
+                "switching to the new checkpoint");
+  if (!s.ok()) return s;
+
+  // Only now is the old state garbage.
+  rocksdb::WriteBatch cleanup;
+  cleanup.DeleteRange(impl_->checkpoint_, SeqKey(0), SeqKey(generation));
+  cleanup.DeleteRange(impl_->log_, SeqKey(0), SeqKey(seq + 1));
+  return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &cleanup),
+                   "deleting what the checkpoint replaced");
+}
+
+Status Store::ReadCheckpoint(
+    uint64_t* seq, const std::function<Status(std::string_view)>& visit) {
+  CheckpointMeta meta;
+  Status s = ReadMeta(impl_->db_, &meta);
+  if (!s.ok()) return s;
+  *seq = meta.seq;
+  if (meta.generation == 0) return Status::Ok();
+  rocksdb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db_->NewIterator(read_options, impl_->checkpoint_));
+  const std::string prefix = SeqKey(meta.generation);
+  uint64_t n = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next(), ++n) {
+    s = visit(std::string_view(it->value().data(), it->value().size()));
+    if (s.code() == StatusCode::kCorruption) {
+      return Status::Corruption("checkpoint " +
+                                std::to_string(meta.generation) + " record " +
+                                std::to_string(n) + ": " + s.message());
+    }
+    if (!s.ok()) return s;
+  }
+  return FromRocks(it->status(), "reading the checkpoint");
 }
 
 uint64_t Store::last_seq() const {

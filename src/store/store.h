@@ -25,6 +25,15 @@
 //          expired bucket; a chunk never spans two buckets (the engine seals
 //          head chunks at bucket ends).
 //
+//   checkpoint: key = generation (8 bytes BE) + record number (8 bytes BE)
+//               value = a checkpoint record (store/checkpoint_record.h)
+//   default:    "checkpoint" -> generation (u64 LE) + covered seq (u64 LE)
+//          A checkpoint is written under a new generation, then the
+//          "checkpoint" key switches to it in a synced write, and only then
+//          are the old generation and the log records it covers deleted. A
+//          crash at any point leaves either the old or the new checkpoint
+//          complete, with the log it needs.
+//
 // RocksDB checksums its own WAL records and table blocks; the CRC here is
 // ours end to end, so a flipped byte anywhere between our write and our read
 // is reported with the record's sequence number instead of being replayed.
@@ -119,6 +128,18 @@ class Store {
   Status ReadChunks(uint64_t series, uint8_t kind, int64_t start_ms,
                     int64_t end_ms, int64_t bucket_ms,
                     const std::function<Status(const StoredChunkView&)>& visit);
+
+  // Writes a checkpoint in the steps described above. `produce` calls `add`
+  // once per record. `seq` is the last log record the checkpoint covers.
+  Status WriteCheckpoint(
+      uint64_t seq,
+      const std::function<
+          Status(const std::function<Status(std::string_view)>& add)>& produce);
+
+  // Calls `visit` for every record of the current checkpoint and sets *seq
+  // to the log record it covers (0 and no visits when there is none).
+  Status ReadCheckpoint(uint64_t* seq,
+                        const std::function<Status(std::string_view)>& visit);
 
   // Highest seq in the log (0 when empty).
   uint64_t last_seq() const;

@@ -495,7 +495,7 @@ TEST_CASE("more than kMaxReadMatchers matchers is refused as too large") {
   AddMatcher(req.add_queries(), LabelMatcher::EQ, "job", "y");
   Status s = Decode(req, &got);
   REQUIRE(s.code() == StatusCode::kTooLarge);
-  REQUIRE(s.message() == "read request has over 1000 label matchers");
+  REQUIRE(s.message() == "read request has over 64 label matchers");
 
   // Queries without matchers are invalid anyway, but a body of thousands of
   // empty ones (2 bytes each) is refused by count while it is parsed.
@@ -504,7 +504,7 @@ TEST_CASE("more than kMaxReadMatchers matchers is refused as too large") {
     raw += std::string("\x0a\x00", 2);
   s = DecodeReadRequest(CompressSnappyBlock(raw), kLimit, &got);
   REQUIRE(s.code() == StatusCode::kTooLarge);
-  REQUIRE(s.message() == "read request has over 1000 queries");
+  REQUIRE(s.message() == "read request has over 64 queries");
 }
 
 TEST_CASE("a long list of unsupported response types is shown shortened") {

@@ -122,6 +122,15 @@ TEST_CASE("SAMPLES: raw series in an inclusive range") {
   }
 }
 
+TEST_CASE(
+    "the widest possible range is answered, not walked bucket by bucket") {
+  Fixture f;
+  auto got = ParseSamples(
+      f.Read(Query(INT64_MIN, INT64_MAX, {{EQ, "__name__", "cpu"}})));
+  REQUIRE(got.size() == 3);
+  REQUIRE(got.at("__name__=cpu,host=h0,").size() == kSamples);
+}
+
 TEST_CASE("SAMPLES: derived series equal an independent recomputation") {
   Fixture f;
   auto got = ParseSamples(

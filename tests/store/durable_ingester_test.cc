@@ -10,6 +10,7 @@
 #include "codec/crc32c.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
+#include "store/checkpoint_record.h"
 #include "testing/remote_write.h"
 #include "testing/subprocess.h"
 
@@ -329,6 +330,173 @@ TEST_CASE("raw and derived chunks are stored and read back, across restarts") {
     REQUIRE(s.message().find("chunk ") == 0);
     REQUIRE(got.empty());
   }
+}
+
+}  // namespace
+}  // namespace promewma::store
+
+namespace promewma::store {
+namespace {
+
+// Runs `steps` requests Body(first..) through an ingester on `dir`.
+void IngestRange(DurableIngester& ingester, int first, int last) {
+  ewma::ApplyResult result;
+  for (int t = first; t < last; ++t)
+    REQUIRE(IngestBody(ingester, Body(t), &result).ok());
+}
+
+Latest Uninterrupted(int steps) {
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester reference(&engine, nullptr);
+  IngestRange(reference, 0, steps);
+  return LatestOf(engine);
+}
+
+TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats rs;
+    REQUIRE(ingester.Recover(&rs).ok());
+    IngestRange(ingester, 0, 130);
+    CheckpointStats cs;
+    REQUIRE(ingester.Checkpoint(&cs).ok());
+    REQUIRE(cs.series == 20);
+    REQUIRE(cs.seq == 130);
+    IngestRange(ingester, 130, 140);
+    // The log holds only what came after the checkpoint.
+    int records = 0;
+    REQUIRE(store
+                ->ReplayRequests(0,
+                                 [&](uint64_t seq, std::string_view) {
+                                   REQUIRE(seq > 130);
+                                   ++records;
+                                   return Status::Ok();
+                                 })
+                .ok());
+    REQUIRE(records == 10);
+  }
+  auto store = OpenStore(dir.path());
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats rs;
+  REQUIRE(ingester.Recover(&rs).ok());
+  REQUIRE(rs.checkpoint_series == 20);
+  REQUIRE(rs.requests == 10);
+  REQUIRE(LatestOf(engine) == Uninterrupted(140));
+  IngestRange(ingester, 140, 300);
+  REQUIRE(LatestOf(engine) == Uninterrupted(300));
+  // Every raw sample, across sealed chunks and the resumed head chunk.
+  Status s;
+  auto raw = ReadBack(ingester, 3, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  REQUIRE(s.ok());
+  REQUIRE(raw.size() == 300);
+  for (int t = 0; t < 300; ++t) {
+    REQUIRE(raw[t].first == 1700000000000 + t * 15000);
+    REQUIRE(raw[t].second == 10.0 + (t * 7 + 3 * 3) % 11);
+  }
+}
+
+TEST_CASE("a checkpoint that trimmed the whole log: numbering continues") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats rs;
+    REQUIRE(ingester.Recover(&rs).ok());
+    IngestRange(ingester, 0, 5);
+    CheckpointStats cs;
+    REQUIRE(ingester.Checkpoint(&cs).ok());
+  }
+  {
+    auto store = OpenStore(dir.path());
+    REQUIRE(store->last_seq() == 5);
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats rs;
+    REQUIRE(ingester.Recover(&rs).ok());
+    IngestRange(ingester, 5, 8);  // logged as 6, 7, 8
+  }
+  auto store = OpenStore(dir.path());
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats rs;
+  REQUIRE(ingester.Recover(&rs).ok());
+  REQUIRE(rs.requests == 3);
+  REQUIRE(LatestOf(engine) == Uninterrupted(8));
+}
+
+class FailAt : public FaultInjector {
+ public:
+  explicit FailAt(std::string what) : what_(std::move(what)) {}
+  Status BeforeWrite(std::string_view what) override {
+    return armed && what == what_ ? Status::Unavailable("injected crash")
+                                  : Status::Ok();
+  }
+  bool armed = false;
+
+ private:
+  std::string what_;
+};
+
+TEST_CASE("a checkpoint interrupted at any step leaves a recoverable store") {
+  auto step = GENERATE(as<std::string>{}, "checkpoint", "checkpoint pointer");
+  TempDir dir;
+  FailAt faults(step);
+  {
+    auto store = OpenStore(dir.path(), &faults);
+    ewma::Engine engine{ewma::EngineOptions{}};
+    DurableIngester ingester(&engine, store.get());
+    RecoveryStats rs;
+    REQUIRE(ingester.Recover(&rs).ok());
+    IngestRange(ingester, 0, 50);
+    CheckpointStats cs;
+    REQUIRE(ingester.Checkpoint(&cs).ok());  // a good one first
+    IngestRange(ingester, 50, 90);
+    faults.armed = true;
+    REQUIRE_FALSE(ingester.Checkpoint(&cs).ok());
+    faults.armed = false;
+    IngestRange(ingester, 90, 100);
+  }
+  auto store = OpenStore(dir.path());
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats rs;
+  REQUIRE(ingester.Recover(&rs).ok());
+  REQUIRE(rs.checkpoint_series == 20);  // the first checkpoint
+  REQUIRE(rs.requests == 50);           // everything after it
+  REQUIRE(LatestOf(engine) == Uninterrupted(100));
+}
+
+TEST_CASE("checkpoint records round-trip and detect damage") {
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, nullptr);
+  IngestRange(ingester, 0, 40);
+  int checked = 0;
+  engine.VisitSnapshots([&](const ewma::SeriesSnapshot& snapshot) {
+    std::string record;
+    EncodeCheckpointRecord(snapshot, &record);
+    ewma::SeriesSnapshot back;
+    REQUIRE(DecodeCheckpointRecord(record, &back).ok());
+    REQUIRE(back.labels == snapshot.labels);
+    REQUIRE(back.state.mean == snapshot.state.mean);
+    REQUIRE(back.state.count == snapshot.state.count);
+    REQUIRE(back.heads == snapshot.heads);
+    REQUIRE(back.latest_ms == snapshot.latest_ms);
+    for (size_t i = 0; i < record.size(); i += 7) {
+      std::string damaged = record;
+      damaged[i] ^= 0x01;
+      REQUIRE(DecodeCheckpointRecord(damaged, &back).code() ==
+              StatusCode::kCorruption);
+    }
+    REQUIRE(DecodeCheckpointRecord(record.substr(0, 3), &back).code() ==
+            StatusCode::kCorruption);
+    ++checked;
+  });
+  REQUIRE(checked == 20);
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+// The checkpoint record of one series: its EWMA state, latest outputs and
+// open head chunks, so that recovery replays only the log written after the
+// checkpoint.
+//
+// Format (integers little-endian, doubles as their IEEE 754 bits):
+//   u8   version (1)
+//   u32  length of labels, then the canonical label bytes
+//   f64  mean, f64 spread, f64 weight_sq, u64 count,
+//   i64  last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits
+//   i64  latest_ms, u8 latest.present, u8 latest.stale, 5 x f64 latest.value
+//   u8   mask of stored kinds with an open head chunk; per set bit, in kind
+//        order: u32 length, then the XOR chunk bytes
+//   u32  CRC-32C of everything before it
+//
+// Thread-safety: pure functions.
+
+#ifndef PROMEWMA_STORE_CHECKPOINT_RECORD_H_
+#define PROMEWMA_STORE_CHECKPOINT_RECORD_H_
+
+#include <string>
+#include <string_view>
+
+#include "ewma/engine.h"
+#include "promewma/status.h"
+
+namespace promewma::store {
+
+// Appends the record of `snapshot` to *out.
+void EncodeCheckpointRecord(const ewma::SeriesSnapshot& snapshot,
+                            std::string* out);
+
+// Decodes one record; Corruption (one line) when it is damaged.
+Status DecodeCheckpointRecord(std::string_view record,
+                              ewma::SeriesSnapshot* out);
+
+}  // namespace promewma::store
+
+#endif  // PROMEWMA_STORE_CHECKPOINT_RECORD_H_
