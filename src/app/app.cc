@@ -1,13 +1,19 @@
 #include "app/app.h"
 
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "http/server.h"
@@ -43,6 +49,86 @@ void RegisterBuildInfo(prometheus::Registry& registry) {
       .Add({{"version", kVersion}})
       .Set(1);
 }
+
+// Checkpoints and retention, every checkpoint_interval and once more at
+// shutdown (so the next start replays next to nothing).
+class Maintenance {
+ public:
+  Maintenance(store::DurableIngester* ingester, const config::Config& config,
+              prometheus::Registry& registry)
+      : ingester_(ingester),
+        config_(config),
+        last_success_(
+            prometheus::BuildGauge()
+                .Name("promewma_checkpoint_last_success_timestamp_seconds")
+                .Help("When the last checkpoint completed.")
+                .Register(registry)
+                .Add({})),
+        last_duration_(prometheus::BuildGauge()
+                           .Name("promewma_checkpoint_last_duration_seconds")
+                           .Help("How long the last checkpoint held ingest.")
+                           .Register(registry)
+                           .Add({})),
+        failures_(prometheus::BuildCounter()
+                      .Name("promewma_checkpoint_failures_total")
+                      .Help("Checkpoints that failed (the log is kept).")
+                      .Register(registry)
+                      .Add({})) {}
+
+  void Start(std::function<bool()> recovered) {
+    thread_ = std::thread([this, recovered] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!stop_) {
+        cv_.wait_for(lock,
+                     std::chrono::milliseconds(config_.checkpoint_interval_ms),
+                     [this] { return stop_; });
+        if (stop_) break;
+        if (!recovered()) continue;
+        lock.unlock();
+        RunOnce();
+        lock.lock();
+      }
+    });
+  }
+
+  // Stops the periodic work and runs it a last time.
+  void StopAndFinish(bool recovered) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (recovered) RunOnce();
+  }
+
+ private:
+  void RunOnce() {
+    store::CheckpointStats stats;
+    Status s = ingester_->Checkpoint(&stats);
+    if (s.ok()) {
+      spdlog::info("checkpoint: {} series, {} bytes, log up to {} in {:.3f}s",
+                   stats.series, stats.bytes, stats.seq, stats.seconds);
+      last_success_.SetToCurrentTime();
+      last_duration_.Set(stats.seconds);
+    } else {
+      spdlog::error("checkpoint failed (the log is kept): {}", s.message());
+      failures_.Increment();
+    }
+    s = ingester_->ApplyRetention(config_.retention_ms);
+    if (!s.ok()) spdlog::error("retention: {}", s.message());
+  }
+
+  store::DurableIngester* const ingester_;
+  const config::Config& config_;
+  prometheus::Gauge& last_success_;
+  prometheus::Gauge& last_duration_;
+  prometheus::Counter& failures_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+};
 
 int Serve(const config::Config& config) {
   std::string host;
@@ -89,6 +175,13 @@ int Serve(const config::Config& config) {
     server.Stop();
   });
   // Serve /-/healthy (and a 503 /-/ready) while the log replays.
+  std::atomic<bool> recovered{false};
+  prometheus::Gauge& recovery_seconds =
+      prometheus::BuildGauge()
+          .Name("promewma_recovery_duration_seconds")
+          .Help("How long restoring the checkpoint and replaying the log took.")
+          .Register(registry)
+          .Add({});
   std::thread recovery([&] {
     store::RecoveryStats stats;
     Status rs = ingester.Recover(&stats);
@@ -97,16 +190,22 @@ int Serve(const config::Config& config) {
       return;
     }
     spdlog::info(
-        "recovered {} requests ({} samples, {} series) from {} in {:.3f}s",
-        stats.requests, stats.samples, engine.active_series(), config.data_dir,
+        "recovered {} series from the checkpoint and {} requests ({} samples) "
+        "from the log of {} in {:.3f}s",
+        stats.checkpoint_series, stats.requests, stats.samples, config.data_dir,
         stats.seconds);
+    recovery_seconds.Set(stats.seconds);
+    recovered = true;
     server.SetReady(true);
   });
+  Maintenance maintenance(&ingester, config, registry);
+  maintenance.Start([&recovered] { return recovered.load(); });
   spdlog::info("promewma {} listening on {}:{} ({} rules, data dir {})",
                kVersion, host, server.port(), config.rules.size(),
                config.data_dir);
   server.Run();
   recovery.join();
+  maintenance.StopAndFinish(recovered.load());
   // Run() also returns if the listener fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();

@@ -365,6 +365,26 @@ Status ParseDataDir(const YAML::Node& node, Config* config) {
   return Status::Ok();
 }
 
+// A duration that must be > 0 (retention, checkpoint_interval).
+Status ParsePositiveDuration(const YAML::Node& node, const char* key,
+                             int64_t* out) {
+  Result<int64_t> ms = ScalarDurationMs(node, key);
+  if (!ms.ok()) return ms.status();
+  if (*ms <= 0)
+    return ProblemAt(key, "must be > 0, got " + Quoted(node.Scalar()));
+  *out = *ms;
+  return Status::Ok();
+}
+
+Status ParseRetention(const YAML::Node& node, Config* config) {
+  return ParsePositiveDuration(node, "retention", &config->retention_ms);
+}
+
+Status ParseCheckpointInterval(const YAML::Node& node, Config* config) {
+  return ParsePositiveDuration(node, "checkpoint_interval",
+                               &config->checkpoint_interval_ms);
+}
+
 Status ParseDurability(const YAML::Node& node, Config* config) {
   Result<std::string> text = ScalarText(node, "durability", "os or fsync");
   if (!text.ok()) return text.status();
@@ -486,9 +506,14 @@ struct TopLevelKey {
 // In the order they are applied, which need not be the order in the file:
 // rules start from the finished top-level `ewma:` values.
 constexpr TopLevelKey kTopLevelKeys[] = {
-    {"listen", ParseListen},    {"log_level", ParseLogLevel},
-    {"data_dir", ParseDataDir}, {"durability", ParseDurability},
-    {"ewma", ParseEwma},        {"rules", ParseRules},
+    {"listen", ParseListen},
+    {"log_level", ParseLogLevel},
+    {"data_dir", ParseDataDir},
+    {"retention", ParseRetention},
+    {"checkpoint_interval", ParseCheckpointInterval},
+    {"durability", ParseDurability},
+    {"ewma", ParseEwma},
+    {"rules", ParseRules},
     {"limits", ParseLimits},
 };
 

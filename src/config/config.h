@@ -4,6 +4,8 @@
 //   log_level: info               # debug | info | warn | error
 //   data_dir: ./data              # where the request log and store live
 //   durability: os                # os (survives a crash) | fsync (power loss)
+//   retention: 15d                # stored chunks older than this are deleted
+//   checkpoint_interval: 5m       # bounds the log a restart replays
 //   ewma:                         # defaults for every series
 //     span: 10                    # at most one of alpha | span | half_life
 //     k: 3
@@ -73,6 +75,13 @@ struct Config {
   std::string log_level = "info";         // debug | info | warn | error
   std::string data_dir = "./data";        // request log, chunks, checkpoints
   store::Durability durability = store::Durability::kOs;
+  // Stored chunks older than the newest sample minus this are deleted, a
+  // whole time bucket at a time (like Prometheus, relative to the data, so a
+  // backfill of old history is kept).
+  int64_t retention_ms = 15LL * 24 * 3600 * 1000;
+  // How often the engine state is checkpointed (which bounds how much log a
+  // restart replays) and retention is applied.
+  int64_t checkpoint_interval_ms = 5 * 60 * 1000;
   ewma::EstimatorParams ewma;  // for all series when no rules;
                                // the base every rule starts from
   std::vector<Rule> rules;     // in file order

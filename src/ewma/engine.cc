@@ -251,6 +251,8 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
                                               : result->stale);
         series->latest = out;
         series->latest_ms = samples[j].timestamp_ms;
+        if (samples[j].timestamp_ms > result->max_timestamp_ms)
+          result->max_timestamp_ms = samples[j].timestamp_ms;
         AppendStored(series, kRawKind, samples[j].timestamp_ms,
                      samples[j].value, result);
         for (int o = 0; o < kOutputCount; ++o) {

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,6 +100,8 @@ struct ApplyResult {
   std::string rejection;
   // Head chunks this request sealed; the caller stores them.
   std::vector<SealedChunk> sealed;
+  // Newest timestamp among the samples applied (INT64_MIN: none).
+  int64_t max_timestamp_ms = std::numeric_limits<int64_t>::min();
 
   uint64_t dropped_by(DropReason r) const {
     return dropped[static_cast<int>(r)];

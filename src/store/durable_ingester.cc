@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <string>
@@ -38,6 +39,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     }
     engine_->Commit(decoded, &prepared, result);
     StoreSealed(&result->sealed);
+    max_timestamp_ms_ = std::max(max_timestamp_ms_, result->max_timestamp_ms);
   }
   if (store_ != nullptr) {
     Status s = store_->SyncLog();
@@ -93,6 +95,20 @@ Status DurableIngester::ReadStoredSeries(
   return Status::Ok();
 }
 
+Status DurableIngester::ApplyRetention(int64_t retention_ms) {
+  if (store_ == nullptr) return Status::Ok();
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (max_timestamp_ms_ == std::numeric_limits<int64_t>::min()) {
+    return Status::Ok();
+  }
+  const int64_t bucket_ms = engine_->options().chunk_bucket_ms;
+  const int64_t cutoff = max_timestamp_ms_ - retention_ms;
+  // Buckets entirely before the cutoff go; the one holding it stays.
+  const int64_t keep_from =
+      cutoff / bucket_ms - (cutoff % bucket_ms < 0 ? 1 : 0);
+  return store_->DropBucketsBefore(keep_from);
+}
+
 Status DurableIngester::Checkpoint(CheckpointStats* stats) {
   *stats = CheckpointStats();
   if (store_ == nullptr) return Status::Ok();
@@ -142,6 +158,10 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
       store_->ReadCheckpoint(&checkpoint_seq, [&](std::string_view record) {
         Status st = DecodeCheckpointRecord(record, &snapshot);
         if (st.ok()) st = engine_->Restore(snapshot);
+        if (st.ok() && snapshot.state.count > 0) {
+          max_timestamp_ms_ =
+              std::max(max_timestamp_ms_, snapshot.state.last_sample_ms);
+        }
         if (st.ok()) ++stats->checkpoint_series;
         return st;
       });
@@ -166,6 +186,7 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
     }
     engine_->Commit(decoded, &prepared, &result);
     StoreSealed(&result.sealed);
+    max_timestamp_ms_ = std::max(max_timestamp_ms_, result.max_timestamp_ms);
     ++stats->requests;
     stats->samples += result.received;
     next_seq_ = seq + 1;

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <shared_mutex>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,10 @@ class DurableIngester {
   // recovery replays only what comes after. Ingest and reads wait meanwhile.
   Status Checkpoint(CheckpointStats* stats);
 
+  // Deletes stored chunks in time buckets that end more than `retention_ms`
+  // before the newest sample seen. Whole buckets only.
+  Status ApplyRetention(int64_t retention_ms);
+
   // Restores the last checkpoint and replays the request log written after
   // it. Call once; until it has
   // succeeded, Ingest refuses requests with Unavailable (the sender retries)
@@ -96,6 +101,7 @@ class DurableIngester {
   std::shared_mutex mu_;
   uint64_t next_seq_ = 1;             // guarded by mu_
   std::vector<StoredChunk> pending_;  // guarded by mu_
+  int64_t max_timestamp_ms_ = std::numeric_limits<int64_t>::min();  // mu_
 };
 
 }  // namespace promewma::store

@@ -450,6 +450,15 @@ Status Store::ReadCheckpoint(
   return FromRocks(it->status(), "reading the checkpoint");
 }
 
+Status Store::DropBucketsBefore(int64_t bucket) {
+  std::string begin, end;
+  PutBigEndian(&begin, 0);  // Ordered(INT64_MIN)
+  PutBigEndian(&end, Ordered(bucket));
+  return FromRocks(impl_->db_->DeleteRange(rocksdb::WriteOptions(),
+                                           impl_->chunks_, begin, end),
+                   "deleting expired chunks");
+}
+
 uint64_t Store::last_seq() const {
   return impl_->last_seq_.load(std::memory_order_acquire);
 }

@@ -129,6 +129,9 @@ class Store {
                     int64_t end_ms, int64_t bucket_ms,
                     const std::function<Status(const StoredChunkView&)>& visit);
 
+  // Deletes every stored chunk in buckets before `bucket` (retention).
+  Status DropBucketsBefore(int64_t bucket);
+
   // Writes a checkpoint in the steps described above. `produce` calls `add`
   // once per record. `seq` is the last log record the checkpoint covers.
   Status WriteCheckpoint(

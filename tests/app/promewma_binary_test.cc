@@ -132,6 +132,26 @@ rules:
   REQUIRE(log.find("listening on 127.0.0.1:" + std::to_string(port)) !=
           std::string::npos);
   REQUIRE(log.find("shutting down") != std::string::npos);
+  REQUIRE(log.find("checkpoint: 1 series") != std::string::npos);
+
+  // The shutdown checkpoint leaves nothing to replay, and nothing is lost.
+  Subprocess again(
+      {kBinary, "--config", config, "--listen",
+       "127.0.0.1:" + std::to_string(port), "--data-dir", dir.path() + "/data"},
+      dir.path());
+  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
+  auto m2 = c.Get("/metrics");
+  REQUIRE(m2);
+  const std::string ewma_line = "cpu_utilization:ewma{instance=\"vm-1\"} ";
+  const size_t a = m->body.find(ewma_line), b = m2->body.find(ewma_line);
+  REQUIRE(b != std::string::npos);
+  REQUIRE(m2->body.substr(b, m2->body.find('\n', b) - b) ==
+          m->body.substr(a, m->body.find('\n', a) - a));
+  again.Signal(SIGTERM);
+  REQUIRE(again.Wait(10s) == 0);
+  REQUIRE(again.Stderr().find(
+              "recovered 1 series from the checkpoint and 0 requests") !=
+          std::string::npos);
 }
 
 }  // namespace

@@ -149,6 +149,14 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("limits: {max_samples_per_query: 1000}\n")
               .limits.max_samples_per_query == 1000);
   }
+  SECTION("retention and checkpoint_interval") {
+    Config defaults = MustParse("");
+    CHECK(defaults.retention_ms == 15LL * 24 * 3600 * 1000);
+    CHECK(defaults.checkpoint_interval_ms == 300000);
+    Config config = MustParse("retention: 30d\ncheckpoint_interval: 30s\n");
+    CHECK(config.retention_ms == 30LL * 24 * 3600 * 1000);
+    CHECK(config.checkpoint_interval_ms == 30000);
+  }
   SECTION("data_dir and durability") {
     Config defaults = MustParse("");
     CHECK(defaults.data_dir == "./data");
@@ -268,6 +276,8 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "\"just text\""},
       {"spam: 1\n", "promewma.yml: spam: unknown key"},
       {"write_back: []\n", "promewma.yml: write_back: unknown key"},
+      {"retention: 0s\n", "promewma.yml: retention: must be > 0"},
+      {"checkpoint_interval: soon\n", "promewma.yml: checkpoint_interval: "},
       {"limits: {max_samples_per_query: 0}\n",
        "promewma.yml: limits.max_samples_per_query: must be > 0, got 0"},
       // data_dir, durability

@@ -501,3 +501,49 @@ TEST_CASE("checkpoint records round-trip and detect damage") {
 
 }  // namespace
 }  // namespace promewma::store
+
+namespace promewma::store {
+namespace {
+
+TEST_CASE(
+    "retention drops whole buckets older than the newest sample minus "
+    "retention") {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ewma::EngineOptions options;
+  options.chunk_bucket_ms = 60000;  // 4 samples of Body() per bucket
+  ewma::Engine engine{options};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats rs;
+  REQUIRE(ingester.Recover(&rs).ok());
+  IngestRange(ingester, 0, 40);  // 10 minutes
+  Status s;
+  REQUIRE(
+      ReadBack(ingester, 0, ewma::kRawKind, INT64_MIN, INT64_MAX, &s).size() ==
+      40);
+  // Newest sample: t=39. Keeping 150 s puts the cutoff at t=29; the bucket
+  // holding the cutoff stays whole, every bucket before it goes.
+  const int64_t newest = 1700000000000 + 39 * 15000;
+  const int64_t keep_from = (newest - 150000) / 60000 * 60000;
+  int expected = 0, first = -1;
+  for (int t = 0; t < 40; ++t) {
+    if (1700000000000 + t * 15000 >= keep_from) {
+      ++expected;
+      if (first < 0) first = t;
+    }
+  }
+  REQUIRE(expected < 16);  // something went, something stayed
+  REQUIRE(expected > 10);
+  REQUIRE(ingester.ApplyRetention(150000).ok());
+  auto kept = ReadBack(ingester, 0, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  REQUIRE(s.ok());
+  REQUIRE(kept.size() == static_cast<size_t>(expected));
+  REQUIRE(kept.front().first == 1700000000000 + first * 15000);
+  // Derived series expire alike.
+  REQUIRE(ReadBack(ingester, 0, ewma::StoredKindOf(ewma::Output::kEwma),
+                   INT64_MIN, INT64_MAX, &s)
+              .size() == static_cast<size_t>(expected));
+}
+
+}  // namespace
+}  // namespace promewma::store
