@@ -463,6 +463,10 @@ Result<Matcher> Matcher::Create(Type type, std::string name,
     // would accept with a different meaning.
     RE2::Options options;
     options.set_log_errors(false);  // the error goes into our Status instead
+    // Matchers come from remote-read requests too: a few bytes like
+    // "\\pL{200}" would otherwise compile to megabytes of program. 1 MiB
+    // is plenty for any selector a person writes; more is refused.
+    options.set_max_mem(1 << 20);
     auto compiled = std::make_shared<const re2::RE2>(value, options);
     if (!compiled->ok()) {
       std::string msg = "invalid regular expression ";

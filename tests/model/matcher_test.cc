@@ -296,3 +296,16 @@ TEST_CASE("A default Selector matches everything", "[selector]") {
 
 }  // namespace
 }  // namespace promewma::model
+
+namespace promewma::model {
+namespace {
+
+TEST_CASE("a regex that would compile to megabytes is refused") {
+  auto m = Matcher::Create(Matcher::Type::kRegexMatch, "job", "\\pL{1000}");
+  REQUIRE_FALSE(m.ok());
+  REQUIRE(m.status().message().find("invalid regular expression") == 0);
+  REQUIRE(Matcher::Create(Matcher::Type::kRegexMatch, "job", "node|vm|db-[0-9]+").ok());
+}
+
+}  // namespace
+}  // namespace promewma::model
