@@ -212,16 +212,14 @@ void Engine::Commit(const codec::DecodedWriteRequest& request,
 }
 
 void Engine::AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
-                          double value, ApplyResult* result) const {
+                          int64_t bucket_start_ms, double value,
+                          ApplyResult* result) const {
   std::unique_ptr<codec::XorChunkAppender>& head = series->heads[kind];
   if (head != nullptr && head->num_samples() > 0) {
-    const int64_t bucket = options_.chunk_bucket_ms;
-    // Floor division: timestamps before 1970 are legal.
-    auto bucket_of = [bucket](int64_t t) {
-      return t / bucket - (t % bucket < 0 ? 1 : 0);
-    };
+    // Samples only move forward, so a head that began before this sample's
+    // bucket belongs to an earlier one.
     if (head->num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
-        bucket_of(timestamp_ms) != bucket_of(head->min_time())) {
+        head->min_time() < bucket_start_ms) {
       result->sealed.push_back(SealedChunk{series->labels_hash, kind,
                                            head->min_time(), head->max_time(),
                                            std::string(head->bytes())});
@@ -253,12 +251,19 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         series->latest_ms = samples[j].timestamp_ms;
         if (samples[j].timestamp_ms > result->max_timestamp_ms)
           result->max_timestamp_ms = samples[j].timestamp_ms;
-        AppendStored(series, kRawKind, samples[j].timestamp_ms,
-                     samples[j].value, result);
-        for (int o = 0; o < kOutputCount; ++o) {
-          if (out.present & (1u << o)) {
-            AppendStored(series, StoredKindOf(static_cast<Output>(o)),
-                         samples[j].timestamp_ms, out.value[o], result);
+        {
+          // One division per sample (not per stored series): the start of
+          // the time bucket the sample falls in, floored for t < 0 too.
+          const int64_t t = samples[j].timestamp_ms;
+          const int64_t b = options_.chunk_bucket_ms;
+          const int64_t bucket_start = (t / b - (t % b < 0 ? 1 : 0)) * b;
+          AppendStored(series, kRawKind, t, bucket_start, samples[j].value,
+                       result);
+          for (int o = 0; o < kOutputCount; ++o) {
+            if (out.present & (1u << o)) {
+              AppendStored(series, StoredKindOf(static_cast<Output>(o)), t,
+                           bucket_start, out.value[o], result);
+            }
           }
         }
         break;

@@ -229,8 +229,10 @@ class Engine {
   // Appends one sample to a stored series' head chunk, sealing the chunk
   // first when it is full or the sample is in another bucket.
   // REQUIRES: the series' shard lock is held.
+  // REQUIRES: bucket_start_ms is the start of timestamp_ms' time bucket.
   void AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
-                    double value, ApplyResult* result) const;
+                    int64_t bucket_start_ms, double value,
+                    ApplyResult* result) const;
   const EstimatorParams* ParamsFor(model::LabelSetView labels,
                                    DropReason* ignored_reason) const;
 
