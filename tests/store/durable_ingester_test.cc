@@ -252,8 +252,8 @@ namespace promewma::store {
 namespace {
 
 std::string CpuLabels(int s) {
-  std::vector<model::Label> l = {{"__name__", "cpu"},
-                                 {"host", "h" + std::to_string(s)}};
+  const std::string host = "h" + std::to_string(s);  // outlives the views
+  std::vector<model::Label> l = {{"__name__", "cpu"}, {"host", host}};
   std::string out;
   REQUIRE(model::EncodeLabelSet(&l, &out).ok());
   return out;
