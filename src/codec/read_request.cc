@@ -28,89 +28,12 @@ constexpr uint32_t kMatcherTypeTag = MakeTag(1, kVarint);
 constexpr uint32_t kMatcherNameTag = MakeTag(2, kLengthDelimited);
 constexpr uint32_t kMatcherValueTag = MakeTag(3, kLengthDelimited);
 
-// Unknown fields may hold (deprecated) groups; bounded so that a hostile
-// body cannot recurse the stack away.
-constexpr int kMaxGroupDepth = 64;
+using Reader = protowire::MessageReader;
 
-// Cursor over one message's bytes. Remembers where the body starts so that
-// errors can name the byte offset.
-class Reader {
- public:
-  Reader(const char* body_start, const char* pos, const char* end)
-      : body_start_(body_start), pos_(pos), end_(end) {}
-
-  bool done() const { return pos_ >= end_; }
-
-  Status Fail(const char* what) const {
-    return Status::InvalidArgument("malformed read request protobuf at byte " +
-                                   std::to_string(pos_ - body_start_) + ": " +
-                                   what);
-  }
-
-  // Field number 0 is invalid. Tags are 32 bit; like libprotobuf, higher
-  // bits of an over-long tag varint are dropped.
-  bool ReadTag(uint32_t* tag) {
-    uint64_t v;
-    if (!protowire::ReadVarint(&pos_, end_, &v)) return false;
-    *tag = static_cast<uint32_t>(v);
-    return (*tag >> 3) != 0;
-  }
-
-  bool ReadVarint(uint64_t* v) { return protowire::ReadVarint(&pos_, end_, v); }
-
-  bool ReadBytes(std::string_view* bytes) {
-    uint64_t len;
-    if (!protowire::ReadVarint(&pos_, end_, &len)) return false;
-    if (len > static_cast<uint64_t>(end_ - pos_)) return false;
-    *bytes = std::string_view(pos_, static_cast<size_t>(len));
-    pos_ += len;
-    return true;
-  }
-
-  // A reader over a nested message's bytes, same body for offsets.
-  Reader Sub(std::string_view bytes) const {
-    return Reader(body_start_, bytes.data(), bytes.data() + bytes.size());
-  }
-
-  // Skips the value of a field whose tag has just been read.
-  bool SkipField(uint32_t tag, int depth = 0) {
-    uint64_t v;
-    std::string_view bytes;
-    switch (tag & 7) {
-      case protowire::kVarint:
-        return ReadVarint(&v);
-      case protowire::kFixed64:
-        return Advance(8);
-      case protowire::kLengthDelimited:
-        return ReadBytes(&bytes);
-      case protowire::kFixed32:
-        return Advance(4);
-      case protowire::kStartGroup: {
-        if (depth >= kMaxGroupDepth) return false;
-        const uint32_t end_tag = (tag & ~7u) | protowire::kEndGroup;
-        while (true) {
-          uint32_t inner;
-          if (done() || !ReadTag(&inner)) return false;
-          if (inner == end_tag) return true;
-          if (!SkipField(inner, depth + 1)) return false;
-        }
-      }
-      default:  // a stray end-group, or wire types 6 and 7
-        return false;
-    }
-  }
-
- private:
-  bool Advance(size_t n) {
-    if (static_cast<size_t>(end_ - pos_) < n) return false;
-    pos_ += n;
-    return true;
-  }
-
-  const char* body_start_;
-  const char* pos_;
-  const char* end_;
-};
+Status Fail(const Reader& r, const char* what) {
+  return Status::InvalidArgument("malformed read request protobuf at byte " +
+                                 std::to_string(r.offset()) + ": " + what);
+}
 
 // A LabelMatcher as it is on the wire, before it is checked.
 struct RawMatcher {
@@ -172,27 +95,27 @@ Status TooManyQueries() {
 Status ParseMatcher(Reader r, RawMatcher* m) {
   while (!r.done()) {
     uint32_t tag;
-    if (!r.ReadTag(&tag)) return r.Fail("bad field tag in matcher");
+    if (!r.ReadTag(&tag)) return Fail(r, "bad field tag in matcher");
     uint64_t v;
     if (tag == kMatcherTypeTag) {
-      if (!r.ReadVarint(&v)) return r.Fail("truncated matcher type");
+      if (!r.ReadVarint(&v)) return Fail(r, "truncated matcher type");
       // Enums are int32 on the wire; libprotobuf keeps the low 32 bits.
       m->type = static_cast<int32_t>(v);
     } else if (tag == kMatcherNameTag) {
-      if (!r.ReadBytes(&m->name)) return r.Fail("truncated matcher name");
+      if (!r.ReadBytes(&m->name)) return Fail(r, "truncated matcher name");
     } else if (tag == kMatcherValueTag) {
-      if (!r.ReadBytes(&m->value)) return r.Fail("truncated matcher value");
+      if (!r.ReadBytes(&m->value)) return Fail(r, "truncated matcher value");
     } else if (!r.SkipField(tag)) {
-      return r.Fail("bad field in matcher");
+      return Fail(r, "bad field in matcher");
     }
   }
   // proto3 strings must be UTF-8; libprotobuf refuses the message otherwise.
   // (Checked once, after the last-wins assignments.)
   if (!model::IsValidUtf8(m->name)) {
-    return r.Fail("matcher name is not valid UTF-8");
+    return Fail(r, "matcher name is not valid UTF-8");
   }
   if (!model::IsValidUtf8(m->value)) {
-    return r.Fail("matcher value is not valid UTF-8");
+    return Fail(r, "matcher value is not valid UTF-8");
   }
   return Status::Ok();
 }
@@ -201,17 +124,17 @@ Status ParseQuery(Reader r, RawRequest* req, RawQuery* q) {
   q->first_matcher = req->matchers.size();
   while (!r.done()) {
     uint32_t tag;
-    if (!r.ReadTag(&tag)) return r.Fail("bad field tag in query");
+    if (!r.ReadTag(&tag)) return Fail(r, "bad field tag in query");
     uint64_t v;
     std::string_view bytes;
     if (tag == kStartTag) {
-      if (!r.ReadVarint(&v)) return r.Fail("truncated start timestamp");
+      if (!r.ReadVarint(&v)) return Fail(r, "truncated start timestamp");
       q->start_ms = static_cast<int64_t>(v);
     } else if (tag == kEndTag) {
-      if (!r.ReadVarint(&v)) return r.Fail("truncated end timestamp");
+      if (!r.ReadVarint(&v)) return Fail(r, "truncated end timestamp");
       q->end_ms = static_cast<int64_t>(v);
     } else if (tag == kMatcherTag) {
-      if (!r.ReadBytes(&bytes)) return r.Fail("truncated matcher");
+      if (!r.ReadBytes(&bytes)) return Fail(r, "truncated matcher");
       RawMatcher m;
       Status s = ParseMatcher(r.Sub(bytes), &m);
       if (!s.ok()) return s;
@@ -219,16 +142,16 @@ Status ParseQuery(Reader r, RawRequest* req, RawQuery* q) {
       if (req->matchers.size() > kMaxReadMatchers) return TooManyMatchers();
     } else if (tag == kHintsTag) {
       // Ignored, but it must be a well-formed message like the rest.
-      if (!r.ReadBytes(&bytes)) return r.Fail("truncated hints");
+      if (!r.ReadBytes(&bytes)) return Fail(r, "truncated hints");
       Reader hints = r.Sub(bytes);
       while (!hints.done()) {
         uint32_t hint_tag;
         if (!hints.ReadTag(&hint_tag) || !hints.SkipField(hint_tag)) {
-          return hints.Fail("bad field in hints");
+          return Fail(hints, "bad field in hints");
         }
       }
     } else if (!r.SkipField(tag)) {
-      return r.Fail("bad field in query");
+      return Fail(r, "bad field in query");
     }
   }
   q->matcher_count = req->matchers.size() - q->first_matcher;
@@ -239,31 +162,31 @@ Status ParseRequest(std::string_view body, RawRequest* req) {
   Reader r(body.data(), body.data(), body.data() + body.size());
   while (!r.done()) {
     uint32_t tag;
-    if (!r.ReadTag(&tag)) return r.Fail("bad field tag");
+    if (!r.ReadTag(&tag)) return Fail(r, "bad field tag");
     uint64_t v;
     std::string_view bytes;
     if (tag == kQueryTag) {
-      if (!r.ReadBytes(&bytes)) return r.Fail("truncated query");
+      if (!r.ReadBytes(&bytes)) return Fail(r, "truncated query");
       RawQuery q;
       Status s = ParseQuery(r.Sub(bytes), req, &q);
       if (!s.ok()) return s;
       req->queries.push_back(q);
       if (req->queries.size() > kMaxReadMatchers) return TooManyQueries();
     } else if (tag == kAcceptedTypeTag) {
-      if (!r.ReadVarint(&v)) return r.Fail("truncated response type");
+      if (!r.ReadVarint(&v)) return Fail(r, "truncated response type");
       req->AddAcceptedType(static_cast<int32_t>(v));
     } else if (tag == kAcceptedTypesPackedTag) {
       // proto3 writes repeated enums packed; parsers accept both forms.
-      if (!r.ReadBytes(&bytes)) return r.Fail("truncated response types");
+      if (!r.ReadBytes(&bytes)) return Fail(r, "truncated response types");
       Reader packed = r.Sub(bytes);
       while (!packed.done()) {
         if (!packed.ReadVarint(&v)) {
-          return packed.Fail("truncated packed response type");
+          return Fail(packed, "truncated packed response type");
         }
         req->AddAcceptedType(static_cast<int32_t>(v));
       }
     } else if (!r.SkipField(tag)) {
-      return r.Fail("bad unknown field");
+      return Fail(r, "bad unknown field");
     }
   }
   return Status::Ok();

@@ -14,10 +14,6 @@ using protowire::MakeTag;
 using protowire::ReadVarint;
 
 constexpr uint32_t kInBody = std::numeric_limits<uint32_t>::max();
-// Nesting bound for (deprecated) groups in unknown fields, so a hostile body
-// cannot recurse the stack away.
-constexpr int kMaxGroupDepth = 64;
-
 // WriteRequest
 constexpr uint32_t kTimeSeriesTag = MakeTag(1, kLengthDelimited);
 constexpr uint32_t kMetadataTag = MakeTag(3, kLengthDelimited);
@@ -33,86 +29,12 @@ constexpr uint32_t kLabelValueTag = MakeTag(2, kLengthDelimited);
 constexpr uint32_t kSampleValueTag = MakeTag(1, kFixed64);
 constexpr uint32_t kSampleTimestampTag = MakeTag(2, kVarint);
 
-// Cursor over one message's bytes; remembers the body start so errors can
-// say at which byte the problem is.
-class Reader {
- public:
-  Reader(const char* body_start, const char* pos, const char* end)
-      : body_start_(body_start), pos_(pos), end_(end) {}
+using Reader = protowire::MessageReader;
 
-  bool done() const { return pos_ >= end_; }
-  const char* pos() const { return pos_; }
-
-  Status Fail(const char* what) const {
-    return Status::InvalidArgument("malformed protobuf at byte " +
-                                   std::to_string(pos_ - body_start_) + ": " +
-                                   what);
-  }
-
-  bool ReadTag(uint32_t* tag) {
-    uint64_t v;
-    if (!ReadVarint(&pos_, end_, &v)) return false;
-    // Tags are 32 bit; libprotobuf drops higher bits rather than failing.
-    *tag = static_cast<uint32_t>(v);
-    return (*tag >> 3) != 0;  // field number 0 is invalid
-  }
-
-  bool ReadVarint64(uint64_t* v) { return ReadVarint(&pos_, end_, v); }
-
-  // Reads a length prefix and returns the field's bytes.
-  bool ReadLengthDelimited(const char** start, const char** stop) {
-    uint64_t len;
-    if (!ReadVarint(&pos_, end_, &len)) return false;
-    if (len > static_cast<uint64_t>(end_ - pos_)) return false;
-    *start = pos_;
-    pos_ += len;
-    *stop = pos_;
-    return true;
-  }
-
-  bool ReadFixed64(uint64_t* v) {
-    if (end_ - pos_ < 8) return false;
-    *v = protowire::LoadFixed64(pos_);
-    pos_ += 8;
-    return true;
-  }
-
-  // Skips a field whose tag has just been read.
-  bool SkipField(uint32_t tag, int depth = 0) {
-    uint64_t v;
-    const char* a;
-    const char* b;
-    switch (tag & 7) {
-      case protowire::kVarint:
-        return ReadVarint64(&v);
-      case protowire::kFixed64:
-        return ReadFixed64(&v);
-      case protowire::kLengthDelimited:
-        return ReadLengthDelimited(&a, &b);
-      case protowire::kFixed32:
-        if (end_ - pos_ < 4) return false;
-        pos_ += 4;
-        return true;
-      case protowire::kStartGroup: {
-        if (depth >= kMaxGroupDepth) return false;
-        uint32_t end_tag = (tag & ~7u) | protowire::kEndGroup;
-        while (true) {
-          uint32_t inner;
-          if (done() || !ReadTag(&inner)) return false;
-          if (inner == end_tag) return true;
-          if (!SkipField(inner, depth + 1)) return false;
-        }
-      }
-      default:  // a stray end-group or wire types 6/7
-        return false;
-    }
-  }
-
- private:
-  const char* body_start_;
-  const char* pos_;
-  const char* end_;
-};
+Status Fail(const Reader& r, const char* what) {
+  return Status::InvalidArgument("malformed protobuf at byte " +
+                                 std::to_string(r.offset()) + ": " + what);
+}
 
 // Decodes one Label message. Sets *canonical to false when its bytes are not
 // exactly `0x0a len name 0x12 len value` with minimal lengths and a non-empty
@@ -193,7 +115,7 @@ bool DecodeSample(Reader r, DecodedSample* sample) {
       if (!r.ReadFixed64(&v)) return false;
       std::memcpy(&sample->value, &v, sizeof(v));
     } else if (tag == kSampleTimestampTag) {
-      if (!r.ReadVarint64(&v)) return false;
+      if (!r.ReadVarint(&v)) return false;
       sample->timestamp_ms = static_cast<int64_t>(v);
     } else if (!r.SkipField(tag)) {
       return false;
@@ -226,24 +148,24 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
   Reader request(body_start, body_start, body_start + body.size());
   while (!request.done()) {
     uint32_t tag;
-    if (!request.ReadTag(&tag)) return request.Fail("bad field tag");
+    if (!request.ReadTag(&tag)) return Fail(request, "bad field tag");
     if (tag == kMetadataTag) {
       const char* a;
       const char* b;
       if (!request.ReadLengthDelimited(&a, &b))
-        return request.Fail("truncated metadata");
+        return Fail(request, "truncated metadata");
       ++out->metadata_count;
       continue;
     }
     if (tag != kTimeSeriesTag) {
-      if (!request.SkipField(tag)) return request.Fail("bad unknown field");
+      if (!request.SkipField(tag)) return Fail(request, "bad unknown field");
       continue;
     }
 
     const char* ts_start;
     const char* ts_end;
     if (!request.ReadLengthDelimited(&ts_start, &ts_end))
-      return request.Fail("truncated timeseries");
+      return Fail(request, "truncated timeseries");
     Reader ts(body_start, ts_start, ts_end);
 
     DecodedSeries series{};
@@ -257,18 +179,18 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
       const char* field_start = ts.pos();
       uint32_t field_tag;
       if (!ts.ReadTag(&field_tag))
-        return ts.Fail("bad field tag in timeseries");
+        return Fail(ts, "bad field tag in timeseries");
       const char* a;
       const char* b;
       if (field_tag == kLabelTag) {
-        if (!ts.ReadLengthDelimited(&a, &b)) return ts.Fail("truncated label");
+        if (!ts.ReadLengthDelimited(&a, &b)) return Fail(ts, "truncated label");
         model::Label label;
         // The entry's own length prefix must be minimal to be canonical.
         if (field_start + 1 + protowire::VarintSize(b - a) != a)
           canonical = false;
         if (!DecodeCanonicalLabel(a, b, &label) &&
             !DecodeLabel(Reader(body_start, a, b), &label, &canonical)) {
-          return Reader(body_start, a, b).Fail("malformed label");
+          return Fail(Reader(body_start, a, b), "malformed label");
         }
         if (labels_start == nullptr) {
           labels_start = field_start;
@@ -279,14 +201,16 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
         labels_end = b;
         out->labels_.push_back(label);
       } else if (field_tag == kSampleTag) {
-        if (!ts.ReadLengthDelimited(&a, &b)) return ts.Fail("truncated sample");
+        if (!ts.ReadLengthDelimited(&a, &b))
+          return Fail(ts, "truncated sample");
         DecodedSample sample;
         if (!DecodeSample(Reader(body_start, a, b), &sample))
-          return Reader(body_start, a, b).Fail("malformed sample");
+          return Fail(Reader(body_start, a, b), "malformed sample");
         out->samples.push_back(sample);
         labels_interrupted = labels_start != nullptr;
       } else {
-        if (!ts.SkipField(field_tag)) return ts.Fail("bad field in timeseries");
+        if (!ts.SkipField(field_tag))
+          return Fail(ts, "bad field in timeseries");
         if (field_tag == kHistogramTag) ++out->histogram_count;
         if (field_tag == kExemplarTag) ++out->exemplar_count;
         labels_interrupted = labels_start != nullptr;

@@ -6,9 +6,11 @@
 #ifndef PROMEWMA_COMMON_PROTOWIRE_H_
 #define PROMEWMA_COMMON_PROTOWIRE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace promewma::protowire {
 
@@ -71,6 +73,106 @@ inline uint64_t LoadFixed64(const char* p) {
   std::memcpy(&v, p, sizeof(v));  // wire format is little-endian, as is x86
   return v;
 }
+
+// Cursor over one message's bytes, for the hand-written zero-copy decoders.
+// It remembers where the outermost body starts, so that a decoder's error
+// can name the byte offset. Every Read* returns false on truncation or a
+// malformed value and leaves the cursor unspecified.
+class MessageReader {
+ public:
+  MessageReader(const char* body_start, const char* pos, const char* end)
+      : body_start_(body_start), pos_(pos), end_(end) {}
+  explicit MessageReader(std::string_view body)
+      : MessageReader(body.data(), body.data(), body.data() + body.size()) {}
+
+  bool done() const { return pos_ >= end_; }
+  const char* pos() const { return pos_; }
+  // Bytes from the start of the outermost body to the cursor.
+  size_t offset() const { return static_cast<size_t>(pos_ - body_start_); }
+
+  // Field number 0 is invalid. Tags are 32 bit; like libprotobuf, the
+  // higher bits of an over-long tag varint are dropped, not refused.
+  bool ReadTag(uint32_t* tag) {
+    uint64_t v;
+    if (!ReadVarint(&v)) return false;
+    *tag = static_cast<uint32_t>(v);
+    return (*tag >> 3) != 0;
+  }
+
+  bool ReadVarint(uint64_t* v) { return protowire::ReadVarint(&pos_, end_, v); }
+
+  bool ReadFixed64(uint64_t* v) {
+    if (end_ - pos_ < 8) return false;
+    *v = LoadFixed64(pos_);
+    pos_ += 8;
+    return true;
+  }
+
+  // A length-delimited field's bytes (string, bytes, nested message).
+  bool ReadBytes(std::string_view* bytes) {
+    uint64_t len;
+    if (!ReadVarint(&len)) return false;
+    if (len > static_cast<uint64_t>(end_ - pos_)) return false;
+    *bytes = std::string_view(pos_, static_cast<size_t>(len));
+    pos_ += len;
+    return true;
+  }
+
+  // The same, as the [start, stop) of the field's bytes.
+  bool ReadLengthDelimited(const char** start, const char** stop) {
+    std::string_view bytes;
+    if (!ReadBytes(&bytes)) return false;
+    *start = bytes.data();
+    *stop = bytes.data() + bytes.size();
+    return true;
+  }
+
+  // A reader over a nested message, with offsets still from the body.
+  MessageReader Sub(std::string_view bytes) const {
+    return MessageReader(body_start_, bytes.data(),
+                         bytes.data() + bytes.size());
+  }
+
+  // Skips the value of a field whose tag has just been read, groups
+  // (deprecated, but legal in unknown fields) included.
+  bool SkipField(uint32_t tag, int depth = 0) {
+    uint64_t v;
+    std::string_view bytes;
+    switch (tag & 7) {
+      case kVarint:
+        return ReadVarint(&v);
+      case kFixed64:
+        return ReadFixed64(&v);
+      case kLengthDelimited:
+        return ReadBytes(&bytes);
+      case kFixed32:
+        if (end_ - pos_ < 4) return false;
+        pos_ += 4;
+        return true;
+      case kStartGroup: {
+        if (depth >= kMaxGroupDepth) return false;
+        const uint32_t end_tag = (tag & ~7u) | kEndGroup;
+        while (true) {
+          uint32_t inner;
+          if (done() || !ReadTag(&inner)) return false;
+          if (inner == end_tag) return true;
+          if (!SkipField(inner, depth + 1)) return false;
+        }
+      }
+      default:  // a stray end-group, or wire types 6 and 7
+        return false;
+    }
+  }
+
+  // Nesting bound for groups, so a hostile body cannot recurse the stack
+  // away.
+  static constexpr int kMaxGroupDepth = 64;
+
+ private:
+  const char* body_start_;
+  const char* pos_;
+  const char* end_;
+};
 
 }  // namespace promewma::protowire
 
