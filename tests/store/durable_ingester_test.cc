@@ -64,17 +64,29 @@ std::unique_ptr<Store> OpenStore(const std::string& dir,
   return std::move(store).value();
 }
 
+// One "process" on a data dir: store, engine, and an ingester that has
+// recovered.
+struct Running {
+  explicit Running(const std::string& dir, FaultInjector* faults = nullptr)
+      : store(OpenStore(dir, faults)), ingester(&engine, store.get()) {
+    Status s = ingester.Recover(&recovery);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+  std::unique_ptr<Store> store;
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester;
+  RecoveryStats recovery;
+};
+
 TEST_CASE("a restart replays the log: state continues exactly") {
   TempDir dir;
   ewma::Engine uninterrupted{ewma::EngineOptions{}};
   DurableIngester reference(&uninterrupted, nullptr);
   ewma::ApplyResult result;
   {
-    auto store = OpenStore(dir.path() + "/data");
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats stats;
-    REQUIRE(ingester.Recover(&stats).ok());
+    Running run(dir.path() + "/data");
+    auto& [store, engine, ingester, stats] = run;
     REQUIRE(stats.requests == 0);
     for (int t = 0; t < 30; ++t) {
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
@@ -117,11 +129,8 @@ TEST_CASE("requests wait for recovery: 503-style Unavailable before it") {
 
 TEST_CASE("an invalid request is neither logged nor applied") {
   TempDir dir;
-  auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  RecoveryStats stats;
-  REQUIRE(ingester.Recover(&stats).ok());
+  Running run(dir.path());
+  auto& [store, engine, ingester, stats] = run;
   const std::string bad = codec::CompressSnappyBlock(
       testing::SerializeWriteRequest({{{{"__name__", "cpu"}}, {{1, 1}}},
                                       {{{"job", "no-name"}}, {{1, 1}}}}));
@@ -147,11 +156,8 @@ class FailingWrites : public FaultInjector {
 TEST_CASE("a failed log write applies nothing; the retry is exact") {
   TempDir dir;
   FailingWrites faults;
-  auto store = OpenStore(dir.path(), &faults);
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  RecoveryStats stats;
-  REQUIRE(ingester.Recover(&stats).ok());
+  Running run(dir.path(), &faults);
+  auto& [store, engine, ingester, stats] = run;
   ewma::ApplyResult result;
   REQUIRE(IngestBody(ingester, Body(0), &result).ok());
   const Latest before = LatestOf(engine);
@@ -173,11 +179,8 @@ TEST_CASE("a failed log write applies nothing; the retry is exact") {
 TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
   TempDir dir;
   {
-    auto store = OpenStore(dir.path());
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats stats;
-    REQUIRE(ingester.Recover(&stats).ok());
+    Running run(dir.path());
+    auto& [store, engine, ingester, stats] = run;
     ewma::ApplyResult result;
     for (int t = 0; t < 5; ++t)
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
@@ -289,11 +292,8 @@ TEST_CASE("raw and derived chunks are stored and read back, across restarts") {
   const int64_t start = want.front().first, end = want.back().first;
   std::vector<std::pair<int64_t, double>> ewma_before;
   {
-    auto store = OpenStore(dir.path());
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats stats;
-    REQUIRE(ingester.Recover(&stats).ok());
+    Running run(dir.path());
+    auto& [store, engine, ingester, stats] = run;
     ewma::ApplyResult result;
     for (int t = 0; t < 300; ++t)
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
@@ -309,11 +309,8 @@ TEST_CASE("raw and derived chunks are stored and read back, across restarts") {
     REQUIRE(middle == std::vector<std::pair<int64_t, double>>(
                           want.begin() + 130, want.begin() + 141));
   }
-  auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  RecoveryStats stats;
-  REQUIRE(ingester.Recover(&stats).ok());
+  Running run(dir.path());
+  auto& [store, engine, ingester, stats] = run;
   Status s;
   REQUIRE(ReadBack(ingester, 0, ewma::kRawKind, start, end, &s) == want);
   REQUIRE(ReadBack(ingester, 0, ewma::StoredKindOf(ewma::Output::kEwma), start,
@@ -355,11 +352,8 @@ Latest Uninterrupted(int steps) {
 TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
   TempDir dir;
   {
-    auto store = OpenStore(dir.path());
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats rs;
-    REQUIRE(ingester.Recover(&rs).ok());
+    Running run(dir.path());
+    auto& [store, engine, ingester, rs] = run;
     IngestRange(ingester, 0, 130);
     CheckpointStats cs;
     REQUIRE(ingester.Checkpoint(&cs).ok());
@@ -378,11 +372,8 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
                 .ok());
     REQUIRE(records == 10);
   }
-  auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  RecoveryStats rs;
-  REQUIRE(ingester.Recover(&rs).ok());
+  Running run(dir.path());
+  auto& [store, engine, ingester, rs] = run;
   REQUIRE(rs.checkpoint_series == 20);
   REQUIRE(rs.requests == 10);
   REQUIRE(LatestOf(engine) == Uninterrupted(140));
@@ -402,11 +393,8 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
 TEST_CASE("a checkpoint that trimmed the whole log: numbering continues") {
   TempDir dir;
   {
-    auto store = OpenStore(dir.path());
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats rs;
-    REQUIRE(ingester.Recover(&rs).ok());
+    Running run(dir.path());
+    auto& [store, engine, ingester, rs] = run;
     IngestRange(ingester, 0, 5);
     CheckpointStats cs;
     REQUIRE(ingester.Checkpoint(&cs).ok());
@@ -420,11 +408,8 @@ TEST_CASE("a checkpoint that trimmed the whole log: numbering continues") {
     REQUIRE(ingester.Recover(&rs).ok());
     IngestRange(ingester, 5, 8);  // logged as 6, 7, 8
   }
-  auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  RecoveryStats rs;
-  REQUIRE(ingester.Recover(&rs).ok());
+  Running run(dir.path());
+  auto& [store, engine, ingester, rs] = run;
   REQUIRE(rs.requests == 3);
   REQUIRE(LatestOf(engine) == Uninterrupted(8));
 }
@@ -447,11 +432,8 @@ TEST_CASE("a checkpoint interrupted at any step leaves a recoverable store") {
   TempDir dir;
   FailAt faults(step);
   {
-    auto store = OpenStore(dir.path(), &faults);
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats rs;
-    REQUIRE(ingester.Recover(&rs).ok());
+    Running run(dir.path(), &faults);
+    auto& [store, engine, ingester, rs] = run;
     IngestRange(ingester, 0, 50);
     CheckpointStats cs;
     REQUIRE(ingester.Checkpoint(&cs).ok());  // a good one first
@@ -461,11 +443,8 @@ TEST_CASE("a checkpoint interrupted at any step leaves a recoverable store") {
     faults.armed = false;
     IngestRange(ingester, 90, 100);
   }
-  auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  RecoveryStats rs;
-  REQUIRE(ingester.Recover(&rs).ok());
+  Running run(dir.path());
+  auto& [store, engine, ingester, rs] = run;
   REQUIRE(rs.checkpoint_series == 20);  // the first checkpoint
   REQUIRE(rs.requests == 50);           // everything after it
   REQUIRE(LatestOf(engine) == Uninterrupted(100));
