@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/allocator_tuning.h"
 #include "http/server.h"
 #include "promewma/version.h"
 
@@ -225,6 +226,7 @@ ewma::EngineOptions EngineOptionsFrom(const config::Config& config) {
 }
 
 int RunPromewma(int argc, char** argv) {
+  TuneAllocatorForLargeBuffers();
   CLI::App cli{
       "promewma: per-series EWMA anomaly thresholds for Prometheus, as a "
       "remote-write / remote-read adapter"};

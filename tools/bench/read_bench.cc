@@ -13,6 +13,7 @@
 
 #include "codec/snappy_block.h"
 #include "codec/write_request.h"
+#include "common/allocator_tuning.h"
 #include "http/read_handler.h"
 #include "remote.pb.h"
 #include "store/durable_ingester.h"
@@ -115,4 +116,12 @@ BENCHMARK(BM_RemoteRead_StreamedChunks)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace promewma
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN, with the server's allocator settings.
+int main(int argc, char** argv) {
+  promewma::TuneAllocatorForLargeBuffers();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
