@@ -10,6 +10,7 @@
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "ewma/estimator_params.h"
+#include "http/write_handler.h"
 #include "model/labels.h"
 #include "model/matcher.h"
 
@@ -200,13 +201,9 @@ RemoteReadHandler::RemoteReadHandler(store::DurableIngester* ingester,
     : ingester_(ingester), limits_(limits) {}
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
-  if (!request.content_encoding.empty() &&
-      request.content_encoding != "snappy") {
-    return ErrorResponse(Status::UnsupportedMediaType(
-        "unsupported Content-Encoding \"" +
-        std::string(request.content_encoding) +
-        "\": remote read requests are snappy block compressed"));
-  }
+  Status encoding =
+      CheckSnappyEncoding(request.content_encoding, "remote read requests");
+  if (!encoding.ok()) return ErrorResponse(encoding);
   if (request.body.size() > limits_.max_request_bytes) {
     return ErrorResponse(
         Status::TooLarge("body is " + std::to_string(request.body.size()) +

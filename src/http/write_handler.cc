@@ -27,15 +27,23 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-Status CheckRemoteWriteHeaders(std::string_view content_type,
-                               std::string_view content_encoding) {
-  // Prometheus' own receiver assumes snappy when the header is missing.
+Status CheckSnappyEncoding(std::string_view content_encoding,
+                           std::string_view what) {
+  // Prometheus' own handlers assume snappy when the header is missing.
   std::string_view encoding = Trim(content_encoding);
   if (!encoding.empty() && !EqualsIgnoreCase(encoding, "snappy")) {
     return Status::UnsupportedMediaType(
         "unsupported Content-Encoding \"" + std::string(encoding) +
-        "\": remote write 1.0 bodies are snappy block compressed");
+        "\": " + std::string(what) + " are snappy block compressed");
   }
+  return Status::Ok();
+}
+
+Status CheckRemoteWriteHeaders(std::string_view content_type,
+                               std::string_view content_encoding) {
+  Status encoding =
+      CheckSnappyEncoding(content_encoding, "remote write 1.0 bodies");
+  if (!encoding.ok()) return encoding;
   if (Trim(content_type).empty()) return Status::Ok();
   std::string_view rest = content_type;
   size_t semi = rest.find(';');

@@ -46,6 +46,11 @@ class RemoteWriteHandler {
   const WriteLimits limits_;
 };
 
+// Content-Encoding must be snappy (or absent); `what` names the body in the
+// message, e.g. "remote read requests".
+Status CheckSnappyEncoding(std::string_view content_encoding,
+                           std::string_view what);
+
 // Checks the headers of a remote-write 1.0 request (exposed for tests).
 Status CheckRemoteWriteHeaders(std::string_view content_type,
                                std::string_view content_encoding);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -53,10 +54,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
 }
 
 void DurableIngester::StoreSealed(std::vector<ewma::SealedChunk>* sealed) {
-  for (ewma::SealedChunk& c : *sealed) {
-    pending_.push_back(StoredChunk{c.labels_hash, c.kind, c.min_time_ms,
-                                   c.max_time_ms, std::move(c.bytes)});
-  }
+  std::move(sealed->begin(), sealed->end(), std::back_inserter(pending_));
   sealed->clear();
   // Without a store (tests, benchmarks) sealed chunks stay in memory.
   if (pending_.empty() || store_ == nullptr) return;
@@ -80,7 +78,7 @@ Status DurableIngester::ReadStoredSeries(
     if (!s.ok()) return s;
   }
   for (const StoredChunk& c : pending_) {
-    if (c.series != labels_hash || c.kind != kind) continue;
+    if (c.labels_hash != labels_hash || c.kind != kind) continue;
     if (c.max_time_ms < start_ms || c.min_time_ms > end_ms) continue;
     Status s = visit(StoredChunkView{c.min_time_ms, c.max_time_ms, c.bytes});
     if (!s.ok()) return s;

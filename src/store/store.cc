@@ -268,8 +268,8 @@ Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
     const uint32_t crc = codec::Crc32c(std::string_view(value).substr(4));
     std::memcpy(&value[0], &crc, 4);
     batch.Put(impl_->chunks_,
-              ChunkKey(FloorDiv(c.min_time_ms, bucket_ms), c.series, c.kind,
-                       c.min_time_ms),
+              ChunkKey(FloorDiv(c.min_time_ms, bucket_ms), c.labels_hash,
+                       c.kind, c.min_time_ms),
               value);
   }
   // Chunks are derived from the log: after a crash replay writes them

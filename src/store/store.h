@@ -55,18 +55,13 @@
 #include <string_view>
 #include <vector>
 
+#include "ewma/engine.h"
 #include "promewma/status.h"
 
 namespace promewma::store {
 
-// A chunk as the store keeps it.
-struct StoredChunk {
-  uint64_t series;  // label-set hash of the input series
-  uint8_t kind;     // 0 raw, 1 + output index for a derived series
-  int64_t min_time_ms;
-  int64_t max_time_ms;
-  std::string bytes;  // XOR chunk
-};
+// A chunk as the store keeps it: the one the engine sealed.
+using StoredChunk = ewma::SealedChunk;
 struct StoredChunkView {
   int64_t min_time_ms;
   int64_t max_time_ms;
