@@ -14,7 +14,7 @@ packages=(
   # tests and benchmarks
   catch2 libbenchmark-dev python3 python3-pandas curl
   # real peers for the integration tests
-  prometheus prometheus-node-exporter
+  prometheus prometheus-node-exporter victoria-metrics
   # fuzzing (libFuzzer ships with clang's runtime)
   clang libclang-rt-14-dev
 )

@@ -150,17 +150,79 @@ inline bool PutField(BitSink* sink, uint64_t prefix, unsigned prefix_len,
 // ---------------------------------------------------------------------------
 // XorChunkAppender
 
-XorChunkAppender::XorChunkAppender(size_t reserve_bytes)
-    : buf_(std::max(reserve_bytes, 2 + kSlackBytes), '\0') {}
+XorChunkAppender::XorChunkAppender(size_t reserve_bytes) {
+  if (reserve_bytes > 0) Reallocate(std::max(reserve_bytes, 2 + kSlackBytes));
+}
+
+XorChunkAppender::XorChunkAppender(const XorChunkAppender& other) {
+  *this = other;
+}
+
+XorChunkAppender& XorChunkAppender::operator=(const XorChunkAppender& other) {
+  if (this == &other) return *this;
+  buf_.reset();
+  capacity_ = 0;
+  if (other.capacity_ > 0) {
+    buf_ = std::make_unique<uint8_t[]>(other.capacity_);
+    std::memcpy(buf_.get(), other.buf_.get(), other.capacity_);
+    capacity_ = other.capacity_;
+  }
+  bit_len_ = other.bit_len_;
+  num_samples_ = other.num_samples_;
+  pad_byte_ = other.pad_byte_;
+  leading_ = other.leading_;
+  trailing_ = other.trailing_;
+  last_t_ = other.last_t_;
+  last_delta_ = other.last_delta_;
+  last_v_ = other.last_v_;
+  min_time_ = other.min_time_;
+  max_time_ = other.max_time_;
+  return *this;
+}
+
+XorChunkAppender::XorChunkAppender(XorChunkAppender&& other) noexcept {
+  *this = std::move(other);
+}
+
+XorChunkAppender& XorChunkAppender::operator=(
+    XorChunkAppender&& other) noexcept {
+  if (this == &other) return *this;
+  // The plain fields are copied, then the source is reset to empty.
+  const uint32_t capacity = other.capacity_;
+  std::unique_ptr<uint8_t[]> buf = std::move(other.buf_);
+  other.capacity_ = 0;
+  *this = static_cast<const XorChunkAppender&>(other);  // no buffer to copy
+  buf_ = std::move(buf);
+  capacity_ = capacity;
+  const XorChunkAppender empty(0);
+  other = empty;  // a copy: nothing allocated
+  return *this;
+}
+
+void XorChunkAppender::Reallocate(size_t capacity) {
+  auto bigger = std::make_unique<uint8_t[]>(capacity);  // zeroed
+  if (capacity_ > 0) {
+    std::memcpy(bigger.get(), buf_.get(), std::min<size_t>(capacity_, capacity));
+  }
+  buf_ = std::move(bigger);
+  capacity_ = static_cast<uint32_t>(capacity);
+}
 
 void XorChunkAppender::Grow() {
+  // Every open series holds a head chunk, so slack here is multiplied by
+  // the series count: growing by half (not doubling) keeps it under a third
+  // of the buffer at any moment, for a few more (cheap, ~1 KiB) copies per
+  // chunk. Sizing for a full chunk up front would waste most of the buffer
+  // for most of the chunk's life.
   const size_t needed = (bit_len_ >> 3) + kSlackBytes;
-  buf_.resize(std::max(buf_.size() * 2, needed), '\0');
+  const size_t target =
+      capacity_ == 0 ? kFirstAllocationBytes : capacity_ + capacity_ / 2;
+  Reallocate(std::max(target, needed));
 }
 
 void XorChunkAppender::Append(int64_t t_ms, double v) {
   assert(!full());
-  if (__builtin_expect(buf_.size() < (bit_len_ >> 3) + kSlackBytes, 0)) {
+  if (__builtin_expect(capacity_ < (bit_len_ >> 3) + kSlackBytes, 0)) {
     Grow();
   }
   const uint64_t v_bits = DoubleBits(v);
@@ -169,7 +231,7 @@ void XorChunkAppender::Append(int64_t t_ms, double v) {
     return;
   }
 
-  auto* base = reinterpret_cast<uint8_t*>(&buf_[0]);
+  uint8_t* base = buf_.get();
   BitSink sink{base, bit_len_, uint64_t{base[bit_len_ >> 3]} << 56};
   // Timestamp arithmetic is modulo 2^64, as in Prometheus (Go wraps; here
   // unsigned arithmetic keeps it defined).
@@ -201,7 +263,7 @@ void XorChunkAppender::Append(int64_t t_ms, double v) {
   const XorField field = EncodeXor(v_bits, last_v_, &leading_, &trailing_);
   pad_byte_ = PutField(&sink, prefix, prefix_len, field);
 
-  bit_len_ = sink.bit_len;
+  bit_len_ = static_cast<uint32_t>(sink.bit_len);
   last_t_ = t_ms;
   last_delta_ = delta;
   last_v_ = v_bits;
@@ -213,7 +275,7 @@ void XorChunkAppender::Append(int64_t t_ms, double v) {
 }
 
 void XorChunkAppender::AppendFirstTwo(int64_t t_ms, uint64_t v_bits) {
-  auto* base = reinterpret_cast<uint8_t*>(&buf_[0]);
+  uint8_t* base = buf_.get();
   // Both samples start byte aligned (after the header, after 64 raw bits).
   BitSink sink{base, bit_len_, 0};
   if (num_samples_ == 0) {
@@ -230,7 +292,7 @@ void XorChunkAppender::AppendFirstTwo(int64_t t_ms, uint64_t v_bits) {
     min_time_ = std::min(min_time_, t_ms);
     max_time_ = std::max(max_time_, t_ms);
   }
-  bit_len_ = sink.bit_len;
+  bit_len_ = static_cast<uint32_t>(sink.bit_len);
   last_t_ = t_ms;
   last_v_ = v_bits;
   ++num_samples_;
@@ -251,12 +313,12 @@ Result<XorChunkAppender> XorChunkAppender::Resume(
 
   const size_t used = (it.pos_ + 7) >> 3;
   XorChunkAppender a(std::max(kDefaultReserveBytes, used + kSlackBytes));
-  std::memcpy(&a.buf_[0], chunk_bytes.data(), used);
+  std::memcpy(a.buf_.get(), chunk_bytes.data(), used);
   // The iterator verified that everything after the last sample is zero, so
   // the partial last byte already has the zero tail BitSink relies on, and
   // an extra byte can only be Prometheus' padding byte (not copied: the
   // buffer past `used` is zero anyway).
-  a.bit_len_ = it.pos_;
+  a.bit_len_ = static_cast<uint32_t>(it.pos_);  // < 2^24: 65535 samples
   a.pad_byte_ = chunk_bytes.size() > used;
   a.num_samples_ = it.total_;
   if (it.total_ > 0) {

@@ -72,6 +72,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -88,7 +89,8 @@ namespace promewma::codec {
 // int64 sequence round-trips. Keeping them increasing is the caller's job
 // (and what keeps chunks small).
 //
-// Copyable and movable; a copy is an independent chunk.
+// Copyable and movable; a copy is an independent chunk. 64 bytes, since
+// every active series embeds one.
 class XorChunkAppender {
  public:
   // Prometheus cuts a chunk once it holds this many samples: past it the
@@ -103,14 +105,19 @@ class XorChunkAppender {
   // samples of a series whose value rarely changes (~0.5 byte per sample),
   // but a value that changes in its low mantissa bits every scrape (CPU
   // utilization ratios) costs ~8-9 bytes per sample, and such a chunk ends
-  // near 1 KiB after three doublings. Callers that know better pass their
-  // own size.
+  // near 1 KiB (see Grow). Callers that know better pass their own size.
   static constexpr size_t kDefaultReserveBytes = 128;
 
   // An empty chunk (2 header bytes, no samples) with at least
   // `reserve_bytes` of buffer, so appends allocate nothing until the chunk
-  // outgrows it (then the buffer doubles).
+  // outgrows it. 0 allocates nothing until the first Append, which suits
+  // an appender embedded in every series whether or not it ever stores.
   explicit XorChunkAppender(size_t reserve_bytes = kDefaultReserveBytes);
+  XorChunkAppender(const XorChunkAppender& other);
+  XorChunkAppender& operator=(const XorChunkAppender& other);
+  // A moved-from appender is an empty chunk without a buffer.
+  XorChunkAppender(XorChunkAppender&& other) noexcept;
+  XorChunkAppender& operator=(XorChunkAppender&& other) noexcept;
 
   // Continues an existing chunk: decodes `chunk_bytes` to recover the
   // appender state (last timestamp, last delta, last value, XOR window and
@@ -130,8 +137,13 @@ class XorChunkAppender {
   // The complete chunk, header included. The view is invalidated by the
   // next Append (the buffer may move) and by destroying the appender.
   std::string_view bytes() const {
-    return std::string_view(buf_.data(), ((bit_len_ + 7) >> 3) + pad_byte_);
+    if (capacity_ == 0) return std::string_view("\0\0", 2);
+    return std::string_view(reinterpret_cast<const char*>(buf_.get()),
+                            ((bit_len_ + 7) >> 3) + pad_byte_);
   }
+
+  // Bytes allocated for the chunk (what it costs in memory).
+  size_t capacity() const { return capacity_; }
 
   // Smallest and largest timestamp appended so far.
   // REQUIRES: num_samples() > 0
@@ -143,23 +155,33 @@ class XorChunkAppender {
   void AppendFirstTwo(int64_t t_ms, uint64_t v_bits);
   void Grow();
 
+  // What a lazily allocated buffer starts with: sample 0 (up to 20 bytes)
+  // plus the write slack, so the first allocation holds a few samples.
+  static constexpr size_t kFirstAllocationBytes = 64;
+
   // Value of leading_ while no XOR window has been opened. Larger than any
   // real leading-zero count (at most 31), so the window-reuse test
   // `lead >= leading_` fails on it without a separate check.
   static constexpr uint8_t kNoWindow = 0xff;
 
-  // buf_.size() is the allocated capacity, not the chunk length: bytes past
-  // the last written bit are kept zero so a write can OR into a partial byte
-  // and store a whole 64-bit word without reading what follows.
-  std::string buf_;
-  uint64_t bit_len_ = 16;  // bits written so far, header included
-  bool pad_byte_ = false;  // Prometheus' trailing zero byte (see top)
+  // Replaces the buffer with a zeroed one of `capacity` bytes holding the
+  // current chunk bytes.
+  void Reallocate(size_t capacity);
+
+  // capacity_ bytes (none while 0). Bytes past the last written bit are
+  // kept zero so a write can OR into a partial byte and store a whole
+  // 64-bit word without reading what follows. A chunk is at most 65535
+  // samples of at most 146 bits, so 32-bit sizes suffice.
+  std::unique_ptr<uint8_t[]> buf_;
+  uint32_t capacity_ = 0;
+  uint32_t bit_len_ = 16;  // bits written so far, header included
   uint16_t num_samples_ = 0;
-  int64_t last_t_ = 0;           // timestamp of the last sample
-  uint64_t last_delta_ = 0;      // last timestamp delta, modulo 2^64
-  uint64_t last_v_ = 0;          // bits of the last value
+  bool pad_byte_ = false;        // Prometheus' trailing zero byte (see top)
   uint8_t leading_ = kNoWindow;  // current XOR window, see kNoWindow
   uint8_t trailing_ = 0;
+  int64_t last_t_ = 0;       // timestamp of the last sample
+  uint64_t last_delta_ = 0;  // last timestamp delta, modulo 2^64
+  uint64_t last_v_ = 0;      // bits of the last value
   int64_t min_time_ = 0;
   int64_t max_time_ = 0;
 };

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "codec/xor_chunk.h"
+#include "ewma/label_arena.h"
 #include "ewma/series_table.h"
 
 namespace promewma::ewma {
@@ -29,24 +30,61 @@ std::string_view DropReasonName(DropReason reason) {
   return "unknown";
 }
 
+namespace {
+
+// What replaying a raw head needs of the state before it (see DeriveHeads):
+// the ordering fields of EstimatorState guard against samples older than
+// the head, and every head sample is newer, so they are left out.
+struct HeadStart {
+  double mean = 0;
+  double spread = 0;
+  double weight_sq = 0;
+  uint64_t count = 0;
+  int64_t last_sample_ms = 0;
+
+  static HeadStart Of(const EstimatorState& s) {
+    return {s.mean, s.spread, s.weight_sq, s.count, s.last_sample_ms};
+  }
+  EstimatorState ToState() const {
+    EstimatorState s;
+    s.mean = mean;
+    s.spread = spread;
+    s.weight_sq = weight_sq;
+    s.count = count;
+    s.last_sample_ms = last_sample_ms;
+    return s;  // last_timestamp_ms: before any sample
+  }
+};
+
+}  // namespace
+
 // Cache-line aligned: series of different writers sit side by side in a
 // shard's deque, and without alignment two cores updating neighbours would
 // keep stealing the shared line from each other (false sharing).
+//
+// Only the raw samples of the open head chunk are kept. The derived heads
+// (ewma, thresholds, ...) are a function of them and of the state before
+// their first sample, and are re-derived when sealed or read: this keeps
+// one chunk per series in memory instead of three, and one chunk append per
+// sample on the hot path.
 struct alignas(64) Engine::Series {
-  std::string label_bytes;  // canonical encoding, owned
-  uint64_t labels_hash = 0;
-  // Parameters of the rule that selected the series; nullptr when the series
-  // is ignored, with the reason in ignored_reason.
-  const EstimatorParams* params = nullptr;
+  // Canonical label encoding, in the shard's arena.
+  const char* label_data = nullptr;
+  uint32_t label_size = 0;
+  // Why the series is ignored when params is nullptr.
   DropReason ignored_reason = DropReason::kUnmatched;
+  uint64_t labels_hash = 0;
+  // Parameters of the rule that selected the series; nullptr when ignored.
+  const EstimatorParams* params = nullptr;
+  // state.last_timestamp_ms is also the timestamp of `latest`.
   EstimatorState state;
+  HeadStart head_start;  // the state before the first sample of `head`
   // Outputs of the last accepted sample (present == 0: none yet).
-  int64_t latest_ms = 0;
   DerivedValues latest;
-  // Open head chunks by stored kind; made on a kind's first sample.
-  std::array<std::unique_ptr<codec::XorChunkAppender>, kStoredKinds> heads;
+  // Raw samples of the open head chunk; allocates on its first sample.
+  codec::XorChunkAppender head{0};
 
-  std::string_view labels() const { return label_bytes; }
+  std::string_view labels() const { return {label_data, label_size}; }
 };
 
 struct Engine::Shard {
@@ -54,6 +92,7 @@ struct Engine::Shard {
   // Guarded by mu. A deque keeps Series addresses stable for the table.
   std::deque<Series> series;
   SeriesTable<Series> table;
+  LabelArena labels;
 };
 
 namespace {
@@ -82,9 +121,73 @@ std::string RejectionMessage(SampleOutcome outcome, model::LabelSetView labels,
   return msg;
 }
 
+// One appender per output, none allocated until used.
+using DerivedHeads = std::array<codec::XorChunkAppender, kOutputCount>;
+static_assert(kOutputCount == 5, "list one appender per output below");
+DerivedHeads EmptyDerivedHeads() {
+  return {codec::XorChunkAppender(0), codec::XorChunkAppender(0),
+          codec::XorChunkAppender(0), codec::XorChunkAppender(0),
+          codec::XorChunkAppender(0)};
+}
+
+// Replays a raw head chunk through the estimator from `state`, the series'
+// state before its first sample, appending output o to (*out)[o] for every
+// o in `wanted`. Exact: the raw head holds every sample that changed the
+// state (applied samples and stale markers); the samples that were not
+// stored (not finite, duplicates, rejected) changed nothing.
+Status DeriveHeads(const EstimatorParams& params, EstimatorState state,
+                   std::string_view raw_head, OutputMask wanted,
+                   DerivedHeads* out) {
+  codec::XorChunkIterator it(raw_head);
+  DerivedValues values;
+  while (it.Next()) {
+    const SampleOutcome outcome =
+        UpdateEstimator(params, &state, it.timestamp(), it.value(), &values);
+    if (outcome != SampleOutcome::kApplied &&
+        outcome != SampleOutcome::kStale) {
+      return Status::Corruption("raw head chunk does not replay at timestamp " +
+                                std::to_string(it.timestamp()));
+    }
+    const OutputMask present = values.present & wanted;
+    for (int o = 0; o < kOutputCount; ++o) {
+      if (present & (1u << o)) {
+        (*out)[o].Append(it.timestamp(), values.value[o]);
+      }
+    }
+  }
+  return it.status();
+}
+
+void PushSealed(uint64_t labels_hash, uint8_t kind,
+                const codec::XorChunkAppender& chunk,
+                std::vector<SealedChunk>* sealed) {
+  if (chunk.num_samples() == 0) return;
+  sealed->push_back(SealedChunk{labels_hash, kind, chunk.min_time(),
+                                chunk.max_time(), std::string(chunk.bytes())});
+}
+
+// Seals a raw head and the derived heads it gives with `params`.
+Status SealHeads(uint64_t labels_hash, const EstimatorParams& params,
+                 const EstimatorState& head_start,
+                 const codec::XorChunkAppender& raw,
+                 std::vector<SealedChunk>* sealed) {
+  DerivedHeads derived = EmptyDerivedHeads();
+  Status s =
+      DeriveHeads(params, head_start, raw.bytes(), params.outputs, &derived);
+  if (!s.ok()) return s;
+  PushSealed(labels_hash, kRawKind, raw, sealed);
+  for (int o = 0; o < kOutputCount; ++o) {
+    PushSealed(labels_hash, StoredKindOf(static_cast<Output>(o)), derived[o],
+               sealed);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {
+  // Four cache lines: at a million series every line is 64 MB of RSS.
+  static_assert(sizeof(Series) <= 256, "keep Series within 4 cache lines");
   shards_.reserve(kShardCount);
   for (int i = 0; i < kShardCount; ++i) {
     shards_.push_back(std::make_unique<Shard>());
@@ -191,9 +294,11 @@ void Engine::Commit(const codec::DecodedWriteRequest& request,
     }
     if (series == nullptr) {
       series = &shard.series.emplace_back();
-      series->label_bytes.assign(in.labels);
+      const std::string_view labels = shard.labels.Copy(in.labels);
+      series->label_data = labels.data();
+      series->label_size = static_cast<uint32_t>(labels.size());
       series->labels_hash = in.labels_hash;
-      series->params = ParamsFor(model::LabelSetView(series->label_bytes),
+      series->params = ParamsFor(model::LabelSetView(series->labels()),
                                  &series->ignored_reason);
       shard.table.Insert(in.labels_hash, series);
       ++(series->params != nullptr ? created : ignored_created);
@@ -211,23 +316,28 @@ void Engine::Commit(const codec::DecodedWriteRequest& request,
     ignored_series_.fetch_add(ignored_created, std::memory_order_relaxed);
 }
 
-void Engine::AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
-                          int64_t bucket_start_ms, double value,
-                          ApplyResult* result) const {
-  std::unique_ptr<codec::XorChunkAppender>& head = series->heads[kind];
-  if (head != nullptr && head->num_samples() > 0) {
-    // Samples only move forward, so a head that began before this sample's
-    // bucket belongs to an earlier one.
-    if (head->num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
-        head->min_time() < bucket_start_ms) {
-      result->sealed.push_back(SealedChunk{series->labels_hash, kind,
-                                           head->min_time(), head->max_time(),
-                                           std::string(head->bytes())});
-      head.reset();
+void Engine::AppendRaw(Series* series, int64_t timestamp_ms, double value,
+                       const EstimatorState& prior,
+                       ApplyResult* result) const {
+  codec::XorChunkAppender& head = series->head;
+  if (head.num_samples() > 0) {
+    // The start of the sample's time bucket, floored for t < 0 too. Samples
+    // only move forward, so a head that began before it belongs to an
+    // earlier bucket.
+    const int64_t t = timestamp_ms;
+    const int64_t b = options_.chunk_bucket_ms;
+    const int64_t bucket_start = (t / b - (t % b < 0 ? 1 : 0)) * b;
+    if (head.num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
+        head.min_time() < bucket_start) {
+      // The head was built by this engine from these parameters, so the
+      // replay cannot fail.
+      (void)SealHeads(series->labels_hash, *series->params,
+                      series->head_start.ToState(), head, &result->sealed);
+      head = codec::XorChunkAppender(0);
     }
   }
-  if (head == nullptr) head = std::make_unique<codec::XorChunkAppender>();
-  head->Append(timestamp_ms, value);
+  if (head.num_samples() == 0) series->head_start = HeadStart::Of(prior);
+  head.Append(timestamp_ms, value);
 }
 
 void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
@@ -238,7 +348,7 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
       request.samples.data() + in.first_sample;
   DerivedValues out;
   for (uint32_t j = 0; j < in.sample_count; ++j) {
-    const int64_t last_ms = series->state.last_timestamp_ms;
+    const EstimatorState prior = series->state;
     const SampleOutcome outcome =
         UpdateEstimator(*series->params, &series->state,
                         samples[j].timestamp_ms, samples[j].value, &out);
@@ -248,24 +358,10 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         ++(outcome == SampleOutcome::kApplied ? result->applied
                                               : result->stale);
         series->latest = out;
-        series->latest_ms = samples[j].timestamp_ms;
         if (samples[j].timestamp_ms > result->max_timestamp_ms)
           result->max_timestamp_ms = samples[j].timestamp_ms;
-        {
-          // One division per sample (not per stored series): the start of
-          // the time bucket the sample falls in, floored for t < 0 too.
-          const int64_t t = samples[j].timestamp_ms;
-          const int64_t b = options_.chunk_bucket_ms;
-          const int64_t bucket_start = (t / b - (t % b < 0 ? 1 : 0)) * b;
-          AppendStored(series, kRawKind, t, bucket_start, samples[j].value,
-                       result);
-          for (int o = 0; o < kOutputCount; ++o) {
-            if (out.present & (1u << o)) {
-              AppendStored(series, StoredKindOf(static_cast<Output>(o)), t,
-                           bucket_start, out.value[o], result);
-            }
-          }
-        }
+        AppendRaw(series, samples[j].timestamp_ms, samples[j].value, prior,
+                  result);
         break;
       case SampleOutcome::kDuplicate:
         ++result->dropped[static_cast<int>(DropReason::kDuplicate)];
@@ -281,8 +377,8 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         if (series_index < *first_rejected) {
           *first_rejected = series_index;
           result->rejection = RejectionMessage(
-              outcome, model::LabelSetView(series->label_bytes),
-              samples[j].timestamp_ms, last_ms);
+              outcome, model::LabelSetView(series->labels()),
+              samples[j].timestamp_ms, prior.last_timestamp_ms);
         }
         break;
     }
@@ -296,23 +392,23 @@ void Engine::VisitSnapshots(
     std::lock_guard<std::mutex> lock(shard->mu);
     for (const Series& s : shard->series) {
       if (s.params == nullptr) continue;
-      snapshot.labels = s.label_bytes;
+      snapshot.labels = s.labels();
       snapshot.state = s.state;
-      snapshot.latest_ms = s.latest_ms;
+      snapshot.latest_ms = s.state.last_timestamp_ms;
       snapshot.latest = s.latest;
-      for (int k = 0; k < kStoredKinds; ++k) {
-        if (s.heads[k] != nullptr && s.heads[k]->num_samples() > 0) {
-          snapshot.heads[k].assign(s.heads[k]->bytes());
-        } else {
-          snapshot.heads[k].clear();
-        }
+      snapshot.params = *s.params;
+      snapshot.head_start = s.head_start.ToState();
+      for (std::string& head : snapshot.heads) head.clear();
+      if (s.head.num_samples() > 0) {
+        snapshot.heads[kRawKind].assign(s.head.bytes());
       }
       visit(snapshot);
     }
   }
 }
 
-Status Engine::Restore(const SeriesSnapshot& snapshot) {
+Status Engine::Restore(const SeriesSnapshot& snapshot,
+                       std::vector<SealedChunk>* sealed) {
   const uint64_t hash = model::HashLabelSet(snapshot.labels);
   Shard& shard = *shards_[ShardOf(hash)];
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -324,24 +420,47 @@ Status Engine::Restore(const SeriesSnapshot& snapshot) {
   DropReason ignored;
   const EstimatorParams* params =
       ParamsFor(model::LabelSetView(snapshot.labels), &ignored);
-  if (params == nullptr) return Status::Ok();  // the rules changed
-  std::array<std::unique_ptr<codec::XorChunkAppender>, kStoredKinds> heads;
+  // Resume every head the snapshot has: the raw one, and derived ones from
+  // a version 1 checkpoint.
+  std::array<codec::XorChunkAppender, kStoredKinds> heads{
+      codec::XorChunkAppender(0), codec::XorChunkAppender(0),
+      codec::XorChunkAppender(0), codec::XorChunkAppender(0),
+      codec::XorChunkAppender(0), codec::XorChunkAppender(0)};
+  static_assert(kStoredKinds == 6, "list one appender per stored kind above");
+  bool derived_heads = false;
   for (int k = 0; k < kStoredKinds; ++k) {
     if (snapshot.heads[k].empty()) continue;
     Result<codec::XorChunkAppender> resumed =
         codec::XorChunkAppender::Resume(snapshot.heads[k]);
     if (!resumed.ok()) return resumed.status();
-    heads[k] =
-        std::make_unique<codec::XorChunkAppender>(std::move(resumed).value());
+    heads[k] = std::move(resumed).value();
+    derived_heads |= k != kRawKind;
   }
+  codec::XorChunkAppender& raw = heads[kRawKind];
+  if (derived_heads) {
+    for (int k = 0; k < kStoredKinds; ++k) {
+      PushSealed(hash, static_cast<uint8_t>(k), heads[k], sealed);
+    }
+    raw = codec::XorChunkAppender(0);
+  } else if (raw.num_samples() > 0 &&
+             (params == nullptr || *params != snapshot.params)) {
+    // Derived with the parameters the samples were received under.
+    Status s =
+        SealHeads(hash, snapshot.params, snapshot.head_start, raw, sealed);
+    if (!s.ok()) return s;
+    raw = codec::XorChunkAppender(0);
+  }
+  if (params == nullptr) return Status::Ok();  // the rules changed
   Series& series = shard.series.emplace_back();
-  series.label_bytes = snapshot.labels;
+  const std::string_view labels = shard.labels.Copy(snapshot.labels);
+  series.label_data = labels.data();
+  series.label_size = static_cast<uint32_t>(labels.size());
   series.labels_hash = hash;
   series.params = params;
   series.state = snapshot.state;
-  series.latest_ms = snapshot.latest_ms;
+  series.head_start = HeadStart::Of(snapshot.head_start);
   series.latest = snapshot.latest;
-  series.heads = std::move(heads);
+  series.head = std::move(raw);
   shard.table.Insert(hash, &series);
   active_series_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
@@ -353,7 +472,7 @@ void Engine::VisitSeries(
     std::lock_guard<std::mutex> lock(shard->mu);
     for (const Series& s : shard->series) {
       if (s.params == nullptr) continue;
-      visit(SeriesInfo{model::LabelSetView(s.label_bytes), s.labels_hash,
+      visit(SeriesInfo{model::LabelSetView(s.labels()), s.labels_hash,
                        s.params->outputs});
     }
   }
@@ -365,10 +484,18 @@ bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
   std::lock_guard<std::mutex> lock(shard.mu);
   const Series* s = shard.table.Find(labels_hash, labels);
   if (s == nullptr || s->params == nullptr) return false;
-  const auto& head = s->heads[kind];
-  if (head == nullptr || head->num_samples() == 0) {
-    out->bytes.clear();
-    return true;
+  out->bytes.clear();
+  if (s->head.num_samples() == 0) return true;
+  const codec::XorChunkAppender* head = &s->head;
+  DerivedHeads derived = EmptyDerivedHeads();
+  if (kind != kRawKind) {
+    const int o = kind - 1;
+    if (o >= kOutputCount) return true;
+    // Built by this engine from these parameters: the replay cannot fail.
+    (void)DeriveHeads(*s->params, s->head_start.ToState(), s->head.bytes(),
+                      static_cast<OutputMask>(1u << o), &derived);
+    head = &derived[o];
+    if (head->num_samples() == 0) return true;
   }
   out->min_time_ms = head->min_time();
   out->max_time_ms = head->max_time();
@@ -383,7 +510,8 @@ void Engine::VisitLatest(
     for (const Series& s : shard->series) {
       if (s.params == nullptr || s.latest.present == 0 || s.latest.stale)
         continue;
-      visit(LatestDerived{model::LabelSetView(s.label_bytes), s.latest_ms,
+      visit(LatestDerived{model::LabelSetView(s.labels()),
+                          s.state.last_timestamp_ms,
                           s.latest});
     }
   }

@@ -115,7 +115,14 @@ struct SeriesSnapshot {
   EstimatorState state;
   int64_t latest_ms = 0;
   DerivedValues latest;
-  // Open head chunk bytes by stored kind (empty: none).
+  // The parameters the series ran with, and its state before the first
+  // sample of its open head chunk: with the raw head they give back the
+  // derived head chunks.
+  EstimatorParams params;
+  EstimatorState head_start;
+  // Open head chunk bytes by stored kind (empty: none). VisitSnapshots
+  // fills the raw kind only; derived heads appear in checkpoints written
+  // before derived heads were re-derived (format version 1).
   std::array<std::string, kStoredKinds> heads;
 };
 
@@ -187,7 +194,8 @@ class Engine {
   void VisitSeries(const std::function<void(const SeriesInfo&)>& visit) const;
 
   // Copies the open head chunk of stored series (series, kind); false when
-  // the series is unknown.
+  // the series is unknown. Only the raw head is kept in memory: a derived
+  // head is re-derived from it, which costs about as much as decoding it.
   bool CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
                      uint8_t kind, HeadChunk* out) const;
 
@@ -200,9 +208,13 @@ class Engine {
       const std::function<void(const SeriesSnapshot&)>& visit) const;
 
   // Recreates a series from a snapshot, with the parameters the current
-  // rules give it (a series no rule selects any more is dropped).
+  // rules give it. When those differ from the snapshot's (the configuration
+  // changed), or no rule selects the series any more (it is dropped), its
+  // open head chunks are sealed as they were computed and appended to
+  // *sealed for the caller to store, so no stored sample changes meaning.
   // REQUIRES: the series is not known yet.
-  Status Restore(const SeriesSnapshot& snapshot);
+  Status Restore(const SeriesSnapshot& snapshot,
+                 std::vector<SealedChunk>* sealed);
 
   uint64_t active_series() const {
     return active_series_.load(std::memory_order_relaxed);
@@ -226,13 +238,12 @@ class Engine {
   void ApplySamples(const codec::DecodedWriteRequest& request,
                     size_t series_index, Series* series, ApplyResult* result,
                     size_t* first_rejected) const;
-  // Appends one sample to a stored series' head chunk, sealing the chunk
-  // first when it is full or the sample is in another bucket.
+  // Appends one accepted sample to the series' raw head chunk, sealing the
+  // head first when it is full or the sample is in another time bucket.
+  // `prior` is the series' state before the sample.
   // REQUIRES: the series' shard lock is held.
-  // REQUIRES: bucket_start_ms is the start of timestamp_ms' time bucket.
-  void AppendStored(Series* series, uint8_t kind, int64_t timestamp_ms,
-                    int64_t bucket_start_ms, double value,
-                    ApplyResult* result) const;
+  void AppendRaw(Series* series, int64_t timestamp_ms, double value,
+                 const EstimatorState& prior, ApplyResult* result) const;
   const EstimatorParams* ParamsFor(model::LabelSetView labels,
                                    DropReason* ignored_reason) const;
 

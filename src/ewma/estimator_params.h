@@ -55,6 +55,14 @@ struct EstimatorParams {
   int64_t reset_after_ms = 3600 * 1000;
   ThresholdBasis threshold_basis = ThresholdBasis::kPrior;
   OutputMask outputs = kDefaultOutputs;
+
+  // Same outputs for the same inputs.
+  bool operator==(const EstimatorParams& o) const {
+    return alpha == o.alpha && half_life_ms == o.half_life_ms && k == o.k &&
+           min_samples == o.min_samples && reset_after_ms == o.reset_after_ms &&
+           threshold_basis == o.threshold_basis && outputs == o.outputs;
+  }
+  bool operator!=(const EstimatorParams& o) const { return !(*this == o); }
 };
 
 }  // namespace promewma::ewma

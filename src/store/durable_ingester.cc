@@ -152,10 +152,13 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   uint64_t checkpoint_seq = 0;
   ewma::SeriesSnapshot snapshot;
+  std::vector<ewma::SealedChunk> sealed;
   Status restored =
       store_->ReadCheckpoint(&checkpoint_seq, [&](std::string_view record) {
         Status st = DecodeCheckpointRecord(record, &snapshot);
-        if (st.ok()) st = engine_->Restore(snapshot);
+        if (st.ok()) st = engine_->Restore(snapshot, &sealed);
+        // Heads a configuration change closed (rarely any).
+        if (st.ok() && !sealed.empty()) StoreSealed(&sealed);
         if (st.ok() && snapshot.state.count > 0) {
           max_timestamp_ms_ =
               std::max(max_timestamp_ms_, snapshot.state.last_sample_ms);

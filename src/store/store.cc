@@ -21,6 +21,7 @@ constexpr char kCheckpointFamily[] = "checkpoint";
 constexpr char kCheckpointMetaKey[] = "checkpoint";
 // A checkpoint is written in batches of about this size: large enough for
 // few RocksDB writes, small enough not to double the memory of a big engine.
+constexpr size_t kMemtableBudgetBytes = 64 << 20;  // all families together
 constexpr size_t kCheckpointBatchBytes = 4 << 20;
 constexpr size_t kChunkKeySize = 8 + 8 + 1 + 8;
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
@@ -148,15 +149,23 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // Our logs are for operators; RocksDB's own go to its LOG file in the dir.
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
+  // Memtables are RSS that does not shrink with the series count. RocksDB's
+  // default (64 MiB, two per family, four families) could hold half a GiB;
+  // everything we write is either read back rarely (chunks, checkpoints)
+  // or deleted soon (the log), so small ones flushed early cost little.
+  db_options.db_write_buffer_size = kMemtableBudgetBytes;
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.write_buffer_size = kMemtableBudgetBytes / 4;
+  family_options.max_write_buffer_number = 2;
 
-  rocksdb::ColumnFamilyOptions log_options;
+  rocksdb::ColumnFamilyOptions log_options = family_options;
   // Bodies are already snappy-compressed by the sender.
   log_options.compression = rocksdb::kNoCompression;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {rocksdb::kDefaultColumnFamilyName, family_options},
       {kLogFamily, log_options},
-      {kChunksFamily, rocksdb::ColumnFamilyOptions()},
-      {kCheckpointFamily, rocksdb::ColumnFamilyOptions()},
+      {kChunksFamily, family_options},
+      {kCheckpointFamily, family_options},
   };
 
   auto impl = std::make_unique<Impl>();

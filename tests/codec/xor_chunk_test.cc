@@ -599,6 +599,50 @@ TEST_CASE("appends do not reallocate once capacity is reserved",
   REQUIRE(app.bytes().size() > 1000);
 }
 
+TEST_CASE("a lazy appender allocates on its first sample, then by half",
+          "[xor_chunk]") {
+  const Samples samples =
+      MakeSeries(Shape::kRandomBits, XorChunkAppender::kMaxSamplesPerChunk, 9);
+  XorChunkAppender lazy(0);
+  REQUIRE(lazy.capacity() == 0);
+  REQUIRE(Hex(lazy.bytes()) == "00 00");
+  XorChunkAppender eager;
+  size_t last_capacity = 0;
+  for (const auto& [t, v] : samples) {
+    lazy.Append(t, v);
+    eager.Append(t, v);
+    REQUIRE(lazy.bytes() == eager.bytes());
+    if (lazy.capacity() != last_capacity) {
+      // Never more than half again what is needed (plus the write slack).
+      REQUIRE(lazy.capacity() <= lazy.bytes().size() * 3 / 2 + 64);
+      last_capacity = lazy.capacity();
+    }
+  }
+}
+
+TEST_CASE("copies are independent and moves leave an empty chunk",
+          "[xor_chunk]") {
+  XorChunkAppender a(0);
+  a.Append(1000, 1.0);
+  a.Append(2000, 2.0);
+  XorChunkAppender copy = a;
+  copy.Append(3000, 3.0);
+  REQUIRE(DecodeOk(a.bytes()).size() == 2);
+  REQUIRE(DecodeOk(copy.bytes()).size() == 3);
+
+  XorChunkAppender moved = std::move(copy);
+  REQUIRE(DecodeOk(moved.bytes()).size() == 3);
+  REQUIRE(copy.num_samples() == 0);  // NOLINT(bugprone-use-after-move)
+  REQUIRE(Hex(copy.bytes()) == "00 00");
+  copy.Append(1000, 1.0);  // usable again
+  REQUIRE(copy.bytes() == Encode({{1000, 1.0}}));
+
+  a = moved;  // copy-assign over a chunk with a buffer
+  REQUIRE(a.bytes() == moved.bytes());
+  a = std::move(moved);
+  REQUIRE(DecodeOk(a.bytes()).size() == 3);
+}
+
 // ---------------------------------------------------------------------------
 // Corruption.
 

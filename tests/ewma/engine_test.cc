@@ -209,49 +209,168 @@ uint64_t Bits(double v) {
   return b;
 }
 
-TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
-  Engine engine{EngineOptions{}};
-  std::vector<std::pair<int64_t, double>> samples;
-  for (int i = 0; i < 250; ++i) samples.push_back({i * 10000, 40.0 + i % 7});
-  ApplyResult r = ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
+std::string CpuLabels() {
+  std::vector<model::Label> l = {{"__name__", "cpu"}};
+  std::string out;
+  REQUIRE(model::EncodeLabelSet(&l, &out).ok());
+  return out;
+}
 
-  // Raw and ewma: 120 + 120 sealed, 10 open. upper_threshold begins at the
-  // 11th sample (min_samples 10, prior basis): 120 sealed and 120 open (a
-  // chunk is sealed when the 121st sample arrives, not before).
+// Every stored sample of the "cpu" series by kind: sealed chunks in order,
+// then the open head.
+std::map<uint8_t, std::vector<std::pair<int64_t, double>>> StoredSamples(
+    const Engine& engine, const std::vector<SealedChunk>& sealed) {
   std::map<uint8_t, std::vector<std::pair<int64_t, double>>> stored;
-  for (const SealedChunk& c : r.sealed) {
+  for (const SealedChunk& c : sealed) {
     auto decoded = Decode(c.bytes);
-    REQUIRE(decoded.size() == 120);
+    REQUIRE(!decoded.empty());
     REQUIRE(c.min_time_ms == decoded.front().first);
     REQUIRE(c.max_time_ms == decoded.back().first);
     stored[c.kind].insert(stored[c.kind].end(), decoded.begin(), decoded.end());
   }
-  REQUIRE(r.sealed.size() == 5);
-  const std::string labels = [] {
-    std::vector<model::Label> l = {{"__name__", "cpu"}};
-    std::string out;
-    REQUIRE(model::EncodeLabelSet(&l, &out).ok());
-    return out;
-  }();
-  const uint64_t hash = model::HashLabelSet(labels);
-  REQUIRE(r.sealed[0].labels_hash == hash);
-  for (uint8_t kind : {kRawKind, StoredKindOf(Output::kEwma),
-                       StoredKindOf(Output::kUpperThreshold)}) {
+  const std::string labels = CpuLabels();
+  for (int kind = 0; kind < kStoredKinds; ++kind) {
     HeadChunk head;
-    REQUIRE(engine.CopyHeadChunk(hash, labels, kind, &head));
+    REQUIRE(engine.CopyHeadChunk(model::HashLabelSet(labels), labels,
+                                 static_cast<uint8_t>(kind), &head));
     if (!head.bytes.empty()) {
       auto open = Decode(head.bytes);
+      REQUIRE(head.min_time_ms == open.front().first);
+      REQUIRE(head.max_time_ms == open.back().first);
       stored[kind].insert(stored[kind].end(), open.begin(), open.end());
     }
   }
-  // The raw series is exactly the input; the ewma series is one value per
-  // input sample.
+  return stored;
+}
+
+// What each output should store: the estimator run directly on the input.
+std::map<uint8_t, std::vector<std::pair<int64_t, double>>> Reference(
+    const EstimatorParams& params,
+    const std::vector<std::pair<int64_t, double>>& samples) {
+  std::map<uint8_t, std::vector<std::pair<int64_t, double>>> out;
+  EstimatorState state;
+  DerivedValues values;
+  for (const auto& [t, v] : samples) {
+    UpdateEstimator(params, &state, t, v, &values);
+    for (int o = 0; o < kOutputCount; ++o) {
+      if (values.present & (1u << o)) {
+        out[StoredKindOf(static_cast<Output>(o))].push_back({t, values.value[o]});
+      }
+    }
+  }
+  return out;
+}
+
+TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
+  EngineOptions options;
+  options.defaults.outputs = kDefaultOutputs | OutputBit(Output::kStddev);
+  Engine engine{options};
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 250; ++i) samples.push_back({i * 10000, 40.0 + i % 7});
+  ApplyResult r = ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
+
+  // Each output's chunks are cut with the raw chunk they derive from: at
+  // the 121st and 241st raw sample. upper_threshold begins at the 11th
+  // sample (min_samples 10, prior basis) and stddev at the 2nd, so their
+  // first chunks are shorter.
+  std::map<uint8_t, std::vector<size_t>> sizes;
+  for (const SealedChunk& c : r.sealed) {
+    REQUIRE(c.labels_hash == model::HashLabelSet(CpuLabels()));
+    sizes[c.kind].push_back(Decode(c.bytes).size());
+  }
+  using Sizes = std::vector<size_t>;
+  REQUIRE(sizes[kRawKind] == Sizes{120, 120});
+  REQUIRE(sizes[StoredKindOf(Output::kEwma)] == Sizes{120, 120});
+  REQUIRE(sizes[StoredKindOf(Output::kUpperThreshold)] == Sizes{110, 120});
+  REQUIRE(sizes[StoredKindOf(Output::kStddev)] == Sizes{119, 120});
+  REQUIRE(r.sealed.size() == 8);
+
+  auto stored = StoredSamples(engine, r.sealed);
   REQUIRE(stored[kRawKind] == samples);
-  REQUIRE(stored[StoredKindOf(Output::kEwma)].size() == 250);
-  REQUIRE(stored[StoredKindOf(Output::kUpperThreshold)].size() == 240);
-  REQUIRE(stored[StoredKindOf(Output::kUpperThreshold)].front().first ==
-          100000);
+  auto expected = Reference(options.defaults, samples);
+  REQUIRE(expected.size() == 3);
+  for (const auto& [kind, want] : expected) {
+    INFO("kind " << int(kind));
+    REQUIRE(stored[kind] == want);
+  }
   REQUIRE(stored.count(StoredKindOf(Output::kLowerThreshold)) == 0);
+}
+
+TEST_CASE("a restored series continues its head chunks exactly") {
+  EngineOptions options;
+  Engine engine{options};
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 200; ++i) {
+    samples.push_back({i * 10000, 30.0 + (i * 37 % 11) * 0.7});
+  }
+  const std::vector<std::pair<int64_t, double>> first(samples.begin(),
+                                                      samples.begin() + 150);
+  const std::vector<std::pair<int64_t, double>> second(samples.begin() + 150,
+                                                       samples.end());
+  ApplyResult r1 = ApplySeries(engine, {{{{"__name__", "cpu"}}, first}});
+
+  Engine restored{options};
+  std::vector<SealedChunk> sealed_at_restore;
+  engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
+    REQUIRE(snapshot.params == options.defaults);
+    REQUIRE(restored.Restore(snapshot, &sealed_at_restore).ok());
+  });
+  REQUIRE(sealed_at_restore.empty());
+  ApplyResult r2 = ApplySeries(restored, {{{{"__name__", "cpu"}}, second}});
+  std::vector<SealedChunk> sealed = r1.sealed;
+  sealed.insert(sealed.end(), r2.sealed.begin(), r2.sealed.end());
+  auto stored = StoredSamples(restored, sealed);
+  REQUIRE(stored[kRawKind] == samples);
+  for (const auto& [kind, want] : Reference(options.defaults, samples)) {
+    REQUIRE(stored[kind] == want);
+  }
+}
+
+TEST_CASE("a parameter change at restore seals the heads as computed") {
+  Engine engine{EngineOptions{}};
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 60; ++i) samples.push_back({i * 10000, 10.0 + i % 5});
+  ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
+
+  EngineOptions changed;
+  changed.defaults.alpha = 0.5;
+  changed.defaults.outputs = OutputBit(Output::kEwma);
+  Engine restored{changed};
+  std::vector<SealedChunk> sealed;
+  engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
+    REQUIRE(restored.Restore(snapshot, &sealed).ok());
+  });
+  // Stored as received: raw, and the outputs of the old parameters.
+  std::map<uint8_t, std::vector<std::pair<int64_t, double>>> by_kind;
+  for (const SealedChunk& c : sealed) by_kind[c.kind] = Decode(c.bytes);
+  REQUIRE(by_kind[kRawKind] == samples);
+  auto expected = Reference(EstimatorParams{}, samples);
+  REQUIRE(by_kind.size() == 3);
+  for (const auto& [kind, want] : expected) REQUIRE(by_kind[kind] == want);
+  // The new head starts empty and uses the new parameters from here on.
+  ApplySeries(restored, {{{{"__name__", "cpu"}}, {{600000, 20}}}});
+  auto after = StoredSamples(restored, {});
+  REQUIRE(after[kRawKind] == std::vector<std::pair<int64_t, double>>{
+                                 {600000, 20}});
+  REQUIRE(after.count(StoredKindOf(Output::kUpperThreshold)) == 0);
+  REQUIRE(after[StoredKindOf(Output::kEwma)].size() == 1);
+}
+
+TEST_CASE("a series no rule selects any more keeps its stored head") {
+  Engine engine{EngineOptions{}};
+  ApplySeries(engine, {{{{"__name__", "cpu"}}, {{1000, 1}, {2000, 2}}}});
+  EngineOptions only_mem;
+  auto selector = model::Selector::Parse("{__name__=\"mem\"}");
+  REQUIRE(selector.ok());
+  only_mem.rules.push_back(SeriesRule{std::move(selector).value(), {}});
+  Engine restored{only_mem};
+  std::vector<SealedChunk> sealed;
+  engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
+    REQUIRE(restored.Restore(snapshot, &sealed).ok());
+  });
+  REQUIRE(restored.active_series() == 0);
+  REQUIRE(sealed.size() == 2);  // raw and ewma
+  REQUIRE(Decode(sealed[0].bytes).size() == 2);
 }
 
 TEST_CASE("a head chunk is sealed where a time bucket ends") {

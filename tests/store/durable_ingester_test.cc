@@ -464,7 +464,13 @@ TEST_CASE("checkpoint records round-trip and detect damage") {
     REQUIRE(back.state.mean == snapshot.state.mean);
     REQUIRE(back.state.count == snapshot.state.count);
     REQUIRE(back.heads == snapshot.heads);
+    REQUIRE(!back.heads[ewma::kRawKind].empty());
     REQUIRE(back.latest_ms == snapshot.latest_ms);
+    REQUIRE(back.params == snapshot.params);
+    REQUIRE(back.head_start.mean == snapshot.head_start.mean);
+    REQUIRE(back.head_start.count == snapshot.head_start.count);
+    REQUIRE(back.head_start.last_timestamp_ms ==
+            snapshot.head_start.last_timestamp_ms);
     for (size_t i = 0; i < record.size(); i += 7) {
       std::string damaged = record;
       damaged[i] ^= 0x01;

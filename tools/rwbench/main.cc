@@ -2,14 +2,25 @@
 // (promewma, Prometheus with --web.enable-remote-write-receiver,
 // VictoriaMetrics). tools/bench.sh drives it side by side.
 //
-//   rwbench write --url http://127.0.0.1:9201/api/v1/write --series 1000
-//                 --samples 360 --step-ms 10000 --start-ms T
+//   rwbench generate --out DIR --series 10000 --samples 100 --batch-size 500
+//                    --connections 2 --start-ms T
+//   rwbench write --url http://127.0.0.1:9201/api/v1/write --in DIR
+//   rwbench write --url ... --series 1000 --samples 360 --start-ms T
 //   rwbench read  --url http://127.0.0.1:9201/api/v1/read --start-ms T
 //                 --end-ms T2 --metric cpu --repeat 20 [--streamed]
 //
-// write sends one request per timestamp round (all series, one sample each,
-// as Prometheus does) and prints samples/s. read repeats one query and
-// prints the median latency, the samples returned and the response size.
+// The load is shaped like Prometheus' own remote write: one sample per
+// TimeSeries, node_exporter-like labels, --batch-size samples per request,
+// timestamps advancing round by round. Series are split over --connections
+// keep-alive connections (TCP_NODELAY), each owning a disjoint set, so no
+// sample is sent twice and each series' samples arrive in order. Bodies are
+// built before the clock starts (generate writes them to files, one per
+// connection, so several receivers get the very same bytes); write prints
+// samples/s and request latency percentiles. 429 and 503 are retried after
+// Retry-After (counted); any other failure stops the run.
+//
+// read repeats one query and prints the median latency, the samples
+// returned and the response size.
 
 #include <httplib.h>
 
@@ -17,7 +28,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codec/chunked_frame.h"
@@ -44,49 +59,228 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-int Write(const std::string& url, int series, int samples, int64_t step_ms,
-          int64_t start_ms, const std::string& metric) {
-  const Url u = SplitUrl(url);
+double Percentile(std::vector<double>* sorted, double q) {
+  if (sorted->empty()) return 0;
+  const size_t i = static_cast<size_t>(q * (sorted->size() - 1) + 0.5);
+  return (*sorted)[i];
+}
+
+// A CPU utilization percentage for series s at round t: a per-series base
+// load plus noise, with every mantissa bit in use as in a real rate(), so
+// that chunks compress like real CPU data (round values would flatter
+// every store's memory and disk figures).
+double CpuValue(int s, int t) {
+  uint64_t x = (static_cast<uint64_t>(s) << 32) ^ static_cast<uint64_t>(t);
+  // splitmix64 finaliser: a cheap, well-mixed hash.
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  const double noise = static_cast<double>(x >> 11) / 9007199254740992.0;
+  return 10 + (s * 7 % 50) + 20 * noise;
+}
+
+struct LoadShape {
+  int series = 1000;
+  int samples = 360;  // per series
+  int64_t step_ms = 10000;
+  int64_t start_ms = 0;
+  int batch_size = 0;  // samples per request; 0: a whole round per request
+  int connections = 1;
+  std::string metric = "cpu";
+};
+
+// Request bodies (snappy) by connection. Connection k owns the series s
+// with s % connections == k.
+std::vector<std::vector<std::string>> GenerateBodies(const LoadShape& shape) {
+  std::vector<std::vector<std::string>> bodies(shape.connections);
+  for (int k = 0; k < shape.connections; ++k) {
+    std::vector<int> owned;
+    for (int s = k; s < shape.series; s += shape.connections) {
+      owned.push_back(s);
+    }
+    const size_t batch = shape.batch_size > 0
+                             ? static_cast<size_t>(shape.batch_size)
+                             : std::max<size_t>(owned.size(), 1);
+    for (int t = 0; t < shape.samples; ++t) {
+      for (size_t first = 0; first < owned.size(); first += batch) {
+        prometheus::WriteRequest req;
+        const size_t last = std::min(owned.size(), first + batch);
+        for (size_t i = first; i < last; ++i) {
+          const int s = owned[i];
+          auto* ts = req.add_timeseries();
+          auto add = [&](const char* name, const std::string& value) {
+            auto* l = ts->add_labels();
+            l->set_name(name);
+            l->set_value(value);
+          };
+          add("__name__", shape.metric);
+          add("cpu", std::to_string(s % 8));
+          add("instance",
+              "host-" + std::to_string(s / 8) + ".example.net:9100");
+          add("job", "node");
+          add("mode", "user");
+          auto* sample = ts->add_samples();
+          sample->set_timestamp(shape.start_ms + t * shape.step_ms);
+          sample->set_value(CpuValue(s, t));
+        }
+        bodies[k].push_back(
+            promewma::codec::CompressSnappyBlock(req.SerializeAsString()));
+      }
+    }
+  }
+  return bodies;
+}
+
+// One file per connection: each body as a little-endian u32 length and
+// the bytes.
+std::string ConnectionFile(const std::string& dir, int k) {
+  return dir + "/connection-" + std::to_string(k) + ".rwb";
+}
+
+bool SaveBodies(const std::string& dir,
+                const std::vector<std::vector<std::string>>& bodies) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  for (size_t k = 0; k < bodies.size(); ++k) {
+    std::ofstream out(ConnectionFile(dir, static_cast<int>(k)),
+                      std::ios::binary | std::ios::trunc);
+    for (const std::string& b : bodies[k]) {
+      const uint32_t n = static_cast<uint32_t>(b.size());
+      const char len[4] = {static_cast<char>(n), static_cast<char>(n >> 8),
+                           static_cast<char>(n >> 16),
+                           static_cast<char>(n >> 24)};
+      out.write(len, 4);
+      out.write(b.data(), static_cast<std::streamsize>(b.size()));
+    }
+    if (!out) {
+      std::fprintf(stderr, "rwbench: cannot write %s\n",
+                   ConnectionFile(dir, static_cast<int>(k)).c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+bool LoadBodies(const std::string& dir,
+                std::vector<std::vector<std::string>>* bodies) {
+  for (int k = 0;; ++k) {
+    std::ifstream in(ConnectionFile(dir, k), std::ios::binary);
+    if (!in) break;
+    std::vector<std::string>& conn = bodies->emplace_back();
+    unsigned char len[4];
+    while (in.read(reinterpret_cast<char*>(len), 4)) {
+      const uint32_t n = len[0] | (len[1] << 8) | (len[2] << 16) |
+                         (static_cast<uint32_t>(len[3]) << 24);
+      std::string& b = conn.emplace_back(n, '\0');
+      if (!in.read(&b[0], n)) {
+        std::fprintf(stderr, "rwbench: %s is truncated\n",
+                     ConnectionFile(dir, k).c_str());
+        return false;
+      }
+    }
+  }
+  if (bodies->empty()) {
+    std::fprintf(stderr, "rwbench: no %s in %s (run rwbench generate)\n",
+                 "connection-0.rwb", dir.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Samples in a body, counted from the decoded request.
+size_t SamplesIn(const std::string& body) {
+  std::string raw;
+  if (!promewma::codec::DecompressSnappyBlock(body, 1u << 30, &raw).ok()) {
+    return 0;
+  }
+  prometheus::WriteRequest req;
+  if (!req.ParseFromString(raw)) return 0;
+  size_t n = 0;
+  for (const auto& ts : req.timeseries()) n += ts.samples_size();
+  return n;
+}
+
+struct ConnectionResult {
+  std::vector<double> latency_ms;
+  size_t retries = 0;
+  std::string error;  // empty: every body was accepted
+};
+
+void SendAll(const Url& u, const std::vector<std::string>& bodies,
+             ConnectionResult* result) {
   httplib::Client client(u.host_port);
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
   client.set_read_timeout(60, 0);
-  std::vector<std::string> bodies;
-  for (int t = 0; t < samples; ++t) {
-    prometheus::WriteRequest req;
-    for (int s = 0; s < series; ++s) {
-      auto* ts = req.add_timeseries();
-      auto add = [&](const char* k, const std::string& v) {
-        auto* l = ts->add_labels();
-        l->set_name(k);
-        l->set_value(v);
-      };
-      add("__name__", metric);
-      add("instance", "host-" + std::to_string(s) + ":9100");
-      add("job", "node");
-      auto* sample = ts->add_samples();
-      sample->set_timestamp(start_ms + t * step_ms);
-      sample->set_value(20 + (s * 7 + t * 13) % 60 + 0.125 * t);
-    }
-    bodies.push_back(
-        promewma::codec::CompressSnappyBlock(req.SerializeAsString()));
-  }
-  const auto start = std::chrono::steady_clock::now();
+  const httplib::Headers headers = {
+      {"Content-Encoding", "snappy"},
+      {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+  result->latency_ms.reserve(bodies.size());
   for (const std::string& body : bodies) {
-    auto r = client.Post(u.path,
-                         {{"Content-Encoding", "snappy"},
-                          {"X-Prometheus-Remote-Write-Version", "0.1.0"}},
-                         body, "application/x-protobuf");
-    if (!r || r->status / 100 != 2) {
-      std::fprintf(stderr, "rwbench: write to %s failed: %s\n", url.c_str(),
-                   r ? (std::to_string(r->status) + " " + r->body).c_str()
-                     : httplib::to_string(r.error()).c_str());
-      return 1;
+    while (true) {
+      const auto start = std::chrono::steady_clock::now();
+      auto r = client.Post(u.path, headers, body, "application/x-protobuf");
+      const double ms = std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+      if (r && r->status / 100 == 2) {
+        result->latency_ms.push_back(ms);
+        break;
+      }
+      if (r && (r->status == 429 || r->status == 503)) {
+        ++result->retries;
+        const int wait_s = std::max(
+            0, std::atoi(r->get_header_value("Retry-After").c_str()));
+        std::this_thread::sleep_for(wait_s > 0 ? std::chrono::seconds(wait_s)
+                                               : std::chrono::milliseconds(50));
+        continue;
+      }
+      result->error = r ? std::to_string(r->status) + " " + r->body
+                        : httplib::to_string(r.error());
+      return;
     }
   }
+}
+
+int Write(const std::string& url,
+          const std::vector<std::vector<std::string>>& bodies) {
+  const Url u = SplitUrl(url);
+  size_t total_samples = 0, total_requests = 0;
+  for (const auto& conn : bodies) {
+    for (const std::string& b : conn) total_samples += SamplesIn(b);
+    total_requests += conn.size();
+  }
+  std::vector<ConnectionResult> results(bodies.size());
+  std::vector<std::thread> threads;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t k = 0; k < bodies.size(); ++k) {
+    threads.emplace_back(SendAll, u, std::cref(bodies[k]), &results[k]);
+  }
+  for (std::thread& t : threads) t.join();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  std::printf("write %s: %d samples in %.3f s, %.0f samples/s\n", url.c_str(),
-              series * samples, seconds, series * samples / seconds);
+  std::vector<double> latencies;
+  size_t retries = 0;
+  for (const ConnectionResult& r : results) {
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "rwbench: write to %s failed: %s\n", url.c_str(),
+                   r.error.c_str());
+      return 1;
+    }
+    latencies.insert(latencies.end(), r.latency_ms.begin(),
+                     r.latency_ms.end());
+    retries += r.retries;
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::printf(
+      "write %s: %zu samples in %zu requests over %zu connections in %.3f s, "
+      "%.0f samples/s, latency p50 %.2f ms p90 %.2f ms p99 %.2f ms, "
+      "%zu retries\n",
+      url.c_str(), total_samples, total_requests, bodies.size(), seconds,
+      total_samples / seconds, Percentile(&latencies, 0.5),
+      Percentile(&latencies, 0.9), Percentile(&latencies, 0.99), retries);
   return 0;
 }
 
@@ -162,22 +356,36 @@ int Read(const std::string& url, int64_t start_ms, int64_t end_ms,
   return 0;
 }
 
+void AddShapeOptions(CLI::App* cmd, LoadShape* shape) {
+  cmd->add_option("--series", shape->series);
+  cmd->add_option("--samples", shape->samples, "samples per series");
+  cmd->add_option("--step-ms", shape->step_ms);
+  cmd->add_option("--start-ms", shape->start_ms);
+  cmd->add_option("--batch-size", shape->batch_size,
+                  "samples per request (default: one round per request)");
+  cmd->add_option("--connections", shape->connections)
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--metric", shape->metric);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rwbench: remote-write load and remote-read timing"};
   app.require_subcommand(1);
-  std::string url, metric = "cpu";
-  int series = 1000, samples = 360, repeat = 20;
-  int64_t step_ms = 10000, start_ms = 0, end_ms = 0;
+  std::string url, dir, in_dir, metric = "cpu";
+  int repeat = 20;
+  int64_t start_ms = 0, end_ms = 0;
   bool streamed = false;
+  LoadShape shape;
+  auto* generate =
+      app.add_subcommand("generate", "write request bodies to files");
+  generate->add_option("--out", dir)->required();
+  AddShapeOptions(generate, &shape);
   auto* write = app.add_subcommand("write", "send remote-write requests");
   write->add_option("--url", url)->required();
-  write->add_option("--series", series);
-  write->add_option("--samples", samples, "samples per series");
-  write->add_option("--step-ms", step_ms);
-  write->add_option("--start-ms", start_ms)->required();
-  write->add_option("--metric", metric);
+  write->add_option("--in", in_dir, "bodies from rwbench generate");
+  AddShapeOptions(write, &shape);
   auto* read = app.add_subcommand("read", "time remote-read requests");
   read->add_option("--url", url)->required();
   read->add_option("--start-ms", start_ms)->required();
@@ -186,6 +394,15 @@ int main(int argc, char** argv) {
   read->add_option("--repeat", repeat);
   read->add_flag("--streamed", streamed, "ask for STREAMED_XOR_CHUNKS");
   CLI11_PARSE(app, argc, argv);
-  if (*write) return Write(url, series, samples, step_ms, start_ms, metric);
+  if (*generate) return SaveBodies(dir, GenerateBodies(shape)) ? 0 : 1;
+  if (*write) {
+    std::vector<std::vector<std::string>> bodies;
+    if (!in_dir.empty()) {
+      if (!LoadBodies(in_dir, &bodies)) return 1;
+    } else {
+      bodies = GenerateBodies(shape);
+    }
+    return Write(url, bodies);
+  }
   return Read(url, start_ms, end_ms, metric, repeat, streamed);
 }
