@@ -202,8 +202,10 @@ class Engine {
   const EngineOptions& options() const { return options_; }
 
   // Calls `visit` with a snapshot of every processed series, one shard lock
-  // at a time. Consistent as a whole only if no request is applied
-  // meanwhile (the durable ingester holds its lock while checkpointing).
+  // at a time: each snapshot is consistent, but requests applied meanwhile
+  // may be in some snapshots and not in others. Replaying such a request on
+  // the restored state is harmless: samples a series already holds are
+  // duplicates or out of order, which change nothing.
   void VisitSnapshots(
       const std::function<void(const SeriesSnapshot&)>& visit) const;
 

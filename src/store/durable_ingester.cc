@@ -111,20 +111,26 @@ Status DurableIngester::Checkpoint(CheckpointStats* stats) {
   *stats = CheckpointStats();
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  if (!recovered_.load(std::memory_order_acquire)) {
-    return Status::Unavailable("no checkpoint before recovery has finished");
+  std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (!recovered_.load(std::memory_order_acquire)) {
+      return Status::Unavailable("no checkpoint before recovery has finished");
+    }
+    // Chunks sealed by the requests the checkpoint covers must be stored
+    // before it drops those requests from the log.
+    std::vector<ewma::SealedChunk> none;
+    StoreSealed(&none);
+    if (!pending_.empty()) {
+      return Status::Unavailable(
+          "sealed chunks cannot be stored; checkpoint postponed");
+    }
+    // Every request up to here is in every snapshot taken from now on.
+    stats->seq = next_seq_ - 1;
   }
-  // Sealed chunks must be stored before the checkpoint drops them from the
-  // log's reach.
-  std::vector<ewma::SealedChunk> none;
-  StoreSealed(&none);
-  if (!pending_.empty()) {
-    return Status::Unavailable(
-        "sealed chunks cannot be stored; checkpoint "
-        "postponed");
-  }
-  stats->seq = next_seq_ - 1;
+  // Without mu_: see the header for why a fuzzy checkpoint replays exactly.
+  // A chunk sealed meanwhile may be sealed again by the replay; it is
+  // written under the same key with the same bytes.
   std::string record;
   Status s = store_->WriteCheckpoint(
       stats->seq, [&](const std::function<Status(std::string_view)>& add) {

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <shared_mutex>
 #include <string_view>
 #include <vector>
@@ -75,7 +76,12 @@ class DurableIngester {
   ewma::Engine* engine() const { return engine_; }
 
   // Saves the engine's state and trims the log it covers, so the next
-  // recovery replays only what comes after. Ingest and reads wait meanwhile.
+  // recovery replays only what comes after. Ingest goes on meanwhile (only
+  // the series being saved wait for it, a shard at a time): the checkpoint
+  // covers the log up to where it started, and a request applied during it
+  // may or may not be in it, which replay tolerates because the engine
+  // applies a sample it already holds as a no-op (duplicate or out of
+  // order). One checkpoint at a time; a second caller waits.
   Status Checkpoint(CheckpointStats* stats);
 
   // Deletes stored chunks in time buckets that end more than `retention_ms`
@@ -97,6 +103,7 @@ class DurableIngester {
   void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
 
   std::atomic<bool> recovered_;
+  std::mutex checkpoint_mu_;  // one checkpoint at a time
   // Exclusive: Prepare + append + Commit + chunk writes. Shared: reads.
   std::shared_mutex mu_;
   uint64_t next_seq_ = 1;             // guarded by mu_
