@@ -1,5 +1,6 @@
 #include "codec/read_response.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -28,9 +29,11 @@ constexpr uint8_t kChunkTypeTag = MakeTag(3, kVarint);
 constexpr uint8_t kChunkDataTag = MakeTag(4, kLengthDelimited);
 constexpr uint8_t kChunkEncodingXor = 1;  // prometheus.Chunk.Encoding.XOR
 
-// Room kept for a QueryResult length until it is known: 5 varint bytes
-// hold 35 bits, far past the 2 GiB libprotobuf parses at all.
-constexpr size_t kReservedLengthBytes = 5;
+// TimeSeriesEncoder blocks: the first holds a small response whole; each
+// next one is as large as everything before it, so a response takes few
+// allocations, up to a cap that bounds the unused end of the last one.
+constexpr size_t kMinBlockBytes = 64 << 10;
+constexpr size_t kMaxBlockBytes = 4 << 20;
 
 // Raw-pointer writers: the callers size the buffer exactly first, so there
 // is no per-byte capacity check.
@@ -140,25 +143,31 @@ void AppendFrame(std::string* out, int64_t query_index, std::string_view labels,
 
 }  // namespace
 
-void ReadResponseEncoder::BeginQuery() {
-  assert(open_query_ == kNoQuery);
-  out_.push_back(static_cast<char>(kField1Message));
-  open_query_ = out_.size();
-  out_.append(kReservedLengthBytes, '\0');
+char* TimeSeriesEncoder::Extend(size_t bytes) {
+  if (blocks_.empty() ||
+      blocks_.back().capacity - blocks_.back().used < bytes) {
+    const size_t capacity =
+        std::max(bytes, std::clamp(size_, kMinBlockBytes, kMaxBlockBytes));
+    blocks_.push_back(
+        Block{std::unique_ptr<char[]>(new char[capacity]), capacity, 0});
+  }
+  Block& block = blocks_.back();
+  char* p = block.data.get() + block.used;
+  block.used += bytes;
+  size_ += bytes;
+  return p;
 }
 
-void ReadResponseEncoder::AddSeries(std::string_view canonical_labels,
-                                    const ReadSample* samples, size_t count) {
-  assert(open_query_ != kNoQuery);
+void TimeSeriesEncoder::AddSeries(std::string_view canonical_labels,
+                                  const ReadSample* samples, size_t count) {
   // Exact sizes first (a Sample is at most 20 bytes, so its own length
-  // prefix is always one byte), then one resize and straight writes.
+  // prefix is always one byte), then straight writes.
   size_t series_size = canonical_labels.size();
   for (size_t i = 0; i < count; ++i) series_size += 2 + SampleSize(samples[i]);
   const size_t entry_size = 1 + VarintSize(series_size) + series_size;
 
-  const size_t start = out_.size();
-  out_.resize(start + entry_size);
-  char* p = out_.data() + start;
+  char* p = Extend(entry_size);
+  char* const end = p + entry_size;
   p = PutByte(p, kField1Message);
   p = PutVarint(p, series_size);
   p = PutBytes(p, canonical_labels);
@@ -171,32 +180,32 @@ void ReadResponseEncoder::AddSeries(std::string_view canonical_labels,
     p = PutByte(p, kSampleTimestampTag);
     p = PutVarint(p, static_cast<uint64_t>(s.timestamp_ms));
   }
-  assert(p == out_.data() + out_.size());
+  assert(p == end);
+  (void)end;
 }
 
-void ReadResponseEncoder::EndQuery() {
-  assert(open_query_ != kNoQuery);
-  const size_t content_start = open_query_ + kReservedLengthBytes;
-  const size_t content_size = out_.size() - content_start;
-  const size_t length_size = VarintSize(content_size);
-  char* length_at = out_.data() + open_query_;
-  PutVarint(length_at, content_size);
-  if (length_size < kReservedLengthBytes) {
-    // One move of the query's bytes: the price of writing series straight
-    // into place without knowing the query's size in advance (cheap next
-    // to the snappy pass over the same bytes that follows).
-    std::memmove(length_at + length_size, out_.data() + content_start,
-                 content_size);
-    out_.resize(out_.size() - (kReservedLengthBytes - length_size));
+void TimeSeriesEncoder::AppendPieces(
+    std::vector<std::string_view>* pieces) const {
+  for (const Block& b : blocks_) {
+    if (b.used > 0) pieces->emplace_back(b.data.get(), b.used);
   }
-  open_query_ = kNoQuery;
 }
 
-std::string ReadResponseEncoder::Finish() {
-  assert(open_query_ == kNoQuery);
-  std::string result = std::move(out_);
-  out_.clear();
-  return result;
+void ReadResponseParts::AddQuery(
+    const std::vector<const TimeSeriesEncoder*>& parts) {
+  size_t content_size = 0;
+  for (const TimeSeriesEncoder* part : parts) content_size += part->size();
+  std::string& header = headers_.emplace_back();
+  header.push_back(static_cast<char>(kField1Message));
+  protowire::AppendVarint(&header, content_size);
+  pieces_.emplace_back(header);
+  for (const TimeSeriesEncoder* part : parts) part->AppendPieces(&pieces_);
+}
+
+std::string ReadResponseParts::Concatenated() const {
+  std::string out;
+  for (std::string_view p : pieces_) out.append(p);
+  return out;
 }
 
 void AppendChunkedSeriesFrame(std::string* out, int64_t query_index,

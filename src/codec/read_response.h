@@ -49,14 +49,17 @@
 // sorted and streaming clients rely on it), and Prometheus never streams a
 // series without chunks.
 //
-// Thread-safety: the free functions are pure; a ReadResponseEncoder is used
-// by one thread at a time.
+// Thread-safety: the free functions are pure; a TimeSeriesEncoder or
+// ReadResponseParts is used by one thread at a time (different encoders on
+// different threads at once is the point).
 
 #ifndef PROMEWMA_CODEC_READ_RESPONSE_H_
 #define PROMEWMA_CODEC_READ_RESPONSE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,28 +73,22 @@ struct ReadSample {
   double value;
 };
 
-// Builds one serialized ReadResponse:
+// Encodes TimeSeries messages (entries of QueryResult.timeseries) for one
+// query's result, or for a run of its series: the series of one query can
+// be split between threads, each with its own encoder, and the parts joined
+// by ReadResponseParts.
 //
-//   ReadResponseEncoder enc;
-//   for (each query) {
-//     enc.BeginQuery();
-//     for (each matching series) enc.AddSeries(labels, samples.data(), n);
-//     enc.EndQuery();
-//   }
-//   std::string body = CompressSnappyBlock(enc.Finish());
-class ReadResponseEncoder {
+// The bytes are kept in blocks that never move once written: they are not
+// zero-filled first, not copied while a buffer doubles, and not
+// concatenated at the end (the compressor reads the blocks as they are).
+class TimeSeriesEncoder {
  public:
-  ReadResponseEncoder() = default;
-  ReadResponseEncoder(const ReadResponseEncoder&) = delete;
-  ReadResponseEncoder& operator=(const ReadResponseEncoder&) = delete;
+  TimeSeriesEncoder() = default;
+  TimeSeriesEncoder(TimeSeriesEncoder&&) = default;
+  TimeSeriesEncoder& operator=(TimeSeriesEncoder&&) = default;
 
-  // Opens the QueryResult of the next query.
-  // REQUIRES: no query is open.
-  void BeginQuery();
-
-  // Appends one TimeSeries to the open query. `canonical_labels` is a label
-  // set in the canonical encoding of model/labels.h; it is copied verbatim.
-  // REQUIRES: a query is open.
+  // Appends one TimeSeries. `canonical_labels` is a label set in the
+  // canonical encoding of model/labels.h; it is copied verbatim.
   void AddSeries(std::string_view canonical_labels, const ReadSample* samples,
                  size_t count);
   void AddSeries(std::string_view canonical_labels,
@@ -99,29 +96,60 @@ class ReadResponseEncoder {
     AddSeries(canonical_labels, samples.data(), samples.size());
   }
 
-  // Closes the open query (writes its final length).
-  // REQUIRES: a query is open.
-  void EndQuery();
+  // Bytes encoded so far.
+  size_t size() const { return size_; }
 
-  // Returns the ReadResponse and resets the encoder for another response.
-  // REQUIRES: no query is open.
-  std::string Finish();
-
-  // Bytes encoded so far, for a response size limit.
-  size_t size() const { return out_.size(); }
-
-  // Makes room for `bytes` of output in advance (a Sample takes 12-21 bytes
-  // plus 2 of framing, ~20 for current timestamps), so that a large response
-  // is not copied while its buffer doubles.
-  void Reserve(size_t bytes) { out_.reserve(bytes); }
+  // Appends views of the encoded bytes, in order, to *pieces. They stay
+  // valid until the encoder is changed or destroyed.
+  void AppendPieces(std::vector<std::string_view>* pieces) const;
 
  private:
-  std::string out_;
-  // Offset in out_ of the open query's length field, or kNoQuery. The length
-  // is not known until EndQuery, so room for the longest varint is kept
-  // there and the content is moved back over what the real one leaves.
-  size_t open_query_ = kNoQuery;
-  static constexpr size_t kNoQuery = static_cast<size_t>(-1);
+  struct Block {
+    std::unique_ptr<char[]> data;  // uninitialized past `used`
+    size_t capacity;
+    size_t used;
+  };
+  // Returns room for `bytes` more at the end of the last block, starting a
+  // new block when they do not fit.
+  char* Extend(size_t bytes);
+
+  std::vector<Block> blocks_;
+  size_t size_ = 0;
+};
+
+// A serialized ReadResponse as a sequence of pieces: each query's
+// QueryResult header (field tag and length, known once its parts are
+// encoded) followed by the bytes of its parts. Compress it with
+// CompressSnappyBlockPieces (codec/snappy_block.h):
+//
+//   ReadResponseParts response;
+//   for (each query) {
+//     TimeSeriesEncoder first, second;   // e.g. filled on two threads
+//     ...AddSeries...
+//     response.AddQuery({&first, &second});
+//   }
+//   std::string body = CompressSnappyBlockPieces(response.pieces());
+//
+// Every query needs its AddQuery, an empty one too.
+class ReadResponseParts {
+ public:
+  ReadResponseParts() = default;
+  ReadResponseParts(const ReadResponseParts&) = delete;
+  ReadResponseParts& operator=(const ReadResponseParts&) = delete;
+
+  // Adds the QueryResult of the next query: the series in `parts`, in order.
+  // REQUIRES: the parts outlive this object and are not changed meanwhile.
+  void AddQuery(const std::vector<const TimeSeriesEncoder*>& parts);
+
+  // The ReadResponse, in order; valid while this object and the parts live.
+  const std::vector<std::string_view>& pieces() const { return pieces_; }
+
+  // The ReadResponse in one string (tests, small responses).
+  std::string Concatenated() const;
+
+ private:
+  std::deque<std::string> headers_;  // a deque: views into it stay valid
+  std::vector<std::string_view> pieces_;
 };
 
 // One XOR chunk to stream; the bytes are borrowed, not owned.

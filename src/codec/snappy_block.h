@@ -1,4 +1,5 @@
-// Snappy block-format decompression with the size limit checked first.
+// Snappy block format: decompression with the size limit checked first, and
+// compression, on two threads for large inputs.
 //
 // Remote write 1.0 bodies are snappy *block* format (no framing). The block
 // starts with the uncompressed length as a varint, so the limit can be
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "promewma/status.h"
 
@@ -27,6 +29,19 @@ Status DecompressSnappyBlock(std::string_view compressed,
 
 // Compresses `raw` in snappy block format (what remote-write senders do).
 std::string CompressSnappyBlock(std::string_view raw);
+
+// Compresses the concatenation of `pieces` in snappy block format, without
+// concatenating them first. From kParallelSnappyMinBytes of input on, the
+// second half is compressed on a helper thread (two threads in all). The
+// result is byte for byte what CompressSnappyBlock gives for the
+// concatenation. REQUIRES: the pieces total less than 4 GiB (snappy's limit).
+std::string CompressSnappyBlockPieces(
+    const std::vector<std::string_view>& pieces);
+
+// Below this, one thread compresses: at the ~1 GB/s snappy reaches here a
+// half is under half a millisecond, and starting a thread (tens of
+// microseconds) would eat a good part of the gain.
+inline constexpr size_t kParallelSnappyMinBytes = 1 << 20;
 
 }  // namespace promewma::codec
 

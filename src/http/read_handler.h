@@ -19,7 +19,10 @@
 //   415  wrong Content-Type / Content-Encoding
 //   500  a stored chunk failed its checksum (the message names it)
 //
-// Thread-safety: Handle() may run on many threads at once.
+// Thread-safety: Handle() may run on many threads at once. A SAMPLES read
+// of many series starts one helper thread besides the caller's, so a
+// request uses at most two threads (the machines it is sized for have two
+// cores, and concurrent requests share them anyway).
 
 #ifndef PROMEWMA_HTTP_READ_HANDLER_H_
 #define PROMEWMA_HTTP_READ_HANDLER_H_

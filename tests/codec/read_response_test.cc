@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <random>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "codec/chunked_frame.h"
+#include "codec/snappy_block.h"
 #include "model/labels.h"
 #include "remote.pb.h"
 
@@ -110,9 +112,43 @@ struct Series {
   std::vector<ReadSample> samples;
 };
 
+// The pieces through the (two-thread) compressor and back.
+std::string DecompressedPieces(const std::vector<std::string_view>& pieces) {
+  const std::string compressed = CompressSnappyBlockPieces(pieces);
+  std::string out;
+  REQUIRE(DecompressSnappyBlock(compressed, size_t{1} << 31, &out).ok());
+  return out;
+}
+
+// Encodes a ReadResponse the way the read handler does, each query's series
+// split at random points between up to three encoders (empty ones too), and
+// returns it in one string. The snappy path reads the same pieces.
+std::string EncodeResponse(const std::vector<std::vector<Series>>& queries,
+                           std::mt19937_64& rng) {
+  std::deque<TimeSeriesEncoder> encoders;  // stable addresses for the parts
+  ReadResponseParts response;
+  for (const auto& q : queries) {
+    std::vector<const TimeSeriesEncoder*> parts;
+    const size_t num_parts = 1 + rng() % 3;
+    size_t next = 0;
+    for (size_t p = 0; p < num_parts; ++p) {
+      TimeSeriesEncoder& encoder = encoders.emplace_back();
+      const size_t end =
+          p + 1 == num_parts ? q.size() : next + rng() % (q.size() - next + 1);
+      for (; next < end; ++next) {
+        encoder.AddSeries(q[next].labels.encoded, q[next].samples);
+      }
+      parts.push_back(&encoder);
+    }
+    response.AddQuery(parts);
+  }
+  std::string bytes = response.Concatenated();
+  REQUIRE(DecompressedPieces(response.pieces()) == bytes);
+  return bytes;
+}
+
 TEST_CASE("SAMPLES encoder output parses back with libprotobuf") {
   std::mt19937_64 rng(2024);
-  ReadResponseEncoder encoder;  // reused across responses on purpose
   int byte_identical = 0;
   for (int iter = 0; iter < 1500; ++iter) {
     std::vector<std::vector<Series>> queries(rng() % 4);
@@ -130,13 +166,7 @@ TEST_CASE("SAMPLES encoder output parses back with libprotobuf") {
       }
     }
 
-    for (const auto& q : queries) {
-      encoder.BeginQuery();
-      for (const auto& s : q) encoder.AddSeries(s.labels.encoded, s.samples);
-      encoder.EndQuery();
-    }
-    const std::string bytes = encoder.Finish();
-    REQUIRE(encoder.size() == 0);
+    const std::string bytes = EncodeResponse(queries, rng);
 
     prometheus::ReadResponse parsed;
     INFO("iteration " << iter);
@@ -167,14 +197,16 @@ TEST_CASE("SAMPLES encoder output parses back with libprotobuf") {
 }
 
 TEST_CASE("SAMPLES: empty response, empty queries, special values") {
-  ReadResponseEncoder encoder;
-  SECTION("no queries at all") { REQUIRE(encoder.Finish().empty()); }
+  ReadResponseParts response;
+  SECTION("no queries at all") {
+    REQUIRE(response.Concatenated().empty());
+    REQUIRE(response.pieces().empty());
+  }
   SECTION("a query without series still gets its QueryResult") {
-    encoder.BeginQuery();
-    encoder.EndQuery();
-    encoder.BeginQuery();
-    encoder.EndQuery();
-    const std::string bytes = encoder.Finish();
+    TimeSeriesEncoder none;
+    response.AddQuery({});
+    response.AddQuery({&none, &none});
+    const std::string bytes = response.Concatenated();
     REQUIRE(bytes == std::string("\x0a\x00\x0a\x00", 4));
     prometheus::ReadResponse parsed;
     REQUIRE(parsed.ParseFromString(bytes));
@@ -190,11 +222,11 @@ TEST_CASE("SAMPLES: empty response, empty queries, special values") {
         {std::numeric_limits<int64_t>::min(), std::nan("")},
         {1, FromBits(0xfff8000000000001)},  // negative quiet NaN with payload
     };
-    encoder.BeginQuery();
+    TimeSeriesEncoder encoder;
     encoder.AddSeries(labels.encoded, samples);
-    encoder.EndQuery();
+    response.AddQuery({&encoder});
     prometheus::ReadResponse parsed;
-    REQUIRE(parsed.ParseFromString(encoder.Finish()));
+    REQUIRE(parsed.ParseFromString(response.Concatenated()));
     const auto& ts = parsed.results(0).timeseries(0);
     REQUIRE(ts.samples_size() == 5);
     for (int i = 0; i < 5; ++i) {
@@ -204,9 +236,10 @@ TEST_CASE("SAMPLES: empty response, empty queries, special values") {
   }
 }
 
-TEST_CASE("SAMPLES: query lengths of every varint width") {
-  // The query length is written after the fact; 1, 2, 3 and 4 varint bytes
-  // mean moving the content back by 4, 3, 2 and 1 bytes.
+TEST_CASE(
+    "SAMPLES: query lengths of every varint width, series across blocks") {
+  // QueryResult lengths of 1, 2, 3 and 4 varint bytes; the larger series
+  // fill several encoder blocks and one is larger than a block.
   std::mt19937_64 rng(3);
   const LabelSet labels = RandomLabels(rng);
   const size_t samples_for_width = GENERATE(0, 3, 800, 120000);
@@ -215,16 +248,17 @@ TEST_CASE("SAMPLES: query lengths of every varint width") {
     samples[i] = {1700000000000 + static_cast<int64_t>(i) * 10000,
                   static_cast<double>(i)};
   }
-  ReadResponseEncoder encoder;
-  encoder.BeginQuery();
-  encoder.AddSeries(labels.encoded, samples);
-  encoder.AddSeries(labels.encoded, samples.data(), samples.size() / 2);
-  encoder.EndQuery();
-  encoder.BeginQuery();  // a second query right behind the moved one
-  encoder.AddSeries(labels.encoded, samples.data(), samples.empty() ? 0 : 1);
-  encoder.EndQuery();
+  TimeSeriesEncoder first, second, third;
+  first.AddSeries(labels.encoded, samples);
+  second.AddSeries(labels.encoded, samples.data(), samples.size() / 2);
+  third.AddSeries(labels.encoded, samples.data(), samples.empty() ? 0 : 1);
+  ReadResponseParts response;
+  response.AddQuery({&first, &second});
+  response.AddQuery({&third});  // a second query right behind the first
+  const std::string bytes = response.Concatenated();
+  REQUIRE(DecompressedPieces(response.pieces()) == bytes);
   prometheus::ReadResponse parsed;
-  REQUIRE(parsed.ParseFromString(encoder.Finish()));
+  REQUIRE(parsed.ParseFromString(bytes));
   REQUIRE(parsed.results_size() == 2);
   REQUIRE(parsed.results(0).timeseries_size() == 2);
   REQUIRE(parsed.results(0).timeseries(0).samples_size() ==
@@ -240,6 +274,43 @@ TEST_CASE("SAMPLES: query lengths of every varint width") {
   REQUIRE(parsed.results(1).timeseries(0).samples_size() ==
           (samples.empty() ? 0 : 1));
   RequireLabels(parsed.results(1).timeseries(0).labels(), labels);
+}
+
+TEST_CASE("SAMPLES: many series over many encoder blocks") {
+  // ~5 MB: blocks grow from 64 KiB, series end near block ends, and the
+  // pieces reach the compressor's two-thread path.
+  std::mt19937_64 rng(11);
+  std::vector<Series> series(20000);
+  for (size_t i = 0; i < series.size(); ++i) {
+    series[i].labels = RandomLabels(rng);
+    series[i].samples.resize(1 + rng() % 20);
+    for (auto& sample : series[i].samples) {
+      sample = {RandomTimestamp(rng), RandomValue(rng)};
+    }
+  }
+  TimeSeriesEncoder first, second;
+  for (size_t i = 0; i < series.size(); ++i) {
+    (i < series.size() / 3 ? first : second)
+        .AddSeries(series[i].labels.encoded, series[i].samples);
+  }
+  ReadResponseParts response;
+  response.AddQuery({&first, &second});
+  REQUIRE(response.pieces().size() > 4);
+  const std::string bytes = response.Concatenated();
+  REQUIRE(bytes.size() ==
+          response.pieces()[0].size() + first.size() + second.size());
+  REQUIRE(DecompressedPieces(response.pieces()) == bytes);
+  prometheus::ReadResponse parsed;
+  REQUIRE(parsed.ParseFromString(bytes));
+  REQUIRE(parsed.results_size() == 1);
+  REQUIRE(parsed.results(0).timeseries_size() ==
+          static_cast<int>(series.size()));
+  for (size_t i = 0; i < series.size(); i += 997) {
+    const auto& ts = parsed.results(0).timeseries(static_cast<int>(i));
+    RequireLabels(ts.labels(), series[i].labels);
+    REQUIRE(ts.samples_size() == static_cast<int>(series[i].samples.size()));
+    REQUIRE(Bits(ts.samples(0).value()) == Bits(series[i].samples[0].value));
+  }
 }
 
 std::string RandomChunkBytes(std::mt19937_64& rng) {

@@ -4,14 +4,19 @@
 #include "http/read_handler.h"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "codec/chunked_frame.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "ewma/series_estimator.h"
+#include "model/labels.h"
 #include "remote.pb.h"
+#include "store/store.h"
 #include "testing/remote_write.h"
+#include "testing/subprocess.h"
 
 namespace promewma::http {
 namespace {
@@ -261,6 +266,138 @@ TEST_CASE("limits and bad requests") {
     REQUIRE(small.Handle(HttpRequest{"", "snappy", "12345"}).status == 413);
     REQUIRE(handler.Handle(HttpRequest{"", "gzip", "x"}).status == 415);
   }
+}
+
+// Enough series for the handler's two-thread path, stored in RocksDB so that
+// stored chunks can be corrupted. Hosts are zero-padded: label order is
+// host order, and the second half of the series is h040..h079.
+struct ManySeries {
+  static constexpr int kHosts = 80;
+  static constexpr int kSteps = 130;  // a sealed, stored chunk + a head each
+
+  testing::TempDir dir;
+  std::unique_ptr<store::Store> db;
+  ewma::Engine engine{ewma::EngineOptions{}};
+  std::unique_ptr<store::DurableIngester> ingester;
+  ReadLimits limits;
+
+  static std::string Host(int h) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "h%03d", h);
+    return name;
+  }
+
+  ManySeries() {
+    store::StoreOptions options;
+    options.dir = dir.path();
+    auto opened = store::Store::Open(options);
+    REQUIRE(opened.ok());
+    db = std::move(opened).value();
+    ingester = std::make_unique<store::DurableIngester>(&engine, db.get());
+    store::RecoveryStats stats;
+    REQUIRE(ingester->Recover(&stats).ok());
+    for (int t = 0; t < kSteps; ++t) {
+      std::vector<testing::TestSeries> request;
+      for (int h = 0; h < kHosts; ++h) {
+        request.push_back({{{"__name__", "cpu"}, {"host", Host(h)}},
+                           {{kT0 + t * 15000, ValueAt(h, t)}}});
+      }
+      const std::string body = testing::SerializeWriteRequest(request);
+      codec::DecodedWriteRequest decoded;
+      REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+      ewma::ApplyResult result;
+      REQUIRE(ingester->Ingest(decoded, body, &result).ok());
+    }
+  }
+
+  HttpResponse Read(const prometheus::ReadRequest& request) {
+    RemoteReadHandler handler(ingester.get(), limits);
+    return handler.Handle(
+        HttpRequest{"application/x-protobuf", "snappy",
+                    codec::CompressSnappyBlock(request.SerializeAsString())});
+  }
+
+  void CorruptStoredChunks(int h) {
+    std::vector<model::Label> l = {{"__name__", "cpu"}, {"host", Host(h)}};
+    std::string labels;
+    REQUIRE(model::EncodeLabelSet(&l, &labels).ok());
+    REQUIRE(db->CorruptChunksForTest(model::HashLabelSet(labels),
+                                     ewma::kRawKind, 20)
+                .ok());
+  }
+};
+
+TEST_CASE("SAMPLES on two threads: the answer of series read one by one") {
+  ManySeries f;
+  const int64_t start = kT0 + 3 * 15000, end = kT0 + 127 * 15000;
+  prometheus::ReadRequest both = Query(start, end, {{EQ, "__name__", "cpu"}});
+  auto* q2 = both.add_queries();
+  *q2 = both.queries(0);
+  q2->mutable_matchers(0)->set_value("cpu:ewma");
+  HttpResponse r = f.Read(both);
+  REQUIRE(r.status == 200);
+  std::string raw;
+  REQUIRE(codec::DecompressSnappyBlock(r.body, 1 << 30, &raw).ok());
+  prometheus::ReadResponse got;
+  REQUIRE(got.ParseFromString(raw));
+  REQUIRE(got.results_size() == 2);
+  for (int q = 0; q < 2; ++q) {
+    const auto& series = got.results(q).timeseries();
+    REQUIRE(series.size() == ManySeries::kHosts);
+    for (int h = 0; h < ManySeries::kHosts; ++h) {
+      // One series: one thread.
+      const std::string name = q == 0 ? "cpu" : "cpu:ewma";
+      auto alone = ParseSamples(f.Read(
+          Query(start, end,
+                {{EQ, "__name__", name}, {EQ, "host", ManySeries::Host(h)}})));
+      const std::string labels = LabelsText(series[h].labels());
+      REQUIRE(labels ==
+              "__name__=" + name + ",host=" + ManySeries::Host(h) + ",");
+      Samples samples;
+      for (const auto& s : series[h].samples())
+        samples.push_back({s.timestamp(), s.value()});
+      REQUIRE(samples.size() == 125);
+      REQUIRE(alone.at(labels) == samples);
+    }
+  }
+}
+
+TEST_CASE("SAMPLES on two threads: the sample limit counts both halves") {
+  ManySeries f;
+  const int64_t end = kT0 + ManySeries::kSteps * 15000;
+  // 80 series x 130 samples = 10,400; either half alone stays under 8,000.
+  const uint64_t limit = GENERATE(8000, 1000);
+  f.limits.max_samples_per_query = limit;
+  const std::string over = " selects more than " + std::to_string(limit) +
+                           " samples (limits.max_samples_per_query); narrow "
+                           "the time range or the matchers\n";
+  HttpResponse r = f.Read(Query(kT0, end, {{EQ, "__name__", "cpu"}}));
+  REQUIRE(r.status == 400);
+  REQUIRE(r.body == "query 0" + over);
+
+  // The first query fits (one sample per series), the second does not.
+  prometheus::ReadRequest two = Query(kT0, kT0, {{EQ, "__name__", "cpu"}});
+  *two.add_queries() = Query(kT0, end, {{EQ, "__name__", "cpu"}}).queries(0);
+  r = f.Read(two);
+  REQUIRE(r.status == 400);
+  REQUIRE(r.body == "query 1" + over);
+}
+
+TEST_CASE("SAMPLES on two threads: a corrupt chunk in either half is a 500") {
+  const int64_t end = kT0 + ManySeries::kSteps * 15000;
+  auto read_with_corrupt = [&](std::vector<int> hosts) {
+    ManySeries f;
+    for (int h : hosts) f.CorruptStoredChunks(h);
+    HttpResponse r = f.Read(Query(kT0, end, {{EQ, "__name__", "cpu"}}));
+    REQUIRE(r.status == 500);
+    REQUIRE(r.body.find("checksum mismatch") != std::string::npos);
+    return r.body.substr(0, r.body.find(" in /"));  // the key, not the dir
+  };
+  const std::string first_half = read_with_corrupt({10});
+  const std::string second_half = read_with_corrupt({70});
+  REQUIRE(first_half != second_half);  // the message names the chunk
+  // Both: the one a single thread would have met first.
+  REQUIRE(read_with_corrupt({10, 70}) == first_half);
 }
 
 }  // namespace
