@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark on loopback, in one run, on this machine.
+# Side-by-side benchmark on loopback, in one run, on this machine: promewma
+# (store on, write-back off), Prometheus 2.42 (--web.enable-remote-write-
+# receiver) and VictoriaMetrics 1.79 get the very same pre-generated
+# remote-write bodies (rwbench generate), and the same remote-read query.
 #
-# Today: remote read. The same 1,000 series x 1 h at 10 s are written to
-# promewma and to Prometheus 2.42 (--web.enable-remote-write-receiver), then
-# one query for all of them is timed against each one's /api/v1/read, and
-# the ratio is printed. (Ingest against VictoriaMetrics comes with the
-# rwbench issue.)
+#   1. ingest    INGEST_SERIES series, 500 samples per request, 2 keep-alive
+#                connections; INGEST_ROUNDS rounds of timestamps per repeat,
+#                INGEST_REPEAT repeats moving forward in time; each server
+#                gets every repeat, in turn. Median samples/s and ratios.
+#   2. memory    MEM_SERIES new series x MEM_SAMPLES samples into fresh
+#                servers; RSS growth per active series.
+#   3. restart   promewma from (2): SIGKILL and restart (the whole request
+#                log replays), then SIGTERM (checkpoint) and restart.
+#   4. read      1,000 series x 1 h at 10 s; one query for all of them,
+#                READ_REPEAT times, promewma against Prometheus.
 #
-#   tools/bench.sh            # build, start both, load, time, stop
-#   REPEAT=50 tools/bench.sh
+#   tools/bench.sh
+#   MEM_SERIES=200000 INGEST_REPEAT=5 tools/bench.sh
+#   PHASES="ingest read" tools/bench.sh
+#
+# The machine is shared and noisy: compare ratios within one run, not
+# absolute numbers across runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+ingest_series="${INGEST_SERIES:-10000}"
+ingest_rounds="${INGEST_ROUNDS:-600}"
+ingest_repeat="${INGEST_REPEAT:-3}"
+mem_series="${MEM_SERIES:-1000000}"
+mem_samples="${MEM_SAMPLES:-10}"
+read_repeat="${READ_REPEAT:-20}"
+phases="${PHASES:-ingest memory restart read}"
 
 tools/bootstrap.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "${PROMEWMA_JOBS:-2}" --target promewma rwbench >/dev/null
 
-repeat="${REPEAT:-20}"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -26,55 +45,187 @@ cleanup() {
 }
 trap cleanup EXIT
 
+has_phase() { [[ " $phases " == *" $1 "* ]]; }
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 wait_ready() {  # url, name
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 600); do
     curl -fs "$1" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "bench: $2 did not become ready" >&2
+  echo "bench: $2 did not become ready at $1" >&2
   exit 1
 }
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
-pw_port=$(free_port)
-prom_port=$(free_port)
-build/bin/promewma --listen "127.0.0.1:$pw_port" --data-dir "$work/promewma" \
-  --log-level warn 2>"$work/promewma.log" &
-pids+=($!)
-printf 'global:\n  scrape_interval: 1m\n' >"$work/prometheus.yml"
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-  --web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver \
-  --log.level=warn 2>"$work/prometheus.log" &
-pids+=($!)
-wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
-wait_ready "http://127.0.0.1:$prom_port/-/ready" prometheus
+# Fresh servers in $work/$1: sets pw_pid/pw_port, prom_*, vm_* and waits
+# until all three are ready.
+start_servers() {
+  local dir="$work/$1"
+  mkdir -p "$dir"
+  pw_port=$(free_port); prom_port=$(free_port); vm_port=$(free_port)
+  build/bin/promewma --listen "127.0.0.1:$pw_port" --data-dir "$dir/promewma" \
+    --log-level warn 2>>"$dir/promewma.log" &
+  pw_pid=$!; pids+=("$pw_pid")
+  printf 'global:\n  scrape_interval: 1m\n' >"$dir/prometheus.yml"
+  prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
+    --web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver \
+    --log.level=warn 2>"$dir/prometheus.log" &
+  prom_pid=$!; pids+=("$prom_pid")
+  victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr="127.0.0.1:$vm_port" \
+    -loggerLevel=WARN -retentionPeriod=1y >"$dir/vm.log" 2>&1 &
+  vm_pid=$!; pids+=("$vm_pid")
+  wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
+  wait_ready "http://127.0.0.1:$prom_port/-/ready" prometheus
+  wait_ready "http://127.0.0.1:$vm_port/health" victoria-metrics
+}
+stop_servers() {
+  kill "$pw_pid" "$prom_pid" "$vm_pid" 2>/dev/null || true
+  wait "$pw_pid" "$prom_pid" "$vm_pid" 2>/dev/null || true
+}
+write_url() {  # server
+  case "$1" in
+    promewma) echo "http://127.0.0.1:$pw_port/api/v1/write" ;;
+    prometheus) echo "http://127.0.0.1:$prom_port/api/v1/write" ;;
+    victoriametrics) echo "http://127.0.0.1:$vm_port/api/v1/write" ;;
+  esac
+}
+samples_per_s() { sed -E 's/.* ([0-9]+) samples\/s.*/\1/' <<<"$1"; }
+p99_ms() { sed -E 's/.*p99 ([0-9.]+) ms.*/\1/' <<<"$1"; }
 
 now_ms=$(( $(date +%s) * 1000 ))
-start_ms=$(( now_ms - 3600 * 1000 ))
-end_ms=$(( start_ms + 359 * 10000 ))
-for url in "http://127.0.0.1:$pw_port/api/v1/write" \
-           "http://127.0.0.1:$prom_port/api/v1/write"; do
-  build/bin/rwbench write --url "$url" --series 1000 --samples 360 \
-    --step-ms 10000 --start-ms "$start_ms" --metric cpu
-done
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
-echo
-echo "remote read, 1,000 series x 1 h at 10 s, median of $repeat (request sent to response received):"
-pw=$(build/bin/rwbench read --url "http://127.0.0.1:$pw_port/api/v1/read" \
-  --start-ms "$start_ms" --end-ms "$end_ms" --metric cpu --repeat "$repeat")
-pw_streamed=$(build/bin/rwbench read --url "http://127.0.0.1:$pw_port/api/v1/read" \
-  --start-ms "$start_ms" --end-ms "$end_ms" --metric cpu --repeat "$repeat" --streamed)
-prom=$(build/bin/rwbench read --url "http://127.0.0.1:$prom_port/api/v1/read" \
-  --start-ms "$start_ms" --end-ms "$end_ms" --metric cpu --repeat "$repeat")
-echo "$pw"
-echo "$pw_streamed"
-echo "$prom"
-ms() { sed -E 's/.*median ([0-9.]+) ms.*/\1/' <<<"$1"; }
-printf '\n| server | response | median ms | vs Prometheus |\n|---|---|---|---|\n'
-printf '| Prometheus 2.42 | SAMPLES | %s | 1.00x |\n' "$(ms "$prom")"
-printf '| promewma | SAMPLES | %s | %.2fx faster |\n' "$(ms "$pw")" \
-  "$(python3 -c "print($(ms "$prom")/$(ms "$pw"))")"
-printf '| promewma | STREAMED_XOR_CHUNKS | %s | %.2fx faster |\n' "$(ms "$pw_streamed")" \
-  "$(python3 -c "print($(ms "$prom")/$(ms "$pw_streamed"))")"
+if has_phase ingest; then
+  # 5 s apart, so one repeat spans 50 min of data: inside the 1 h window
+  # Prometheus' head accepts behind its newest sample, even when one
+  # connection runs ahead of the other.
+  step_ms=5000
+  span_ms=$(( ingest_rounds * step_ms ))
+  first_ms=$(( now_ms - 2 * 3600 * 1000 - ingest_repeat * span_ms ))
+  echo
+  echo "generating $ingest_repeat x $ingest_series series x $ingest_rounds samples..."
+  for r in $(seq 1 "$ingest_repeat"); do
+    build/bin/rwbench generate --out "$work/ingest-$r" --series "$ingest_series" \
+      --samples "$ingest_rounds" --step-ms "$step_ms" \
+      --start-ms $(( first_ms + (r - 1) * span_ms )) --batch-size 500 \
+      --connections 2 --metric node_cpu_utilization
+  done
+  start_servers ingest
+  declare -A rates p99s
+  for r in $(seq 1 "$ingest_repeat"); do
+    for server in promewma victoriametrics prometheus; do
+      out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/ingest-$r")
+      echo "$server #$r: $out"
+      rates[$server]+="$(samples_per_s "$out") "
+      p99s[$server]+="$(p99_ms "$out") "
+    done
+  done
+  stop_servers
+  pw_rate=$(median <<<"${rates[promewma]}")
+  vm_rate=$(median <<<"${rates[victoriametrics]}")
+  prom_rate=$(median <<<"${rates[prometheus]}")
+  printf '\n| ingest (%s series, 500 samples/request, 2 connections) | samples/s (median of %s) | p99 request ms | promewma / it |\n|---|---|---|---|\n' \
+    "$ingest_series" "$ingest_repeat"
+  printf '| promewma (store on) | %s | %s | 1.00x |\n' "$pw_rate" "$(median <<<"${p99s[promewma]}")"
+  printf '| VictoriaMetrics 1.79 | %s | %s | %sx |\n' "$vm_rate" \
+    "$(median <<<"${p99s[victoriametrics]}")" "$(ratio "$pw_rate" "$vm_rate")"
+  printf '| Prometheus 2.42 | %s | %s | %sx |\n' "$prom_rate" \
+    "$(median <<<"${p99s[prometheus]}")" "$(ratio "$pw_rate" "$prom_rate")"
+fi
+
+if has_phase memory || has_phase restart; then
+  echo
+  echo "generating $mem_series new series x $mem_samples samples..."
+  build/bin/rwbench generate --out "$work/memory" --series "$mem_series" \
+    --samples "$mem_samples" --step-ms 15000 \
+    --start-ms $(( now_ms - 3600 * 1000 )) --batch-size 500 --connections 2
+  start_servers memory
+  declare -A per_series
+  for server in promewma victoriametrics prometheus; do
+    case "$server" in
+      promewma) pid=$pw_pid ;; victoriametrics) pid=$vm_pid ;; prometheus) pid=$prom_pid ;;
+    esac
+    before=$(rss_kb "$pid")
+    out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/memory")
+    echo "$server: $out"
+    sleep 2  # let background work (Go GC, flushes) settle a little
+    after=$(rss_kb "$pid")
+    per_series[$server]=$(( (after - before) * 1024 / mem_series ))
+    echo "$server: RSS $before kB -> $after kB"
+  done
+  if has_phase memory; then
+    printf '\n| RSS growth per active series (%s new series x %s samples) | bytes | vs promewma |\n|---|---|---|\n' \
+      "$mem_series" "$mem_samples"
+    for server in promewma victoriametrics prometheus; do
+      printf '| %s | %s | %sx |\n' "$server" "${per_series[$server]}" \
+        "$(ratio "${per_series[$server]}" "${per_series[promewma]}")"
+    done
+  fi
+  kill "$prom_pid" "$vm_pid" 2>/dev/null || true
+  wait "$prom_pid" "$vm_pid" 2>/dev/null || true
+
+  if has_phase restart; then
+    dir="$work/memory"
+    # Not run in $(...): the server would hold the substitution's pipe open.
+    restart_promewma() {  # sets pw_pid, and ready_s to the seconds to ready
+      local start
+      start=$(date +%s.%N)
+      build/bin/promewma --listen "127.0.0.1:$pw_port" --data-dir "$dir/promewma" \
+        --log-level info 2>>"$dir/promewma.log" &
+      pw_pid=$!; pids+=("$pw_pid")
+      wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
+      ready_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
+    }
+    kill -KILL "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+    restart_promewma
+    replay_s=$ready_s
+    start=$(date +%s.%N)
+    kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+    checkpoint_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
+    checkpoint_mb=$(grep 'checkpoint:' "$dir/promewma.log" | tail -1 |
+      sed -E 's/.* ([0-9]+) bytes.*/\1/' | awk '{printf "%.0f", $1/1048576}')
+    restart_promewma
+    restore_s=$ready_s
+    kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+    printf '\n| promewma restart, %s series | seconds |\n|---|---|\n' "$mem_series"
+    printf '| SIGKILL, then start: replay of the whole request log (%s samples) to ready | %s |\n' \
+      "$(( mem_series * mem_samples ))" "$replay_s"
+    printf '| SIGTERM: checkpoint (%s MB) and exit | %s |\n' "$checkpoint_mb" "$checkpoint_s"
+    printf '| start from the checkpoint to ready | %s |\n' "$restore_s"
+  else
+    kill "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+  fi
+fi
+
+if has_phase read; then
+  start_servers read
+  start_ms=$(( now_ms - 3600 * 1000 ))
+  end_ms=$(( start_ms + 359 * 10000 ))
+  for server in promewma prometheus; do
+    build/bin/rwbench write --url "$(write_url "$server")" --series 1000 \
+      --samples 360 --step-ms 10000 --start-ms "$start_ms" --metric cpu >/dev/null
+  done
+  read_url() { echo "http://127.0.0.1:$1/api/v1/read"; }
+  pw=$(build/bin/rwbench read --url "$(read_url "$pw_port")" \
+    --start-ms "$start_ms" --end-ms "$end_ms" --metric cpu --repeat "$read_repeat")
+  pw_streamed=$(build/bin/rwbench read --url "$(read_url "$pw_port")" \
+    --start-ms "$start_ms" --end-ms "$end_ms" --metric cpu --repeat "$read_repeat" --streamed)
+  prom=$(build/bin/rwbench read --url "$(read_url "$prom_port")" \
+    --start-ms "$start_ms" --end-ms "$end_ms" --metric cpu --repeat "$read_repeat")
+  stop_servers
+  echo
+  echo "$pw"
+  echo "$pw_streamed"
+  echo "$prom"
+  ms() { sed -E 's/.*median ([0-9.]+) ms.*/\1/' <<<"$1"; }
+  printf '\n| remote read, 1,000 series x 1 h at 10 s (median of %s) | response | ms | vs Prometheus |\n|---|---|---|---|\n' \
+    "$read_repeat"
+  printf '| Prometheus 2.42 | SAMPLES | %s | 1.00x |\n' "$(ms "$prom")"
+  printf '| promewma | SAMPLES | %s | %sx faster |\n' "$(ms "$pw")" "$(ratio "$(ms "$prom")" "$(ms "$pw")")"
+  printf '| promewma | STREAMED_XOR_CHUNKS | %s | %sx faster |\n' "$(ms "$pw_streamed")" \
+    "$(ratio "$(ms "$prom")" "$(ms "$pw_streamed")")"
+fi
