@@ -318,7 +318,8 @@ struct ManySeries {
   }
 
   void CorruptStoredChunks(int h) {
-    std::vector<model::Label> l = {{"__name__", "cpu"}, {"host", Host(h)}};
+    const std::string host = Host(h);  // outlives the label views
+    std::vector<model::Label> l = {{"__name__", "cpu"}, {"host", host}};
     std::string labels;
     REQUIRE(model::EncodeLabelSet(&l, &labels).ok());
     REQUIRE(db->CorruptChunksForTest(model::HashLabelSet(labels),
