@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <string>
@@ -498,6 +499,210 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------
+// write_back
+
+Status ParseCount(const YAML::Node& node, const std::string& path, int min,
+                  int* out) {
+  Result<int64_t> n = ScalarInteger(node, path, "an integer");
+  if (!n.ok()) return n.status();
+  if (*n < min || *n > (1 << 30)) {
+    return ProblemAt(path, "must be >= " + std::to_string(min) + ", got " +
+                               node.Scalar());
+  }
+  *out = static_cast<int>(*n);
+  return Status::Ok();
+}
+
+Status ParseWriteBackDuration(const YAML::Node& node, const std::string& path,
+                              int64_t* out_ms) {
+  Result<int64_t> ms = ScalarDurationMs(node, path);
+  if (!ms.ok()) return ms.status();
+  if (*ms <= 0) return ProblemAt(path, "must be > 0, got " + node.Scalar());
+  *out_ms = *ms;
+  return Status::Ok();
+}
+
+Status ParseBool(const YAML::Node& node, const std::string& path, bool* out) {
+  Result<std::string> text = ScalarText(node, path, "true or false");
+  if (!text.ok()) return text.status();
+  if (*text == "true") {
+    *out = true;
+  } else if (*text == "false") {
+    *out = false;
+  } else {
+    return ProblemAt(path, "expected true or false, got " + Quoted(*text));
+  }
+  return Status::Ok();
+}
+
+Status ParseQueueConfig(const YAML::Node& node, const std::string& path,
+                        WriteBackQueueConfig* q) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string key = ChildPath(path, name);
+    Status st;
+    if (name == "capacity") {
+      st = ParseCount(value, key, 1, &q->capacity);
+    } else if (name == "min_shards") {
+      st = ParseCount(value, key, 1, &q->min_shards);
+    } else if (name == "max_shards") {
+      st = ParseCount(value, key, 1, &q->max_shards);
+    } else if (name == "max_samples_per_send") {
+      st = ParseCount(value, key, 1, &q->max_samples_per_send);
+    } else if (name == "batch_send_deadline") {
+      st = ParseWriteBackDuration(value, key, &q->batch_send_deadline_ms);
+    } else if (name == "min_backoff") {
+      st = ParseWriteBackDuration(value, key, &q->min_backoff_ms);
+    } else if (name == "max_backoff") {
+      st = ParseWriteBackDuration(value, key, &q->max_backoff_ms);
+    } else if (name == "retry_on_http_429") {
+      st = ParseBool(value, key, &q->retry_on_http_429);
+    } else if (name == "max_retry_duration") {
+      st = ParseWriteBackDuration(value, key, &q->max_retry_duration_ms);
+    } else {
+      st = ProblemAt(key, "unknown key");
+    }
+    if (!st.ok()) return st;
+  }
+  if (q->min_shards > q->max_shards) {
+    return ProblemAt(ChildPath(path, "min_shards"),
+                     "must be <= max_shards (" +
+                         std::to_string(q->max_shards) + "), got " +
+                         std::to_string(q->min_shards));
+  }
+  if (q->min_backoff_ms > q->max_backoff_ms) {
+    return ProblemAt(ChildPath(path, "min_backoff"), "must be <= max_backoff");
+  }
+  if (q->max_samples_per_send > q->capacity) {
+    return ProblemAt(ChildPath(path, "max_samples_per_send"),
+                     "must be <= capacity (" + std::to_string(q->capacity) +
+                         "), got " + std::to_string(q->max_samples_per_send));
+  }
+  return Status::Ok();
+}
+
+Status ValidateWriteBackUrl(const std::string& url, const std::string& path) {
+  const bool http = url.rfind("http://", 0) == 0;
+  const bool https = url.rfind("https://", 0) == 0;
+  const size_t host_start = http ? 7 : 8;
+  if ((!http && !https) || url.size() <= host_start ||
+      url[host_start] == '/') {
+    return ProblemAt(path, "expected an http:// or https:// URL with a host, "
+                           "got " + Quoted(url));
+  }
+  return Status::Ok();
+}
+
+Status ParseStringMap(const YAML::Node& node, const std::string& path,
+                      std::vector<std::pair<std::string, std::string>>* out) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    Result<std::string> text =
+        ScalarText(value, ChildPath(path, name), "a string");
+    if (!text.ok()) return text.status();
+    out->emplace_back(name, *text);
+  }
+  return Status::Ok();
+}
+
+Status ParseBasicAuth(const YAML::Node& node, const std::string& path,
+                      WriteBackTarget* t) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string key = ChildPath(path, name);
+    std::string* field = name == "username"        ? &t->basic_auth_username
+                         : name == "password"      ? &t->basic_auth_password
+                         : name == "password_file" ? &t->basic_auth_password_file
+                                                   : nullptr;
+    if (field == nullptr) return ProblemAt(key, "unknown key");
+    Result<std::string> text = ScalarText(value, key, "a string");
+    if (!text.ok()) return text.status();
+    *field = *text;
+  }
+  if (!t->basic_auth_password.empty() && !t->basic_auth_password_file.empty()) {
+    return ProblemAt(path, "password and password_file are exclusive");
+  }
+  return Status::Ok();
+}
+
+Status ParseAuthorization(const YAML::Node& node, const std::string& path,
+                          WriteBackTarget* t) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string key = ChildPath(path, name);
+    std::string* field =
+        name == "type"               ? &t->authorization_type
+        : name == "credentials"      ? &t->authorization_credentials
+        : name == "credentials_file" ? &t->authorization_credentials_file
+                                     : nullptr;
+    if (field == nullptr) return ProblemAt(key, "unknown key");
+    Result<std::string> text = ScalarText(value, key, "a string");
+    if (!text.ok()) return text.status();
+    *field = *text;
+  }
+  if (!t->authorization_credentials.empty() &&
+      !t->authorization_credentials_file.empty()) {
+    return ProblemAt(path, "credentials and credentials_file are exclusive");
+  }
+  return Status::Ok();
+}
+
+Result<WriteBackTarget> ParseWriteBackTarget(const YAML::Node& node,
+                                             const std::string& path) {
+  WriteBackTarget t;
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  bool has_basic_auth = false, has_authorization = false;
+  for (const auto& [name, value] : *entries) {
+    const std::string key = ChildPath(path, name);
+    Status st;
+    if (name == "url") {
+      Result<std::string> url = ScalarText(value, key, "a URL");
+      st = url.ok() ? ValidateWriteBackUrl(*url, key) : url.status();
+      if (st.ok()) t.url = *url;
+    } else if (name == "remote_timeout") {
+      st = ParseWriteBackDuration(value, key, &t.remote_timeout_ms);
+    } else if (name == "headers") {
+      st = ParseStringMap(value, key, &t.headers);
+    } else if (name == "basic_auth") {
+      st = ParseBasicAuth(value, key, &t);
+      has_basic_auth = true;
+    } else if (name == "authorization") {
+      st = ParseAuthorization(value, key, &t);
+      has_authorization = true;
+    } else if (name == "queue_config") {
+      st = ParseQueueConfig(value, key, &t.queue);
+    } else {
+      st = ProblemAt(key, "unknown key");
+    }
+    if (!st.ok()) return st;
+  }
+  if (t.url.empty()) return ProblemAt(ChildPath(path, "url"), "is required");
+  if (has_basic_auth && has_authorization) {
+    return ProblemAt(path, "basic_auth and authorization are exclusive");
+  }
+  return t;
+}
+
+Status ParseWriteBack(const YAML::Node& node, Config* config) {
+  if (node.IsNull()) return Status::Ok();
+  if (!node.IsSequence()) {
+    return ProblemAt("write_back", "expected a list, got " + Describe(node));
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    Result<WriteBackTarget> t =
+        ParseWriteBackTarget(node[i], IndexPath("write_back", i));
+    if (!t.ok()) return t.status();
+    config->write_back.push_back(std::move(t).value());
+  }
+  return Status::Ok();
+}
+
 using TopLevelParser = Status (*)(const YAML::Node&, Config*);
 struct TopLevelKey {
   std::string_view name;
@@ -515,6 +720,7 @@ constexpr TopLevelKey kTopLevelKeys[] = {
     {"ewma", ParseEwma},
     {"rules", ParseRules},
     {"limits", ParseLimits},
+    {"write_back", ParseWriteBack},
 };
 
 Result<Config> ParseRoot(const YAML::Node& root) {
@@ -666,7 +872,19 @@ Result<Config> LoadConfigFile(const std::string& path) {
   std::string text;
   Status status = ReadFile(path, &text);
   if (!status.ok()) return status;
-  return ParseConfig(text, path);
+  Result<Config> config = ParseConfig(text, path);
+  if (!config.ok()) return config;
+  // Secret files are relative to the config file, as in Prometheus.
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  for (WriteBackTarget& t : config->write_back) {
+    for (std::string* file : {&t.basic_auth_password_file,
+                              &t.authorization_credentials_file}) {
+      if (!file->empty() && std::filesystem::path(*file).is_relative()) {
+        *file = (dir / *file).string();
+      }
+    }
+  }
+  return config;
 }
 
 }  // namespace promewma::config

@@ -70,6 +70,38 @@ struct Limits {
   uint64_t max_samples_per_query = 50'000'000;
 };
 
+// How a write-back target's queue batches and retries; the keys and
+// defaults of Prometheus' remote_write queue_config where they mean the
+// same, plus max_retry_duration (see DESIGN.md section 5).
+struct WriteBackQueueConfig {
+  int capacity = 10000;  // samples buffered per shard
+  int min_shards = 1;
+  int max_shards = 4;
+  int max_samples_per_send = 2000;
+  int64_t batch_send_deadline_ms = 5000;
+  int64_t min_backoff_ms = 30;
+  int64_t max_backoff_ms = 5000;
+  bool retry_on_http_429 = true;
+  // A batch still failing after this long is dropped and counted, so one
+  // sample the target will never take (Prometheus answers 500 for "too old
+  // sample") cannot block the queue forever.
+  int64_t max_retry_duration_ms = 5 * 60 * 1000;
+};
+
+// One remote-write target for the derived series.
+struct WriteBackTarget {
+  std::string url;
+  int64_t remote_timeout_ms = 30000;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string basic_auth_username;
+  std::string basic_auth_password;
+  std::string basic_auth_password_file;  // read when the target starts
+  std::string authorization_type = "Bearer";
+  std::string authorization_credentials;
+  std::string authorization_credentials_file;  // read when it starts
+  WriteBackQueueConfig queue;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
@@ -86,6 +118,7 @@ struct Config {
                                // the base every rule starts from
   std::vector<Rule> rules;     // in file order
   Limits limits;
+  std::vector<WriteBackTarget> write_back;  // each with its own queue
 };
 
 // Parses the YAML text of a config file. `source_name` (usually the path)

@@ -264,6 +264,65 @@ rules:
   CHECK_FALSE(config.rules[1].selector.Matches(model::LabelSetView(series)));
 }
 
+TEST_CASE("write_back targets with Prometheus' queue_config keys",
+          "[config]") {
+  Config c = MustParse(R"(
+write_back:
+  - url: http://127.0.0.1:8428/api/v1/write
+  - url: https://mimir.example.net/api/v1/push
+    remote_timeout: 10s
+    headers: {X-Scope-OrgID: team-a}
+    authorization: {credentials_file: /etc/promewma/token}
+    queue_config:
+      capacity: 5000
+      min_shards: 2
+      max_shards: 8
+      max_samples_per_send: 1000
+      batch_send_deadline: 1s
+      min_backoff: 100ms
+      max_backoff: 10s
+      retry_on_http_429: false
+      max_retry_duration: 2m
+)");
+  REQUIRE(c.write_back.size() == 2);
+  const WriteBackTarget& vm = c.write_back[0];
+  CHECK(vm.url == "http://127.0.0.1:8428/api/v1/write");
+  CHECK(vm.remote_timeout_ms == 30000);
+  CHECK(vm.queue.capacity == 10000);
+  CHECK(vm.queue.max_shards == 4);
+  CHECK(vm.queue.max_samples_per_send == 2000);
+  CHECK(vm.queue.retry_on_http_429);
+  const WriteBackTarget& mimir = c.write_back[1];
+  CHECK(mimir.remote_timeout_ms == 10000);
+  REQUIRE(mimir.headers.size() == 1);
+  CHECK(mimir.headers[0].first == "X-Scope-OrgID");
+  CHECK(mimir.headers[0].second == "team-a");
+  CHECK(mimir.authorization_type == "Bearer");
+  CHECK(mimir.authorization_credentials_file == "/etc/promewma/token");
+  CHECK(mimir.queue.capacity == 5000);
+  CHECK(mimir.queue.min_shards == 2);
+  CHECK(mimir.queue.max_shards == 8);
+  CHECK(mimir.queue.max_samples_per_send == 1000);
+  CHECK(mimir.queue.batch_send_deadline_ms == 1000);
+  CHECK(mimir.queue.min_backoff_ms == 100);
+  CHECK(mimir.queue.max_backoff_ms == 10000);
+  CHECK_FALSE(mimir.queue.retry_on_http_429);
+  CHECK(mimir.queue.max_retry_duration_ms == 120000);
+}
+
+TEST_CASE("write_back secret files are relative to the config file",
+          "[config]") {
+  TempDir dir;
+  const std::string path = dir.Write(
+      "promewma.yml",
+      "write_back:\n  - url: http://a\n    basic_auth: {username: u, "
+      "password_file: secret}\n");
+  Result<Config> c = LoadConfigFile(path);
+  REQUIRE(c.ok());
+  CHECK(c->write_back[0].basic_auth_password_file ==
+        (std::filesystem::path(dir.path()) / "secret").string());
+}
+
 TEST_CASE("Every error is one line naming the source, path and problem",
           "[config]") {
   auto [yaml, want] = GENERATE(table<std::string, std::string>({
@@ -275,7 +334,38 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "expected a map of settings at the top level, got "
        "\"just text\""},
       {"spam: 1\n", "promewma.yml: spam: unknown key"},
-      {"write_back: []\n", "promewma.yml: write_back: unknown key"},
+      // write_back
+      {"write_back: {url: x}\n", "promewma.yml: write_back: expected a list"},
+      {"write_back: [{remote_timeout: 5s}]\n",
+       "promewma.yml: write_back[0].url: is required"},
+      {"write_back: [{url: 'ftp://x'}]\n",
+       "write_back[0].url: expected an http:// or https:// URL with a host, "
+       "got \"ftp://x\""},
+      {"write_back: [{url: 'http://'}]\n", "write_back[0].url: expected an"},
+      {"write_back: [{url: 'http://a', spam: 1}]\n",
+       "write_back[0].spam: unknown key"},
+      {"write_back: [{url: 'http://a', remote_timeout: 0s}]\n",
+       "write_back[0].remote_timeout: must be > 0"},
+      {"write_back: [{url: 'http://a', queue_config: {capacity: 0}}]\n",
+       "write_back[0].queue_config.capacity: must be >= 1, got 0"},
+      {"write_back: [{url: 'http://a', queue_config: {min_shards: 3, "
+       "max_shards: 2}}]\n",
+       "write_back[0].queue_config.min_shards: must be <= max_shards (2), "
+       "got 3"},
+      {"write_back: [{url: 'http://a', queue_config: {capacity: 10, "
+       "max_samples_per_send: 20}}]\n",
+       "queue_config.max_samples_per_send: must be <= capacity (10), got 20"},
+      {"write_back: [{url: 'http://a', queue_config: "
+       "{retry_on_http_429: yes}}]\n",
+       "queue_config.retry_on_http_429: expected true or false, got \"yes\""},
+      {"write_back: [{url: 'http://a', basic_auth: {username: u, password: p, "
+       "password_file: f}}]\n",
+       "write_back[0].basic_auth: password and password_file are exclusive"},
+      {"write_back: [{url: 'http://a', basic_auth: {username: u}, "
+       "authorization: {credentials: c}}]\n",
+       "write_back[0]: basic_auth and authorization are exclusive"},
+      {"write_back: [{url: 'http://a', headers: {X-A: [1]}}]\n",
+       "write_back[0].headers.X-A: expected a string, got a list"},
       {"retention: 0s\n", "promewma.yml: retention: must be > 0"},
       {"checkpoint_interval: soon\n", "promewma.yml: checkpoint_interval: "},
       {"limits: {max_samples_per_query: 0}\n",
