@@ -1,5 +1,6 @@
 #include "ewma/engine.h"
 
+#include <algorithm>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -362,6 +363,11 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
           result->max_timestamp_ms = samples[j].timestamp_ms;
         AppendRaw(series, samples[j].timestamp_ms, samples[j].value, prior,
                   result);
+        if (options_.collect_derived && out.present != 0) {
+          result->derived.push_back(EmittedDerived{
+              series->labels_hash, series->labels(), samples[j].timestamp_ms,
+              out});
+        }
         break;
       case SampleOutcome::kDuplicate:
         ++result->dropped[static_cast<int>(DropReason::kDuplicate)];
@@ -383,6 +389,14 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
         break;
     }
   }
+}
+
+int Engine::max_outputs_per_sample() const {
+  int most = __builtin_popcount(options_.defaults.outputs);
+  for (const SeriesRule& rule : options_.rules) {
+    most = std::max(most, __builtin_popcount(rule.params.outputs));
+  }
+  return most;
 }
 
 void Engine::VisitSnapshots(

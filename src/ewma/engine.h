@@ -46,6 +46,9 @@ struct EngineOptions {
   EstimatorParams defaults;
   // First match wins; empty means every series uses `defaults`.
   std::vector<SeriesRule> rules;
+  // Collect every emitted derived sample in ApplyResult::derived, for
+  // write-back. Off when nothing consumes them.
+  bool collect_derived = false;
   // Time buckets of the store. A head chunk is sealed when a sample falls in
   // another bucket, so no chunk spans two buckets and retention can drop a
   // bucket whole. Two hours, like a Prometheus head block.
@@ -89,6 +92,15 @@ enum class DropReason : uint8_t {
 inline constexpr int kDropReasonCount = 7;
 std::string_view DropReasonName(DropReason reason);
 
+// The outputs one accepted input sample produced (for write-back).
+struct EmittedDerived {
+  uint64_t labels_hash;          // input series
+  std::string_view labels;       // its canonical labels; valid while the
+                                 // engine lives (series are never removed)
+  int64_t timestamp_ms;
+  DerivedValues values;
+};
+
 struct ApplyResult {
   uint64_t received = 0;  // float samples + native histogram samples
   uint64_t applied = 0;   // finite samples folded into a state
@@ -100,6 +112,9 @@ struct ApplyResult {
   std::string rejection;
   // Head chunks this request sealed; the caller stores them.
   std::vector<SealedChunk> sealed;
+  // With EngineOptions::collect_derived: the outputs of every accepted
+  // sample, in request order per series.
+  std::vector<EmittedDerived> derived;
   // Newest timestamp among the samples applied (INT64_MIN: none).
   int64_t max_timestamp_ms = std::numeric_limits<int64_t>::min();
 
@@ -200,6 +215,10 @@ class Engine {
                      uint8_t kind, HeadChunk* out) const;
 
   const EngineOptions& options() const { return options_; }
+
+  // The most derived samples one input sample can produce under the
+  // configured parameters (the largest output set of any rule).
+  int max_outputs_per_sample() const;
 
   // Calls `visit` with a snapshot of every processed series, one shard lock
   // at a time: each snapshot is consistent, but requests applied meanwhile

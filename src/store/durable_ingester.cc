@@ -30,6 +30,8 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     std::unique_lock<std::shared_mutex> lock(mu_);
     Status s = engine_->Prepare(decoded, &prepared);
     if (!s.ok()) return s;
+    s = AdmitToSink(decoded);
+    if (!s.ok()) return s;
     if (store_ != nullptr) {
       s = store_->AppendRequest(next_seq_, body);
       if (!s.ok()) {
@@ -39,6 +41,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
       ++next_seq_;
     }
     engine_->Commit(decoded, &prepared, result);
+    if (sink_ != nullptr) sink_->Push(next_seq_ - 1, result->derived);
     StoreSealed(&result->sealed);
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result->max_timestamp_ms);
   }
@@ -51,6 +54,23 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     }
   }
   return Status::Ok();
+}
+
+void DurableIngester::SetDerivedSink(
+    DerivedSampleSink* sink, std::chrono::milliseconds checkpoint_ack_wait) {
+  sink_ = sink;
+  checkpoint_ack_wait_ = checkpoint_ack_wait;
+}
+
+Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
+  if (sink_ == nullptr) return Status::Ok();
+  // An upper bound: not every sample emits every output.
+  const size_t most = decoded.samples.size() *
+                      static_cast<size_t>(engine_->max_outputs_per_sample());
+  if (sink_->HasRoomFor(most)) return Status::Ok();
+  return Status::Unavailable(
+      "write-back backlog full (room needed for " + std::to_string(most) +
+      " derived samples); nothing applied, retry later");
 }
 
 void DurableIngester::StoreSealed(std::vector<ewma::SealedChunk>* sealed) {
@@ -143,6 +163,24 @@ Status DurableIngester::Checkpoint(CheckpointStats* stats) {
           ++stats->series;
           status = add(record);
         });
+        if (status.ok() && sink_ != nullptr) {
+          // The snapshots may hold any request logged so far; their derived
+          // samples will not be derived again after a crash, so they must
+          // have reached the targets before this checkpoint counts.
+          uint64_t last_seq;
+          {
+            std::shared_lock<std::shared_mutex> lock(mu_);
+            last_seq = next_seq_ - 1;
+          }
+          if (!sink_->WaitAcknowledged(
+                  last_seq,
+                  std::chrono::steady_clock::now() + checkpoint_ack_wait_)) {
+            status = Status::Unavailable(
+                "write-back has not delivered up to log record " +
+                std::to_string(last_seq) +
+                "; checkpoint postponed (the log keeps the backlog)");
+          }
+        }
         return status;
       });
   stats->seconds =
@@ -192,6 +230,21 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
                                 " no longer applies: " + st.message());
     }
     engine_->Commit(decoded, &prepared, &result);
+    if (sink_ != nullptr && !result.derived.empty()) {
+      // Re-derived samples the targets may not have: send them again. The
+      // replay cannot refuse a record, so it waits for room.
+      size_t outputs = 0;
+      for (const ewma::EmittedDerived& d : result.derived) {
+        outputs += static_cast<size_t>(__builtin_popcount(d.values.present));
+      }
+      while (!sink_->WaitForRoom(outputs,
+                                 std::chrono::steady_clock::now() +
+                                     std::chrono::seconds(10))) {
+        spdlog::warn("recovery waits for write-back room (log record {})",
+                     seq);
+      }
+      sink_->Push(seq, result.derived);
+    }
     StoreSealed(&result.sealed);
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result.max_timestamp_ms);
     ++stats->requests;

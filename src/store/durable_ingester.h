@@ -22,6 +22,7 @@
 #define PROMEWMA_STORE_DURABLE_INGESTER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -51,6 +52,33 @@ struct CheckpointStats {
   double seconds = 0;
 };
 
+// Where derived samples go once their request is applied: the write-back
+// queues. The ingester asks for room before anything is applied, so a
+// request the sink cannot take is refused whole (503) and the sender's
+// retry is exact; and a checkpoint only takes effect once the sink has
+// acknowledged every request it could include, so after a crash whatever
+// the targets had not acknowledged is derived again by the log replay and
+// sent again (at least once).
+class DerivedSampleSink {
+ public:
+  virtual ~DerivedSampleSink() = default;
+  // Whether `samples` more derived samples fit now. Room only grows until
+  // the next Push (the ingest lock is held in between).
+  virtual bool HasRoomFor(size_t samples) = 0;
+  // Takes the derived samples of log record `seq`.
+  // REQUIRES: HasRoomFor(their number) returned true since the last Push.
+  virtual void Push(uint64_t seq,
+                    const std::vector<ewma::EmittedDerived>& derived) = 0;
+  // Waits until the sink has room for `samples`, or `deadline`; false on
+  // timeout. Used by the log replay, which cannot refuse a record.
+  virtual bool WaitForRoom(size_t samples,
+                           std::chrono::steady_clock::time_point deadline) = 0;
+  // Waits until every sample pushed with a seq <= `seq` has been delivered
+  // or given up on; false at `deadline`.
+  virtual bool WaitAcknowledged(
+      uint64_t seq, std::chrono::steady_clock::time_point deadline) = 0;
+};
+
 class DurableIngester {
  public:
   // REQUIRES: engine outlives the ingester; store too when given. Without a
@@ -74,6 +102,12 @@ class DurableIngester {
       const std::function<Status(const StoredChunkView&)>& visit);
 
   ewma::Engine* engine() const { return engine_; }
+
+  // Sends derived samples to `sink` from now on, the log replay included.
+  // REQUIRES: called before Recover; the engine collects derived samples
+  // (EngineOptions::collect_derived); `sink` outlives the ingester.
+  void SetDerivedSink(DerivedSampleSink* sink,
+                      std::chrono::milliseconds checkpoint_ack_wait);
 
   // Saves the engine's state and trims the log it covers, so the next
   // recovery replays only what comes after. Ingest goes on meanwhile (only
@@ -102,6 +136,12 @@ class DurableIngester {
   // REQUIRES: mu_ held exclusively.
   void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
 
+  // Refuses (Unavailable) when the sink has no room for what `decoded`
+  // can derive. REQUIRES: mu_ held exclusively.
+  Status AdmitToSink(const codec::DecodedWriteRequest& decoded);
+
+  DerivedSampleSink* sink_ = nullptr;
+  std::chrono::milliseconds checkpoint_ack_wait_{0};
   std::atomic<bool> recovered_;
   std::mutex checkpoint_mu_;  // one checkpoint at a time
   // Exclusive: Prepare + append + Commit + chunk writes. Shared: reads.

@@ -615,3 +615,117 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace promewma::store
+
+namespace promewma::store {
+namespace {
+
+// Records what the ingester hands to write-back.
+class FakeSink : public DerivedSampleSink {
+ public:
+  bool HasRoomFor(size_t samples) override { return samples <= room; }
+  void Push(uint64_t seq,
+            const std::vector<ewma::EmittedDerived>& derived) override {
+    for (const ewma::EmittedDerived& d : derived) {
+      pushed.push_back({seq, d.timestamp_ms, std::string(d.labels)});
+      room -= static_cast<size_t>(__builtin_popcount(d.values.present));
+    }
+  }
+  bool WaitForRoom(size_t samples,
+                   std::chrono::steady_clock::time_point) override {
+    return samples <= room;
+  }
+  bool WaitAcknowledged(uint64_t seq,
+                        std::chrono::steady_clock::time_point) override {
+    return seq <= acknowledged;
+  }
+
+  struct Pushed {
+    uint64_t seq;
+    int64_t timestamp_ms;
+    std::string labels;
+  };
+  size_t room = 1 << 30;
+  uint64_t acknowledged = 0;
+  std::vector<Pushed> pushed;
+};
+
+// A process with write-back on.
+struct RunningWithSink {
+  RunningWithSink(const std::string& dir, FakeSink* sink)
+      : store(OpenStore(dir)), ingester(&engine, store.get()) {
+    ingester.SetDerivedSink(sink, std::chrono::milliseconds(0));
+    Status s = ingester.Recover(&recovery);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+  static ewma::EngineOptions Collecting() {
+    ewma::EngineOptions o;
+    o.collect_derived = true;
+    return o;
+  }
+  std::unique_ptr<Store> store;
+  ewma::Engine engine{Collecting()};
+  DurableIngester ingester;
+  RecoveryStats recovery;
+};
+
+TEST_CASE("derived samples go to write-back with their log record") {
+  TempDir dir;
+  FakeSink sink;
+  RunningWithSink run(dir.path(), &sink);
+  IngestRange(run.ingester, 0, 3);
+  REQUIRE(sink.pushed.size() == 60);  // 20 series x 3 requests
+  for (size_t i = 0; i < sink.pushed.size(); ++i) {
+    REQUIRE(sink.pushed[i].seq == i / 20 + 1);
+    REQUIRE(sink.pushed[i].timestamp_ms ==
+            1700000000000 + static_cast<int64_t>(i / 20) * 15000);
+  }
+}
+
+TEST_CASE("without write-back room a request is refused whole") {
+  TempDir dir;
+  FakeSink sink;
+  RunningWithSink run(dir.path(), &sink);
+  IngestRange(run.ingester, 0, 1);
+  // 20 samples x 2 outputs (ewma, upper_threshold) do not fit in 39.
+  sink.room = 39;
+  ewma::ApplyResult result;
+  Status s = IngestBody(run.ingester, Body(1), &result);
+  REQUIRE(s.code() == StatusCode::kUnavailable);
+  REQUIRE(s.message().find("write-back backlog full") != std::string::npos);
+  REQUIRE(run.store->last_seq() == 1);  // not logged
+  REQUIRE(sink.pushed.size() == 20);
+  sink.room = 40;
+  REQUIRE(IngestBody(run.ingester, Body(1), &result).ok());
+  REQUIRE(LatestOf(run.engine) == Uninterrupted(2));
+}
+
+TEST_CASE("a checkpoint waits for write-back; a crash re-sends the rest") {
+  TempDir dir;
+  {
+    FakeSink sink;
+    RunningWithSink run(dir.path(), &sink);
+    IngestRange(run.ingester, 0, 5);
+    CheckpointStats cs;
+    sink.acknowledged = 4;  // record 5 not delivered yet
+    Status s = run.ingester.Checkpoint(&cs);
+    REQUIRE(s.code() == StatusCode::kUnavailable);
+    REQUIRE(s.message().find("checkpoint postponed") != std::string::npos);
+    IngestRange(run.ingester, 5, 8);
+    sink.acknowledged = 8;
+    REQUIRE(run.ingester.Checkpoint(&cs).ok());
+    REQUIRE(cs.seq == 8);
+    IngestRange(run.ingester, 8, 10);  // never acknowledged: "crash"
+  }
+  FakeSink sink;
+  RunningWithSink run(dir.path(), &sink);
+  REQUIRE(run.recovery.requests == 2);
+  // Records 9 and 10 are derived again and handed over again.
+  REQUIRE(sink.pushed.size() == 40);
+  REQUIRE(sink.pushed.front().seq == 9);
+  REQUIRE(sink.pushed.back().seq == 10);
+  REQUIRE(LatestOf(run.engine) == Uninterrupted(10));
+}
+
+}  // namespace
+}  // namespace promewma::store
