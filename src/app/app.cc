@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/write_back.h"
 #include "common/allocator_tuning.h"
 #include "http/server.h"
 #include "promewma/version.h"
@@ -29,7 +30,14 @@ struct CommandLine {
   std::string listen;
   std::string data_dir;
   std::string log_level;
+  std::vector<std::string> write_back_urls;
 };
+
+// How long a checkpoint waits for the write-back targets to acknowledge
+// what it covers before it is postponed (the log keeps the backlog).
+constexpr std::chrono::seconds kCheckpointAckWait{30};
+// How long shutdown keeps sending the write-back backlog.
+constexpr std::chrono::seconds kShutdownDrain{10};
 
 // Blocks SIGINT/SIGTERM in this thread and every thread it starts later, so
 // that only the waiter thread below receives them.
@@ -150,8 +158,22 @@ int Serve(const config::Config& config) {
     spdlog::error("{}", store.status().message());
     return 1;
   }
-  ewma::Engine engine(EngineOptionsFrom(config));
+  ewma::EngineOptions engine_options = EngineOptionsFrom(config);
+  engine_options.collect_derived = !config.write_back.empty();
+  ewma::Engine engine(std::move(engine_options));
   store::DurableIngester ingester(&engine, store->get());
+  std::unique_ptr<WriteBack> write_back;
+  if (!config.write_back.empty()) {
+    Result<std::unique_ptr<WriteBack>> started =
+        WriteBack::Start(config.write_back);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return 1;
+    }
+    write_back = std::move(started).value();
+    // Before recovery: the replay re-sends what the targets may lack.
+    ingester.SetDerivedSink(write_back->sink(), kCheckpointAckWait);
+  }
   prometheus::Registry registry;
   RegisterBuildInfo(registry);
   http::ServerOptions options;
@@ -164,6 +186,7 @@ int Serve(const config::Config& config) {
   options.read_limits.max_samples_per_query =
       config.limits.max_samples_per_query;
   http::Server server(options, &engine, &ingester, &registry);
+  if (write_back != nullptr) server.AddCollectable(write_back.get());
   s = server.Bind();
   if (!s.ok()) {
     spdlog::error("{}", s.message());
@@ -201,10 +224,17 @@ int Serve(const config::Config& config) {
   });
   Maintenance maintenance(&ingester, config, registry);
   maintenance.Start([&recovered] { return recovered.load(); });
-  spdlog::info("promewma {} listening on {}:{} ({} rules, data dir {})",
-               kVersion, host, server.port(), config.rules.size(),
-               config.data_dir);
+  spdlog::info(
+      "promewma {} listening on {}:{} ({} rules, {} write-back targets, data "
+      "dir {})",
+      kVersion, host, server.port(), config.rules.size(),
+      config.write_back.size(), config.data_dir);
   server.Run();
+  // DESIGN.md: stop accepting, drain write-back (bounded), checkpoint. What
+  // is not delivered stays in the log (the checkpoint then waits no more)
+  // and is sent after the next start. Stopping write-back first also ends a
+  // recovery that waits for room in its queues.
+  if (write_back != nullptr) write_back->Stop(kShutdownDrain);
   recovery.join();
   maintenance.StopAndFinish(recovered.load());
   // Run() also returns if the listener fails; wake the waiter either way.
@@ -245,6 +275,9 @@ int RunPromewma(int argc, char** argv) {
   cli.add_option("--log-level", cl.log_level,
                  "debug, info, warn or error (overrides `log_level`)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cli.add_option("--write-back-url", cl.write_back_urls,
+                 "remote-write URL for the derived series, with default "
+                 "queue settings (adds to `write_back`; repeatable)");
   cli.set_version_flag("--version", std::string("promewma ") + kVersion);
   try {
     cli.parse(argc, argv);
@@ -276,6 +309,11 @@ int RunPromewma(int argc, char** argv) {
   if (!cl.listen.empty()) config.listen = cl.listen;
   if (!cl.data_dir.empty()) config.data_dir = cl.data_dir;
   if (!cl.log_level.empty()) config.log_level = cl.log_level;
+  for (const std::string& url : cl.write_back_urls) {
+    config::WriteBackTarget target;
+    target.url = url;
+    config.write_back.push_back(std::move(target));
+  }
   // Logs go to stderr, like Prometheus'; stdout stays for command output.
   spdlog::set_default_logger(spdlog::stderr_color_mt("promewma"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v",

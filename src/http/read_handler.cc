@@ -43,15 +43,8 @@ bool MatchesStored(const std::vector<model::Matcher>& matchers,
 
 std::string StoredLabels(const model::LabelSetView& input,
                          std::string_view stored_name) {
-  std::vector<model::Label> labels;
-  for (const model::Label& l : input) {
-    labels.push_back(l.name == model::kMetricNameLabel
-                         ? model::Label{l.name, stored_name}
-                         : l);
-  }
   std::string out;
-  // The input set was validated and a derived name is a valid metric name.
-  (void)model::EncodeLabelSet(&labels, &out);
+  model::EncodeWithMetricName(input, stored_name, &out);
   return out;
 }
 

@@ -73,6 +73,9 @@ class Server::Impl {
   void Stop() { server_.stop(); }
   int port() const { return port_; }
   void SetReady(bool ready) { ready_.store(ready); }
+  void AddCollectable(const prometheus::Collectable* c) {
+    extra_collectables_.push_back(c);
+  }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -181,6 +184,11 @@ class Server::Impl {
     active_series_.Set(static_cast<double>(engine_->active_series()));
     ignored_series_.Set(static_cast<double>(engine_->ignored_series()));
     std::vector<prometheus::MetricFamily> families = registry_->Collect();
+    for (const prometheus::Collectable* c : extra_collectables_) {
+      std::vector<prometheus::MetricFamily> more = c->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
     std::vector<prometheus::MetricFamily> latest = latest_values_.Collect();
     families.insert(families.end(), std::make_move_iterator(latest.begin()),
                     std::make_move_iterator(latest.end()));
@@ -198,6 +206,8 @@ class Server::Impl {
   RemoteWriteHandler write_handler_;
   RemoteReadHandler read_handler_;
   LatestValuesCollector latest_values_;
+  // Set before Run.
+  std::vector<const prometheus::Collectable*> extra_collectables_;
   prometheus::Gauge& active_series_;
   prometheus::Gauge& ignored_series_;
   httplib::Server server_;
@@ -215,5 +225,8 @@ void Server::Run() { impl_->Run(); }
 void Server::Stop() { impl_->Stop(); }
 int Server::port() const { return impl_->port(); }
 void Server::SetReady(bool ready) { impl_->SetReady(ready); }
+void Server::AddCollectable(const prometheus::Collectable* collectable) {
+  impl_->AddCollectable(collectable);
+}
 
 }  // namespace promewma::http

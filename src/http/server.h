@@ -16,6 +16,8 @@
 #ifndef PROMEWMA_HTTP_SERVER_H_
 #define PROMEWMA_HTTP_SERVER_H_
 
+#include <prometheus/collectable.h>
+
 #include <memory>
 #include <string>
 
@@ -59,6 +61,9 @@ class Server {
 
   int port() const;
   void SetReady(bool ready);
+  // Adds metrics to /metrics. REQUIRES: before Run; `collectable` outlives
+  // the server.
+  void AddCollectable(const prometheus::Collectable* collectable);
 
  private:
   class Impl;

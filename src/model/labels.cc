@@ -141,6 +141,25 @@ Status ValidateSortedLabels(const std::vector<Label>& labels) {
   return Status::Ok();
 }
 
+namespace {
+
+// One entry of the repeated Label field (TimeSeries.labels, field 1).
+void AppendLabel(std::string* out, std::string_view name,
+                 std::string_view value) {
+  size_t pair_len = 1 + protowire::VarintSize(name.size()) + name.size() + 1 +
+                    protowire::VarintSize(value.size()) + value.size();
+  out->push_back(0x0a);
+  protowire::AppendVarint(out, pair_len);
+  out->push_back(0x0a);
+  protowire::AppendVarint(out, name.size());
+  out->append(name);
+  out->push_back(0x12);
+  protowire::AppendVarint(out, value.size());
+  out->append(value);
+}
+
+}  // namespace
+
 Status EncodeLabelSet(std::vector<Label>* labels, std::string* out) {
   std::sort(labels->begin(), labels->end(),
             [](const Label& a, const Label& b) { return a.name < b.name; });
@@ -149,19 +168,17 @@ Status EncodeLabelSet(std::vector<Label>* labels, std::string* out) {
 
   for (const Label& l : *labels) {
     if (l.value.empty()) continue;
-    size_t pair_len = 1 + protowire::VarintSize(l.name.size()) + l.name.size() +
-                      1 + protowire::VarintSize(l.value.size()) +
-                      l.value.size();
-    out->push_back(0x0a);
-    protowire::AppendVarint(out, pair_len);
-    out->push_back(0x0a);
-    protowire::AppendVarint(out, l.name.size());
-    out->append(l.name);
-    out->push_back(0x12);
-    protowire::AppendVarint(out, l.value.size());
-    out->append(l.value);
+    AppendLabel(out, l.name, l.value);
   }
   return Status::Ok();
+}
+
+void EncodeWithMetricName(LabelSetView labels, std::string_view name,
+                          std::string* out) {
+  // The names do not change, so neither does their order.
+  for (const Label& l : labels) {
+    AppendLabel(out, l.name, l.name == kMetricNameLabel ? name : l.value);
+  }
 }
 
 uint64_t HashLabelSet(std::string_view encoded) {

@@ -112,6 +112,12 @@ class LabelSetView {
   std::string_view encoded_;
 };
 
+// Appends the canonical encoding of `labels` with __name__ set to `name`
+// (the derived series NAME:ewma{...} of an input series).
+// REQUIRES: `labels` has a __name__; `name` is a valid metric name.
+void EncodeWithMetricName(LabelSetView labels, std::string_view name,
+                          std::string* out);
+
 }  // namespace promewma::model
 
 #endif  // PROMEWMA_MODEL_LABELS_H_

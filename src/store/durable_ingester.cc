@@ -230,7 +230,9 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
                                 " no longer applies: " + st.message());
     }
     engine_->Commit(decoded, &prepared, &result);
-    if (sink_ != nullptr && !result.derived.empty()) {
+    if (sink_ != nullptr) {
+      // Every record, even one without outputs, so that the sink's
+      // acknowledgements cover the whole log.
       // Re-derived samples the targets may not have: send them again. The
       // replay cannot refuse a record, so it waits for room.
       size_t outputs = 0;
@@ -240,6 +242,11 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
       while (!sink_->WaitForRoom(outputs,
                                  std::chrono::steady_clock::now() +
                                      std::chrono::seconds(10))) {
+        if (sink_->stopped()) {
+          return Status::Unavailable(
+              "write-back stopped during recovery, at log record " +
+              std::to_string(seq));
+        }
         spdlog::warn("recovery waits for write-back room (log record {})",
                      seq);
       }

@@ -70,9 +70,12 @@ class DerivedSampleSink {
   virtual void Push(uint64_t seq,
                     const std::vector<ewma::EmittedDerived>& derived) = 0;
   // Waits until the sink has room for `samples`, or `deadline`; false on
-  // timeout. Used by the log replay, which cannot refuse a record.
+  // timeout or once stopped. Used by the log replay, which cannot refuse a
+  // record.
   virtual bool WaitForRoom(size_t samples,
                            std::chrono::steady_clock::time_point deadline) = 0;
+  // The sink was shut down: it will never have room again.
+  virtual bool stopped() const { return false; }
   // Waits until every sample pushed with a seq <= `seq` has been delivered
   // or given up on; false at `deadline`.
   virtual bool WaitAcknowledged(

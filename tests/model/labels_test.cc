@@ -78,3 +78,24 @@ TEST_CASE("invalid label sets leave the output untouched") {
 
 }  // namespace
 }  // namespace promewma::model
+
+namespace promewma::model {
+namespace {
+
+TEST_CASE("a derived name keeps the other labels and their order") {
+  // "Zone" sorts before "__name__": the name is not always first.
+  std::vector<Label> input = {
+      {"__name__", "cpu"}, {"Zone", "eu"}, {"instance", "a:9100"}};
+  std::string encoded;
+  REQUIRE(EncodeLabelSet(&input, &encoded).ok());
+  std::string derived;
+  EncodeWithMetricName(LabelSetView(encoded), "cpu:ewma", &derived);
+  std::vector<Label> want = {
+      {"__name__", "cpu:ewma"}, {"Zone", "eu"}, {"instance", "a:9100"}};
+  std::string expected;
+  REQUIRE(EncodeLabelSet(&want, &expected).ok());
+  REQUIRE(derived == expected);
+}
+
+}  // namespace
+}  // namespace promewma::model

@@ -1,0 +1,385 @@
+#include "writeback/queue.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "writeback/backoff.h"
+#include "writeback/batch_encoder.h"
+
+namespace promewma::writeback {
+
+namespace {
+
+// How often Stop re-cancels while waiting for the threads after the drain
+// deadline: a Cancel that lands just before a shard opens a new connection
+// finds nothing to abort, so it is repeated until every thread is out.
+constexpr std::chrono::milliseconds kCancelRepeat{10};
+
+std::string DescribeFailure(const SendResult& r) {
+  if (r.http_status == 0) return r.reason;
+  return "HTTP " + std::to_string(r.http_status) + ": " + r.reason;
+}
+
+}  // namespace
+
+Status ValidateQueueConfig(const QueueConfig& c) {
+  auto bad = [](const char* what) {
+    return Status::InvalidArgument(std::string("write-back queue_config: ") +
+                                   what);
+  };
+  if (c.capacity < 1) return bad("capacity must be >= 1");
+  if (c.max_shards < 1) return bad("max_shards must be >= 1");
+  if (c.min_shards < 1 || c.min_shards > c.max_shards) {
+    return bad("min_shards must be between 1 and max_shards");
+  }
+  if (c.max_samples_per_send < 1) return bad("max_samples_per_send must be >= 1");
+  if (c.batch_send_deadline.count() <= 0) {
+    return bad("batch_send_deadline must be > 0");
+  }
+  if (c.min_backoff.count() <= 0) return bad("min_backoff must be > 0");
+  if (c.max_backoff < c.min_backoff) {
+    return bad("max_backoff must be >= min_backoff");
+  }
+  if (c.max_retry_duration.count() < 0) {
+    return bad("max_retry_duration must be >= 0");
+  }
+  return Status::Ok();
+}
+
+std::string_view DropReasonName(DropReason reason) {
+  switch (reason) {
+    case DropReason::kHttp4xx:
+      return "http_4xx";
+    case DropReason::kRetryTimeout:
+      return "retry_timeout";
+    case DropReason::kShutdown:
+      return "shutdown";
+    case DropReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+void SendDurationRecord::Observe(std::chrono::nanoseconds duration) {
+  const double seconds = static_cast<double>(duration.count()) / 1e9;
+  // Prometheus buckets are "less or equal" upper bounds.
+  const size_t i = static_cast<size_t>(
+      std::lower_bound(kSendDurationBuckets.begin(), kSendDurationBuckets.end(),
+                       seconds) -
+      kSendDurationBuckets.begin());
+  buckets[i].fetch_add(1, std::memory_order_relaxed);
+  sum_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, duration.count())),
+                   std::memory_order_relaxed);
+  count.fetch_add(1, std::memory_order_relaxed);
+}
+
+WriteBackQueue::WriteBackQueue(std::string name, ClientOptions client,
+                               QueueConfig config, SenderFactory factory)
+    : name_(std::move(name)), config_(config) {
+  client.retry_on_http_429 = config_.retry_on_http_429;
+  const int n = std::max(1, config_.max_shards);
+  for (int i = 0; i < n; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->index = i;
+    shard->sender =
+        factory ? factory() : std::make_unique<RemoteWriteClient>(client);
+    shards_.push_back(std::move(shard));
+  }
+  stats_.shards.store(n);
+  running_shards_ = n;
+  for (auto& shard : shards_) {
+    Shard* s = shard.get();
+    s->thread = std::thread([this, s] { RunShard(s); });
+  }
+}
+
+WriteBackQueue::~WriteBackQueue() { Stop(std::chrono::milliseconds(0)); }
+
+bool WriteBackQueue::TryEnqueue(std::vector<QueuedSample>&& samples,
+                                uint64_t sequence) {
+  if (stopping_.load()) return false;
+  if (samples.empty()) {
+    std::lock_guard<std::mutex> ack(ack_mu_);
+    highest_sequence_ = std::max(highest_sequence_, sequence);
+    return true;
+  }
+  const size_t n = shards_.size();
+  std::vector<size_t> need(n, 0);
+  for (const QueuedSample& s : samples) ++need[s.series_hash % n];
+
+  // All touched shards are locked together (ascending index, the documented
+  // lock order), so the room check and the insert are one atomic step.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t i = 0; i < n; ++i) {
+    if (need[i] > 0) locks.emplace_back(shards_[i]->mu);
+  }
+  // Checked again under the shard locks: a shard thread decides to exit on
+  // "empty and stopping" under its lock, so nothing can be added to a
+  // shard whose thread is gone.
+  if (stopping_.load()) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (need[i] == 0) continue;
+    const Shard& s = *shards_[i];
+    if (s.queue.size() + s.in_flight + need[i] >
+        static_cast<size_t>(config_.capacity)) {
+      return false;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> ack(ack_mu_);
+    outstanding_[sequence] += samples.size();
+    highest_sequence_ = std::max(highest_sequence_, sequence);
+  }
+  const auto now = Clock::now();
+  for (QueuedSample& s : samples) {
+    const uint64_t hash = s.series_hash;
+    shards_[hash % n]->queue.push_back(Entry{std::move(s), sequence, now});
+  }
+  stats_.samples_pending.fetch_add(static_cast<int64_t>(samples.size()));
+  locks.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (need[i] > 0) shards_[i]->cv.notify_all();
+  }
+  return true;
+}
+
+size_t WriteBackQueue::FreeCapacity() const {
+  if (stopping_.load()) return 0;
+  size_t free = static_cast<size_t>(config_.capacity);
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    const size_t held = shard->queue.size() + shard->in_flight;
+    const size_t capacity = static_cast<size_t>(config_.capacity);
+    free = std::min(free, capacity - std::min(held, capacity));
+  }
+  return free;
+}
+
+uint64_t WriteBackQueue::AcknowledgedThrough() const {
+  std::lock_guard<std::mutex> ack(ack_mu_);
+  // Tags increase with each call, so every tag below the oldest outstanding
+  // one is final; with nothing outstanding, everything enqueued is.
+  if (outstanding_.empty()) return highest_sequence_;
+  return outstanding_.begin()->first - 1;
+}
+
+void WriteBackQueue::NotifyAll() {
+  for (auto& shard : shards_) {
+    // Taking the lock orders the flag change before the thread's next
+    // check-then-wait, so the wake-up cannot be lost.
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->cv.notify_all();
+  }
+}
+
+void WriteBackQueue::Stop(std::chrono::milliseconds drain_deadline) {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  stopping_.store(true);
+  NotifyAll();
+  const auto deadline = Clock::now() + drain_deadline;
+  bool drained;
+  {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    drained = stop_cv_.wait_until(lock, deadline,
+                                  [this] { return running_shards_ == 0; });
+  }
+  if (!drained) {
+    hard_stop_.store(true);
+    NotifyAll();
+    while (true) {
+      for (auto& shard : shards_) shard->sender->Cancel();
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, kCancelRepeat,
+                            [this] { return running_shards_ == 0; })) {
+        break;
+      }
+    }
+  }
+  uint64_t abandoned = 0;
+  for (auto& shard : shards_) {
+    shard->thread.join();
+    std::lock_guard<std::mutex> lock(shard->mu);
+    abandoned += shard->queue.size();
+    shard->queue.clear();
+  }
+  if (abandoned > 0) {
+    stats_.samples_pending.fetch_sub(static_cast<int64_t>(abandoned));
+    stats_.samples_dropped[static_cast<int>(DropReason::kShutdown)].fetch_add(
+        abandoned);
+    spdlog::warn(
+        "write-back {}: {} samples not sent before the drain deadline; they "
+        "are resent after restart",
+        name_, abandoned);
+  }
+}
+
+void WriteBackQueue::RunShard(Shard* shard) {
+  const size_t max_batch = static_cast<size_t>(config_.max_samples_per_send);
+  std::vector<Entry> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(shard->mu);
+      bool exit = false;
+      while (true) {
+        if (hard_stop_.load()) {
+          exit = true;
+          break;
+        }
+        if (shard->queue.empty()) {
+          if (stopping_.load()) {
+            exit = true;
+            break;
+          }
+          shard->cv.wait(lock);
+          continue;
+        }
+        // While draining, partial batches go at once: waiting for them to
+        // fill would only eat into the drain deadline.
+        if (shard->queue.size() >= max_batch || stopping_.load()) break;
+        const auto flush_at =
+            shard->queue.front().enqueued + config_.batch_send_deadline;
+        if (Clock::now() >= flush_at) break;
+        shard->cv.wait_until(lock, flush_at);
+      }
+      if (exit) break;
+      const size_t n = std::min(shard->queue.size(), max_batch);
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(shard->queue.front()));
+        shard->queue.pop_front();
+      }
+      shard->in_flight = n;
+    }
+    SendBatch(shard, &batch);
+    batch.clear();
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->in_flight = 0;
+  }
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  --running_shards_;
+  stop_cv_.notify_all();
+}
+
+void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
+  const size_t n = batch->size();
+  // Group the batch by series so that each series becomes one TimeSeries;
+  // the sort is stable, so each series' samples keep their order.
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const QueuedSample& x = (*batch)[a].sample;
+    const QueuedSample& y = (*batch)[b].sample;
+    if (x.series_hash != y.series_hash) return x.series_hash < y.series_hash;
+    return x.labels < y.labels;
+  });
+  std::vector<OutgoingSample> outgoing;
+  outgoing.reserve(n);
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (uint32_t i : order) {
+    const QueuedSample& s = (*batch)[i].sample;
+    outgoing.push_back(OutgoingSample{s.labels, s.timestamp_ms, s.value});
+    newest = std::max(newest, s.timestamp_ms);
+  }
+  const std::string body = EncodeSnappyWriteRequest(outgoing);
+
+  // Pending and acknowledgement are updated before the outcome counter, so
+  // a reader that sees the counter move also sees them (tests wait on it).
+  auto final_outcome = [&] {
+    stats_.samples_pending.fetch_sub(static_cast<int64_t>(n));
+    Complete(*batch);
+  };
+  auto abandon = [&] {
+    // Not final: not acknowledged, so replay after restart resends it.
+    stats_.samples_pending.fetch_sub(static_cast<int64_t>(n));
+    stats_.samples_dropped[static_cast<int>(DropReason::kShutdown)]
+        .fetch_add(n);
+  };
+
+  Backoff backoff(BackoffConfig{config_.min_backoff, config_.max_backoff});
+  const auto give_up_at = Clock::now() + config_.max_retry_duration;
+  while (true) {
+    const auto t0 = Clock::now();
+    SendResult result = shard->sender->Send(body);
+    const auto t1 = Clock::now();
+    stats_.send_duration.Observe(t1 - t0);
+    switch (result.outcome) {
+      case SendResult::kSent: {
+        final_outcome();
+        int64_t seen = stats_.highest_sent_timestamp_ms.load();
+        while (newest > seen &&
+               !stats_.highest_sent_timestamp_ms.compare_exchange_weak(
+                   seen, newest)) {
+        }
+        stats_.samples_sent.fetch_add(n);
+        return;
+      }
+      case SendResult::kDrop:
+        final_outcome();
+        stats_.samples_dropped[static_cast<int>(DropReason::kHttp4xx)]
+            .fetch_add(n);
+        spdlog::warn("write-back {} shard {}: dropped {} samples: {}", name_,
+                     shard->index, n, DescribeFailure(result));
+        return;
+      case SendResult::kRetry:
+        break;
+    }
+    stats_.samples_failed.fetch_add(n);
+    if (hard_stop_.load()) {
+      abandon();
+      return;
+    }
+    const auto delay = backoff.NextDelay(result.retry_after);
+    if (t1 + delay > give_up_at) {
+      final_outcome();
+      stats_.samples_dropped[static_cast<int>(DropReason::kRetryTimeout)]
+          .fetch_add(n);
+      spdlog::warn(
+          "write-back {} shard {}: dropped {} samples after retrying for "
+          "{} ms: {}",
+          name_, shard->index, n,
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              config_.max_retry_duration)
+              .count(),
+          DescribeFailure(result));
+      return;
+    }
+    spdlog::debug("write-back {} shard {}: retrying {} samples in {} ms: {}",
+                  name_, shard->index, n, delay.count(),
+                  DescribeFailure(result));
+    if (!SleepInterruptibly(shard, t1 + delay)) {
+      abandon();
+      return;
+    }
+    stats_.samples_retried.fetch_add(n);
+  }
+}
+
+bool WriteBackQueue::SleepInterruptibly(Shard* shard, Clock::time_point until) {
+  std::unique_lock<std::mutex> lock(shard->mu);
+  return !shard->cv.wait_until(lock, until, [this] { return hard_stop_.load(); });
+}
+
+void WriteBackQueue::Complete(const std::vector<Entry>& batch) {
+  std::lock_guard<std::mutex> ack(ack_mu_);
+  // Entries of one enqueue call are adjacent, so this is one map update per
+  // run of equal tags, not one per sample.
+  for (size_t i = 0; i < batch.size();) {
+    size_t j = i;
+    while (j < batch.size() && batch[j].sequence == batch[i].sequence) ++j;
+    auto it = outstanding_.find(batch[i].sequence);
+    if (it != outstanding_.end()) {
+      it->second -= std::min(it->second, j - i);
+      if (it->second == 0) outstanding_.erase(it);
+    }
+    i = j;
+  }
+}
+
+}  // namespace promewma::writeback

@@ -1,0 +1,229 @@
+// WriteBackQueue: the bounded, sharded send queue for ONE write-back target.
+//
+// Derived samples enter with TryEnqueue and are spread over a fixed number
+// of shards by series hash (shard = series_hash % shards), so each series
+// stays on one shard and its samples leave in the order they came (FIFO per
+// shard). Each shard has one sender thread and one Sender (a keep-alive
+// connection). A sender thread takes up to max_samples_per_send samples,
+// waiting at most batch_send_deadline for a batch to fill, encodes them
+// (batch_encoder.h) and sends them; on a retryable failure it waits the
+// backoff (backoff.h) and resends the same bytes, giving up after
+// max_retry_duration; a non-retryable failure drops the batch. Both are
+// counted and logged.
+//
+// Backpressure: each shard holds at most `capacity` samples, those queued and
+// those in the batch being sent. TryEnqueue is all-or-nothing over the
+// shards a call touches, so a caller that gets `false` has enqueued nothing
+// and can answer 503 with nothing applied (DESIGN.md section 4).
+//
+// Acknowledgement: every TryEnqueue carries a sequence tag (the request log
+// sequence number, say). AcknowledgedThrough() is the largest tag T such
+// that every sample enqueued with a tag <= T has reached a final outcome:
+// sent, or dropped (4xx, retry timeout). Samples still queued when Stop's
+// drain deadline passes are *not* final: they count as dropped "shutdown"
+// but are never acknowledged, so that replay after a restart resends them
+// (at-least-once, DESIGN.md section 5).
+//
+// Not done (yet): resharding. The shard count is fixed at max_shards;
+// min_shards is accepted for configuration compatibility with Prometheus and
+// otherwise ignored.
+//
+// Thread-safety: all public methods are thread-safe. Lock order: shard
+// mutexes in ascending shard index, then ack_mu_; stop_mu_ is never held
+// with another lock.
+
+#ifndef PROMEWMA_WRITEBACK_QUEUE_H_
+#define PROMEWMA_WRITEBACK_QUEUE_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "promewma/status.h"
+#include "writeback/remote_write_client.h"
+
+namespace promewma::writeback {
+
+struct QueueConfig {
+  // Samples held per shard (queued + in flight). Prometheus' default.
+  int capacity = 10000;
+  int min_shards = 1;  // accepted, unused: no resharding (see above)
+  // The fixed shard count. Four connections keep a remote store busy at the
+  // derived-sample rates of one promewma process without hundreds of
+  // threads.
+  int max_shards = 4;
+  int max_samples_per_send = 2000;  // Prometheus' default
+  // A partial batch is sent once its oldest sample waited this long.
+  std::chrono::milliseconds batch_send_deadline{5000};  // Prometheus'
+  std::chrono::milliseconds min_backoff{30};           // Prometheus'
+  std::chrono::milliseconds max_backoff{5000};         // Prometheus'
+  bool retry_on_http_429 = true;  // overrides ClientOptions' flag
+  // A batch is given up (dropped, reason "retry_timeout") when its next
+  // attempt would start later than this after its first. Prometheus retries
+  // forever; with a bounded queue that would turn an outage of the target
+  // into 503s on ingest for as long as it lasts. Five minutes rides out a
+  // target restart or a rolling upgrade and still keeps ingest alive.
+  std::chrono::milliseconds max_retry_duration{std::chrono::minutes(5)};
+};
+
+// InvalidArgument naming the first bad field.
+Status ValidateQueueConfig(const QueueConfig& config);
+
+struct QueuedSample {
+  std::string labels;    // canonical label-set encoding (model/labels.h)
+  uint64_t series_hash;  // model::HashLabelSet(labels); picks the shard
+  int64_t timestamp_ms;
+  double value;
+};
+
+enum class DropReason : int {
+  kHttp4xx = 0,      // the target refused the batch (4xx, or 429 w/o retry)
+  kRetryTimeout,     // retried for max_retry_duration without success
+  kShutdown,         // still queued at Stop's drain deadline (not acked)
+  kCount,
+};
+// "http_4xx", "retry_timeout", "shutdown": the label values to export.
+std::string_view DropReasonName(DropReason reason);
+
+// Upper bounds in seconds of the send-duration buckets: Prometheus' default
+// buckets, the ones its own
+// prometheus_remote_storage_sent_batch_duration_seconds uses.
+inline constexpr std::array<double, 11> kSendDurationBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+// Duration of every send attempt (successful or not), as a histogram the
+// http module can export with prometheus-cpp's Histogram::ObserveMultiple.
+struct SendDurationRecord {
+  std::atomic<uint64_t> count{0};
+  std::atomic<uint64_t> sum_ns{0};
+  // Per bucket, NOT cumulative: buckets[i] counts observations in
+  // (bound[i-1], bound[i]]; the last element counts those above 10 s.
+  std::array<std::atomic<uint64_t>, kSendDurationBuckets.size() + 1> buckets{};
+
+  void Observe(std::chrono::nanoseconds duration);
+};
+
+// Counters, readable from any thread at any time (relaxed loads; each value
+// is exact, two values read one after the other need not be from the same
+// instant).
+struct QueueStats {
+  std::atomic<uint64_t> samples_sent{0};
+  std::atomic<uint64_t> samples_failed{0};   // per failed attempt
+  std::atomic<uint64_t> samples_retried{0};  // per resend
+  std::array<std::atomic<uint64_t>, static_cast<int>(DropReason::kCount)>
+      samples_dropped{};
+  std::atomic<int64_t> samples_pending{0};  // queued + in flight
+  std::atomic<int> shards{0};
+  // The newest timestamp among samples the target acknowledged (2xx); 0
+  // until the first success.
+  std::atomic<int64_t> highest_sent_timestamp_ms{0};
+  SendDurationRecord send_duration;
+
+  uint64_t dropped(DropReason reason) const {
+    return samples_dropped[static_cast<int>(reason)].load();
+  }
+};
+
+using SenderFactory = std::function<std::unique_ptr<Sender>()>;
+
+class WriteBackQueue {
+ public:
+  // Starts the shard threads. `name` appears in logs. Without a factory,
+  // each shard gets a RemoteWriteClient built from `client` (with
+  // retry_on_http_429 taken from `config`).
+  // REQUIRES: ValidateQueueConfig(config).ok(); without a factory also
+  // ValidateClientOptions(client).ok().
+  WriteBackQueue(std::string name, ClientOptions client, QueueConfig config,
+                 SenderFactory factory = nullptr);
+  // Stop(0) if Stop was not called.
+  ~WriteBackQueue();
+
+  WriteBackQueue(const WriteBackQueue&) = delete;
+  WriteBackQueue& operator=(const WriteBackQueue&) = delete;
+
+  // Enqueues all of `samples` or none of them: false (and nothing enqueued)
+  // when a shard they map to has no room for its share, or after Stop. On
+  // true the samples are moved from; on false they are left as they were.
+  // An empty `samples` succeeds and is acknowledged at once.
+  // REQUIRES: `sequence` greater than that of every earlier successful call.
+  bool TryEnqueue(std::vector<QueuedSample>&& samples, uint64_t sequence);
+
+  // Free room in the fullest shard: a call with at most this many samples
+  // fits, whatever their shards (until someone else enqueues). 0 after Stop.
+  size_t FreeCapacity() const;
+
+  // See the file comment. 0 before anything was acknowledged.
+  uint64_t AcknowledgedThrough() const;
+
+  // Stops accepting samples, keeps sending (and retrying) what is queued
+  // until everything is out or `drain_deadline` has passed, then aborts the
+  // send in progress and joins the threads. Later calls do nothing.
+  void Stop(std::chrono::milliseconds drain_deadline);
+
+  const QueueStats& stats() const { return stats_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct Entry {
+    QueuedSample sample;
+    uint64_t sequence;
+    Clock::time_point enqueued;
+  };
+
+  struct Shard {
+    int index = 0;
+    std::unique_ptr<Sender> sender;  // used by the shard thread; Cancel any
+    std::thread thread;
+
+    mutable std::mutex mu;
+    std::condition_variable cv;  // queue grew, or stopping changed
+    // Guarded by mu:
+    std::deque<Entry> queue;
+    size_t in_flight = 0;  // samples in the batch being sent
+  };
+
+  void RunShard(Shard* shard);
+  // Sends one batch to a final outcome, or abandons it at hard stop.
+  void SendBatch(Shard* shard, std::vector<Entry>* batch);
+  // Sleeps until `until` or hard stop; false on hard stop.
+  bool SleepInterruptibly(Shard* shard, Clock::time_point until);
+  // Marks samples final for AcknowledgedThrough.
+  void Complete(const std::vector<Entry>& batch);
+  void NotifyAll();
+
+  const std::string name_;
+  const QueueConfig config_;
+  QueueStats stats_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+
+  std::atomic<bool> stopping_{false};   // no new samples; drain
+  std::atomic<bool> hard_stop_{false};  // drain deadline passed
+
+  mutable std::mutex ack_mu_;
+  // Guarded by ack_mu_:
+  std::map<uint64_t, size_t> outstanding_;  // sequence -> samples not final
+  uint64_t highest_sequence_ = 0;           // of any successful TryEnqueue
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  // Guarded by stop_mu_:
+  int running_shards_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace promewma::writeback
+
+#endif  // PROMEWMA_WRITEBACK_QUEUE_H_

@@ -1,0 +1,461 @@
+// WriteBackQueue with a fake Sender: ordering, batching, retries, drops,
+// backpressure, acknowledgement and shutdown. Durations are small and no
+// assertion depends on timing: the tests wait for outcomes, bounded.
+
+#include "writeback/queue.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/snappy_block.h"
+#include "model/labels.h"
+#include "remote.pb.h"
+
+namespace promewma::writeback {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct SentSample {
+  std::string series;  // value of label "s"
+  int64_t timestamp_ms;
+  double value;
+};
+
+SendResult Answer(SendResult::Outcome outcome, int status) {
+  return SendResult{outcome, status, "answer " + std::to_string(status),
+                    std::nullopt};
+}
+
+// Shared by every shard's FakeSender: decodes and records each attempt and
+// answers what `respond` says (by global attempt number).
+class FakeTarget {
+ public:
+  std::function<SendResult(int attempt)> respond = [](int) {
+    return SendResult{SendResult::kSent, 204, "", std::nullopt};
+  };
+
+  // Runs on the shard threads, where Catch2 assertions are not allowed: an
+  // undecodable body is counted and the tests check the count.
+  SendResult Handle(std::string_view body) {
+    std::string raw;
+    prometheus::WriteRequest req;
+    if (!codec::DecompressSnappyBlock(body, 1 << 30, &raw).ok() ||
+        !req.ParseFromString(raw)) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++undecodable;
+      return Answer(SendResult::kDrop, 400);
+    }
+    std::vector<SentSample> batch;
+    for (const auto& ts : req.timeseries()) {
+      std::string series;
+      for (const auto& l : ts.labels()) {
+        if (l.name() == "s") series = l.value();
+      }
+      for (const auto& s : ts.samples()) {
+        batch.push_back({series, s.timestamp(), s.value()});
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    const int attempt = attempts++;
+    SendResult r = respond(attempt);
+    bodies.emplace_back(body);
+    if (r.outcome == SendResult::kSent) {
+      for (const SentSample& s : batch) {
+        ++delivered_per_value[static_cast<int64_t>(s.value)];
+      }
+      delivered.push_back(std::move(batch));
+    }
+    return r;
+  }
+
+  std::mutex mu;
+  int undecodable = 0;
+  int attempts = 0;
+  std::vector<std::string> bodies;                 // every attempt
+  std::vector<std::vector<SentSample>> delivered;  // successful batches
+  std::map<int64_t, int> delivered_per_value;
+};
+
+class FakeSender : public Sender {
+ public:
+  explicit FakeSender(FakeTarget* target) : target_(target) {}
+  SendResult Send(std::string_view body) override {
+    return target_->Handle(body);
+  }
+
+ private:
+  FakeTarget* target_;
+};
+
+SenderFactory FactoryFor(FakeTarget* target) {
+  return [target] { return std::make_unique<FakeSender>(target); };
+}
+
+std::string SeriesLabels(const std::string& s) {
+  std::vector<model::Label> labels = {{"__name__", "cpu:ewma"}, {"s", s}};
+  std::string out;
+  REQUIRE(model::EncodeLabelSet(&labels, &out).ok());
+  return out;
+}
+
+// A sample of series "s<series>"; the hash is the series number, so the
+// test controls the shard.
+QueuedSample Sample(int series, int64_t ts, double value) {
+  return QueuedSample{SeriesLabels("s" + std::to_string(series)),
+                      static_cast<uint64_t>(series), ts, value};
+}
+
+QueueConfig FastConfig() {
+  QueueConfig c;
+  c.batch_send_deadline = milliseconds(5);
+  c.min_backoff = milliseconds(1);
+  c.max_backoff = milliseconds(4);
+  c.max_retry_duration = milliseconds(10000);
+  return c;
+}
+
+template <typename Pred>
+bool WaitFor(Pred pred, milliseconds limit = milliseconds(10000)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+TEST_CASE("queue keeps each series' order and bounds batch size") {
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 3;
+  config.max_samples_per_send = 10;
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  REQUIRE(queue.stats().shards.load() == 3);
+  constexpr int kSeries = 7, kPerSeries = 40;
+  uint64_t seq = 0;
+  for (int t = 0; t < kPerSeries; t += 4) {
+    std::vector<QueuedSample> samples;
+    for (int s = 0; s < kSeries; ++s) {
+      for (int k = t; k < t + 4; ++k) samples.push_back(Sample(s, k, k));
+    }
+    REQUIRE(queue.TryEnqueue(std::move(samples), ++seq));
+  }
+  queue.Stop(milliseconds(10000));
+  CHECK(queue.stats().samples_sent.load() == kSeries * kPerSeries);
+  CHECK(queue.stats().samples_pending.load() == 0);
+  CHECK(queue.AcknowledgedThrough() == seq);
+
+  std::map<std::string, std::vector<int64_t>> per_series;
+  size_t total = 0;
+  for (const auto& batch : target.delivered) {
+    CHECK(batch.size() <= 10);
+    CHECK(!batch.empty());
+    total += batch.size();
+    for (const SentSample& s : batch) {
+      per_series[s.series].push_back(s.timestamp_ms);
+    }
+  }
+  CHECK(total == kSeries * kPerSeries);
+  CHECK(target.undecodable == 0);
+  REQUIRE(per_series.size() == kSeries);
+  for (const auto& [series, timestamps] : per_series) {
+    CAPTURE(series);
+    REQUIRE(timestamps.size() == kPerSeries);
+    for (int k = 0; k < kPerSeries; ++k) CHECK(timestamps[k] == k);
+  }
+  CHECK(queue.stats().highest_sent_timestamp_ms.load() == kPerSeries - 1);
+  CHECK(queue.stats().send_duration.count.load() ==
+        static_cast<uint64_t>(target.attempts));
+}
+
+TEST_CASE("queue sends a partial batch once its deadline passes") {
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 1;
+  config.max_samples_per_send = 1000;
+  config.batch_send_deadline = milliseconds(20);
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(1, 2, 2), Sample(2, 1, 3)},
+                           1));
+  // No Stop: only the deadline can make the shard send this.
+  REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 3; }));
+  std::lock_guard<std::mutex> lock(target.mu);
+  REQUIRE(target.delivered.size() == 1);
+  CHECK(target.delivered[0].size() == 3);
+  CHECK(queue.AcknowledgedThrough() == 1);
+}
+
+TEST_CASE("queue resends the same batch after a retryable failure") {
+  FakeTarget target;
+  target.respond = [](int attempt) {
+    return attempt < 2 ? Answer(SendResult::kRetry, 503)
+                       : Answer(SendResult::kSent, 204);
+  };
+  QueueConfig config = FastConfig();
+  config.max_shards = 1;
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  REQUIRE(queue.TryEnqueue({Sample(1, 10, 1), Sample(1, 20, 2)}, 5));
+  REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 2; }));
+  const QueueStats& st = queue.stats();
+  CHECK(st.samples_failed.load() == 4);
+  CHECK(st.samples_retried.load() == 4);
+  CHECK(st.dropped(DropReason::kRetryTimeout) == 0);
+  CHECK(queue.AcknowledgedThrough() == 5);
+  std::lock_guard<std::mutex> lock(target.mu);
+  REQUIRE(target.bodies.size() == 3);
+  CHECK(target.bodies[0] == target.bodies[1]);
+  CHECK(target.bodies[1] == target.bodies[2]);
+}
+
+TEST_CASE("queue drops a refused batch, counts and acknowledges it") {
+  FakeTarget target;
+  target.respond = [](int) { return Answer(SendResult::kDrop, 400); };
+  QueueConfig config = FastConfig();
+  config.max_shards = 2;
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(2, 1, 1), Sample(3, 1, 1)},
+                           9));
+  REQUIRE(WaitFor(
+      [&] { return queue.stats().dropped(DropReason::kHttp4xx) == 3; }));
+  CHECK(queue.stats().samples_sent.load() == 0);
+  CHECK(queue.stats().samples_failed.load() == 0);
+  CHECK(queue.stats().samples_pending.load() == 0);
+  CHECK(queue.AcknowledgedThrough() == 9);
+  std::lock_guard<std::mutex> lock(target.mu);
+  CHECK(target.attempts == 2);  // one per shard, never resent
+}
+
+TEST_CASE("queue gives up a batch after max_retry_duration") {
+  FakeTarget target;
+  target.respond = [](int) { return Answer(SendResult::kRetry, 500); };
+  QueueConfig config = FastConfig();
+  config.max_shards = 1;
+  config.max_retry_duration = milliseconds(30);
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(1, 2, 2)}, 3));
+  REQUIRE(WaitFor(
+      [&] { return queue.stats().dropped(DropReason::kRetryTimeout) == 2; }));
+  const QueueStats& st = queue.stats();
+  CHECK(st.samples_sent.load() == 0);
+  CHECK(st.samples_failed.load() >= 2);
+  CHECK(st.samples_failed.load() == st.samples_retried.load() + 2);
+  CHECK(st.samples_pending.load() == 0);
+  CHECK(queue.AcknowledgedThrough() == 3);
+}
+
+TEST_CASE("queue backpressure is all-or-nothing across shards") {
+  FakeTarget target;
+  target.respond = [](int) { return Answer(SendResult::kRetry, 503); };
+  QueueConfig config = FastConfig();
+  config.max_shards = 2;
+  config.capacity = 10;
+  // Batches never fill and never time out: everything stays queued.
+  config.max_samples_per_send = 100;
+  config.batch_send_deadline = std::chrono::hours(1);
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  CHECK(queue.FreeCapacity() == 10);
+
+  std::vector<QueuedSample> first;
+  for (int i = 0; i < 8; ++i) first.push_back(Sample(0, i, i));  // shard 0
+  REQUIRE(queue.TryEnqueue(std::move(first), 1));
+  CHECK(queue.FreeCapacity() == 2);
+
+  // Fits shard 1 but not shard 0: nothing may be enqueued.
+  std::vector<QueuedSample> second;
+  for (int i = 0; i < 3; ++i) second.push_back(Sample(1, i, i));
+  for (int i = 0; i < 3; ++i) second.push_back(Sample(2, 100 + i, i));
+  CHECK_FALSE(queue.TryEnqueue(std::move(second), 2));
+  CHECK(second.size() == 6);  // left as they were
+  CHECK(second[0].labels == SeriesLabels("s1"));
+  CHECK(queue.stats().samples_pending.load() == 8);
+  CHECK(queue.FreeCapacity() == 2);
+  CHECK(queue.AcknowledgedThrough() == 0);
+
+  // Exactly full on both shards: accepted.
+  std::vector<QueuedSample> third;
+  for (int i = 0; i < 10; ++i) third.push_back(Sample(1, i, i));
+  for (int i = 0; i < 2; ++i) third.push_back(Sample(2, 200 + i, i));
+  CHECK(queue.TryEnqueue(std::move(third), 3));
+  CHECK(queue.FreeCapacity() == 0);
+  CHECK(queue.stats().samples_pending.load() == 20);
+  CHECK_FALSE(queue.TryEnqueue({Sample(3, 1, 1)}, 4));
+
+  queue.Stop(milliseconds(0));
+  CHECK(queue.stats().dropped(DropReason::kShutdown) == 20);
+  CHECK(queue.stats().samples_pending.load() == 0);
+  CHECK(queue.stats().samples_sent.load() == 0);
+  // Abandoned at shutdown: not acknowledged, so replay resends them.
+  CHECK(queue.AcknowledgedThrough() == 0);
+}
+
+TEST_CASE("FreeCapacity is the room of the fullest shard") {
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 3;
+  config.capacity = 10;
+  config.max_samples_per_send = 100;
+  config.batch_send_deadline = std::chrono::hours(1);
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  std::vector<QueuedSample> samples;
+  for (int i = 0; i < 8; ++i) samples.push_back(Sample(0, i, i));  // shard 0
+  for (int i = 0; i < 9; ++i) samples.push_back(Sample(1, i, i));  // shard 1
+  for (int i = 0; i < 3; ++i) samples.push_back(Sample(2, i, i));  // shard 2
+  REQUIRE(queue.TryEnqueue(std::move(samples), 1));
+  CHECK(queue.FreeCapacity() == 1);
+  CHECK_FALSE(queue.TryEnqueue({Sample(4, 1, 1), Sample(4, 2, 2)}, 2));
+  CHECK(queue.TryEnqueue({Sample(4, 1, 1)}, 2));  // shard 1, now full
+  CHECK(queue.FreeCapacity() == 0);
+  CHECK(queue.TryEnqueue({Sample(2, 5, 1)}, 3));  // shard 2 still has room
+}
+
+TEST_CASE("AcknowledgedThrough is monotone and never ahead of delivery") {
+  FakeTarget target;
+  // Every other attempt fails, so batches complete out of enqueue order
+  // across shards.
+  target.respond = [](int attempt) {
+    return attempt % 2 == 0 ? Answer(SendResult::kRetry, 503)
+                            : Answer(SendResult::kSent, 204);
+  };
+  QueueConfig config = FastConfig();
+  config.max_shards = 3;
+  config.max_samples_per_send = 4;
+  config.batch_send_deadline = milliseconds(1);
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+
+  constexpr int kCalls = 60, kPerCall = 5;
+  std::atomic<bool> done{false};
+  std::atomic<int> went_back{0}, ahead{0}, observations{0};
+  std::thread watcher([&] {
+    uint64_t last = 0;
+    while (!done.load()) {
+      const uint64_t t = queue.AcknowledgedThrough();
+      if (t < last) ++went_back;
+      last = t;
+      {
+        // Sample values are their call's sequence number.
+        std::lock_guard<std::mutex> lock(target.mu);
+        for (uint64_t s = 1; s <= t; ++s) {
+          auto it = target.delivered_per_value.find(static_cast<int64_t>(s));
+          if (it == target.delivered_per_value.end() || it->second != kPerCall) {
+            ++ahead;
+            break;
+          }
+        }
+      }
+      ++observations;
+      std::this_thread::yield();
+    }
+  });
+  for (int c = 1; c <= kCalls; ++c) {
+    std::vector<QueuedSample> samples;
+    for (int k = 0; k < kPerCall; ++k) samples.push_back(Sample(k, c, c));
+    REQUIRE(queue.TryEnqueue(std::move(samples), static_cast<uint64_t>(c)));
+  }
+  REQUIRE(WaitFor([&] { return queue.AcknowledgedThrough() == kCalls; }));
+  done.store(true);
+  watcher.join();
+  CHECK(observations.load() > 0);
+  CHECK(went_back.load() == 0);
+  CHECK(ahead.load() == 0);
+  CHECK(queue.stats().samples_sent.load() == kCalls * kPerCall);
+  CHECK(queue.stats().samples_retried.load() > 0);
+  // An empty call is acknowledged at once.
+  REQUIRE(queue.TryEnqueue({}, kCalls + 1));
+  CHECK(queue.AcknowledgedThrough() == kCalls + 1);
+}
+
+TEST_CASE("Stop drains the queue, then refuses new samples") {
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 2;
+  config.max_samples_per_send = 1000;
+  config.batch_send_deadline = std::chrono::hours(1);  // only Stop flushes
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  std::vector<QueuedSample> samples;
+  for (int i = 0; i < 50; ++i) samples.push_back(Sample(i % 5, i, i));
+  REQUIRE(queue.TryEnqueue(std::move(samples), 1));
+  queue.Stop(milliseconds(10000));
+  CHECK(queue.stats().samples_sent.load() == 50);
+  CHECK(queue.stats().dropped(DropReason::kShutdown) == 0);
+  CHECK(queue.AcknowledgedThrough() == 1);
+  CHECK_FALSE(queue.TryEnqueue({Sample(1, 100, 1)}, 2));
+  CHECK(queue.FreeCapacity() == 0);
+  queue.Stop(milliseconds(10000));  // a second Stop does nothing
+}
+
+// Blocks in Send until canceled, like a target that never answers.
+class HangingSender : public Sender {
+ public:
+  SendResult Send(std::string_view) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++sends_;
+    cv_.wait(lock, [this] { return canceled_; });
+    canceled_ = false;
+    return SendResult{SendResult::kRetry, 0, "canceled", std::nullopt};
+  }
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sends_ > 0) canceled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int sends_ = 0;
+  bool canceled_ = false;
+};
+
+TEST_CASE("Stop aborts a hanging send at the drain deadline") {
+  QueueConfig config = FastConfig();
+  config.max_shards = 1;
+  WriteBackQueue queue("test", ClientOptions{}, config,
+                       [] { return std::make_unique<HangingSender>(); });
+  REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(1, 2, 2)}, 1));
+  REQUIRE(WaitFor([&] { return queue.stats().samples_pending.load() == 2; }));
+  queue.Stop(milliseconds(30));
+  CHECK(queue.stats().dropped(DropReason::kShutdown) == 2);
+  CHECK(queue.stats().samples_pending.load() == 0);
+  CHECK(queue.stats().samples_sent.load() == 0);
+  CHECK(queue.AcknowledgedThrough() == 0);
+}
+
+TEST_CASE("ValidateQueueConfig names the bad field") {
+  CHECK(ValidateQueueConfig(QueueConfig{}).ok());
+  QueueConfig c;
+  c.capacity = 0;
+  CHECK(ValidateQueueConfig(c).message().find("capacity") != std::string::npos);
+  c = QueueConfig{};
+  c.max_backoff = milliseconds(1);
+  CHECK(ValidateQueueConfig(c).message().find("max_backoff") !=
+        std::string::npos);
+  c = QueueConfig{};
+  c.min_shards = 5;
+  CHECK_FALSE(ValidateQueueConfig(c).ok());
+}
+
+TEST_CASE("send durations land in Prometheus' default buckets") {
+  SendDurationRecord r;
+  r.Observe(milliseconds(1));      // <= 0.005
+  r.Observe(milliseconds(5));      // == 0.005, "le" bucket
+  r.Observe(milliseconds(300));    // <= 0.5
+  r.Observe(std::chrono::seconds(20));  // > 10: the overflow bucket
+  CHECK(r.count.load() == 4);
+  CHECK(r.buckets[0].load() == 2);
+  CHECK(r.buckets[6].load() == 1);
+  CHECK(r.buckets[kSendDurationBuckets.size()].load() == 1);
+  CHECK(r.sum_ns.load() == 20306000000ULL);
+  CHECK(DropReasonName(DropReason::kHttp4xx) == "http_4xx");
+  CHECK(DropReasonName(DropReason::kRetryTimeout) == "retry_timeout");
+}
+
+}  // namespace
+}  // namespace promewma::writeback

@@ -1,0 +1,276 @@
+// RemoteWriteClient against a real httplib::Server on a loopback port bound
+// to port 0: headers, auth, the outcome of each status class, Retry-After,
+// a refused connection and a timeout.
+
+#include "writeback/remote_write_client.h"
+
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "promewma/version.h"
+#include "testing/subprocess.h"
+
+namespace promewma::writeback {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A write endpoint that records each request and answers what the test
+// set up.
+class FakeTarget {
+ public:
+  FakeTarget() {
+    server_.Post("/api/v1/write", [this](const httplib::Request& req,
+                                         httplib::Response& res) {
+      int status;
+      std::string body;
+      std::string retry_after;
+      milliseconds delay;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_ = req;
+        remote_ports_.push_back(req.remote_port);
+        status = status_;
+        body = body_;
+        retry_after = retry_after_;
+        delay = delay_;
+      }
+      if (delay.count() > 0) std::this_thread::sleep_for(delay);
+      res.status = status;
+      if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
+      if (!body.empty()) res.set_content(body, "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
+  }
+  ~FakeTarget() {
+    server_.stop();
+    thread_.join();
+  }
+
+  void Answer(int status, std::string body = "", std::string retry_after = "",
+              milliseconds delay = milliseconds(0)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+    body_ = std::move(body);
+    retry_after_ = std::move(retry_after);
+    delay_ = delay;
+  }
+  httplib::Request last() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_;
+  }
+  std::vector<int> remote_ports() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return remote_ports_;
+  }
+  std::string url(std::string_view suffix = "") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write" +
+           std::string(suffix);
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  httplib::Request last_;
+  std::vector<int> remote_ports_;
+  int status_ = 204;
+  std::string body_;
+  std::string retry_after_;
+  milliseconds delay_{0};
+};
+
+ClientOptions Options(const std::string& url) {
+  ClientOptions o;
+  o.url = url;
+  o.remote_timeout = milliseconds(5000);
+  return o;
+}
+
+TEST_CASE("client sends the remote-write headers and the body as is") {
+  FakeTarget target;
+  ClientOptions o = Options(target.url("?tenant=t1"));
+  o.headers = {{"X-Scope-OrgID", "team-a"}};
+  REQUIRE(ValidateClientOptions(o).ok());
+  RemoteWriteClient client(o);
+  const std::string body("\x00\x01snappy\xff", 9);
+  SendResult r = client.Send(body);
+  CHECK(r.outcome == SendResult::kSent);
+  CHECK(r.http_status == 204);
+  CHECK(r.reason.empty());
+  const httplib::Request req = target.last();
+  CHECK(req.body == body);
+  CHECK(req.get_param_value("tenant") == "t1");
+  CHECK(req.get_header_value("Content-Encoding") == "snappy");
+  CHECK(req.get_header_value("Content-Type") == "application/x-protobuf");
+  CHECK(req.get_header_value("X-Prometheus-Remote-Write-Version") == "0.1.0");
+  CHECK(req.get_header_value("User-Agent") ==
+        std::string("promewma/") + PROMEWMA_VERSION);
+  CHECK(req.get_header_value("X-Scope-OrgID") == "team-a");
+  CHECK_FALSE(req.has_header("Authorization"));
+
+  // A second send reuses the keep-alive connection.
+  CHECK(client.Send(body).outcome == SendResult::kSent);
+  const auto ports = target.remote_ports();
+  REQUIRE(ports.size() == 2);
+  CHECK(ports[0] == ports[1]);
+}
+
+TEST_CASE("client sends basic auth or a bearer token") {
+  FakeTarget target;
+  SECTION("basic") {
+    ClientOptions o = Options(target.url());
+    o.basic_auth_username = "user";
+    o.basic_auth_password = "pass";
+    RemoteWriteClient client(o);
+    CHECK(client.Send("x").outcome == SendResult::kSent);
+    CHECK(target.last().get_header_value("Authorization") ==
+          "Basic dXNlcjpwYXNz");
+  }
+  SECTION("bearer") {
+    ClientOptions o = Options(target.url());
+    o.bearer_token = "s3cret";
+    RemoteWriteClient client(o);
+    CHECK(client.Send("x").outcome == SendResult::kSent);
+    CHECK(target.last().get_header_value("Authorization") == "Bearer s3cret");
+  }
+}
+
+TEST_CASE("client classifies each status class") {
+  struct Case {
+    int status;
+    bool retry_on_429;
+    SendResult::Outcome want;
+  };
+  const Case c = GENERATE(Case{200, true, SendResult::kSent},
+                          Case{204, true, SendResult::kSent},
+                          Case{400, true, SendResult::kDrop},
+                          Case{401, true, SendResult::kDrop},
+                          Case{404, true, SendResult::kDrop},
+                          Case{413, true, SendResult::kDrop},
+                          Case{429, true, SendResult::kRetry},
+                          Case{429, false, SendResult::kDrop},
+                          Case{500, true, SendResult::kRetry},
+                          Case{503, false, SendResult::kRetry},
+                          Case{302, true, SendResult::kDrop});
+  CAPTURE(c.status, c.retry_on_429);
+  FakeTarget target;
+  target.Answer(c.status, "first line of the error\nsecond line\n");
+  ClientOptions o = Options(target.url());
+  o.retry_on_http_429 = c.retry_on_429;
+  RemoteWriteClient client(o);
+  SendResult r = client.Send("x");
+  CHECK(r.outcome == c.want);
+  CHECK(r.http_status == c.status);
+  if (c.want == SendResult::kSent) {
+    CHECK(r.reason.empty());
+  } else {
+    CHECK(r.reason == "first line of the error");
+  }
+  CHECK_FALSE(r.retry_after.has_value());
+}
+
+TEST_CASE("client truncates a long error line and escapes control bytes") {
+  FakeTarget target;
+  target.Answer(400, std::string(1000, 'e'));
+  RemoteWriteClient client(Options(target.url()));
+  SendResult r = client.Send("x");
+  CHECK(r.reason == std::string(kMaxReasonBytes, 'e') + "...");
+  target.Answer(400, "bad\tthing\x01");
+  CHECK(client.Send("x").reason == "bad\\tthing\\x01");
+  target.Answer(500, "");
+  CHECK(client.Send("x").reason == "(empty response body)");
+}
+
+TEST_CASE("client returns Retry-After of a retryable answer only") {
+  FakeTarget target;
+  RemoteWriteClient client(Options(target.url()));
+  target.Answer(503, "busy", "7");
+  SendResult r = client.Send("x");
+  CHECK(r.outcome == SendResult::kRetry);
+  REQUIRE(r.retry_after.has_value());
+  CHECK(*r.retry_after == milliseconds(7000));
+  target.Answer(429, "slow down", "2");
+  r = client.Send("x");
+  REQUIRE(r.retry_after.has_value());
+  CHECK(*r.retry_after == milliseconds(2000));
+  target.Answer(503, "busy", "garbage");
+  CHECK_FALSE(client.Send("x").retry_after.has_value());
+  target.Answer(400, "no", "7");
+  r = client.Send("x");
+  CHECK(r.outcome == SendResult::kDrop);
+  CHECK_FALSE(r.retry_after.has_value());
+}
+
+TEST_CASE("client retries a refused connection") {
+  const int port = testing::FreeLoopbackPort();  // nothing listens there
+  RemoteWriteClient client(
+      Options("http://127.0.0.1:" + std::to_string(port) + "/api/v1/write"));
+  SendResult r = client.Send("x");
+  CHECK(r.outcome == SendResult::kRetry);
+  CHECK(r.http_status == 0);
+  CHECK_FALSE(r.reason.empty());
+}
+
+TEST_CASE("client retries a response that does not come within the timeout") {
+  FakeTarget target;
+  target.Answer(204, "", "", milliseconds(400));
+  ClientOptions o = Options(target.url());
+  o.remote_timeout = milliseconds(50);
+  RemoteWriteClient client(o);
+  SendResult r = client.Send("x");
+  CHECK(r.outcome == SendResult::kRetry);
+  CHECK(r.http_status == 0);
+  CHECK_FALSE(r.reason.empty());
+}
+
+TEST_CASE("ValidateUrl accepts http(s) URLs and names what is wrong") {
+  for (const char* ok : {"http://localhost:8428/api/v1/write",
+                         "http://127.0.0.1/api/v1/write?x=1",
+                         "HTTP://example.com", "http://[::1]:9090/write",
+                         "https://mimir.example.com/api/v1/push"}) {
+    CAPTURE(ok);
+    CHECK(ValidateUrl(ok).ok());
+  }
+  for (const char* bad :
+       {"", "localhost:8428/api/v1/write", "ftp://host/x", "http://",
+        "http://:80/x", "http://host:/x", "http://host:0/x",
+        "http://host:65536/x", "http://host:8a/x", "http://u:p@host/x",
+        "http://host /x", "http://[::1/x", "htp:/prom"}) {
+    CAPTURE(bad);
+    const Status s = ValidateUrl(bad);
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK(s.message().find("write-back url") != std::string::npos);
+  }
+}
+
+TEST_CASE("ValidateClientOptions refuses protocol headers and double auth") {
+  ClientOptions o = Options("http://127.0.0.1:1/x");
+  CHECK(ValidateClientOptions(o).ok());
+  o.headers = {{"content-type", "text/plain"}};
+  CHECK_FALSE(ValidateClientOptions(o).ok());
+  o.headers = {{"Bad Name", "v"}};
+  CHECK_FALSE(ValidateClientOptions(o).ok());
+  o.headers = {{"X-Ok", "line\r\nInjected: 1"}};
+  CHECK_FALSE(ValidateClientOptions(o).ok());
+  o.headers = {{"X-Ok", "fine"}};
+  CHECK(ValidateClientOptions(o).ok());
+  o.basic_auth_username = "u";
+  o.bearer_token = "t";
+  CHECK_FALSE(ValidateClientOptions(o).ok());
+  o.bearer_token.clear();
+  o.remote_timeout = milliseconds(0);
+  CHECK_FALSE(ValidateClientOptions(o).ok());
+}
+
+}  // namespace
+}  // namespace promewma::writeback
