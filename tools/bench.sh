@@ -8,6 +8,8 @@
 #                connections; INGEST_ROUNDS rounds of timestamps per repeat,
 #                INGEST_REPEAT repeats moving forward in time; each server
 #                gets every repeat, in turn. Median samples/s and ratios.
+#                Also promewma with write-back into a VictoriaMetrics of its
+#                own, timed until the derived backlog is delivered.
 #   2. memory    MEM_SERIES new series x MEM_SAMPLES samples into fresh
 #                servers; RSS growth per active series.
 #   3. restart   promewma from (2): SIGKILL and restart (the whole request
@@ -115,6 +117,26 @@ if has_phase ingest; then
       --connections 2 --metric node_cpu_utilization
   done
   start_servers ingest
+  # A second promewma writing its derived series back into a VictoriaMetrics
+  # of its own: the whole pipeline, timed until the write-back backlog is
+  # delivered.
+  wb_vm_port=$(free_port); wb_port=$(free_port)
+  victoria-metrics -storageDataPath="$work/ingest/wb-vm" -httpListenAddr="127.0.0.1:$wb_vm_port" \
+    -loggerLevel=WARN -retentionPeriod=1y >"$work/ingest/wb-vm.log" 2>&1 &
+  wb_vm_pid=$!; pids+=("$wb_vm_pid")
+  wait_ready "http://127.0.0.1:$wb_vm_port/health" victoria-metrics
+  # Default queue settings but a 100 ms batch deadline, so that the last
+  # partial batches do not add Prometheus' 5 s default to the timing.
+  printf 'write_back:\n  - url: http://127.0.0.1:%s/api/v1/write\n    queue_config: {batch_send_deadline: 100ms}\n' \
+    "$wb_vm_port" >"$work/ingest/wb-promewma.yml"
+  build/bin/promewma --config "$work/ingest/wb-promewma.yml" --listen "127.0.0.1:$wb_port" \
+    --data-dir "$work/ingest/wb-promewma" --log-level warn 2>>"$work/ingest/wb-promewma.log" &
+  wb_pid=$!; pids+=("$wb_pid")
+  wait_ready "http://127.0.0.1:$wb_port/-/ready" "promewma (write-back)"
+  pending() {
+    curl -fs "http://127.0.0.1:$wb_port/metrics" |
+      awk '/^promewma_writeback_samples_pending/{s+=$2} END{print s+0}'
+  }
   declare -A rates p99s
   for r in $(seq 1 "$ingest_repeat"); do
     for server in promewma victoriametrics prometheus; do
@@ -123,18 +145,33 @@ if has_phase ingest; then
       rates[$server]+="$(samples_per_s "$out") "
       p99s[$server]+="$(p99_ms "$out") "
     done
+    start=$(date +%s.%N)
+    out=$(build/bin/rwbench write --url "http://127.0.0.1:$wb_port/api/v1/write" --in "$work/ingest-$r")
+    while [ "$(pending)" != "0" ]; do sleep 0.05; done
+    seconds=$(python3 -c "print($(date +%s.%N) - $start)")
+    samples=$(sed -E 's/.*: ([0-9]+) samples in.*/\1/' <<<"$out")
+    echo "promewma + write-back #$r: $out; backlog delivered after $seconds s"
+    rates[writeback]+="$(python3 -c "print(int($samples / $seconds))") "
+    p99s[writeback]+="$(p99_ms "$out") "
   done
+  kill "$wb_pid" "$wb_vm_pid" 2>/dev/null || true
+  wait "$wb_pid" "$wb_vm_pid" 2>/dev/null || true
   stop_servers
   pw_rate=$(median <<<"${rates[promewma]}")
   vm_rate=$(median <<<"${rates[victoriametrics]}")
   prom_rate=$(median <<<"${rates[prometheus]}")
   printf '\n| ingest (%s series, 500 samples/request, 2 connections) | samples/s (median of %s) | p99 request ms | promewma / it |\n|---|---|---|---|\n' \
     "$ingest_series" "$ingest_repeat"
+  wb_rate=$(median <<<"${rates[writeback]}")
   printf '| promewma (store on) | %s | %s | 1.00x |\n' "$pw_rate" "$(median <<<"${p99s[promewma]}")"
+  printf '| promewma, write-back to VictoriaMetrics (until delivered) | %s | %s | %sx |\n' \
+    "$wb_rate" "$(median <<<"${p99s[writeback]}")" "$(ratio "$pw_rate" "$wb_rate")"
   printf '| VictoriaMetrics 1.79 | %s | %s | %sx |\n' "$vm_rate" \
     "$(median <<<"${p99s[victoriametrics]}")" "$(ratio "$pw_rate" "$vm_rate")"
   printf '| Prometheus 2.42 | %s | %s | %sx |\n' "$prom_rate" \
     "$(median <<<"${p99s[prometheus]}")" "$(ratio "$pw_rate" "$prom_rate")"
+  printf '\nwrite-back pipeline / VictoriaMetrics direct: %sx (bar: >= 1x)\n' \
+    "$(ratio "$wb_rate" "$vm_rate")"
 fi
 
 if has_phase memory || has_phase restart; then

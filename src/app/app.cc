@@ -33,6 +33,10 @@ struct CommandLine {
   std::vector<std::string> write_back_urls;
 };
 
+// How long a remote-write request waits for room in the write-back queues
+// before it is refused with 503 (well inside Prometheus' 30 s
+// remote_timeout).
+constexpr std::chrono::seconds kAdmissionWait{5};
 // How long a checkpoint waits for the write-back targets to acknowledge
 // what it covers before it is postponed (the log keeps the backlog).
 constexpr std::chrono::seconds kCheckpointAckWait{30};
@@ -172,7 +176,8 @@ int Serve(const config::Config& config) {
     }
     write_back = std::move(started).value();
     // Before recovery: the replay re-sends what the targets may lack.
-    ingester.SetDerivedSink(write_back->sink(), kCheckpointAckWait);
+    ingester.SetDerivedSink(write_back->sink(), kAdmissionWait,
+                            kCheckpointAckWait);
   }
   prometheus::Registry registry;
   RegisterBuildInfo(registry);

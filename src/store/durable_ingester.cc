@@ -26,6 +26,13 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
         "promewma is replaying its request log; retry shortly");
   }
   thread_local ewma::Engine::PreparedRequest prepared;
+  if (sink_ != nullptr) {
+    // A full write-back queue usually drains within moments: wait for it
+    // here, holding no lock, rather than send the writer into a retry
+    // backoff. The room is checked again under the lock.
+    sink_->WaitForRoom(DerivedUpperBound(decoded),
+                       std::chrono::steady_clock::now() + admission_wait_);
+  }
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
     Status s = engine_->Prepare(decoded, &prepared);
@@ -57,16 +64,23 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
 }
 
 void DurableIngester::SetDerivedSink(
-    DerivedSampleSink* sink, std::chrono::milliseconds checkpoint_ack_wait) {
+    DerivedSampleSink* sink, std::chrono::milliseconds admission_wait,
+    std::chrono::milliseconds checkpoint_ack_wait) {
   sink_ = sink;
+  admission_wait_ = admission_wait;
   checkpoint_ack_wait_ = checkpoint_ack_wait;
+}
+
+size_t DurableIngester::DerivedUpperBound(
+    const codec::DecodedWriteRequest& decoded) const {
+  // Not every sample emits every output.
+  return decoded.samples.size() *
+         static_cast<size_t>(engine_->max_outputs_per_sample());
 }
 
 Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
   if (sink_ == nullptr) return Status::Ok();
-  // An upper bound: not every sample emits every output.
-  const size_t most = decoded.samples.size() *
-                      static_cast<size_t>(engine_->max_outputs_per_sample());
+  const size_t most = DerivedUpperBound(decoded);
   if (sink_->HasRoomFor(most)) return Status::Ok();
   return Status::Unavailable(
       "write-back backlog full (room needed for " + std::to_string(most) +

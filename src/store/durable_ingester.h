@@ -107,9 +107,13 @@ class DurableIngester {
   ewma::Engine* engine() const { return engine_; }
 
   // Sends derived samples to `sink` from now on, the log replay included.
+  // A request waits up to `admission_wait` for room in the sink (outside
+  // the ingest lock) before it is refused with Unavailable; a checkpoint
+  // waits up to `checkpoint_ack_wait` for delivery before it is postponed.
   // REQUIRES: called before Recover; the engine collects derived samples
   // (EngineOptions::collect_derived); `sink` outlives the ingester.
   void SetDerivedSink(DerivedSampleSink* sink,
+                      std::chrono::milliseconds admission_wait,
                       std::chrono::milliseconds checkpoint_ack_wait);
 
   // Saves the engine's state and trims the log it covers, so the next
@@ -139,11 +143,14 @@ class DurableIngester {
   // REQUIRES: mu_ held exclusively.
   void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
 
+  // The most derived samples `decoded` can produce.
+  size_t DerivedUpperBound(const codec::DecodedWriteRequest& decoded) const;
   // Refuses (Unavailable) when the sink has no room for what `decoded`
   // can derive. REQUIRES: mu_ held exclusively.
   Status AdmitToSink(const codec::DecodedWriteRequest& decoded);
 
   DerivedSampleSink* sink_ = nullptr;
+  std::chrono::milliseconds admission_wait_{0};
   std::chrono::milliseconds checkpoint_ack_wait_{0};
   std::atomic<bool> recovered_;
   std::mutex checkpoint_mu_;  // one checkpoint at a time

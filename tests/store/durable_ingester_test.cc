@@ -632,6 +632,8 @@ class FakeSink : public DerivedSampleSink {
   }
   bool WaitForRoom(size_t samples,
                    std::chrono::steady_clock::time_point) override {
+    ++waits;
+    if (drains_while_waiting) room = 1 << 30;
     return samples <= room;
   }
   bool WaitAcknowledged(uint64_t seq,
@@ -645,6 +647,8 @@ class FakeSink : public DerivedSampleSink {
     std::string labels;
   };
   size_t room = 1 << 30;
+  bool drains_while_waiting = false;  // the queue empties during a wait
+  int waits = 0;
   uint64_t acknowledged = 0;
   std::vector<Pushed> pushed;
 };
@@ -653,7 +657,8 @@ class FakeSink : public DerivedSampleSink {
 struct RunningWithSink {
   RunningWithSink(const std::string& dir, FakeSink* sink)
       : store(OpenStore(dir)), ingester(&engine, store.get()) {
-    ingester.SetDerivedSink(sink, std::chrono::milliseconds(0));
+    ingester.SetDerivedSink(sink, std::chrono::milliseconds(0),
+                            std::chrono::milliseconds(0));
     Status s = ingester.Recover(&recovery);
     INFO(s.ToString());
     REQUIRE(s.ok());
@@ -698,6 +703,18 @@ TEST_CASE("without write-back room a request is refused whole") {
   sink.room = 40;
   REQUIRE(IngestBody(run.ingester, Body(1), &result).ok());
   REQUIRE(LatestOf(run.engine) == Uninterrupted(2));
+}
+
+TEST_CASE("a request waits for write-back room before it is refused") {
+  TempDir dir;
+  FakeSink sink;
+  RunningWithSink run(dir.path(), &sink);
+  sink.room = 0;
+  sink.drains_while_waiting = true;
+  ewma::ApplyResult result;
+  REQUIRE(IngestBody(run.ingester, Body(0), &result).ok());
+  REQUIRE(sink.waits == 1);
+  REQUIRE(sink.pushed.size() == 20);
 }
 
 TEST_CASE("a checkpoint waits for write-back; a crash re-sends the rest") {
