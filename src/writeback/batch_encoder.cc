@@ -4,6 +4,7 @@
 
 #include "codec/snappy_block.h"
 #include "common/protowire.h"
+#include "model/labels.h"
 
 namespace promewma::writeback {
 
@@ -38,35 +39,60 @@ void AppendSample(std::string* out, const OutgoingSample& s) {
 }  // namespace
 
 std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
-  // Two passes over each run of one series: sizes first, because a
-  // length-delimited field needs its length before its bytes, and computing
-  // it is cheaper than encoding into a scratch buffer and copying.
+  // A run is consecutive samples of one series: one TimeSeries. Renamed
+  // label sets are encoded once per run into one scratch buffer (reused
+  // across calls, so no allocation per series), then sizes are summed,
+  // because a length-delimited field needs its length before its bytes.
+  struct Run {
+    size_t begin, end;
+    size_t renamed_at, renamed_size;  // in scratch; renamed_size 0: as is
+    size_t series_size;
+  };
+  thread_local std::vector<Run> runs;
+  thread_local std::string scratch;
+  thread_local std::string name;
+  runs.clear();
+  scratch.clear();
   size_t total = 0;
   for (size_t i = 0; i < samples.size();) {
-    size_t j = i;
-    size_t series_size = samples[i].labels.size();
-    for (; j < samples.size() && samples[j].labels == samples[i].labels; ++j) {
-      const size_t s = SampleSize(samples[j].timestamp_ms);
-      series_size += 1 + pw::VarintSize(s) + s;
+    const OutgoingSample& first = samples[i];
+    size_t j = i + 1;
+    while (j < samples.size() && samples[j].labels == first.labels &&
+           samples[j].name_suffix == first.name_suffix) {
+      ++j;
     }
-    total += 1 + pw::VarintSize(series_size) + series_size;
+    Run run{i, j, 0, 0, first.labels.size()};
+    if (!first.name_suffix.empty()) {
+      const model::LabelSetView view(first.labels);
+      name.assign(view.MetricName());
+      name += first.name_suffix;
+      run.renamed_at = scratch.size();
+      model::EncodeWithMetricName(view, name, &scratch);
+      run.renamed_size = scratch.size() - run.renamed_at;
+      run.series_size = run.renamed_size;
+    }
+    for (size_t k = i; k < j; ++k) {
+      const size_t s = SampleSize(samples[k].timestamp_ms);
+      run.series_size += 1 + pw::VarintSize(s) + s;
+    }
+    total += 1 + pw::VarintSize(run.series_size) + run.series_size;
+    runs.push_back(run);
     i = j;
   }
 
   std::string out;
   out.reserve(total);
-  for (size_t i = 0; i < samples.size();) {
-    size_t j = i;
-    size_t series_size = samples[i].labels.size();
-    for (; j < samples.size() && samples[j].labels == samples[i].labels; ++j) {
-      const size_t s = SampleSize(samples[j].timestamp_ms);
-      series_size += 1 + pw::VarintSize(s) + s;
-    }
+  for (const Run& run : runs) {
     out.push_back(kWriteRequestTimeseries);
-    pw::AppendVarint(&out, series_size);
-    out.append(samples[i].labels);
-    for (size_t k = i; k < j; ++k) AppendSample(&out, samples[k]);
-    i = j;
+    pw::AppendVarint(&out, run.series_size);
+    if (run.renamed_size > 0) {
+      out.append(scratch, run.renamed_at, run.renamed_size);
+    } else {
+      out.append(samples[run.begin].labels);
+    }
+    for (size_t k = run.begin; k < run.end; ++k) {
+      AppendSample(&out, samples[k]);
+    }
   }
   return out;
 }

@@ -35,6 +35,8 @@ struct OutgoingSample {
   std::string_view labels;  // canonical encoding; not owned
   int64_t timestamp_ms;
   double value;  // any bits, stale-marker NaN included, are sent unchanged
+  // Non-empty: the series is `labels` with this appended to __name__.
+  std::string_view name_suffix = {};
 };
 
 // The uncompressed WriteRequest bytes for `samples`, in their order.

@@ -17,18 +17,14 @@ constexpr std::chrono::milliseconds kPollInterval{5};
 
 void ExpandDerived(const std::vector<ewma::EmittedDerived>& derived,
                    std::vector<QueuedSample>* out) {
-  std::string name;
   for (const ewma::EmittedDerived& d : derived) {
-    const model::LabelSetView input(d.labels);
     for (int o = 0; o < ewma::kOutputCount; ++o) {
       if (!(d.values.present & (1u << o))) continue;
-      name.assign(input.MetricName());
-      name += ewma::OutputSuffix(static_cast<ewma::Output>(o));
-      QueuedSample& s = out->emplace_back();
-      model::EncodeWithMetricName(input, name, &s.labels);
-      s.series_hash = d.labels_hash;
-      s.timestamp_ms = d.timestamp_ms;
-      s.value = d.values.value[o];
+      // The input's labels (held by the engine for good) and the output's
+      // suffix; the derived label set is built when the batch is encoded.
+      out->push_back(QueuedSample{
+          d.labels, d.labels_hash, d.timestamp_ms, d.values.value[o],
+          ewma::OutputSuffix(static_cast<ewma::Output>(o))});
     }
   }
 }

@@ -277,6 +277,9 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
     const QueuedSample& x = (*batch)[a].sample;
     const QueuedSample& y = (*batch)[b].sample;
     if (x.series_hash != y.series_hash) return x.series_hash < y.series_hash;
+    if (x.name_suffix != y.name_suffix) return x.name_suffix < y.name_suffix;
+    // Usually the same bytes (one copy per series in the engine).
+    if (x.labels.data() == y.labels.data()) return false;
     return x.labels < y.labels;
   });
   std::vector<OutgoingSample> outgoing;
@@ -284,7 +287,8 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
   int64_t newest = std::numeric_limits<int64_t>::min();
   for (uint32_t i : order) {
     const QueuedSample& s = (*batch)[i].sample;
-    outgoing.push_back(OutgoingSample{s.labels, s.timestamp_ms, s.value});
+    outgoing.push_back(
+        OutgoingSample{s.labels, s.timestamp_ms, s.value, s.name_suffix});
     newest = std::max(newest, s.timestamp_ms);
   }
   const std::string body = EncodeSnappyWriteRequest(outgoing);

@@ -80,11 +80,18 @@ struct QueueConfig {
 // InvalidArgument naming the first bad field.
 Status ValidateQueueConfig(const QueueConfig& config);
 
+// One sample of series `labels` (canonical label-set encoding,
+// model/labels.h), or, with a `name_suffix`, of the series named
+// __name__ + name_suffix with the same other labels (NAME:ewma of NAME).
+// The labels are views, not copies: promewma queues thousands of derived
+// samples per request, and their label sets live in the engine for good.
+// REQUIRES: both views stay valid until the queue is destroyed.
 struct QueuedSample {
-  std::string labels;    // canonical label-set encoding (model/labels.h)
-  uint64_t series_hash;  // model::HashLabelSet(labels); picks the shard
+  std::string_view labels;
+  uint64_t series_hash;  // picks the shard: equal for equal `labels`
   int64_t timestamp_ms;
   double value;
+  std::string_view name_suffix = {};
 };
 
 enum class DropReason : int {

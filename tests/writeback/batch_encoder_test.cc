@@ -126,3 +126,35 @@ TEST_CASE("random batches round-trip through libprotobuf") {
 
 }  // namespace
 }  // namespace promewma::writeback
+
+namespace promewma::writeback {
+namespace {
+
+TEST_CASE("a name suffix renames the series when the batch is encoded") {
+  // A 125-byte name: with the suffix its length, and the label entry's,
+  // cross 127 and take a two-byte varint.
+  const std::string long_name(125, 'n');
+  const std::string input = Encode({{"__name__", long_name}, {"host", "a"}});
+  const std::vector<OutgoingSample> samples = {
+      {input, 1000, 1.5, ":ewma"},
+      {input, 2000, 2.5, ":ewma"},
+      {input, 1000, 9.5, ":upper_threshold"},
+      {input, 1000, 7.0},
+  };
+  const prometheus::WriteRequest req =
+      Decode(EncodeSnappyWriteRequest(samples));
+  REQUIRE(req.timeseries_size() == 3);
+  const char* names[] = {":ewma", ":upper_threshold", ""};
+  const int counts[] = {2, 1, 1};
+  for (int t = 0; t < 3; ++t) {
+    const auto& ts = req.timeseries(t);
+    REQUIRE(ts.labels_size() == 2);
+    CHECK(ts.labels(0).value() == long_name + names[t]);
+    CHECK(ts.labels(1).value() == "a");
+    CHECK(ts.samples_size() == counts[t]);
+  }
+  CHECK(req.timeseries(0).samples(1).value() == 2.5);
+}
+
+}  // namespace
+}  // namespace promewma::writeback

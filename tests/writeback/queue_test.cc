@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -99,11 +100,14 @@ SenderFactory FactoryFor(FakeTarget* target) {
   return [target] { return std::make_unique<FakeSender>(target); };
 }
 
-std::string SeriesLabels(const std::string& s) {
+// The label set of series `s`, held for the whole test run: queued
+// samples only view their labels.
+std::string_view SeriesLabels(const std::string& s) {
+  static std::set<std::string> held;
   std::vector<model::Label> labels = {{"__name__", "cpu:ewma"}, {"s", s}};
   std::string out;
   REQUIRE(model::EncodeLabelSet(&labels, &out).ok());
-  return out;
+  return *held.insert(std::move(out)).first;
 }
 
 // A sample of series "s<series>"; the hash is the series number, so the
