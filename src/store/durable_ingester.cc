@@ -82,6 +82,14 @@ Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
   if (sink_ == nullptr) return Status::Ok();
   const size_t most = DerivedUpperBound(decoded);
   if (sink_->HasRoomFor(most)) return Status::Ok();
+  // Another writer took the room this one waited for. Room only grows while
+  // the lock is held, so waiting here is fair: the next request in line
+  // gets what the queues free up. (Reads wait meanwhile too; this is
+  // backpressure, and it is bounded.)
+  if (sink_->WaitForRoom(most,
+                         std::chrono::steady_clock::now() + admission_wait_)) {
+    return Status::Ok();
+  }
   return Status::Unavailable(
       "write-back backlog full (room needed for " + std::to_string(most) +
       " derived samples); nothing applied, retry later");
