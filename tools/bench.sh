@@ -60,6 +60,10 @@ wait_ready() {  # url, name
   exit 1
 }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Microseconds of CPU per sample: cpu_us_per_sample BEFORE AFTER SAMPLES
+cpu_us_per_sample() { python3 -c "print(f'{($2 - $1) * 1e6 / $3:.2f}')"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
@@ -137,14 +141,21 @@ if has_phase ingest; then
     curl -fs "http://127.0.0.1:$wb_port/metrics" |
       awk '/^promewma_writeback_samples_pending/{s+=$2} END{print s+0}'
   }
-  declare -A rates p99s
+  declare -A rates p99s cpus
   for r in $(seq 1 "$ingest_repeat"); do
     for server in promewma victoriametrics prometheus; do
+      case "$server" in
+        promewma) pid=$pw_pid ;; victoriametrics) pid=$vm_pid ;; prometheus) pid=$prom_pid ;;
+      esac
+      cpu_before=$(cpu_s "$pid")
       out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/ingest-$r")
       echo "$server #$r: $out"
       rates[$server]+="$(samples_per_s "$out") "
       p99s[$server]+="$(p99_ms "$out") "
+      samples=$(sed -E 's/.*: ([0-9]+) samples in.*/\1/' <<<"$out")
+      cpus[$server]+="$(cpu_us_per_sample "$cpu_before" "$(cpu_s "$pid")" "$samples") "
     done
+    cpu_before=$(cpu_s "$wb_pid")
     start=$(date +%s.%N)
     out=$(build/bin/rwbench write --url "http://127.0.0.1:$wb_port/api/v1/write" --in "$work/ingest-$r")
     while [ "$(pending)" != "0" ]; do sleep 0.05; done
@@ -153,6 +164,7 @@ if has_phase ingest; then
     echo "promewma + write-back #$r: $out; backlog delivered after $seconds s"
     rates[writeback]+="$(python3 -c "print(int($samples / $seconds))") "
     p99s[writeback]+="$(p99_ms "$out") "
+    cpus[writeback]+="$(cpu_us_per_sample "$cpu_before" "$(cpu_s "$wb_pid")" "$samples") "
   done
   kill "$wb_pid" "$wb_vm_pid" 2>/dev/null || true
   wait "$wb_pid" "$wb_vm_pid" 2>/dev/null || true
@@ -160,18 +172,22 @@ if has_phase ingest; then
   pw_rate=$(median <<<"${rates[promewma]}")
   vm_rate=$(median <<<"${rates[victoriametrics]}")
   prom_rate=$(median <<<"${rates[prometheus]}")
-  printf '\n| ingest (%s series, 500 samples/request, 2 connections) | samples/s (median of %s) | p99 request ms | promewma / it |\n|---|---|---|---|\n' \
-    "$ingest_series" "$ingest_repeat"
+  echo
   wb_rate=$(median <<<"${rates[writeback]}")
-  printf '| promewma (store on) | %s | %s | 1.00x |\n' "$pw_rate" "$(median <<<"${p99s[promewma]}")"
-  printf '| promewma, write-back to VictoriaMetrics (until delivered) | %s | %s | %sx |\n' \
-    "$wb_rate" "$(median <<<"${p99s[writeback]}")" "$(ratio "$pw_rate" "$wb_rate")"
-  printf '| VictoriaMetrics 1.79 | %s | %s | %sx |\n' "$vm_rate" \
-    "$(median <<<"${p99s[victoriametrics]}")" "$(ratio "$pw_rate" "$vm_rate")"
-  printf '| Prometheus 2.42 | %s | %s | %sx |\n' "$prom_rate" \
-    "$(median <<<"${p99s[prometheus]}")" "$(ratio "$pw_rate" "$prom_rate")"
+  row() {  # label, key, rate
+    printf '| %s | %s | %s | %s | %sx |\n' "$1" "$3" "$(median <<<"${p99s[$2]}")" \
+      "$(median <<<"${cpus[$2]}")" "$(ratio "$pw_rate" "$3")"
+  }
+  printf '| ingest (%s series, 500 samples/request, 2 connections) | samples/s (median of %s) | p99 request ms | server CPU us/sample | promewma / it |\n|---|---|---|---|---|\n' \
+    "$ingest_series" "$ingest_repeat"
+  row "promewma (store on)" promewma "$pw_rate"
+  row "promewma, write-back to VictoriaMetrics (until delivered; promewma's CPU only)" writeback "$wb_rate"
+  row "VictoriaMetrics 1.79" victoriametrics "$vm_rate"
+  row "Prometheus 2.42" prometheus "$prom_rate"
   printf '\nwrite-back pipeline / VictoriaMetrics direct: %sx (bar: >= 1x)\n' \
     "$(ratio "$wb_rate" "$vm_rate")"
+  printf 'promewma CPU per input sample with write-back / VictoriaMetrics CPU per sample: %sx\n' \
+    "$(ratio "$(median <<<"${cpus[writeback]}")" "$(median <<<"${cpus[victoriametrics]}")")"
 fi
 
 if has_phase memory || has_phase restart; then

@@ -36,6 +36,16 @@ void AppendSample(std::string* out, const OutgoingSample& s) {
   pw::AppendVarint(out, static_cast<uint64_t>(s.timestamp_ms));
 }
 
+// Queued samples usually view one copy of a label set and a static suffix,
+// so equal pointers settle most comparisons without reading the bytes.
+bool SameView(std::string_view a, std::string_view b) {
+  return (a.data() == b.data() && a.size() == b.size()) || a == b;
+}
+
+bool SameSeries(const OutgoingSample& a, const OutgoingSample& b) {
+  return SameView(a.labels, b.labels) && SameView(a.name_suffix, b.name_suffix);
+}
+
 }  // namespace
 
 std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
@@ -57,10 +67,7 @@ std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
   for (size_t i = 0; i < samples.size();) {
     const OutgoingSample& first = samples[i];
     size_t j = i + 1;
-    while (j < samples.size() && samples[j].labels == first.labels &&
-           samples[j].name_suffix == first.name_suffix) {
-      ++j;
-    }
+    while (j < samples.size() && SameSeries(samples[j], first)) ++j;
     Run run{i, j, 0, 0, first.labels.size()};
     if (!first.name_suffix.empty()) {
       const model::LabelSetView view(first.labels);

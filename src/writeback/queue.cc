@@ -277,7 +277,10 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
     const QueuedSample& x = (*batch)[a].sample;
     const QueuedSample& y = (*batch)[b].sample;
     if (x.series_hash != y.series_hash) return x.series_hash < y.series_hash;
-    if (x.name_suffix != y.name_suffix) return x.name_suffix < y.name_suffix;
+    if (x.name_suffix.data() != y.name_suffix.data() &&
+        x.name_suffix != y.name_suffix) {
+      return x.name_suffix < y.name_suffix;
+    }
     // Usually the same bytes (one copy per series in the engine).
     if (x.labels.data() == y.labels.data()) return false;
     return x.labels < y.labels;
