@@ -100,6 +100,12 @@ write_url() {  # server
   esac
 }
 samples_per_s() { sed -E 's/.* ([0-9]+) samples\/s.*/\1/' <<<"$1"; }
+samples_sent() { sed -E 's/.*: ([0-9]+) samples in.*/\1/' <<<"$1"; }
+pid_of() {  # server
+  case "$1" in
+    promewma) echo "$pw_pid" ;; victoriametrics) echo "$vm_pid" ;; prometheus) echo "$prom_pid" ;;
+  esac
+}
 p99_ms() { sed -E 's/.*p99 ([0-9.]+) ms.*/\1/' <<<"$1"; }
 
 now_ms=$(( $(date +%s) * 1000 ))
@@ -144,15 +150,13 @@ if has_phase ingest; then
   declare -A rates p99s cpus
   for r in $(seq 1 "$ingest_repeat"); do
     for server in promewma victoriametrics prometheus; do
-      case "$server" in
-        promewma) pid=$pw_pid ;; victoriametrics) pid=$vm_pid ;; prometheus) pid=$prom_pid ;;
-      esac
+      pid=$(pid_of "$server")
       cpu_before=$(cpu_s "$pid")
       out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/ingest-$r")
       echo "$server #$r: $out"
       rates[$server]+="$(samples_per_s "$out") "
       p99s[$server]+="$(p99_ms "$out") "
-      samples=$(sed -E 's/.*: ([0-9]+) samples in.*/\1/' <<<"$out")
+      samples=$(samples_sent "$out")
       cpus[$server]+="$(cpu_us_per_sample "$cpu_before" "$(cpu_s "$pid")" "$samples") "
     done
     cpu_before=$(cpu_s "$wb_pid")
@@ -160,7 +164,7 @@ if has_phase ingest; then
     out=$(build/bin/rwbench write --url "http://127.0.0.1:$wb_port/api/v1/write" --in "$work/ingest-$r")
     while [ "$(pending)" != "0" ]; do sleep 0.05; done
     seconds=$(python3 -c "print($(date +%s.%N) - $start)")
-    samples=$(sed -E 's/.*: ([0-9]+) samples in.*/\1/' <<<"$out")
+    samples=$(samples_sent "$out")
     echo "promewma + write-back #$r: $out; backlog delivered after $seconds s"
     rates[writeback]+="$(python3 -c "print(int($samples / $seconds))") "
     p99s[writeback]+="$(p99_ms "$out") "
@@ -199,9 +203,7 @@ if has_phase memory || has_phase restart; then
   start_servers memory
   declare -A per_series
   for server in promewma victoriametrics prometheus; do
-    case "$server" in
-      promewma) pid=$pw_pid ;; victoriametrics) pid=$vm_pid ;; prometheus) pid=$prom_pid ;;
-    esac
+    pid=$(pid_of "$server")
     before=$(rss_kb "$pid")
     out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/memory")
     echo "$server: $out"

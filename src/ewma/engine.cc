@@ -4,6 +4,7 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <utility>
 
 #include "codec/xor_chunk.h"
 #include "ewma/label_arena.h"
@@ -122,13 +123,21 @@ std::string RejectionMessage(SampleOutcome outcome, model::LabelSetView labels,
   return msg;
 }
 
-// One appender per output, none allocated until used.
+// N empty appenders, none allocated until used.
+template <size_t... I>
+std::array<codec::XorChunkAppender, sizeof...(I)> UnallocatedAppenders(
+    std::index_sequence<I...>) {
+  return {((void)I, codec::XorChunkAppender(0))...};
+}
+template <size_t N>
+std::array<codec::XorChunkAppender, N> UnallocatedAppenders() {
+  return UnallocatedAppenders(std::make_index_sequence<N>());
+}
+
+// One appender per output.
 using DerivedHeads = std::array<codec::XorChunkAppender, kOutputCount>;
-static_assert(kOutputCount == 5, "list one appender per output below");
 DerivedHeads EmptyDerivedHeads() {
-  return {codec::XorChunkAppender(0), codec::XorChunkAppender(0),
-          codec::XorChunkAppender(0), codec::XorChunkAppender(0),
-          codec::XorChunkAppender(0)};
+  return UnallocatedAppenders<kOutputCount>();
 }
 
 // Replays a raw head chunk through the estimator from `state`, the series'
@@ -436,11 +445,8 @@ Status Engine::Restore(const SeriesSnapshot& snapshot,
       ParamsFor(model::LabelSetView(snapshot.labels), &ignored);
   // Resume every head the snapshot has: the raw one, and derived ones from
   // a version 1 checkpoint.
-  std::array<codec::XorChunkAppender, kStoredKinds> heads{
-      codec::XorChunkAppender(0), codec::XorChunkAppender(0),
-      codec::XorChunkAppender(0), codec::XorChunkAppender(0),
-      codec::XorChunkAppender(0), codec::XorChunkAppender(0)};
-  static_assert(kStoredKinds == 6, "list one appender per stored kind above");
+  std::array<codec::XorChunkAppender, kStoredKinds> heads =
+      UnallocatedAppenders<kStoredKinds>();
   bool derived_heads = false;
   for (int k = 0; k < kStoredKinds; ++k) {
     if (snapshot.heads[k].empty()) continue;
