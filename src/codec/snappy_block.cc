@@ -108,6 +108,16 @@ std::string CompressSnappyBlock(std::string_view raw) {
   return out;
 }
 
+size_t MaxSnappyBlockSize(size_t raw_size) {
+  return snappy::MaxCompressedLength(raw_size);
+}
+
+size_t CompressSnappyBlockInto(std::string_view raw, char* out) {
+  size_t size = 0;
+  snappy::RawCompress(raw.data(), raw.size(), out, &size);
+  return size;
+}
+
 // Why two halves compressed apart make one valid block: a snappy block is
 // its uncompressed length (varint) followed by literal and copy elements,
 // and a copy only refers back into output already produced. A half

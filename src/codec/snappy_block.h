@@ -30,6 +30,12 @@ Status DecompressSnappyBlock(std::string_view compressed,
 // Compresses `raw` in snappy block format (what remote-write senders do).
 std::string CompressSnappyBlock(std::string_view raw);
 
+// The most bytes CompressSnappyBlock can produce for `raw_size` bytes.
+size_t MaxSnappyBlockSize(size_t raw_size);
+// Compresses `raw` into `out`, which has room for MaxSnappyBlockSize(raw.size())
+// bytes; returns the compressed size. For callers that reuse one buffer.
+size_t CompressSnappyBlockInto(std::string_view raw, char* out);
+
 // Compresses the concatenation of `pieces` in snappy block format, without
 // concatenating them first. From kParallelSnappyMinBytes of input on, the
 // second half is compressed on a helper thread (two threads in all). The

@@ -176,9 +176,85 @@ Status EncodeLabelSet(std::vector<Label>* labels, std::string* out) {
 void EncodeWithMetricName(LabelSetView labels, std::string_view name,
                           std::string* out) {
   // The names do not change, so neither does their order.
-  for (const Label& l : labels) {
-    AppendLabel(out, l.name, l.name == kMetricNameLabel ? name : l.value);
+  const std::string_view encoded = labels.encoded();
+  const MetricNameEntry entry = FindMetricNameEntry(encoded);
+  out->append(encoded.data(), entry.offset);
+  AppendLabel(out, kMetricNameLabel, name);
+  const size_t rest = entry.offset + entry.size;
+  out->append(encoded.data() + rest, encoded.size() - rest);
+}
+
+MetricNameEntry FindMetricNameEntry(std::string_view encoded) {
+  // Canonical form is trusted here, as in LabelSetView.
+  const char* const begin = encoded.data();
+  const char* const end = begin + encoded.size();
+  const char* pos = begin;
+  while (pos < end) {
+    const char* p = pos + 1;  // entry tag
+    uint64_t len = 0;
+    protowire::ReadVarint(&p, end, &len);
+    const char* next = p + len;
+    p += 1;  // name tag
+    protowire::ReadVarint(&p, end, &len);
+    if (std::string_view(p, len) == kMetricNameLabel) {
+      p += len + 1;  // value tag
+      protowire::ReadVarint(&p, end, &len);
+      return MetricNameEntry{static_cast<size_t>(pos - begin),
+                             static_cast<size_t>(next - pos),
+                             std::string_view(p, len)};
+    }
+    pos = next;
   }
+  return MetricNameEntry{encoded.size(), 0, {}};
+}
+
+namespace {
+
+size_t LabelPairSize(size_t name_size, size_t value_size) {
+  return 1 + protowire::VarintSize(name_size) + name_size + 1 +
+         protowire::VarintSize(value_size) + value_size;
+}
+
+char* WriteVarint(char* out, uint64_t value) {
+  while (value >= 0x80) {
+    *out++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<char>(value);
+  return out;
+}
+
+}  // namespace
+
+size_t SizeWithNameSuffix(std::string_view encoded,
+                          const MetricNameEntry& entry,
+                          std::string_view suffix) {
+  const size_t pair = LabelPairSize(kMetricNameLabel.size(),
+                                    entry.value.size() + suffix.size());
+  return encoded.size() - entry.size + 1 + protowire::VarintSize(pair) + pair;
+}
+
+char* WriteWithNameSuffix(std::string_view encoded,
+                          const MetricNameEntry& entry,
+                          std::string_view suffix, char* out) {
+  std::memcpy(out, encoded.data(), entry.offset);
+  out += entry.offset;
+  const size_t value_size = entry.value.size() + suffix.size();
+  *out++ = 0x0a;
+  out = WriteVarint(out, LabelPairSize(kMetricNameLabel.size(), value_size));
+  *out++ = 0x0a;
+  out = WriteVarint(out, kMetricNameLabel.size());
+  std::memcpy(out, kMetricNameLabel.data(), kMetricNameLabel.size());
+  out += kMetricNameLabel.size();
+  *out++ = 0x12;
+  out = WriteVarint(out, value_size);
+  std::memcpy(out, entry.value.data(), entry.value.size());
+  out += entry.value.size();
+  std::memcpy(out, suffix.data(), suffix.size());
+  out += suffix.size();
+  const size_t rest = entry.offset + entry.size;
+  std::memcpy(out, encoded.data() + rest, encoded.size() - rest);
+  return out + encoded.size() - rest;
 }
 
 uint64_t HashLabelSet(std::string_view encoded) {

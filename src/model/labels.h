@@ -118,6 +118,29 @@ class LabelSetView {
 void EncodeWithMetricName(LabelSetView labels, std::string_view name,
                           std::string* out);
 
+// Renaming by splicing. A series is renamed once per derived sample sent,
+// so the write-back path copies the bytes around the __name__ entry as
+// they are instead of decoding and re-encoding every label: the names do
+// not change, so neither does their order.
+struct MetricNameEntry {
+  size_t offset = 0;  // of the whole entry (tag included) in the encoding
+  size_t size = 0;    // 0: the encoding has no __name__
+  std::string_view value;
+};
+MetricNameEntry FindMetricNameEntry(std::string_view encoded);
+
+// Bytes of the canonical encoding of `encoded` with `suffix` appended to
+// its metric name (`entry` is FindMetricNameEntry(encoded)).
+size_t SizeWithNameSuffix(std::string_view encoded,
+                          const MetricNameEntry& entry,
+                          std::string_view suffix);
+
+// Writes those bytes at `out` and returns the end of what it wrote.
+// REQUIRES: `out` has room for SizeWithNameSuffix(...) bytes; entry.size > 0.
+char* WriteWithNameSuffix(std::string_view encoded,
+                          const MetricNameEntry& entry,
+                          std::string_view suffix, char* out);
+
 }  // namespace promewma::model
 
 #endif  // PROMEWMA_MODEL_LABELS_H_

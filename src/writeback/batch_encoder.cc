@@ -22,18 +22,25 @@ size_t SampleSize(int64_t timestamp_ms) {
   return 1 + 8 + 1 + pw::VarintSize(static_cast<uint64_t>(timestamp_ms));
 }
 
-void AppendSample(std::string* out, const OutgoingSample& s) {
-  const size_t size = SampleSize(s.timestamp_ms);
-  out->push_back(kTimeSeriesSamples);
-  pw::AppendVarint(out, size);
-  out->push_back(kSampleValue);
-  char bits[8];
-  std::memcpy(bits, &s.value, 8);  // little-endian on every target we build
-  out->append(bits, 8);
-  out->push_back(kSampleTimestamp);
+char* WriteVarint(char* out, uint64_t value) {
+  while (value >= 0x80) {
+    *out++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<char>(value);
+  return out;
+}
+
+char* WriteSample(char* out, const OutgoingSample& s) {
+  *out++ = kTimeSeriesSamples;
+  out = WriteVarint(out, SampleSize(s.timestamp_ms));
+  *out++ = kSampleValue;
+  std::memcpy(out, &s.value, 8);  // little-endian on every target we build
+  out += 8;
+  *out++ = kSampleTimestamp;
   // int64 fields are varints of the two's complement: negative timestamps
   // (before 1970) take 10 bytes, as libprotobuf writes them.
-  pw::AppendVarint(out, static_cast<uint64_t>(s.timestamp_ms));
+  return WriteVarint(out, static_cast<uint64_t>(s.timestamp_ms));
 }
 
 // Queued samples usually view one copy of a label set and a static suffix,
@@ -48,36 +55,33 @@ bool SameSeries(const OutgoingSample& a, const OutgoingSample& b) {
 
 }  // namespace
 
-std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
-  // A run is consecutive samples of one series: one TimeSeries. Renamed
-  // label sets are encoded once per run into one scratch buffer (reused
-  // across calls, so no allocation per series), then sizes are summed,
-  // because a length-delimited field needs its length before its bytes.
+void EncodeWriteRequest(const std::vector<OutgoingSample>& samples,
+                        std::string* out) {
+  // A run is consecutive samples of one series: one TimeSeries. A length-
+  // delimited field needs its length before its bytes, so the first pass
+  // sizes every run (a renamed label set's size follows from where its
+  // __name__ entry is) and the second writes into a buffer of the exact
+  // size, splicing the new name in without re-encoding the other labels.
   struct Run {
     size_t begin, end;
-    size_t renamed_at, renamed_size;  // in scratch; renamed_size 0: as is
+    model::MetricNameEntry name_entry;  // used when renaming
+    size_t labels_size;
     size_t series_size;
   };
-  thread_local std::vector<Run> runs;
-  thread_local std::string scratch;
-  thread_local std::string name;
+  thread_local std::vector<Run> runs;  // reused: no allocation per call
   runs.clear();
-  scratch.clear();
   size_t total = 0;
   for (size_t i = 0; i < samples.size();) {
     const OutgoingSample& first = samples[i];
     size_t j = i + 1;
     while (j < samples.size() && SameSeries(samples[j], first)) ++j;
-    Run run{i, j, 0, 0, first.labels.size()};
+    Run run{i, j, {}, first.labels.size(), 0};
     if (!first.name_suffix.empty()) {
-      const model::LabelSetView view(first.labels);
-      name.assign(view.MetricName());
-      name += first.name_suffix;
-      run.renamed_at = scratch.size();
-      model::EncodeWithMetricName(view, name, &scratch);
-      run.renamed_size = scratch.size() - run.renamed_at;
-      run.series_size = run.renamed_size;
+      run.name_entry = model::FindMetricNameEntry(first.labels);
+      run.labels_size = model::SizeWithNameSuffix(
+          first.labels, run.name_entry, first.name_suffix);
     }
+    run.series_size = run.labels_size;
     for (size_t k = i; k < j; ++k) {
       const size_t s = SampleSize(samples[k].timestamp_ms);
       run.series_size += 1 + pw::VarintSize(s) + s;
@@ -87,26 +91,50 @@ std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
     i = j;
   }
 
-  std::string out;
-  out.reserve(total);
+  // resize() zero-fills what it adds; a reused buffer rarely grows.
+  out->resize(total);
+  char* p = out->data();
   for (const Run& run : runs) {
-    out.push_back(kWriteRequestTimeseries);
-    pw::AppendVarint(&out, run.series_size);
-    if (run.renamed_size > 0) {
-      out.append(scratch, run.renamed_at, run.renamed_size);
+    const OutgoingSample& first = samples[run.begin];
+    *p++ = kWriteRequestTimeseries;
+    p = WriteVarint(p, run.series_size);
+    if (first.name_suffix.empty()) {
+      std::memcpy(p, first.labels.data(), first.labels.size());
+      p += first.labels.size();
     } else {
-      out.append(samples[run.begin].labels);
+      p = model::WriteWithNameSuffix(first.labels, run.name_entry,
+                                     first.name_suffix, p);
     }
     for (size_t k = run.begin; k < run.end; ++k) {
-      AppendSample(&out, samples[k]);
+      p = WriteSample(p, samples[k]);
     }
   }
+}
+
+std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
+  std::string out;
+  EncodeWriteRequest(samples, &out);
   return out;
 }
 
 std::string EncodeSnappyWriteRequest(
     const std::vector<OutgoingSample>& samples) {
   return codec::CompressSnappyBlock(EncodeWriteRequest(samples));
+}
+
+std::string_view BatchEncoder::EncodeSnappy(
+    const std::vector<OutgoingSample>& samples) {
+  EncodeWriteRequest(samples, &raw_);
+  const size_t max = codec::MaxSnappyBlockSize(raw_.size());
+  if (max > compressed_capacity_) {
+    // Half again what is needed, so a slowly growing batch size does not
+    // reallocate every time.
+    compressed_capacity_ = max + max / 2;
+    compressed_ = std::make_unique<char[]>(compressed_capacity_);
+  }
+  return std::string_view(
+      compressed_.get(),
+      codec::CompressSnappyBlockInto(raw_, compressed_.get()));
 }
 
 }  // namespace promewma::writeback

@@ -25,6 +25,7 @@
 #define PROMEWMA_WRITEBACK_BATCH_ENCODER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,10 +42,29 @@ struct OutgoingSample {
 
 // The uncompressed WriteRequest bytes for `samples`, in their order.
 std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples);
+// The same into *out (replacing its contents), reusing its capacity.
+void EncodeWriteRequest(const std::vector<OutgoingSample>& samples,
+                        std::string* out);
 
 // EncodeWriteRequest, snappy block compressed: a ready remote-write body.
 std::string EncodeSnappyWriteRequest(
     const std::vector<OutgoingSample>& samples);
+
+// The same, into buffers it keeps: a write-back sender thread encodes
+// batch after batch of about the same size, and fresh buffers would cost
+// an allocation and a zero-fill of a few hundred KiB each time.
+//
+// Thread-safety: none; one per sender thread.
+class BatchEncoder {
+ public:
+  // The snappy-compressed body; valid until the next call.
+  std::string_view EncodeSnappy(const std::vector<OutgoingSample>& samples);
+
+ private:
+  std::string raw_;
+  std::unique_ptr<char[]> compressed_;
+  size_t compressed_capacity_ = 0;
+};
 
 }  // namespace promewma::writeback
 

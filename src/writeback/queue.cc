@@ -269,32 +269,26 @@ void WriteBackQueue::RunShard(Shard* shard) {
 
 void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
   const size_t n = batch->size();
-  // Group the batch by series so that each series becomes one TimeSeries;
-  // the sort is stable, so each series' samples keep their order.
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const QueuedSample& x = (*batch)[a].sample;
-    const QueuedSample& y = (*batch)[b].sample;
-    if (x.series_hash != y.series_hash) return x.series_hash < y.series_hash;
-    if (x.name_suffix.data() != y.name_suffix.data() &&
-        x.name_suffix != y.name_suffix) {
-      return x.name_suffix < y.name_suffix;
-    }
-    // Usually the same bytes (one copy per series in the engine).
-    if (x.labels.data() == y.labels.data()) return false;
-    return x.labels < y.labels;
-  });
-  std::vector<OutgoingSample> outgoing;
-  outgoing.reserve(n);
-  int64_t newest = std::numeric_limits<int64_t>::min();
-  for (uint32_t i : order) {
+  // Group the batch by series so that each series becomes one TimeSeries
+  // (a backfill sends many samples of one series at a time); see SortKey.
+  std::vector<SortKey>& order = shard->sort_keys;
+  std::vector<OutgoingSample>& outgoing = shard->outgoing;
+  order.clear();
+  for (uint32_t i = 0; i < n; ++i) {
     const QueuedSample& s = (*batch)[i].sample;
+    order.push_back(SortKey{
+        s.series_hash, reinterpret_cast<uintptr_t>(s.name_suffix.data()), i});
+  }
+  std::sort(order.begin(), order.end());
+  outgoing.clear();
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (const SortKey& key : order) {
+    const QueuedSample& s = (*batch)[key.index].sample;
     outgoing.push_back(
         OutgoingSample{s.labels, s.timestamp_ms, s.value, s.name_suffix});
     newest = std::max(newest, s.timestamp_ms);
   }
-  const std::string body = EncodeSnappyWriteRequest(outgoing);
+  const std::string_view body = shard->encoder.EncodeSnappy(outgoing);
 
   // Pending and acknowledgement are updated before the outcome counter, so
   // a reader that sees the counter move also sees them (tests wait on it).

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "promewma/status.h"
+#include "writeback/batch_encoder.h"
 #include "writeback/remote_write_client.h"
 
 namespace promewma::writeback {
@@ -190,6 +191,23 @@ class WriteBackQueue {
     Clock::time_point enqueued;
   };
 
+  // Orders a batch by series, by value, without reading the entries:
+  // series hash, suffix (by address: the engine's suffixes are static
+  // strings), then position, so each series' samples keep their order. Two
+  // label sets with one hash, or two copies of a suffix, only make more,
+  // shorter runs: the encoder compares bytes before it merges samples into
+  // one TimeSeries.
+  struct SortKey {
+    uint64_t hash;
+    uintptr_t suffix;
+    uint32_t index;
+    bool operator<(const SortKey& o) const {
+      if (hash != o.hash) return hash < o.hash;
+      if (suffix != o.suffix) return suffix < o.suffix;
+      return index < o.index;
+    }
+  };
+
   struct Shard {
     int index = 0;
     std::unique_ptr<Sender> sender;  // used by the shard thread; Cancel any
@@ -200,6 +218,12 @@ class WriteBackQueue {
     // Guarded by mu:
     std::deque<Entry> queue;
     size_t in_flight = 0;  // samples in the batch being sent
+
+    // Used by the shard thread only, reused from batch to batch: a sender
+    // sends batches of about the same size all day.
+    std::vector<SortKey> sort_keys;
+    std::vector<OutgoingSample> outgoing;
+    BatchEncoder encoder;
   };
 
   void RunShard(Shard* shard);

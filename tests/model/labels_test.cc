@@ -97,5 +97,43 @@ TEST_CASE("a derived name keeps the other labels and their order") {
   REQUIRE(derived == expected);
 }
 
+TEST_CASE("a suffix spliced into the name equals encoding the renamed set") {
+  // The name first, after an upper-case label, or last; and a value whose
+  // length crosses 127 with the suffix, so its length varint grows a byte.
+  const std::string long_name(120, 'c'), long_job(200, 'j');
+  const std::vector<std::vector<Label>> cases = {
+      {{"__name__", "cpu"}, {"instance", "a:9100"}, {"mode", "idle"}},
+      {{"__name__", "cpu"}, {"Zone", "eu"}, {"instance", "a:9100"}},
+      {{"A", "1"}, {"B", "2"}, {"__name__", "cpu"}},
+      {{"__name__", long_name}, {"job", long_job}},
+  };
+  for (std::vector<Label> labels : cases) {
+    for (std::string_view suffix : {":ewma", ":upper_threshold"}) {
+      std::string encoded;
+      REQUIRE(EncodeLabelSet(&labels, &encoded).ok());
+      std::vector<Label> renamed = labels;
+      std::string new_name;
+      for (Label& l : renamed) {
+        if (l.name != kMetricNameLabel) continue;
+        new_name = std::string(l.value) + std::string(suffix);
+        l.value = new_name;
+      }
+      std::string expected;
+      REQUIRE(EncodeLabelSet(&renamed, &expected).ok());
+
+      const MetricNameEntry entry = FindMetricNameEntry(encoded);
+      REQUIRE(entry.size > 0);
+      REQUIRE(entry.value == LabelSetView(encoded).MetricName());
+      const size_t size = SizeWithNameSuffix(encoded, entry, suffix);
+      REQUIRE(size == expected.size());
+      std::string out(size + 8, '#');  // the tail shows any overrun
+      char* end = WriteWithNameSuffix(encoded, entry, suffix, out.data());
+      REQUIRE(end == out.data() + size);
+      REQUIRE(out.substr(0, size) == expected);
+      REQUIRE(out.substr(size) == std::string(8, '#'));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace promewma::model

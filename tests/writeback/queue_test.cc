@@ -180,6 +180,56 @@ TEST_CASE("queue keeps each series' order and bounds batch size") {
         static_cast<uint64_t>(target.attempts));
 }
 
+TEST_CASE("queue sends each derived series of a batch as one TimeSeries") {
+  // A backfill request: many samples of one input series, each expanded to
+  // :ewma and :upper_threshold, interleaved; plus a second input series.
+  static constexpr std::string_view kEwma = ":ewma", kUpper = ":upper_threshold";
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 1;
+  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  std::vector<model::Label> a = {{"__name__", "cpu"}, {"s", "a"}};
+  std::vector<model::Label> b = {{"__name__", "cpu"}, {"s", "b"}};
+  std::string la, lb;
+  REQUIRE(model::EncodeLabelSet(&a, &la).ok());
+  REQUIRE(model::EncodeLabelSet(&b, &lb).ok());
+  std::vector<QueuedSample> samples;
+  for (int t = 0; t < 50; ++t) {
+    for (const std::string* labels : {&la, &lb}) {
+      const uint64_t hash = model::HashLabelSet(*labels);
+      samples.push_back(QueuedSample{*labels, hash, t, t + 0.5, kEwma});
+      samples.push_back(QueuedSample{*labels, hash, t, t + 0.25, kUpper});
+    }
+  }
+  REQUIRE(queue.TryEnqueue(std::move(samples), 1));
+  queue.Stop(milliseconds(10000));
+  REQUIRE(target.bodies.size() == 1);
+
+  std::string raw;
+  REQUIRE(codec::DecompressSnappyBlock(target.bodies[0], 1 << 30, &raw).ok());
+  prometheus::WriteRequest req;
+  REQUIRE(req.ParseFromString(raw));
+  REQUIRE(req.timeseries_size() == 4);
+  std::set<std::string> seen;
+  for (const auto& ts : req.timeseries()) {
+    std::string name, s;
+    for (const auto& l : ts.labels()) {
+      if (l.name() == "__name__") name = l.value();
+      if (l.name() == "s") s = l.value();
+    }
+    seen.insert(name + "/" + s);
+    const double offset = name == "cpu:ewma" ? 0.5 : 0.25;
+    REQUIRE(ts.samples_size() == 50);
+    for (int t = 0; t < 50; ++t) {
+      CHECK(ts.samples(t).timestamp() == t);
+      CHECK(ts.samples(t).value() == t + offset);
+    }
+  }
+  CHECK(seen == std::set<std::string>{"cpu:ewma/a", "cpu:ewma/b",
+                                      "cpu:upper_threshold/a",
+                                      "cpu:upper_threshold/b"});
+}
+
 TEST_CASE("queue sends a partial batch once its deadline passes") {
   FakeTarget target;
   QueueConfig config = FastConfig();
