@@ -33,10 +33,14 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     sink_->WaitForRoom(DerivedUpperBound(decoded),
                        std::chrono::steady_clock::now() + admission_wait_);
   }
+  // Prepare only reads the engine (known series are never removed, and
+  // Commit creates a new series only if no other writer did meanwhile), so
+  // it runs before the lock: finding 500 series and validating the new
+  // ones is a good part of a request's cost, and the lock serialises.
+  Status s = engine_->Prepare(decoded, &prepared);
+  if (!s.ok()) return s;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    Status s = engine_->Prepare(decoded, &prepared);
-    if (!s.ok()) return s;
     s = AdmitToSink(decoded);
     if (!s.ok()) return s;
     if (store_ != nullptr) {
@@ -53,7 +57,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result->max_timestamp_ms);
   }
   if (store_ != nullptr) {
-    Status s = store_->SyncLog();
+    s = store_->SyncLog();
     if (!s.ok()) {
       // Applied, but not known to be on stable storage: the sender retries,
       // and the retry is an idempotent duplicate.
