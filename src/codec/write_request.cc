@@ -170,9 +170,9 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
 
     DecodedSeries series{};
     series.first_sample = static_cast<uint32_t>(out->samples.size());
-    out->labels_.clear();
     const char* labels_start = nullptr;  // first Label entry (incl. its tag)
     const char* labels_end = nullptr;
+    std::string_view previous_name;
     bool canonical = true;
     bool labels_interrupted = false;  // another field came after a label
     while (!ts.done()) {
@@ -194,12 +194,13 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
         }
         if (labels_start == nullptr) {
           labels_start = field_start;
-        } else if (labels_interrupted ||
-                   !NameLess(out->labels_.back().name, label.name)) {
+        } else if (labels_interrupted || !NameLess(previous_name, label.name)) {
           canonical = false;
         }
         labels_end = b;
-        out->labels_.push_back(label);
+        // Only the name is kept: the common, canonical label set is used
+        // in place, and the rare other one is collected again below.
+        previous_name = label.name;
       } else if (field_tag == kSampleTag) {
         if (!ts.ReadLengthDelimited(&a, &b))
           return Fail(ts, "truncated sample");
@@ -225,6 +226,26 @@ Status DecodeWriteRequest(std::string_view body, DecodedWriteRequest* out) {
       series.labels_validated = false;
       out->scratch_offsets_.push_back(kInBody);
     } else {
+      // Well formed (checked above): collect the labels and re-encode them.
+      out->labels_.clear();
+      Reader again(body_start, ts_start, ts_end);
+      while (!again.done()) {
+        uint32_t field_tag = 0;
+        const char* a = nullptr;
+        const char* b = nullptr;
+        if (!again.ReadTag(&field_tag)) break;
+        if (field_tag != kLabelTag) {
+          if (!again.SkipField(field_tag)) break;
+          continue;
+        }
+        if (!again.ReadLengthDelimited(&a, &b)) break;
+        model::Label label;
+        bool ignored;
+        if (!DecodeCanonicalLabel(a, b, &label)) {
+          DecodeLabel(Reader(body_start, a, b), &label, &ignored);
+        }
+        out->labels_.push_back(label);
+      }
       size_t offset = out->scratch_.size();
       Status s = model::EncodeLabelSet(&out->labels_, &out->scratch_);
       if (!s.ok()) return SeriesError(index, s);
