@@ -68,6 +68,17 @@ inline void AppendVarint(std::string* out, uint64_t value) {
   out->push_back(static_cast<char>(value));
 }
 
+// Writes a varint at `out`, which has room for VarintSize(value) bytes;
+// returns the end of what it wrote. For encoders that size first.
+inline char* WriteVarint(char* out, uint64_t value) {
+  while (value >= 0x80) {
+    *out++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<char>(value);
+  return out;
+}
+
 inline uint64_t LoadFixed64(const char* p) {
   uint64_t v;
   std::memcpy(&v, p, sizeof(v));  // wire format is little-endian, as is x86

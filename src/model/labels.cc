@@ -143,11 +143,17 @@ Status ValidateSortedLabels(const std::vector<Label>& labels) {
 
 namespace {
 
+// Bytes of one Label message (name = 1, value = 2), without its own tag
+// and length.
+size_t LabelPairSize(size_t name_size, size_t value_size) {
+  return 1 + protowire::VarintSize(name_size) + name_size + 1 +
+         protowire::VarintSize(value_size) + value_size;
+}
+
 // One entry of the repeated Label field (TimeSeries.labels, field 1).
 void AppendLabel(std::string* out, std::string_view name,
                  std::string_view value) {
-  size_t pair_len = 1 + protowire::VarintSize(name.size()) + name.size() + 1 +
-                    protowire::VarintSize(value.size()) + value.size();
+  const size_t pair_len = LabelPairSize(name.size(), value.size());
   out->push_back(0x0a);
   protowire::AppendVarint(out, pair_len);
   out->push_back(0x0a);
@@ -208,24 +214,6 @@ MetricNameEntry FindMetricNameEntry(std::string_view encoded) {
   return MetricNameEntry{encoded.size(), 0, {}};
 }
 
-namespace {
-
-size_t LabelPairSize(size_t name_size, size_t value_size) {
-  return 1 + protowire::VarintSize(name_size) + name_size + 1 +
-         protowire::VarintSize(value_size) + value_size;
-}
-
-char* WriteVarint(char* out, uint64_t value) {
-  while (value >= 0x80) {
-    *out++ = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *out++ = static_cast<char>(value);
-  return out;
-}
-
-}  // namespace
-
 size_t SizeWithNameSuffix(std::string_view encoded,
                           const MetricNameEntry& entry,
                           std::string_view suffix) {
@@ -241,13 +229,13 @@ char* WriteWithNameSuffix(std::string_view encoded,
   out += entry.offset;
   const size_t value_size = entry.value.size() + suffix.size();
   *out++ = 0x0a;
-  out = WriteVarint(out, LabelPairSize(kMetricNameLabel.size(), value_size));
+  out = protowire::WriteVarint(out, LabelPairSize(kMetricNameLabel.size(), value_size));
   *out++ = 0x0a;
-  out = WriteVarint(out, kMetricNameLabel.size());
+  out = protowire::WriteVarint(out, kMetricNameLabel.size());
   std::memcpy(out, kMetricNameLabel.data(), kMetricNameLabel.size());
   out += kMetricNameLabel.size();
   *out++ = 0x12;
-  out = WriteVarint(out, value_size);
+  out = protowire::WriteVarint(out, value_size);
   std::memcpy(out, entry.value.data(), entry.value.size());
   out += entry.value.size();
   std::memcpy(out, suffix.data(), suffix.size());

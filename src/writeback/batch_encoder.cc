@@ -22,25 +22,16 @@ size_t SampleSize(int64_t timestamp_ms) {
   return 1 + 8 + 1 + pw::VarintSize(static_cast<uint64_t>(timestamp_ms));
 }
 
-char* WriteVarint(char* out, uint64_t value) {
-  while (value >= 0x80) {
-    *out++ = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *out++ = static_cast<char>(value);
-  return out;
-}
-
 char* WriteSample(char* out, const OutgoingSample& s) {
   *out++ = kTimeSeriesSamples;
-  out = WriteVarint(out, SampleSize(s.timestamp_ms));
+  out = pw::WriteVarint(out, SampleSize(s.timestamp_ms));
   *out++ = kSampleValue;
   std::memcpy(out, &s.value, 8);  // little-endian on every target we build
   out += 8;
   *out++ = kSampleTimestamp;
   // int64 fields are varints of the two's complement: negative timestamps
   // (before 1970) take 10 bytes, as libprotobuf writes them.
-  return WriteVarint(out, static_cast<uint64_t>(s.timestamp_ms));
+  return pw::WriteVarint(out, static_cast<uint64_t>(s.timestamp_ms));
 }
 
 // Queued samples usually view one copy of a label set and a static suffix,
@@ -97,7 +88,7 @@ void EncodeWriteRequest(const std::vector<OutgoingSample>& samples,
   for (const Run& run : runs) {
     const OutgoingSample& first = samples[run.begin];
     *p++ = kWriteRequestTimeseries;
-    p = WriteVarint(p, run.series_size);
+    p = pw::WriteVarint(p, run.series_size);
     if (first.name_suffix.empty()) {
       std::memcpy(p, first.labels.data(), first.labels.size());
       p += first.labels.size();
