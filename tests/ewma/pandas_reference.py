@@ -6,6 +6,12 @@ stale) and prints, for each line, `outcome,ewma,stddev,upper,lower,score`
 with empty fields for outputs that are not emitted. Outcomes: applied,
 stale, duplicate, conflict, out_of_order, not_finite.
 
+With `--csv FILE`, reads a CPU history CSV instead, as csv2rw backfills it:
+the original project's `Date,Timestamp,CPU_Utilization` or NAB's
+`timestamp,value` (column names case-insensitive, zone-less times in UTC),
+parsed by pandas (`read_csv`, `to_datetime`), rows in time order (stable).
+Each output line is then prefixed with the row's `timestamp_ms,`.
+
 The smoothing is computed by pandas' `Series.ewm(alpha=a, adjust=False)`
 (`.mean()` and `.std()`, bias-corrected) over each run of accepted finite
 samples between resets. pandas cannot do time-aware smoothing with
@@ -28,7 +34,25 @@ def parse_args():
     p.add_argument("--min-samples", type=int, required=True)
     p.add_argument("--reset-after-ms", type=int, required=True)
     p.add_argument("--basis", choices=["prior", "posterior"], required=True)
+    p.add_argument("--csv", help="read this CPU history CSV instead of stdin")
     return p.parse_args()
+
+
+def read_csv(path):
+    """(timestamp_ms, value text) rows of a CSV in csv2rw's built-in formats."""
+    df = pd.read_csv(path, dtype=str)
+    columns = {c.strip().lower(): c for c in df.columns}
+    if "date" in columns and "timestamp" in columns:
+        text = (df[columns["date"]].str.strip() + " " +
+                df[columns["timestamp"]].str.strip())
+    else:
+        text = df[columns["timestamp"]].str.strip()
+    value_column = columns.get("cpu_utilization", columns.get("value"))
+    times = pd.to_datetime(text, utc=True)
+    ms = (times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    values = df[value_column].str.strip().astype(float)
+    order = np.argsort(ms.to_numpy(), kind="stable")
+    return [(int(ms.iloc[i]), repr(float(values.iloc[i]))) for i in order]
 
 
 def read_input():
@@ -96,7 +120,7 @@ def fmt(x):
 
 def main():
     args = parse_args()
-    rows = read_input()
+    rows = read_csv(args.csv) if args.csv else read_input()
     outcomes = classify(rows)
     applied = [i for i, o in enumerate(outcomes) if o == "applied"]
     times = [rows[i][0] for i in applied]
@@ -124,7 +148,8 @@ def main():
     out = []
     for i, outcome in enumerate(outcomes):
         fields = result.get(i, (None,) * 5)
-        out.append(",".join([outcome] + [fmt(f) for f in fields]))
+        line = ",".join([outcome] + [fmt(f) for f in fields])
+        out.append("%d,%s" % (rows[i][0], line) if args.csv else line)
     print("\n".join(out))
 
 
