@@ -16,6 +16,8 @@
 #                log replays), then SIGTERM (checkpoint) and restart.
 #   4. read      1,000 series x 1 h at 10 s; one query for all of them,
 #                READ_REPEAT times, promewma against Prometheus.
+#   5. csv2rw    a CSV_ROWS-row CSV in NAB's format, parsed, encoded and
+#                written with --out; median rows/s of 3 (one core).
 #
 #   tools/bench.sh
 #   MEM_SERIES=200000 INGEST_REPEAT=5 tools/bench.sh
@@ -32,11 +34,12 @@ ingest_repeat="${INGEST_REPEAT:-3}"
 mem_series="${MEM_SERIES:-1000000}"
 mem_samples="${MEM_SAMPLES:-10}"
 read_repeat="${READ_REPEAT:-20}"
-phases="${PHASES:-ingest memory restart read}"
+csv_rows="${CSV_ROWS:-5000000}"
+phases="${PHASES:-ingest memory restart read csv2rw}"
 
 tools/bootstrap.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "${PROMEWMA_JOBS:-2}" --target promewma rwbench >/dev/null
+cmake --build build -j "${PROMEWMA_JOBS:-2}" --target promewma rwbench csv2rw >/dev/null
 
 work=$(mktemp -d)
 pids=()
@@ -285,4 +288,26 @@ if has_phase read; then
   printf '| promewma | SAMPLES | %s | %sx faster |\n' "$(ms "$pw")" "$(ratio "$(ms "$prom")" "$(ms "$pw")")"
   printf '| promewma | STREAMED_XOR_CHUNKS | %s | %sx faster |\n' "$(ms "$pw_streamed")" \
     "$(ratio "$(ms "$prom")" "$(ms "$pw_streamed")")"
+fi
+
+if has_phase csv2rw; then
+  # One sample a minute from 2014 on, values with two decimals like NAB's.
+  awk -v n="$csv_rows" 'BEGIN {
+    print "timestamp,value"
+    t = 1388534400
+    for (i = 0; i < n; i++) {
+      printf "%s,%.2f\n", strftime("%Y-%m-%d %H:%M:%S", t + 60 * i, 1), (i * 7919) % 10000 / 100
+    }
+  }' >"$work/cpu.csv"
+  for r in 1 2 3; do
+    rm -rf "$work/csv-out"
+    start=$(date +%s.%N)
+    if ! build/bin/csv2rw "$work/cpu.csv" --out "$work/csv-out" 2>"$work/csv2rw.log"; then
+      cat "$work/csv2rw.log" >&2
+      exit 1
+    fi
+    csv_rates+="$(python3 -c "print(int($csv_rows / ($(date +%s.%N) - $start)))") "
+  done
+  printf '\n| csv2rw, %s rows to --out (median of 3) | rows/s | bar |\n|---|---|---|\n| csv2rw | %s | >= 2,000,000 |\n' \
+    "$csv_rows" "$(median <<<"$csv_rates")"
 fi
