@@ -11,8 +11,9 @@ packages=(
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev librocksdb-dev
-  # tests and benchmarks
-  catch2 libbenchmark-dev python3 python3-pandas curl
+  libssl-dev
+  # tests and benchmarks (openssl: the write-back TLS test makes its certs)
+  catch2 libbenchmark-dev python3 python3-pandas curl openssl
   # real peers for the integration tests
   prometheus prometheus-node-exporter victoria-metrics
   # fuzzing (libFuzzer ships with clang's runtime)

@@ -61,6 +61,14 @@ Status ClientOptionsFor(const config::WriteBackTarget& target,
           {"Authorization", target.authorization_type + " " + credentials});
     }
   }
+  client->tls.ca_file = target.tls.ca_file;
+  client->tls.cert_file = target.tls.cert_file;
+  client->tls.key_file = target.tls.key_file;
+  client->tls.server_name = target.tls.server_name;
+  client->tls.insecure_skip_verify = target.tls.insecure_skip_verify;
+  client->tls.min_version = target.tls.min_version == "TLS13"
+                                ? writeback::TlsOptions::Version::kTls13
+                                : writeback::TlsOptions::Version::kTls12;
   const config::WriteBackQueueConfig& q = target.queue;
   queue->capacity = q.capacity;
   queue->min_shards = q.min_shards;

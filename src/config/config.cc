@@ -652,12 +652,54 @@ Status ParseAuthorization(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+Status ParseTlsConfig(const YAML::Node& node, const std::string& path,
+                      WriteBackTls* tls) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string key = ChildPath(path, name);
+    if (name == "insecure_skip_verify") {
+      if (Status st = ParseBool(value, key, &tls->insecure_skip_verify);
+          !st.ok()) {
+        return st;
+      }
+      continue;
+    }
+    if (name == "ca" || name == "cert" || name == "key") {
+      return ProblemAt(key, "inline PEM is not supported; use " + name +
+                                "_file");
+    }
+    std::string* field = name == "ca_file"       ? &tls->ca_file
+                         : name == "cert_file"   ? &tls->cert_file
+                         : name == "key_file"    ? &tls->key_file
+                         : name == "server_name" ? &tls->server_name
+                         : name == "min_version" ? &tls->min_version
+                                                 : nullptr;
+    if (field == nullptr) return ProblemAt(key, "unknown key");
+    Result<std::string> text = ScalarText(value, key, "a string");
+    if (!text.ok()) return text.status();
+    *field = *text;
+  }
+  if (tls->min_version == "TLS10" || tls->min_version == "TLS11") {
+    return ProblemAt(ChildPath(path, "min_version"),
+                     "TLS10 and TLS11 are not supported; use TLS12 or TLS13");
+  }
+  if (tls->min_version != "TLS12" && tls->min_version != "TLS13") {
+    return ProblemAt(ChildPath(path, "min_version"),
+                     "must be TLS12 or TLS13, got " + Quoted(tls->min_version));
+  }
+  if (tls->cert_file.empty() != tls->key_file.empty()) {
+    return ProblemAt(path, "cert_file and key_file must be set together");
+  }
+  return Status::Ok();
+}
+
 Result<WriteBackTarget> ParseWriteBackTarget(const YAML::Node& node,
                                              const std::string& path) {
   WriteBackTarget t;
   Result<Entries> entries = MapEntries(node, path);
   if (!entries.ok()) return entries.status();
-  bool has_basic_auth = false, has_authorization = false;
+  bool has_basic_auth = false, has_authorization = false, has_tls = false;
   for (const auto& [name, value] : *entries) {
     const std::string key = ChildPath(path, name);
     Status st;
@@ -675,6 +717,9 @@ Result<WriteBackTarget> ParseWriteBackTarget(const YAML::Node& node,
     } else if (name == "authorization") {
       st = ParseAuthorization(value, key, &t);
       has_authorization = true;
+    } else if (name == "tls_config") {
+      st = ParseTlsConfig(value, key, &t.tls);
+      has_tls = true;
     } else if (name == "queue_config") {
       st = ParseQueueConfig(value, key, &t.queue);
     } else {
@@ -685,6 +730,11 @@ Result<WriteBackTarget> ParseWriteBackTarget(const YAML::Node& node,
   if (t.url.empty()) return ProblemAt(ChildPath(path, "url"), "is required");
   if (has_basic_auth && has_authorization) {
     return ProblemAt(path, "basic_auth and authorization are exclusive");
+  }
+  // A tls_config the scheme ignores would be a silent plaintext target.
+  if (has_tls && t.url.rfind("https://", 0) != 0) {
+    return ProblemAt(ChildPath(path, "tls_config"),
+                     "needs an https:// url, got " + Quoted(t.url));
   }
   return t;
 }
@@ -804,6 +854,18 @@ Status ReadFile(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
+// Whether `path` can be opened and read; the message names the OS error.
+Status CheckReadable(const std::string& path) {
+  errno = 0;
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (file != nullptr) {
+    std::fgetc(file.get());  // a directory opens, and fails here (EISDIR)
+    if (!std::ferror(file.get())) return Status::Ok();
+  }
+  return Status::InvalidArgument("cannot read " + path + ": " +
+                                 std::generic_category().message(errno));
+}
+
 }  // namespace
 
 Status SplitListenAddress(std::string_view address, std::string* host,
@@ -874,13 +936,29 @@ Result<Config> LoadConfigFile(const std::string& path) {
   if (!status.ok()) return status;
   Result<Config> config = ParseConfig(text, path);
   if (!config.ok()) return config;
-  // Secret files are relative to the config file, as in Prometheus.
+  // Secret and TLS files are relative to the config file, as in Prometheus.
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  for (WriteBackTarget& t : config->write_back) {
-    for (std::string* file : {&t.basic_auth_password_file,
-                              &t.authorization_credentials_file}) {
+  for (size_t i = 0; i < config->write_back.size(); ++i) {
+    WriteBackTarget& t = config->write_back[i];
+    for (std::string* file :
+         {&t.basic_auth_password_file, &t.authorization_credentials_file,
+          &t.tls.ca_file, &t.tls.cert_file, &t.tls.key_file}) {
       if (!file->empty() && std::filesystem::path(*file).is_relative()) {
         *file = (dir / *file).string();
+      }
+    }
+    // Checked here so that --check-config catches a wrong TLS path; their
+    // content is checked when the target starts.
+    const std::pair<const char*, const std::string*> tls_files[] = {
+        {"ca_file", &t.tls.ca_file},
+        {"cert_file", &t.tls.cert_file},
+        {"key_file", &t.tls.key_file}};
+    for (const auto& [key, file] : tls_files) {
+      if (file->empty()) continue;
+      if (Status s = CheckReadable(*file); !s.ok()) {
+        return WithSource(
+            path, ProblemAt(IndexPath("write_back", i) + ".tls_config." + key,
+                            s.message()));
       }
     }
   }

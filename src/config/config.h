@@ -88,6 +88,19 @@ struct WriteBackQueueConfig {
   int64_t max_retry_duration_ms = 5 * 60 * 1000;
 };
 
+// A target's tls_config: Prometheus' keys, for an https URL only.
+// LoadConfigFile makes the file paths absolute (relative to the config
+// file) and checks that they are readable; their content is checked when
+// the target starts (writeback::ValidateClientOptions).
+struct WriteBackTls {
+  std::string ca_file;      // PEM CAs; empty: the system's CA store
+  std::string cert_file;    // PEM client certificate; set with key_file
+  std::string key_file;     // its unencrypted PEM private key
+  std::string server_name;  // SNI and verified name; empty: the URL's host
+  bool insecure_skip_verify = false;
+  std::string min_version = "TLS12";  // TLS12 | TLS13
+};
+
 // One remote-write target for the derived series.
 struct WriteBackTarget {
   std::string url;
@@ -99,6 +112,7 @@ struct WriteBackTarget {
   std::string authorization_type = "Bearer";
   std::string authorization_credentials;
   std::string authorization_credentials_file;  // read when it starts
+  WriteBackTls tls;
   WriteBackQueueConfig queue;
 };
 
@@ -135,7 +149,9 @@ Result<Config> ParseConfig(std::string_view yaml_text,
 
 // Reads and parses the file at `path`, which is also the source name in
 // errors. A missing file is NotFound, an unreadable one InvalidArgument;
-// both name the path and the OS error.
+// both name the path and the OS error. Relative paths of write-back secret
+// and TLS files are resolved against the config file's directory, and a TLS
+// file that cannot be read is an error naming its key.
 Result<Config> LoadConfigFile(const std::string& path);
 
 }  // namespace promewma::config

@@ -12,6 +12,12 @@
 // X-Prometheus-Remote-Write-Version: 0.1.0, and User-Agent:
 // promewma/<version>; plus the configured headers and auth.
 //
+// https targets are verified like Prometheus' tls_config does it: against
+// the system CA store unless a ca_file is given, for the URL's host unless
+// a server_name is given, at TLS 1.2 or newer. A failed verification is a
+// network error (retried until max_retry_duration, as Prometheus does) whose
+// reason names OpenSSL's verdict.
+//
 // Thread-safety: Sender::Send is not thread-safe (one client per shard; the
 // client keeps one keep-alive connection). Sender::Cancel may be called from
 // any thread.
@@ -35,6 +41,19 @@ class Client;
 
 namespace promewma::writeback {
 
+// Prometheus' remote_write tls_config, for an https target.
+struct TlsOptions {
+  std::string ca_file;    // PEM CAs to verify the server; empty: the system's
+  std::string cert_file;  // PEM client certificate (mutual TLS), with key_file
+  std::string key_file;   // PEM private key of cert_file, unencrypted
+  // Sent as SNI and checked against the server certificate instead of the
+  // URL's host; the connection still goes to the URL's host.
+  std::string server_name;
+  bool insecure_skip_verify = false;  // no certificate checks at all
+  enum class Version { kTls12, kTls13 };
+  Version min_version = Version::kTls12;  // Prometheus' default
+};
+
 struct ClientOptions {
   std::string url;  // http://host[:port]/path or https://...
   // Bounds connecting, writing the request and each wait for response
@@ -46,6 +65,7 @@ struct ClientOptions {
   std::string basic_auth_username, basic_auth_password;  // empty: none
   std::string bearer_token;                              // empty: none
   bool retry_on_http_429 = true;
+  TlsOptions tls;  // used for https URLs only
 };
 
 struct SendResult {
@@ -83,7 +103,9 @@ Status ValidateUrl(std::string_view url);
 // override protocol headers (Content-Type, Content-Encoding, Content-Length,
 // User-Agent, X-Prometheus-Remote-Write-Version, Authorization, Host,
 // Connection), header values without CR/LF, and at most one of basic auth
-// and bearer token.
+// and bearer token. TLS options need an https URL; their files are loaded
+// (CAs, certificate, key, and that the key matches the certificate) so a bad
+// file fails at startup rather than at every send.
 Status ValidateClientOptions(const ClientOptions& options);
 
 class RemoteWriteClient : public Sender {
@@ -99,9 +121,23 @@ class RemoteWriteClient : public Sender {
   void Cancel() override;
 
  private:
+  // With a server_name, points the client's connection (made for
+  // server_name) at an address of the URL's host; false, with *result set,
+  // when the host does not resolve.
+  bool MapServerName(SendResult* result);
+
   ClientOptions options_;
-  std::string path_;  // request target: path and query of the URL
+  std::string path_;         // request target: path and query of the URL
+  std::string verify_name_;  // the name the server certificate must match
   std::unique_ptr<httplib::Client> client_;
+  // Only with a server_name: the Host header (the URL's host and port), the
+  // host to resolve, its addresses and the one in use. After a network
+  // error the next address is tried; after the last, the host is resolved
+  // again.
+  std::string host_header_;
+  std::string connect_host_;
+  std::vector<std::string> addresses_;
+  size_t next_address_ = 0;
 };
 
 }  // namespace promewma::writeback

@@ -323,6 +323,87 @@ TEST_CASE("write_back secret files are relative to the config file",
         (std::filesystem::path(dir.path()) / "secret").string());
 }
 
+TEST_CASE("write_back tls_config takes Prometheus' keys", "[config]") {
+  Config c = MustParse(R"(
+write_back:
+  - url: https://a.example/api/v1/write
+  - url: https://b.example/api/v1/write
+    tls_config:
+      ca_file: /etc/promewma/ca.pem
+      cert_file: client.pem
+      key_file: client.key
+      server_name: prom.internal
+      insecure_skip_verify: true
+      min_version: TLS13
+)");
+  REQUIRE(c.write_back.size() == 2);
+  const WriteBackTls& none = c.write_back[0].tls;
+  CHECK(none.ca_file.empty());
+  CHECK(none.cert_file.empty());
+  CHECK(none.key_file.empty());
+  CHECK(none.server_name.empty());
+  CHECK_FALSE(none.insecure_skip_verify);
+  CHECK(none.min_version == "TLS12");
+  const WriteBackTls& tls = c.write_back[1].tls;
+  CHECK(tls.ca_file == "/etc/promewma/ca.pem");
+  CHECK(tls.cert_file == "client.pem");  // LoadConfigFile resolves it
+  CHECK(tls.key_file == "client.key");
+  CHECK(tls.server_name == "prom.internal");
+  CHECK(tls.insecure_skip_verify);
+  CHECK(tls.min_version == "TLS13");
+  CHECK(MustParse("write_back: [{url: 'https://a', tls_config: {min_version: "
+                  "TLS12}}]\n")
+            .write_back[0]
+            .tls.min_version == "TLS12");
+  CHECK(MustParse("write_back: [{url: 'https://a', tls_config: }]\n")
+            .write_back.size() == 1);
+}
+
+TEST_CASE("write_back TLS files are relative to the config file and must be "
+          "readable",
+          "[config]") {
+  TempDir dir;
+  dir.Write("ca.pem", "ca");
+  dir.Write("client.pem", "cert");
+  dir.Write("client.key", "key");
+  const std::string target =
+      "write_back:\n  - url: https://a\n    tls_config:\n";
+  const std::string path = dir.Write(
+      "promewma.yml", target + "      ca_file: ca.pem\n"
+                               "      cert_file: client.pem\n"
+                               "      key_file: " + dir.path() +
+                               "/client.key\n");
+  Result<Config> c = LoadConfigFile(path);
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  const std::filesystem::path base(dir.path());
+  CHECK(c->write_back[0].tls.ca_file == (base / "ca.pem").string());
+  CHECK(c->write_back[0].tls.cert_file == (base / "client.pem").string());
+  CHECK(c->write_back[0].tls.key_file == (base / "client.key").string());
+
+  auto [tls_config, want] = GENERATE(table<std::string, std::string>({
+      {"{ca_file: absent.pem}",
+       "tls_config.ca_file: cannot read {dir}/absent.pem: No such file or "
+       "directory"},
+      {"{ca_file: .}",
+       "tls_config.ca_file: cannot read {dir}/.: Is a directory"},
+      {"{cert_file: absent.pem, key_file: client.key}",
+       "tls_config.cert_file: cannot read {dir}/absent.pem: No such file"},
+      {"{cert_file: client.pem, key_file: absent.key}",
+       "tls_config.key_file: cannot read {dir}/absent.key: No such file"},
+  }));
+  const std::string bad = dir.Write(
+      "bad.yml", "write_back:\n  - url: https://a\n  - url: https://b\n"
+                 "    tls_config: " + tls_config + "\n");
+  Result<Config> failed = LoadConfigFile(bad);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().code() == StatusCode::kInvalidArgument);
+  std::string expanded = want;
+  expanded.replace(expanded.find("{dir}"), 5, dir.path());
+  CHECK_THAT(failed.status().message(),
+             Catch::StartsWith(bad + ": write_back[1]." + expanded));
+}
+
 TEST_CASE("Every error is one line naming the source, path and problem",
           "[config]") {
   auto [yaml, want] = GENERATE(table<std::string, std::string>({
@@ -366,6 +447,37 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "write_back[0]: basic_auth and authorization are exclusive"},
       {"write_back: [{url: 'http://a', headers: {X-A: [1]}}]\n",
        "write_back[0].headers.X-A: expected a string, got a list"},
+      // write_back tls_config
+      {"write_back: [{url: 'http://a', tls_config: {server_name: a}}]\n",
+       "promewma.yml: write_back[0].tls_config: needs an https:// url, got "
+       "\"http://a\""},
+      {"write_back: [{tls_config: {}, url: 'http://a'}]\n",
+       "write_back[0].tls_config: needs an https:// url"},
+      {"write_back: [{url: 'https://a', tls_config: [a]}]\n",
+       "write_back[0].tls_config: expected a map, got a list"},
+      {"write_back: [{url: 'https://a', tls_config: {spam: 1}}]\n",
+       "write_back[0].tls_config.spam: unknown key"},
+      {"write_back: [{url: 'https://a', tls_config: {ca_file: [x]}}]\n",
+       "write_back[0].tls_config.ca_file: expected a string, got a list"},
+      {"write_back: [{url: 'https://a', tls_config: {ca: PEM}}]\n",
+       "write_back[0].tls_config.ca: inline PEM is not supported; use ca_file"},
+      {"write_back: [{url: 'https://a', tls_config: {key: PEM}}]\n",
+       "tls_config.key: inline PEM is not supported; use key_file"},
+      {"write_back: [{url: 'https://a', tls_config: {cert_file: c}}]\n",
+       "write_back[0].tls_config: cert_file and key_file must be set "
+       "together"},
+      {"write_back: [{url: 'https://a', tls_config: {key_file: k}}]\n",
+       "write_back[0].tls_config: cert_file and key_file must be set "
+       "together"},
+      {"write_back: [{url: 'https://a', tls_config: "
+       "{insecure_skip_verify: yes}}]\n",
+       "tls_config.insecure_skip_verify: expected true or false, got \"yes\""},
+      {"write_back: [{url: 'https://a', tls_config: {min_version: TLS11}}]\n",
+       "write_back[0].tls_config.min_version: TLS10 and TLS11 are not "
+       "supported; use TLS12 or TLS13"},
+      {"write_back: [{url: 'https://a', tls_config: {min_version: tls13}}]\n",
+       "write_back[0].tls_config.min_version: must be TLS12 or TLS13, got "
+       "\"tls13\""},
       {"retention: 0s\n", "promewma.yml: retention: must be > 0"},
       {"checkpoint_interval: soon\n", "promewma.yml: checkpoint_interval: "},
       {"limits: {max_samples_per_query: 0}\n",

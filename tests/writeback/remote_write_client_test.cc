@@ -1,6 +1,6 @@
 // RemoteWriteClient against a real httplib::Server on a loopback port bound
 // to port 0: headers, auth, the outcome of each status class, Retry-After,
-// a refused connection and a timeout.
+// a refused connection and a timeout. https: remote_write_client_tls_test.cc.
 
 #include "writeback/remote_write_client.h"
 
@@ -270,6 +270,26 @@ TEST_CASE("ValidateClientOptions refuses protocol headers and double auth") {
   o.bearer_token.clear();
   o.remote_timeout = milliseconds(0);
   CHECK_FALSE(ValidateClientOptions(o).ok());
+}
+
+TEST_CASE("ValidateClientOptions takes TLS options for https only") {
+  // The file checks are in remote_write_client_tls_test.cc.
+  ClientOptions o = Options("http://127.0.0.1:1/x");
+  o.tls.insecure_skip_verify = true;
+  CHECK(ValidateClientOptions(o).message() ==
+        "write-back tls options need an https:// url");
+  o.url = "https://127.0.0.1:1/x";
+  CHECK(ValidateClientOptions(o).ok());
+  o.tls.server_name = "prom.example.net";
+  CHECK(ValidateClientOptions(o).ok());
+  o.tls.server_name = "prom.example.net:443";
+  CHECK(ValidateClientOptions(o).message() ==
+        "write-back tls server_name \"prom.example.net:443\" must be a DNS "
+        "name or an IPv4 address");
+  o.tls.server_name.clear();
+  o.tls.cert_file = "/etc/promewma/client.pem";
+  CHECK(ValidateClientOptions(o).message() ==
+        "write-back tls: cert_file and key_file must be set together");
 }
 
 }  // namespace
