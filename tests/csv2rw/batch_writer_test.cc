@@ -215,6 +215,30 @@ TEST_CASE(
   CHECK(DirectorySink::BatchFileName(42) == "batch-00000042.snappy");
 }
 
+TEST_CASE("a file the writer thread cannot create fails the run") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.path() + "/out";
+  Result<std::unique_ptr<DirectorySink>> sink = DirectorySink::Open(dir);
+  REQUIRE(sink.ok());
+  // A directory where the third batch file goes: creating it fails even
+  // for root.
+  const std::string blocked = dir + "/" + DirectorySink::BatchFileName(2);
+  std::filesystem::create_directory(blocked);
+  // Writes are queued, so the failure may surface on a later Write; Close
+  // reports it at the latest, and nothing after it is written.
+  Status status;
+  for (int i = 0; i < 200 && status.ok(); ++i) {
+    status = (*sink)->Write("body-" + std::to_string(i), 1);
+  }
+  const Status closed = (*sink)->Close();
+  const Status failure = status.ok() ? closed : status;
+  CHECK(failure.message().rfind("cannot create " + blocked + ": ", 0) == 0);
+  CHECK(closed.message() == failure.message());
+  CHECK((*sink)->files() == 2);
+  CHECK_FALSE(
+      std::filesystem::exists(dir + "/" + DirectorySink::BatchFileName(3)));
+}
+
 // A Sender answering from a script; the last answer repeats.
 class ScriptedSender : public writeback::Sender {
  public:

@@ -114,10 +114,41 @@ Result<std::unique_ptr<DirectorySink>> DirectorySink::Open(
 }
 
 DirectorySink::~DirectorySink() {
-  if (rwbench_ != nullptr) std::fclose(rwbench_);
+  (void)Close();
 }
 
 Status DirectorySink::Write(std::string_view body, size_t samples) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!thread_.joinable() && !closed_) {
+    thread_ = std::thread([this] { WriteFiles(); });
+  }
+  room_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok(); });
+  if (!error_.ok()) return error_;
+  queue_.emplace_back(body);
+  ready_.notify_one();
+  return Status::Ok();
+}
+
+void DirectorySink::WriteFiles() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    ready_.wait(lock, [&] { return !queue_.empty() || closed_; });
+    if (queue_.empty()) return;  // closed and drained
+    std::string body = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    Status s = WriteOne(body);
+    lock.lock();
+    room_.notify_one();
+    if (!s.ok()) {
+      error_ = s;
+      queue_.clear();
+      return;
+    }
+  }
+}
+
+Status DirectorySink::WriteOne(std::string_view body) {
   const std::string path = dir_ + "/" + BatchFileName(next_);
   if (Status s = WriteWholeFile(path, body); !s.ok()) return s;
   ++next_;
@@ -134,9 +165,16 @@ Status DirectorySink::Write(std::string_view body, size_t samples) {
 }
 
 Status DirectorySink::Close() {
-  if (rwbench_ == nullptr) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    ready_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (rwbench_ == nullptr) return error_;
   const bool ok = std::fclose(rwbench_) == 0;
   rwbench_ = nullptr;
+  if (!error_.ok()) return error_;
   if (!ok) {
     return Status::Unavailable("cannot write " + dir_ + "/" + kRwbenchFile +
                                ": " + Errno());
