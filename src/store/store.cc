@@ -161,10 +161,15 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::ColumnFamilyOptions log_options = family_options;
   // Bodies are already snappy-compressed by the sender.
   log_options.compression = rocksdb::kNoCompression;
+  rocksdb::ColumnFamilyOptions chunk_options = family_options;
+  // XOR chunks of full-precision values do not shrink under snappy (65.7 MB
+  // in, 65.3 MB out in a benchmark's compaction), and compressing them on
+  // every flush and compaction cost ~10% of RocksDB's background CPU.
+  chunk_options.compression = rocksdb::kNoCompression;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, family_options},
       {kLogFamily, log_options},
-      {kChunksFamily, family_options},
+      {kChunksFamily, chunk_options},
       {kCheckpointFamily, family_options},
   };
 
