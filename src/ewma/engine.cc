@@ -148,6 +148,15 @@ DerivedHeads EmptyDerivedHeads() {
 Status DeriveHeads(const EstimatorParams& params, EstimatorState state,
                    std::string_view raw_head, OutputMask wanted,
                    DerivedHeads* out) {
+  // A derived chunk ends about as big as the raw one (its values use every
+  // mantissa bit too): sized once, not grown by a handful of copies.
+  const size_t reserve = raw_head.size() + raw_head.size() / 4;
+  for (int o = 0; o < kOutputCount; ++o) {
+    if ((wanted & (1u << o)) && (*out)[o].num_samples() == 0 &&
+        (*out)[o].capacity() < reserve) {
+      (*out)[o] = codec::XorChunkAppender(reserve);
+    }
+  }
   codec::XorChunkIterator it(raw_head);
   DerivedValues values;
   while (it.Next()) {
