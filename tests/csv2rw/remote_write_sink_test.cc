@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "csv2rw/batch_writer.h"
 #include "csv2rw/csv_loader.h"
 #include "remote.pb.h"
+#include "testing/server_thread.h"
 
 namespace promewma::csv2rw {
 namespace {
@@ -41,17 +43,10 @@ class FakeReceiver {
       if (!r.retry_after.empty()) res.set_header("Retry-After", r.retry_after);
       if (!r.body.empty()) res.set_content(r.body, "text/plain");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
-  }
-  ~FakeReceiver() {
-    server_.stop();
-    thread_.join();
+    running_ = std::make_unique<testing::ServerThread>(&server_);
   }
   std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write";
+    return "http://127.0.0.1:" + std::to_string(running_->port()) + "/api/v1/write";
   }
   std::vector<std::pair<std::string, int>> requests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -60,11 +55,11 @@ class FakeReceiver {
 
  private:
   httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::deque<Reply> script_;
   std::vector<std::pair<std::string, int>> requests_;  // body, status
+  // Last: stops the server before the members its handlers use go.
+  std::unique_ptr<testing::ServerThread> running_;
 };
 
 std::unique_ptr<SeriesBuilder> Minutes(int n) {

@@ -8,11 +8,13 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "promewma/version.h"
+#include "testing/server_thread.h"
 #include "testing/subprocess.h"
 
 namespace promewma::writeback {
@@ -45,14 +47,7 @@ class FakeTarget {
       if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
       if (!body.empty()) res.set_content(body, "text/plain");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
-  }
-  ~FakeTarget() {
-    server_.stop();
-    thread_.join();
+    running_ = std::make_unique<testing::ServerThread>(&server_);
   }
 
   void Answer(int status, std::string body = "", std::string retry_after = "",
@@ -72,14 +67,12 @@ class FakeTarget {
     return remote_ports_;
   }
   std::string url(std::string_view suffix = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write" +
+    return "http://127.0.0.1:" + std::to_string(running_->port()) + "/api/v1/write" +
            std::string(suffix);
   }
 
  private:
   httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   httplib::Request last_;
   std::vector<int> remote_ports_;
@@ -87,6 +80,8 @@ class FakeTarget {
   std::string body_;
   std::string retry_after_;
   milliseconds delay_{0};
+  // Last: stops the server before the members its handlers use go.
+  std::unique_ptr<testing::ServerThread> running_;
 };
 
 ClientOptions Options(const std::string& url) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/server_thread.h"
 #include "testing/subprocess.h"
 #include "writeback/remote_write_client.h"
 
@@ -106,14 +107,7 @@ class TlsTarget {
                    last_ = req;
                    res.status = 204;
                  });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
-  }
-  ~TlsTarget() {
-    server_.stop();
-    thread_.join();
+    running_ = std::make_unique<testing::ServerThread>(&server_);
   }
 
   void MaxVersionTls12() {
@@ -127,9 +121,9 @@ class TlsTarget {
     std::lock_guard<std::mutex> lock(mu_);
     return sni_;
   }
-  int port() const { return port_; }
+  int port() const { return running_->port(); }
   std::string url(const std::string& host = "127.0.0.1") const {
-    return "https://" + host + ":" + std::to_string(port_) + "/api/v1/write";
+    return "https://" + host + ":" + std::to_string(running_->port()) + "/api/v1/write";
   }
 
  private:
@@ -142,11 +136,11 @@ class TlsTarget {
   }
 
   httplib::SSLServer server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   httplib::Request last_;
   std::string sni_;
+  // Last: stops the server before the members its handlers use go.
+  std::unique_ptr<testing::ServerThread> running_;
 };
 
 ClientOptions Options(const std::string& url) {
