@@ -143,32 +143,52 @@ BENCHMARK(BM_DecodeAndApply_TwoThreads)
     ->UseRealTime()
     ->Iterations(static_cast<int64_t>(kRounds) * kSeries / kSamplesPerRequest);
 
+// A fresh store (or none), engine and recovered durable ingester in a
+// temporary directory; removed again with the object.
+class DurablePath {
+ public:
+  DurablePath(std::string name, bool with_store)
+      : dir_(std::filesystem::temp_directory_path() / name),
+        with_store_(with_store) {
+    Reset();
+  }
+  ~DurablePath() { Close(); }
+
+  void Reset() {
+    Close();
+    if (with_store_) {
+      store::StoreOptions options;
+      options.dir = dir_;
+      db_ = std::move(store::Store::Open(options)).value();
+    }
+    engine_ = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
+    ingester_ =
+        std::make_unique<store::DurableIngester>(engine_.get(), db_.get());
+    store::RecoveryStats stats;
+    if (!ingester_->Recover(&stats).ok()) std::abort();
+  }
+  store::DurableIngester* ingester() { return ingester_.get(); }
+
+ private:
+  void Close() {
+    ingester_.reset();
+    engine_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  const std::string dir_;
+  const bool with_store_;
+  std::unique_ptr<store::Store> db_;
+  std::unique_ptr<ewma::Engine> engine_;
+  std::unique_ptr<store::DurableIngester> ingester_;
+};
+
 // The durable write path: log append, engine, sealed chunks. Compare with
 // and without the store: the store's cost is the log append (the sender's
 // snappy body, unsynced: durability os) and the chunk writes.
 void RunIngest(benchmark::State& state, bool with_store) {
-  const std::string dir =
-      std::filesystem::temp_directory_path() / "promewma-ingest-bench";
-  std::filesystem::remove_all(dir);
-  std::unique_ptr<store::Store> db;
-  std::unique_ptr<ewma::Engine> engine;
-  std::unique_ptr<store::DurableIngester> ingester;
-  auto reset = [&] {
-    ingester.reset();
-    engine.reset();
-    db.reset();
-    std::filesystem::remove_all(dir);
-    if (with_store) {
-      store::StoreOptions options;
-      options.dir = dir;
-      db = std::move(store::Store::Open(options)).value();
-    }
-    engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
-    ingester = std::make_unique<store::DurableIngester>(engine.get(), db.get());
-    store::RecoveryStats stats;
-    if (!ingester->Recover(&stats).ok()) std::abort();
-  };
-  reset();
+  DurablePath path("promewma-ingest-bench", with_store);
   const auto& requests = Requests(0);
   std::string decompressed;
   codec::DecodedWriteRequest decoded;
@@ -178,19 +198,15 @@ void RunIngest(benchmark::State& state, bool with_store) {
   for (auto _ : state) {
     if (next == requests.size()) {
       state.PauseTiming();
-      reset();
+      path.Reset();
       next = 0;
       state.ResumeTiming();
     }
     const std::string& body = requests[next++];
     samples += DecodeOnly(body, &decompressed, &decoded);
-    if (!ingester->Ingest(decoded, body, &result).ok()) std::abort();
+    if (!path.ingester()->Ingest(decoded, body, &result).ok()) std::abort();
   }
   state.SetItemsProcessed(samples);
-  ingester.reset();
-  engine.reset();
-  db.reset();
-  std::filesystem::remove_all(dir);
 }
 
 void BM_Ingest_InMemory(benchmark::State& state) { RunIngest(state, false); }
@@ -202,28 +218,11 @@ BENCHMARK(BM_Ingest_WithStore);
 // sender connections: what the ingest lock leaves of the second core. One
 // iteration is both writers' whole request sets into a fresh store.
 void BM_Ingest_WithStore_TwoWriters(benchmark::State& state) {
-  const std::string dir =
-      std::filesystem::temp_directory_path() / "promewma-ingest-bench-2w";
-  std::unique_ptr<store::Store> db;
-  std::unique_ptr<ewma::Engine> engine;
-  std::unique_ptr<store::DurableIngester> ingester;
-  auto close = [&] {
-    ingester.reset();
-    engine.reset();
-    db.reset();
-    std::filesystem::remove_all(dir);
-  };
+  DurablePath path("promewma-ingest-bench-2w", true);
   int64_t samples = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    close();
-    store::StoreOptions options;
-    options.dir = dir;
-    db = std::move(store::Store::Open(options)).value();
-    engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
-    ingester = std::make_unique<store::DurableIngester>(engine.get(), db.get());
-    store::RecoveryStats stats;
-    if (!ingester->Recover(&stats).ok()) std::abort();
+    path.Reset();
     state.ResumeTiming();
     std::atomic<int64_t> done{0};
     auto writer = [&](int w) {
@@ -233,7 +232,7 @@ void BM_Ingest_WithStore_TwoWriters(benchmark::State& state) {
       int64_t n = 0;
       for (const std::string& body : Requests(w)) {
         n += DecodeOnly(body, &decompressed, &decoded);
-        if (!ingester->Ingest(decoded, body, &result).ok()) std::abort();
+        if (!path.ingester()->Ingest(decoded, body, &result).ok()) std::abort();
       }
       done += n;
     };
@@ -243,7 +242,6 @@ void BM_Ingest_WithStore_TwoWriters(benchmark::State& state) {
     samples += done.load();
   }
   state.SetItemsProcessed(samples);
-  close();
 }
 BENCHMARK(BM_Ingest_WithStore_TwoWriters)
     ->UseRealTime()
