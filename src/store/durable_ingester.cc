@@ -39,6 +39,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
   // ones is a good part of a request's cost, and the lock serialises.
   Status s = engine_->Prepare(decoded, &prepared);
   if (!s.ok()) return s;
+  std::shared_ptr<SealedBatch> to_store;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
     s = AdmitToSink(decoded);
@@ -53,9 +54,13 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     }
     engine_->Commit(decoded, &prepared, result);
     if (sink_ != nullptr) sink_->Push(next_seq_ - 1, result->derived);
-    StoreSealed(&result->sealed);
+    to_store = PublishSealed(&result->sealed);
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result->max_timestamp_ms);
   }
+  // After the lock: when every head fills at once (series in lockstep, or a
+  // time-bucket boundary), a request seals hundreds of chunks, and writing
+  // them held up every other writer.
+  if (to_store != nullptr) WritePublished(to_store);
   if (store_ != nullptr) {
     s = store_->SyncLog();
     if (!s.ok()) {
@@ -100,16 +105,72 @@ Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
 }
 
 void DurableIngester::StoreSealed(std::vector<ewma::SealedChunk>* sealed) {
-  std::move(sealed->begin(), sealed->end(), std::back_inserter(pending_));
+  if (!sealed->empty()) {
+    auto batch = std::make_shared<SealedBatch>();
+    batch->chunks = std::move(*sealed);
+    pending_.push_back(std::move(batch));
+  }
   sealed->clear();
   // Without a store (tests, benchmarks) sealed chunks stay in memory.
   if (pending_.empty() || store_ == nullptr) return;
-  Status s = store_->WriteChunks(pending_, engine_->options().chunk_bucket_ms);
+  std::vector<StoredChunk> all;
+  for (const auto& batch : pending_) {
+    all.insert(all.end(), batch->chunks.begin(), batch->chunks.end());
+  }
+  Status s = store_->WriteChunks(all, engine_->options().chunk_bucket_ms);
   if (s.ok()) {
     pending_.clear();
   } else {
     spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                 pending_.size(), s.message());
+                 all.size(), s.message());
+  }
+}
+
+std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
+    std::vector<ewma::SealedChunk>* sealed) {
+  // Batches whose write failed go first, in order, and while one still
+  // fails the new batch waits behind it: a series' chunks reach the store
+  // in time order, which is the order readers expect (stored chunks, then
+  // pending ones). Only two writes failing and succeeding concurrently can
+  // leave a newer chunk stored before an older pending one, until the next
+  // request stores that one too.
+  bool blocked = false;
+  if (store_ != nullptr) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if ((*it)->failed && !blocked &&
+          store_->WriteChunks((*it)->chunks,
+                              engine_->options().chunk_bucket_ms)
+              .ok()) {
+        it = pending_.erase(it);
+      } else {
+        blocked |= (*it)->failed;
+        ++it;
+      }
+    }
+  }
+  if (sealed->empty()) return nullptr;
+  auto batch = std::make_shared<SealedBatch>();
+  batch->chunks = std::move(*sealed);
+  sealed->clear();
+  batch->failed = blocked;
+  pending_.push_back(batch);
+  // Without a store (tests, benchmarks) sealed chunks stay in memory.
+  return store_ != nullptr && !blocked ? batch : nullptr;
+}
+
+void DurableIngester::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
+  Status s =
+      store_->WriteChunks(batch->chunks, engine_->options().chunk_bucket_ms);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  // A checkpoint may have stored it meanwhile and dropped it already.
+  auto it = std::find(pending_.begin(), pending_.end(), batch);
+  if (it == pending_.end()) return;
+  if (s.ok()) {
+    pending_.erase(it);
+  } else {
+    batch->failed = true;
+    spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
+                 batch->chunks.size(), s.message());
   }
 }
 
@@ -118,16 +179,30 @@ Status DurableIngester::ReadStoredSeries(
     int64_t start_ms, int64_t end_ms,
     const std::function<Status(const StoredChunkView&)>& visit) {
   std::shared_lock<std::shared_mutex> lock(mu_);
+  // A pending chunk may be stored already (its writer has not dropped it
+  // from pending_ yet). Chunks are keyed by their first timestamp, so the
+  // stored ones' first timestamps tell which pending ones to skip.
+  std::vector<int64_t> stored_starts;
   if (store_ != nullptr) {
-    Status s = store_->ReadChunks(labels_hash, kind, start_ms, end_ms,
-                                  engine_->options().chunk_bucket_ms, visit);
+    Status s = store_->ReadChunks(
+        labels_hash, kind, start_ms, end_ms,
+        engine_->options().chunk_bucket_ms, [&](const StoredChunkView& c) {
+          stored_starts.push_back(c.min_time_ms);
+          return visit(c);
+        });
     if (!s.ok()) return s;
   }
-  for (const StoredChunk& c : pending_) {
-    if (c.labels_hash != labels_hash || c.kind != kind) continue;
-    if (c.max_time_ms < start_ms || c.min_time_ms > end_ms) continue;
-    Status s = visit(StoredChunkView{c.min_time_ms, c.max_time_ms, c.bytes});
-    if (!s.ok()) return s;
+  for (const auto& batch : pending_) {
+    for (const StoredChunk& c : batch->chunks) {
+      if (c.labels_hash != labels_hash || c.kind != kind) continue;
+      if (c.max_time_ms < start_ms || c.min_time_ms > end_ms) continue;
+      if (std::find(stored_starts.begin(), stored_starts.end(),
+                    c.min_time_ms) != stored_starts.end()) {
+        continue;
+      }
+      Status s = visit(StoredChunkView{c.min_time_ms, c.max_time_ms, c.bytes});
+      if (!s.ok()) return s;
+    }
   }
   ewma::HeadChunk head;
   if (engine_->CopyHeadChunk(labels_hash, labels, kind, &head) &&

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string_view>
@@ -138,10 +139,27 @@ class DurableIngester {
  private:
   ewma::Engine* const engine_;
   Store* const store_;
-  // Writes pending_ plus `sealed`; keeps what fails in pending_ (and logs
-  // why), to retry with the next request.
-  // REQUIRES: mu_ held exclusively.
+  // Chunks sealed by one request, from Commit until they are stored.
+  // Immutable once in pending_, so the request that sealed them can write
+  // them without holding mu_ while readers see them in pending_.
+  struct SealedBatch {
+    std::vector<StoredChunk> chunks;
+    bool failed = false;  // its write failed; retried under mu_. Guarded by mu_
+  };
+
+  // Writes pending_ plus `sealed` now; keeps what fails in pending_ (and
+  // logs why), to retry with the next request. For recovery and
+  // checkpoints. REQUIRES: mu_ held exclusively.
   void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
+  // Puts `sealed` in pending_ as a batch for the caller to write with
+  // WritePublished once it has released mu_ (nullptr: nothing to write),
+  // after retrying batches whose write failed.
+  // REQUIRES: mu_ held exclusively.
+  std::shared_ptr<SealedBatch> PublishSealed(
+      std::vector<ewma::SealedChunk>* sealed);
+  // Stores a batch from PublishSealed and drops it from pending_.
+  // REQUIRES: mu_ not held.
+  void WritePublished(const std::shared_ptr<SealedBatch>& batch);
 
   // The most derived samples `decoded` can produce.
   size_t DerivedUpperBound(const codec::DecodedWriteRequest& decoded) const;
@@ -154,10 +172,11 @@ class DurableIngester {
   std::chrono::milliseconds checkpoint_ack_wait_{0};
   std::atomic<bool> recovered_;
   std::mutex checkpoint_mu_;  // one checkpoint at a time
-  // Exclusive: Prepare + append + Commit + chunk writes. Shared: reads.
+  // Exclusive: log append + Commit. Shared: reads.
   std::shared_mutex mu_;
-  uint64_t next_seq_ = 1;             // guarded by mu_
-  std::vector<StoredChunk> pending_;  // guarded by mu_
+  uint64_t next_seq_ = 1;  // guarded by mu_
+  // Sealed chunks not known to be stored; without a store they stay here.
+  std::vector<std::shared_ptr<SealedBatch>> pending_;  // guarded by mu_
   int64_t max_timestamp_ms_ = std::numeric_limits<int64_t>::min();  // mu_
 };
 

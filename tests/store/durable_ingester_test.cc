@@ -473,6 +473,99 @@ TEST_CASE("checkpoints taken while requests arrive restore exactly") {
   }
 }
 
+TEST_CASE("reads while chunks are sealed see every sample exactly once") {
+  // Sealed chunks are written after the ingest lock is released, and stay
+  // visible from memory until they are: a read in between finds them in
+  // both places and must return them once. 300 series seal together every
+  // 120 requests, so each of those writes takes long enough to be caught.
+  TempDir dir;
+  Running run(dir.path());
+  auto& ingester = run.ingester;
+  constexpr int kSteps = 600, kSeries = 300;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    ewma::ApplyResult result;
+    for (int t = 0; t < kSteps; ++t) {
+      if (!IngestBody(ingester, Body(t, kSeries), &result).ok()) break;
+    }
+    done = true;
+  });
+  int reads = 0, bad = 0;
+  std::string first_bad;
+  while (!done) {
+    for (uint8_t kind :
+         {ewma::kRawKind, ewma::StoredKindOf(ewma::Output::kEwma)}) {
+      Status s;
+      auto got = ReadBack(ingester, 5, kind, INT64_MIN, INT64_MAX, &s);
+      ++reads;
+      // A prefix of the series, without gaps or repeats.
+      bool ok = s.ok();
+      for (size_t i = 0; ok && i < got.size(); ++i) {
+        ok = got[i].first == 1700000000000 + static_cast<int64_t>(i) * 15000;
+      }
+      if (!ok && bad++ == 0) {
+        first_bad = s.ToString() + ", " + std::to_string(got.size()) +
+                    " samples, kind " + std::to_string(kind);
+      }
+    }
+  }
+  writer.join();
+  INFO(reads << " reads; first bad: " << first_bad);
+  CHECK(bad == 0);
+  Status s;
+  CHECK(ReadBack(ingester, 5, ewma::kRawKind, INT64_MIN, INT64_MAX, &s)
+            .size() == kSteps);
+}
+
+class FailingChunkWrites : public FaultInjector {
+ public:
+  Status BeforeWrite(std::string_view what) override {
+    return fail && what == "chunks"
+               ? Status::Unavailable("chunks: injected: disk full")
+               : Status::Ok();
+  }
+  bool fail = false;
+};
+
+TEST_CASE("sealed chunks that cannot be stored stay readable and are retried") {
+  TempDir dir;
+  FailingChunkWrites faults;
+  const int64_t all_start = INT64_MIN, all_end = INT64_MAX;
+  {
+    Running run(dir.path(), &faults);
+    auto& ingester = run.ingester;
+    faults.fail = true;
+    IngestRange(ingester, 0, 250);  // two seals (at 120 and 240), both fail
+    Status s;
+    auto raw = ReadBack(ingester, 3, ewma::kRawKind, all_start, all_end, &s);
+    REQUIRE(s.ok());
+    REQUIRE(raw.size() == 250);
+    CheckpointStats cs;
+    s = ingester.Checkpoint(&cs);
+    REQUIRE(s.code() == StatusCode::kUnavailable);
+    REQUIRE(s.message() ==
+            "sealed chunks cannot be stored; checkpoint postponed");
+
+    faults.fail = false;
+    IngestRange(ingester, 250, 251);  // retries both, oldest first
+    REQUIRE(ingester.Checkpoint(&cs).ok());
+    REQUIRE(cs.seq == 251);
+  }
+  // The checkpoint dropped the log: the chunks come from the store alone.
+  Running run(dir.path());
+  REQUIRE(run.recovery.requests == 0);
+  Status s;
+  auto raw = ReadBack(run.ingester, 3, ewma::kRawKind, all_start, all_end, &s);
+  REQUIRE(s.ok());
+  REQUIRE(raw.size() == 251);
+  for (int t = 0; t < 251; ++t) {
+    REQUIRE(raw[t].first == 1700000000000 + t * 15000);
+  }
+  auto ewma = ReadBack(run.ingester, 3, ewma::StoredKindOf(ewma::Output::kEwma),
+                       all_start, all_end, &s);
+  REQUIRE(ewma.size() == 251);
+}
+
 TEST_CASE("a checkpoint that trimmed the whole log: numbering continues") {
   TempDir dir;
   {
