@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iterator>
 #include <limits>
 #include <string>
 
@@ -112,18 +111,26 @@ void DurableIngester::StoreSealed(std::vector<ewma::SealedChunk>* sealed) {
   }
   sealed->clear();
   // Without a store (tests, benchmarks) sealed chunks stay in memory.
-  if (pending_.empty() || store_ == nullptr) return;
-  std::vector<StoredChunk> all;
-  for (const auto& batch : pending_) {
-    all.insert(all.end(), batch->chunks.begin(), batch->chunks.end());
+  if (store_ != nullptr) WritePending(/*failed_only=*/false);
+}
+
+bool DurableIngester::WritePending(bool failed_only) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (failed_only && !(*it)->failed) {
+      ++it;
+      continue;
+    }
+    Status s =
+        store_->WriteChunks((*it)->chunks, engine_->options().chunk_bucket_ms);
+    if (!s.ok()) {
+      (*it)->failed = true;
+      spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
+                   (*it)->chunks.size(), s.message());
+      return false;
+    }
+    it = pending_.erase(it);
   }
-  Status s = store_->WriteChunks(all, engine_->options().chunk_bucket_ms);
-  if (s.ok()) {
-    pending_.clear();
-  } else {
-    spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                 all.size(), s.message());
-  }
+  return true;
 }
 
 std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
@@ -134,20 +141,8 @@ std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
   // pending ones). Only two writes failing and succeeding concurrently can
   // leave a newer chunk stored before an older pending one, until the next
   // request stores that one too.
-  bool blocked = false;
-  if (store_ != nullptr) {
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if ((*it)->failed && !blocked &&
-          store_->WriteChunks((*it)->chunks,
-                              engine_->options().chunk_bucket_ms)
-              .ok()) {
-        it = pending_.erase(it);
-      } else {
-        blocked |= (*it)->failed;
-        ++it;
-      }
-    }
-  }
+  const bool blocked =
+      store_ != nullptr && !WritePending(/*failed_only=*/true);
   if (sealed->empty()) return nullptr;
   auto batch = std::make_shared<SealedBatch>();
   batch->chunks = std::move(*sealed);

@@ -151,6 +151,11 @@ class DurableIngester {
   // logs why), to retry with the next request. For recovery and
   // checkpoints. REQUIRES: mu_ held exclusively.
   void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
+  // Writes pending_'s batches in order (with `failed_only`, just those
+  // whose write failed), stopping at the first failure, which it marks
+  // failed; true when nothing failed. REQUIRES: mu_ held exclusively; a
+  // store.
+  bool WritePending(bool failed_only);
   // Puts `sealed` in pending_ as a batch for the caller to write with
   // WritePublished once it has released mu_ (nullptr: nothing to write),
   // after retrying batches whose write failed.

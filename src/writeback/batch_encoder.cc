@@ -102,17 +102,6 @@ void EncodeWriteRequest(const std::vector<OutgoingSample>& samples,
   }
 }
 
-std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples) {
-  std::string out;
-  EncodeWriteRequest(samples, &out);
-  return out;
-}
-
-std::string EncodeSnappyWriteRequest(
-    const std::vector<OutgoingSample>& samples) {
-  return codec::CompressSnappyBlock(EncodeWriteRequest(samples));
-}
-
 std::string_view BatchEncoder::EncodeSnappy(
     const std::vector<OutgoingSample>& samples) {
   EncodeWriteRequest(samples, &raw_);

@@ -40,17 +40,13 @@ struct OutgoingSample {
   std::string_view name_suffix = {};
 };
 
-// The uncompressed WriteRequest bytes for `samples`, in their order.
-std::string EncodeWriteRequest(const std::vector<OutgoingSample>& samples);
-// The same into *out (replacing its contents), reusing its capacity.
+// The uncompressed WriteRequest bytes for `samples`, in their order, into
+// *out (replacing its contents, reusing its capacity).
 void EncodeWriteRequest(const std::vector<OutgoingSample>& samples,
                         std::string* out);
 
-// EncodeWriteRequest, snappy block compressed: a ready remote-write body.
-std::string EncodeSnappyWriteRequest(
-    const std::vector<OutgoingSample>& samples);
-
-// The same, into buffers it keeps: a write-back sender thread encodes
+// EncodeWriteRequest, snappy block compressed: a ready remote-write body,
+// in buffers the encoder keeps: a sender thread encodes
 // batch after batch of about the same size, and fresh buffers would cost
 // an allocation and a zero-fill of a few hundred KiB each time.
 //
