@@ -3,19 +3,23 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <vector>
 
 #include "codec/crc32c.h"
+#include "store/request_log.h"
 
 namespace promewma::store {
 namespace {
 
-constexpr char kLogFamily[] = "log";
+// Where the request log was kept before it moved to segment files; an
+// existing one is moved over once, at Open.
+constexpr char kLegacyLogFamily[] = "log";
+constexpr char kRequestLogDir[] = "request_log";
 constexpr char kChunksFamily[] = "chunks";
 constexpr char kCheckpointFamily[] = "checkpoint";
 constexpr char kCheckpointMetaKey[] = "checkpoint";
@@ -129,12 +133,57 @@ class Store::Impl {
 
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* chunks_ = nullptr;
   rocksdb::ColumnFamilyHandle* checkpoint_ = nullptr;
-  std::atomic<uint64_t> last_seq_{0};
-  std::mutex sync_mu_;  // one WAL sync at a time; waiters then find it done
+  std::unique_ptr<RequestLog> log_;
+  uint64_t checkpoint_seq_at_open_ = 0;
 };
+
+namespace {
+
+// Moves the records of a request log kept in a RocksDB column family (the
+// format before segment files) into `log`, then drops the family. A crash
+// half-way is fine: the family stays until the records are all in `log`,
+// and the next Open skips the ones already moved.
+Status MoveLegacyLog(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+                     uint64_t covered, RequestLog* log) {
+  rocksdb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, family));
+  uint64_t moved = 0;
+  for (it->Seek(SeqKey(std::max(covered, log->last_seq()) + 1)); it->Valid();
+       it->Next()) {
+    const uint64_t seq = DecodeSeqKey(it->key());
+    const rocksdb::Slice v = it->value();
+    if (it->key().size() != 8 || v.size() < kRecordHeaderSize ||
+        static_cast<uint8_t>(v[0]) != kRemoteWriteRecord) {
+      return Status::Corruption("request log record " + std::to_string(seq) +
+                                ": malformed record header");
+    }
+    uint32_t stored_crc;
+    std::memcpy(&stored_crc, v.data() + 1, 4);
+    std::string_view body(v.data() + kRecordHeaderSize,
+                          v.size() - kRecordHeaderSize);
+    if (codec::Crc32c(body) != stored_crc) {
+      return Status::Corruption("request log record " + std::to_string(seq) +
+                                ": checksum mismatch");
+    }
+    Status s = log->Append(seq, body);
+    if (!s.ok()) return s;
+    ++moved;
+  }
+  Status s = FromRocks(it->status(), "reading the old request log");
+  if (s.ok()) s = log->Sync();
+  if (!s.ok()) return s;
+  it.reset();
+  if (moved > 0) {
+    spdlog::info("moved {} request log records to segment files", moved);
+  }
+  return FromRocks(db->DropColumnFamily(family),
+                   "dropping the old request log");
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
@@ -151,16 +200,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.keep_log_file_num = 3;
   // Memtables are RSS that does not shrink with the series count. RocksDB's
   // default (64 MiB, two per family, four families) could hold half a GiB;
-  // everything we write is either read back rarely (chunks, checkpoints)
-  // or deleted soon (the log), so small ones flushed early cost little.
+  // everything we write here is read back rarely (chunks, checkpoints),
+  // so small ones flushed early cost little.
   db_options.db_write_buffer_size = kMemtableBudgetBytes;
   rocksdb::ColumnFamilyOptions family_options;
-  family_options.write_buffer_size = kMemtableBudgetBytes / 4;
+  family_options.write_buffer_size = kMemtableBudgetBytes / 3;
   family_options.max_write_buffer_number = 2;
 
-  rocksdb::ColumnFamilyOptions log_options = family_options;
-  // Bodies are already snappy-compressed by the sender.
-  log_options.compression = rocksdb::kNoCompression;
   rocksdb::ColumnFamilyOptions chunk_options = family_options;
   // XOR chunks of full-precision values do not shrink under snappy (65.7 MB
   // in, 65.3 MB out in a benchmark's compaction), and compressing them on
@@ -168,10 +214,17 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   chunk_options.compression = rocksdb::kNoCompression;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, family_options},
-      {kLogFamily, log_options},
       {kChunksFamily, chunk_options},
       {kCheckpointFamily, family_options},
   };
+  // A data dir from before the request log moved to segment files.
+  std::vector<std::string> existing;
+  const bool legacy_log =
+      rocksdb::DB::ListColumnFamilies(db_options, options.dir, &existing)
+          .ok() &&
+      std::find(existing.begin(), existing.end(), kLegacyLogFamily) !=
+          existing.end();
+  if (legacy_log) families.push_back({kLegacyLogFamily, family_options});
 
   auto impl = std::make_unique<Impl>();
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, families,
@@ -184,24 +237,33 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     }
     return FromRocks(s, "data dir " + options.dir);
   }
-  impl->log_ = impl->handles_[1];
-  impl->chunks_ = impl->handles_[2];
-  impl->checkpoint_ = impl->handles_[3];
+  impl->chunks_ = impl->handles_[1];
+  impl->checkpoint_ = impl->handles_[2];
 
-  // The last log record tells where numbering continues.
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl->db_->NewIterator(rocksdb::ReadOptions(), impl->log_));
-  it->SeekToLast();
-  if (it->Valid()) impl->last_seq_ = DecodeSeqKey(it->key());
-  Status status = FromRocks(it->status(), "reading the request log");
+  // The log lives beside RocksDB's files; RocksDB's lock, taken above,
+  // keeps a second process out of it too.
+  RequestLogOptions log_options;
+  log_options.dir = options.dir + "/" + kRequestLogDir;
+  log_options.fsync = options.durability == Durability::kFsync;
+  log_options.segment_bytes = options.log_segment_bytes;
+  log_options.faults = options.faults;
+  auto log = RequestLog::Open(log_options);
+  if (!log.ok()) return log.status();
+  impl->log_ = std::move(log).value();
+
+  CheckpointMeta meta;
+  Status status = ReadMeta(impl->db_, &meta);
   if (!status.ok()) return status;
   // A checkpoint may have trimmed the whole log: numbering continues after
   // what it covers, or new records would hide behind it.
-  CheckpointMeta meta;
-  status = ReadMeta(impl->db_, &meta);
-  if (!status.ok()) return status;
-  if (meta.seq > impl->last_seq_) impl->last_seq_ = meta.seq;
-  it.reset();
+  impl->checkpoint_seq_at_open_ = meta.seq;
+  if (legacy_log) {
+    rocksdb::ColumnFamilyHandle* family = impl->handles_.back();
+    status = MoveLegacyLog(impl->db_, family, meta.seq, impl->log_.get());
+    if (!status.ok()) return status;
+    impl->db_->DestroyColumnFamilyHandle(family);
+    impl->handles_.pop_back();
+  }
   return std::unique_ptr<Store>(new Store(options, std::move(impl)));
 }
 
@@ -211,59 +273,19 @@ Store::Store(const StoreOptions& options, std::unique_ptr<Impl> impl)
 Store::~Store() = default;
 
 Status Store::AppendRequest(uint64_t seq, std::string_view body) {
-  if (options_.faults != nullptr) {
-    Status s = options_.faults->BeforeWrite("log");
-    if (!s.ok()) return s;
-  }
-  std::string value(kRecordHeaderSize + body.size(), '\0');
-  value[0] = static_cast<char>(kRemoteWriteRecord);
-  const uint32_t crc = codec::Crc32c(body);
-  std::memcpy(&value[1], &crc, 4);  // little-endian on every target we build
-  std::memcpy(&value[kRecordHeaderSize], body.data(), body.size());
-  rocksdb::WriteOptions write_options;
-  write_options.sync = false;  // see SyncLog
-  Status s =
-      FromRocks(impl_->db_->Put(write_options, impl_->log_, SeqKey(seq), value),
-                "appending to the request log");
-  if (s.ok()) impl_->last_seq_.store(seq, std::memory_order_release);
-  return s;
+  return impl_->log_->Append(seq, body);
 }
 
-Status Store::SyncLog() {
-  if (options_.durability != Durability::kFsync) return Status::Ok();
-  std::lock_guard<std::mutex> lock(impl_->sync_mu_);
-  return FromRocks(impl_->db_->SyncWAL(), "syncing the request log");
-}
+Status Store::SyncLog() { return impl_->log_->Sync(); }
 
 Status Store::ReplayRequests(
     uint64_t after,
     const std::function<Status(uint64_t seq, std::string_view body)>& apply) {
-  rocksdb::ReadOptions read_options;
-  read_options.verify_checksums = true;
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db_->NewIterator(read_options, impl_->log_));
-  for (it->Seek(SeqKey(after + 1)); it->Valid(); it->Next()) {
-    const uint64_t seq = DecodeSeqKey(it->key());
-    const rocksdb::Slice v = it->value();
-    if (it->key().size() != 8 || v.size() < kRecordHeaderSize ||
-        static_cast<uint8_t>(v[0]) != kRemoteWriteRecord) {
-      return Status::Corruption("request log record " + std::to_string(seq) +
-                                ": malformed record header");
-    }
-    uint32_t stored_crc;
-    std::memcpy(&stored_crc, v.data() + 1, 4);
-    std::string_view body(v.data() + kRecordHeaderSize,
-                          v.size() - kRecordHeaderSize);
-    if (codec::Crc32c(body) != stored_crc) {
-      return Status::Corruption("request log record " + std::to_string(seq) +
-                                ": checksum mismatch (" +
-                                std::to_string(body.size()) + " byte body in " +
-                                options_.dir + ")");
-    }
-    Status s = apply(seq, body);
-    if (!s.ok()) return s;
-  }
-  return FromRocks(it->status(), "reading the request log");
+  return impl_->log_->Replay(after, apply);
+}
+
+std::vector<std::string> Store::LogSegmentPaths() const {
+  return impl_->log_->SegmentPaths();
 }
 
 Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
@@ -431,11 +453,12 @@ Status Store::WriteCheckpoint(
   if (!s.ok()) return s;
 
   // Only now is the old state garbage.
-  rocksdb::WriteBatch cleanup;
-  cleanup.DeleteRange(impl_->checkpoint_, SeqKey(0), SeqKey(generation));
-  cleanup.DeleteRange(impl_->log_, SeqKey(0), SeqKey(seq + 1));
-  return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &cleanup),
-                   "deleting what the checkpoint replaced");
+  s = FromRocks(
+      impl_->db_->DeleteRange(rocksdb::WriteOptions(), impl_->checkpoint_,
+                              SeqKey(0), SeqKey(generation)),
+      "deleting the checkpoint this one replaced");
+  if (!s.ok()) return s;
+  return impl_->log_->Truncate(seq);
 }
 
 Status Store::ReadCheckpoint(
@@ -474,15 +497,7 @@ Status Store::DropBucketsBefore(int64_t bucket) {
 }
 
 uint64_t Store::last_seq() const {
-  return impl_->last_seq_.load(std::memory_order_acquire);
-}
-
-Status Store::OverwriteLogRecordForTest(uint64_t seq,
-                                        std::string_view raw_value) {
-  return FromRocks(
-      impl_->db_->Put(rocksdb::WriteOptions(), impl_->log_, SeqKey(seq),
-                      rocksdb::Slice(raw_value.data(), raw_value.size())),
-      "test overwrite");
+  return std::max(impl_->log_->last_seq(), impl_->checkpoint_seq_at_open_);
 }
 
 }  // namespace promewma::store

@@ -1,18 +1,14 @@
-// Store: promewma's durable state in one RocksDB database under --data-dir.
+// Store: promewma's durable state under --data-dir: the request log as
+// segment files (store/request_log.h) in <data-dir>/request_log/, and a
+// RocksDB database for chunks and checkpoints.
 //
 // The request log is the source of truth (DESIGN.md section 1): every
-// remote-write request that is acknowledged was appended here first, and
+// remote-write request that is acknowledged was appended there first, and
 // everything else (EWMA state, chunks, write-back backlog) is a
-// deterministic function of it. This unit owns the database and the log;
-// chunks and checkpoints live in their own column families.
+// deterministic function of it.
 //
 // Column families and record formats
 // ----------------------------------
-//   log:   key   = seq, 8 bytes big-endian (so keys sort in log order)
-//          value = u8 record_type (1 = snappy remote-write 1.0 body)
-//                  u32 little-endian CRC-32C of the body
-//                  body (exactly the bytes the sender posted)
-//
 //   chunks: key  = bucket      8 bytes big-endian, sign bit flipped
 //                  series      8 bytes big-endian (label-set hash of the
 //                              input series)
@@ -30,13 +26,16 @@
 //   default:    "checkpoint" -> generation (u64 LE) + covered seq (u64 LE)
 //          A checkpoint is written under a new generation, then the
 //          "checkpoint" key switches to it in a synced write, and only then
-//          are the old generation and the log records it covers deleted. A
+//          are the old generation and the log segments it covers deleted. A
 //          crash at any point leaves either the old or the new checkpoint
 //          complete, with the log it needs.
 //
-// RocksDB checksums its own WAL records and table blocks; the CRC here is
-// ours end to end, so a flipped byte anywhere between our write and our read
-// is reported with the record's sequence number instead of being replayed.
+//   Before the log moved to segment files it was a column family "log";
+//   Open moves such a log's records over and drops the family.
+//
+// RocksDB checksums its own WAL records and table blocks; the CRCs in chunk
+// values and log records are ours end to end, so a flipped byte anywhere
+// between our write and our read is reported instead of being used.
 //
 // Durability: with `durability: os` a record is in the operating system's
 // page cache once Append returns (it survives a crash of the process); with
@@ -57,6 +56,7 @@
 
 #include "ewma/engine.h"
 #include "promewma/status.h"
+#include "store/fault_injector.h"
 
 namespace promewma::store {
 
@@ -73,20 +73,11 @@ enum class Durability {
   kFsync,  // survives power loss
 };
 
-// Test seam: lets a test make chosen writes fail, as a full disk or a dying
-// process would. Production code passes none.
-class FaultInjector {
- public:
-  virtual ~FaultInjector() = default;
-  // Called before each write; `what` names it ("log", ...). A non-OK status
-  // fails the write before anything reaches the database.
-  virtual Status BeforeWrite(std::string_view what) = 0;
-};
-
 struct StoreOptions {
   std::string dir;
   Durability durability = Durability::kOs;
   FaultInjector* faults = nullptr;  // not owned; may be null
+  size_t log_segment_bytes = 64 << 20;  // see RequestLogOptions
 };
 
 class Store {
@@ -144,8 +135,8 @@ class Store {
 
   const StoreOptions& options() const { return options_; }
 
-  // For corruption tests: overwrite raw values, bypassing the formats.
-  Status OverwriteLogRecordForTest(uint64_t seq, std::string_view raw_value);
+  // The request log's segment files, oldest first (tests).
+  std::vector<std::string> LogSegmentPaths() const;
   // Flips one byte of the stored value of every chunk of (series, kind).
   Status CorruptChunksForTest(uint64_t series, uint8_t kind, size_t offset);
 

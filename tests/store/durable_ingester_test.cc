@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "store/checkpoint_record.h"
+#include "store/request_log.h"
 #include "testing/remote_write.h"
 #include "testing/subprocess.h"
 
@@ -187,46 +189,49 @@ TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
     for (int t = 0; t < 5; ++t)
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
   }
-  auto store = OpenStore(dir.path());
-  std::string record;
-  SECTION("a flipped body byte fails the checksum") {
-    // Rewrite record 3 with a valid header but one byte of the body changed.
-    std::vector<std::pair<uint64_t, std::string>> records;
+  // Record 3's body: the segment holds records 1 to 5, back to back.
+  size_t offset = 0, body_size = 0;
+  std::string segment;
+  {
+    auto store = OpenStore(dir.path());
+    REQUIRE(store->LogSegmentPaths().size() == 1);
+    segment = store->LogSegmentPaths()[0];
     REQUIRE(store
                 ->ReplayRequests(0,
                                  [&](uint64_t seq, std::string_view body) {
-                                   records.push_back({seq, std::string(body)});
+                                   if (seq < 3) {
+                                     offset += RequestLog::kRecordHeaderSize +
+                                               body.size();
+                                   } else if (seq == 3) {
+                                     body_size = body.size();
+                                   }
                                    return Status::Ok();
                                  })
                 .ok());
-    REQUIRE(records.size() == 5);
-    std::string body = records[2].second;
-    uint32_t crc = codec::Crc32c(body);
-    body[body.size() / 2] ^= 0x20;
-    record = std::string(1, '\x01') +
-             std::string(reinterpret_cast<char*>(&crc), 4) + body;
-    REQUIRE(store->OverwriteLogRecordForTest(3, record).ok());
-
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats stats;
-    Status s = ingester.Recover(&stats);
-    REQUIRE(s.code() == StatusCode::kCorruption);
-    REQUIRE(s.message().find("request log record 3: checksum mismatch") == 0);
-    REQUIRE(stats.requests == 2);  // records 1 and 2 only
-    ewma::ApplyResult result;
-    REQUIRE(IngestBody(ingester, Body(9), &result).code() ==
-            StatusCode::kUnavailable);  // not serving on a broken log
   }
-  SECTION("a truncated record header") {
-    REQUIRE(store->OverwriteLogRecordForTest(2, "\x01\x02").ok());
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
-    RecoveryStats stats;
-    Status s = ingester.Recover(&stats);
-    REQUIRE(s.code() == StatusCode::kCorruption);
-    REQUIRE(s.message() == "request log record 2: malformed record header");
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    const auto at = static_cast<std::streamoff>(
+        offset + RequestLog::kRecordHeaderSize + body_size / 2);
+    char c;
+    f.seekg(at);
+    f.read(&c, 1);
+    c ^= 0x20;
+    f.seekp(at);
+    f.write(&c, 1);
+    REQUIRE(f.good());
   }
+  auto store = OpenStore(dir.path());
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, store.get());
+  RecoveryStats stats;
+  Status s = ingester.Recover(&stats);
+  REQUIRE(s.code() == StatusCode::kCorruption);
+  REQUIRE(s.message().find("request log record 3: checksum mismatch") == 0);
+  REQUIRE(stats.requests == 2);  // records 1 and 2 only
+  ewma::ApplyResult result;
+  REQUIRE(IngestBody(ingester, Body(9), &result).code() ==
+          StatusCode::kUnavailable);  // not serving on a broken log
 }
 
 TEST_CASE("one data dir, one process") {
@@ -365,7 +370,7 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
     // The log holds only what came after the checkpoint.
     int records = 0;
     REQUIRE(store
-                ->ReplayRequests(0,
+                ->ReplayRequests(130,
                                  [&](uint64_t seq, std::string_view) {
                                    REQUIRE(seq > 130);
                                    ++records;
@@ -373,6 +378,11 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
                                  })
                 .ok());
     REQUIRE(records == 10);
+    Status gone = store->ReplayRequests(
+        0, [](uint64_t, std::string_view) { return Status::Ok(); });
+    REQUIRE(gone.code() == StatusCode::kCorruption);
+    REQUIRE(gone.message().rfind("request log records 1 to 130 are missing",
+                                 0) == 0);
   }
   Running run(dir.path());
   auto& [store, engine, ingester, rs] = run;

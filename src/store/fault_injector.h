@@ -1,0 +1,25 @@
+// FaultInjector: a test seam that lets a test make chosen writes of the
+// store fail, as a full disk or a dying process would. Production code
+// passes none.
+
+#ifndef PROMEWMA_STORE_FAULT_INJECTOR_H_
+#define PROMEWMA_STORE_FAULT_INJECTOR_H_
+
+#include <string_view>
+
+#include "promewma/status.h"
+
+namespace promewma::store {
+
+class FaultInjector {
+ public:
+  virtual ~FaultInjector() = default;
+  // Called before each write; `what` names it ("log", "chunks",
+  // "checkpoint", "checkpoint pointer"). A non-OK status fails the write
+  // before anything reaches the disk.
+  virtual Status BeforeWrite(std::string_view what) = 0;
+};
+
+}  // namespace promewma::store
+
+#endif  // PROMEWMA_STORE_FAULT_INJECTOR_H_
