@@ -308,10 +308,12 @@ Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
                        c.kind, c.min_time_ms),
               value);
   }
-  // Chunks are derived from the log: after a crash replay writes them
-  // again, so they need no sync of their own.
-  return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &batch),
-                   "writing chunks");
+  // Chunks are derived from the log: after a crash the replay writes them
+  // again, so they skip RocksDB's WAL, until a checkpoint drops the log
+  // that derived them; it flushes them to table files first.
+  rocksdb::WriteOptions no_wal;
+  no_wal.disableWAL = true;
+  return FromRocks(impl_->db_->Write(no_wal, &batch), "writing chunks");
 }
 
 Status Store::ReadChunks(
@@ -441,8 +443,17 @@ Status Store::WriteCheckpoint(
     if (!s.ok()) return s;
   }
 
-  // The switch: synced, so everything written before it (chunks, records)
-  // is on stable storage too (the WAL is one sequential file).
+  // Chunks skip the WAL: the log records that would rebuild them are about
+  // to go, so they must be in table files first.
+  rocksdb::FlushOptions wait;
+  wait.wait = true;
+  wait.allow_write_stall = true;
+  s = FromRocks(impl_->db_->Flush(wait, impl_->chunks_), "flushing chunks");
+  if (!s.ok()) return s;
+
+  // The switch: synced, so everything written to the WAL before it (the
+  // checkpoint's records) is on stable storage too (the WAL is one
+  // sequential file).
   std::string pointer(16, '\0');
   std::memcpy(&pointer[0], &generation, 8);
   std::memcpy(&pointer[8], &seq, 8);
