@@ -2,12 +2,14 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 #include <vector>
 
 #include "codec/crc32c.h"
@@ -212,6 +214,17 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // in, 65.3 MB out in a benchmark's compaction), and compressing them on
   // every flush and compaction cost ~10% of RocksDB's background CPU.
   chunk_options.compression = rocksdb::kNoCompression;
+  // Every memtable flush of chunks overlaps the current time bucket whole
+  // (keys are bucket, then series), so each level-0 compaction rewrites
+  // the bucket's data in level 1 again. Waiting for 8 files instead of 4
+  // halves how often: compaction CPU per ingested sample fell from 0.090
+  // to 0.057 us in the ingest benchmark. Reads look into up to 8 more
+  // files, each skipped by its key range unless it holds the bucket.
+  chunk_options.level0_file_num_compaction_trigger = 8;
+  // WriteChunks inserts in key order: within a bucket (the 8-byte key
+  // prefix), start looking where the previous insert went.
+  chunk_options.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(8));
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, family_options},
       {kChunksFamily, chunk_options},
@@ -295,18 +308,41 @@ Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
     Status s = options_.faults->BeforeWrite("chunks");
     if (!s.ok()) return s;
   }
-  rocksdb::WriteBatch batch;
-  std::string value;
+  // In key order, so that the memtable's insert hint (set at Open) finds
+  // each chunk's place from the previous one's: ~10% less CPU for the
+  // hundreds of chunks a request seals when heads fill together.
+  struct Keyed {
+    int64_t bucket;
+    const StoredChunk* chunk;
+  };
+  std::vector<Keyed> order;
+  order.reserve(chunks.size());
   for (const StoredChunk& c : chunks) {
-    value.assign(kChunkValueHeader, '\0');
-    std::memcpy(&value[4], &c.max_time_ms, 8);
-    value.append(c.bytes);
-    const uint32_t crc = codec::Crc32c(std::string_view(value).substr(4));
-    std::memcpy(&value[0], &crc, 4);
-    batch.Put(impl_->chunks_,
-              ChunkKey(FloorDiv(c.min_time_ms, bucket_ms), c.labels_hash,
-                       c.kind, c.min_time_ms),
-              value);
+    order.push_back({FloorDiv(c.min_time_ms, bucket_ms), &c});
+  }
+  std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
+    return std::tie(a.bucket, a.chunk->labels_hash, a.chunk->kind,
+                    a.chunk->min_time_ms) < std::tie(b.bucket,
+                                                     b.chunk->labels_hash,
+                                                     b.chunk->kind,
+                                                     b.chunk->min_time_ms);
+  });
+  rocksdb::WriteBatch batch;
+  for (const Keyed& k : order) {
+    const StoredChunk& c = *k.chunk;
+    char header[kChunkValueHeader];
+    std::memcpy(&header[4], &c.max_time_ms, 8);
+    const uint32_t crc = codec::Crc32c(
+        c.bytes, codec::Crc32c(std::string_view(&header[4], 8)));
+    std::memcpy(&header[0], &crc, 4);
+    const std::string key =
+        ChunkKey(k.bucket, c.labels_hash, c.kind, c.min_time_ms);
+    const rocksdb::Slice key_slice(key);
+    const rocksdb::Slice value_parts[2] = {
+        rocksdb::Slice(header, kChunkValueHeader),
+        rocksdb::Slice(c.bytes.data(), c.bytes.size())};
+    batch.Put(impl_->chunks_, rocksdb::SliceParts(&key_slice, 1),
+              rocksdb::SliceParts(value_parts, 2));
   }
   // Chunks are derived from the log: after a crash the replay writes them
   // again, so they skip RocksDB's WAL, until a checkpoint drops the log
