@@ -204,6 +204,14 @@ Status SealHeads(uint64_t labels_hash, const EstimatorParams& params,
 
 }  // namespace
 
+void DeriveSealedChunks(const SealedHead& head,
+                        std::vector<SealedChunk>* out) {
+  // The head was built by the engine from these parameters, so the replay
+  // cannot fail.
+  (void)SealHeads(head.labels_hash, *head.params, head.head_start, head.raw,
+                  out);
+}
+
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {
   // Four cache lines: at a million series every line is 64 MB of RSS.
   static_assert(sizeof(Series) <= 256, "keep Series within 4 cache lines");
@@ -348,10 +356,9 @@ void Engine::AppendRaw(Series* series, int64_t timestamp_ms, double value,
     const int64_t bucket_start = (t / b - (t % b < 0 ? 1 : 0)) * b;
     if (head.num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
         head.min_time() < bucket_start) {
-      // The head was built by this engine from these parameters, so the
-      // replay cannot fail.
-      (void)SealHeads(series->labels_hash, *series->params,
-                      series->head_start.ToState(), head, &result->sealed);
+      result->sealed.push_back(SealedHead{series->labels_hash, series->params,
+                                          series->head_start.ToState(),
+                                          std::move(head)});
       head = codec::XorChunkAppender(0);
     }
   }

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "codec/write_request.h"
+#include "codec/xor_chunk.h"
 #include "ewma/estimator_params.h"
 #include "ewma/series_estimator.h"
 #include "model/labels.h"
@@ -72,6 +73,23 @@ struct SealedChunk {
   std::string bytes;  // Prometheus XOR chunk
 };
 
+// A raw head chunk the engine sealed, with what re-deriving its outputs
+// needs. Deriving the output chunks costs about as much as appending the
+// samples did, and when heads fill together one request seals hundreds, so
+// the engine leaves it to the caller (DeriveSealedChunks), who can do it
+// after releasing whatever lock it applies requests under.
+struct SealedHead {
+  uint64_t labels_hash;           // identity of the input series
+  const EstimatorParams* params;  // the engine's; valid while it lives
+  EstimatorState head_start;      // the series' state before the head
+  codec::XorChunkAppender raw;
+};
+
+// Appends the chunks of a sealed head to *out: the raw chunk, then one per
+// output it stores, in output order. The engine built the head from these
+// parameters, so re-deriving cannot fail.
+void DeriveSealedChunks(const SealedHead& head, std::vector<SealedChunk>* out);
+
 // The open head chunk of one stored series, copied out of the engine.
 struct HeadChunk {
   int64_t min_time_ms = 0;
@@ -110,8 +128,8 @@ struct ApplyResult {
   // Set when samples were rejected (out of order or conflicting): names the
   // first such series in request order and why. Empty otherwise.
   std::string rejection;
-  // Head chunks this request sealed; the caller stores them.
-  std::vector<SealedChunk> sealed;
+  // Head chunks this request sealed; the caller derives and stores them.
+  std::vector<SealedHead> sealed;
   // With EngineOptions::collect_derived: the outputs of every accepted
   // sample, in request order per series.
   std::vector<EmittedDerived> derived;

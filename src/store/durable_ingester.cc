@@ -103,13 +103,29 @@ Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
       " derived samples); nothing applied, retry later");
 }
 
-void DurableIngester::StoreSealed(std::vector<ewma::SealedChunk>* sealed) {
-  if (!sealed->empty()) {
-    auto batch = std::make_shared<SealedBatch>();
-    batch->chunks = std::move(*sealed);
-    pending_.push_back(std::move(batch));
+const std::vector<StoredChunk>& DurableIngester::SealedBatch::Chunks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!derived_) {
+    for (const ewma::SealedHead& head : heads_) {
+      ewma::DeriveSealedChunks(head, &chunks_);
+    }
+    heads_ = {};
+    derived_ = true;
   }
-  sealed->clear();
+  return chunks_;
+}
+
+bool DurableIngester::SealedBatch::MayHold(uint64_t labels_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (derived_) return true;
+  for (const ewma::SealedHead& head : heads_) {
+    if (head.labels_hash == labels_hash) return true;
+  }
+  return false;
+}
+
+void DurableIngester::StoreSealed(std::shared_ptr<SealedBatch> batch) {
+  if (batch != nullptr) pending_.push_back(std::move(batch));
   // Without a store (tests, benchmarks) sealed chunks stay in memory.
   if (store_ != nullptr) WritePending(/*failed_only=*/false);
 }
@@ -120,12 +136,12 @@ bool DurableIngester::WritePending(bool failed_only) {
       ++it;
       continue;
     }
-    Status s =
-        store_->WriteChunks((*it)->chunks, engine_->options().chunk_bucket_ms);
+    const std::vector<StoredChunk>& chunks = (*it)->Chunks();
+    Status s = store_->WriteChunks(chunks, engine_->options().chunk_bucket_ms);
     if (!s.ok()) {
       (*it)->failed = true;
       spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                   (*it)->chunks.size(), s.message());
+                   chunks.size(), s.message());
       return false;
     }
     it = pending_.erase(it);
@@ -134,7 +150,7 @@ bool DurableIngester::WritePending(bool failed_only) {
 }
 
 std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
-    std::vector<ewma::SealedChunk>* sealed) {
+    std::vector<ewma::SealedHead>* sealed) {
   // Batches whose write failed go first, in order, and while one still
   // fails the new batch waits behind it: a series' chunks reach the store
   // in time order, which is the order readers expect (stored chunks, then
@@ -144,8 +160,7 @@ std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
   const bool blocked =
       store_ != nullptr && !WritePending(/*failed_only=*/true);
   if (sealed->empty()) return nullptr;
-  auto batch = std::make_shared<SealedBatch>();
-  batch->chunks = std::move(*sealed);
+  auto batch = std::make_shared<SealedBatch>(std::move(*sealed));
   sealed->clear();
   batch->failed = blocked;
   pending_.push_back(batch);
@@ -154,8 +169,8 @@ std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
 }
 
 void DurableIngester::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
-  Status s =
-      store_->WriteChunks(batch->chunks, engine_->options().chunk_bucket_ms);
+  const std::vector<StoredChunk>& chunks = batch->Chunks();
+  Status s = store_->WriteChunks(chunks, engine_->options().chunk_bucket_ms);
   std::unique_lock<std::shared_mutex> lock(mu_);
   // A checkpoint may have stored it meanwhile and dropped it already.
   auto it = std::find(pending_.begin(), pending_.end(), batch);
@@ -165,7 +180,7 @@ void DurableIngester::WritePublished(const std::shared_ptr<SealedBatch>& batch) 
   } else {
     batch->failed = true;
     spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                 batch->chunks.size(), s.message());
+                 chunks.size(), s.message());
   }
 }
 
@@ -188,7 +203,8 @@ Status DurableIngester::ReadStoredSeries(
     if (!s.ok()) return s;
   }
   for (const auto& batch : pending_) {
-    for (const StoredChunk& c : batch->chunks) {
+    if (!batch->MayHold(labels_hash)) continue;
+    for (const StoredChunk& c : batch->Chunks()) {
       if (c.labels_hash != labels_hash || c.kind != kind) continue;
       if (c.max_time_ms < start_ms || c.min_time_ms > end_ms) continue;
       if (std::find(stored_starts.begin(), stored_starts.end(),
@@ -235,8 +251,7 @@ Status DurableIngester::Checkpoint(CheckpointStats* stats) {
     }
     // Chunks sealed by the requests the checkpoint covers must be stored
     // before it drops those requests from the log.
-    std::vector<ewma::SealedChunk> none;
-    StoreSealed(&none);
+    StoreSealed(nullptr);
     if (!pending_.empty()) {
       return Status::Unavailable(
           "sealed chunks cannot be stored; checkpoint postponed");
@@ -298,7 +313,10 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
         Status st = DecodeCheckpointRecord(record, &snapshot);
         if (st.ok()) st = engine_->Restore(snapshot, &sealed);
         // Heads a configuration change closed (rarely any).
-        if (st.ok() && !sealed.empty()) StoreSealed(&sealed);
+        if (st.ok() && !sealed.empty()) {
+          StoreSealed(std::make_shared<SealedBatch>(std::move(sealed)));
+          sealed.clear();
+        }
         if (st.ok() && snapshot.state.count > 0) {
           max_timestamp_ms_ =
               std::max(max_timestamp_ms_, snapshot.state.last_sample_ms);
@@ -348,7 +366,10 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
       }
       sink_->Push(seq, result.derived);
     }
-    StoreSealed(&result.sealed);
+    if (!result.sealed.empty()) {
+      StoreSealed(std::make_shared<SealedBatch>(std::move(result.sealed)));
+      result.sealed.clear();
+    }
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result.max_timestamp_ms);
     ++stats->requests;
     stats->samples += result.received;

@@ -11,10 +11,11 @@
 // had, which is what makes the estimator's derived values survive a crash.
 // Decoding, the expensive part, stays outside the mutex.
 //
-// Head chunks the engine seals are written to the store under the same
-// mutex; readers take it shared (ReadStoredSeries), so a read never sees a
-// chunk in neither place. A chunk write that fails is kept in memory and
-// retried with the next request: the data is also in the log.
+// Head chunks a request seals are published to readers under the same
+// mutex (readers take it shared, ReadStoredSeries), so a read never sees a
+// chunk in neither place; the request then derives their output chunks
+// and stores them after releasing it. A chunk write that fails is kept in
+// memory and retried with the next request: the data is also in the log.
 //
 // Thread-safety: all methods are thread-safe.
 
@@ -139,18 +140,34 @@ class DurableIngester {
  private:
   ewma::Engine* const engine_;
   Store* const store_;
-  // Chunks sealed by one request, from Commit until they are stored.
-  // Immutable once in pending_, so the request that sealed them can write
-  // them without holding mu_ while readers see them in pending_.
-  struct SealedBatch {
-    std::vector<StoredChunk> chunks;
+  // Chunks sealed by one request, from Commit until they are stored. Its
+  // chunks are derived from the sealed heads once, by whoever needs them
+  // first: the request that sealed them, after it released mu_, or a reader
+  // meanwhile.
+  class SealedBatch {
+   public:
+    explicit SealedBatch(std::vector<ewma::SealedHead> heads)
+        : heads_(std::move(heads)) {}
+    explicit SealedBatch(std::vector<StoredChunk> chunks)
+        : derived_(true), chunks_(std::move(chunks)) {}
+    // The batch's chunks, derived now if nobody has yet.
+    const std::vector<StoredChunk>& Chunks();
+    // False when the batch certainly holds no chunk of the series.
+    bool MayHold(uint64_t labels_hash);
+
     bool failed = false;  // its write failed; retried under mu_. Guarded by mu_
+
+   private:
+    std::mutex mu_;
+    bool derived_ = false;                  // guarded by mu_
+    std::vector<ewma::SealedHead> heads_;   // guarded by mu_; until derived
+    std::vector<StoredChunk> chunks_;       // guarded by mu_ until derived
   };
 
-  // Writes pending_ plus `sealed` now; keeps what fails in pending_ (and
-  // logs why), to retry with the next request. For recovery and
-  // checkpoints. REQUIRES: mu_ held exclusively.
-  void StoreSealed(std::vector<ewma::SealedChunk>* sealed);
+  // Writes pending_ plus `batch` (may be null) now; keeps what fails in
+  // pending_ (and logs why), to retry with the next request. For recovery
+  // and checkpoints. REQUIRES: mu_ held exclusively.
+  void StoreSealed(std::shared_ptr<SealedBatch> batch);
   // Writes pending_'s batches in order (with `failed_only`, just those
   // whose write failed), stopping at the first failure, which it marks
   // failed; true when nothing failed. REQUIRES: mu_ held exclusively; a
@@ -161,7 +178,7 @@ class DurableIngester {
   // after retrying batches whose write failed.
   // REQUIRES: mu_ held exclusively.
   std::shared_ptr<SealedBatch> PublishSealed(
-      std::vector<ewma::SealedChunk>* sealed);
+      std::vector<ewma::SealedHead>* sealed);
   // Stores a batch from PublishSealed and drops it from pending_.
   // REQUIRES: mu_ not held.
   void WritePublished(const std::shared_ptr<SealedBatch>& batch);

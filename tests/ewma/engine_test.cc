@@ -216,6 +216,13 @@ std::string CpuLabels() {
   return out;
 }
 
+// The chunks of sealed heads, as the caller derives them.
+std::vector<SealedChunk> ChunksOf(const std::vector<SealedHead>& heads) {
+  std::vector<SealedChunk> chunks;
+  for (const SealedHead& head : heads) DeriveSealedChunks(head, &chunks);
+  return chunks;
+}
+
 // Every stored sample of the "cpu" series by kind: sealed chunks in order,
 // then the open head.
 std::map<uint8_t, std::vector<std::pair<int64_t, double>>> StoredSamples(
@@ -274,7 +281,9 @@ TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
   // sample (min_samples 10, prior basis) and stddev at the 2nd, so their
   // first chunks are shorter.
   std::map<uint8_t, std::vector<size_t>> sizes;
-  for (const SealedChunk& c : r.sealed) {
+  const std::vector<SealedChunk> sealed = ChunksOf(r.sealed);
+  REQUIRE(r.sealed.size() == 2);  // two raw heads
+  for (const SealedChunk& c : sealed) {
     REQUIRE(c.labels_hash == model::HashLabelSet(CpuLabels()));
     sizes[c.kind].push_back(Decode(c.bytes).size());
   }
@@ -283,9 +292,9 @@ TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
   REQUIRE(sizes[StoredKindOf(Output::kEwma)] == Sizes{120, 120});
   REQUIRE(sizes[StoredKindOf(Output::kUpperThreshold)] == Sizes{110, 120});
   REQUIRE(sizes[StoredKindOf(Output::kStddev)] == Sizes{119, 120});
-  REQUIRE(r.sealed.size() == 8);
+  REQUIRE(sealed.size() == 8);
 
-  auto stored = StoredSamples(engine, r.sealed);
+  auto stored = StoredSamples(engine, sealed);
   REQUIRE(stored[kRawKind] == samples);
   auto expected = Reference(options.defaults, samples);
   REQUIRE(expected.size() == 3);
@@ -317,8 +326,8 @@ TEST_CASE("a restored series continues its head chunks exactly") {
   });
   REQUIRE(sealed_at_restore.empty());
   ApplyResult r2 = ApplySeries(restored, {{{{"__name__", "cpu"}}, second}});
-  std::vector<SealedChunk> sealed = r1.sealed;
-  sealed.insert(sealed.end(), r2.sealed.begin(), r2.sealed.end());
+  std::vector<SealedChunk> sealed = ChunksOf(r1.sealed);
+  for (const SealedChunk& c : ChunksOf(r2.sealed)) sealed.push_back(c);
   auto stored = StoredSamples(restored, sealed);
   REQUIRE(stored[kRawKind] == samples);
   for (const auto& [kind, want] : Reference(options.defaults, samples)) {
@@ -379,8 +388,9 @@ TEST_CASE("a head chunk is sealed where a time bucket ends") {
   Engine engine{options};
   ApplyResult r = ApplySeries(
       engine, {{{{"__name__", "cpu"}}, {{50000, 1}, {59999, 2}, {60000, 3}}}});
-  REQUIRE(r.sealed.size() == 2);  // raw and ewma, each [50000, 59999]
-  for (const SealedChunk& c : r.sealed) {
+  const std::vector<SealedChunk> sealed = ChunksOf(r.sealed);
+  REQUIRE(sealed.size() == 2);  // raw and ewma, each [50000, 59999]
+  for (const SealedChunk& c : sealed) {
     REQUIRE(c.min_time_ms == 50000);
     REQUIRE(c.max_time_ms == 59999);
   }

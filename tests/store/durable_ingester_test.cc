@@ -483,11 +483,46 @@ TEST_CASE("checkpoints taken while requests arrive restore exactly") {
   }
 }
 
+TEST_CASE("a read derives the output chunks of heads nobody derived yet") {
+  // Without a store nothing writes sealed chunks, so nothing derives their
+  // outputs but the reads: the window between a request publishing its
+  // sealed heads and deriving them, held open.
+  ewma::Engine engine{ewma::EngineOptions{}};
+  DurableIngester ingester(&engine, nullptr);
+  ewma::Engine reference{ewma::EngineOptions{}};
+  DurableIngester reference_ingester(&reference, nullptr);
+  ewma::ApplyResult result;
+  std::vector<std::pair<int64_t, double>> want_ewma;
+  for (int t = 0; t < 300; ++t) {  // two sealed heads a series, and a head
+    REQUIRE(IngestBody(ingester, Body(t), &result).ok());
+  }
+  // The reference: each output value as /metrics would show it after
+  // every step, from an engine fed one request at a time.
+  for (int t = 0; t < 300; ++t) {
+    REQUIRE(IngestBody(reference_ingester, Body(t), &result).ok());
+    for (const auto& [labels, latest] : LatestOf(reference)) {
+      if (labels.find("\"h4\"") == std::string::npos) continue;
+      want_ewma.push_back({std::get<0>(latest), std::get<1>(latest)});
+    }
+  }
+  Status s;
+  const auto raw = ReadBack(ingester, 4, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  REQUIRE(s.ok());
+  REQUIRE(raw.size() == 300);
+  const auto ewma_read = ReadBack(ingester, 4,
+                                  ewma::StoredKindOf(ewma::Output::kEwma),
+                                  INT64_MIN, INT64_MAX, &s);
+  REQUIRE(s.ok());
+  REQUIRE(ewma_read == want_ewma);
+}
+
 TEST_CASE("reads while chunks are sealed see every sample exactly once") {
-  // Sealed chunks are written after the ingest lock is released, and stay
-  // visible from memory until they are: a read in between finds them in
-  // both places and must return them once. 300 series seal together every
-  // 120 requests, so each of those writes takes long enough to be caught.
+  // Sealed heads are published under the ingest lock, then derived and
+  // written after it is released. Until they are stored, a read finds them
+  // in memory, deriving the output chunks itself if the writer has not yet,
+  // and once stored maybe in both places, and must return them once. 300
+  // series seal together every 120 requests, so each of those windows is
+  // long enough to be caught.
   TempDir dir;
   Running run(dir.path());
   auto& ingester = run.ingester;
@@ -524,6 +559,9 @@ TEST_CASE("reads while chunks are sealed see every sample exactly once") {
   CHECK(bad == 0);
   Status s;
   CHECK(ReadBack(ingester, 5, ewma::kRawKind, INT64_MIN, INT64_MAX, &s)
+            .size() == kSteps);
+  CHECK(ReadBack(ingester, 5, ewma::StoredKindOf(ewma::Output::kEwma),
+                 INT64_MIN, INT64_MAX, &s)
             .size() == kSteps);
 }
 
