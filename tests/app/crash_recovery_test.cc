@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "codec/snappy_block.h"
-#include "remote.pb.h"
 #include "store/durable_ingester.h"
 #include "testing/remote_write.h"
 #include "testing/subprocess.h"
@@ -153,42 +152,6 @@ TEST_CASE("SIGKILL under load loses no acknowledged sample") {
   REQUIRE(promewma->Wait(10s) == 0);
 }
 
-// Raw samples of cpu{host="HOST"} over remote read (SAMPLES).
-std::vector<int64_t> ReadRawTimestamps(int port, const std::string& host) {
-  prometheus::ReadRequest req;
-  auto* q = req.add_queries();
-  q->set_start_timestamp_ms(0);
-  q->set_end_timestamp_ms(INT64_MAX);
-  for (auto [name, value] : {std::pair<std::string, std::string>{"__name__",
-                                                                 "cpu"},
-                             {"host", host}}) {
-    auto* m = q->add_matchers();
-    m->set_type(prometheus::LabelMatcher::EQ);
-    m->set_name(name);
-    m->set_value(value);
-  }
-  httplib::Client client("127.0.0.1", port);
-  auto r = client.Post("/api/v1/read",
-                       {{"Content-Encoding", "snappy"},
-                        {"X-Prometheus-Remote-Read-Version", "0.1.0"}},
-                       codec::CompressSnappyBlock(req.SerializeAsString()),
-                       "application/x-protobuf");
-  REQUIRE(r);
-  INFO(r->body);
-  REQUIRE(r->status == 200);
-  std::string raw;
-  REQUIRE(codec::DecompressSnappyBlock(r->body, 1 << 30, &raw).ok());
-  prometheus::ReadResponse resp;
-  REQUIRE(resp.ParseFromString(raw));
-  REQUIRE(resp.results_size() == 1);
-  REQUIRE(resp.results(0).timeseries_size() == 1);
-  std::vector<int64_t> out;
-  for (const auto& s : resp.results(0).timeseries(0).samples()) {
-    out.push_back(s.timestamp());
-  }
-  return out;
-}
-
 double MetricValue(int port, const std::string& name) {
   httplib::Client c("127.0.0.1", port);
   auto r = c.Get("/metrics");
@@ -242,10 +205,12 @@ TEST_CASE("chunks sealed before a checkpoint survive a SIGKILL after it") {
   promewma = start();
   REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 30s));
   for (int s : {0, kSeries - 1}) {
-    const auto timestamps = ReadRawTimestamps(port, "h" + std::to_string(s));
-    REQUIRE(timestamps.size() == kSteps);
+    const auto samples = testing::RemoteReadSeries(
+        port, {{"__name__", "cpu"}, {"host", "h" + std::to_string(s)}}, 0,
+        INT64_MAX);
+    REQUIRE(samples.size() == kSteps);
     for (int t = 0; t < kSteps; ++t) {
-      REQUIRE(timestamps[t] == 1700000000000 + t * 15000);
+      REQUIRE(samples[t].first == 1700000000000 + t * 15000);
     }
   }
   promewma->Signal(SIGTERM);

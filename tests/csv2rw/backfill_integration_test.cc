@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "codec/snappy_block.h"
-#include "remote.pb.h"
+#include "testing/remote_write.h"
 #include "testing/subprocess.h"
 
 namespace promewma::csv2rw {
@@ -72,39 +72,8 @@ std::vector<std::pair<int64_t, double>> RemoteRead(int port,
                                                    const std::string& name,
                                                    const std::string& source,
                                                    int64_t start, int64_t end) {
-  prometheus::ReadRequest req;
-  auto* q = req.add_queries();
-  q->set_start_timestamp_ms(start);
-  q->set_end_timestamp_ms(end);
-  auto* m = q->add_matchers();
-  m->set_type(prometheus::LabelMatcher::EQ);
-  m->set_name("__name__");
-  m->set_value(name);
-  m = q->add_matchers();
-  m->set_type(prometheus::LabelMatcher::EQ);
-  m->set_name("source");
-  m->set_value(source);
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(20, 0);
-  auto r = client.Post("/api/v1/read",
-                       {{"Content-Encoding", "snappy"},
-                        {"X-Prometheus-Remote-Read-Version", "0.1.0"}},
-                       codec::CompressSnappyBlock(req.SerializeAsString()),
-                       "application/x-protobuf");
-  REQUIRE(r);
-  INFO(r->body);
-  REQUIRE(r->status == 200);
-  std::string raw;
-  REQUIRE(codec::DecompressSnappyBlock(r->body, 1 << 30, &raw).ok());
-  prometheus::ReadResponse resp;
-  REQUIRE(resp.ParseFromString(raw));
-  REQUIRE(resp.results_size() == 1);
-  std::vector<std::pair<int64_t, double>> out;
-  REQUIRE(resp.results(0).timeseries_size() == 1);
-  for (const auto& s : resp.results(0).timeseries(0).samples()) {
-    out.emplace_back(s.timestamp(), s.value());
-  }
-  return out;
+  return testing::RemoteReadSeries(port, {{"__name__", name}, {"source", source}},
+                                   start, end);
 }
 
 void RequireClose(double got, double want, const std::string& what) {

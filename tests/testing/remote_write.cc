@@ -1,7 +1,11 @@
 #include "testing/remote_write.h"
 
 #include <google/protobuf/stubs/logging.h>
+#include <httplib.h>
 
+#include <catch2/catch.hpp>
+
+#include "codec/snappy_block.h"
 #include "remote.pb.h"
 
 namespace promewma::testing {
@@ -36,6 +40,42 @@ std::string SerializeWriteRequest(const std::vector<TestSeries>& series,
       google::protobuf::SetLogHandler(nullptr);
   req.SerializePartialToString(&out);
   google::protobuf::SetLogHandler(previous);
+  return out;
+}
+
+std::vector<std::pair<int64_t, double>> RemoteReadSeries(
+    int port, const std::vector<std::pair<std::string, std::string>>& matchers,
+    int64_t start_ms, int64_t end_ms) {
+  prometheus::ReadRequest req;
+  auto* q = req.add_queries();
+  q->set_start_timestamp_ms(start_ms);
+  q->set_end_timestamp_ms(end_ms);
+  for (const auto& [name, value] : matchers) {
+    auto* m = q->add_matchers();
+    m->set_type(prometheus::LabelMatcher::EQ);
+    m->set_name(name);
+    m->set_value(value);
+  }
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(20, 0);
+  auto r = client.Post("/api/v1/read",
+                       {{"Content-Encoding", "snappy"},
+                        {"X-Prometheus-Remote-Read-Version", "0.1.0"}},
+                       codec::CompressSnappyBlock(req.SerializeAsString()),
+                       "application/x-protobuf");
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+  std::string raw;
+  REQUIRE(codec::DecompressSnappyBlock(r->body, 1 << 30, &raw).ok());
+  prometheus::ReadResponse resp;
+  REQUIRE(resp.ParseFromString(raw));
+  REQUIRE(resp.results_size() == 1);
+  REQUIRE(resp.results(0).timeseries_size() == 1);
+  std::vector<std::pair<int64_t, double>> out;
+  for (const auto& s : resp.results(0).timeseries(0).samples()) {
+    out.emplace_back(s.timestamp(), s.value());
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Test helpers: remote-write requests built with libprotobuf (the reference
-// encoder), so tests never depend on the code under test to make input.
+// encoder), so tests never depend on the code under test to make input; and
+// remote-read queries parsed with it.
 //
 // The header deliberately exposes no protobuf types: the generated code's
 // namespace `prometheus` (from the proto package) collides with
@@ -29,6 +30,14 @@ struct TestRequestExtras {
 // in the given order, invalid UTF-8 included.
 std::string SerializeWriteRequest(const std::vector<TestSeries>& series,
                                   const TestRequestExtras& extras = {});
+
+// The samples of the one series that matches every (name, value) equality
+// matcher in [start_ms, end_ms], read over remote read (SAMPLES) from the
+// server on 127.0.0.1:port. Fails the running test on any error, and when
+// not exactly one series matches.
+std::vector<std::pair<int64_t, double>> RemoteReadSeries(
+    int port, const std::vector<std::pair<std::string, std::string>>& matchers,
+    int64_t start_ms, int64_t end_ms);
 
 }  // namespace promewma::testing
 
