@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -62,6 +63,45 @@ void RegisterBuildInfo(prometheus::Registry& registry) {
       .Add({{"version", kVersion}})
       .Set(1);
 }
+
+// The request log's size on disk. It grows between checkpoints and shrinks
+// at each; when checkpoints keep failing it only grows, and so does the
+// next start's replay.
+class RequestLogCollector : public prometheus::Collectable {
+ public:
+  explicit RequestLogCollector(const store::Store* store) : store_(store) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const std::vector<std::string> paths = store_->LogSegmentPaths();
+    uint64_t bytes = 0;
+    for (const std::string& path : paths) {
+      std::error_code ec;  // a segment a checkpoint just deleted counts 0
+      const uintmax_t size = std::filesystem::file_size(path, ec);
+      if (!ec) bytes += size;
+    }
+    return {Gauge("promewma_request_log_segments",
+                  "Segment files of the request log.",
+                  static_cast<double>(paths.size())),
+            Gauge("promewma_request_log_bytes",
+                  "Bytes in the request log's segment files: what the next "
+                  "start would replay at most.",
+                  static_cast<double>(bytes))};
+  }
+
+ private:
+  static prometheus::MetricFamily Gauge(std::string name, std::string help,
+                                        double value) {
+    prometheus::MetricFamily family;
+    family.name = std::move(name);
+    family.help = std::move(help);
+    family.type = prometheus::MetricType::Gauge;
+    family.metric.emplace_back();
+    family.metric.back().gauge.value = value;
+    return family;
+  }
+
+  const store::Store* const store_;
+};
 
 // Checkpoints and retention, every checkpoint_interval and once more at
 // shutdown (so the next start replays next to nothing).
@@ -190,8 +230,11 @@ int Serve(const config::Config& config) {
   options.read_limits.max_decoded_bytes = config.limits.max_decoded_bytes;
   options.read_limits.max_samples_per_query =
       config.limits.max_samples_per_query;
+  // Declared before the server, which may serve /metrics until it is gone.
+  const RequestLogCollector request_log_metrics(store->get());
   http::Server server(options, &engine, &ingester, &registry);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
+  server.AddCollectable(&request_log_metrics);
   s = server.Bind();
   if (!s.ok()) {
     spdlog::error("{}", s.message());

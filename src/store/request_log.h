@@ -96,7 +96,7 @@ class RequestLog {
   // Highest seq appended or found at Open (0 when the log is empty).
   uint64_t last_seq() const;
 
-  // Segment files in seq order (tests, and the metrics of the log's size).
+  // Segment files in seq order (tests).
   std::vector<std::string> SegmentPaths() const;
 
  private:

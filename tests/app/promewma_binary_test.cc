@@ -125,6 +125,12 @@ rules:
               "promewma_write_samples_dropped_total{reason=\"unmatched\"} 6") !=
           std::string::npos);
   REQUIRE(m->body.find("promewma_build_info{version=\"") != std::string::npos);
+  // One request logged: its body and a 21-byte record header.
+  REQUIRE(m->body.find("\npromewma_request_log_segments 1\n") !=
+          std::string::npos);
+  REQUIRE(m->body.find("\npromewma_request_log_bytes " +
+                       std::to_string(21 + body.size()) + "\n") !=
+          std::string::npos);
 
   p.Signal(SIGTERM);
   REQUIRE(p.Wait(10s) == 0);
@@ -147,6 +153,11 @@ rules:
   REQUIRE(b != std::string::npos);
   REQUIRE(m2->body.substr(b, m2->body.find('\n', b) - b) ==
           m->body.substr(a, m->body.find('\n', a) - a));
+  // The shutdown checkpoint covered the whole log: no segment is left.
+  REQUIRE(m2->body.find("\npromewma_request_log_segments 0\n") !=
+          std::string::npos);
+  REQUIRE(m2->body.find("\npromewma_request_log_bytes 0\n") !=
+          std::string::npos);
   again.Signal(SIGTERM);
   REQUIRE(again.Wait(10s) == 0);
   REQUIRE(again.Stderr().find(
