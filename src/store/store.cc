@@ -201,7 +201,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
   // Memtables are RSS that does not shrink with the series count. RocksDB's
-  // default (64 MiB, two per family, four families) could hold half a GiB;
+  // default (64 MiB, two per family, three families) could hold 384 MiB;
   // everything we write here is read back rarely (chunks, checkpoints),
   // so small ones flushed early cost little.
   db_options.db_write_buffer_size = kMemtableBudgetBytes;
@@ -218,8 +218,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // (keys are bucket, then series), so each level-0 compaction rewrites
   // the bucket's data in level 1 again. Waiting for 8 files instead of 4
   // halves how often: compaction CPU per ingested sample fell from 0.090
-  // to 0.057 us in the ingest benchmark. Reads look into up to 8 more
-  // files, each skipped by its key range unless it holds the bucket.
+  // to 0.057 us in the ingest benchmark. A read may look into up to 8
+  // level-0 files instead of 4; each is skipped by its key range unless it
+  // holds the bucket.
   chunk_options.level0_file_num_compaction_trigger = 8;
   // WriteChunks inserts in key order: within a bucket (the 8-byte key
   // prefix), start looking where the previous insert went.
