@@ -124,8 +124,12 @@ bool DurableIngester::SealedBatch::MayHold(uint64_t labels_hash) {
   return false;
 }
 
-void DurableIngester::StoreSealed(std::shared_ptr<SealedBatch> batch) {
-  if (batch != nullptr) pending_.push_back(std::move(batch));
+template <typename Sealed>
+void DurableIngester::StoreSealed(std::vector<Sealed>* sealed) {
+  if (!sealed->empty()) {
+    pending_.push_back(std::make_shared<SealedBatch>(std::move(*sealed)));
+    sealed->clear();
+  }
   // Without a store (tests, benchmarks) sealed chunks stay in memory.
   if (store_ != nullptr) WritePending(/*failed_only=*/false);
 }
@@ -251,7 +255,7 @@ Status DurableIngester::Checkpoint(CheckpointStats* stats) {
     }
     // Chunks sealed by the requests the checkpoint covers must be stored
     // before it drops those requests from the log.
-    StoreSealed(nullptr);
+    WritePending(/*failed_only=*/false);
     if (!pending_.empty()) {
       return Status::Unavailable(
           "sealed chunks cannot be stored; checkpoint postponed");
@@ -313,10 +317,7 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
         Status st = DecodeCheckpointRecord(record, &snapshot);
         if (st.ok()) st = engine_->Restore(snapshot, &sealed);
         // Heads a configuration change closed (rarely any).
-        if (st.ok() && !sealed.empty()) {
-          StoreSealed(std::make_shared<SealedBatch>(std::move(sealed)));
-          sealed.clear();
-        }
+        if (st.ok() && !sealed.empty()) StoreSealed(&sealed);
         if (st.ok() && snapshot.state.count > 0) {
           max_timestamp_ms_ =
               std::max(max_timestamp_ms_, snapshot.state.last_sample_ms);
@@ -366,10 +367,7 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
       }
       sink_->Push(seq, result.derived);
     }
-    if (!result.sealed.empty()) {
-      StoreSealed(std::make_shared<SealedBatch>(std::move(result.sealed)));
-      result.sealed.clear();
-    }
+    StoreSealed(&result.sealed);
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result.max_timestamp_ms);
     ++stats->requests;
     stats->samples += result.received;

@@ -164,10 +164,12 @@ class DurableIngester {
     std::vector<StoredChunk> chunks_;       // guarded by mu_ until derived
   };
 
-  // Writes pending_ plus `batch` (may be null) now; keeps what fails in
-  // pending_ (and logs why), to retry with the next request. For recovery
-  // and checkpoints. REQUIRES: mu_ held exclusively.
-  void StoreSealed(std::shared_ptr<SealedBatch> batch);
+  // Moves `sealed` (heads or chunks; none is fine) into pending_ as one
+  // batch, then writes pending_ now; keeps what fails there (and logs why),
+  // to retry with the next request. For recovery.
+  // REQUIRES: mu_ held exclusively.
+  template <typename Sealed>
+  void StoreSealed(std::vector<Sealed>* sealed);
   // Writes pending_'s batches in order (with `failed_only`, just those
   // whose write failed), stopping at the first failure, which it marks
   // failed; true when nothing failed. REQUIRES: mu_ held exclusively; a

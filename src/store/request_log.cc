@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -110,15 +111,22 @@ class MappedFile {
   ~MappedFile() {
     if (data_ != nullptr) munmap(data_, size_);
   }
-  Status Map(const std::string& path, size_t size) {
-    size_ = size;
-    if (size == 0) return Status::Ok();
+  // Maps the file's first `limit` bytes, or all of it if it is shorter.
+  Status Map(const std::string& path, size_t limit = SIZE_MAX) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      const int err = errno;
+      if (fd >= 0) close(fd);
       return Status::Unavailable("request log segment " + path + ": " +
-                                 Errno(errno));
+                                 Errno(err));
     }
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    size_ = std::min(limit, static_cast<size_t>(st.st_size));
+    if (size_ == 0) {
+      close(fd);
+      return Status::Ok();
+    }
+    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     const int err = errno;
     close(fd);
     if (p == MAP_FAILED) {
@@ -126,7 +134,7 @@ class MappedFile {
                                  ": cannot map: " + Errno(err));
     }
     data_ = p;
-    madvise(p, size, MADV_SEQUENTIAL);
+    madvise(p, size_, MADV_SEQUENTIAL);
     return Status::Ok();
   }
   std::string_view bytes() const {
@@ -195,14 +203,9 @@ Result<std::unique_ptr<RequestLog>> RequestLog::Open(
   // Only the last segment can have been torn: every earlier one was
   // complete when the next one started.
   const uint64_t first_seq = log->closed_.back();
-  const std::string path = options.dir + "/" + SegmentName(first_seq);
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return Status::Unavailable("request log segment " + path + ": " +
-                               Errno(errno));
-  }
+  const std::string path = log->PathOf(first_seq);
   MappedFile file;
-  Status s = file.Map(path, static_cast<size_t>(st.st_size));
+  Status s = file.Map(path);
   if (!s.ok()) return s;
   const std::string_view data = file.bytes();
   size_t good = 0;
@@ -246,10 +249,14 @@ Result<std::unique_ptr<RequestLog>> RequestLog::Open(
   return log;
 }
 
+std::string RequestLog::PathOf(uint64_t first_seq) const {
+  return options_.dir + "/" + SegmentName(first_seq);
+}
+
 Status RequestLog::StartSegment(uint64_t first_seq) {
   auto segment = std::make_shared<Segment>();
   segment->first_seq = first_seq;
-  segment->path = options_.dir + "/" + SegmentName(first_seq);
+  segment->path = PathOf(first_seq);
   if (current_ != nullptr && options_.fsync) {
     // Sync() syncs only the current segment, so the one it leaves behind
     // must be on disk first.
@@ -361,7 +368,7 @@ Status RequestLog::Replay(
     uint64_t after,
     const std::function<Status(uint64_t seq, std::string_view body)>& apply) {
   std::vector<uint64_t> firsts;
-  size_t current_size = 0;
+  size_t current_size = SIZE_MAX;  // only what was appended when Replay began
   {
     std::lock_guard<std::mutex> lock(mu_);
     firsts = closed_;
@@ -375,26 +382,15 @@ Status RequestLog::Replay(
   for (size_t i = 0; i < firsts.size(); ++i) {
     // Segment i holds firsts[i] .. firsts[i + 1] - 1.
     if (i + 1 < firsts.size() && firsts[i + 1] <= after + 1) continue;
-    const std::string path = options_.dir + "/" + SegmentName(firsts[i]);
+    const std::string path = PathOf(firsts[i]);
     if (!started && firsts[i] > expected) {
       return Status::Corruption(
           "request log records " + std::to_string(expected) + " to " +
           std::to_string(firsts[i] - 1) + " are missing (the oldest segment " +
           "left is " + path + ")");
     }
-    size_t size;
-    if (i + 1 == firsts.size() && current_size > 0) {
-      size = current_size;
-    } else {
-      struct stat st;
-      if (stat(path.c_str(), &st) != 0) {
-        return Status::Unavailable("request log segment " + path + ": " +
-                                   Errno(errno));
-      }
-      size = static_cast<size_t>(st.st_size);
-    }
     MappedFile file;
-    Status s = file.Map(path, size);
+    Status s = file.Map(path, i + 1 == firsts.size() ? current_size : SIZE_MAX);
     if (!s.ok()) return s;
     const std::string_view data = file.bytes();
     Record record;
@@ -447,7 +443,7 @@ Status RequestLog::Truncate(uint64_t covered) {
       const uint64_t next = drop + 1 < closed_.size() ? closed_[drop + 1]
                                                       : next_after_closed;
       if (next - 1 > covered) break;
-      obsolete.push_back(options_.dir + "/" + SegmentName(closed_[drop]));
+      obsolete.push_back(PathOf(closed_[drop]));
       ++drop;
     }
     closed_.erase(closed_.begin(), closed_.begin() + drop);
@@ -476,7 +472,7 @@ std::vector<std::string> RequestLog::SegmentPaths() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> paths;
   for (uint64_t first : closed_) {
-    paths.push_back(options_.dir + "/" + SegmentName(first));
+    paths.push_back(PathOf(first));
   }
   if (current_ != nullptr) paths.push_back(current_->path);
   return paths;

@@ -103,6 +103,8 @@ class RequestLog {
   struct Segment;
   explicit RequestLog(const RequestLogOptions& options);
 
+  // The file of the segment whose first record is `first_seq`.
+  std::string PathOf(uint64_t first_seq) const;
   // Starts segment `first_seq`. REQUIRES: mu_ held.
   Status StartSegment(uint64_t first_seq);
   // Cuts the current segment back to `size` after a failed append.
