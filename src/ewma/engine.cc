@@ -34,9 +34,10 @@ std::string_view DropReasonName(DropReason reason) {
 
 namespace {
 
-// What replaying a raw head needs of the state before it (see DeriveHeads):
-// the ordering fields of EstimatorState guard against samples older than
-// the head, and every head sample is newer, so they are left out.
+// What replaying a raw head needs of the state before it (see
+// DeriveOutputChunk): the ordering fields of EstimatorState guard against
+// samples older than the head, and every head sample is newer, so they are
+// left out.
 struct HeadStart {
   double mean = 0;
   double spread = 0;
@@ -66,9 +67,9 @@ struct HeadStart {
 //
 // Only the raw samples of the open head chunk are kept. The derived heads
 // (ewma, thresholds, ...) are a function of them and of the state before
-// their first sample, and are re-derived when sealed or read: this keeps
-// one chunk per series in memory instead of three, and one chunk append per
-// sample on the hot path.
+// their first sample, and are re-derived when read (sealed chunks keep
+// that state too): this keeps one chunk per series in memory instead of
+// three, and one chunk append per sample on the hot path.
 struct alignas(64) Engine::Series {
   // Canonical label encoding, in the shard's arena.
   const char* label_data = nullptr;
@@ -134,82 +135,48 @@ std::array<codec::XorChunkAppender, N> UnallocatedAppenders() {
   return UnallocatedAppenders(std::make_index_sequence<N>());
 }
 
-// One appender per output.
-using DerivedHeads = std::array<codec::XorChunkAppender, kOutputCount>;
-DerivedHeads EmptyDerivedHeads() {
-  return UnallocatedAppenders<kOutputCount>();
-}
-
-// Replays a raw head chunk through the estimator from `state`, the series'
-// state before its first sample, appending output o to (*out)[o] for every
-// o in `wanted`. Exact: the raw head holds every sample that changed the
-// state (applied samples and stale markers); the samples that were not
-// stored (not finite, duplicates, rejected) changed nothing.
-Status DeriveHeads(const EstimatorParams& params, EstimatorState state,
-                   std::string_view raw_head, OutputMask wanted,
-                   DerivedHeads* out) {
-  // A derived chunk ends about as big as the raw one (its values use every
-  // mantissa bit too): sized once, not grown by a handful of copies.
-  const size_t reserve = raw_head.size() + raw_head.size() / 4;
-  for (int o = 0; o < kOutputCount; ++o) {
-    if ((wanted & (1u << o)) && (*out)[o].num_samples() == 0 &&
-        (*out)[o].capacity() < reserve) {
-      (*out)[o] = codec::XorChunkAppender(reserve);
-    }
-  }
-  codec::XorChunkIterator it(raw_head);
-  DerivedValues values;
-  while (it.Next()) {
-    const SampleOutcome outcome =
-        UpdateEstimator(params, &state, it.timestamp(), it.value(), &values);
-    if (outcome != SampleOutcome::kApplied &&
-        outcome != SampleOutcome::kStale) {
-      return Status::Corruption("raw head chunk does not replay at timestamp " +
-                                std::to_string(it.timestamp()));
-    }
-    const OutputMask present = values.present & wanted;
-    for (int o = 0; o < kOutputCount; ++o) {
-      if (present & (1u << o)) {
-        (*out)[o].Append(it.timestamp(), values.value[o]);
-      }
-    }
-  }
-  return it.status();
-}
-
 void PushSealed(uint64_t labels_hash, uint8_t kind,
                 const codec::XorChunkAppender& chunk,
+                std::optional<ChunkDerivation> derivation,
                 std::vector<SealedChunk>* sealed) {
   if (chunk.num_samples() == 0) return;
   sealed->push_back(SealedChunk{labels_hash, kind, chunk.min_time(),
-                                chunk.max_time(), std::string(chunk.bytes())});
-}
-
-// Seals a raw head and the derived heads it gives with `params`.
-Status SealHeads(uint64_t labels_hash, const EstimatorParams& params,
-                 const EstimatorState& head_start,
-                 const codec::XorChunkAppender& raw,
-                 std::vector<SealedChunk>* sealed) {
-  DerivedHeads derived = EmptyDerivedHeads();
-  Status s =
-      DeriveHeads(params, head_start, raw.bytes(), params.outputs, &derived);
-  if (!s.ok()) return s;
-  PushSealed(labels_hash, kRawKind, raw, sealed);
-  for (int o = 0; o < kOutputCount; ++o) {
-    PushSealed(labels_hash, StoredKindOf(static_cast<Output>(o)), derived[o],
-               sealed);
-  }
-  return Status::Ok();
+                                chunk.max_time(), std::string(chunk.bytes()),
+                                std::move(derivation)});
 }
 
 }  // namespace
 
-void DeriveSealedChunks(const SealedHead& head,
-                        std::vector<SealedChunk>* out) {
-  // The head was built by the engine from these parameters, so the replay
-  // cannot fail.
-  (void)SealHeads(head.labels_hash, *head.params, head.head_start, head.raw,
-                  out);
+Status DeriveOutputChunk(const ChunkDerivation& derivation,
+                         std::string_view raw, Output o,
+                         codec::XorChunkAppender* out) {
+  const OutputMask wanted = OutputBit(o);
+  if (!(derivation.params.outputs & wanted)) {
+    *out = codec::XorChunkAppender(0);
+    return Status::Ok();
+  }
+  // An output chunk ends about as big as the raw one (its values use every
+  // mantissa bit too): sized once, not grown by a handful of copies.
+  *out = codec::XorChunkAppender(raw.size() + raw.size() / 4);
+  EstimatorState state = derivation.start;
+  // Every raw sample is newer than the state's: the ordering fields only
+  // guard against older samples, which a raw chunk never holds.
+  state.last_timestamp_ms = std::numeric_limits<int64_t>::min();
+  codec::XorChunkIterator it(raw);
+  DerivedValues values;
+  while (it.Next()) {
+    const SampleOutcome outcome = UpdateEstimator(
+        derivation.params, &state, it.timestamp(), it.value(), &values);
+    if (outcome != SampleOutcome::kApplied &&
+        outcome != SampleOutcome::kStale) {
+      return Status::Corruption("raw chunk does not replay at timestamp " +
+                                std::to_string(it.timestamp()));
+    }
+    if (values.present & wanted) {
+      out->Append(it.timestamp(), values.value[static_cast<int>(o)]);
+    }
+  }
+  return it.status();
 }
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {
@@ -356,9 +323,11 @@ void Engine::AppendRaw(Series* series, int64_t timestamp_ms, double value,
     const int64_t bucket_start = (t / b - (t % b < 0 ? 1 : 0)) * b;
     if (head.num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
         head.min_time() < bucket_start) {
-      result->sealed.push_back(SealedHead{series->labels_hash, series->params,
-                                          series->head_start.ToState(),
-                                          std::move(head)});
+      // The bytes are copied and the buffer freed: a fresh head grows from
+      // a small allocation, so a series that goes quiet holds little.
+      PushSealed(series->labels_hash, kRawKind, head,
+                 ChunkDerivation{*series->params, series->head_start.ToState()},
+                 &result->sealed);
       head = codec::XorChunkAppender(0);
     }
   }
@@ -474,16 +443,16 @@ Status Engine::Restore(const SeriesSnapshot& snapshot,
   }
   codec::XorChunkAppender& raw = heads[kRawKind];
   if (derived_heads) {
+    // Their outputs were computed already: sealed as they are.
     for (int k = 0; k < kStoredKinds; ++k) {
-      PushSealed(hash, static_cast<uint8_t>(k), heads[k], sealed);
+      PushSealed(hash, static_cast<uint8_t>(k), heads[k], std::nullopt, sealed);
     }
     raw = codec::XorChunkAppender(0);
   } else if (raw.num_samples() > 0 &&
              (params == nullptr || *params != snapshot.params)) {
-    // Derived with the parameters the samples were received under.
-    Status s =
-        SealHeads(hash, snapshot.params, snapshot.head_start, raw, sealed);
-    if (!s.ok()) return s;
+    // Its outputs keep the parameters the samples were received under.
+    PushSealed(hash, kRawKind, raw,
+               ChunkDerivation{snapshot.params, snapshot.head_start}, sealed);
     raw = codec::XorChunkAppender(0);
   }
   if (params == nullptr) return Status::Ok();  // the rules changed
@@ -523,14 +492,15 @@ bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
   out->bytes.clear();
   if (s->head.num_samples() == 0) return true;
   const codec::XorChunkAppender* head = &s->head;
-  DerivedHeads derived = EmptyDerivedHeads();
+  codec::XorChunkAppender derived(0);
   if (kind != kRawKind) {
     const int o = kind - 1;
     if (o >= kOutputCount) return true;
     // Built by this engine from these parameters: the replay cannot fail.
-    (void)DeriveHeads(*s->params, s->head_start.ToState(), s->head.bytes(),
-                      static_cast<OutputMask>(1u << o), &derived);
-    head = &derived[o];
+    (void)DeriveOutputChunk(
+        ChunkDerivation{*s->params, s->head_start.ToState()}, s->head.bytes(),
+        static_cast<Output>(o), &derived);
+    head = &derived;
     if (head->num_samples() == 0) return true;
   }
   out->min_time_ms = head->min_time();

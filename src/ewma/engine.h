@@ -26,6 +26,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,16 @@ inline constexpr uint8_t StoredKindOf(Output o) {
   return static_cast<uint8_t>(1 + static_cast<int>(o));
 }
 
+// What re-deriving the outputs of a raw chunk needs: the parameters its
+// series ran with and the series' state before the chunk's first sample.
+// The raw chunk holds every sample that changed the state (applied samples
+// and stale markers; the ones not stored changed nothing), so replaying it
+// from `start` gives back exactly the outputs emitted when it was received.
+struct ChunkDerivation {
+  EstimatorParams params;
+  EstimatorState start;
+};
+
 // A head chunk that filled up (or crossed a bucket) and must be stored.
 struct SealedChunk {
   uint64_t labels_hash;  // identity of the input series
@@ -71,24 +82,22 @@ struct SealedChunk {
   int64_t min_time_ms;
   int64_t max_time_ms;
   std::string bytes;  // Prometheus XOR chunk
+  // Set on raw chunks: their outputs are not stored but re-derived when
+  // read (DeriveOutputChunk), which costs about what decoding a stored
+  // chunk does and saves storing, flushing and compacting two chunks per
+  // raw one. Unset only on chunks resumed from version 1 checkpoints,
+  // whose output chunks are sealed alongside.
+  std::optional<ChunkDerivation> derivation;
 };
 
-// A raw head chunk the engine sealed, with what re-deriving its outputs
-// needs. Deriving the output chunks costs about as much as appending the
-// samples did, and when heads fill together one request seals hundreds, so
-// the engine leaves it to the caller (DeriveSealedChunks), who can do it
-// after releasing whatever lock it applies requests under.
-struct SealedHead {
-  uint64_t labels_hash;           // identity of the input series
-  const EstimatorParams* params;  // the engine's; valid while it lives
-  EstimatorState head_start;      // the series' state before the head
-  codec::XorChunkAppender raw;
-};
-
-// Appends the chunks of a sealed head to *out: the raw chunk, then one per
-// output it stores, in output order. The engine built the head from these
-// parameters, so re-deriving cannot fail.
-void DeriveSealedChunks(const SealedHead& head, std::vector<SealedChunk>* out);
+// Replaces *out with output `o` of the raw chunk `raw`, derived as
+// ChunkDerivation describes. *out is left without samples when the chunk
+// emits none of `o` (an output the parameters do not configure, or
+// thresholds before min_samples). Corruption when the raw chunk does not
+// decode or does not replay (its samples are not in order).
+Status DeriveOutputChunk(const ChunkDerivation& derivation,
+                         std::string_view raw, Output o,
+                         codec::XorChunkAppender* out);
 
 // The open head chunk of one stored series, copied out of the engine.
 struct HeadChunk {
@@ -128,8 +137,8 @@ struct ApplyResult {
   // Set when samples were rejected (out of order or conflicting): names the
   // first such series in request order and why. Empty otherwise.
   std::string rejection;
-  // Head chunks this request sealed; the caller derives and stores them.
-  std::vector<SealedHead> sealed;
+  // Raw head chunks this request sealed, for the caller to store.
+  std::vector<SealedChunk> sealed;
   // With EngineOptions::collect_derived: the outputs of every accepted
   // sample, in request order per series.
   std::vector<EmittedDerived> derived;

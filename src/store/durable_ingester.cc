@@ -103,29 +103,7 @@ Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
       " derived samples); nothing applied, retry later");
 }
 
-const std::vector<StoredChunk>& DurableIngester::SealedBatch::Chunks() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!derived_) {
-    for (const ewma::SealedHead& head : heads_) {
-      ewma::DeriveSealedChunks(head, &chunks_);
-    }
-    heads_ = {};
-    derived_ = true;
-  }
-  return chunks_;
-}
-
-bool DurableIngester::SealedBatch::MayHold(uint64_t labels_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (derived_) return true;
-  for (const ewma::SealedHead& head : heads_) {
-    if (head.labels_hash == labels_hash) return true;
-  }
-  return false;
-}
-
-template <typename Sealed>
-void DurableIngester::StoreSealed(std::vector<Sealed>* sealed) {
+void DurableIngester::StoreSealed(std::vector<StoredChunk>* sealed) {
   if (!sealed->empty()) {
     pending_.push_back(std::make_shared<SealedBatch>(std::move(*sealed)));
     sealed->clear();
@@ -140,7 +118,7 @@ bool DurableIngester::WritePending(bool failed_only) {
       ++it;
       continue;
     }
-    const std::vector<StoredChunk>& chunks = (*it)->Chunks();
+    const std::vector<StoredChunk>& chunks = (*it)->chunks;
     Status s = store_->WriteChunks(chunks, engine_->options().chunk_bucket_ms);
     if (!s.ok()) {
       (*it)->failed = true;
@@ -154,7 +132,7 @@ bool DurableIngester::WritePending(bool failed_only) {
 }
 
 std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
-    std::vector<ewma::SealedHead>* sealed) {
+    std::vector<StoredChunk>* sealed) {
   // Batches whose write failed go first, in order, and while one still
   // fails the new batch waits behind it: a series' chunks reach the store
   // in time order, which is the order readers expect (stored chunks, then
@@ -173,7 +151,7 @@ std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
 }
 
 void DurableIngester::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
-  const std::vector<StoredChunk>& chunks = batch->Chunks();
+  const std::vector<StoredChunk>& chunks = batch->chunks;
   Status s = store_->WriteChunks(chunks, engine_->options().chunk_bucket_ms);
   std::unique_lock<std::shared_mutex> lock(mu_);
   // A checkpoint may have stored it meanwhile and dropped it already.
@@ -206,16 +184,32 @@ Status DurableIngester::ReadStoredSeries(
         });
     if (!s.ok()) return s;
   }
+  codec::XorChunkAppender derived(0);  // an output of a pending raw chunk
   for (const auto& batch : pending_) {
-    if (!batch->MayHold(labels_hash)) continue;
-    for (const StoredChunk& c : batch->Chunks()) {
-      if (c.labels_hash != labels_hash || c.kind != kind) continue;
-      if (c.max_time_ms < start_ms || c.min_time_ms > end_ms) continue;
+    for (const StoredChunk& c : batch->chunks) {
+      if (c.labels_hash != labels_hash) continue;
+      StoredChunkView view{c.min_time_ms, c.max_time_ms, c.bytes};
+      if (c.kind != kind) {
+        // An output, of a raw chunk that stores how to derive it.
+        if (kind == ewma::kRawKind || c.kind != ewma::kRawKind ||
+            !c.derivation || c.max_time_ms < start_ms ||
+            c.min_time_ms > end_ms) {
+          continue;
+        }
+        // Sealed by this engine from these parameters: cannot fail.
+        (void)ewma::DeriveOutputChunk(*c.derivation, c.bytes,
+                                      static_cast<ewma::Output>(kind - 1),
+                                      &derived);
+        if (derived.num_samples() == 0) continue;
+        view = StoredChunkView{derived.min_time(), derived.max_time(),
+                               derived.bytes()};
+      }
+      if (view.max_time_ms < start_ms || view.min_time_ms > end_ms) continue;
       if (std::find(stored_starts.begin(), stored_starts.end(),
-                    c.min_time_ms) != stored_starts.end()) {
+                    view.min_time_ms) != stored_starts.end()) {
         continue;
       }
-      Status s = visit(StoredChunkView{c.min_time_ms, c.max_time_ms, c.bytes});
+      Status s = visit(view);
       if (!s.ok()) return s;
     }
   }

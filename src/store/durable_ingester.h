@@ -13,9 +13,9 @@
 //
 // Head chunks a request seals are published to readers under the same
 // mutex (readers take it shared, ReadStoredSeries), so a read never sees a
-// chunk in neither place; the request then derives their output chunks
-// and stores them after releasing it. A chunk write that fails is kept in
-// memory and retried with the next request: the data is also in the log.
+// chunk in neither place; the request stores them after releasing it. A
+// chunk write that fails is kept in memory and retried with the next
+// request: the data is also in the log.
 //
 // Thread-safety: all methods are thread-safe.
 
@@ -140,36 +140,20 @@ class DurableIngester {
  private:
   ewma::Engine* const engine_;
   Store* const store_;
-  // Chunks sealed by one request, from Commit until they are stored. Its
-  // chunks are derived from the sealed heads once, by whoever needs them
-  // first: the request that sealed them, after it released mu_, or a reader
-  // meanwhile.
-  class SealedBatch {
-   public:
-    explicit SealedBatch(std::vector<ewma::SealedHead> heads)
-        : heads_(std::move(heads)) {}
-    explicit SealedBatch(std::vector<StoredChunk> chunks)
-        : derived_(true), chunks_(std::move(chunks)) {}
-    // The batch's chunks, derived now if nobody has yet.
-    const std::vector<StoredChunk>& Chunks();
-    // False when the batch certainly holds no chunk of the series.
-    bool MayHold(uint64_t labels_hash);
-
+  // Chunks sealed by one request (or by recovery), from Commit until they
+  // are stored. The chunks never change, so readers share them freely.
+  struct SealedBatch {
+    explicit SealedBatch(std::vector<StoredChunk> sealed)
+        : chunks(std::move(sealed)) {}
+    const std::vector<StoredChunk> chunks;
     bool failed = false;  // its write failed; retried under mu_. Guarded by mu_
-
-   private:
-    std::mutex mu_;
-    bool derived_ = false;                  // guarded by mu_
-    std::vector<ewma::SealedHead> heads_;   // guarded by mu_; until derived
-    std::vector<StoredChunk> chunks_;       // guarded by mu_ until derived
   };
 
-  // Moves `sealed` (heads or chunks; none is fine) into pending_ as one
-  // batch, then writes pending_ now; keeps what fails there (and logs why),
-  // to retry with the next request. For recovery.
+  // Moves `sealed` (none is fine) into pending_ as one batch, then writes
+  // pending_ now; keeps what fails there (and logs why), to retry with the
+  // next request. For recovery.
   // REQUIRES: mu_ held exclusively.
-  template <typename Sealed>
-  void StoreSealed(std::vector<Sealed>* sealed);
+  void StoreSealed(std::vector<StoredChunk>* sealed);
   // Writes pending_'s batches in order (with `failed_only`, just those
   // whose write failed), stopping at the first failure, which it marks
   // failed; true when nothing failed. REQUIRES: mu_ held exclusively; a
@@ -179,8 +163,7 @@ class DurableIngester {
   // WritePublished once it has released mu_ (nullptr: nothing to write),
   // after retrying batches whose write failed.
   // REQUIRES: mu_ held exclusively.
-  std::shared_ptr<SealedBatch> PublishSealed(
-      std::vector<ewma::SealedHead>* sealed);
+  std::shared_ptr<SealedBatch> PublishSealed(std::vector<StoredChunk>* sealed);
   // Stores a batch from PublishSealed and drops it from pending_.
   // REQUIRES: mu_ not held.
   void WritePublished(const std::shared_ptr<SealedBatch>& batch);

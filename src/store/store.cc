@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "codec/crc32c.h"
+#include "store/record_fields.h"
 #include "store/request_log.h"
 
 namespace promewma::store {
@@ -31,6 +32,13 @@ constexpr size_t kMemtableBudgetBytes = 64 << 20;  // all families together
 constexpr size_t kCheckpointBatchBytes = 4 << 20;
 constexpr size_t kChunkKeySize = 8 + 8 + 1 + 8;
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
+// The key kind of raw chunks stored with their derivation. Above every
+// stored kind, so within a series' bucket the older layout's raw and output
+// chunks (all older: a series only moves forward) come first.
+constexpr uint8_t kDerivableRawKind = 0x80;
+static_assert(ewma::kStoredKinds < kDerivableRawKind);
+constexpr uint8_t kDerivationVersion = 1;
+constexpr size_t kDerivationSize = 1 + kParamsFieldsSize + kStateFieldsSize;
 constexpr uint8_t kRemoteWriteRecord = 1;
 constexpr size_t kRecordHeaderSize = 5;  // type + CRC-32C
 
@@ -78,6 +86,23 @@ std::string HexKey(const rocksdb::Slice& key) {
     out.push_back(kHex[static_cast<uint8_t>(key[i]) & 0xf]);
   }
   return out;
+}
+
+void EncodeDerivation(const ewma::ChunkDerivation& d, std::string* out) {
+  PutField<uint8_t>(out, kDerivationVersion);
+  PutParamsFields(out, d.params);
+  PutStateFields(out, d.start);
+}
+
+// Decodes the derivation at the front of *value and drops it from there.
+bool DecodeDerivation(std::string_view* value, ewma::ChunkDerivation* d) {
+  FieldReader r(*value);
+  if (r.Get<uint8_t>() != kDerivationVersion) return false;
+  r.GetParams(&d->params);
+  r.GetState(&d->start);
+  if (!r.ok()) return false;
+  *value = r.rest();
+  return true;
 }
 
 uint64_t DecodeSeqKey(const rocksdb::Slice& key) {
@@ -314,36 +339,42 @@ Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
   // hundreds of chunks a request seals when heads fill together.
   struct Keyed {
     int64_t bucket;
+    uint8_t kind;
     const StoredChunk* chunk;
   };
   std::vector<Keyed> order;
   order.reserve(chunks.size());
   for (const StoredChunk& c : chunks) {
-    order.push_back({FloorDiv(c.min_time_ms, bucket_ms), &c});
+    order.push_back({FloorDiv(c.min_time_ms, bucket_ms),
+                     c.derivation ? kDerivableRawKind : c.kind, &c});
   }
   std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
-    return std::tie(a.bucket, a.chunk->labels_hash, a.chunk->kind,
-                    a.chunk->min_time_ms) < std::tie(b.bucket,
-                                                     b.chunk->labels_hash,
-                                                     b.chunk->kind,
-                                                     b.chunk->min_time_ms);
+    return std::tie(a.bucket, a.chunk->labels_hash, a.kind,
+                    a.chunk->min_time_ms) <
+           std::tie(b.bucket, b.chunk->labels_hash, b.kind,
+                    b.chunk->min_time_ms);
   });
   rocksdb::WriteBatch batch;
+  std::string derivation;
   for (const Keyed& k : order) {
     const StoredChunk& c = *k.chunk;
     char header[kChunkValueHeader];
     std::memcpy(&header[4], &c.max_time_ms, 8);
+    derivation.clear();
+    if (c.derivation) EncodeDerivation(*c.derivation, &derivation);
     const uint32_t crc = codec::Crc32c(
-        c.bytes, codec::Crc32c(std::string_view(&header[4], 8)));
+        c.bytes, codec::Crc32c(derivation,
+                               codec::Crc32c(std::string_view(&header[4], 8))));
     std::memcpy(&header[0], &crc, 4);
     const std::string key =
-        ChunkKey(k.bucket, c.labels_hash, c.kind, c.min_time_ms);
+        ChunkKey(k.bucket, c.labels_hash, k.kind, c.min_time_ms);
     const rocksdb::Slice key_slice(key);
-    const rocksdb::Slice value_parts[2] = {
+    const rocksdb::Slice value_parts[3] = {
         rocksdb::Slice(header, kChunkValueHeader),
+        rocksdb::Slice(derivation.data(), derivation.size()),
         rocksdb::Slice(c.bytes.data(), c.bytes.size())};
     batch.Put(impl_->chunks_, rocksdb::SliceParts(&key_slice, 1),
-              rocksdb::SliceParts(value_parts, 2));
+              rocksdb::SliceParts(value_parts, 3));
   }
   // Chunks are derived from the log: after a crash the replay writes them
   // again, so they skip RocksDB's WAL, until a checkpoint drops the log
@@ -357,19 +388,27 @@ Status Store::ReadChunks(
     uint64_t series, uint8_t kind, int64_t start_ms, int64_t end_ms,
     int64_t bucket_ms,
     const std::function<Status(const StoredChunkView&)>& visit) {
+  if (kind >= ewma::kStoredKinds) {
+    return Status::InvalidArgument("no stored kind " + std::to_string(kind));
+  }
   rocksdb::ReadOptions read_options;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db_->NewIterator(read_options, impl_->chunks_));
   const int64_t first_bucket = FloorDiv(start_ms, bucket_ms);
   const int64_t last_bucket = FloorDiv(end_ms, bucket_ms);
+  ewma::ChunkDerivation derivation;
+  codec::XorChunkAppender derived(0);  // an output of a raw chunk
   // Visit only buckets that exist: a query from 0 to "now" spans hundreds
   // of thousands of empty buckets, and one with end = INT64_MAX billions.
   // After a bucket, a seek lands on the next existing key; its bucket is
   // where to look next.
   for (int64_t bucket = first_bucket; bucket <= last_bucket;) {
-    const std::string prefix =
-        ChunkKey(bucket, series, kind, 0).substr(0, kChunkKeySize - 8);
-    it->Seek(prefix);
+    // bucket + series; then the kind byte.
+    const std::string series_prefix =
+        ChunkKey(bucket, series, kind, 0).substr(0, kChunkKeySize - 9);
+    const std::string derivable_prefix =
+        series_prefix + static_cast<char>(kDerivableRawKind);
+    it->Seek(series_prefix + static_cast<char>(kind));
     if (!it->Valid()) break;
     if (it->key().size() >= 8) {
       uint64_t ordered = 0;
@@ -382,7 +421,19 @@ Status Store::ReadChunks(
         continue;
       }
     }
-    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    // Chunks of `kind` as the older layout stored them (raw chunks without
+    // a derivation; output chunks), then raw chunks with a derivation.
+    while (it->Valid() && it->key().starts_with(series_prefix)) {
+      const uint8_t key_kind =
+          it->key().size() > kChunkKeySize - 9
+              ? static_cast<uint8_t>(it->key()[kChunkKeySize - 9])
+              : 0;
+      const bool derivable = key_kind == kDerivableRawKind;
+      if (key_kind != kind && !derivable) {
+        if (key_kind > kDerivableRawKind) break;
+        it->Seek(derivable_prefix);  // other outputs of the older layout
+        continue;
+      }
       const rocksdb::Slice v = it->value();
       if (it->key().size() != kChunkKeySize || v.size() < kChunkValueHeader) {
         return Status::Corruption("chunk " + HexKey(it->key()) +
@@ -404,10 +455,37 @@ Status Store::ReadChunks(
           static_cast<int64_t>(ordered_min ^ (uint64_t{1} << 63));
       std::memcpy(&chunk.max_time_ms, rest.data(), 8);
       chunk.bytes = rest.substr(8);
-      if (chunk.min_time_ms > end_ms) break;
-      if (chunk.max_time_ms < start_ms) continue;
-      Status s = visit(chunk);
-      if (!s.ok()) return s;
+      if (chunk.min_time_ms > end_ms) {
+        if (derivable) break;
+        it->Seek(derivable_prefix);
+        continue;
+      }
+      if (chunk.max_time_ms >= start_ms && derivable) {
+        if (!DecodeDerivation(&chunk.bytes, &derivation)) {
+          return Status::Corruption("chunk " + HexKey(it->key()) +
+                                    ": malformed derivation");
+        }
+        if (kind != ewma::kRawKind) {
+          Status s = ewma::DeriveOutputChunk(
+              derivation, chunk.bytes, static_cast<ewma::Output>(kind - 1),
+              &derived);
+          if (!s.ok()) {
+            return Status::Corruption("chunk " + HexKey(it->key()) + ": " +
+                                      s.message());
+          }
+          if (derived.num_samples() == 0) {
+            it->Next();
+            continue;
+          }
+          chunk = StoredChunkView{derived.min_time(), derived.max_time(),
+                                  derived.bytes()};
+        }
+      }
+      if (chunk.max_time_ms >= start_ms && chunk.min_time_ms <= end_ms) {
+        Status s = visit(chunk);
+        if (!s.ok()) return s;
+      }
+      it->Next();
     }
     Status s = FromRocks(it->status(), "reading chunks");
     if (!s.ok()) return s;
@@ -426,7 +504,12 @@ Status Store::CorruptChunksForTest(uint64_t series, uint8_t kind,
     const rocksdb::Slice k = it->key();
     if (k.size() != kChunkKeySize) continue;
     std::string s = ChunkKey(0, series, kind, 0);
-    if (std::memcmp(k.data() + 8, s.data() + 8, 9) != 0) continue;
+    if (std::memcmp(k.data() + 8, s.data() + 8, 8) != 0) continue;
+    const uint8_t key_kind = static_cast<uint8_t>(k[16]);
+    if (key_kind != kind &&
+        !(kind == ewma::kRawKind && key_kind == kDerivableRawKind)) {
+      continue;
+    }
     std::string v = it->value().ToString();
     v[offset % v.size()] ^= 0x10;
     rewrites.push_back({k.ToString(), v});

@@ -12,14 +12,26 @@
 //   chunks: key  = bucket      8 bytes big-endian, sign bit flipped
 //                  series      8 bytes big-endian (label-set hash of the
 //                              input series)
-//                  kind        1 byte (0 raw, 1 + output index for derived)
+//                  kind        1 byte: 0x80 raw chunk with its derivation;
+//                              before that layout, 0 raw, 1 + output index
+//                              for an output chunk
 //                  min_time    8 bytes big-endian, sign bit flipped
 //          value = u32 little-endian CRC-32C of the rest of the value
 //                  max_time    8 bytes little-endian
+//                  kind 0x80:  derivation: u8 version (1), the series'
+//                              parameters and its state before the chunk
+//                              (store/record_fields.h)
 //                  XOR chunk   (codec/xor_chunk.h)
 //          Keys sort by bucket first, so retention deletes one key range per
 //          expired bucket; a chunk never spans two buckets (the engine seals
 //          head chunks at bucket ends).
+//          Outputs (NAME:ewma, ...) are not stored: ReadChunks derives them
+//          from the raw chunk and its derivation, the way they were
+//          derived when the samples arrived (ewma::DeriveOutputChunk).
+//          Storing them tripled what each sample cost to write, flush and
+//          compact. Output chunks of the older layout are still read; a
+//          series only moves forward in time, so they precede its 0x80
+//          chunks in time as they do in key order.
 //
 //   checkpoint: key = generation (8 bytes BE) + record number (8 bytes BE)
 //               value = a checkpoint record (store/checkpoint_record.h)
@@ -106,11 +118,14 @@ class Store {
       const std::function<Status(uint64_t seq, std::string_view body)>& apply);
 
   // Stores sealed chunks (idempotent: the same chunk under the same key).
+  // A raw chunk with a derivation is stored with it, under kind 0x80.
   Status WriteChunks(const std::vector<StoredChunk>& chunks, int64_t bucket_ms);
 
-  // Calls `visit` for each stored chunk of (series, kind) whose time range
-  // overlaps [start_ms, end_ms], in time order. A chunk failing its checksum
-  // is Corruption naming its key, never passed on.
+  // Calls `visit` for each chunk of (series, kind) whose time range overlaps
+  // [start_ms, end_ms], in time order: for kRawKind the stored raw chunks,
+  // for an output the chunks derived from them (or stored, older layout).
+  // A chunk failing its checksum, or whose derivation does not replay, is
+  // Corruption naming its key, never passed on.
   Status ReadChunks(uint64_t series, uint8_t kind, int64_t start_ms,
                     int64_t end_ms, int64_t bucket_ms,
                     const std::function<Status(const StoredChunkView&)>& visit);
@@ -137,7 +152,8 @@ class Store {
 
   // The request log's segment files, oldest first (tests).
   std::vector<std::string> LogSegmentPaths() const;
-  // Flips one byte of the stored value of every chunk of (series, kind).
+  // Flips one byte of the stored value of every chunk of (series, kind);
+  // kRawKind covers raw chunks stored with their derivation.
   Status CorruptChunksForTest(uint64_t series, uint8_t kind, size_t offset);
 
  private:

@@ -216,10 +216,26 @@ std::string CpuLabels() {
   return out;
 }
 
-// The chunks of sealed heads, as the caller derives them.
-std::vector<SealedChunk> ChunksOf(const std::vector<SealedHead>& heads) {
+// The chunks sealed raw chunks stand for: each chunk, then every output
+// derived from a raw one, as the store derives them when read.
+std::vector<SealedChunk> ChunksOf(const std::vector<SealedChunk>& sealed) {
   std::vector<SealedChunk> chunks;
-  for (const SealedHead& head : heads) DeriveSealedChunks(head, &chunks);
+  for (const SealedChunk& c : sealed) {
+    chunks.push_back(c);
+    if (!c.derivation) continue;
+    REQUIRE(c.kind == kRawKind);
+    for (int o = 0; o < kOutputCount; ++o) {
+      codec::XorChunkAppender derived(0);
+      REQUIRE(DeriveOutputChunk(*c.derivation, c.bytes, static_cast<Output>(o),
+                                &derived)
+                  .ok());
+      if (derived.num_samples() == 0) continue;
+      chunks.push_back(SealedChunk{c.labels_hash,
+                                   StoredKindOf(static_cast<Output>(o)),
+                                   derived.min_time(), derived.max_time(),
+                                   std::string(derived.bytes()), std::nullopt});
+    }
+  }
   return chunks;
 }
 
@@ -282,7 +298,12 @@ TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
   // first chunks are shorter.
   std::map<uint8_t, std::vector<size_t>> sizes;
   const std::vector<SealedChunk> sealed = ChunksOf(r.sealed);
-  REQUIRE(r.sealed.size() == 2);  // two raw heads
+  REQUIRE(r.sealed.size() == 2);  // two raw heads, with their derivations
+  for (const SealedChunk& c : r.sealed) {
+    REQUIRE(c.kind == kRawKind);
+    REQUIRE(c.derivation);
+    REQUIRE(c.derivation->params == options.defaults);
+  }
   for (const SealedChunk& c : sealed) {
     REQUIRE(c.labels_hash == model::HashLabelSet(CpuLabels()));
     sizes[c.kind].push_back(Decode(c.bytes).size());
@@ -349,9 +370,14 @@ TEST_CASE("a parameter change at restore seals the heads as computed") {
   engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
     REQUIRE(restored.Restore(snapshot, &sealed).ok());
   });
-  // Stored as received: raw, and the outputs of the old parameters.
+  // Stored as received: the raw chunk, deriving the outputs of the old
+  // parameters.
+  REQUIRE(sealed.size() == 1);
+  REQUIRE(sealed[0].derivation);
+  REQUIRE(sealed[0].derivation->params == EstimatorParams{});
   std::map<uint8_t, std::vector<std::pair<int64_t, double>>> by_kind;
-  for (const SealedChunk& c : sealed) by_kind[c.kind] = Decode(c.bytes);
+  for (const SealedChunk& c : ChunksOf(sealed))
+    by_kind[c.kind] = Decode(c.bytes);
   REQUIRE(by_kind[kRawKind] == samples);
   auto expected = Reference(EstimatorParams{}, samples);
   REQUIRE(by_kind.size() == 3);
@@ -378,8 +404,12 @@ TEST_CASE("a series no rule selects any more keeps its stored head") {
     REQUIRE(restored.Restore(snapshot, &sealed).ok());
   });
   REQUIRE(restored.active_series() == 0);
-  REQUIRE(sealed.size() == 2);  // raw and ewma
+  REQUIRE(sealed.size() == 1);  // the raw chunk, deriving ewma
   REQUIRE(Decode(sealed[0].bytes).size() == 2);
+  const std::vector<SealedChunk> chunks = ChunksOf(sealed);
+  REQUIRE(chunks.size() == 2);
+  REQUIRE(chunks[1].kind == StoredKindOf(Output::kEwma));
+  REQUIRE(Decode(chunks[1].bytes).size() == 2);
 }
 
 TEST_CASE("a head chunk is sealed where a time bucket ends") {
@@ -394,6 +424,45 @@ TEST_CASE("a head chunk is sealed where a time bucket ends") {
     REQUIRE(c.min_time_ms == 50000);
     REQUIRE(c.max_time_ms == 59999);
   }
+}
+
+TEST_CASE("DeriveOutputChunk derives what the parameters configure") {
+  ChunkDerivation d;  // defaults: ewma and upper_threshold
+  codec::XorChunkAppender raw;
+  for (int i = 0; i < 15; ++i) raw.Append(1000 * (i + 1), 10.0 + i % 3);
+  codec::XorChunkAppender out;
+  REQUIRE(DeriveOutputChunk(d, raw.bytes(), Output::kEwma, &out).ok());
+  REQUIRE(out.num_samples() == 15);
+  // upper_threshold begins once the prior state holds min_samples (10).
+  REQUIRE(
+      DeriveOutputChunk(d, raw.bytes(), Output::kUpperThreshold, &out).ok());
+  REQUIRE(out.num_samples() == 5);
+  REQUIRE(out.min_time() == 11000);
+  REQUIRE(DeriveOutputChunk(d, raw.bytes(), Output::kStddev, &out).ok());
+  REQUIRE(out.num_samples() == 0);
+
+  // Starting from a state that has seen enough, thresholds begin at once.
+  d.start.count = 20;
+  d.start.weight_sq = 0.1;
+  d.start.mean = 10;
+  d.start.spread = 1;
+  d.start.last_sample_ms = 500;
+  REQUIRE(
+      DeriveOutputChunk(d, raw.bytes(), Output::kUpperThreshold, &out).ok());
+  REQUIRE(out.num_samples() == 15);
+}
+
+TEST_CASE("DeriveOutputChunk refuses a raw chunk that does not replay") {
+  codec::XorChunkAppender raw;
+  raw.Append(2000, 1);
+  raw.Append(1000, 2);  // older: the engine never stores this
+  codec::XorChunkAppender out;
+  Status s =
+      DeriveOutputChunk(ChunkDerivation{}, raw.bytes(), Output::kEwma, &out);
+  REQUIRE(s.code() == StatusCode::kCorruption);
+  REQUIRE(s.message() == "raw chunk does not replay at timestamp 1000");
+  REQUIRE(DeriveOutputChunk(ChunkDerivation{}, "\x01", Output::kEwma, &out)
+              .code() == StatusCode::kCorruption);
 }
 
 TEST_CASE("stale markers are stored bit-exact in raw and derived series") {

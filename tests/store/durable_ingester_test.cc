@@ -483,10 +483,10 @@ TEST_CASE("checkpoints taken while requests arrive restore exactly") {
   }
 }
 
-TEST_CASE("a read derives the output chunks of heads nobody derived yet") {
-  // Without a store nothing writes sealed chunks, so nothing derives their
-  // outputs but the reads: the window between a request publishing its
-  // sealed heads and deriving them, held open.
+TEST_CASE("a read derives the outputs of sealed chunks not stored yet") {
+  // Without a store sealed chunks stay pending: the window between a
+  // request publishing its sealed chunks and storing them, held open. The
+  // outputs come from each raw chunk's derivation.
   ewma::Engine engine{ewma::EngineOptions{}};
   DurableIngester ingester(&engine, nullptr);
   ewma::Engine reference{ewma::EngineOptions{}};
@@ -517,10 +517,10 @@ TEST_CASE("a read derives the output chunks of heads nobody derived yet") {
 }
 
 TEST_CASE("reads while chunks are sealed see every sample exactly once") {
-  // Sealed heads are published under the ingest lock, then derived and
-  // written after it is released. Until they are stored, a read finds them
-  // in memory, deriving the output chunks itself if the writer has not yet,
-  // and once stored maybe in both places, and must return them once. 300
+  // Sealed chunks are published under the ingest lock, then written after
+  // it is released. Until they are stored, a read finds them in memory
+  // (deriving their outputs), and once stored maybe in both places, and
+  // must return them once. 300
   // series seal together every 120 requests, so each of those windows is
   // long enough to be caught.
   TempDir dir;

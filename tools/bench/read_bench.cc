@@ -1,7 +1,8 @@
 // Micro benchmark of remote read without HTTP: the handler answering one
 // query for 1,000 series x 1 h at 10 s (360 samples each) from the RocksDB
-// store, in both response types. The side-by-side comparison with
-// Prometheus' own /api/v1/read over HTTP is tools/bench.sh's job.
+// store, in both response types, for the raw series and for one output.
+// The side-by-side comparison with Prometheus' own /api/v1/read over HTTP
+// is tools/bench.sh's job.
 //
 //   build/bin/read_bench
 
@@ -77,24 +78,25 @@ Loaded& Data() {
   return *loaded;
 }
 
-std::string ReadBody(bool streamed) {
+std::string ReadBody(const std::string& metric, bool streamed) {
   prometheus::ReadRequest req;
   auto* q = req.add_queries();
   q->set_start_timestamp_ms(kT0);
   q->set_end_timestamp_ms(kT0 + (kSamples - 1) * 10000);
   auto* m = q->add_matchers();
   m->set_name("__name__");
-  m->set_value("cpu");
+  m->set_value(metric);
   if (streamed)
     req.add_accepted_response_types(
         prometheus::ReadRequest::STREAMED_XOR_CHUNKS);
   return codec::CompressSnappyBlock(req.SerializeAsString());
 }
 
-void RunRead(benchmark::State& state, bool streamed) {
+void RunRead(benchmark::State& state, const std::string& metric,
+             bool streamed) {
   Loaded& data = Data();
   http::RemoteReadHandler handler(data.ingester.get(), http::ReadLimits{});
-  const std::string body = ReadBody(streamed);
+  const std::string body = ReadBody(metric, streamed);
   size_t bytes = 0;
   for (auto _ : state) {
     http::HttpResponse r = handler.Handle(
@@ -106,12 +108,23 @@ void RunRead(benchmark::State& state, bool streamed) {
   state.SetItemsProcessed(state.iterations() * kSeries * kSamples);
 }
 
-void BM_RemoteRead_Samples(benchmark::State& state) { RunRead(state, false); }
+void BM_RemoteRead_Samples(benchmark::State& state) {
+  RunRead(state, "cpu", false);
+}
 BENCHMARK(BM_RemoteRead_Samples)->Unit(benchmark::kMillisecond);
 void BM_RemoteRead_StreamedChunks(benchmark::State& state) {
-  RunRead(state, true);
+  RunRead(state, "cpu", true);
 }
 BENCHMARK(BM_RemoteRead_StreamedChunks)->Unit(benchmark::kMillisecond);
+// Outputs are derived from the raw chunks as they are read.
+void BM_RemoteRead_Samples_Ewma(benchmark::State& state) {
+  RunRead(state, "cpu:ewma", false);
+}
+BENCHMARK(BM_RemoteRead_Samples_Ewma)->Unit(benchmark::kMillisecond);
+void BM_RemoteRead_StreamedChunks_Ewma(benchmark::State& state) {
+  RunRead(state, "cpu:ewma", true);
+}
+BENCHMARK(BM_RemoteRead_StreamedChunks_Ewma)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace promewma

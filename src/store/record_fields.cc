@@ -1,0 +1,66 @@
+#include "store/record_fields.h"
+
+namespace promewma::store {
+
+void PutBytesField(std::string* out, std::string_view bytes) {
+  PutField<uint32_t>(out, static_cast<uint32_t>(bytes.size()));
+  out->append(bytes);
+}
+
+void PutStateFields(std::string* out, const ewma::EstimatorState& state) {
+  PutField(out, state.mean);
+  PutField(out, state.spread);
+  PutField(out, state.weight_sq);
+  PutField(out, state.count);
+  PutField(out, state.last_sample_ms);
+  PutField(out, state.last_timestamp_ms);
+  PutField(out, state.last_value_bits);
+}
+
+void PutParamsFields(std::string* out, const ewma::EstimatorParams& params) {
+  PutField(out, params.alpha);
+  PutField(out, params.half_life_ms);
+  PutField(out, params.k);
+  PutField(out, params.min_samples);
+  PutField(out, params.reset_after_ms);
+  PutField<uint8_t>(out, static_cast<uint8_t>(params.threshold_basis));
+  PutField<uint8_t>(out, params.outputs);
+}
+
+std::string_view FieldReader::GetBytes() {
+  const uint32_t n = Get<uint32_t>();
+  if (!ok_ || in_.size() < n) {
+    ok_ = false;
+    return {};
+  }
+  std::string_view v = in_.substr(0, n);
+  in_.remove_prefix(n);
+  return v;
+}
+
+void FieldReader::GetState(ewma::EstimatorState* state) {
+  state->mean = Get<double>();
+  state->spread = Get<double>();
+  state->weight_sq = Get<double>();
+  state->count = Get<uint64_t>();
+  state->last_sample_ms = Get<int64_t>();
+  state->last_timestamp_ms = Get<int64_t>();
+  state->last_value_bits = Get<uint64_t>();
+}
+
+void FieldReader::GetParams(ewma::EstimatorParams* params) {
+  params->alpha = Get<double>();
+  params->half_life_ms = Get<int64_t>();
+  params->k = Get<double>();
+  params->min_samples = Get<uint32_t>();
+  params->reset_after_ms = Get<int64_t>();
+  const uint8_t basis = Get<uint8_t>();
+  if (basis > static_cast<uint8_t>(ewma::ThresholdBasis::kPosterior)) {
+    ok_ = false;
+  }
+  params->threshold_basis = static_cast<ewma::ThresholdBasis>(basis);
+  params->outputs = Get<uint8_t>();
+  if (params->outputs >> ewma::kOutputCount) ok_ = false;
+}
+
+}  // namespace promewma::store

@@ -1,0 +1,72 @@
+// RecordFields: the field encodings shared by promewma's own record
+// formats (checkpoint records, chunk derivations): fixed-width integers
+// little-endian, doubles as their IEEE 754 bits, byte strings behind a u32
+// length, and the estimator's parameters and state as fixed field lists.
+//
+//   state:  f64 mean, f64 spread, f64 weight_sq, u64 count,
+//           i64 last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits
+//   params: f64 alpha, i64 half_life_ms, f64 k, u32 min_samples,
+//           i64 reset_after_ms, u8 threshold_basis, u8 outputs
+//
+// Thread-safety: a FieldReader is used by one thread; the rest is pure.
+
+#ifndef PROMEWMA_STORE_RECORD_FIELDS_H_
+#define PROMEWMA_STORE_RECORD_FIELDS_H_
+
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "ewma/estimator_params.h"
+#include "ewma/series_estimator.h"
+
+namespace promewma::store {
+
+template <typename T>
+void PutField(std::string* out, T v) {
+  char buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));  // little-endian on every target we build
+  out->append(buf, sizeof(T));
+}
+
+void PutBytesField(std::string* out, std::string_view bytes);
+void PutStateFields(std::string* out, const ewma::EstimatorState& state);
+void PutParamsFields(std::string* out, const ewma::EstimatorParams& params);
+
+// Bytes PutStateFields and PutParamsFields append.
+inline constexpr size_t kStateFieldsSize = 7 * 8;
+inline constexpr size_t kParamsFieldsSize = 8 + 8 + 8 + 4 + 8 + 1 + 1;
+
+// Reads fields front to back. Any overrun, or a value no writer produces,
+// makes ok() false; what it returns then is zero.
+class FieldReader {
+ public:
+  explicit FieldReader(std::string_view in) : in_(in) {}
+
+  template <typename T>
+  T Get() {
+    T v{};
+    if (in_.size() < sizeof(T)) {
+      ok_ = false;
+      return v;
+    }
+    std::memcpy(&v, in_.data(), sizeof(T));
+    in_.remove_prefix(sizeof(T));
+    return v;
+  }
+  std::string_view GetBytes();
+  void GetState(ewma::EstimatorState* state);
+  void GetParams(ewma::EstimatorParams* params);
+
+  bool ok() const { return ok_; }
+  bool done() const { return in_.empty(); }
+  std::string_view rest() const { return in_; }
+
+ private:
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+}  // namespace promewma::store
+
+#endif  // PROMEWMA_STORE_RECORD_FIELDS_H_
