@@ -9,7 +9,9 @@
 #                INGEST_REPEAT repeats moving forward in time; each server
 #                gets every repeat, in turn. Median samples/s and ratios.
 #                Also promewma with write-back into a VictoriaMetrics of its
-#                own, timed until the derived backlog is delivered.
+#                own, timed until the derived backlog is delivered. Each
+#                round starts on a nearly idle machine, and a server's CPU
+#                is read once its own background work has settled too.
 #   2. memory    MEM_SERIES new series x MEM_SAMPLES samples into fresh
 #                servers; RSS growth per active series.
 #   3. restart   promewma from (2): SIGKILL and restart (the whole request
@@ -68,6 +70,26 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/st
 # Microseconds of CPU per sample: cpu_us_per_sample BEFORE AFTER SAMPLES
 cpu_us_per_sample() { python3 -c "print(f'{($2 - $1) * 1e6 / $3:.2f}')"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+# Waits (at most 20 s) until the machine is nearly idle: the servers share
+# two cores, and the background work one leaves behind (VictoriaMetrics'
+# merges, a write-back backlog, flushes) would otherwise be charged to the
+# next one measured.
+settle() {
+  python3 - <<'PY'
+import time
+def busy_idle():
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = f[3] + f[4]
+    return sum(f) - idle, idle
+deadline = time.time() + 20
+while time.time() < deadline:
+    b0, i0 = busy_idle()
+    time.sleep(0.5)
+    b1, i1 = busy_idle()
+    if (b1 - b0) <= 0.1 * ((b1 - b0) + (i1 - i0)):
+        break
+PY
+}
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 # Fresh servers in $work/$1: sets pw_pid/pw_port, prom_*, vm_* and waits
@@ -155,14 +177,17 @@ if has_phase ingest; then
   for r in $(seq 1 "$ingest_repeat"); do
     for server in promewma victoriametrics prometheus; do
       pid=$(pid_of "$server")
+      settle
       cpu_before=$(cpu_s "$pid")
       out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/ingest-$r")
       echo "$server #$r: $out"
       rates[$server]+="$(samples_per_s "$out") "
       p99s[$server]+="$(p99_ms "$out") "
       samples=$(samples_sent "$out")
+      settle  # its own background work is part of its cost
       cpus[$server]+="$(cpu_us_per_sample "$cpu_before" "$(cpu_s "$pid")" "$samples") "
     done
+    settle
     cpu_before=$(cpu_s "$wb_pid")
     out=$(build/bin/rwbench write --url "http://127.0.0.1:$wb_port/api/v1/write" --in "$work/ingest-$r")
     # rwbench times its sending only (it loads the files first); the

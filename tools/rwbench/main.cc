@@ -23,6 +23,7 @@
 // returned and the response size.
 
 #include <httplib.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -201,6 +202,14 @@ size_t SamplesIn(const std::string& body) {
   return n;
 }
 
+// User + system CPU of this process so far.
+double ProcessCpuSeconds() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
 struct ConnectionResult {
   std::vector<double> latency_ms;
   size_t retries = 0;
@@ -253,6 +262,7 @@ int Write(const std::string& url,
   }
   std::vector<ConnectionResult> results(bodies.size());
   std::vector<std::thread> threads;
+  const double cpu_start = ProcessCpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   for (size_t k = 0; k < bodies.size(); ++k) {
     threads.emplace_back(SendAll, u, std::cref(bodies[k]), &results[k]);
@@ -261,6 +271,7 @@ int Write(const std::string& url,
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   std::vector<double> latencies;
   size_t retries = 0;
   for (const ConnectionResult& r : results) {
@@ -277,10 +288,11 @@ int Write(const std::string& url,
   std::printf(
       "write %s: %zu samples in %zu requests over %zu connections in %.3f s, "
       "%.0f samples/s, latency p50 %.2f ms p90 %.2f ms p99 %.2f ms, "
-      "%zu retries\n",
+      "%zu retries, sender CPU %.3f us/sample\n",
       url.c_str(), total_samples, total_requests, bodies.size(), seconds,
       total_samples / seconds, Percentile(&latencies, 0.5),
-      Percentile(&latencies, 0.9), Percentile(&latencies, 0.99), retries);
+      Percentile(&latencies, 0.9), Percentile(&latencies, 0.99), retries,
+      cpu_seconds * 1e6 / static_cast<double>(total_samples));
   return 0;
 }
 
