@@ -32,6 +32,16 @@ std::string_view DropReasonName(DropReason reason) {
   return "unknown";
 }
 
+void ApplyResult::Clear() {
+  std::vector<SealedChunk> kept_sealed = std::move(sealed);
+  std::vector<EmittedDerived> kept_derived = std::move(derived);
+  kept_sealed.clear();
+  kept_derived.clear();
+  *this = ApplyResult();
+  sealed = std::move(kept_sealed);
+  derived = std::move(kept_derived);
+}
+
 namespace {
 
 // What replaying a raw head needs of the state before it (see
@@ -270,7 +280,7 @@ Status Engine::Prepare(const codec::DecodedWriteRequest& request,
 
 void Engine::Commit(const codec::DecodedWriteRequest& request,
                     PreparedRequest* prepared, ApplyResult* result) {
-  *result = ApplyResult();
+  result->Clear();
   result->received = request.samples.size() + request.histogram_count;
   result->dropped[static_cast<int>(DropReason::kHistogram)] =
       request.histogram_count;

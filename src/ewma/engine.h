@@ -148,6 +148,9 @@ struct ApplyResult {
   uint64_t dropped_by(DropReason r) const {
     return dropped[static_cast<int>(r)];
   }
+  // Resets every field but keeps the vectors' capacity: a writer reuses one
+  // result request after request.
+  void Clear();
 };
 
 // Everything the engine knows about one processed series: what a checkpoint

@@ -99,7 +99,7 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   s = codec::DecodeWriteRequest(decompressed, &decoded);
   if (!s.ok()) return ErrorResponse(s);
 
-  ewma::ApplyResult result;
+  thread_local ewma::ApplyResult result;  // keeps its vectors' capacity
   s = ingester_->Ingest(decoded, request.body, &result);
   if (!s.ok()) {
     HttpResponse r = ErrorResponse(s);

@@ -40,7 +40,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,6 +52,7 @@
 #include "promewma/status.h"
 #include "writeback/batch_encoder.h"
 #include "writeback/remote_write_client.h"
+#include "writeback/ring.h"
 
 namespace promewma::writeback {
 
@@ -216,7 +216,10 @@ class WriteBackQueue {
     mutable std::mutex mu;
     std::condition_variable cv;  // queue grew, or stopping changed
     // Guarded by mu:
-    std::deque<Entry> queue;
+    // A ring, not a std::deque: the deque allocated a block every seven
+    // entries and freed it on the other thread, ~8% of the CPU of a
+    // promewma writing back. TryEnqueue keeps it within the capacity.
+    Ring<Entry> queue;
     size_t in_flight = 0;  // samples in the batch being sent
 
     // Used by the shard thread only, reused from batch to batch: a sender

@@ -36,6 +36,44 @@ std::map<std::string, std::pair<int64_t, double>> LatestEwma(const Engine& e) {
   return out;
 }
 
+TEST_CASE("a reused ApplyResult reports the last request only") {
+  EngineOptions options;
+  options.collect_derived = true;
+  Engine engine{options};
+  std::string body;  // the decoded request points into it
+  auto decode = [&body](const std::vector<TestSeries>& series,
+                        codec::DecodedWriteRequest* out) {
+    body = SerializeWriteRequest(series);
+    REQUIRE(codec::DecodeWriteRequest(body, out).ok());
+  };
+  TestSeries cpu;
+  cpu.labels = {{"__name__", "cpu"}};
+  for (int i = 0; i < 121; ++i) cpu.samples.push_back({i * 1000, 1.0 + i % 3});
+  TestSeries looped;
+  looped.labels = {{"__name__", "x:ewma"}};
+  looped.samples = {{1, 1}};
+  codec::DecodedWriteRequest decoded;
+  decode({cpu, looped}, &decoded);
+  ApplyResult r;
+  REQUIRE(engine.Apply(decoded, &r).ok());
+  REQUIRE(r.sealed.size() == 1);
+  REQUIRE(r.derived.size() == 121);
+  REQUIRE(r.dropped_by(DropReason::kDerivedSeries) == 1);
+
+  cpu.samples = {{121000, 5}, {1000, 5}};
+  decode({cpu}, &decoded);
+  REQUIRE(engine.Apply(decoded, &r).ok());
+  CHECK(r.received == 2);
+  CHECK(r.applied == 1);
+  CHECK(r.new_series == 0);
+  CHECK(r.sealed.empty());
+  REQUIRE(r.derived.size() == 1);
+  CHECK(r.derived[0].timestamp_ms == 121000);
+  CHECK(r.dropped_by(DropReason::kDerivedSeries) == 0);
+  CHECK(r.dropped_by(DropReason::kOutOfOrder) == 1);
+  CHECK(r.max_timestamp_ms == 121000);
+}
+
 TEST_CASE("series carrying a derived suffix are ignored and counted") {
   Engine engine{EngineOptions{}};
   ApplyResult r = ApplySeries(
