@@ -269,21 +269,23 @@ void WriteBackQueue::RunShard(Shard* shard) {
 
 void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
   const size_t n = batch->size();
-  // Group the batch by series so that each series becomes one TimeSeries
-  // (a backfill sends many samples of one series at a time); see SortKey.
-  std::vector<SortKey>& order = shard->sort_keys;
-  std::vector<OutgoingSample>& outgoing = shard->outgoing;
-  order.clear();
-  for (uint32_t i = 0; i < n; ++i) {
-    const QueuedSample& s = (*batch)[i].sample;
-    order.push_back(SortKey{
-        s.series_hash, reinterpret_cast<uintptr_t>(s.name_suffix.data()), i});
+  // Each series of the batch becomes one TimeSeries (series_grouping.h).
+  // The engine's output suffixes are static strings: their addresses tell
+  // them apart.
+  std::vector<SeriesKey>& keys = shard->series_keys;
+  keys.clear();
+  for (const Entry& e : *batch) {
+    keys.push_back(
+        SeriesKey{e.sample.series_hash,
+                  reinterpret_cast<uintptr_t>(e.sample.name_suffix.data())});
   }
-  std::sort(order.begin(), order.end());
+  std::vector<uint32_t>& order = shard->order;
+  shard->grouping.Order(keys, &order);
+  std::vector<OutgoingSample>& outgoing = shard->outgoing;
   outgoing.clear();
   int64_t newest = std::numeric_limits<int64_t>::min();
-  for (const SortKey& key : order) {
-    const QueuedSample& s = (*batch)[key.index].sample;
+  for (const uint32_t i : order) {
+    const QueuedSample& s = (*batch)[i].sample;
     outgoing.push_back(
         OutgoingSample{s.labels, s.timestamp_ms, s.value, s.name_suffix});
     newest = std::max(newest, s.timestamp_ms);

@@ -53,6 +53,7 @@
 #include "writeback/batch_encoder.h"
 #include "writeback/remote_write_client.h"
 #include "writeback/ring.h"
+#include "writeback/series_grouping.h"
 
 namespace promewma::writeback {
 
@@ -191,23 +192,6 @@ class WriteBackQueue {
     Clock::time_point enqueued;
   };
 
-  // Orders a batch by series, by value, without reading the entries:
-  // series hash, suffix (by address: the engine's suffixes are static
-  // strings), then position, so each series' samples keep their order. Two
-  // label sets with one hash, or two copies of a suffix, only make more,
-  // shorter runs: the encoder compares bytes before it merges samples into
-  // one TimeSeries.
-  struct SortKey {
-    uint64_t hash;
-    uintptr_t suffix;
-    uint32_t index;
-    bool operator<(const SortKey& o) const {
-      if (hash != o.hash) return hash < o.hash;
-      if (suffix != o.suffix) return suffix < o.suffix;
-      return index < o.index;
-    }
-  };
-
   struct Shard {
     int index = 0;
     std::unique_ptr<Sender> sender;  // used by the shard thread; Cancel any
@@ -224,7 +208,9 @@ class WriteBackQueue {
 
     // Used by the shard thread only, reused from batch to batch: a sender
     // sends batches of about the same size all day.
-    std::vector<SortKey> sort_keys;
+    std::vector<SeriesKey> series_keys;
+    std::vector<uint32_t> order;
+    SeriesGrouping grouping;
     std::vector<OutgoingSample> outgoing;
     BatchEncoder encoder;
   };
