@@ -33,10 +33,6 @@ void PutBytesField(std::string* out, std::string_view bytes);
 void PutStateFields(std::string* out, const ewma::EstimatorState& state);
 void PutParamsFields(std::string* out, const ewma::EstimatorParams& params);
 
-// Bytes PutStateFields and PutParamsFields append.
-inline constexpr size_t kStateFieldsSize = 7 * 8;
-inline constexpr size_t kParamsFieldsSize = 8 + 8 + 8 + 4 + 8 + 1 + 1;
-
 // Reads fields front to back. Any overrun, or a value no writer produces,
 // makes ok() false; what it returns then is zero.
 class FieldReader {

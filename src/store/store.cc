@@ -38,7 +38,6 @@ constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
 constexpr uint8_t kDerivableRawKind = 0x80;
 static_assert(ewma::kStoredKinds < kDerivableRawKind);
 constexpr uint8_t kDerivationVersion = 1;
-constexpr size_t kDerivationSize = 1 + kParamsFieldsSize + kStateFieldsSize;
 constexpr uint8_t kRemoteWriteRecord = 1;
 constexpr size_t kRecordHeaderSize = 5;  // type + CRC-32C
 
@@ -398,6 +397,7 @@ Status Store::ReadChunks(
   const int64_t last_bucket = FloorDiv(end_ms, bucket_ms);
   ewma::ChunkDerivation derivation;
   codec::XorChunkAppender derived(0);  // an output of a raw chunk
+  std::vector<int64_t> legacy_starts;  // of the bucket's older-layout chunks
   // Visit only buckets that exist: a query from 0 to "now" spans hundreds
   // of thousands of empty buckets, and one with end = INT64_MAX billions.
   // After a bucket, a seek lands on the next existing key; its bucket is
@@ -423,6 +423,11 @@ Status Store::ReadChunks(
     }
     // Chunks of `kind` as the older layout stored them (raw chunks without
     // a derivation; output chunks), then raw chunks with a derivation.
+    // After a crash of an older promewma, the replay of its log by this one
+    // stores again, in this layout, chunks the older one had stored
+    // already: the same samples, so the same first timestamp, raw or
+    // derived. Those are read once.
+    legacy_starts.clear();
     while (it->Valid() && it->key().starts_with(series_prefix)) {
       const uint8_t key_kind =
           it->key().size() > kChunkKeySize - 9
@@ -482,6 +487,13 @@ Status Store::ReadChunks(
         }
       }
       if (chunk.max_time_ms >= start_ms && chunk.min_time_ms <= end_ms) {
+        if (!derivable) {
+          legacy_starts.push_back(chunk.min_time_ms);
+        } else if (std::find(legacy_starts.begin(), legacy_starts.end(),
+                             chunk.min_time_ms) != legacy_starts.end()) {
+          it->Next();
+          continue;
+        }
         Status s = visit(chunk);
         if (!s.ok()) return s;
       }

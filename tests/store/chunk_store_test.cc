@@ -179,5 +179,37 @@ TEST_CASE("chunks of the older layout read alongside derived ones") {
   REQUIRE(Read(store.get(), kEwmaKind, boundary, INT64_MAX, &s) == tail);
 }
 
+TEST_CASE("a chunk stored in both layouts is read once") {
+  // An older promewma stored a chunk, crashed before its checkpoint, and
+  // this one's replay of the log stored the same chunk again, with its
+  // derivation.
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const Samples all = Series(0, 200);
+  const Samples first(all.begin(), all.begin() + 120);
+  const Samples rest(all.begin() + 120, all.end());
+  ewma::ChunkDerivation d1, d2;
+  ewma::DerivedValues ignored;
+  for (const auto& [t, v] : first) {
+    ewma::UpdateEstimator(d2.params, &d2.start, t, v, &ignored);
+  }
+  const auto [want_ewma, want_upper] = Reference(d1.params, {}, all);
+  const auto [old_ewma, old_upper] = Reference(d1.params, {}, first);
+  REQUIRE(store
+              ->WriteChunks({Chunk(ewma::kRawKind, first, std::nullopt),
+                             Chunk(kEwmaKind, old_ewma, std::nullopt),
+                             Chunk(kUpperKind, old_upper, std::nullopt),
+                             Chunk(ewma::kRawKind, first, d1),
+                             Chunk(ewma::kRawKind, rest, d2)},
+                            kBucketMs)
+              .ok());
+  Status s;
+  REQUIRE(Read(store.get(), ewma::kRawKind, INT64_MIN, INT64_MAX, &s) == all);
+  REQUIRE(Read(store.get(), kEwmaKind, INT64_MIN, INT64_MAX, &s) == want_ewma);
+  REQUIRE(Read(store.get(), kUpperKind, INT64_MIN, INT64_MAX, &s) ==
+          want_upper);
+  REQUIRE(s.ok());
+}
+
 }  // namespace
 }  // namespace promewma::store
