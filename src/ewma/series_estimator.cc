@@ -83,9 +83,14 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
   }
 
   const Basis prior = BasisOf(params, *state);
-  const int64_t gap_ms = timestamp_ms - state->last_sample_ms;
-  const bool restart = state->count == 0 || (params.reset_after_ms > 0 &&
-                                             gap_ms > params.reset_after_ms);
+  // Timestamps only move forward, so the gap is never negative; but it can
+  // exceed int64 (a sample at -2^62 ms, the next at 2^62), hence unsigned.
+  const uint64_t gap_ms = static_cast<uint64_t>(timestamp_ms) -
+                          static_cast<uint64_t>(state->last_sample_ms);
+  const bool restart =
+      state->count == 0 ||
+      (params.reset_after_ms > 0 &&
+       gap_ms > static_cast<uint64_t>(params.reset_after_ms));
   if (restart) {
     state->mean = value;
     state->spread = 0;

@@ -44,6 +44,30 @@ TEST_CASE("two samples by hand: alpha 0.5, x = 1 then 3") {
   REQUIRE(out.get(Output::kAnomalyScore) == 0);  // x equals the prior mean
 }
 
+TEST_CASE("a gap wider than int64 restarts the state") {
+  // -2^62 ms, then 2^62 ms: 2^63 apart, one more than int64 holds.
+  // (Under UBSan a signed subtraction here is an error.)
+  EstimatorParams p = Params(0.5, 2);
+  EstimatorState st;
+  DerivedValues out;
+  const int64_t far = int64_t{1} << 62;
+  REQUIRE(UpdateEstimator(p, &st, -far, 1, &out) == SampleOutcome::kApplied);
+  REQUIRE(UpdateEstimator(p, &st, -far + 1000, 3, &out) ==
+          SampleOutcome::kApplied);
+  REQUIRE(out.get(Output::kEwma) == 2);
+  REQUIRE(UpdateEstimator(p, &st, far, 7, &out) == SampleOutcome::kApplied);
+  REQUIRE(out.get(Output::kEwma) == 7);  // reset_after (1h) passed: restart
+  REQUIRE(st.count == 1);
+
+  // Time-aware smoothing over such a gap forgets the past entirely.
+  p.reset_after_ms = 0;
+  p.half_life_ms = 1000;
+  EstimatorState timed;
+  REQUIRE(UpdateEstimator(p, &timed, -far, 1, &out) == SampleOutcome::kApplied);
+  REQUIRE(UpdateEstimator(p, &timed, far, 9, &out) == SampleOutcome::kApplied);
+  REQUIRE(out.get(Output::kEwma) == 9);
+}
+
 TEST_CASE("a spike never raises its own bar (prior basis)") {
   EstimatorParams p = Params(0.2, 5);
   EstimatorState prior_state, posterior_state;
