@@ -58,7 +58,8 @@ Status DecodeCheckpointRecord(std::string_view record,
   r.GetState(&s->state);
   s->latest_ms = r.Get<int64_t>();
   s->latest.present = r.Get<uint8_t>();
-  s->latest.stale = r.Get<uint8_t>() != 0;
+  const uint8_t stale = r.Get<uint8_t>();
+  s->latest.stale = stale == 1;
   for (double& v : s->latest.value) v = r.Get<double>();
   s->params = ewma::EstimatorParams();
   s->head_start = ewma::EstimatorState();
@@ -67,6 +68,11 @@ Status DecodeCheckpointRecord(std::string_view record,
     r.GetState(&s->head_start);
   }
   const uint8_t mask = r.Get<uint8_t>();
+  // Values no writer produces: a record that still passed its checksum
+  // was not written by promewma.
+  if (stale > 1 || (mask >> ewma::kStoredKinds) != 0) {
+    return Status::Corruption("checkpoint record with an invalid flag");
+  }
   for (int k = 0; k < ewma::kStoredKinds; ++k) {
     if (mask & (1u << k)) {
       s->heads[k].assign(r.GetBytes());

@@ -1,4 +1,5 @@
-// Checkpoint records written by older versions still restore.
+// Checkpoint records: those of older versions still restore, and ones no
+// writer produced are refused.
 
 #include "store/checkpoint_record.h"
 
@@ -94,6 +95,28 @@ TEST_CASE("a checkpoint record of an unknown version is refused") {
   Status s = DecodeCheckpointRecord(r, &snapshot);
   REQUIRE(s.code() == StatusCode::kCorruption);
   REQUIRE(s.message().find("version 9") != std::string::npos);
+}
+
+TEST_CASE("a checkpoint record with flags no writer sets is refused") {
+  ewma::SeriesSnapshot snapshot;
+  snapshot.labels = "\x0a\x0d\x0a\x08__name__\x12\x01x";
+  std::string record;
+  EncodeCheckpointRecord(snapshot, &record);
+  ewma::SeriesSnapshot back;
+  REQUIRE(DecodeCheckpointRecord(record, &back).ok());
+  // The stale flag: after version, labels, state (56), latest_ms, present.
+  const size_t stale = 1 + 4 + snapshot.labels.size() + 56 + 8 + 1;
+  // The head mask: the byte before the CRC when no head is stored.
+  const size_t mask = record.size() - 5;
+  for (const auto& [at, value] :
+       {std::pair<size_t, char>{stale, 2}, std::pair<size_t, char>{mask, 0x40}}) {
+    std::string bad = record.substr(0, record.size() - 4);
+    bad[at] = value;
+    Put<uint32_t>(&bad, codec::Crc32c(bad));
+    Status s = DecodeCheckpointRecord(bad, &back);
+    REQUIRE(s.code() == StatusCode::kCorruption);
+    REQUIRE(s.message() == "checkpoint record with an invalid flag");
+  }
 }
 
 }  // namespace
