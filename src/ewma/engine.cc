@@ -504,12 +504,11 @@ bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
   const codec::XorChunkAppender* head = &s->head;
   codec::XorChunkAppender derived(0);
   if (kind != kRawKind) {
-    const int o = kind - 1;
-    if (o >= kOutputCount) return true;
+    if (kind >= kStoredKinds) return true;
     // Built by this engine from these parameters: the replay cannot fail.
     (void)DeriveOutputChunk(
         ChunkDerivation{*s->params, s->head_start.ToState()}, s->head.bytes(),
-        static_cast<Output>(o), &derived);
+        OutputOfStoredKind(kind), &derived);
     head = &derived;
     if (head->num_samples() == 0) return true;
   }

@@ -64,6 +64,10 @@ inline constexpr uint8_t kRawKind = 0;
 inline constexpr uint8_t StoredKindOf(Output o) {
   return static_cast<uint8_t>(1 + static_cast<int>(o));
 }
+// REQUIRES: kind != kRawKind, kind < kStoredKinds
+inline constexpr Output OutputOfStoredKind(uint8_t kind) {
+  return static_cast<Output>(kind - 1);
+}
 
 // What re-deriving the outputs of a raw chunk needs: the parameters its
 // series ran with and the series' state before the chunk's first sample.

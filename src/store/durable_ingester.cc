@@ -198,8 +198,7 @@ Status DurableIngester::ReadStoredSeries(
         }
         // Sealed by this engine from these parameters: cannot fail.
         (void)ewma::DeriveOutputChunk(*c.derivation, c.bytes,
-                                      static_cast<ewma::Output>(kind - 1),
-                                      &derived);
+                                      ewma::OutputOfStoredKind(kind), &derived);
         if (derived.num_samples() == 0) continue;
         view = StoredChunkView{derived.min_time(), derived.max_time(),
                                derived.bytes()};

@@ -62,6 +62,15 @@ uint64_t Ordered(int64_t v) {
   return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63);
 }
 
+// The value whose Ordered() form is stored big-endian at `p`.
+int64_t FromOrdered(const char* p) {
+  uint64_t ordered = 0;
+  for (int i = 0; i < 8; ++i) {
+    ordered = (ordered << 8) | static_cast<uint8_t>(p[i]);
+  }
+  return static_cast<int64_t>(ordered ^ (uint64_t{1} << 63));
+}
+
 int64_t FloorDiv(int64_t t, int64_t d) {
   return t / d - (t % d < 0 ? 1 : 0);  // floor, without overflow
 }
@@ -411,11 +420,7 @@ Status Store::ReadChunks(
     it->Seek(series_prefix + static_cast<char>(kind));
     if (!it->Valid()) break;
     if (it->key().size() >= 8) {
-      uint64_t ordered = 0;
-      for (int i = 0; i < 8; ++i) {
-        ordered = (ordered << 8) | static_cast<uint8_t>(it->key()[i]);
-      }
-      const int64_t found = static_cast<int64_t>(ordered ^ (uint64_t{1} << 63));
+      const int64_t found = FromOrdered(it->key().data());
       if (found > bucket) {
         bucket = found;
         continue;
@@ -452,12 +457,7 @@ Status Store::ReadChunks(
                                   ": checksum mismatch in " + options_.dir);
       }
       StoredChunkView chunk;
-      uint64_t ordered_min = 0;
-      for (size_t i = kChunkKeySize - 8; i < kChunkKeySize; ++i) {
-        ordered_min = (ordered_min << 8) | static_cast<uint8_t>(it->key()[i]);
-      }
-      chunk.min_time_ms =
-          static_cast<int64_t>(ordered_min ^ (uint64_t{1} << 63));
+      chunk.min_time_ms = FromOrdered(it->key().data() + kChunkKeySize - 8);
       std::memcpy(&chunk.max_time_ms, rest.data(), 8);
       chunk.bytes = rest.substr(8);
       if (chunk.min_time_ms > end_ms) {
@@ -472,8 +472,7 @@ Status Store::ReadChunks(
         }
         if (kind != ewma::kRawKind) {
           Status s = ewma::DeriveOutputChunk(
-              derivation, chunk.bytes, static_cast<ewma::Output>(kind - 1),
-              &derived);
+              derivation, chunk.bytes, ewma::OutputOfStoredKind(kind), &derived);
           if (!s.ok()) {
             return Status::Corruption("chunk " + HexKey(it->key()) + ": " +
                                       s.message());

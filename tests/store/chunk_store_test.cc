@@ -77,6 +77,17 @@ std::pair<Samples, Samples> Reference(const ewma::EstimatorParams& params,
   return {ewma_out, upper_out};
 }
 
+// The derivation of a chunk that follows `before` in a series with the
+// default parameters, as the engine carries the state over.
+ewma::ChunkDerivation After(const Samples& before) {
+  ewma::ChunkDerivation d;
+  ewma::DerivedValues ignored;
+  for (const auto& [t, v] : before) {
+    ewma::UpdateEstimator(d.params, &d.start, t, v, &ignored);
+  }
+  return d;
+}
+
 Samples Series(int64_t first_ms, int n) {
   Samples s;
   for (int i = 0; i < n; ++i) {
@@ -93,11 +104,7 @@ TEST_CASE("outputs of stored raw chunks are derived when read") {
   const Samples second(all.begin() + 120, all.end());
   ewma::ChunkDerivation d1;  // a fresh series: empty state, defaults
   // The state after the first chunk, as the engine would carry it over.
-  ewma::ChunkDerivation d2 = d1;
-  ewma::DerivedValues ignored;
-  for (const auto& [t, v] : first) {
-    ewma::UpdateEstimator(d1.params, &d2.start, t, v, &ignored);
-  }
+  const ewma::ChunkDerivation d2 = After(first);
   REQUIRE(store
               ->WriteChunks({Chunk(ewma::kRawKind, first, d1),
                              Chunk(ewma::kRawKind, second, d2)},
@@ -150,11 +157,7 @@ TEST_CASE("chunks of the older layout read alongside derived ones") {
   const Samples all = Series(0, 200);
   const Samples old_part(all.begin(), all.begin() + 80);
   const Samples new_part(all.begin() + 80, all.end());
-  ewma::ChunkDerivation d;
-  ewma::DerivedValues ignored;
-  for (const auto& [t, v] : old_part) {
-    ewma::UpdateEstimator(d.params, &d.start, t, v, &ignored);
-  }
+  const ewma::ChunkDerivation d = After(old_part);
   const auto [want_ewma, want_upper] = Reference(d.params, {}, all);
   // The older layout: raw and each output as chunks of their own.
   const auto [old_ewma, old_upper] = Reference(d.params, {}, old_part);
@@ -188,11 +191,7 @@ TEST_CASE("a chunk stored in both layouts is read once") {
   const Samples all = Series(0, 200);
   const Samples first(all.begin(), all.begin() + 120);
   const Samples rest(all.begin() + 120, all.end());
-  ewma::ChunkDerivation d1, d2;
-  ewma::DerivedValues ignored;
-  for (const auto& [t, v] : first) {
-    ewma::UpdateEstimator(d2.params, &d2.start, t, v, &ignored);
-  }
+  const ewma::ChunkDerivation d1 = After({}), d2 = After(first);
   const auto [want_ewma, want_upper] = Reference(d1.params, {}, all);
   const auto [old_ewma, old_upper] = Reference(d1.params, {}, first);
   REQUIRE(store
