@@ -151,6 +151,35 @@ TEST_CASE("outputs of stored raw chunks are derived when read") {
   }
 }
 
+TEST_CASE("a derivation that cannot be replayed is Corruption naming the chunk") {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Status s;
+  SECTION("samples out of order") {
+    const Samples backwards = {{20000, 1}, {10000, 2}};
+    REQUIRE(store->WriteChunks({Chunk(ewma::kRawKind, backwards, After({}))},
+                               kBucketMs)
+                .ok());
+    Read(store.get(), kEwmaKind, INT64_MIN, INT64_MAX, &s);
+    REQUIRE(s.code() == StatusCode::kCorruption);
+    REQUIRE_THAT(s.message(), Catch::StartsWith("chunk ") &&
+                                  Catch::EndsWith(": raw chunk does not "
+                                                  "replay at timestamp 10000"));
+  }
+  SECTION("a field no writer produces") {
+    ewma::ChunkDerivation d = After({});
+    d.params.threshold_basis = static_cast<ewma::ThresholdBasis>(7);
+    REQUIRE(
+        store->WriteChunks({Chunk(ewma::kRawKind, Series(0, 3), d)}, kBucketMs)
+            .ok());
+    for (uint8_t kind : {ewma::kRawKind, kEwmaKind}) {
+      Read(store.get(), kind, INT64_MIN, INT64_MAX, &s);
+      REQUIRE(s.code() == StatusCode::kCorruption);
+      REQUIRE_THAT(s.message(), Catch::EndsWith(": malformed derivation"));
+    }
+  }
+}
+
 TEST_CASE("chunks of the older layout read alongside derived ones") {
   TempDir dir;
   auto store = OpenStore(dir.path());
