@@ -19,6 +19,7 @@
 
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
+#include "db/database.h"
 #include "http/server.h"
 #include "promewma/version.h"
 
@@ -69,10 +70,10 @@ void RegisterBuildInfo(prometheus::Registry& registry) {
 // next start's replay.
 class RequestLogCollector : public prometheus::Collectable {
  public:
-  explicit RequestLogCollector(const store::Store* store) : store_(store) {}
+  explicit RequestLogCollector(const wal::RequestLog* log) : log_(log) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
-    const std::vector<std::string> paths = store_->LogSegmentPaths();
+    const std::vector<std::string> paths = log_->SegmentPaths();
     uint64_t bytes = 0;
     for (const std::string& path : paths) {
       std::error_code ec;  // a segment a checkpoint just deleted counts 0
@@ -100,16 +101,16 @@ class RequestLogCollector : public prometheus::Collectable {
     return family;
   }
 
-  const store::Store* const store_;
+  const wal::RequestLog* const log_;
 };
 
 // Checkpoints and retention, every checkpoint_interval and once more at
 // shutdown (so the next start replays next to nothing).
 class Maintenance {
  public:
-  Maintenance(store::DurableIngester* ingester, const config::Config& config,
+  Maintenance(db::Database* db, const config::Config& config,
               prometheus::Registry& registry)
-      : ingester_(ingester),
+      : db_(db),
         config_(config),
         last_success_(
             prometheus::BuildGauge()
@@ -157,8 +158,8 @@ class Maintenance {
 
  private:
   void RunOnce() {
-    store::CheckpointStats stats;
-    Status s = ingester_->Checkpoint(&stats);
+    db::CheckpointStats stats;
+    Status s = db_->Checkpoint(&stats);
     if (s.ok()) {
       spdlog::info("checkpoint: {} series, {} bytes, log up to {} in {:.3f}s",
                    stats.series, stats.bytes, stats.seq, stats.seconds);
@@ -168,11 +169,11 @@ class Maintenance {
       spdlog::error("checkpoint failed (the log is kept): {}", s.message());
       failures_.Increment();
     }
-    s = ingester_->ApplyRetention(config_.retention_ms);
+    s = db_->ApplyRetention(config_.retention_ms);
     if (!s.ok()) spdlog::error("retention: {}", s.message());
   }
 
-  store::DurableIngester* const ingester_;
+  db::Database* const db_;
   const config::Config& config_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& last_duration_;
@@ -193,19 +194,18 @@ int Serve(const config::Config& config) {
   }
   const sigset_t signals = BlockShutdownSignals();
 
-  store::StoreOptions store_options;
-  store_options.dir = config.data_dir;
-  store_options.durability = config.durability;
-  Result<std::unique_ptr<store::Store>> store =
-      store::Store::Open(store_options);
-  if (!store.ok()) {
-    spdlog::error("{}", store.status().message());
+  db::DatabaseOptions db_options;
+  db_options.dir = config.data_dir;
+  db_options.durability = config.durability;
+  head::HeadOptions head_options = HeadOptionsFrom(config);
+  head_options.collect_derived = !config.write_back.empty();
+  Result<std::unique_ptr<db::Database>> opened =
+      db::Database::Open(db_options, std::move(head_options));
+  if (!opened.ok()) {
+    spdlog::error("{}", opened.status().message());
     return 1;
   }
-  ewma::EngineOptions engine_options = EngineOptionsFrom(config);
-  engine_options.collect_derived = !config.write_back.empty();
-  ewma::Engine engine(std::move(engine_options));
-  store::DurableIngester ingester(&engine, store->get());
+  db::Database& db = **opened;
   std::unique_ptr<WriteBack> write_back;
   if (!config.write_back.empty()) {
     Result<std::unique_ptr<WriteBack>> started =
@@ -216,8 +216,7 @@ int Serve(const config::Config& config) {
     }
     write_back = std::move(started).value();
     // Before recovery: the replay re-sends what the targets may lack.
-    ingester.SetDerivedSink(write_back->sink(), kAdmissionWait,
-                            kCheckpointAckWait);
+    db.SetDerivedSink(write_back->sink(), kAdmissionWait, kCheckpointAckWait);
   }
   prometheus::Registry registry;
   RegisterBuildInfo(registry);
@@ -231,8 +230,8 @@ int Serve(const config::Config& config) {
   options.read_limits.max_samples_per_query =
       config.limits.max_samples_per_query;
   // Declared before the server, which may serve /metrics until it is gone.
-  const RequestLogCollector request_log_metrics(store->get());
-  http::Server server(options, &engine, &ingester, &registry);
+  const RequestLogCollector request_log_metrics(db.request_log());
+  http::Server server(options, &db, &registry);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
   s = server.Bind();
@@ -255,8 +254,8 @@ int Serve(const config::Config& config) {
           .Register(registry)
           .Add({});
   std::thread recovery([&] {
-    store::RecoveryStats stats;
-    Status rs = ingester.Recover(&stats);
+    db::RecoveryStats stats;
+    Status rs = db.Recover(&stats);
     if (!rs.ok()) {
       spdlog::error("recovery failed, not ready: {}", rs.message());
       return;
@@ -270,7 +269,7 @@ int Serve(const config::Config& config) {
     recovered = true;
     server.SetReady(true);
   });
-  Maintenance maintenance(&ingester, config, registry);
+  Maintenance maintenance(&db, config, registry);
   maintenance.Start([&recovered] { return recovered.load(); });
   spdlog::info(
       "promewma {} listening on {}:{} ({} rules, {} write-back targets, data "
@@ -288,17 +287,17 @@ int Serve(const config::Config& config) {
   // Run() also returns if the listener fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
-  spdlog::info("stopped; {} active series", engine.active_series());
+  spdlog::info("stopped; {} active series", db.head()->active_series());
   return 0;
 }
 
 }  // namespace
 
-ewma::EngineOptions EngineOptionsFrom(const config::Config& config) {
-  ewma::EngineOptions options;
+head::HeadOptions HeadOptionsFrom(const config::Config& config) {
+  head::HeadOptions options;
   options.defaults = config.ewma;
   for (const config::Rule& rule : config.rules) {
-    options.rules.push_back(ewma::SeriesRule{rule.selector, rule.params});
+    options.rules.push_back(head::SeriesRule{rule.selector, rule.params});
   }
   return options;
 }

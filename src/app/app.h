@@ -1,19 +1,19 @@
-// The promewma process: command line, configuration, wiring of engine and
-// HTTP server, signal handling. `main` only calls RunPromewma.
+// The promewma process: command line, configuration, wiring of the database,
+// write-back and HTTP server, signal handling. `main` only calls RunPromewma.
 
 #ifndef PROMEWMA_APP_APP_H_
 #define PROMEWMA_APP_APP_H_
 
 #include "config/config.h"
-#include "ewma/engine.h"
+#include "head/head.h"
 
 namespace promewma::app {
 
 // Runs promewma with the given command line; returns the exit status.
 int RunPromewma(int argc, char** argv);
 
-// The engine options a configuration asks for.
-ewma::EngineOptions EngineOptionsFrom(const config::Config& config);
+// The head options a configuration asks for.
+head::HeadOptions HeadOptionsFrom(const config::Config& config);
 
 }  // namespace promewma::app
 

@@ -1,5 +1,5 @@
 // WriteBack: the configured write-back targets (one queue each), the fanout
-// the ingester feeds, and their self-metrics on /metrics.
+// the db feeds, and their self-metrics on /metrics.
 //
 // Thread-safety: Collect may run on any thread; Stop once, at shutdown.
 
@@ -26,7 +26,7 @@ class WriteBack : public prometheus::Collectable {
   static Result<std::unique_ptr<WriteBack>> Start(
       const std::vector<config::WriteBackTarget>& targets);
 
-  store::DerivedSampleSink* sink() { return fanout_.get(); }
+  ewma::DerivedSampleSink* sink() { return fanout_.get(); }
 
   // Stops accepting, sends what is queued for at most `drain`, stops.
   void Stop(std::chrono::milliseconds drain);

@@ -3,23 +3,11 @@
 #include <cstdio>
 
 #include "codec/crc32c.h"
+#include "common/coding.h"
 #include "common/protowire.h"
 
 namespace promewma::codec {
 namespace {
-
-void AppendBigEndian32(std::string* out, uint32_t v) {
-  const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                         static_cast<char>(v >> 8), static_cast<char>(v)};
-  out->append(bytes, 4);
-}
-
-uint32_t LoadBigEndian32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (static_cast<uint32_t>(u[0]) << 24) |
-         (static_cast<uint32_t>(u[1]) << 16) |
-         (static_cast<uint32_t>(u[2]) << 8) | static_cast<uint32_t>(u[3]);
-}
 
 std::string Hex32(uint32_t v) {
   char buf[11];
@@ -32,7 +20,7 @@ std::string Hex32(uint32_t v) {
 void AppendChunkedFrame(std::string* out, std::string_view message) {
   out->reserve(out->size() + kMaxFrameHeaderBytes + message.size());
   protowire::AppendVarint(out, message.size());
-  AppendBigEndian32(out, Crc32c(message));
+  PutBigEndian32(out, Crc32c(message));
   out->append(message.data(), message.size());
 }
 
@@ -71,7 +59,7 @@ Result<bool> ChunkedFrameReader::Next(std::string_view* message) {
                                 std::to_string(remaining) + " of 4 bytes)");
     return error_;
   }
-  const uint32_t stored = LoadBigEndian32(pos);
+  const uint32_t stored = DecodeBigEndian32(pos);
   pos += 4;
   if (remaining - 4 < length) {
     error_ = Status::Corruption(where() + ": truncated message: length says " +

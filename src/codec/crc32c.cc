@@ -7,6 +7,8 @@
 #include <nmmintrin.h>
 #endif
 
+#include "common/coding.h"
+
 namespace promewma::codec::crc32c_internal {
 namespace {
 
@@ -37,12 +39,6 @@ constexpr Tables MakeTables() {
 
 constexpr Tables kTables = MakeTables();
 
-inline uint32_t LoadLittleEndian32(const unsigned char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));  // x86 and every target we build on is LE
-  return v;
-}
-
 #if defined(__x86_64__)
 using Crc32cFunction = uint32_t (*)(std::string_view, uint32_t);
 
@@ -61,8 +57,8 @@ uint32_t Software(std::string_view data, uint32_t crc) {
     --n;
   }
   while (n >= 8) {
-    const uint32_t lo = LoadLittleEndian32(p) ^ c;
-    const uint32_t hi = LoadLittleEndian32(p + 4);
+    const uint32_t lo = DecodeFixed32(reinterpret_cast<const char*>(p)) ^ c;
+    const uint32_t hi = DecodeFixed32(reinterpret_cast<const char*>(p + 4));
     c = kTables[7][lo & 0xff] ^ kTables[6][(lo >> 8) & 0xff] ^
         kTables[5][(lo >> 16) & 0xff] ^ kTables[4][lo >> 24] ^
         kTables[3][hi & 0xff] ^ kTables[2][(hi >> 8) & 0xff] ^
@@ -96,9 +92,7 @@ __attribute__((target("sse4.2"))) uint32_t Hardware(std::string_view data,
   // ~3x faster on large buffers, but frames are checksummed once each and
   // this already runs at several GB/s, far from the bottleneck.
   while (n >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, sizeof(word));
-    c = _mm_crc32_u64(c, word);
+    c = _mm_crc32_u64(c, DecodeFixed64(reinterpret_cast<const char*>(p)));
     p += 8;
     n -= 8;
   }

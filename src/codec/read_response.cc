@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "codec/crc32c.h"
+#include "common/coding.h"
 #include "common/protowire.h"
 
 namespace promewma::codec {
@@ -56,10 +57,9 @@ inline char* PutBytes(char* p, std::string_view bytes) {
   return p + bytes.size();
 }
 
+// A protobuf fixed64 (a double's bits, little-endian on the wire).
 inline char* PutFixed64(char* p, double value) {
-  uint64_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));  // the wire is little-endian,
-  std::memcpy(p, &bits, sizeof(bits));       // as is every host we build on
+  EncodeFixed(p, value);
   return p + 8;
 }
 

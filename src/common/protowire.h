@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/coding.h"
+
 namespace promewma::protowire {
 
 enum WireType : uint32_t {
@@ -79,11 +81,8 @@ inline char* WriteVarint(char* out, uint64_t value) {
   return out;
 }
 
-inline uint64_t LoadFixed64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof(v));  // wire format is little-endian, as is x86
-  return v;
-}
+// Protobuf's fixed64 is little-endian on the wire.
+inline uint64_t LoadFixed64(const char* p) { return DecodeFixed64(p); }
 
 // Cursor over one message's bytes, for the hand-written zero-copy decoders.
 // It remembers where the outermost body starts, so that a decoder's error

@@ -393,7 +393,7 @@ Status ParseDurability(const YAML::Node& node, Config* config) {
     return ProblemAt("durability", "must be os or fsync, got " + Quoted(*text));
   }
   config->durability =
-      *text == "os" ? store::Durability::kOs : store::Durability::kFsync;
+      *text == "os" ? wal::Durability::kOs : wal::Durability::kFsync;
   return Status::Ok();
 }
 

@@ -46,7 +46,7 @@
 #include "ewma/estimator_params.h"
 #include "model/matcher.h"
 #include "promewma/status.h"
-#include "store/store.h"
+#include "wal/request_log.h"
 
 namespace promewma::config {
 
@@ -120,7 +120,7 @@ struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
   std::string data_dir = "./data";        // request log, chunks, checkpoints
-  store::Durability durability = store::Durability::kOs;
+  wal::Durability durability = wal::Durability::kOs;
   // Stored chunks older than the newest sample minus this are deleted, a
   // whole time bucket at a time (like Prometheus, relative to the data, so a
   // backfill of old history is kept).

@@ -11,7 +11,7 @@ namespace promewma::http {
 std::vector<prometheus::MetricFamily> LatestValuesCollector::Collect() const {
   // Sorted by family name so the exposition is stable between scrapes.
   std::map<std::string, prometheus::MetricFamily> families;
-  engine_->VisitLatest([&](const ewma::LatestDerived& latest) {
+  head_->VisitLatest([&](const head::LatestDerived& latest) {
     std::vector<prometheus::ClientMetric::Label> labels;
     for (const model::Label& l : latest.labels) {
       if (l.name == model::kMetricNameLabel) continue;

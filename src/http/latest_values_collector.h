@@ -7,7 +7,7 @@
 // stores each value at the time it belongs to. One gauge family per derived
 // metric name; series whose latest outputs are stale markers are left out.
 //
-// Thread-safety: Collect() is thread-safe (the engine locks shard by shard).
+// Thread-safety: Collect() is thread-safe (the head locks shard by shard).
 
 #ifndef PROMEWMA_HTTP_LATEST_VALUES_COLLECTOR_H_
 #define PROMEWMA_HTTP_LATEST_VALUES_COLLECTOR_H_
@@ -16,20 +16,20 @@
 
 #include <vector>
 
-#include "ewma/engine.h"
+#include "head/head.h"
 
 namespace promewma::http {
 
 class LatestValuesCollector : public prometheus::Collectable {
  public:
-  // REQUIRES: engine outlives the collector.
-  explicit LatestValuesCollector(const ewma::Engine* engine)
-      : engine_(engine) {}
+  // REQUIRES: head outlives the collector.
+  explicit LatestValuesCollector(const head::Head* head)
+      : head_(head) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  const ewma::Engine* const engine_;
+  const head::Head* const head_;
 };
 
 }  // namespace promewma::http

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <future>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -24,8 +25,8 @@ namespace {
 struct StoredSeries {
   uint64_t input_hash;       // identity of the input series
   std::string input_labels;  // its canonical labels
-  uint8_t kind;              // ewma::kRawKind or StoredKindOf(output)
-  std::string labels;        // canonical labels of the stored series
+  std::optional<ewma::Output> output;  // empty: the raw samples
+  std::string labels;        // canonical labels of the selected series
 };
 
 // Value of label `name` in the stored series: the input series' labels with
@@ -59,26 +60,26 @@ bool LabelSetLess(const std::string& a, const std::string& b) {
   return ia == va.end() && ib != vb.end();
 }
 
-std::vector<StoredSeries> SelectSeries(const ewma::Engine& engine,
+std::vector<StoredSeries> SelectSeries(const head::Head& head,
                                        const codec::ReadQuery& query) {
   std::vector<StoredSeries> out;
   std::string name;
-  engine.VisitSeries([&](const ewma::Engine::SeriesInfo& info) {
+  head.VisitSeries([&](const head::Head::SeriesInfo& info) {
     const std::string_view metric = info.labels.MetricName();
-    for (int kind = 0; kind < ewma::kStoredKinds; ++kind) {
-      if (kind != ewma::kRawKind && !(info.outputs & (1u << (kind - 1)))) {
-        continue;
+    // The raw series (o == -1), then each configured output.
+    for (int o = -1; o < ewma::kOutputCount; ++o) {
+      std::optional<ewma::Output> output;
+      if (o >= 0) {
+        output = static_cast<ewma::Output>(o);
+        if (!(info.outputs & ewma::OutputBit(*output))) continue;
       }
       name.assign(metric);
-      if (kind != ewma::kRawKind) {
-        name += ewma::OutputSuffix(static_cast<ewma::Output>(kind - 1));
-      }
+      if (output) name += ewma::OutputSuffix(*output);
       if (!MatchesStored(query.matchers, info.labels, name)) continue;
       out.push_back(StoredSeries{
-          info.labels_hash, std::string(info.labels.encoded()),
-          static_cast<uint8_t>(kind),
-          kind == ewma::kRawKind ? std::string(info.labels.encoded())
-                                 : StoredLabels(info.labels, name)});
+          info.labels_hash, std::string(info.labels.encoded()), output,
+          output ? StoredLabels(info.labels, name)
+                 : std::string(info.labels.encoded())});
     }
   });
   std::sort(out.begin(), out.end(),
@@ -115,7 +116,7 @@ std::pair<size_t, size_t> HalfRange(size_t n, int half) {
 // SAMPLES: decode every chunk of the part's series, keep the samples inside
 // the range, encode them. Stops at the first failure, or once the part's
 // own samples pass the limit (a lower bound of the query's).
-void EncodeSamplesPart(store::DurableIngester* ingester,
+void EncodeSamplesPart(db::Database* db,
                        const codec::ReadRequestView& request,
                        const std::vector<std::vector<StoredSeries>>& selected,
                        int half, uint64_t sample_limit, SamplesPart* part) {
@@ -128,9 +129,9 @@ void EncodeSamplesPart(store::DurableIngester* ingester,
     for (size_t i = begin; i < end; ++i) {
       const StoredSeries& series = selected[q][i];
       samples.clear();
-      Status s = ingester->ReadStoredSeries(
-          series.input_hash, series.input_labels, series.kind, query.start_ms,
-          query.end_ms, [&](const store::StoredChunkView& chunk) {
+      Status s = db->ReadSeries(
+          series.input_hash, series.input_labels, series.output, query.start_ms,
+          query.end_ms, [&](const store::ChunkView& chunk) {
             codec::XorChunkIterator it(chunk.bytes);
             while (it.Next()) {
               if (it.timestamp() < query.start_ms) continue;
@@ -177,19 +178,19 @@ Status FirstFailure(const SamplesPart parts[2], size_t num_queries,
 // are joined without copying (the compressor, itself on two threads, reads
 // the parts in place). Decoding, encoding and compressing are all CPU work
 // in proportion to the samples, so this nearly halves a large read.
-Status BuildSamplesResponse(store::DurableIngester* ingester,
+Status BuildSamplesResponse(db::Database* db,
                             const codec::ReadRequestView& request,
                             uint64_t sample_limit, HttpResponse* response) {
   std::vector<std::vector<StoredSeries>> selected;
   size_t num_series = 0;
   for (const codec::ReadQuery& query : request.queries) {
-    selected.push_back(SelectSeries(*ingester->engine(), query));
+    selected.push_back(SelectSeries(*db->head(), query));
     num_series += selected.back().size();
   }
 
   SamplesPart parts[2];
   auto encode = [&](int half) {
-    EncodeSamplesPart(ingester, request, selected, half, sample_limit,
+    EncodeSamplesPart(db, request, selected, half, sample_limit,
                       &parts[half]);
   };
   // The future's destructor waits for the helper, also while an exception
@@ -224,7 +225,7 @@ Status BuildSamplesResponse(store::DurableIngester* ingester,
 
 // STREAMED_XOR_CHUNKS: stored chunks inside the range go out as they are;
 // a chunk that straddles an end is cut down to the range and re-encoded.
-Status BuildChunkedResponse(store::DurableIngester* ingester,
+Status BuildChunkedResponse(db::Database* db,
                             const codec::ReadRequestView& request,
                             uint64_t sample_limit, HttpResponse* response) {
   std::string out;
@@ -234,12 +235,12 @@ Status BuildChunkedResponse(store::DurableIngester* ingester,
     const codec::ReadQuery& query = request.queries[q];
     uint64_t total = 0;
     for (const StoredSeries& series :
-         SelectSeries(*ingester->engine(), query)) {
+         SelectSeries(*db->head(), query)) {
       owned.clear();
       refs.clear();
-      Status s = ingester->ReadStoredSeries(
-          series.input_hash, series.input_labels, series.kind, query.start_ms,
-          query.end_ms, [&](const store::StoredChunkView& chunk) {
+      Status s = db->ReadSeries(
+          series.input_hash, series.input_labels, series.output, query.start_ms,
+          query.end_ms, [&](const store::ChunkView& chunk) {
             if (chunk.min_time_ms >= query.start_ms &&
                 chunk.max_time_ms <= query.end_ms) {
               codec::XorChunkIterator header(chunk.bytes);
@@ -280,9 +281,9 @@ Status BuildChunkedResponse(store::DurableIngester* ingester,
 
 }  // namespace
 
-RemoteReadHandler::RemoteReadHandler(store::DurableIngester* ingester,
+RemoteReadHandler::RemoteReadHandler(db::Database* db,
                                      ReadLimits limits)
-    : ingester_(ingester), limits_(limits) {}
+    : db_(db), limits_(limits) {}
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
   Status encoding =
@@ -301,9 +302,9 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
 
   HttpResponse response;
   s = read.response_type == codec::ReadResponseType::kStreamedXorChunks
-          ? BuildChunkedResponse(ingester_, read, limits_.max_samples_per_query,
+          ? BuildChunkedResponse(db_, read, limits_.max_samples_per_query,
                                  &response)
-          : BuildSamplesResponse(ingester_, read, limits_.max_samples_per_query,
+          : BuildSamplesResponse(db_, read, limits_.max_samples_per_query,
                                  &response);
   if (!s.ok()) return ErrorResponse(s);
   return response;

@@ -30,7 +30,7 @@
 #include <cstdint>
 
 #include "http/http_types.h"
-#include "store/durable_ingester.h"
+#include "db/database.h"
 
 namespace promewma::http {
 
@@ -42,13 +42,13 @@ struct ReadLimits {
 
 class RemoteReadHandler {
  public:
-  // REQUIRES: ingester outlives the handler.
-  RemoteReadHandler(store::DurableIngester* ingester, ReadLimits limits);
+  // REQUIRES: db outlives the handler.
+  RemoteReadHandler(db::Database* db, ReadLimits limits);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
-  store::DurableIngester* const ingester_;
+  db::Database* const db_;
   const ReadLimits limits_;
 };
 

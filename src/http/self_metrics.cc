@@ -42,19 +42,19 @@ WriteMetrics::WriteMetrics(prometheus::Registry& registry)
                       .Name("promewma_write_samples_dropped_total")
                       .Help("Received samples not applied, by reason.")
                       .Register(registry);
-  for (int i = 0; i < ewma::kDropReasonCount; ++i) {
+  for (int i = 0; i < head::kDropReasonCount; ++i) {
     samples_dropped[i] =
-        &dropped.Add({{"reason", std::string(ewma::DropReasonName(
-                                     static_cast<ewma::DropReason>(i)))}});
+        &dropped.Add({{"reason", std::string(head::DropReasonName(
+                                     static_cast<head::DropReason>(i)))}});
   }
 }
 
-void WriteMetrics::Record(const ewma::ApplyResult& result) {
+void WriteMetrics::Record(const head::ApplyResult& result) {
   samples_received.Increment(static_cast<double>(result.received));
   samples_applied.Increment(static_cast<double>(result.applied));
   stale_markers.Increment(static_cast<double>(result.stale));
   series_created.Increment(static_cast<double>(result.new_series));
-  for (int i = 0; i < ewma::kDropReasonCount; ++i) {
+  for (int i = 0; i < head::kDropReasonCount; ++i) {
     if (result.dropped[i] != 0)
       samples_dropped[i]->Increment(static_cast<double>(result.dropped[i]));
   }

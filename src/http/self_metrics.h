@@ -16,7 +16,7 @@
 #include <array>
 #include <string>
 
-#include "ewma/engine.h"
+#include "head/head.h"
 
 namespace promewma::http {
 
@@ -25,12 +25,12 @@ struct WriteMetrics {
   explicit WriteMetrics(prometheus::Registry& registry);
 
   // Adds one applied request's counts.
-  void Record(const ewma::ApplyResult& result);
+  void Record(const head::ApplyResult& result);
 
   prometheus::Counter& samples_received;
   prometheus::Counter& samples_applied;
   prometheus::Counter& stale_markers;
-  std::array<prometheus::Counter*, ewma::kDropReasonCount> samples_dropped;
+  std::array<prometheus::Counter*, head::kDropReasonCount> samples_dropped;
   prometheus::Counter& series_created;
   prometheus::Counter& compressed_bytes;
   prometheus::Counter& decoded_bytes;

@@ -15,16 +15,16 @@ namespace promewma::http {
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, ewma::Engine* engine,
-       store::DurableIngester* ingester, prometheus::Registry* registry)
+  Impl(ServerOptions options, db::Database* db,
+       prometheus::Registry* registry)
       : options_(std::move(options)),
-        engine_(engine),
+        head_(db->head()),
         registry_(registry),
         write_metrics_(*registry),
         http_metrics_(*registry),
-        write_handler_(ingester, &write_metrics_, options_.limits),
-        read_handler_(ingester, options_.read_limits),
-        latest_values_(engine),
+        write_handler_(db, &write_metrics_, options_.limits),
+        read_handler_(db, options_.read_limits),
+        latest_values_(db->head()),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")
                            .Help("Input series being processed.")
@@ -181,8 +181,8 @@ class Server::Impl {
   }
 
   HttpResponse Metrics() {
-    active_series_.Set(static_cast<double>(engine_->active_series()));
-    ignored_series_.Set(static_cast<double>(engine_->ignored_series()));
+    active_series_.Set(static_cast<double>(head_->active_series()));
+    ignored_series_.Set(static_cast<double>(head_->ignored_series()));
     std::vector<prometheus::MetricFamily> families = registry_->Collect();
     for (const prometheus::Collectable* c : extra_collectables_) {
       std::vector<prometheus::MetricFamily> more = c->Collect();
@@ -199,7 +199,7 @@ class Server::Impl {
   }
 
   const ServerOptions options_;
-  ewma::Engine* const engine_;
+  const head::Head* const head_;
   prometheus::Registry* const registry_;
   WriteMetrics write_metrics_;
   HttpMetrics http_metrics_;
@@ -215,10 +215,9 @@ class Server::Impl {
   std::atomic<bool> ready_{false};
 };
 
-Server::Server(ServerOptions options, ewma::Engine* engine,
-               store::DurableIngester* ingester, prometheus::Registry* registry)
-    : impl_(std::make_unique<Impl>(std::move(options), engine, ingester,
-                                   registry)) {}
+Server::Server(ServerOptions options, db::Database* db,
+               prometheus::Registry* registry)
+    : impl_(std::make_unique<Impl>(std::move(options), db, registry)) {}
 Server::~Server() = default;
 Status Server::Bind() { return impl_->Bind(); }
 void Server::Run() { impl_->Run(); }

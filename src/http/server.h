@@ -21,11 +21,11 @@
 #include <memory>
 #include <string>
 
-#include "ewma/engine.h"
+#include "head/head.h"
 #include "http/read_handler.h"
 #include "http/write_handler.h"
 #include "promewma/status.h"
-#include "store/durable_ingester.h"
+#include "db/database.h"
 
 namespace prometheus {
 class Registry;
@@ -45,9 +45,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  // REQUIRES: engine, ingester and registry outlive the server.
-  Server(ServerOptions options, ewma::Engine* engine,
-         store::DurableIngester* ingester, prometheus::Registry* registry);
+  // REQUIRES: db and registry outlive the server.
+  Server(ServerOptions options, db::Database* db,
+         prometheus::Registry* registry);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

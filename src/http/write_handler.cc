@@ -70,10 +70,10 @@ Status CheckRemoteWriteHeaders(std::string_view content_type,
   return Status::Ok();
 }
 
-RemoteWriteHandler::RemoteWriteHandler(store::DurableIngester* ingester,
+RemoteWriteHandler::RemoteWriteHandler(db::Database* db,
                                        WriteMetrics* metrics,
                                        WriteLimits limits)
-    : ingester_(ingester), metrics_(metrics), limits_(limits) {}
+    : db_(db), metrics_(metrics), limits_(limits) {}
 
 HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   Status headers =
@@ -99,8 +99,8 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   s = codec::DecodeWriteRequest(decompressed, &decoded);
   if (!s.ok()) return ErrorResponse(s);
 
-  thread_local ewma::ApplyResult result;  // keeps its vectors' capacity
-  s = ingester_->Ingest(decoded, request.body, &result);
+  thread_local head::ApplyResult result;  // keeps its vectors' capacity
+  s = db_->Ingest(decoded, request.body, &result);
   if (!s.ok()) {
     HttpResponse r = ErrorResponse(s);
     if (s.code() == StatusCode::kUnavailable)

@@ -1,5 +1,5 @@
 // RemoteWriteHandler: POST /api/v1/write (remote write 1.0) as a function
-// from a request view to a response, over the engine.
+// from a request view to a response, over the database.
 //
 //   415  Content-Encoding other than snappy, or a Content-Type other than
 //        application/x-protobuf (remote write 2.0 included)
@@ -20,10 +20,10 @@
 
 #include <cstdint>
 
-#include "ewma/engine.h"
+#include "head/head.h"
 #include "http/http_types.h"
 #include "http/self_metrics.h"
-#include "store/durable_ingester.h"
+#include "db/database.h"
 
 namespace promewma::http {
 
@@ -34,14 +34,14 @@ struct WriteLimits {
 
 class RemoteWriteHandler {
  public:
-  // REQUIRES: ingester and metrics outlive the handler.
-  RemoteWriteHandler(store::DurableIngester* ingester, WriteMetrics* metrics,
+  // REQUIRES: db and metrics outlive the handler.
+  RemoteWriteHandler(db::Database* db, WriteMetrics* metrics,
                      WriteLimits limits);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
-  store::DurableIngester* const ingester_;
+  db::Database* const db_;
   WriteMetrics* const metrics_;
   const WriteLimits limits_;
 };

@@ -1,9 +1,9 @@
 // The checkpoint record of one series: its EWMA state, latest outputs and
-// open head chunks, so that recovery replays only the log written after the
-// checkpoint.
+// open raw head chunk, so that recovery replays only the log written after
+// the checkpoint.
 //
 // Format (integers little-endian, doubles as their IEEE 754 bits):
-//   u8   version (2)
+//   u8   version (1)
 //   u32  length of labels, then the canonical label bytes
 //   state: f64 mean, f64 spread, f64 weight_sq, u64 count,
 //          i64 last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits
@@ -11,11 +11,8 @@
 //   params: f64 alpha, i64 half_life_ms, f64 k, u32 min_samples,
 //           i64 reset_after_ms, u8 threshold_basis, u8 outputs
 //   head_start: a state, as above
-//   u8   mask of stored kinds with an open head chunk; per set bit, in kind
-//        order: u32 length, then the XOR chunk bytes
+//   u32  length, then the raw head's XOR chunk bytes (length 0: no head)
 //   u32  CRC-32C of everything before it
-// Version 1 (still read) has neither params nor head_start, and stores
-// derived head chunks too.
 //
 // Thread-safety: pure functions.
 
@@ -25,18 +22,18 @@
 #include <string>
 #include <string_view>
 
-#include "ewma/engine.h"
+#include "head/head.h"
 #include "promewma/status.h"
 
 namespace promewma::store {
 
 // Appends the record of `snapshot` to *out.
-void EncodeCheckpointRecord(const ewma::SeriesSnapshot& snapshot,
+void EncodeCheckpointRecord(const head::SeriesSnapshot& snapshot,
                             std::string* out);
 
 // Decodes one record; Corruption (one line) when it is damaged.
 Status DecodeCheckpointRecord(std::string_view record,
-                              ewma::SeriesSnapshot* out);
+                              head::SeriesSnapshot* out);
 
 }  // namespace promewma::store
 

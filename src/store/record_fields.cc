@@ -3,28 +3,28 @@
 namespace promewma::store {
 
 void PutBytesField(std::string* out, std::string_view bytes) {
-  PutField<uint32_t>(out, static_cast<uint32_t>(bytes.size()));
+  PutFixed<uint32_t>(out, static_cast<uint32_t>(bytes.size()));
   out->append(bytes);
 }
 
 void PutStateFields(std::string* out, const ewma::EstimatorState& state) {
-  PutField(out, state.mean);
-  PutField(out, state.spread);
-  PutField(out, state.weight_sq);
-  PutField(out, state.count);
-  PutField(out, state.last_sample_ms);
-  PutField(out, state.last_timestamp_ms);
-  PutField(out, state.last_value_bits);
+  PutFixed(out, state.mean);
+  PutFixed(out, state.spread);
+  PutFixed(out, state.weight_sq);
+  PutFixed(out, state.count);
+  PutFixed(out, state.last_sample_ms);
+  PutFixed(out, state.last_timestamp_ms);
+  PutFixed(out, state.last_value_bits);
 }
 
 void PutParamsFields(std::string* out, const ewma::EstimatorParams& params) {
-  PutField(out, params.alpha);
-  PutField(out, params.half_life_ms);
-  PutField(out, params.k);
-  PutField(out, params.min_samples);
-  PutField(out, params.reset_after_ms);
-  PutField<uint8_t>(out, static_cast<uint8_t>(params.threshold_basis));
-  PutField<uint8_t>(out, params.outputs);
+  PutFixed(out, params.alpha);
+  PutFixed(out, params.half_life_ms);
+  PutFixed(out, params.k);
+  PutFixed(out, params.min_samples);
+  PutFixed(out, params.reset_after_ms);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(params.threshold_basis));
+  PutFixed<uint8_t>(out, params.outputs);
 }
 
 std::string_view FieldReader::GetBytes() {

@@ -13,21 +13,14 @@
 #ifndef PROMEWMA_STORE_RECORD_FIELDS_H_
 #define PROMEWMA_STORE_RECORD_FIELDS_H_
 
-#include <cstring>
 #include <string>
 #include <string_view>
 
+#include "common/coding.h"
 #include "ewma/estimator_params.h"
 #include "ewma/series_estimator.h"
 
 namespace promewma::store {
-
-template <typename T>
-void PutField(std::string* out, T v) {
-  char buf[sizeof(T)];
-  std::memcpy(buf, &v, sizeof(T));  // little-endian on every target we build
-  out->append(buf, sizeof(T));
-}
 
 void PutBytesField(std::string* out, std::string_view bytes);
 void PutStateFields(std::string* out, const ewma::EstimatorState& state);
@@ -46,7 +39,7 @@ class FieldReader {
       ok_ = false;
       return v;
     }
-    std::memcpy(&v, in_.data(), sizeof(T));
+    v = DecodeFixed<T>(in_.data());
     in_.remove_prefix(sizeof(T));
     return v;
   }

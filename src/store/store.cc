@@ -9,80 +9,44 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <tuple>
 #include <vector>
 
 #include "codec/crc32c.h"
+#include "common/coding.h"
+#include "head/chunk_derivation.h"
 #include "store/record_fields.h"
-#include "store/request_log.h"
 
 namespace promewma::store {
 namespace {
 
-// Where the request log was kept before it moved to segment files; an
-// existing one is moved over once, at Open.
-constexpr char kLegacyLogFamily[] = "log";
-constexpr char kRequestLogDir[] = "request_log";
 constexpr char kChunksFamily[] = "chunks";
 constexpr char kCheckpointFamily[] = "checkpoint";
 constexpr char kCheckpointMetaKey[] = "checkpoint";
-// A checkpoint is written in batches of about this size: large enough for
-// few RocksDB writes, small enough not to double the memory of a big engine.
 constexpr size_t kMemtableBudgetBytes = 64 << 20;  // all families together
+// A checkpoint is written in batches of about this size: large enough for
+// few RocksDB writes, small enough not to double the memory of a big head.
 constexpr size_t kCheckpointBatchBytes = 4 << 20;
-constexpr size_t kChunkKeySize = 8 + 8 + 1 + 8;
+constexpr size_t kChunkKeySize = 8 + 8 + 8;
+constexpr size_t kSeriesPrefixSize = 8 + 8;  // bucket + series
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
-// The key kind of raw chunks stored with their derivation. Above every
-// stored kind, so within a series' bucket the older layout's raw and output
-// chunks (all older: a series only moves forward) come first.
-constexpr uint8_t kDerivableRawKind = 0x80;
-static_assert(ewma::kStoredKinds < kDerivableRawKind);
 constexpr uint8_t kDerivationVersion = 1;
-constexpr uint8_t kRemoteWriteRecord = 1;
-constexpr size_t kRecordHeaderSize = 5;  // type + CRC-32C
 
+// Checkpoint keys: generation, then record number, both big-endian so that
+// a generation's records are one key range in order.
 std::string SeqKey(uint64_t seq) {
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    key[i] = static_cast<char>(seq & 0xff);
-    seq >>= 8;
-  }
+  std::string key;
+  PutBigEndian64(&key, seq);
   return key;
 }
 
-void PutBigEndian(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-}
-
-// Flipping the sign bit makes big-endian bytes of signed values sort in
-// numeric order.
-uint64_t Ordered(int64_t v) {
-  return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63);
-}
-
-// The value whose Ordered() form is stored big-endian at `p`.
-int64_t FromOrdered(const char* p) {
-  uint64_t ordered = 0;
-  for (int i = 0; i < 8; ++i) {
-    ordered = (ordered << 8) | static_cast<uint8_t>(p[i]);
-  }
-  return static_cast<int64_t>(ordered ^ (uint64_t{1} << 63));
-}
-
-int64_t FloorDiv(int64_t t, int64_t d) {
-  return t / d - (t % d < 0 ? 1 : 0);  // floor, without overflow
-}
-
-std::string ChunkKey(int64_t bucket, uint64_t series, uint8_t kind,
-                     int64_t min_time) {
+std::string ChunkKey(int64_t bucket, uint64_t series, int64_t min_time) {
   std::string key;
   key.reserve(kChunkKeySize);
-  PutBigEndian(&key, Ordered(bucket));
-  PutBigEndian(&key, series);
-  key.push_back(static_cast<char>(kind));
-  PutBigEndian(&key, Ordered(min_time));
+  PutOrderedInt64(&key, bucket);
+  PutBigEndian64(&key, series);
+  PutOrderedInt64(&key, min_time);
   return key;
 }
 
@@ -96,14 +60,14 @@ std::string HexKey(const rocksdb::Slice& key) {
   return out;
 }
 
-void EncodeDerivation(const ewma::ChunkDerivation& d, std::string* out) {
-  PutField<uint8_t>(out, kDerivationVersion);
+void EncodeDerivation(const head::ChunkDerivation& d, std::string* out) {
+  PutFixed<uint8_t>(out, kDerivationVersion);
   PutParamsFields(out, d.params);
   PutStateFields(out, d.start);
 }
 
 // Decodes the derivation at the front of *value and drops it from there.
-bool DecodeDerivation(std::string_view* value, ewma::ChunkDerivation* d) {
+bool DecodeDerivation(std::string_view* value, head::ChunkDerivation* d) {
   FieldReader r(*value);
   if (r.Get<uint8_t>() != kDerivationVersion) return false;
   r.GetParams(&d->params);
@@ -111,14 +75,6 @@ bool DecodeDerivation(std::string_view* value, ewma::ChunkDerivation* d) {
   if (!r.ok()) return false;
   *value = r.rest();
   return true;
-}
-
-uint64_t DecodeSeqKey(const rocksdb::Slice& key) {
-  uint64_t seq = 0;
-  for (size_t i = 0; i < key.size() && i < 8; ++i) {
-    seq = (seq << 8) | static_cast<uint8_t>(key[i]);
-  }
-  return seq;
 }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -151,8 +107,8 @@ Status ReadMeta(rocksdb::DB* db, CheckpointMeta* meta) {
     return Status::Corruption("checkpoint pointer has " +
                               std::to_string(v.size()) + " bytes, want 16");
   }
-  std::memcpy(&meta->generation, v.data(), 8);
-  std::memcpy(&meta->seq, v.data() + 8, 8);
+  meta->generation = DecodeFixed64(v.data());
+  meta->seq = DecodeFixed64(v.data() + 8);
   return Status::Ok();
 }
 
@@ -170,55 +126,7 @@ class Store::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* chunks_ = nullptr;
   rocksdb::ColumnFamilyHandle* checkpoint_ = nullptr;
-  std::unique_ptr<RequestLog> log_;
-  uint64_t checkpoint_seq_at_open_ = 0;
 };
-
-namespace {
-
-// Moves the records of a request log kept in a RocksDB column family (the
-// format before segment files) into `log`, then drops the family. A crash
-// half-way is fine: the family stays until the records are all in `log`,
-// and the next Open skips the ones already moved.
-Status MoveLegacyLog(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
-                     uint64_t covered, RequestLog* log) {
-  rocksdb::ReadOptions read_options;
-  read_options.verify_checksums = true;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, family));
-  uint64_t moved = 0;
-  for (it->Seek(SeqKey(std::max(covered, log->last_seq()) + 1)); it->Valid();
-       it->Next()) {
-    const uint64_t seq = DecodeSeqKey(it->key());
-    const rocksdb::Slice v = it->value();
-    if (it->key().size() != 8 || v.size() < kRecordHeaderSize ||
-        static_cast<uint8_t>(v[0]) != kRemoteWriteRecord) {
-      return Status::Corruption("request log record " + std::to_string(seq) +
-                                ": malformed record header");
-    }
-    uint32_t stored_crc;
-    std::memcpy(&stored_crc, v.data() + 1, 4);
-    std::string_view body(v.data() + kRecordHeaderSize,
-                          v.size() - kRecordHeaderSize);
-    if (codec::Crc32c(body) != stored_crc) {
-      return Status::Corruption("request log record " + std::to_string(seq) +
-                                ": checksum mismatch");
-    }
-    Status s = log->Append(seq, body);
-    if (!s.ok()) return s;
-    ++moved;
-  }
-  Status s = FromRocks(it->status(), "reading the old request log");
-  if (s.ok()) s = log->Sync();
-  if (!s.ok()) return s;
-  it.reset();
-  if (moved > 0) {
-    spdlog::info("moved {} request log records to segment files", moved);
-  }
-  return FromRocks(db->DropColumnFamily(family),
-                   "dropping the old request log");
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
@@ -264,15 +172,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {kChunksFamily, chunk_options},
       {kCheckpointFamily, family_options},
   };
-  // A data dir from before the request log moved to segment files.
-  std::vector<std::string> existing;
-  const bool legacy_log =
-      rocksdb::DB::ListColumnFamilies(db_options, options.dir, &existing)
-          .ok() &&
-      std::find(existing.begin(), existing.end(), kLegacyLogFamily) !=
-          existing.end();
-  if (legacy_log) families.push_back({kLegacyLogFamily, family_options});
-
   auto impl = std::make_unique<Impl>();
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, families,
                                         &impl->handles_, &impl->db_);
@@ -287,30 +186,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   impl->chunks_ = impl->handles_[1];
   impl->checkpoint_ = impl->handles_[2];
 
-  // The log lives beside RocksDB's files; RocksDB's lock, taken above,
-  // keeps a second process out of it too.
-  RequestLogOptions log_options;
-  log_options.dir = options.dir + "/" + kRequestLogDir;
-  log_options.fsync = options.durability == Durability::kFsync;
-  log_options.segment_bytes = options.log_segment_bytes;
-  log_options.faults = options.faults;
-  auto log = RequestLog::Open(log_options);
-  if (!log.ok()) return log.status();
-  impl->log_ = std::move(log).value();
-
-  CheckpointMeta meta;
-  Status status = ReadMeta(impl->db_, &meta);
-  if (!status.ok()) return status;
-  // A checkpoint may have trimmed the whole log: numbering continues after
-  // what it covers, or new records would hide behind it.
-  impl->checkpoint_seq_at_open_ = meta.seq;
-  if (legacy_log) {
-    rocksdb::ColumnFamilyHandle* family = impl->handles_.back();
-    status = MoveLegacyLog(impl->db_, family, meta.seq, impl->log_.get());
-    if (!status.ok()) return status;
-    impl->db_->DestroyColumnFamilyHandle(family);
-    impl->handles_.pop_back();
-  }
   return std::unique_ptr<Store>(new Store(options, std::move(impl)));
 }
 
@@ -319,24 +194,7 @@ Store::Store(const StoreOptions& options, std::unique_ptr<Impl> impl)
 
 Store::~Store() = default;
 
-Status Store::AppendRequest(uint64_t seq, std::string_view body) {
-  return impl_->log_->Append(seq, body);
-}
-
-Status Store::SyncLog() { return impl_->log_->Sync(); }
-
-Status Store::ReplayRequests(
-    uint64_t after,
-    const std::function<Status(uint64_t seq, std::string_view body)>& apply) {
-  return impl_->log_->Replay(after, apply);
-}
-
-std::vector<std::string> Store::LogSegmentPaths() const {
-  return impl_->log_->SegmentPaths();
-}
-
-Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
-                          int64_t bucket_ms) {
+Status Store::WriteChunks(const std::vector<head::SealedChunk>& chunks) {
   if (chunks.empty()) return Status::Ok();
   if (options_.faults != nullptr) {
     Status s = options_.faults->BeforeWrite("chunks");
@@ -347,35 +205,31 @@ Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
   // hundreds of chunks a request seals when heads fill together.
   struct Keyed {
     int64_t bucket;
-    uint8_t kind;
-    const StoredChunk* chunk;
+    const head::SealedChunk* chunk;
   };
   std::vector<Keyed> order;
   order.reserve(chunks.size());
-  for (const StoredChunk& c : chunks) {
-    order.push_back({FloorDiv(c.min_time_ms, bucket_ms),
-                     c.derivation ? kDerivableRawKind : c.kind, &c});
+  for (const head::SealedChunk& c : chunks) {
+    order.push_back({head::BucketOf(c.min_time_ms, options_.chunk_bucket_ms),
+                     &c});
   }
   std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
-    return std::tie(a.bucket, a.chunk->labels_hash, a.kind,
-                    a.chunk->min_time_ms) <
-           std::tie(b.bucket, b.chunk->labels_hash, b.kind,
-                    b.chunk->min_time_ms);
+    return std::tie(a.bucket, a.chunk->labels_hash, a.chunk->min_time_ms) <
+           std::tie(b.bucket, b.chunk->labels_hash, b.chunk->min_time_ms);
   });
   rocksdb::WriteBatch batch;
   std::string derivation;
   for (const Keyed& k : order) {
-    const StoredChunk& c = *k.chunk;
+    const head::SealedChunk& c = *k.chunk;
     char header[kChunkValueHeader];
-    std::memcpy(&header[4], &c.max_time_ms, 8);
+    EncodeFixed<int64_t>(&header[4], c.max_time_ms);
     derivation.clear();
-    if (c.derivation) EncodeDerivation(*c.derivation, &derivation);
+    EncodeDerivation(c.derivation, &derivation);
     const uint32_t crc = codec::Crc32c(
         c.bytes, codec::Crc32c(derivation,
                                codec::Crc32c(std::string_view(&header[4], 8))));
-    std::memcpy(&header[0], &crc, 4);
-    const std::string key =
-        ChunkKey(k.bucket, c.labels_hash, k.kind, c.min_time_ms);
+    EncodeFixed32(&header[0], crc);
+    const std::string key = ChunkKey(k.bucket, c.labels_hash, c.min_time_ms);
     const rocksdb::Slice key_slice(key);
     const rocksdb::Slice value_parts[3] = {
         rocksdb::Slice(header, kChunkValueHeader),
@@ -392,111 +246,68 @@ Status Store::WriteChunks(const std::vector<StoredChunk>& chunks,
   return FromRocks(impl_->db_->Write(no_wal, &batch), "writing chunks");
 }
 
-Status Store::ReadChunks(
-    uint64_t series, uint8_t kind, int64_t start_ms, int64_t end_ms,
-    int64_t bucket_ms,
-    const std::function<Status(const StoredChunkView&)>& visit) {
-  if (kind >= ewma::kStoredKinds) {
-    return Status::InvalidArgument("no stored kind " + std::to_string(kind));
-  }
+Status Store::ReadChunks(uint64_t series, std::optional<ewma::Output> output,
+                         int64_t start_ms, int64_t end_ms,
+                         const std::function<Status(const ChunkView&)>& visit) {
   rocksdb::ReadOptions read_options;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db_->NewIterator(read_options, impl_->chunks_));
-  const int64_t first_bucket = FloorDiv(start_ms, bucket_ms);
-  const int64_t last_bucket = FloorDiv(end_ms, bucket_ms);
-  ewma::ChunkDerivation derivation;
+  const int64_t first_bucket = head::BucketOf(start_ms, options_.chunk_bucket_ms);
+  const int64_t last_bucket = head::BucketOf(end_ms, options_.chunk_bucket_ms);
+  head::ChunkDerivation derivation;
   codec::XorChunkAppender derived(0);  // an output of a raw chunk
-  std::vector<int64_t> legacy_starts;  // of the bucket's older-layout chunks
   // Visit only buckets that exist: a query from 0 to "now" spans hundreds
   // of thousands of empty buckets, and one with end = INT64_MAX billions.
   // After a bucket, a seek lands on the next existing key; its bucket is
   // where to look next.
   for (int64_t bucket = first_bucket; bucket <= last_bucket;) {
-    // bucket + series; then the kind byte.
-    const std::string series_prefix =
-        ChunkKey(bucket, series, kind, 0).substr(0, kChunkKeySize - 9);
-    const std::string derivable_prefix =
-        series_prefix + static_cast<char>(kDerivableRawKind);
-    it->Seek(series_prefix + static_cast<char>(kind));
+    const std::string prefix =
+        ChunkKey(bucket, series, 0).substr(0, kSeriesPrefixSize);
+    it->Seek(prefix);
     if (!it->Valid()) break;
-    if (it->key().size() >= 8) {
-      const int64_t found = FromOrdered(it->key().data());
-      if (found > bucket) {
-        bucket = found;
-        continue;
-      }
+    const int64_t found = DecodeOrderedInt64(it->key().data());
+    if (found > bucket) {
+      bucket = found;
+      continue;
     }
-    // Chunks of `kind` as the older layout stored them (raw chunks without
-    // a derivation; output chunks), then raw chunks with a derivation.
-    // After a crash of an older promewma, the replay of its log by this one
-    // stores again, in this layout, chunks the older one had stored
-    // already: the same samples, so the same first timestamp, raw or
-    // derived. Those are read once.
-    legacy_starts.clear();
-    while (it->Valid() && it->key().starts_with(series_prefix)) {
-      const uint8_t key_kind =
-          it->key().size() > kChunkKeySize - 9
-              ? static_cast<uint8_t>(it->key()[kChunkKeySize - 9])
-              : 0;
-      const bool derivable = key_kind == kDerivableRawKind;
-      if (key_kind != kind && !derivable) {
-        if (key_kind > kDerivableRawKind) break;
-        it->Seek(derivable_prefix);  // other outputs of the older layout
-        continue;
-      }
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
       const rocksdb::Slice v = it->value();
       if (it->key().size() != kChunkKeySize || v.size() < kChunkValueHeader) {
         return Status::Corruption("chunk " + HexKey(it->key()) +
                                   ": malformed record");
       }
-      uint32_t crc;
-      std::memcpy(&crc, v.data(), 4);
       std::string_view rest(v.data() + 4, v.size() - 4);
-      if (codec::Crc32c(rest) != crc) {
+      if (codec::Crc32c(rest) != DecodeFixed32(v.data())) {
         return Status::Corruption("chunk " + HexKey(it->key()) +
                                   ": checksum mismatch in " + options_.dir);
       }
-      StoredChunkView chunk;
-      chunk.min_time_ms = FromOrdered(it->key().data() + kChunkKeySize - 8);
-      std::memcpy(&chunk.max_time_ms, rest.data(), 8);
+      ChunkView chunk;
+      chunk.min_time_ms =
+          DecodeOrderedInt64(it->key().data() + kSeriesPrefixSize);
+      chunk.max_time_ms = DecodeFixed<int64_t>(rest.data());
       chunk.bytes = rest.substr(8);
-      if (chunk.min_time_ms > end_ms) {
-        if (derivable) break;
-        it->Seek(derivable_prefix);
-        continue;
+      if (chunk.min_time_ms > end_ms) break;
+      if (chunk.max_time_ms < start_ms) continue;
+      if (!DecodeDerivation(&chunk.bytes, &derivation)) {
+        return Status::Corruption("chunk " + HexKey(it->key()) +
+                                  ": malformed derivation");
       }
-      if (chunk.max_time_ms >= start_ms && derivable) {
-        if (!DecodeDerivation(&chunk.bytes, &derivation)) {
-          return Status::Corruption("chunk " + HexKey(it->key()) +
-                                    ": malformed derivation");
+      if (output.has_value()) {
+        Status s = head::DeriveOutputChunk(derivation, chunk.bytes, *output,
+                                           &derived);
+        if (!s.ok()) {
+          return Status::Corruption("chunk " + HexKey(it->key()) + ": " +
+                                    s.message());
         }
-        if (kind != ewma::kRawKind) {
-          Status s = ewma::DeriveOutputChunk(
-              derivation, chunk.bytes, ewma::OutputOfStoredKind(kind), &derived);
-          if (!s.ok()) {
-            return Status::Corruption("chunk " + HexKey(it->key()) + ": " +
-                                      s.message());
-          }
-          if (derived.num_samples() == 0) {
-            it->Next();
-            continue;
-          }
-          chunk = StoredChunkView{derived.min_time(), derived.max_time(),
-                                  derived.bytes()};
-        }
-      }
-      if (chunk.max_time_ms >= start_ms && chunk.min_time_ms <= end_ms) {
-        if (!derivable) {
-          legacy_starts.push_back(chunk.min_time_ms);
-        } else if (std::find(legacy_starts.begin(), legacy_starts.end(),
-                             chunk.min_time_ms) != legacy_starts.end()) {
-          it->Next();
+        if (derived.num_samples() == 0) continue;
+        chunk = ChunkView{derived.min_time(), derived.max_time(),
+                          derived.bytes()};
+        if (chunk.max_time_ms < start_ms || chunk.min_time_ms > end_ms) {
           continue;
         }
-        Status s = visit(chunk);
-        if (!s.ok()) return s;
       }
-      it->Next();
+      Status s = visit(chunk);
+      if (!s.ok()) return s;
     }
     Status s = FromRocks(it->status(), "reading chunks");
     if (!s.ok()) return s;
@@ -506,21 +317,14 @@ Status Store::ReadChunks(
   return FromRocks(it->status(), "reading chunks");
 }
 
-Status Store::CorruptChunksForTest(uint64_t series, uint8_t kind,
-                                   size_t offset) {
+Status Store::CorruptChunksForTest(uint64_t series, size_t offset) {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db_->NewIterator(rocksdb::ReadOptions(), impl_->chunks_));
   std::vector<std::pair<std::string, std::string>> rewrites;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
-    if (k.size() != kChunkKeySize) continue;
-    std::string s = ChunkKey(0, series, kind, 0);
-    if (std::memcmp(k.data() + 8, s.data() + 8, 8) != 0) continue;
-    const uint8_t key_kind = static_cast<uint8_t>(k[16]);
-    if (key_kind != kind &&
-        !(kind == ewma::kRawKind && key_kind == kDerivableRawKind)) {
+    if (k.size() != kChunkKeySize || DecodeBigEndian64(k.data() + 8) != series)
       continue;
-    }
     std::string v = it->value().ToString();
     v[offset % v.size()] ^= 0x10;
     rewrites.push_back({k.ToString(), v});
@@ -585,9 +389,9 @@ Status Store::WriteCheckpoint(
   // The switch: synced, so everything written to the WAL before it (the
   // checkpoint's records) is on stable storage too (the WAL is one
   // sequential file).
-  std::string pointer(16, '\0');
-  std::memcpy(&pointer[0], &generation, 8);
-  std::memcpy(&pointer[8], &seq, 8);
+  std::string pointer;
+  PutFixed<uint64_t>(&pointer, generation);
+  PutFixed<uint64_t>(&pointer, seq);
   rocksdb::WriteOptions synced;
   synced.sync = true;
   s = FromRocks(impl_->db_->Put(synced, kCheckpointMetaKey, pointer),
@@ -599,8 +403,7 @@ Status Store::WriteCheckpoint(
       impl_->db_->DeleteRange(rocksdb::WriteOptions(), impl_->checkpoint_,
                               SeqKey(0), SeqKey(generation)),
       "deleting the checkpoint this one replaced");
-  if (!s.ok()) return s;
-  return impl_->log_->Truncate(seq);
+  return s;
 }
 
 Status Store::ReadCheckpoint(
@@ -631,15 +434,11 @@ Status Store::ReadCheckpoint(
 
 Status Store::DropBucketsBefore(int64_t bucket) {
   std::string begin, end;
-  PutBigEndian(&begin, 0);  // Ordered(INT64_MIN)
-  PutBigEndian(&end, Ordered(bucket));
+  PutOrderedInt64(&begin, std::numeric_limits<int64_t>::min());
+  PutOrderedInt64(&end, bucket);
   return FromRocks(impl_->db_->DeleteRange(rocksdb::WriteOptions(),
                                            impl_->chunks_, begin, end),
                    "deleting expired chunks");
-}
-
-uint64_t Store::last_seq() const {
-  return std::max(impl_->log_->last_seq(), impl_->checkpoint_seq_at_open_);
 }
 
 }  // namespace promewma::store

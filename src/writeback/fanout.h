@@ -16,12 +16,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "store/durable_ingester.h"
+#include "ewma/derived_sink.h"
 #include "writeback/queue.h"
 
 namespace promewma::writeback {
 
-class Fanout : public store::DerivedSampleSink {
+class Fanout : public ewma::DerivedSampleSink {
  public:
   // REQUIRES: the queues outlive the fanout.
   explicit Fanout(std::vector<WriteBackQueue*> queues);

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "codec/snappy_block.h"
-#include "store/durable_ingester.h"
+#include "db/database.h"
 #include "testing/remote_write.h"
 #include "testing/subprocess.h"
 
@@ -63,11 +63,11 @@ std::map<std::string, std::pair<double, int64_t>> Scrape(
 }
 
 std::map<std::string, std::pair<double, int64_t>> Reference(int last_t) {
-  ewma::Engine engine{ewma::EngineOptions{}};
-  store::DurableIngester ingester(&engine, nullptr);
+  db::Database ingester{head::HeadOptions{}};
+  head::Head& engine = *ingester.head();
   codec::DecodedWriteRequest decoded;
   std::string raw;
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   for (int t = 0; t <= last_t; ++t) {
     const std::string body = Body(t);
     REQUIRE(codec::DecompressSnappyBlock(body, 1 << 30, &raw).ok());
@@ -75,7 +75,7 @@ std::map<std::string, std::pair<double, int64_t>> Reference(int last_t) {
     REQUIRE(ingester.Ingest(decoded, body, &result).ok());
   }
   std::map<std::string, std::pair<double, int64_t>> out;
-  engine.VisitLatest([&](const ewma::LatestDerived& d) {
+  engine.VisitLatest([&](const head::LatestDerived& d) {
     std::string labels = d.labels.ToString();
     labels = labels.substr(labels.find('{'));
     labels.erase(std::remove(labels.begin(), labels.end(), ' '), labels.end());

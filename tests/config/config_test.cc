@@ -160,11 +160,11 @@ TEST_CASE("Top-level keys", "[config]") {
   SECTION("data_dir and durability") {
     Config defaults = MustParse("");
     CHECK(defaults.data_dir == "./data");
-    CHECK(defaults.durability == promewma::store::Durability::kOs);
+    CHECK(defaults.durability == promewma::wal::Durability::kOs);
     Config config =
         MustParse("data_dir: /var/lib/promewma\ndurability: fsync\n");
     CHECK(config.data_dir == "/var/lib/promewma");
-    CHECK(config.durability == promewma::store::Durability::kFsync);
+    CHECK(config.durability == promewma::wal::Durability::kFsync);
   }
   SECTION("limits") {
     auto [yaml, want_request,

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "codec/write_request.h"
-#include "ewma/engine.h"
+#include "head/head.h"
 #include "testing/remote_write.h"
 
 namespace promewma::ewma {
@@ -115,13 +115,13 @@ std::vector<ReferenceRow> RunReference(const std::vector<InputSample>& input,
   return rows;
 }
 
-std::string OutcomeOf(const ApplyResult& r) {
+std::string OutcomeOf(const head::ApplyResult& r) {
   if (r.applied) return "applied";
   if (r.stale) return "stale";
-  if (r.dropped_by(DropReason::kDuplicate)) return "duplicate";
-  if (r.dropped_by(DropReason::kConflict)) return "conflict";
-  if (r.dropped_by(DropReason::kOutOfOrder)) return "out_of_order";
-  if (r.dropped_by(DropReason::kNotFinite)) return "not_finite";
+  if (r.dropped_by(head::DropReason::kDuplicate)) return "duplicate";
+  if (r.dropped_by(head::DropReason::kConflict)) return "conflict";
+  if (r.dropped_by(head::DropReason::kOutOfOrder)) return "out_of_order";
+  if (r.dropped_by(head::DropReason::kNotFinite)) return "not_finite";
   return "?";
 }
 
@@ -141,9 +141,9 @@ void CompareWithReference(const EstimatorParams& params,
   const std::vector<InputSample> input = MakeScenario(seed, 3000);
   const std::vector<ReferenceRow> reference = RunReference(input, args);
 
-  EngineOptions options;
+  head::HeadOptions options;
   options.defaults = params;
-  Engine engine(options);
+  head::Head engine(options);
   codec::DecodedWriteRequest decoded;
   int thresholds_seen = 0, resets_checked = 0;
   for (size_t i = 0; i < input.size(); ++i) {
@@ -151,7 +151,7 @@ void CompareWithReference(const EstimatorParams& params,
         {{{{"__name__", "cpu"}, {"host", "a"}},
           {{input[i].timestamp_ms, input[i].value}}}});
     REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-    ApplyResult result;
+    head::ApplyResult result;
     REQUIRE(engine.Apply(decoded, &result).ok());
     INFO("sample " << i << " at " << input[i].timestamp_ms << " = "
                    << input[i].text);
@@ -160,7 +160,7 @@ void CompareWithReference(const EstimatorParams& params,
 
     double got[5];
     for (double& v : got) v = std::nan("");
-    engine.VisitLatest([&](const LatestDerived& latest) {
+    engine.VisitLatest([&](const head::LatestDerived& latest) {
       REQUIRE(latest.timestamp_ms == input[i].timestamp_ms);
       const Output order[5] = {Output::kEwma, Output::kStddev,
                                Output::kUpperThreshold, Output::kLowerThreshold,

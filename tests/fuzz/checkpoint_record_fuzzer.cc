@@ -18,7 +18,7 @@
 namespace {
 
 using promewma::StatusCode;
-using promewma::ewma::SeriesSnapshot;
+using promewma::head::SeriesSnapshot;
 
 void Check(bool ok) {
   if (!ok) std::abort();

@@ -14,13 +14,16 @@
 #include <string_view>
 
 #include "codec/xor_chunk.h"
-#include "ewma/engine.h"
+#include "head/chunk_derivation.h"
 #include "store/record_fields.h"
 
 namespace {
 
 using promewma::StatusCode;
-using namespace promewma::ewma;
+using promewma::ewma::kOutputCount;
+using promewma::ewma::Output;
+using promewma::head::ChunkDerivation;
+using promewma::head::DeriveOutputChunk;
 
 void Check(bool ok) {
   if (!ok) std::abort();

@@ -27,8 +27,7 @@ constexpr int kSamples = 300;
 double ValueAt(int host, int t) { return 10.0 + (t * 7 + host * 3) % 11; }
 
 struct Fixture {
-  ewma::Engine engine{ewma::EngineOptions{}};
-  store::DurableIngester ingester{&engine, nullptr};
+  db::Database ingester{head::HeadOptions{}};
   ReadLimits limits;
 
   Fixture() {
@@ -44,7 +43,7 @@ struct Fixture {
       const std::string body = testing::SerializeWriteRequest(request);
       codec::DecodedWriteRequest decoded;
       REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-      ewma::ApplyResult result;
+      head::ApplyResult result;
       REQUIRE(ingester.Ingest(decoded, body, &result).ok());
     }
   }
@@ -276,9 +275,7 @@ struct ManySeries {
   static constexpr int kSteps = 130;  // a sealed, stored chunk + a head each
 
   testing::TempDir dir;
-  std::unique_ptr<store::Store> db;
-  ewma::Engine engine{ewma::EngineOptions{}};
-  std::unique_ptr<store::DurableIngester> ingester;
+  std::unique_ptr<db::Database> ingester;
   ReadLimits limits;
 
   static std::string Host(int h) {
@@ -288,13 +285,12 @@ struct ManySeries {
   }
 
   ManySeries() {
-    store::StoreOptions options;
+    db::DatabaseOptions options;
     options.dir = dir.path();
-    auto opened = store::Store::Open(options);
+    auto opened = db::Database::Open(options, head::HeadOptions{});
     REQUIRE(opened.ok());
-    db = std::move(opened).value();
-    ingester = std::make_unique<store::DurableIngester>(&engine, db.get());
-    store::RecoveryStats stats;
+    ingester = std::move(opened).value();
+    db::RecoveryStats stats;
     REQUIRE(ingester->Recover(&stats).ok());
     for (int t = 0; t < kSteps; ++t) {
       std::vector<testing::TestSeries> request;
@@ -305,7 +301,7 @@ struct ManySeries {
       const std::string body = testing::SerializeWriteRequest(request);
       codec::DecodedWriteRequest decoded;
       REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-      ewma::ApplyResult result;
+      head::ApplyResult result;
       REQUIRE(ingester->Ingest(decoded, body, &result).ok());
     }
   }
@@ -322,8 +318,8 @@ struct ManySeries {
     std::vector<model::Label> l = {{"__name__", "cpu"}, {"host", host}};
     std::string labels;
     REQUIRE(model::EncodeLabelSet(&l, &labels).ok());
-    REQUIRE(db->CorruptChunksForTest(model::HashLabelSet(labels),
-                                     ewma::kRawKind, 20)
+    REQUIRE(ingester->store()
+                ->CorruptChunksForTest(model::HashLabelSet(labels), 20)
                 .ok());
   }
 };

@@ -19,7 +19,7 @@ class RunningServer {
   explicit RunningServer(ServerOptions options = {}) {
     options.port = 0;
     server_ =
-        std::make_unique<Server>(options, &engine_, &ingester_, &registry_);
+        std::make_unique<Server>(options, &db_, &registry_);
     REQUIRE(server_->Bind().ok());
     thread_ = std::thread([this] { server_->Run(); });
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -34,11 +34,10 @@ class RunningServer {
   }
   httplib::Client& client() { return *client_; }
   Server& server() { return *server_; }
-  ewma::Engine& engine() { return engine_; }
+  head::Head& engine() { return *db_.head(); }
 
  private:
-  ewma::Engine engine_{ewma::EngineOptions{}};
-  store::DurableIngester ingester_{&engine_, nullptr};
+  db::Database db_{head::HeadOptions{}};
   prometheus::Registry registry_;
   std::unique_ptr<Server> server_;
   std::thread thread_;

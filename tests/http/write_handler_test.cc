@@ -14,8 +14,8 @@ namespace {
 using testing::SerializeWriteRequest;
 
 struct Fixture {
-  ewma::Engine engine{ewma::EngineOptions{}};
-  store::DurableIngester ingester{&engine, nullptr};
+  db::Database ingester{head::HeadOptions{}};
+  head::Head& engine = *ingester.head();
   prometheus::Registry registry;
   WriteMetrics metrics{registry};
   WriteLimits limits;
@@ -32,7 +32,7 @@ struct Fixture {
   }
   size_t LatestCount() const {
     size_t n = 0;
-    engine.VisitLatest([&](const ewma::LatestDerived&) { ++n; });
+    engine.VisitLatest([&](const head::LatestDerived&) { ++n; });
     return n;
   }
 };
@@ -153,7 +153,7 @@ TEST_CASE("out-of-order samples: 400 after applying the valid ones") {
   REQUIRE(f.LatestCount() == 2);  // host=b created, host=a advanced
   REQUIRE(f.metrics.samples_applied.Value() == 4);
   REQUIRE(f.metrics
-              .samples_dropped[static_cast<int>(ewma::DropReason::kOutOfOrder)]
+              .samples_dropped[static_cast<int>(head::DropReason::kOutOfOrder)]
               ->Value() == 1);
 }
 

@@ -1,6 +1,5 @@
 // Sealed chunks in the store: a raw chunk is stored with its derivation and
-// its outputs are derived when read; chunks stored in the older layout
-// (outputs as chunks of their own) read alongside.
+// its outputs are derived when read.
 
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -9,7 +8,7 @@
 #include <vector>
 
 #include "codec/xor_chunk.h"
-#include "ewma/engine.h"
+#include "head/head.h"
 #include "ewma/series_estimator.h"
 #include "store/store.h"
 #include "testing/subprocess.h"
@@ -20,10 +19,12 @@ namespace {
 using testing::TempDir;
 using Samples = std::vector<std::pair<int64_t, double>>;
 
-constexpr int64_t kBucketMs = 2 * 3600 * 1000;
 constexpr uint64_t kSeries = 0x1234;
-const uint8_t kEwmaKind = ewma::StoredKindOf(ewma::Output::kEwma);
-const uint8_t kUpperKind = ewma::StoredKindOf(ewma::Output::kUpperThreshold);
+// Which series of the input a read wants.
+using Kind = std::optional<ewma::Output>;
+constexpr Kind kRaw = std::nullopt;
+constexpr Kind kEwmaKind = ewma::Output::kEwma;
+constexpr Kind kUpperKind = ewma::Output::kUpperThreshold;
 
 std::unique_ptr<Store> OpenStore(const std::string& dir) {
   auto store = Store::Open(StoreOptions{dir});
@@ -31,23 +32,19 @@ std::unique_ptr<Store> OpenStore(const std::string& dir) {
   return std::move(store).value();
 }
 
-StoredChunk Chunk(uint8_t kind, const Samples& samples,
-                  std::optional<ewma::ChunkDerivation> derivation) {
+head::SealedChunk Chunk(const Samples& samples,
+                        const head::ChunkDerivation& derivation) {
   codec::XorChunkAppender app;
   for (const auto& [t, v] : samples) app.Append(t, v);
-  return StoredChunk{kSeries,
-                     kind,
-                     app.min_time(),
-                     app.max_time(),
-                     std::string(app.bytes()),
-                     std::move(derivation)};
+  return head::SealedChunk{kSeries, app.min_time(), app.max_time(),
+                           std::string(app.bytes()), derivation};
 }
 
-Samples Read(Store* store, uint8_t kind, int64_t start, int64_t end,
+Samples Read(Store* store, Kind kind, int64_t start, int64_t end,
              Status* status) {
   Samples out;
   *status = store->ReadChunks(
-      kSeries, kind, start, end, kBucketMs, [&](const StoredChunkView& c) {
+      kSeries, kind, start, end, [&](const ChunkView& c) {
         Samples decoded;
         Status s = codec::DecodeXorChunk(c.bytes, &decoded);
         if (!s.ok()) return s;
@@ -78,9 +75,9 @@ std::pair<Samples, Samples> Reference(const ewma::EstimatorParams& params,
 }
 
 // The derivation of a chunk that follows `before` in a series with the
-// default parameters, as the engine carries the state over.
-ewma::ChunkDerivation After(const Samples& before) {
-  ewma::ChunkDerivation d;
+// default parameters, as the head carries the state over.
+head::ChunkDerivation After(const Samples& before) {
+  head::ChunkDerivation d;
   ewma::DerivedValues ignored;
   for (const auto& [t, v] : before) {
     ewma::UpdateEstimator(d.params, &d.start, t, v, &ignored);
@@ -102,18 +99,16 @@ TEST_CASE("outputs of stored raw chunks are derived when read") {
   const Samples all = Series(0, 240);
   const Samples first(all.begin(), all.begin() + 120);
   const Samples second(all.begin() + 120, all.end());
-  ewma::ChunkDerivation d1;  // a fresh series: empty state, defaults
-  // The state after the first chunk, as the engine would carry it over.
-  const ewma::ChunkDerivation d2 = After(first);
+  head::ChunkDerivation d1;  // a fresh series: empty state, defaults
+  // The state after the first chunk, as the head would carry it over.
+  const head::ChunkDerivation d2 = After(first);
   REQUIRE(store
-              ->WriteChunks({Chunk(ewma::kRawKind, first, d1),
-                             Chunk(ewma::kRawKind, second, d2)},
-                            kBucketMs)
+              ->WriteChunks({Chunk(first, d1), Chunk(second, d2)})
               .ok());
 
   Status s;
   // Raw reads get the raw chunk bytes, without the derivation.
-  REQUIRE(Read(store.get(), ewma::kRawKind, INT64_MIN, INT64_MAX, &s) == all);
+  REQUIRE(Read(store.get(), kRaw, INT64_MIN, INT64_MAX, &s) == all);
   REQUIRE(s.ok());
   const auto [want_ewma, want_upper] = Reference(d1.params, {}, all);
   REQUIRE(Read(store.get(), kEwmaKind, INT64_MIN, INT64_MAX, &s) == want_ewma);
@@ -123,7 +118,7 @@ TEST_CASE("outputs of stored raw chunks are derived when read") {
   REQUIRE(s.ok());
   REQUIRE(want_upper.size() == 230);  // from the 11th sample on
   // Not configured: nothing.
-  REQUIRE(Read(store.get(), ewma::StoredKindOf(ewma::Output::kStddev),
+  REQUIRE(Read(store.get(), Kind(ewma::Output::kStddev),
                INT64_MIN, INT64_MAX, &s)
               .empty());
   REQUIRE(s.ok());
@@ -142,8 +137,8 @@ TEST_CASE("outputs of stored raw chunks are derived when read") {
     REQUIRE(s.ok());
   }
   SECTION("a damaged chunk is reported, for its outputs too") {
-    REQUIRE(store->CorruptChunksForTest(kSeries, ewma::kRawKind, 30).ok());
-    for (uint8_t kind : {ewma::kRawKind, kEwmaKind}) {
+    REQUIRE(store->CorruptChunksForTest(kSeries, 30).ok());
+    for (Kind kind : {kRaw, kEwmaKind}) {
       Read(store.get(), kind, INT64_MIN, INT64_MAX, &s);
       REQUIRE(s.code() == StatusCode::kCorruption);
       REQUIRE_THAT(s.message(), Catch::Contains("checksum mismatch"));
@@ -157,9 +152,7 @@ TEST_CASE("a derivation that cannot be replayed is Corruption naming the chunk")
   Status s;
   SECTION("samples out of order") {
     const Samples backwards = {{20000, 1}, {10000, 2}};
-    REQUIRE(store->WriteChunks({Chunk(ewma::kRawKind, backwards, After({}))},
-                               kBucketMs)
-                .ok());
+    REQUIRE(store->WriteChunks({Chunk(backwards, After({}))}).ok());
     Read(store.get(), kEwmaKind, INT64_MIN, INT64_MAX, &s);
     REQUIRE(s.code() == StatusCode::kCorruption);
     REQUIRE_THAT(s.message(), Catch::StartsWith("chunk ") &&
@@ -167,12 +160,10 @@ TEST_CASE("a derivation that cannot be replayed is Corruption naming the chunk")
                                                   "replay at timestamp 10000"));
   }
   SECTION("a field no writer produces") {
-    ewma::ChunkDerivation d = After({});
+    head::ChunkDerivation d = After({});
     d.params.threshold_basis = static_cast<ewma::ThresholdBasis>(7);
-    REQUIRE(
-        store->WriteChunks({Chunk(ewma::kRawKind, Series(0, 3), d)}, kBucketMs)
-            .ok());
-    for (uint8_t kind : {ewma::kRawKind, kEwmaKind}) {
+    REQUIRE(store->WriteChunks({Chunk(Series(0, 3), d)}).ok());
+    for (Kind kind : {kRaw, kEwmaKind}) {
       Read(store.get(), kind, INT64_MIN, INT64_MAX, &s);
       REQUIRE(s.code() == StatusCode::kCorruption);
       REQUIRE_THAT(s.message(), Catch::EndsWith(": malformed derivation"));
@@ -180,62 +171,24 @@ TEST_CASE("a derivation that cannot be replayed is Corruption naming the chunk")
   }
 }
 
-TEST_CASE("chunks of the older layout read alongside derived ones") {
+TEST_CASE("retention drops whole buckets before the one given") {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  const Samples all = Series(0, 200);
-  const Samples old_part(all.begin(), all.begin() + 80);
-  const Samples new_part(all.begin() + 80, all.end());
-  const ewma::ChunkDerivation d = After(old_part);
-  const auto [want_ewma, want_upper] = Reference(d.params, {}, all);
-  // The older layout: raw and each output as chunks of their own.
-  const auto [old_ewma, old_upper] = Reference(d.params, {}, old_part);
-  REQUIRE(store
-              ->WriteChunks({Chunk(ewma::kRawKind, old_part, std::nullopt),
-                             Chunk(kEwmaKind, old_ewma, std::nullopt),
-                             Chunk(kUpperKind, old_upper, std::nullopt),
-                             Chunk(ewma::kRawKind, new_part, d)},
-                            kBucketMs)
-              .ok());
+  const int64_t bucket_ms = store->options().chunk_bucket_ms;
+  // One chunk in each of the buckets -1, 0, 1 and 2, in one series.
+  std::vector<head::SealedChunk> chunks;
+  Samples before;
+  for (int b = -1; b <= 2; ++b) {
+    const Samples part = Series(b * bucket_ms, 3);
+    chunks.push_back(Chunk(part, After(before)));
+    before.insert(before.end(), part.begin(), part.end());
+  }
+  REQUIRE(store->WriteChunks(chunks).ok());
   Status s;
-  REQUIRE(Read(store.get(), ewma::kRawKind, INT64_MIN, INT64_MAX, &s) == all);
-  REQUIRE(Read(store.get(), kEwmaKind, INT64_MIN, INT64_MAX, &s) == want_ewma);
-  REQUIRE(Read(store.get(), kUpperKind, INT64_MIN, INT64_MAX, &s) ==
-          want_upper);
-  REQUIRE(s.ok());
-  // A range that ends inside the older chunks still finds the newer ones'
-  // start correctly excluded, and one that starts after them skips them.
-  const int64_t boundary = new_part.front().first;
-  REQUIRE(Read(store.get(), kEwmaKind, 0, boundary - 1, &s) == old_ewma);
-  const Samples tail(want_ewma.begin() + 80, want_ewma.end());
-  REQUIRE(Read(store.get(), kEwmaKind, boundary, INT64_MAX, &s) == tail);
-}
-
-TEST_CASE("a chunk stored in both layouts is read once") {
-  // An older promewma stored a chunk, crashed before its checkpoint, and
-  // this one's replay of the log stored the same chunk again, with its
-  // derivation.
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  const Samples all = Series(0, 200);
-  const Samples first(all.begin(), all.begin() + 120);
-  const Samples rest(all.begin() + 120, all.end());
-  const ewma::ChunkDerivation d1 = After({}), d2 = After(first);
-  const auto [want_ewma, want_upper] = Reference(d1.params, {}, all);
-  const auto [old_ewma, old_upper] = Reference(d1.params, {}, first);
-  REQUIRE(store
-              ->WriteChunks({Chunk(ewma::kRawKind, first, std::nullopt),
-                             Chunk(kEwmaKind, old_ewma, std::nullopt),
-                             Chunk(kUpperKind, old_upper, std::nullopt),
-                             Chunk(ewma::kRawKind, first, d1),
-                             Chunk(ewma::kRawKind, rest, d2)},
-                            kBucketMs)
-              .ok());
-  Status s;
-  REQUIRE(Read(store.get(), ewma::kRawKind, INT64_MIN, INT64_MAX, &s) == all);
-  REQUIRE(Read(store.get(), kEwmaKind, INT64_MIN, INT64_MAX, &s) == want_ewma);
-  REQUIRE(Read(store.get(), kUpperKind, INT64_MIN, INT64_MAX, &s) ==
-          want_upper);
+  REQUIRE(Read(store.get(), kRaw, INT64_MIN, INT64_MAX, &s) == before);
+  REQUIRE(store->DropBucketsBefore(1).ok());
+  const Samples kept(before.end() - 6, before.end());
+  REQUIRE(Read(store.get(), kRaw, INT64_MIN, INT64_MAX, &s) == kept);
   REQUIRE(s.ok());
 }
 

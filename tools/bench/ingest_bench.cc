@@ -19,9 +19,9 @@
 
 #include "codec/snappy_block.h"
 #include "codec/write_request.h"
-#include "ewma/engine.h"
-#include "store/durable_ingester.h"
-#include "store/store.h"
+#include "head/head.h"
+#include "db/database.h"
+#include "db/database.h"
 #include "remote.pb.h"
 
 namespace promewma {
@@ -72,7 +72,7 @@ const std::vector<std::string>& Requests(int writer) {
 // around (replaying old timestamps would measure the rejection path).
 template <typename Body>
 void RunRequests(benchmark::State& state, int writer,
-                 std::unique_ptr<ewma::Engine>* engine, Body body) {
+                 std::unique_ptr<head::Head>* engine, Body body) {
   const auto& requests = Requests(writer);
   std::string decompressed;
   codec::DecodedWriteRequest decoded;
@@ -82,7 +82,7 @@ void RunRequests(benchmark::State& state, int writer,
     if (next == requests.size()) {
       state.PauseTiming();
       if (engine)
-        *engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
+        *engine = std::make_unique<head::Head>(head::HeadOptions{});
       next = 0;
       state.ResumeTiming();
     }
@@ -104,12 +104,12 @@ void BM_Decode(benchmark::State& state) {
 BENCHMARK(BM_Decode);
 
 void BM_DecodeAndApply(benchmark::State& state) {
-  auto engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
+  auto engine = std::make_unique<head::Head>(head::HeadOptions{});
   RunRequests(state, 0, &engine,
               [&](const std::string& body, std::string* buf,
                   codec::DecodedWriteRequest* decoded) {
                 int64_t n = DecodeOnly(body, buf, decoded);
-                ewma::ApplyResult r;
+                head::ApplyResult r;
                 if (!engine->Apply(*decoded, &r).ok()) std::abort();
                 benchmark::DoNotOptimize(r);
                 return n;
@@ -119,16 +119,16 @@ BENCHMARK(BM_DecodeAndApply);
 
 // Two writers, one shared engine. Only thread 0 replaces the engine (a
 // wrap-around is rare and both threads wrap at the same time).
-ewma::Engine* shared_engine = nullptr;
+head::Head* shared_engine = nullptr;
 void BM_DecodeAndApply_TwoThreads(benchmark::State& state) {
   if (state.thread_index() == 0) {
-    shared_engine = new ewma::Engine(ewma::EngineOptions{});
+    shared_engine = new head::Head(head::HeadOptions{});
   }
   RunRequests(state, state.thread_index(), nullptr,
               [&](const std::string& body, std::string* buf,
                   codec::DecodedWriteRequest* decoded) {
                 int64_t n = DecodeOnly(body, buf, decoded);
-                ewma::ApplyResult r;
+                head::ApplyResult r;
                 if (!shared_engine->Apply(*decoded, &r).ok()) std::abort();
                 benchmark::DoNotOptimize(r);
                 return n;
@@ -143,7 +143,7 @@ BENCHMARK(BM_DecodeAndApply_TwoThreads)
     ->UseRealTime()
     ->Iterations(static_cast<int64_t>(kRounds) * kSeries / kSamplesPerRequest);
 
-// A fresh store (or none), engine and recovered durable ingester in a
+// A fresh database, durable or in memory, recovered, in a
 // temporary directory; removed again with the object.
 class DurablePath {
  public:
@@ -157,31 +157,27 @@ class DurablePath {
   void Reset() {
     Close();
     if (with_store_) {
-      store::StoreOptions options;
+      db::DatabaseOptions options;
       options.dir = dir_;
-      db_ = std::move(store::Store::Open(options)).value();
+      ingester_ =
+          std::move(db::Database::Open(options, head::HeadOptions{})).value();
+    } else {
+      ingester_ = std::make_unique<db::Database>(head::HeadOptions{});
     }
-    engine_ = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
-    ingester_ =
-        std::make_unique<store::DurableIngester>(engine_.get(), db_.get());
-    store::RecoveryStats stats;
+    db::RecoveryStats stats;
     if (!ingester_->Recover(&stats).ok()) std::abort();
   }
-  store::DurableIngester* ingester() { return ingester_.get(); }
+  db::Database* ingester() { return ingester_.get(); }
 
  private:
   void Close() {
     ingester_.reset();
-    engine_.reset();
-    db_.reset();
     std::filesystem::remove_all(dir_);
   }
 
   const std::string dir_;
   const bool with_store_;
-  std::unique_ptr<store::Store> db_;
-  std::unique_ptr<ewma::Engine> engine_;
-  std::unique_ptr<store::DurableIngester> ingester_;
+  std::unique_ptr<db::Database> ingester_;
 };
 
 // The durable write path: log append, engine, sealed chunks. Compare with
@@ -192,7 +188,7 @@ void RunIngest(benchmark::State& state, bool with_store) {
   const auto& requests = Requests(0);
   std::string decompressed;
   codec::DecodedWriteRequest decoded;
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   size_t next = 0;
   int64_t samples = 0;
   for (auto _ : state) {
@@ -228,7 +224,7 @@ void BM_Ingest_WithStore_TwoWriters(benchmark::State& state) {
     auto writer = [&](int w) {
       std::string decompressed;
       codec::DecodedWriteRequest decoded;
-      ewma::ApplyResult result;
+      head::ApplyResult result;
       int64_t n = 0;
       for (const std::string& body : Requests(w)) {
         n += DecodeOnly(body, &decompressed, &decoded);
@@ -254,17 +250,17 @@ void BM_RecoverFromCheckpoint(benchmark::State& state) {
   const std::string dir =
       std::filesystem::temp_directory_path() / "promewma-recovery-bench";
   std::filesystem::remove_all(dir);
-  store::StoreOptions options;
+  db::DatabaseOptions options;
   options.dir = dir;
   {
-    auto db = std::move(store::Store::Open(options)).value();
-    ewma::Engine engine{ewma::EngineOptions{}};
-    store::DurableIngester ingester(&engine, db.get());
-    store::RecoveryStats rs;
+    auto db =
+        std::move(db::Database::Open(options, head::HeadOptions{})).value();
+    db::Database& ingester = *db;
+    db::RecoveryStats rs;
     if (!ingester.Recover(&rs).ok()) std::abort();
     std::string decompressed;
     codec::DecodedWriteRequest decoded;
-    ewma::ApplyResult result;
+    head::ApplyResult result;
     for (int round = 0; round < 12; ++round) {
       for (int first = 0; first < series; first += 1000) {
         prometheus::WriteRequest req;
@@ -285,7 +281,7 @@ void BM_RecoverFromCheckpoint(benchmark::State& state) {
         if (!ingester.Ingest(decoded, body, &result).ok()) std::abort();
       }
       if (round == 9) {
-        store::CheckpointStats cs;
+        db::CheckpointStats cs;
         if (!ingester.Checkpoint(&cs).ok()) std::abort();
         state.counters["checkpoint_s"] = cs.seconds;
         state.counters["checkpoint_MB"] = cs.bytes / 1e6;
@@ -293,10 +289,10 @@ void BM_RecoverFromCheckpoint(benchmark::State& state) {
     }
   }
   for (auto _ : state) {
-    auto db = std::move(store::Store::Open(options)).value();
-    ewma::Engine engine{ewma::EngineOptions{}};
-    store::DurableIngester ingester(&engine, db.get());
-    store::RecoveryStats rs;
+    auto db =
+        std::move(db::Database::Open(options, head::HeadOptions{})).value();
+    db::Database& ingester = *db;
+    db::RecoveryStats rs;
     if (!ingester.Recover(&rs).ok()) std::abort();
     state.counters["recovered_series"] = rs.checkpoint_series;
     state.counters["replayed_requests"] = rs.requests;

@@ -17,8 +17,8 @@
 #include "common/allocator_tuning.h"
 #include "http/read_handler.h"
 #include "remote.pb.h"
-#include "store/durable_ingester.h"
-#include "store/store.h"
+#include "db/database.h"
+#include "db/database.h"
 
 namespace promewma {
 namespace {
@@ -29,9 +29,7 @@ constexpr int64_t kT0 = 1700000000000;
 
 struct Loaded {
   std::string dir;
-  std::unique_ptr<store::Store> db;
-  std::unique_ptr<ewma::Engine> engine;
-  std::unique_ptr<store::DurableIngester> ingester;
+  std::unique_ptr<db::Database> ingester;
 };
 
 Loaded& Data() {
@@ -39,17 +37,15 @@ Loaded& Data() {
     auto* l = new Loaded;
     l->dir = std::filesystem::temp_directory_path() / "promewma-read-bench";
     std::filesystem::remove_all(l->dir);
-    store::StoreOptions options;
+    db::DatabaseOptions options;
     options.dir = l->dir;
-    l->db = std::move(store::Store::Open(options)).value();
-    l->engine = std::make_unique<ewma::Engine>(ewma::EngineOptions{});
     l->ingester =
-        std::make_unique<store::DurableIngester>(l->engine.get(), l->db.get());
-    store::RecoveryStats rs;
+        std::move(db::Database::Open(options, head::HeadOptions{})).value();
+    db::RecoveryStats rs;
     if (!l->ingester->Recover(&rs).ok()) std::abort();
     std::string raw;
     codec::DecodedWriteRequest decoded;
-    ewma::ApplyResult result;
+    head::ApplyResult result;
     for (int t = 0; t < kSamples; ++t) {
       prometheus::WriteRequest req;
       for (int s = 0; s < kSeries; ++s) {

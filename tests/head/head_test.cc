@@ -1,4 +1,4 @@
-#include "ewma/engine.h"
+#include "head/head.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -8,14 +8,39 @@
 #include "codec/xor_chunk.h"
 #include "testing/remote_write.h"
 
-namespace promewma::ewma {
+namespace promewma::head {
 namespace {
+
+using ewma::DerivedValues;
+using ewma::EstimatorParams;
+using ewma::EstimatorState;
+using ewma::kDefaultOutputs;
+using ewma::kOutputCount;
+using ewma::kStaleNaNBits;
+using ewma::Output;
+using ewma::OutputBit;
+using ewma::StaleMarker;
+using ewma::UpdateEstimator;
+
+// Which series of an input a chunk holds: its raw samples (nullopt) or an
+// output.
+using Kind = std::optional<Output>;
+constexpr Kind kRaw = std::nullopt;
+
+// A chunk a test looks at: a sealed raw chunk, or an output derived from it.
+struct TestChunk {
+  uint64_t labels_hash;
+  Kind kind;
+  int64_t min_time_ms;
+  int64_t max_time_ms;
+  std::string bytes;
+};
 
 using testing::SerializeWriteRequest;
 using testing::TestSeries;
 
 // Applies `series` as one request; keeps the body alive while applying.
-ApplyResult ApplySeries(Engine& engine, const std::vector<TestSeries>& series) {
+ApplyResult ApplySeries(Head& engine, const std::vector<TestSeries>& series) {
   const std::string body = SerializeWriteRequest(series);
   codec::DecodedWriteRequest decoded;
   Status s = codec::DecodeWriteRequest(body, &decoded);
@@ -28,7 +53,7 @@ ApplyResult ApplySeries(Engine& engine, const std::vector<TestSeries>& series) {
 }
 
 // Latest values by "series text" -> ewma.
-std::map<std::string, std::pair<int64_t, double>> LatestEwma(const Engine& e) {
+std::map<std::string, std::pair<int64_t, double>> LatestEwma(const Head& e) {
   std::map<std::string, std::pair<int64_t, double>> out;
   e.VisitLatest([&](const LatestDerived& d) {
     out[d.labels.ToString()] = {d.timestamp_ms, d.values.get(Output::kEwma)};
@@ -37,9 +62,9 @@ std::map<std::string, std::pair<int64_t, double>> LatestEwma(const Engine& e) {
 }
 
 TEST_CASE("a reused ApplyResult reports the last request only") {
-  EngineOptions options;
+  HeadOptions options;
   options.collect_derived = true;
-  Engine engine{options};
+  Head engine{options};
   std::string body;  // the decoded request points into it
   auto decode = [&body](const std::vector<TestSeries>& series,
                         codec::DecodedWriteRequest* out) {
@@ -75,7 +100,7 @@ TEST_CASE("a reused ApplyResult reports the last request only") {
 }
 
 TEST_CASE("series carrying a derived suffix are ignored and counted") {
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   ApplyResult r = ApplySeries(
       engine, {{{{"__name__", "cpu:ewma"}}, {{1, 1}, {2, 2}}},
                {{{"__name__", "cpu:upper_threshold"}, {"a", "b"}}, {{1, 1}}},
@@ -90,7 +115,7 @@ TEST_CASE("series carrying a derived suffix are ignored and counted") {
 }
 
 TEST_CASE("rules: first match wins, unmatched series are ignored") {
-  EngineOptions options;
+  HeadOptions options;
   SeriesRule fast{
       model::Selector::Parse("{__name__=\"cpu\",job=~\"node|vm\"}").value(),
       {}};
@@ -98,7 +123,7 @@ TEST_CASE("rules: first match wins, unmatched series are ignored") {
   SeriesRule slow{model::Selector::Parse("cpu").value(), {}};
   slow.params.alpha = 0.1;
   options.rules = {fast, slow};
-  Engine engine(options);
+  Head engine(options);
   ApplyResult r = ApplySeries(
       engine, {{{{"__name__", "cpu"}, {"job", "node"}}, {{1, 0}, {2, 10}}},
                {{{"__name__", "cpu"}, {"job", "db"}}, {{1, 0}, {2, 10}}},
@@ -113,7 +138,7 @@ TEST_CASE("rules: first match wins, unmatched series are ignored") {
 
 TEST_CASE("one series split over many TimeSeries entries keeps its order") {
   // Prometheus sends one sample per TimeSeries; the series repeats.
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   std::vector<TestSeries> entries;
   for (int i = 0; i < 50; ++i) {
     entries.push_back(
@@ -131,7 +156,7 @@ TEST_CASE("one series split over many TimeSeries entries keeps its order") {
 
 TEST_CASE(
     "rejected samples do not stop the others; the first bad series is named") {
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 1}}},
                        {{{"__name__", "cpu"}, {"host", "b"}}, {{5000, 1}}}});
   // Many series so that the bad ones land in different shards.
@@ -154,7 +179,7 @@ TEST_CASE(
 }
 
 TEST_CASE("an invalid new series refuses the whole request, changing nothing") {
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   ApplySeries(engine,
               {{{{"__name__", "cpu"}, {"host", "known"}}, {{1000, 1}}}});
   const std::string body = SerializeWriteRequest(
@@ -178,7 +203,7 @@ TEST_CASE("native histograms are counted, not processed") {
       SerializeWriteRequest({{{{"__name__", "lat"}}, {}, /*histograms=*/1}});
   codec::DecodedWriteRequest decoded;
   REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   ApplyResult r;
   REQUIRE(engine.Apply(decoded, &r).ok());
   REQUIRE(r.received == 1);
@@ -202,7 +227,7 @@ TEST_CASE("concurrent requests give the same state as serial ones") {
     return out;
   };
   // No REQUIRE inside the threads: Catch2 assertions are not thread-safe.
-  auto run = [&](Engine& engine, int writer) {
+  auto run = [&](Head& engine, int writer) {
     int failures = 0;
     codec::DecodedWriteRequest decoded;
     for (const auto& req : requests_for(writer)) {
@@ -214,10 +239,10 @@ TEST_CASE("concurrent requests give the same state as serial ones") {
     }
     return failures;
   };
-  Engine serial{EngineOptions{}};
+  Head serial{HeadOptions{}};
   REQUIRE(run(serial, 0) == 0);
   REQUIRE(run(serial, 1) == 0);
-  Engine parallel{EngineOptions{}};
+  Head parallel{HeadOptions{}};
   int failures_a = -1, failures_b = -1;
   std::thread a([&] { failures_a = run(parallel, 0); });
   std::thread b([&] { failures_b = run(parallel, 1); });
@@ -229,11 +254,6 @@ TEST_CASE("concurrent requests give the same state as serial ones") {
   REQUIRE(LatestEwma(parallel) == LatestEwma(serial));
 }
 
-}  // namespace
-}  // namespace promewma::ewma
-
-namespace promewma::ewma {
-namespace {
 
 std::vector<std::pair<int64_t, double>> Decode(std::string_view bytes) {
   std::vector<std::pair<int64_t, double>> out;
@@ -256,22 +276,20 @@ std::string CpuLabels() {
 
 // The chunks sealed raw chunks stand for: each chunk, then every output
 // derived from a raw one, as the store derives them when read.
-std::vector<SealedChunk> ChunksOf(const std::vector<SealedChunk>& sealed) {
-  std::vector<SealedChunk> chunks;
+std::vector<TestChunk> ChunksOf(const std::vector<SealedChunk>& sealed) {
+  std::vector<TestChunk> chunks;
   for (const SealedChunk& c : sealed) {
-    chunks.push_back(c);
-    if (!c.derivation) continue;
-    REQUIRE(c.kind == kRawKind);
+    chunks.push_back(
+        TestChunk{c.labels_hash, kRaw, c.min_time_ms, c.max_time_ms, c.bytes});
     for (int o = 0; o < kOutputCount; ++o) {
       codec::XorChunkAppender derived(0);
-      REQUIRE(DeriveOutputChunk(*c.derivation, c.bytes, static_cast<Output>(o),
+      REQUIRE(DeriveOutputChunk(c.derivation, c.bytes, static_cast<Output>(o),
                                 &derived)
                   .ok());
       if (derived.num_samples() == 0) continue;
-      chunks.push_back(SealedChunk{c.labels_hash,
-                                   StoredKindOf(static_cast<Output>(o)),
-                                   derived.min_time(), derived.max_time(),
-                                   std::string(derived.bytes()), std::nullopt});
+      chunks.push_back(TestChunk{c.labels_hash, static_cast<Output>(o),
+                                 derived.min_time(), derived.max_time(),
+                                 std::string(derived.bytes())});
     }
   }
   return chunks;
@@ -279,10 +297,10 @@ std::vector<SealedChunk> ChunksOf(const std::vector<SealedChunk>& sealed) {
 
 // Every stored sample of the "cpu" series by kind: sealed chunks in order,
 // then the open head.
-std::map<uint8_t, std::vector<std::pair<int64_t, double>>> StoredSamples(
-    const Engine& engine, const std::vector<SealedChunk>& sealed) {
-  std::map<uint8_t, std::vector<std::pair<int64_t, double>>> stored;
-  for (const SealedChunk& c : sealed) {
+std::map<Kind, std::vector<std::pair<int64_t, double>>> StoredSamples(
+    const Head& engine, const std::vector<TestChunk>& sealed) {
+  std::map<Kind, std::vector<std::pair<int64_t, double>>> stored;
+  for (const TestChunk& c : sealed) {
     auto decoded = Decode(c.bytes);
     REQUIRE(!decoded.empty());
     REQUIRE(c.min_time_ms == decoded.front().first);
@@ -290,10 +308,11 @@ std::map<uint8_t, std::vector<std::pair<int64_t, double>>> StoredSamples(
     stored[c.kind].insert(stored[c.kind].end(), decoded.begin(), decoded.end());
   }
   const std::string labels = CpuLabels();
-  for (int kind = 0; kind < kStoredKinds; ++kind) {
+  for (int o = -1; o < kOutputCount; ++o) {
+    const Kind kind = o < 0 ? kRaw : Kind(static_cast<Output>(o));
     HeadChunk head;
-    REQUIRE(engine.CopyHeadChunk(model::HashLabelSet(labels), labels,
-                                 static_cast<uint8_t>(kind), &head));
+    REQUIRE(engine.CopyHeadChunk(model::HashLabelSet(labels), labels, kind,
+                                 &head));
     if (!head.bytes.empty()) {
       auto open = Decode(head.bytes);
       REQUIRE(head.min_time_ms == open.front().first);
@@ -305,17 +324,17 @@ std::map<uint8_t, std::vector<std::pair<int64_t, double>>> StoredSamples(
 }
 
 // What each output should store: the estimator run directly on the input.
-std::map<uint8_t, std::vector<std::pair<int64_t, double>>> Reference(
+std::map<Kind, std::vector<std::pair<int64_t, double>>> Reference(
     const EstimatorParams& params,
     const std::vector<std::pair<int64_t, double>>& samples) {
-  std::map<uint8_t, std::vector<std::pair<int64_t, double>>> out;
+  std::map<Kind, std::vector<std::pair<int64_t, double>>> out;
   EstimatorState state;
   DerivedValues values;
   for (const auto& [t, v] : samples) {
     UpdateEstimator(params, &state, t, v, &values);
     for (int o = 0; o < kOutputCount; ++o) {
       if (values.present & (1u << o)) {
-        out[StoredKindOf(static_cast<Output>(o))].push_back({t, values.value[o]});
+        out[static_cast<Output>(o)].push_back({t, values.value[o]});
       }
     }
   }
@@ -323,9 +342,9 @@ std::map<uint8_t, std::vector<std::pair<int64_t, double>>> Reference(
 }
 
 TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
-  EngineOptions options;
+  HeadOptions options;
   options.defaults.outputs = kDefaultOutputs | OutputBit(Output::kStddev);
-  Engine engine{options};
+  Head engine{options};
   std::vector<std::pair<int64_t, double>> samples;
   for (int i = 0; i < 250; ++i) samples.push_back({i * 10000, 40.0 + i % 7});
   ApplyResult r = ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
@@ -334,39 +353,37 @@ TEST_CASE("raw and derived samples go into head chunks, sealed at 120") {
   // the 121st and 241st raw sample. upper_threshold begins at the 11th
   // sample (min_samples 10, prior basis) and stddev at the 2nd, so their
   // first chunks are shorter.
-  std::map<uint8_t, std::vector<size_t>> sizes;
-  const std::vector<SealedChunk> sealed = ChunksOf(r.sealed);
+  std::map<Kind, std::vector<size_t>> sizes;
+  const std::vector<TestChunk> sealed = ChunksOf(r.sealed);
   REQUIRE(r.sealed.size() == 2);  // two raw heads, with their derivations
   for (const SealedChunk& c : r.sealed) {
-    REQUIRE(c.kind == kRawKind);
-    REQUIRE(c.derivation);
-    REQUIRE(c.derivation->params == options.defaults);
+    REQUIRE(c.derivation.params == options.defaults);
   }
-  for (const SealedChunk& c : sealed) {
+  for (const TestChunk& c : sealed) {
     REQUIRE(c.labels_hash == model::HashLabelSet(CpuLabels()));
     sizes[c.kind].push_back(Decode(c.bytes).size());
   }
   using Sizes = std::vector<size_t>;
-  REQUIRE(sizes[kRawKind] == Sizes{120, 120});
-  REQUIRE(sizes[StoredKindOf(Output::kEwma)] == Sizes{120, 120});
-  REQUIRE(sizes[StoredKindOf(Output::kUpperThreshold)] == Sizes{110, 120});
-  REQUIRE(sizes[StoredKindOf(Output::kStddev)] == Sizes{119, 120});
+  REQUIRE(sizes[kRaw] == Sizes{120, 120});
+  REQUIRE(sizes[Kind(Output::kEwma)] == Sizes{120, 120});
+  REQUIRE(sizes[Kind(Output::kUpperThreshold)] == Sizes{110, 120});
+  REQUIRE(sizes[Kind(Output::kStddev)] == Sizes{119, 120});
   REQUIRE(sealed.size() == 8);
 
   auto stored = StoredSamples(engine, sealed);
-  REQUIRE(stored[kRawKind] == samples);
+  REQUIRE(stored[kRaw] == samples);
   auto expected = Reference(options.defaults, samples);
   REQUIRE(expected.size() == 3);
   for (const auto& [kind, want] : expected) {
-    INFO("kind " << int(kind));
+    INFO("output " << (kind ? int(*kind) : -1));
     REQUIRE(stored[kind] == want);
   }
-  REQUIRE(stored.count(StoredKindOf(Output::kLowerThreshold)) == 0);
+  REQUIRE(stored.count(Kind(Output::kLowerThreshold)) == 0);
 }
 
 TEST_CASE("a restored series continues its head chunks exactly") {
-  EngineOptions options;
-  Engine engine{options};
+  HeadOptions options;
+  Head engine{options};
   std::vector<std::pair<int64_t, double>> samples;
   for (int i = 0; i < 200; ++i) {
     samples.push_back({i * 10000, 30.0 + (i * 37 % 11) * 0.7});
@@ -377,7 +394,7 @@ TEST_CASE("a restored series continues its head chunks exactly") {
                                                        samples.end());
   ApplyResult r1 = ApplySeries(engine, {{{{"__name__", "cpu"}}, first}});
 
-  Engine restored{options};
+  Head restored{options};
   std::vector<SealedChunk> sealed_at_restore;
   engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
     REQUIRE(snapshot.params == options.defaults);
@@ -385,25 +402,25 @@ TEST_CASE("a restored series continues its head chunks exactly") {
   });
   REQUIRE(sealed_at_restore.empty());
   ApplyResult r2 = ApplySeries(restored, {{{{"__name__", "cpu"}}, second}});
-  std::vector<SealedChunk> sealed = ChunksOf(r1.sealed);
-  for (const SealedChunk& c : ChunksOf(r2.sealed)) sealed.push_back(c);
+  std::vector<TestChunk> sealed = ChunksOf(r1.sealed);
+  for (const TestChunk& c : ChunksOf(r2.sealed)) sealed.push_back(c);
   auto stored = StoredSamples(restored, sealed);
-  REQUIRE(stored[kRawKind] == samples);
+  REQUIRE(stored[kRaw] == samples);
   for (const auto& [kind, want] : Reference(options.defaults, samples)) {
     REQUIRE(stored[kind] == want);
   }
 }
 
 TEST_CASE("a parameter change at restore seals the heads as computed") {
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   std::vector<std::pair<int64_t, double>> samples;
   for (int i = 0; i < 60; ++i) samples.push_back({i * 10000, 10.0 + i % 5});
   ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
 
-  EngineOptions changed;
+  HeadOptions changed;
   changed.defaults.alpha = 0.5;
   changed.defaults.outputs = OutputBit(Output::kEwma);
-  Engine restored{changed};
+  Head restored{changed};
   std::vector<SealedChunk> sealed;
   engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
     REQUIRE(restored.Restore(snapshot, &sealed).ok());
@@ -411,32 +428,31 @@ TEST_CASE("a parameter change at restore seals the heads as computed") {
   // Stored as received: the raw chunk, deriving the outputs of the old
   // parameters.
   REQUIRE(sealed.size() == 1);
-  REQUIRE(sealed[0].derivation);
-  REQUIRE(sealed[0].derivation->params == EstimatorParams{});
-  std::map<uint8_t, std::vector<std::pair<int64_t, double>>> by_kind;
-  for (const SealedChunk& c : ChunksOf(sealed))
+  REQUIRE(sealed[0].derivation.params == EstimatorParams{});
+  std::map<Kind, std::vector<std::pair<int64_t, double>>> by_kind;
+  for (const TestChunk& c : ChunksOf(sealed))
     by_kind[c.kind] = Decode(c.bytes);
-  REQUIRE(by_kind[kRawKind] == samples);
+  REQUIRE(by_kind[kRaw] == samples);
   auto expected = Reference(EstimatorParams{}, samples);
   REQUIRE(by_kind.size() == 3);
   for (const auto& [kind, want] : expected) REQUIRE(by_kind[kind] == want);
   // The new head starts empty and uses the new parameters from here on.
   ApplySeries(restored, {{{{"__name__", "cpu"}}, {{600000, 20}}}});
   auto after = StoredSamples(restored, {});
-  REQUIRE(after[kRawKind] == std::vector<std::pair<int64_t, double>>{
+  REQUIRE(after[kRaw] == std::vector<std::pair<int64_t, double>>{
                                  {600000, 20}});
-  REQUIRE(after.count(StoredKindOf(Output::kUpperThreshold)) == 0);
-  REQUIRE(after[StoredKindOf(Output::kEwma)].size() == 1);
+  REQUIRE(after.count(Kind(Output::kUpperThreshold)) == 0);
+  REQUIRE(after[Kind(Output::kEwma)].size() == 1);
 }
 
 TEST_CASE("a series no rule selects any more keeps its stored head") {
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   ApplySeries(engine, {{{{"__name__", "cpu"}}, {{1000, 1}, {2000, 2}}}});
-  EngineOptions only_mem;
+  HeadOptions only_mem;
   auto selector = model::Selector::Parse("{__name__=\"mem\"}");
   REQUIRE(selector.ok());
   only_mem.rules.push_back(SeriesRule{std::move(selector).value(), {}});
-  Engine restored{only_mem};
+  Head restored{only_mem};
   std::vector<SealedChunk> sealed;
   engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
     REQUIRE(restored.Restore(snapshot, &sealed).ok());
@@ -444,21 +460,21 @@ TEST_CASE("a series no rule selects any more keeps its stored head") {
   REQUIRE(restored.active_series() == 0);
   REQUIRE(sealed.size() == 1);  // the raw chunk, deriving ewma
   REQUIRE(Decode(sealed[0].bytes).size() == 2);
-  const std::vector<SealedChunk> chunks = ChunksOf(sealed);
+  const std::vector<TestChunk> chunks = ChunksOf(sealed);
   REQUIRE(chunks.size() == 2);
-  REQUIRE(chunks[1].kind == StoredKindOf(Output::kEwma));
+  REQUIRE(chunks[1].kind == Kind(Output::kEwma));
   REQUIRE(Decode(chunks[1].bytes).size() == 2);
 }
 
 TEST_CASE("a head chunk is sealed where a time bucket ends") {
-  EngineOptions options;
+  HeadOptions options;
   options.chunk_bucket_ms = 60000;
-  Engine engine{options};
+  Head engine{options};
   ApplyResult r = ApplySeries(
       engine, {{{{"__name__", "cpu"}}, {{50000, 1}, {59999, 2}, {60000, 3}}}});
-  const std::vector<SealedChunk> sealed = ChunksOf(r.sealed);
+  const std::vector<TestChunk> sealed = ChunksOf(r.sealed);
   REQUIRE(sealed.size() == 2);  // raw and ewma, each [50000, 59999]
-  for (const SealedChunk& c : sealed) {
+  for (const TestChunk& c : sealed) {
     REQUIRE(c.min_time_ms == 50000);
     REQUIRE(c.max_time_ms == 59999);
   }
@@ -493,7 +509,7 @@ TEST_CASE("DeriveOutputChunk derives what the parameters configure") {
 TEST_CASE("DeriveOutputChunk refuses a raw chunk that does not replay") {
   codec::XorChunkAppender raw;
   raw.Append(2000, 1);
-  raw.Append(1000, 2);  // older: the engine never stores this
+  raw.Append(1000, 2);  // older: the head never stores this
   codec::XorChunkAppender out;
   Status s =
       DeriveOutputChunk(ChunkDerivation{}, raw.bytes(), Output::kEwma, &out);
@@ -504,14 +520,14 @@ TEST_CASE("DeriveOutputChunk refuses a raw chunk that does not replay") {
 }
 
 TEST_CASE("stale markers are stored bit-exact in raw and derived series") {
-  Engine engine{EngineOptions{}};
+  Head engine{HeadOptions{}};
   ApplySeries(engine,
               {{{{"__name__", "cpu"}}, {{1000, 5}, {2000, StaleMarker()}}}});
   std::vector<model::Label> l = {{"__name__", "cpu"}};
   std::string labels;
   REQUIRE(model::EncodeLabelSet(&l, &labels).ok());
-  for (uint8_t kind : {kRawKind, StoredKindOf(Output::kEwma),
-                       StoredKindOf(Output::kUpperThreshold)}) {
+  for (Kind kind : {kRaw, Kind(Output::kEwma),
+                    Kind(Output::kUpperThreshold)}) {
     HeadChunk head;
     REQUIRE(
         engine.CopyHeadChunk(model::HashLabelSet(labels), labels, kind, &head));
@@ -522,4 +538,4 @@ TEST_CASE("stale markers are stored bit-exact in raw and derived series") {
 }
 
 }  // namespace
-}  // namespace promewma::ewma
+}  // namespace promewma::head

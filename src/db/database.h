@@ -1,26 +1,29 @@
-// DurableIngester: the write path with the log-first rule of DESIGN.md
-// section 1, and recovery from that log.
+// Database: promewma's database layer. It owns the request log
+// (wal/request_log.h), the in-memory series (head/head.h) and the chunk and
+// checkpoint store (store/store.h), and keeps them consistent: the write
+// path with the log-first rule, reads across stored, pending and open
+// chunks, checkpoints, retention and recovery from the log.
 //
 //   decode (caller, in parallel) -> Prepare (validate, changes nothing)
-//   -> append the body to the request log -> Commit to the engine
+//   -> append the body to the request log -> Commit to the head
 //   -> (fsync durability: sync the log) -> the caller answers 2xx
 //
 // Prepare, append and Commit run under one mutex, so the log order is the
-// order in which requests changed the engine. Replaying the log through the
-// same engine code therefore rebuilds exactly the state an uninterrupted run
+// order in which requests changed the head. Replaying the log through the
+// same head code therefore rebuilds exactly the state an uninterrupted run
 // had, which is what makes the estimator's derived values survive a crash.
 // Decoding, the expensive part, stays outside the mutex.
 //
 // Head chunks a request seals are published to readers under the same
-// mutex (readers take it shared, ReadStoredSeries), so a read never sees a
-// chunk in neither place; the request stores them after releasing it. A
-// chunk write that fails is kept in memory and retried with the next
-// request: the data is also in the log.
+// mutex (readers take it shared, ReadSeries), so a read never sees a chunk
+// in neither place; the request stores them after releasing it. A chunk
+// write that fails is kept in memory and retried with the next request: the
+// data is also in the log.
 //
 // Thread-safety: all methods are thread-safe.
 
-#ifndef PROMEWMA_STORE_DURABLE_INGESTER_H_
-#define PROMEWMA_STORE_DURABLE_INGESTER_H_
+#ifndef PROMEWMA_DB_DATABASE_H_
+#define PROMEWMA_DB_DATABASE_H_
 
 #include <atomic>
 #include <chrono>
@@ -29,16 +32,30 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "codec/write_request.h"
-#include "ewma/engine.h"
+#include "common/fault_injector.h"
+#include "ewma/derived_sink.h"
+#include "head/head.h"
 #include "promewma/status.h"
 #include "store/store.h"
+#include "wal/request_log.h"
 
-namespace promewma::store {
+namespace promewma::db {
+
+struct DatabaseOptions {
+  // Chunks and checkpoints in RocksDB here, the request log's segment files
+  // in dir/request_log.
+  std::string dir;
+  wal::Durability durability = wal::Durability::kOs;
+  size_t log_segment_bytes = 64 << 20;  // see wal::RequestLogOptions
+  FaultInjector* faults = nullptr;      // not owned; may be null (tests)
+};
 
 struct RecoveryStats {
   uint64_t checkpoint_series = 0;  // series restored from the checkpoint
@@ -54,41 +71,19 @@ struct CheckpointStats {
   double seconds = 0;
 };
 
-// Where derived samples go once their request is applied: the write-back
-// queues. The ingester asks for room before anything is applied, so a
-// request the sink cannot take is refused whole (503) and the sender's
-// retry is exact; and a checkpoint only takes effect once the sink has
-// acknowledged every request it could include, so after a crash whatever
-// the targets had not acknowledged is derived again by the log replay and
-// sent again (at least once).
-class DerivedSampleSink {
+class Database {
  public:
-  virtual ~DerivedSampleSink() = default;
-  // Whether `samples` more derived samples fit now. Room only grows until
-  // the next Push (the ingest lock is held in between).
-  virtual bool HasRoomFor(size_t samples) = 0;
-  // Takes the derived samples of log record `seq`.
-  // REQUIRES: HasRoomFor(their number) returned true since the last Push.
-  virtual void Push(uint64_t seq,
-                    const std::vector<ewma::EmittedDerived>& derived) = 0;
-  // Waits until the sink has room for `samples`, or `deadline`; false on
-  // timeout or once stopped. Used by the log replay, which cannot refuse a
-  // record.
-  virtual bool WaitForRoom(size_t samples,
-                           std::chrono::steady_clock::time_point deadline) = 0;
-  // The sink was shut down: it will never have room again.
-  virtual bool stopped() const { return false; }
-  // Waits until every sample pushed with a seq <= `seq` has been delivered
-  // or given up on; false at `deadline`.
-  virtual bool WaitAcknowledged(
-      uint64_t seq, std::chrono::steady_clock::time_point deadline) = 0;
-};
-
-class DurableIngester {
- public:
-  // REQUIRES: engine outlives the ingester; store too when given. Without a
-  // store (tests, benchmarks) requests are applied in memory only.
-  DurableIngester(ewma::Engine* engine, Store* store);
+  // Opens the log and the store under options.dir (creating what is
+  // missing). Fails with a one-line message when the directory is unusable
+  // or already in use by another process. Call Recover before Ingest.
+  static Result<std::unique_ptr<Database>> Open(const DatabaseOptions& options,
+                                                head::HeadOptions head_options);
+  // In memory only (tests, benchmarks): requests are applied to the head and
+  // nothing is logged or stored.
+  explicit Database(head::HeadOptions head_options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
 
   // Logs and applies one decoded request; `body` is the snappy body it was
   // decoded from. InvalidArgument (bad labels of a new series): nothing
@@ -96,33 +91,37 @@ class DurableIngester {
   // the sender should retry. OK: durable and applied; *result says what
   // each sample did.
   Status Ingest(const codec::DecodedWriteRequest& decoded,
-                std::string_view body, ewma::ApplyResult* result);
+                std::string_view body, head::ApplyResult* result);
 
-  // Visits the chunks of stored series (series, kind) that overlap
-  // [start_ms, end_ms], in time order: stored, then not-yet-stored, then the
-  // open head chunk. Consistent with ingest: no request is half-applied.
-  Status ReadStoredSeries(
-      uint64_t labels_hash, std::string_view labels, uint8_t kind,
-      int64_t start_ms, int64_t end_ms,
-      const std::function<Status(const StoredChunkView&)>& visit);
+  // Visits the chunks of an input series that overlap [start_ms, end_ms],
+  // in time order: stored, then not-yet-stored, then the open head chunk.
+  // With `output` set, the chunks of that output, derived from the raw ones.
+  // Consistent with ingest: no request is half-applied.
+  Status ReadSeries(uint64_t labels_hash, std::string_view labels,
+                    std::optional<ewma::Output> output, int64_t start_ms,
+                    int64_t end_ms,
+                    const std::function<Status(const store::ChunkView&)>& visit);
 
-  ewma::Engine* engine() const { return engine_; }
+  head::Head* head() const { return head_.get(); }
+  // Null in memory.
+  wal::RequestLog* request_log() const { return log_.get(); }
+  store::Store* store() const { return store_.get(); }
 
   // Sends derived samples to `sink` from now on, the log replay included.
   // A request waits up to `admission_wait` for room in the sink (outside
   // the ingest lock) before it is refused with Unavailable; a checkpoint
   // waits up to `checkpoint_ack_wait` for delivery before it is postponed.
-  // REQUIRES: called before Recover; the engine collects derived samples
-  // (EngineOptions::collect_derived); `sink` outlives the ingester.
-  void SetDerivedSink(DerivedSampleSink* sink,
+  // REQUIRES: called before Recover; the head collects derived samples
+  // (HeadOptions::collect_derived); `sink` outlives the database.
+  void SetDerivedSink(ewma::DerivedSampleSink* sink,
                       std::chrono::milliseconds admission_wait,
                       std::chrono::milliseconds checkpoint_ack_wait);
 
-  // Saves the engine's state and trims the log it covers, so the next
+  // Saves the head's state and trims the log it covers, so the next
   // recovery replays only what comes after. Ingest goes on meanwhile (only
   // the series being saved wait for it, a shard at a time): the checkpoint
   // covers the log up to where it started, and a request applied during it
-  // may or may not be in it, which replay tolerates because the engine
+  // may or may not be in it, which replay tolerates because the head
   // applies a sample it already holds as a no-op (duplicate or out of
   // order). One checkpoint at a time; a second caller waits.
   Status Checkpoint(CheckpointStats* stats);
@@ -132,20 +131,23 @@ class DurableIngester {
   Status ApplyRetention(int64_t retention_ms);
 
   // Restores the last checkpoint and replays the request log written after
-  // it. Call once; until it has
-  // succeeded, Ingest refuses requests with Unavailable (the sender retries)
+  // it. Call once; until it has succeeded, Ingest refuses requests with Unavailable (the sender retries)
   // rather than holding them while the log replays.
   Status Recover(RecoveryStats* stats);
 
  private:
-  ewma::Engine* const engine_;
-  Store* const store_;
+  Database(std::unique_ptr<head::Head> head, std::unique_ptr<wal::RequestLog> log,
+           std::unique_ptr<store::Store> store);
+
+  const std::unique_ptr<head::Head> head_;
+  const std::unique_ptr<wal::RequestLog> log_;  // null in memory
+  const std::unique_ptr<store::Store> store_;   // null in memory
   // Chunks sealed by one request (or by recovery), from Commit until they
   // are stored. The chunks never change, so readers share them freely.
   struct SealedBatch {
-    explicit SealedBatch(std::vector<StoredChunk> sealed)
+    explicit SealedBatch(std::vector<head::SealedChunk> sealed)
         : chunks(std::move(sealed)) {}
-    const std::vector<StoredChunk> chunks;
+    const std::vector<head::SealedChunk> chunks;
     bool failed = false;  // its write failed; retried under mu_. Guarded by mu_
   };
 
@@ -153,7 +155,7 @@ class DurableIngester {
   // pending_ now; keeps what fails there (and logs why), to retry with the
   // next request. For recovery.
   // REQUIRES: mu_ held exclusively.
-  void StoreSealed(std::vector<StoredChunk>* sealed);
+  void StoreSealed(std::vector<head::SealedChunk>* sealed);
   // Writes pending_'s batches in order (with `failed_only`, just those
   // whose write failed), stopping at the first failure, which it marks
   // failed; true when nothing failed. REQUIRES: mu_ held exclusively; a
@@ -163,7 +165,7 @@ class DurableIngester {
   // WritePublished once it has released mu_ (nullptr: nothing to write),
   // after retrying batches whose write failed.
   // REQUIRES: mu_ held exclusively.
-  std::shared_ptr<SealedBatch> PublishSealed(std::vector<StoredChunk>* sealed);
+  std::shared_ptr<SealedBatch> PublishSealed(std::vector<head::SealedChunk>* sealed);
   // Stores a batch from PublishSealed and drops it from pending_.
   // REQUIRES: mu_ not held.
   void WritePublished(const std::shared_ptr<SealedBatch>& batch);
@@ -174,7 +176,7 @@ class DurableIngester {
   // can derive. REQUIRES: mu_ held exclusively.
   Status AdmitToSink(const codec::DecodedWriteRequest& decoded);
 
-  DerivedSampleSink* sink_ = nullptr;
+  ewma::DerivedSampleSink* sink_ = nullptr;
   std::chrono::milliseconds admission_wait_{0};
   std::chrono::milliseconds checkpoint_ack_wait_{0};
   std::atomic<bool> recovered_;
@@ -187,6 +189,6 @@ class DurableIngester {
   int64_t max_timestamp_ms_ = std::numeric_limits<int64_t>::min();  // mu_
 };
 
-}  // namespace promewma::store
+}  // namespace promewma::db
 
-#endif  // PROMEWMA_STORE_DURABLE_INGESTER_H_
+#endif  // PROMEWMA_DB_DATABASE_H_

@@ -1,4 +1,4 @@
-#include "store/request_log.h"
+#include "wal/request_log.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -16,8 +16,9 @@
 #include <system_error>
 
 #include "codec/crc32c.h"
+#include "common/coding.h"
 
-namespace promewma::store {
+namespace promewma::wal {
 namespace {
 
 constexpr uint8_t kRemoteWriteRecord = 1;
@@ -48,18 +49,6 @@ bool ParseSegmentName(const std::string& name, uint64_t* first_seq) {
   return true;
 }
 
-void PutLittleEndian(char* out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>(v >> (8 * i));
-}
-
-uint64_t GetLittleEndian(const char* in, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) {
-    v = (v << 8) | static_cast<uint8_t>(in[i]);
-  }
-  return v;
-}
-
 // Header: body length (4) | seq (8) | type (1) | CRC-32C of those 13 bytes
 // (4) | CRC-32C of the body (4). The header has a checksum of its own so
 // that a damaged length is told apart from a write cut short.
@@ -82,18 +71,18 @@ Parse ParseRecord(std::string_view data, size_t offset, Record* record) {
   const size_t left = data.size() - offset;
   if (left < RequestLog::kRecordHeaderSize) return Parse::kCutShort;
   const char* header = data.data() + offset;
-  if (static_cast<uint32_t>(GetLittleEndian(header + kCheckedHeaderBytes, 4)) !=
+  if (static_cast<uint32_t>(DecodeFixed32(header + kCheckedHeaderBytes)) !=
           codec::Crc32c(std::string_view(header, kCheckedHeaderBytes)) ||
       static_cast<uint8_t>(header[12]) != kRemoteWriteRecord) {
     return Parse::kBadHeader;
   }
-  const uint64_t length = GetLittleEndian(header, 4);
+  const uint64_t length = DecodeFixed32(header);
   if (length > left - RequestLog::kRecordHeaderSize) return Parse::kCutShort;
-  record->seq = GetLittleEndian(header + 4, 8);
+  record->seq = DecodeFixed64(header + 4);
   record->body = std::string_view(header + RequestLog::kRecordHeaderSize,
                                   static_cast<size_t>(length));
   record->size = RequestLog::kRecordHeaderSize + static_cast<size_t>(length);
-  if (static_cast<uint32_t>(GetLittleEndian(header + 17, 4)) !=
+  if (static_cast<uint32_t>(DecodeFixed32(header + 17)) !=
       codec::Crc32c(record->body)) {
     return Parse::kBadBody;
   }
@@ -257,7 +246,7 @@ Status RequestLog::StartSegment(uint64_t first_seq) {
   auto segment = std::make_shared<Segment>();
   segment->first_seq = first_seq;
   segment->path = PathOf(first_seq);
-  if (current_ != nullptr && options_.fsync) {
+  if (current_ != nullptr && options_.durability == Durability::kFsync) {
     // Sync() syncs only the current segment, so the one it leaves behind
     // must be on disk first.
     if (fdatasync(current_->fd) != 0) {
@@ -271,7 +260,7 @@ Status RequestLog::StartSegment(uint64_t first_seq) {
     return Status::Unavailable("creating request log segment " +
                                segment->path + ": " + Errno(errno));
   }
-  if (options_.fsync) {
+  if (options_.durability == Durability::kFsync) {
     Status s = SyncDirectory(options_.dir);
     if (!s.ok()) {
       unlink(segment->path.c_str());
@@ -303,13 +292,12 @@ Status RequestLog::Append(uint64_t seq, std::string_view body) {
     if (!s.ok()) return s;
   }
   char header[kRecordHeaderSize];
-  PutLittleEndian(header, body.size(), 4);
-  PutLittleEndian(header + 4, seq, 8);
+  EncodeFixed32(header, static_cast<uint32_t>(body.size()));
+  EncodeFixed64(header + 4, seq);
   header[12] = static_cast<char>(kRemoteWriteRecord);
-  PutLittleEndian(header + kCheckedHeaderBytes,
-                  codec::Crc32c(std::string_view(header, kCheckedHeaderBytes)),
-                  4);
-  PutLittleEndian(header + 17, codec::Crc32c(body), 4);
+  EncodeFixed32(header + kCheckedHeaderBytes,
+                codec::Crc32c(std::string_view(header, kCheckedHeaderBytes)));
+  EncodeFixed32(header + 17, codec::Crc32c(body));
   iovec parts[2] = {{header, kRecordHeaderSize},
                     {const_cast<char*>(body.data()), body.size()}};
   const size_t total = kRecordHeaderSize + body.size();
@@ -345,7 +333,7 @@ Status RequestLog::Append(uint64_t seq, std::string_view body) {
 }
 
 Status RequestLog::Sync() {
-  if (!options_.fsync) return Status::Ok();
+  if (options_.durability != Durability::kFsync) return Status::Ok();
   std::lock_guard<std::mutex> sync_lock(sync_mu_);
   uint64_t target;
   std::shared_ptr<Segment> segment;
@@ -478,4 +466,4 @@ std::vector<std::string> RequestLog::SegmentPaths() const {
   return paths;
 }
 
-}  // namespace promewma::store
+}  // namespace promewma::wal

@@ -1,10 +1,10 @@
-#include "ewma/label_arena.h"
+#include "head/label_arena.h"
 
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-namespace promewma::ewma {
+namespace promewma::head {
 namespace {
 
 TEST_CASE("arena copies stay intact across blocks and large label sets") {
@@ -26,4 +26,4 @@ TEST_CASE("arena copies stay intact across blocks and large label sets") {
 }
 
 }  // namespace
-}  // namespace promewma::ewma
+}  // namespace promewma::head

@@ -3,7 +3,7 @@
 // covered segments; a torn tail is dropped and anything else that does not
 // check out is reported, never replayed.
 
-#include "store/request_log.h"
+#include "wal/request_log.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -14,7 +14,7 @@
 
 #include "testing/subprocess.h"
 
-namespace promewma::store {
+namespace promewma::wal {
 namespace {
 
 using testing::TempDir;
@@ -28,7 +28,7 @@ std::unique_ptr<RequestLog> OpenLog(const std::string& dir,
   options.dir = dir;
   options.segment_bytes = segment_bytes;
   options.faults = faults;
-  options.fsync = fsync;
+  options.durability = fsync ? Durability::kFsync : Durability::kOs;
   auto log = RequestLog::Open(options);
   INFO(log.status().ToString());
   REQUIRE(log.ok());
@@ -326,4 +326,4 @@ TEST_CASE("an unusable log dir is a one-line error") {
 }
 
 }  // namespace
-}  // namespace promewma::store
+}  // namespace promewma::wal

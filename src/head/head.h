@@ -1,5 +1,14 @@
-// Engine: applies decoded remote-write requests to the per-series EWMA
-// state and keeps each series' latest derived values.
+// Head: the in-memory series promewma processes, the "engine". For each
+// input series it keeps the estimator's state (ewma/series_estimator.h), its
+// latest outputs, and its open raw head chunk, a Prometheus XOR chunk that is
+// sealed when full (120 samples) or when a sample falls in the next time
+// bucket, and handed to the caller to store.
+//
+// Applying a decoded remote-write request is Prepare (find or validate the
+// series, changes nothing) then Commit (create series, update each state and
+// append to each head). The database layer (db/database.h) logs a request
+// between the two halves, so a request that cannot be applied is never
+// logged.
 //
 // Series identity is the canonical label-set encoding (model/labels.h); its
 // hash picks one of kShardCount shards, and each shard owns its series under
@@ -17,8 +26,8 @@
 //
 // Thread-safety: all public methods are thread-safe.
 
-#ifndef PROMEWMA_EWMA_ENGINE_H_
-#define PROMEWMA_EWMA_ENGINE_H_
+#ifndef PROMEWMA_HEAD_HEAD_H_
+#define PROMEWMA_HEAD_HEAD_H_
 
 #include <array>
 #include <atomic>
@@ -36,74 +45,41 @@
 #include "ewma/series_estimator.h"
 #include "model/labels.h"
 #include "model/matcher.h"
+#include "head/chunk_derivation.h"
+#include "head/time_bucket.h"
+#include "ewma/derived_sink.h"
 
-namespace promewma::ewma {
+namespace promewma::head {
 
 struct SeriesRule {
   model::Selector selector;
-  EstimatorParams params;
+  ewma::EstimatorParams params;
 };
 
-struct EngineOptions {
-  EstimatorParams defaults;
+struct HeadOptions {
+  ewma::EstimatorParams defaults;
   // First match wins; empty means every series uses `defaults`.
   std::vector<SeriesRule> rules;
   // Collect every emitted derived sample in ApplyResult::derived, for
   // write-back. Off when nothing consumes them.
   bool collect_derived = false;
-  // Time buckets of the store. A head chunk is sealed when a sample falls in
-  // another bucket, so no chunk spans two buckets and retention can drop a
-  // bucket whole. Two hours, like a Prometheus head block.
-  int64_t chunk_bucket_ms = 2 * 3600 * 1000;
+  // A head chunk is sealed when a sample falls in another time bucket
+  // (head/time_bucket.h), so retention can drop a bucket whole.
+  int64_t chunk_bucket_ms = kDefaultChunkBucketMs;
 };
 
-// What an input series stores: its processed raw samples, and one series per
-// configured output (NAME:ewma, ...). kRaw is 0; output o is 1 + o.
-inline constexpr int kStoredKinds = 1 + kOutputCount;
-inline constexpr uint8_t kRawKind = 0;
-inline constexpr uint8_t StoredKindOf(Output o) {
-  return static_cast<uint8_t>(1 + static_cast<int>(o));
-}
-// REQUIRES: kind != kRawKind, kind < kStoredKinds
-inline constexpr Output OutputOfStoredKind(uint8_t kind) {
-  return static_cast<Output>(kind - 1);
-}
-
-// What re-deriving the outputs of a raw chunk needs: the parameters its
-// series ran with and the series' state before the chunk's first sample.
-// The raw chunk holds every sample that changed the state (applied samples
-// and stale markers; the ones not stored changed nothing), so replaying it
-// from `start` gives back exactly the outputs emitted when it was received.
-struct ChunkDerivation {
-  EstimatorParams params;
-  EstimatorState start;
-};
-
-// A head chunk that filled up (or crossed a bucket) and must be stored.
+// A head chunk that filled up (or crossed a bucket) and must be stored,
+// with what re-deriving its outputs needs.
 struct SealedChunk {
   uint64_t labels_hash;  // identity of the input series
-  uint8_t kind;          // kRawKind or StoredKindOf(output)
   int64_t min_time_ms;
   int64_t max_time_ms;
-  std::string bytes;  // Prometheus XOR chunk
-  // Set on raw chunks: their outputs are not stored but re-derived when
-  // read (DeriveOutputChunk), which costs about what decoding a stored
-  // chunk does and saves storing, flushing and compacting two chunks per
-  // raw one. Unset only on chunks resumed from version 1 checkpoints,
-  // whose output chunks are sealed alongside.
-  std::optional<ChunkDerivation> derivation;
+  std::string bytes;  // Prometheus XOR chunk of the raw samples
+  ChunkDerivation derivation;
 };
 
-// Replaces *out with output `o` of the raw chunk `raw`, derived as
-// ChunkDerivation describes. *out is left without samples when the chunk
-// emits none of `o` (an output the parameters do not configure, or
-// thresholds before min_samples). Corruption when the raw chunk does not
-// decode or does not replay (its samples are not in order).
-Status DeriveOutputChunk(const ChunkDerivation& derivation,
-                         std::string_view raw, Output o,
-                         codec::XorChunkAppender* out);
-
-// The open head chunk of one stored series, copied out of the engine.
+// The open head chunk of one series (raw, or an output derived from it),
+// copied out of the head.
 struct HeadChunk {
   int64_t min_time_ms = 0;
   int64_t max_time_ms = 0;
@@ -123,15 +99,6 @@ enum class DropReason : uint8_t {
 inline constexpr int kDropReasonCount = 7;
 std::string_view DropReasonName(DropReason reason);
 
-// The outputs one accepted input sample produced (for write-back).
-struct EmittedDerived {
-  uint64_t labels_hash;          // input series
-  std::string_view labels;       // its canonical labels; valid while the
-                                 // engine lives (series are never removed)
-  int64_t timestamp_ms;
-  DerivedValues values;
-};
-
 struct ApplyResult {
   uint64_t received = 0;  // float samples + native histogram samples
   uint64_t applied = 0;   // finite samples folded into a state
@@ -143,9 +110,9 @@ struct ApplyResult {
   std::string rejection;
   // Raw head chunks this request sealed, for the caller to store.
   std::vector<SealedChunk> sealed;
-  // With EngineOptions::collect_derived: the outputs of every accepted
+  // With HeadOptions::collect_derived: the outputs of every accepted
   // sample, in request order per series.
-  std::vector<EmittedDerived> derived;
+  std::vector<ewma::EmittedDerived> derived;
   // Newest timestamp among the samples applied (INT64_MIN: none).
   int64_t max_timestamp_ms = std::numeric_limits<int64_t>::min();
 
@@ -157,32 +124,29 @@ struct ApplyResult {
   void Clear();
 };
 
-// Everything the engine knows about one processed series: what a checkpoint
-// saves and Engine::Restore puts back.
+// Everything the head knows about one processed series: what a checkpoint
+// saves and Head::Restore puts back.
 struct SeriesSnapshot {
   std::string labels;  // canonical encoding
-  EstimatorState state;
+  ewma::EstimatorState state;
   int64_t latest_ms = 0;
-  DerivedValues latest;
+  ewma::DerivedValues latest;
   // The parameters the series ran with, and its state before the first
   // sample of its open head chunk: with the raw head they give back the
   // derived head chunks.
-  EstimatorParams params;
-  EstimatorState head_start;
-  // Open head chunk bytes by stored kind (empty: none). VisitSnapshots
-  // fills the raw kind only; derived heads appear in checkpoints written
-  // before derived heads were re-derived (format version 1).
-  std::array<std::string, kStoredKinds> heads;
+  ewma::EstimatorParams params;
+  ewma::EstimatorState head_start;
+  std::string head;  // open raw head chunk bytes; empty: none
 };
 
-// The latest derived values of one processed series, as /metrics shows them.
+// The latest derived values of one processed series.
 struct LatestDerived {
   model::LabelSetView labels;  // input series; valid during the visit only
   int64_t timestamp_ms;
-  DerivedValues values;
+  ewma::DerivedValues values;
 };
 
-class Engine {
+class Head {
  private:
   struct Series;
   struct Shard;
@@ -194,22 +158,22 @@ class Engine {
   static constexpr int kShardBits = 6;
   static constexpr int kShardCount = 1 << kShardBits;
 
-  explicit Engine(EngineOptions options);
-  ~Engine();
-  Engine(const Engine&) = delete;
-  Engine& operator=(const Engine&) = delete;
+  explicit Head(HeadOptions options);
+  ~Head();
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
 
   // Applies every sample of a decoded request: Prepare, then Commit. Fails
   // with InvalidArgument, changing nothing, when the label set of a series
-  // new to the engine is invalid. Otherwise rejected samples (out of order,
+  // new to the head is invalid. Otherwise rejected samples (out of order,
   // conflicting) do not stop the others; result->rejection names the first.
   Status Apply(const codec::DecodedWriteRequest& request, ApplyResult* result);
 
-  // A request resolved against the engine's series, between Prepare and
+  // A request resolved against the head's series, between Prepare and
   // Commit. Reuse one per thread: it keeps its buffers' capacity.
   class PreparedRequest {
    private:
-    friend class Engine;
+    friend class Head;
     std::vector<uint32_t> order_;  // series indexes, bucketed by shard
     std::array<uint32_t, kShardCount + 1> bucket_start_{};
     std::vector<Series*> resolved_;  // known series, nullptr for new ones
@@ -229,7 +193,7 @@ class Engine {
 
   // Calls `visit` for every processed series that has emitted something and
   // whose latest outputs are not stale markers. Holds one shard lock at a
-  // time; `visit` must not call back into the engine.
+  // time; `visit` must not call back into the head.
   void VisitLatest(
       const std::function<void(const LatestDerived&)>& visit) const;
 
@@ -237,18 +201,19 @@ class Engine {
   struct SeriesInfo {
     model::LabelSetView labels;  // valid during the visit only
     uint64_t labels_hash;
-    OutputMask outputs;  // which outputs it stores besides the raw samples
+    ewma::OutputMask outputs;  // its outputs, readable besides its raw samples
   };
   // Calls `visit` for every processed series, one shard lock at a time.
   void VisitSeries(const std::function<void(const SeriesInfo&)>& visit) const;
 
-  // Copies the open head chunk of stored series (series, kind); false when
-  // the series is unknown. Only the raw head is kept in memory: a derived
-  // head is re-derived from it, which costs about as much as decoding it.
+  // Copies the open head chunk of a series: its raw samples when `output`
+  // is empty, else that output derived from them. False when the series is
+  // unknown. Only the raw head is kept in memory: an output's head is
+  // re-derived from it, which costs about as much as decoding it.
   bool CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
-                     uint8_t kind, HeadChunk* out) const;
+                     std::optional<ewma::Output> output, HeadChunk* out) const;
 
-  const EngineOptions& options() const { return options_; }
+  const HeadOptions& options() const { return options_; }
 
   // The most derived samples one input sample can produce under the
   // configured parameters (the largest output set of any rule).
@@ -265,8 +230,9 @@ class Engine {
   // Recreates a series from a snapshot, with the parameters the current
   // rules give it. When those differ from the snapshot's (the configuration
   // changed), or no rule selects the series any more (it is dropped), its
-  // open head chunks are sealed as they were computed and appended to
-  // *sealed for the caller to store, so no stored sample changes meaning.
+  // open head chunk is sealed with the parameters it was received under and
+  // appended to *sealed for the caller to store, so no stored sample
+  // changes meaning.
   // REQUIRES: the series is not known yet.
   Status Restore(const SeriesSnapshot& snapshot,
                  std::vector<SealedChunk>* sealed);
@@ -284,7 +250,7 @@ class Engine {
   }
   // Runs visit(shard, series_index) for every series of a prepared request,
   // shard by shard, each shard locked once.
-  // (A template, defined and used in engine.cc only: the visitor is
+  // (A template, defined and used in head.cc only: the visitor is
   // called per series on the hot path and must inline.)
   template <typename Visit>
   void ForEachByShard(const PreparedRequest& prepared, Visit visit) const;
@@ -298,16 +264,16 @@ class Engine {
   // `prior` is the series' state before the sample.
   // REQUIRES: the series' shard lock is held.
   void AppendRaw(Series* series, int64_t timestamp_ms, double value,
-                 const EstimatorState& prior, ApplyResult* result) const;
-  const EstimatorParams* ParamsFor(model::LabelSetView labels,
+                 const ewma::EstimatorState& prior, ApplyResult* result) const;
+  const ewma::EstimatorParams* ParamsFor(model::LabelSetView labels,
                                    DropReason* ignored_reason) const;
 
-  const EngineOptions options_;
+  const HeadOptions options_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> active_series_{0};
   std::atomic<uint64_t> ignored_series_{0};
 };
 
-}  // namespace promewma::ewma
+}  // namespace promewma::head
 
-#endif  // PROMEWMA_EWMA_ENGINE_H_
+#endif  // PROMEWMA_HEAD_HEAD_H_

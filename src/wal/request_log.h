@@ -38,8 +38,8 @@
 // Thread-safety: all methods are thread-safe. Appends must come in
 // increasing seq order (the ingest pipeline serialises them).
 
-#ifndef PROMEWMA_STORE_REQUEST_LOG_H_
-#define PROMEWMA_STORE_REQUEST_LOG_H_
+#ifndef PROMEWMA_WAL_REQUEST_LOG_H_
+#define PROMEWMA_WAL_REQUEST_LOG_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -51,15 +51,21 @@
 #include <vector>
 
 #include "promewma/status.h"
-#include "store/fault_injector.h"
+#include "common/fault_injector.h"
 
-namespace promewma::store {
+namespace promewma::wal {
+
+// What an acknowledged request survives.
+enum class Durability {
+  kOs,     // a crash of the process: the record is in the page cache
+  kFsync,  // power loss: the record is synced before the 2xx
+};
 
 struct RequestLogOptions {
   std::string dir;
-  // Sync() makes appended records survive power loss; without it Sync() is
-  // a no-op (records survive a process crash once Append returns).
-  bool fsync = false;
+  // With kFsync, Sync() makes appended records survive power loss; with
+  // kOs it is a no-op (records survive a process crash once Append returns).
+  Durability durability = Durability::kOs;
   size_t segment_bytes = 64 << 20;
   FaultInjector* faults = nullptr;  // not owned; may be null
 };
@@ -80,8 +86,8 @@ class RequestLog {
   // REQUIRES: seq > every seq appended before.
   Status Append(uint64_t seq, std::string_view body);
 
-  // With options.fsync, makes every record appended so far survive power
-  // loss. Concurrent callers share one sync.
+  // With Durability::kFsync, makes every record appended so far survive
+  // power loss. Concurrent callers share one sync.
   Status Sync();
 
   // Calls `apply(seq, body)` for every record with seq > after, in seq
@@ -123,6 +129,6 @@ class RequestLog {
   uint64_t synced_seq_ = 0;
 };
 
-}  // namespace promewma::store
+}  // namespace promewma::wal
 
-#endif  // PROMEWMA_STORE_REQUEST_LOG_H_
+#endif  // PROMEWMA_WAL_REQUEST_LOG_H_

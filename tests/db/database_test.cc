@@ -2,7 +2,7 @@
 // and the EWMA state continues as if nothing happened; failures and
 // corruption are reported, never silently replayed.
 
-#include "store/durable_ingester.h"
+#include "db/database.h"
 
 #include <catch2/catch.hpp>
 #include <atomic>
@@ -14,11 +14,11 @@
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "store/checkpoint_record.h"
-#include "store/request_log.h"
+#include "wal/request_log.h"
 #include "testing/remote_write.h"
 #include "testing/subprocess.h"
 
-namespace promewma::store {
+namespace promewma::db {
 namespace {
 
 using testing::TempDir;
@@ -34,8 +34,8 @@ std::string Body(int t, int series = 20) {
   return codec::CompressSnappyBlock(testing::SerializeWriteRequest(request));
 }
 
-Status IngestBody(DurableIngester& ingester, const std::string& body,
-                  ewma::ApplyResult* result) {
+Status IngestBody(Database& ingester, const std::string& body,
+                  head::ApplyResult* result) {
   std::string raw;
   Status s = codec::DecompressSnappyBlock(body, 64 << 20, &raw);
   codec::DecodedWriteRequest decoded;
@@ -45,9 +45,9 @@ Status IngestBody(DurableIngester& ingester, const std::string& body,
 }
 
 using Latest = std::map<std::string, std::tuple<int64_t, double, double>>;
-Latest LatestOf(const ewma::Engine& engine) {
+Latest LatestOf(const head::Head& engine) {
   Latest out;
-  engine.VisitLatest([&](const ewma::LatestDerived& d) {
+  engine.VisitLatest([&](const head::LatestDerived& d) {
     out[d.labels.ToString()] = {
         d.timestamp_ms, d.values.get(ewma::Output::kEwma),
         d.values.has(ewma::Output::kUpperThreshold)
@@ -57,37 +57,40 @@ Latest LatestOf(const ewma::Engine& engine) {
   return out;
 }
 
-std::unique_ptr<Store> OpenStore(const std::string& dir,
-                                 FaultInjector* faults = nullptr) {
-  StoreOptions options;
+std::unique_ptr<Database> OpenStore(const std::string& dir,
+                                    FaultInjector* faults = nullptr,
+                                    head::HeadOptions head_options = {}) {
+  DatabaseOptions options;
   options.dir = dir;
   options.faults = faults;
-  auto store = Store::Open(options);
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  return std::move(store).value();
+  auto db = Database::Open(options, std::move(head_options));
+  INFO(db.status().ToString());
+  REQUIRE(db.ok());
+  return std::move(db).value();
 }
 
-// One "process" on a data dir: store, engine, and an ingester that has
-// recovered.
+// One "process" on a data dir: its database, that has recovered, and the
+// database's head.
 struct Running {
   explicit Running(const std::string& dir, FaultInjector* faults = nullptr)
-      : store(OpenStore(dir, faults)), ingester(&engine, store.get()) {
+      : store(OpenStore(dir, faults)),
+        engine(*store->head()),
+        ingester(*store) {
     Status s = ingester.Recover(&recovery);
     INFO(s.ToString());
     REQUIRE(s.ok());
   }
-  std::unique_ptr<Store> store;
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester;
+  std::unique_ptr<Database> store;
+  head::Head& engine;
+  Database& ingester;
   RecoveryStats recovery;
 };
 
 TEST_CASE("a restart replays the log: state continues exactly") {
   TempDir dir;
-  ewma::Engine uninterrupted{ewma::EngineOptions{}};
-  DurableIngester reference(&uninterrupted, nullptr);
-  ewma::ApplyResult result;
+  Database reference{head::HeadOptions{}};
+  head::Head& uninterrupted = *reference.head();
+  head::ApplyResult result;
   {
     Running run(dir.path() + "/data");
     auto& [store, engine, ingester, stats] = run;
@@ -96,13 +99,13 @@ TEST_CASE("a restart replays the log: state continues exactly") {
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
       REQUIRE(IngestBody(reference, Body(t), &result).ok());
     }
-    REQUIRE(store->last_seq() == 30);
+    REQUIRE(store->request_log()->last_seq() == 30);
   }  // the process "stops"
 
   auto store = OpenStore(dir.path() + "/data");
-  REQUIRE(store->last_seq() == 30);
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
+  REQUIRE(store->request_log()->last_seq() == 30);
+  head::Head& engine = *store->head();
+  Database& ingester = *store;
   RecoveryStats stats;
   REQUIRE(ingester.Recover(&stats).ok());
   REQUIRE(stats.requests == 30);
@@ -114,15 +117,14 @@ TEST_CASE("a restart replays the log: state continues exactly") {
     REQUIRE(IngestBody(reference, Body(t), &result).ok());
   }
   REQUIRE(LatestOf(engine) == LatestOf(uninterrupted));
-  REQUIRE(store->last_seq() == 40);
+  REQUIRE(store->request_log()->last_seq() == 40);
 }
 
 TEST_CASE("requests wait for recovery: 503-style Unavailable before it") {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
-  ewma::ApplyResult result;
+  Database& ingester = *store;
+  head::ApplyResult result;
   Status s = IngestBody(ingester, Body(0), &result);
   REQUIRE(s.code() == StatusCode::kUnavailable);
   REQUIRE(s.message().find("replaying") != std::string::npos);
@@ -138,10 +140,10 @@ TEST_CASE("an invalid request is neither logged nor applied") {
   const std::string bad = codec::CompressSnappyBlock(
       testing::SerializeWriteRequest({{{{"__name__", "cpu"}}, {{1, 1}}},
                                       {{{"job", "no-name"}}, {{1, 1}}}}));
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   REQUIRE(IngestBody(ingester, bad, &result).code() ==
           StatusCode::kInvalidArgument);
-  REQUIRE(store->last_seq() == 0);
+  REQUIRE(store->request_log()->last_seq() == 0);
   REQUIRE(engine.active_series() == 0);
 }
 
@@ -162,7 +164,7 @@ TEST_CASE("a failed log write applies nothing; the retry is exact") {
   FailingWrites faults;
   Running run(dir.path(), &faults);
   auto& [store, engine, ingester, stats] = run;
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   REQUIRE(IngestBody(ingester, Body(0), &result).ok());
   const Latest before = LatestOf(engine);
 
@@ -172,12 +174,12 @@ TEST_CASE("a failed log write applies nothing; the retry is exact") {
   REQUIRE(s.message() ==
           "cannot log the request, nothing applied: log: injected: disk full");
   REQUIRE(LatestOf(engine) == before);
-  REQUIRE(store->last_seq() == 1);
+  REQUIRE(store->request_log()->last_seq() == 1);
 
   faults.fail = false;  // the sender retries
   REQUIRE(IngestBody(ingester, Body(1), &result).ok());
   REQUIRE(result.applied == 20);
-  REQUIRE(store->last_seq() == 2);
+  REQUIRE(store->request_log()->last_seq() == 2);
 }
 
 TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
@@ -185,7 +187,7 @@ TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
   {
     Running run(dir.path());
     auto& [store, engine, ingester, stats] = run;
-    ewma::ApplyResult result;
+    head::ApplyResult result;
     for (int t = 0; t < 5; ++t)
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
   }
@@ -194,13 +196,13 @@ TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
   std::string segment;
   {
     auto store = OpenStore(dir.path());
-    REQUIRE(store->LogSegmentPaths().size() == 1);
-    segment = store->LogSegmentPaths()[0];
+    REQUIRE(store->request_log()->SegmentPaths().size() == 1);
+    segment = store->request_log()->SegmentPaths()[0];
     REQUIRE(store
-                ->ReplayRequests(0,
+                ->request_log()->Replay(0,
                                  [&](uint64_t seq, std::string_view body) {
                                    if (seq < 3) {
-                                     offset += RequestLog::kRecordHeaderSize +
+                                     offset += wal::RequestLog::kRecordHeaderSize +
                                                body.size();
                                    } else if (seq == 3) {
                                      body_size = body.size();
@@ -212,7 +214,7 @@ TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
   {
     std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
     const auto at = static_cast<std::streamoff>(
-        offset + RequestLog::kRecordHeaderSize + body_size / 2);
+        offset + wal::RequestLog::kRecordHeaderSize + body_size / 2);
     char c;
     f.seekg(at);
     f.read(&c, 1);
@@ -222,14 +224,13 @@ TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
     REQUIRE(f.good());
   }
   auto store = OpenStore(dir.path());
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, store.get());
+  Database& ingester = *store;
   RecoveryStats stats;
   Status s = ingester.Recover(&stats);
   REQUIRE(s.code() == StatusCode::kCorruption);
   REQUIRE(s.message().find("request log record 3: checksum mismatch") == 0);
   REQUIRE(stats.requests == 2);  // records 1 and 2 only
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   REQUIRE(IngestBody(ingester, Body(9), &result).code() ==
           StatusCode::kUnavailable);  // not serving on a broken log
 }
@@ -237,9 +238,9 @@ TEST_CASE("a corrupted log record is reported with its seq, never replayed") {
 TEST_CASE("one data dir, one process") {
   TempDir dir;
   auto first = OpenStore(dir.path());
-  StoreOptions options;
+  DatabaseOptions options;
   options.dir = dir.path();
-  auto second = Store::Open(options);
+  auto second = Database::Open(options, head::HeadOptions{});
   REQUIRE_FALSE(second.ok());
   REQUIRE(second.status().message().find("is in use by another process") !=
           std::string::npos);
@@ -248,17 +249,17 @@ TEST_CASE("one data dir, one process") {
 TEST_CASE("an unusable data dir is a clear error") {
   TempDir dir;
   const std::string file = dir.WriteFile("not-a-dir", "x");
-  StoreOptions options;
+  DatabaseOptions options;
   options.dir = file + "/data";
-  auto store = Store::Open(options);
+  auto store = Database::Open(options, head::HeadOptions{});
   REQUIRE_FALSE(store.ok());
   REQUIRE(store.status().message().find(file) != std::string::npos);
 }
 
 }  // namespace
-}  // namespace promewma::store
+}  // namespace promewma::db
 
-namespace promewma::store {
+namespace promewma::db {
 namespace {
 
 std::string CpuLabels(int s) {
@@ -270,15 +271,19 @@ std::string CpuLabels(int s) {
 }
 
 // All samples of stored series (series s, kind) in [start, end].
-std::vector<std::pair<int64_t, double>> ReadBack(DurableIngester& ingester,
-                                                 int s, uint8_t kind,
+// Which series of the input a read wants: raw (nullopt) or an output.
+using Kind = std::optional<ewma::Output>;
+constexpr Kind kRaw = std::nullopt;
+
+std::vector<std::pair<int64_t, double>> ReadBack(Database& ingester,
+                                                 int s, Kind kind,
                                                  int64_t start, int64_t end,
                                                  Status* status) {
   const std::string labels = CpuLabels(s);
   std::vector<std::pair<int64_t, double>> out;
-  *status = ingester.ReadStoredSeries(
+  *status = ingester.ReadSeries(
       model::HashLabelSet(labels), labels, kind, start, end,
-      [&](const StoredChunkView& chunk) {
+      [&](const store::ChunkView& chunk) {
         std::vector<std::pair<int64_t, double>> samples;
         Status d = codec::DecodeXorChunk(chunk.bytes, &samples);
         if (!d.ok()) return d;
@@ -301,17 +306,17 @@ TEST_CASE("raw and derived chunks are stored and read back, across restarts") {
   {
     Running run(dir.path());
     auto& [store, engine, ingester, stats] = run;
-    ewma::ApplyResult result;
+    head::ApplyResult result;
     for (int t = 0; t < 300; ++t)
       REQUIRE(IngestBody(ingester, Body(t), &result).ok());
     Status s;
-    REQUIRE(ReadBack(ingester, 0, ewma::kRawKind, start, end, &s) == want);
+    REQUIRE(ReadBack(ingester, 0, kRaw, start, end, &s) == want);
     REQUIRE(s.ok());
-    ewma_before = ReadBack(ingester, 0, ewma::StoredKindOf(ewma::Output::kEwma),
+    ewma_before = ReadBack(ingester, 0, Kind(ewma::Output::kEwma),
                            start, end, &s);
     REQUIRE(ewma_before.size() == 300);
     // A window in the middle gets exactly its samples.
-    auto middle = ReadBack(ingester, 0, ewma::kRawKind, want[130].first,
+    auto middle = ReadBack(ingester, 0, kRaw, want[130].first,
                            want[140].first, &s);
     REQUIRE(middle == std::vector<std::pair<int64_t, double>>(
                           want.begin() + 130, want.begin() + 141));
@@ -319,16 +324,16 @@ TEST_CASE("raw and derived chunks are stored and read back, across restarts") {
   Running run(dir.path());
   auto& [store, engine, ingester, stats] = run;
   Status s;
-  REQUIRE(ReadBack(ingester, 0, ewma::kRawKind, start, end, &s) == want);
-  REQUIRE(ReadBack(ingester, 0, ewma::StoredKindOf(ewma::Output::kEwma), start,
+  REQUIRE(ReadBack(ingester, 0, kRaw, start, end, &s) == want);
+  REQUIRE(ReadBack(ingester, 0, Kind(ewma::Output::kEwma), start,
                    end, &s) == ewma_before);
 
   SECTION("a corrupted chunk is reported with its key, never returned") {
     REQUIRE(store
-                ->CorruptChunksForTest(model::HashLabelSet(CpuLabels(0)),
-                                       ewma::kRawKind, 20)
+                ->store()
+                ->CorruptChunksForTest(model::HashLabelSet(CpuLabels(0)), 20)
                 .ok());
-    auto got = ReadBack(ingester, 0, ewma::kRawKind, start, end, &s);
+    auto got = ReadBack(ingester, 0, kRaw, start, end, &s);
     REQUIRE(s.code() == StatusCode::kCorruption);
     REQUIRE(s.message().find("checksum mismatch") != std::string::npos);
     REQUIRE(s.message().find("chunk ") == 0);
@@ -337,21 +342,21 @@ TEST_CASE("raw and derived chunks are stored and read back, across restarts") {
 }
 
 }  // namespace
-}  // namespace promewma::store
+}  // namespace promewma::db
 
-namespace promewma::store {
+namespace promewma::db {
 namespace {
 
 // Runs `steps` requests Body(first..) through an ingester on `dir`.
-void IngestRange(DurableIngester& ingester, int first, int last) {
-  ewma::ApplyResult result;
+void IngestRange(Database& ingester, int first, int last) {
+  head::ApplyResult result;
   for (int t = first; t < last; ++t)
     REQUIRE(IngestBody(ingester, Body(t), &result).ok());
 }
 
 Latest Uninterrupted(int steps) {
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester reference(&engine, nullptr);
+  Database reference{head::HeadOptions{}};
+  head::Head& engine = *reference.head();
   IngestRange(reference, 0, steps);
   return LatestOf(engine);
 }
@@ -370,7 +375,7 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
     // The log holds only what came after the checkpoint.
     int records = 0;
     REQUIRE(store
-                ->ReplayRequests(130,
+                ->request_log()->Replay(130,
                                  [&](uint64_t seq, std::string_view) {
                                    REQUIRE(seq > 130);
                                    ++records;
@@ -378,7 +383,7 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
                                  })
                 .ok());
     REQUIRE(records == 10);
-    Status gone = store->ReplayRequests(
+    Status gone = store->request_log()->Replay(
         0, [](uint64_t, std::string_view) { return Status::Ok(); });
     REQUIRE(gone.code() == StatusCode::kCorruption);
     REQUIRE(gone.message().rfind("request log records 1 to 130 are missing",
@@ -393,7 +398,7 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
   REQUIRE(LatestOf(engine) == Uninterrupted(300));
   // Every raw sample, across sealed chunks and the resumed head chunk.
   Status s;
-  auto raw = ReadBack(ingester, 3, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  auto raw = ReadBack(ingester, 3, kRaw, INT64_MIN, INT64_MAX, &s);
   REQUIRE(s.ok());
   REQUIRE(raw.size() == 300);
   for (int t = 0; t < 300; ++t) {
@@ -405,23 +410,24 @@ TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
 TEST_CASE("replaying requests a snapshot already holds changes nothing") {
   // What a checkpoint taken during ingest looks like: some series' snapshots
   // include request 120 (which seals their first chunks), others do not.
-  ewma::Engine before{ewma::EngineOptions{}}, after{ewma::EngineOptions{}};
-  DurableIngester in_before(&before, nullptr), in_after(&after, nullptr);
+  Database in_before{head::HeadOptions{}}, in_after{head::HeadOptions{}};
+  head::Head& before = *in_before.head();
+  head::Head& after = *in_after.head();
   IngestRange(in_before, 0, 120);
   IngestRange(in_after, 0, 121);
-  std::map<std::string, ewma::SeriesSnapshot> mixed;
+  std::map<std::string, head::SeriesSnapshot> mixed;
   int n = 0;
-  before.VisitSnapshots([&](const ewma::SeriesSnapshot& s) {
+  before.VisitSnapshots([&](const head::SeriesSnapshot& s) {
     if (n++ % 2 == 0) mixed[s.labels] = s;
   });
-  after.VisitSnapshots([&](const ewma::SeriesSnapshot& s) {
+  after.VisitSnapshots([&](const head::SeriesSnapshot& s) {
     if (mixed.count(s.labels) == 0) mixed[s.labels] = s;
   });
   REQUIRE(mixed.size() == 20);
 
-  ewma::Engine restored{ewma::EngineOptions{}};
-  DurableIngester ingester(&restored, nullptr);
-  std::vector<ewma::SealedChunk> none;
+  Database ingester{head::HeadOptions{}};
+  head::Head& restored = *ingester.head();
+  std::vector<head::SealedChunk> none;
   for (const auto& [labels, snapshot] : mixed) {
     REQUIRE(restored.Restore(snapshot, &none).ok());
   }
@@ -430,15 +436,14 @@ TEST_CASE("replaying requests a snapshot already holds changes nothing") {
   // round again too, as if the checkpoint had started earlier.
   IngestRange(ingester, 119, 300);
   REQUIRE(LatestOf(restored) == Uninterrupted(300));
-  ewma::Engine reference{ewma::EngineOptions{}};
-  DurableIngester in_reference(&reference, nullptr);
+  Database in_reference{head::HeadOptions{}};
   IngestRange(in_reference, 0, 300);
   for (int series = 0; series < 20; ++series) {
-    for (uint8_t kind : {ewma::kRawKind,
-                         ewma::StoredKindOf(ewma::Output::kEwma)}) {
+    for (Kind kind : {kRaw,
+                         Kind(ewma::Output::kEwma)}) {
       Status s1, s2;
       // Chunks sealed before the snapshot are in `before`/`after`'s memory,
-      // not the restored engine's: compare from the first chunk on.
+      // not the restored head's: compare from the first chunk on.
       auto got = ReadBack(ingester, series, kind, 1700000000000 + 120 * 15000,
                           INT64_MAX, &s1);
       auto want = ReadBack(in_reference, series, kind,
@@ -475,7 +480,7 @@ TEST_CASE("checkpoints taken while requests arrive restore exactly") {
   REQUIRE(checkpoints > 0);
   REQUIRE(LatestOf(engine) == Uninterrupted(400));
   Status s;
-  auto raw = ReadBack(ingester, 7, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  auto raw = ReadBack(ingester, 7, kRaw, INT64_MIN, INT64_MAX, &s);
   REQUIRE(s.ok());
   REQUIRE(raw.size() == 400);
   for (int t = 0; t < 400; ++t) {
@@ -487,11 +492,10 @@ TEST_CASE("a read derives the outputs of sealed chunks not stored yet") {
   // Without a store sealed chunks stay pending: the window between a
   // request publishing its sealed chunks and storing them, held open. The
   // outputs come from each raw chunk's derivation.
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, nullptr);
-  ewma::Engine reference{ewma::EngineOptions{}};
-  DurableIngester reference_ingester(&reference, nullptr);
-  ewma::ApplyResult result;
+  Database ingester{head::HeadOptions{}};
+  Database reference_ingester{head::HeadOptions{}};
+  head::Head& reference = *reference_ingester.head();
+  head::ApplyResult result;
   std::vector<std::pair<int64_t, double>> want_ewma;
   for (int t = 0; t < 300; ++t) {  // two sealed heads a series, and a head
     REQUIRE(IngestBody(ingester, Body(t), &result).ok());
@@ -506,11 +510,11 @@ TEST_CASE("a read derives the outputs of sealed chunks not stored yet") {
     }
   }
   Status s;
-  const auto raw = ReadBack(ingester, 4, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  const auto raw = ReadBack(ingester, 4, kRaw, INT64_MIN, INT64_MAX, &s);
   REQUIRE(s.ok());
   REQUIRE(raw.size() == 300);
   const auto ewma_read = ReadBack(ingester, 4,
-                                  ewma::StoredKindOf(ewma::Output::kEwma),
+                                  Kind(ewma::Output::kEwma),
                                   INT64_MIN, INT64_MAX, &s);
   REQUIRE(s.ok());
   REQUIRE(ewma_read == want_ewma);
@@ -529,7 +533,7 @@ TEST_CASE("reads while chunks are sealed see every sample exactly once") {
   constexpr int kSteps = 600, kSeries = 300;
   std::atomic<bool> done{false};
   std::thread writer([&] {
-    ewma::ApplyResult result;
+    head::ApplyResult result;
     for (int t = 0; t < kSteps; ++t) {
       if (!IngestBody(ingester, Body(t, kSeries), &result).ok()) break;
     }
@@ -538,8 +542,8 @@ TEST_CASE("reads while chunks are sealed see every sample exactly once") {
   int reads = 0, bad = 0;
   std::string first_bad;
   while (!done) {
-    for (uint8_t kind :
-         {ewma::kRawKind, ewma::StoredKindOf(ewma::Output::kEwma)}) {
+    for (Kind kind :
+         {kRaw, Kind(ewma::Output::kEwma)}) {
       Status s;
       auto got = ReadBack(ingester, 5, kind, INT64_MIN, INT64_MAX, &s);
       ++reads;
@@ -550,7 +554,7 @@ TEST_CASE("reads while chunks are sealed see every sample exactly once") {
       }
       if (!ok && bad++ == 0) {
         first_bad = s.ToString() + ", " + std::to_string(got.size()) +
-                    " samples, kind " + std::to_string(kind);
+                    " samples, output " + std::to_string(kind ? int(*kind) : -1);
       }
     }
   }
@@ -558,9 +562,9 @@ TEST_CASE("reads while chunks are sealed see every sample exactly once") {
   INFO(reads << " reads; first bad: " << first_bad);
   CHECK(bad == 0);
   Status s;
-  CHECK(ReadBack(ingester, 5, ewma::kRawKind, INT64_MIN, INT64_MAX, &s)
+  CHECK(ReadBack(ingester, 5, kRaw, INT64_MIN, INT64_MAX, &s)
             .size() == kSteps);
-  CHECK(ReadBack(ingester, 5, ewma::StoredKindOf(ewma::Output::kEwma),
+  CHECK(ReadBack(ingester, 5, Kind(ewma::Output::kEwma),
                  INT64_MIN, INT64_MAX, &s)
             .size() == kSteps);
 }
@@ -585,7 +589,7 @@ TEST_CASE("sealed chunks that cannot be stored stay readable and are retried") {
     faults.fail = true;
     IngestRange(ingester, 0, 250);  // two seals (at 120 and 240), both fail
     Status s;
-    auto raw = ReadBack(ingester, 3, ewma::kRawKind, all_start, all_end, &s);
+    auto raw = ReadBack(ingester, 3, kRaw, all_start, all_end, &s);
     REQUIRE(s.ok());
     REQUIRE(raw.size() == 250);
     CheckpointStats cs;
@@ -603,13 +607,13 @@ TEST_CASE("sealed chunks that cannot be stored stay readable and are retried") {
   Running run(dir.path());
   REQUIRE(run.recovery.requests == 0);
   Status s;
-  auto raw = ReadBack(run.ingester, 3, ewma::kRawKind, all_start, all_end, &s);
+  auto raw = ReadBack(run.ingester, 3, kRaw, all_start, all_end, &s);
   REQUIRE(s.ok());
   REQUIRE(raw.size() == 251);
   for (int t = 0; t < 251; ++t) {
     REQUIRE(raw[t].first == 1700000000000 + t * 15000);
   }
-  auto ewma = ReadBack(run.ingester, 3, ewma::StoredKindOf(ewma::Output::kEwma),
+  auto ewma = ReadBack(run.ingester, 3, Kind(ewma::Output::kEwma),
                        all_start, all_end, &s);
   REQUIRE(ewma.size() == 251);
 }
@@ -625,9 +629,8 @@ TEST_CASE("a checkpoint that trimmed the whole log: numbering continues") {
   }
   {
     auto store = OpenStore(dir.path());
-    REQUIRE(store->last_seq() == 5);
-    ewma::Engine engine{ewma::EngineOptions{}};
-    DurableIngester ingester(&engine, store.get());
+    REQUIRE(store->request_log()->SegmentPaths().empty());  // all covered
+    Database& ingester = *store;
     RecoveryStats rs;
     REQUIRE(ingester.Recover(&rs).ok());
     IngestRange(ingester, 5, 8);  // logged as 6, 7, 8
@@ -675,20 +678,20 @@ TEST_CASE("a checkpoint interrupted at any step leaves a recoverable store") {
 }
 
 TEST_CASE("checkpoint records round-trip and detect damage") {
-  ewma::Engine engine{ewma::EngineOptions{}};
-  DurableIngester ingester(&engine, nullptr);
+  Database ingester{head::HeadOptions{}};
+  head::Head& engine = *ingester.head();
   IngestRange(ingester, 0, 40);
   int checked = 0;
-  engine.VisitSnapshots([&](const ewma::SeriesSnapshot& snapshot) {
+  engine.VisitSnapshots([&](const head::SeriesSnapshot& snapshot) {
     std::string record;
-    EncodeCheckpointRecord(snapshot, &record);
-    ewma::SeriesSnapshot back;
-    REQUIRE(DecodeCheckpointRecord(record, &back).ok());
+    store::EncodeCheckpointRecord(snapshot, &record);
+    head::SeriesSnapshot back;
+    REQUIRE(store::DecodeCheckpointRecord(record, &back).ok());
     REQUIRE(back.labels == snapshot.labels);
     REQUIRE(back.state.mean == snapshot.state.mean);
     REQUIRE(back.state.count == snapshot.state.count);
-    REQUIRE(back.heads == snapshot.heads);
-    REQUIRE(!back.heads[ewma::kRawKind].empty());
+    REQUIRE(back.head == snapshot.head);
+    REQUIRE(!back.head.empty());
     REQUIRE(back.latest_ms == snapshot.latest_ms);
     REQUIRE(back.params == snapshot.params);
     REQUIRE(back.head_start.mean == snapshot.head_start.mean);
@@ -698,10 +701,10 @@ TEST_CASE("checkpoint records round-trip and detect damage") {
     for (size_t i = 0; i < record.size(); i += 7) {
       std::string damaged = record;
       damaged[i] ^= 0x01;
-      REQUIRE(DecodeCheckpointRecord(damaged, &back).code() ==
+      REQUIRE(store::DecodeCheckpointRecord(damaged, &back).code() ==
               StatusCode::kCorruption);
     }
-    REQUIRE(DecodeCheckpointRecord(record.substr(0, 3), &back).code() ==
+    REQUIRE(store::DecodeCheckpointRecord(record.substr(0, 3), &back).code() ==
             StatusCode::kCorruption);
     ++checked;
   });
@@ -709,26 +712,25 @@ TEST_CASE("checkpoint records round-trip and detect damage") {
 }
 
 }  // namespace
-}  // namespace promewma::store
+}  // namespace promewma::db
 
-namespace promewma::store {
+namespace promewma::db {
 namespace {
 
 TEST_CASE(
     "retention drops whole buckets older than the newest sample minus "
     "retention") {
   TempDir dir;
-  auto store = OpenStore(dir.path());
-  ewma::EngineOptions options;
+  head::HeadOptions options;
   options.chunk_bucket_ms = 60000;  // 4 samples of Body() per bucket
-  ewma::Engine engine{options};
-  DurableIngester ingester(&engine, store.get());
+  auto store = OpenStore(dir.path(), nullptr, options);
+  Database& ingester = *store;
   RecoveryStats rs;
   REQUIRE(ingester.Recover(&rs).ok());
   IngestRange(ingester, 0, 40);  // 10 minutes
   Status s;
   REQUIRE(
-      ReadBack(ingester, 0, ewma::kRawKind, INT64_MIN, INT64_MAX, &s).size() ==
+      ReadBack(ingester, 0, kRaw, INT64_MIN, INT64_MAX, &s).size() ==
       40);
   // Newest sample: t=39. Keeping 150 s puts the cutoff at t=29; the bucket
   // holding the cutoff stays whole, every bucket before it goes.
@@ -744,24 +746,24 @@ TEST_CASE(
   REQUIRE(expected < 16);  // something went, something stayed
   REQUIRE(expected > 10);
   REQUIRE(ingester.ApplyRetention(150000).ok());
-  auto kept = ReadBack(ingester, 0, ewma::kRawKind, INT64_MIN, INT64_MAX, &s);
+  auto kept = ReadBack(ingester, 0, kRaw, INT64_MIN, INT64_MAX, &s);
   REQUIRE(s.ok());
   REQUIRE(kept.size() == static_cast<size_t>(expected));
   REQUIRE(kept.front().first == 1700000000000 + first * 15000);
   // Derived series expire alike.
-  REQUIRE(ReadBack(ingester, 0, ewma::StoredKindOf(ewma::Output::kEwma),
+  REQUIRE(ReadBack(ingester, 0, Kind(ewma::Output::kEwma),
                    INT64_MIN, INT64_MAX, &s)
               .size() == static_cast<size_t>(expected));
 }
 
 }  // namespace
-}  // namespace promewma::store
+}  // namespace promewma::db
 
-namespace promewma::store {
+namespace promewma::db {
 namespace {
 
 // Records what the ingester hands to write-back.
-class FakeSink : public DerivedSampleSink {
+class FakeSink : public ewma::DerivedSampleSink {
  public:
   bool HasRoomFor(size_t samples) override { return samples <= room; }
   void Push(uint64_t seq,
@@ -797,21 +799,23 @@ class FakeSink : public DerivedSampleSink {
 // A process with write-back on.
 struct RunningWithSink {
   RunningWithSink(const std::string& dir, FakeSink* sink)
-      : store(OpenStore(dir)), ingester(&engine, store.get()) {
+      : store(OpenStore(dir, nullptr, Collecting())),
+        engine(*store->head()),
+        ingester(*store) {
     ingester.SetDerivedSink(sink, std::chrono::milliseconds(0),
                             std::chrono::milliseconds(0));
     Status s = ingester.Recover(&recovery);
     INFO(s.ToString());
     REQUIRE(s.ok());
   }
-  static ewma::EngineOptions Collecting() {
-    ewma::EngineOptions o;
+  static head::HeadOptions Collecting() {
+    head::HeadOptions o;
     o.collect_derived = true;
     return o;
   }
-  std::unique_ptr<Store> store;
-  ewma::Engine engine{Collecting()};
-  DurableIngester ingester;
+  std::unique_ptr<Database> store;
+  head::Head& engine;
+  Database& ingester;
   RecoveryStats recovery;
 };
 
@@ -835,11 +839,11 @@ TEST_CASE("without write-back room a request is refused whole") {
   IngestRange(run.ingester, 0, 1);
   // 20 samples x 2 outputs (ewma, upper_threshold) do not fit in 39.
   sink.room = 39;
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   Status s = IngestBody(run.ingester, Body(1), &result);
   REQUIRE(s.code() == StatusCode::kUnavailable);
   REQUIRE(s.message().find("write-back backlog full") != std::string::npos);
-  REQUIRE(run.store->last_seq() == 1);  // not logged
+  REQUIRE(run.store->request_log()->last_seq() == 1);  // not logged
   REQUIRE(sink.pushed.size() == 20);
   sink.room = 40;
   REQUIRE(IngestBody(run.ingester, Body(1), &result).ok());
@@ -852,7 +856,7 @@ TEST_CASE("a request waits for write-back room before it is refused") {
   RunningWithSink run(dir.path(), &sink);
   sink.room = 0;
   sink.drains_while_waiting = true;
-  ewma::ApplyResult result;
+  head::ApplyResult result;
   REQUIRE(IngestBody(run.ingester, Body(0), &result).ok());
   REQUIRE(sink.waits == 1);
   REQUIRE(sink.pushed.size() == 20);
@@ -886,4 +890,4 @@ TEST_CASE("a checkpoint waits for write-back; a crash re-sends the rest") {
 }
 
 }  // namespace
-}  // namespace promewma::store
+}  // namespace promewma::db

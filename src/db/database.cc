@@ -1,4 +1,4 @@
-#include "store/durable_ingester.h"
+#include "db/database.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,23 +8,65 @@
 #include <string>
 
 #include "codec/snappy_block.h"
+#include "head/chunk_derivation.h"
+#include "head/time_bucket.h"
 #include "store/checkpoint_record.h"
 
-namespace promewma::store {
+namespace promewma::db {
 
-DurableIngester::DurableIngester(ewma::Engine* engine, Store* store)
-    : engine_(engine), store_(store), recovered_(store == nullptr) {
-  if (store_ != nullptr) next_seq_ = store_->last_seq() + 1;
+namespace {
+
+// Where the request log's segment files live under the data directory.
+constexpr char kRequestLogDir[] = "request_log";
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> Database::Open(
+    const DatabaseOptions& options, head::HeadOptions head_options) {
+  // The store first: RocksDB's lock on the directory keeps a second process
+  // out of the request log beside it too.
+  store::StoreOptions store_options;
+  store_options.dir = options.dir;
+  store_options.chunk_bucket_ms = head_options.chunk_bucket_ms;
+  store_options.faults = options.faults;
+  Result<std::unique_ptr<store::Store>> store =
+      store::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  wal::RequestLogOptions log_options;
+  log_options.dir = options.dir + "/" + kRequestLogDir;
+  log_options.durability = options.durability;
+  log_options.segment_bytes = options.log_segment_bytes;
+  log_options.faults = options.faults;
+  Result<std::unique_ptr<wal::RequestLog>> log =
+      wal::RequestLog::Open(log_options);
+  if (!log.ok()) return log.status();
+  return std::unique_ptr<Database>(
+      new Database(std::make_unique<head::Head>(std::move(head_options)),
+                   std::move(log).value(), std::move(store).value()));
 }
 
-Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
+Database::Database(head::HeadOptions head_options)
+    : Database(std::make_unique<head::Head>(std::move(head_options)), nullptr,
+               nullptr) {}
+
+Database::Database(std::unique_ptr<head::Head> head,
+                   std::unique_ptr<wal::RequestLog> log,
+                   std::unique_ptr<store::Store> store)
+    : head_(std::move(head)),
+      log_(std::move(log)),
+      store_(std::move(store)),
+      recovered_(store_ == nullptr) {}
+
+Database::~Database() = default;
+
+Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
                                std::string_view body,
-                               ewma::ApplyResult* result) {
+                               head::ApplyResult* result) {
   if (!recovered_.load(std::memory_order_acquire)) {
     return Status::Unavailable(
         "promewma is replaying its request log; retry shortly");
   }
-  thread_local ewma::Engine::PreparedRequest prepared;
+  thread_local head::Head::PreparedRequest prepared;
   if (sink_ != nullptr) {
     // A full write-back queue usually drains within moments: wait for it
     // here, holding no lock, rather than send the writer into a retry
@@ -32,11 +74,11 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     sink_->WaitForRoom(DerivedUpperBound(decoded),
                        std::chrono::steady_clock::now() + admission_wait_);
   }
-  // Prepare only reads the engine (known series are never removed, and
+  // Prepare only reads the head (known series are never removed, and
   // Commit creates a new series only if no other writer did meanwhile), so
   // it runs before the lock: finding 500 series and validating the new
   // ones is a good part of a request's cost, and the lock serialises.
-  Status s = engine_->Prepare(decoded, &prepared);
+  Status s = head_->Prepare(decoded, &prepared);
   if (!s.ok()) return s;
   std::shared_ptr<SealedBatch> to_store;
   {
@@ -44,14 +86,14 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
     s = AdmitToSink(decoded);
     if (!s.ok()) return s;
     if (store_ != nullptr) {
-      s = store_->AppendRequest(next_seq_, body);
+      s = log_->Append(next_seq_, body);
       if (!s.ok()) {
         return Status::Unavailable("cannot log the request, nothing applied: " +
                                    s.message());
       }
       ++next_seq_;
     }
-    engine_->Commit(decoded, &prepared, result);
+    head_->Commit(decoded, &prepared, result);
     if (sink_ != nullptr) sink_->Push(next_seq_ - 1, result->derived);
     to_store = PublishSealed(&result->sealed);
     max_timestamp_ms_ = std::max(max_timestamp_ms_, result->max_timestamp_ms);
@@ -61,7 +103,7 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
   // them held up every other writer.
   if (to_store != nullptr) WritePublished(to_store);
   if (store_ != nullptr) {
-    s = store_->SyncLog();
+    s = log_->Sync();
     if (!s.ok()) {
       // Applied, but not known to be on stable storage: the sender retries,
       // and the retry is an idempotent duplicate.
@@ -71,22 +113,22 @@ Status DurableIngester::Ingest(const codec::DecodedWriteRequest& decoded,
   return Status::Ok();
 }
 
-void DurableIngester::SetDerivedSink(
-    DerivedSampleSink* sink, std::chrono::milliseconds admission_wait,
+void Database::SetDerivedSink(
+    ewma::DerivedSampleSink* sink, std::chrono::milliseconds admission_wait,
     std::chrono::milliseconds checkpoint_ack_wait) {
   sink_ = sink;
   admission_wait_ = admission_wait;
   checkpoint_ack_wait_ = checkpoint_ack_wait;
 }
 
-size_t DurableIngester::DerivedUpperBound(
+size_t Database::DerivedUpperBound(
     const codec::DecodedWriteRequest& decoded) const {
   // Not every sample emits every output.
   return decoded.samples.size() *
-         static_cast<size_t>(engine_->max_outputs_per_sample());
+         static_cast<size_t>(head_->max_outputs_per_sample());
 }
 
-Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
+Status Database::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
   if (sink_ == nullptr) return Status::Ok();
   const size_t most = DerivedUpperBound(decoded);
   if (sink_->HasRoomFor(most)) return Status::Ok();
@@ -103,7 +145,7 @@ Status DurableIngester::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
       " derived samples); nothing applied, retry later");
 }
 
-void DurableIngester::StoreSealed(std::vector<StoredChunk>* sealed) {
+void Database::StoreSealed(std::vector<head::SealedChunk>* sealed) {
   if (!sealed->empty()) {
     pending_.push_back(std::make_shared<SealedBatch>(std::move(*sealed)));
     sealed->clear();
@@ -112,14 +154,14 @@ void DurableIngester::StoreSealed(std::vector<StoredChunk>* sealed) {
   if (store_ != nullptr) WritePending(/*failed_only=*/false);
 }
 
-bool DurableIngester::WritePending(bool failed_only) {
+bool Database::WritePending(bool failed_only) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (failed_only && !(*it)->failed) {
       ++it;
       continue;
     }
-    const std::vector<StoredChunk>& chunks = (*it)->chunks;
-    Status s = store_->WriteChunks(chunks, engine_->options().chunk_bucket_ms);
+    const std::vector<head::SealedChunk>& chunks = (*it)->chunks;
+    Status s = store_->WriteChunks(chunks);
     if (!s.ok()) {
       (*it)->failed = true;
       spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
@@ -131,8 +173,8 @@ bool DurableIngester::WritePending(bool failed_only) {
   return true;
 }
 
-std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
-    std::vector<StoredChunk>* sealed) {
+std::shared_ptr<Database::SealedBatch> Database::PublishSealed(
+    std::vector<head::SealedChunk>* sealed) {
   // Batches whose write failed go first, in order, and while one still
   // fails the new batch waits behind it: a series' chunks reach the store
   // in time order, which is the order readers expect (stored chunks, then
@@ -150,9 +192,9 @@ std::shared_ptr<DurableIngester::SealedBatch> DurableIngester::PublishSealed(
   return store_ != nullptr && !blocked ? batch : nullptr;
 }
 
-void DurableIngester::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
-  const std::vector<StoredChunk>& chunks = batch->chunks;
-  Status s = store_->WriteChunks(chunks, engine_->options().chunk_bucket_ms);
+void Database::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
+  const std::vector<head::SealedChunk>& chunks = batch->chunks;
+  Status s = store_->WriteChunks(chunks);
   std::unique_lock<std::shared_mutex> lock(mu_);
   // A checkpoint may have stored it meanwhile and dropped it already.
   auto it = std::find(pending_.begin(), pending_.end(), batch);
@@ -166,44 +208,40 @@ void DurableIngester::WritePublished(const std::shared_ptr<SealedBatch>& batch) 
   }
 }
 
-Status DurableIngester::ReadStoredSeries(
-    uint64_t labels_hash, std::string_view labels, uint8_t kind,
-    int64_t start_ms, int64_t end_ms,
-    const std::function<Status(const StoredChunkView&)>& visit) {
+Status Database::ReadSeries(
+    uint64_t labels_hash, std::string_view labels,
+    std::optional<ewma::Output> output, int64_t start_ms, int64_t end_ms,
+    const std::function<Status(const store::ChunkView&)>& visit) {
   std::shared_lock<std::shared_mutex> lock(mu_);
   // A pending chunk may be stored already (its writer has not dropped it
   // from pending_ yet). Chunks are keyed by their first timestamp, so the
   // stored ones' first timestamps tell which pending ones to skip.
   std::vector<int64_t> stored_starts;
   if (store_ != nullptr) {
-    Status s = store_->ReadChunks(
-        labels_hash, kind, start_ms, end_ms,
-        engine_->options().chunk_bucket_ms, [&](const StoredChunkView& c) {
-          stored_starts.push_back(c.min_time_ms);
-          return visit(c);
-        });
+    Status s = store_->ReadChunks(labels_hash, output, start_ms, end_ms,
+                                  [&](const store::ChunkView& c) {
+                                    stored_starts.push_back(c.min_time_ms);
+                                    return visit(c);
+                                  });
     if (!s.ok()) return s;
   }
   codec::XorChunkAppender derived(0);  // an output of a pending raw chunk
   for (const auto& batch : pending_) {
-    for (const StoredChunk& c : batch->chunks) {
-      if (c.labels_hash != labels_hash) continue;
-      StoredChunkView view{c.min_time_ms, c.max_time_ms, c.bytes};
-      if (c.kind != kind) {
-        // An output, of a raw chunk that stores how to derive it.
-        if (kind == ewma::kRawKind || c.kind != ewma::kRawKind ||
-            !c.derivation || c.max_time_ms < start_ms ||
-            c.min_time_ms > end_ms) {
-          continue;
-        }
-        // Sealed by this engine from these parameters: cannot fail.
-        (void)ewma::DeriveOutputChunk(*c.derivation, c.bytes,
-                                      ewma::OutputOfStoredKind(kind), &derived);
-        if (derived.num_samples() == 0) continue;
-        view = StoredChunkView{derived.min_time(), derived.max_time(),
-                               derived.bytes()};
+    for (const head::SealedChunk& c : batch->chunks) {
+      if (c.labels_hash != labels_hash || c.max_time_ms < start_ms ||
+          c.min_time_ms > end_ms) {
+        continue;
       }
-      if (view.max_time_ms < start_ms || view.min_time_ms > end_ms) continue;
+      store::ChunkView view{c.min_time_ms, c.max_time_ms, c.bytes};
+      if (output.has_value()) {
+        // Sealed by this head from these parameters: cannot fail.
+        (void)head::DeriveOutputChunk(c.derivation, c.bytes, *output,
+                                      &derived);
+        if (derived.num_samples() == 0) continue;
+        view = store::ChunkView{derived.min_time(), derived.max_time(),
+                                derived.bytes()};
+        if (view.max_time_ms < start_ms || view.min_time_ms > end_ms) continue;
+      }
       if (std::find(stored_starts.begin(), stored_starts.end(),
                     view.min_time_ms) != stored_starts.end()) {
         continue;
@@ -212,31 +250,28 @@ Status DurableIngester::ReadStoredSeries(
       if (!s.ok()) return s;
     }
   }
-  ewma::HeadChunk head;
-  if (engine_->CopyHeadChunk(labels_hash, labels, kind, &head) &&
+  head::HeadChunk head;
+  if (head_->CopyHeadChunk(labels_hash, labels, output, &head) &&
       !head.bytes.empty() && head.max_time_ms >= start_ms &&
       head.min_time_ms <= end_ms) {
     return visit(
-        StoredChunkView{head.min_time_ms, head.max_time_ms, head.bytes});
+        store::ChunkView{head.min_time_ms, head.max_time_ms, head.bytes});
   }
   return Status::Ok();
 }
 
-Status DurableIngester::ApplyRetention(int64_t retention_ms) {
+Status Database::ApplyRetention(int64_t retention_ms) {
   if (store_ == nullptr) return Status::Ok();
   std::unique_lock<std::shared_mutex> lock(mu_);
   if (max_timestamp_ms_ == std::numeric_limits<int64_t>::min()) {
     return Status::Ok();
   }
-  const int64_t bucket_ms = engine_->options().chunk_bucket_ms;
-  const int64_t cutoff = max_timestamp_ms_ - retention_ms;
   // Buckets entirely before the cutoff go; the one holding it stays.
-  const int64_t keep_from =
-      cutoff / bucket_ms - (cutoff % bucket_ms < 0 ? 1 : 0);
-  return store_->DropBucketsBefore(keep_from);
+  return store_->DropBucketsBefore(head::BucketOf(
+      max_timestamp_ms_ - retention_ms, head_->options().chunk_bucket_ms));
 }
 
-Status DurableIngester::Checkpoint(CheckpointStats* stats) {
+Status Database::Checkpoint(CheckpointStats* stats) {
   *stats = CheckpointStats();
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
@@ -263,10 +298,10 @@ Status DurableIngester::Checkpoint(CheckpointStats* stats) {
   Status s = store_->WriteCheckpoint(
       stats->seq, [&](const std::function<Status(std::string_view)>& add) {
         Status status;
-        engine_->VisitSnapshots([&](const ewma::SeriesSnapshot& snapshot) {
+        head_->VisitSnapshots([&](const head::SeriesSnapshot& snapshot) {
           if (!status.ok()) return;
           record.clear();
-          EncodeCheckpointRecord(snapshot, &record);
+          store::EncodeCheckpointRecord(snapshot, &record);
           stats->bytes += record.size();
           ++stats->series;
           status = add(record);
@@ -291,24 +326,26 @@ Status DurableIngester::Checkpoint(CheckpointStats* stats) {
         }
         return status;
       });
+  // Only once the new checkpoint is in place does the log it covers go.
+  if (s.ok()) s = log_->Truncate(stats->seq);
   stats->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   return s;
 }
 
-Status DurableIngester::Recover(RecoveryStats* stats) {
+Status Database::Recover(RecoveryStats* stats) {
   *stats = RecoveryStats();
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::shared_mutex> lock(mu_);
   uint64_t checkpoint_seq = 0;
-  ewma::SeriesSnapshot snapshot;
-  std::vector<ewma::SealedChunk> sealed;
+  head::SeriesSnapshot snapshot;
+  std::vector<head::SealedChunk> sealed;
   Status restored =
       store_->ReadCheckpoint(&checkpoint_seq, [&](std::string_view record) {
-        Status st = DecodeCheckpointRecord(record, &snapshot);
-        if (st.ok()) st = engine_->Restore(snapshot, &sealed);
+        Status st = store::DecodeCheckpointRecord(record, &snapshot);
+        if (st.ok()) st = head_->Restore(snapshot, &sealed);
         // Heads a configuration change closed (rarely any).
         if (st.ok() && !sealed.empty()) StoreSealed(&sealed);
         if (st.ok() && snapshot.state.count > 0) {
@@ -322,22 +359,22 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
   next_seq_ = checkpoint_seq + 1;
   std::string decompressed;
   codec::DecodedWriteRequest decoded;
-  ewma::Engine::PreparedRequest prepared;
-  ewma::ApplyResult result;
-  Status s = store_->ReplayRequests(checkpoint_seq, [&](uint64_t seq,
-                                                        std::string_view body) {
+  head::Head::PreparedRequest prepared;
+  head::ApplyResult result;
+  Status s = log_->Replay(checkpoint_seq, [&](uint64_t seq,
+                                             std::string_view body) {
     // The body passed these steps when it was logged; failing now means
     // the record changed on disk (its checksum matched, so it was
     // written that way) or the code changed incompatibly.
     Status st = codec::DecompressSnappyBlock(
         body, std::numeric_limits<size_t>::max(), &decompressed);
     if (st.ok()) st = codec::DecodeWriteRequest(decompressed, &decoded);
-    if (st.ok()) st = engine_->Prepare(decoded, &prepared);
+    if (st.ok()) st = head_->Prepare(decoded, &prepared);
     if (!st.ok()) {
       return Status::Corruption("request log record " + std::to_string(seq) +
                                 " no longer applies: " + st.message());
     }
-    engine_->Commit(decoded, &prepared, &result);
+    head_->Commit(decoded, &prepared, &result);
     if (sink_ != nullptr) {
       // Every record, even one without outputs, so that the sink's
       // acknowledgements cover the whole log.
@@ -374,4 +411,4 @@ Status DurableIngester::Recover(RecoveryStats* stats) {
   return s;
 }
 
-}  // namespace promewma::store
+}  // namespace promewma::db

@@ -5,15 +5,15 @@
 //
 // Thread-safety: none; the engine guards each arena with its shard mutex.
 
-#ifndef PROMEWMA_EWMA_LABEL_ARENA_H_
-#define PROMEWMA_EWMA_LABEL_ARENA_H_
+#ifndef PROMEWMA_HEAD_LABEL_ARENA_H_
+#define PROMEWMA_HEAD_LABEL_ARENA_H_
 
 #include <cstring>
 #include <memory>
 #include <string_view>
 #include <vector>
 
-namespace promewma::ewma {
+namespace promewma::head {
 
 class LabelArena {
  public:
@@ -44,6 +44,6 @@ class LabelArena {
   std::vector<std::unique_ptr<char[]>> large_;
 };
 
-}  // namespace promewma::ewma
+}  // namespace promewma::head
 
-#endif  // PROMEWMA_EWMA_LABEL_ARENA_H_
+#endif  // PROMEWMA_HEAD_LABEL_ARENA_H_

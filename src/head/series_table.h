@@ -9,15 +9,15 @@
 //
 // Thread-safety: none; the engine guards each table with its shard mutex.
 
-#ifndef PROMEWMA_EWMA_SERIES_TABLE_H_
-#define PROMEWMA_EWMA_SERIES_TABLE_H_
+#ifndef PROMEWMA_HEAD_SERIES_TABLE_H_
+#define PROMEWMA_HEAD_SERIES_TABLE_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
-namespace promewma::ewma {
+namespace promewma::head {
 
 template <typename T>
 class SeriesTable {
@@ -70,6 +70,6 @@ class SeriesTable {
   size_t size_ = 0;
 };
 
-}  // namespace promewma::ewma
+}  // namespace promewma::head
 
-#endif  // PROMEWMA_EWMA_SERIES_TABLE_H_
+#endif  // PROMEWMA_HEAD_SERIES_TABLE_H_

@@ -1,4 +1,4 @@
-#include "ewma/engine.h"
+#include "head/head.h"
 
 #include <algorithm>
 #include <deque>
@@ -7,10 +7,17 @@
 #include <utility>
 
 #include "codec/xor_chunk.h"
-#include "ewma/label_arena.h"
-#include "ewma/series_table.h"
+#include "head/label_arena.h"
+#include "head/series_table.h"
 
-namespace promewma::ewma {
+namespace promewma::head {
+
+using ewma::DerivedValues;
+using ewma::EmittedDerived;
+using ewma::EstimatorParams;
+using ewma::EstimatorState;
+using ewma::Output;
+using ewma::SampleOutcome;
 
 std::string_view DropReasonName(DropReason reason) {
   switch (reason) {
@@ -80,7 +87,7 @@ struct HeadStart {
 // their first sample, and are re-derived when read (sealed chunks keep
 // that state too): this keeps one chunk per series in memory instead of
 // three, and one chunk append per sample on the hot path.
-struct alignas(64) Engine::Series {
+struct alignas(64) Head::Series {
   // Canonical label encoding, in the shard's arena.
   const char* label_data = nullptr;
   uint32_t label_size = 0;
@@ -100,7 +107,7 @@ struct alignas(64) Engine::Series {
   std::string_view labels() const { return {label_data, label_size}; }
 };
 
-struct Engine::Shard {
+struct Head::Shard {
   mutable std::mutex mu;
   // Guarded by mu. A deque keeps Series addresses stable for the table.
   std::deque<Series> series;
@@ -111,8 +118,8 @@ struct Engine::Shard {
 namespace {
 
 bool HasDerivedSuffix(std::string_view name) {
-  for (int i = 0; i < kOutputCount; ++i) {
-    std::string_view suffix = OutputSuffix(static_cast<Output>(i));
+  for (int i = 0; i < ewma::kOutputCount; ++i) {
+    std::string_view suffix = ewma::OutputSuffix(static_cast<Output>(i));
     if (name.size() >= suffix.size() &&
         name.substr(name.size() - suffix.size()) == suffix) {
       return true;
@@ -134,62 +141,18 @@ std::string RejectionMessage(SampleOutcome outcome, model::LabelSetView labels,
   return msg;
 }
 
-// N empty appenders, none allocated until used.
-template <size_t... I>
-std::array<codec::XorChunkAppender, sizeof...(I)> UnallocatedAppenders(
-    std::index_sequence<I...>) {
-  return {((void)I, codec::XorChunkAppender(0))...};
-}
-template <size_t N>
-std::array<codec::XorChunkAppender, N> UnallocatedAppenders() {
-  return UnallocatedAppenders(std::make_index_sequence<N>());
-}
-
-void PushSealed(uint64_t labels_hash, uint8_t kind,
-                const codec::XorChunkAppender& chunk,
-                std::optional<ChunkDerivation> derivation,
+void PushSealed(uint64_t labels_hash, const codec::XorChunkAppender& chunk,
+                const ChunkDerivation& derivation,
                 std::vector<SealedChunk>* sealed) {
   if (chunk.num_samples() == 0) return;
-  sealed->push_back(SealedChunk{labels_hash, kind, chunk.min_time(),
+  sealed->push_back(SealedChunk{labels_hash, chunk.min_time(),
                                 chunk.max_time(), std::string(chunk.bytes()),
-                                std::move(derivation)});
+                                derivation});
 }
 
 }  // namespace
 
-Status DeriveOutputChunk(const ChunkDerivation& derivation,
-                         std::string_view raw, Output o,
-                         codec::XorChunkAppender* out) {
-  const OutputMask wanted = OutputBit(o);
-  if (!(derivation.params.outputs & wanted)) {
-    *out = codec::XorChunkAppender(0);
-    return Status::Ok();
-  }
-  // An output chunk ends about as big as the raw one (its values use every
-  // mantissa bit too): sized once, not grown by a handful of copies.
-  *out = codec::XorChunkAppender(raw.size() + raw.size() / 4);
-  EstimatorState state = derivation.start;
-  // Every raw sample is newer than the state's: the ordering fields only
-  // guard against older samples, which a raw chunk never holds.
-  state.last_timestamp_ms = std::numeric_limits<int64_t>::min();
-  codec::XorChunkIterator it(raw);
-  DerivedValues values;
-  while (it.Next()) {
-    const SampleOutcome outcome = UpdateEstimator(
-        derivation.params, &state, it.timestamp(), it.value(), &values);
-    if (outcome != SampleOutcome::kApplied &&
-        outcome != SampleOutcome::kStale) {
-      return Status::Corruption("raw chunk does not replay at timestamp " +
-                                std::to_string(it.timestamp()));
-    }
-    if (values.present & wanted) {
-      out->Append(it.timestamp(), values.value[static_cast<int>(o)]);
-    }
-  }
-  return it.status();
-}
-
-Engine::Engine(EngineOptions options) : options_(std::move(options)) {
+Head::Head(HeadOptions options) : options_(std::move(options)) {
   // Four cache lines: at a million series every line is 64 MB of RSS.
   static_assert(sizeof(Series) <= 256, "keep Series within 4 cache lines");
   shards_.reserve(kShardCount);
@@ -198,9 +161,9 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
   }
 }
 
-Engine::~Engine() = default;
+Head::~Head() = default;
 
-const EstimatorParams* Engine::ParamsFor(model::LabelSetView labels,
+const EstimatorParams* Head::ParamsFor(model::LabelSetView labels,
                                          DropReason* ignored_reason) const {
   if (HasDerivedSuffix(labels.MetricName())) {
     *ignored_reason = DropReason::kDerivedSeries;
@@ -215,7 +178,7 @@ const EstimatorParams* Engine::ParamsFor(model::LabelSetView labels,
 }
 
 template <typename Visit>
-void Engine::ForEachByShard(const PreparedRequest& prepared,
+void Head::ForEachByShard(const PreparedRequest& prepared,
                             Visit visit) const {
   for (int shard_index = 0; shard_index < kShardCount; ++shard_index) {
     const uint32_t begin = prepared.bucket_start_[shard_index];
@@ -227,7 +190,7 @@ void Engine::ForEachByShard(const PreparedRequest& prepared,
   }
 }
 
-Status Engine::Apply(const codec::DecodedWriteRequest& request,
+Status Head::Apply(const codec::DecodedWriteRequest& request,
                      ApplyResult* result) {
   thread_local PreparedRequest prepared;
   Status s = Prepare(request, &prepared);
@@ -236,7 +199,7 @@ Status Engine::Apply(const codec::DecodedWriteRequest& request,
   return Status::Ok();
 }
 
-Status Engine::Prepare(const codec::DecodedWriteRequest& request,
+Status Head::Prepare(const codec::DecodedWriteRequest& request,
                        PreparedRequest* prepared) const {
   // Bucket the request's series by shard with a counting sort, which keeps
   // request order within each shard (and so per-series sample order).
@@ -261,7 +224,7 @@ Status Engine::Prepare(const codec::DecodedWriteRequest& request,
   // they were created; only new ones need it, and all of them must pass
   // before anything is applied (a bad request changes nothing). Pointers
   // stay valid until Commit because series are never removed while the
-  // engine lives.
+  // head lives.
   bool any_new = false;
   ForEachByShard(*prepared, [&](Shard& shard, uint32_t i) {
     const codec::DecodedSeries& in = request.series[i];
@@ -278,7 +241,7 @@ Status Engine::Prepare(const codec::DecodedWriteRequest& request,
   return Status::Ok();
 }
 
-void Engine::Commit(const codec::DecodedWriteRequest& request,
+void Head::Commit(const codec::DecodedWriteRequest& request,
                     PreparedRequest* prepared, ApplyResult* result) {
   result->Clear();
   result->received = request.samples.size() + request.histogram_count;
@@ -320,22 +283,20 @@ void Engine::Commit(const codec::DecodedWriteRequest& request,
     ignored_series_.fetch_add(ignored_created, std::memory_order_relaxed);
 }
 
-void Engine::AppendRaw(Series* series, int64_t timestamp_ms, double value,
+void Head::AppendRaw(Series* series, int64_t timestamp_ms, double value,
                        const EstimatorState& prior,
                        ApplyResult* result) const {
   codec::XorChunkAppender& head = series->head;
   if (head.num_samples() > 0) {
-    // The start of the sample's time bucket, floored for t < 0 too. Samples
-    // only move forward, so a head that began before it belongs to an
-    // earlier bucket.
-    const int64_t t = timestamp_ms;
-    const int64_t b = options_.chunk_bucket_ms;
-    const int64_t bucket_start = (t / b - (t % b < 0 ? 1 : 0)) * b;
+    // Samples only move forward, so a head that began before the sample's
+    // bucket belongs to an earlier one.
+    const int64_t bucket_start =
+        BucketStartOf(timestamp_ms, options_.chunk_bucket_ms);
     if (head.num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
         head.min_time() < bucket_start) {
       // The bytes are copied and the buffer freed: a fresh head grows from
       // a small allocation, so a series that goes quiet holds little.
-      PushSealed(series->labels_hash, kRawKind, head,
+      PushSealed(series->labels_hash, head,
                  ChunkDerivation{*series->params, series->head_start.ToState()},
                  &result->sealed);
       head = codec::XorChunkAppender(0);
@@ -345,7 +306,7 @@ void Engine::AppendRaw(Series* series, int64_t timestamp_ms, double value,
   head.Append(timestamp_ms, value);
 }
 
-void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
+void Head::ApplySamples(const codec::DecodedWriteRequest& request,
                           size_t series_index, Series* series,
                           ApplyResult* result, size_t* first_rejected) const {
   const codec::DecodedSeries& in = request.series[series_index];
@@ -355,7 +316,7 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
   for (uint32_t j = 0; j < in.sample_count; ++j) {
     const EstimatorState prior = series->state;
     const SampleOutcome outcome =
-        UpdateEstimator(*series->params, &series->state,
+        ewma::UpdateEstimator(*series->params, &series->state,
                         samples[j].timestamp_ms, samples[j].value, &out);
     switch (outcome) {
       case SampleOutcome::kApplied:
@@ -395,7 +356,7 @@ void Engine::ApplySamples(const codec::DecodedWriteRequest& request,
   }
 }
 
-int Engine::max_outputs_per_sample() const {
+int Head::max_outputs_per_sample() const {
   int most = __builtin_popcount(options_.defaults.outputs);
   for (const SeriesRule& rule : options_.rules) {
     most = std::max(most, __builtin_popcount(rule.params.outputs));
@@ -403,7 +364,7 @@ int Engine::max_outputs_per_sample() const {
   return most;
 }
 
-void Engine::VisitSnapshots(
+void Head::VisitSnapshots(
     const std::function<void(const SeriesSnapshot&)>& visit) const {
   SeriesSnapshot snapshot;
   for (const auto& shard : shards_) {
@@ -416,16 +377,13 @@ void Engine::VisitSnapshots(
       snapshot.latest = s.latest;
       snapshot.params = *s.params;
       snapshot.head_start = s.head_start.ToState();
-      for (std::string& head : snapshot.heads) head.clear();
-      if (s.head.num_samples() > 0) {
-        snapshot.heads[kRawKind].assign(s.head.bytes());
-      }
+      snapshot.head.assign(s.head.bytes());
       visit(snapshot);
     }
   }
 }
 
-Status Engine::Restore(const SeriesSnapshot& snapshot,
+Status Head::Restore(const SeriesSnapshot& snapshot,
                        std::vector<SealedChunk>* sealed) {
   const uint64_t hash = model::HashLabelSet(snapshot.labels);
   Shard& shard = *shards_[ShardOf(hash)];
@@ -438,31 +396,18 @@ Status Engine::Restore(const SeriesSnapshot& snapshot,
   DropReason ignored;
   const EstimatorParams* params =
       ParamsFor(model::LabelSetView(snapshot.labels), &ignored);
-  // Resume every head the snapshot has: the raw one, and derived ones from
-  // a version 1 checkpoint.
-  std::array<codec::XorChunkAppender, kStoredKinds> heads =
-      UnallocatedAppenders<kStoredKinds>();
-  bool derived_heads = false;
-  for (int k = 0; k < kStoredKinds; ++k) {
-    if (snapshot.heads[k].empty()) continue;
+  codec::XorChunkAppender raw(0);
+  if (!snapshot.head.empty()) {
     Result<codec::XorChunkAppender> resumed =
-        codec::XorChunkAppender::Resume(snapshot.heads[k]);
+        codec::XorChunkAppender::Resume(snapshot.head);
     if (!resumed.ok()) return resumed.status();
-    heads[k] = std::move(resumed).value();
-    derived_heads |= k != kRawKind;
+    raw = std::move(resumed).value();
   }
-  codec::XorChunkAppender& raw = heads[kRawKind];
-  if (derived_heads) {
-    // Their outputs were computed already: sealed as they are.
-    for (int k = 0; k < kStoredKinds; ++k) {
-      PushSealed(hash, static_cast<uint8_t>(k), heads[k], std::nullopt, sealed);
-    }
-    raw = codec::XorChunkAppender(0);
-  } else if (raw.num_samples() > 0 &&
-             (params == nullptr || *params != snapshot.params)) {
+  if (raw.num_samples() > 0 &&
+      (params == nullptr || *params != snapshot.params)) {
     // Its outputs keep the parameters the samples were received under.
-    PushSealed(hash, kRawKind, raw,
-               ChunkDerivation{snapshot.params, snapshot.head_start}, sealed);
+    PushSealed(hash, raw, ChunkDerivation{snapshot.params, snapshot.head_start},
+               sealed);
     raw = codec::XorChunkAppender(0);
   }
   if (params == nullptr) return Status::Ok();  // the rules changed
@@ -481,7 +426,7 @@ Status Engine::Restore(const SeriesSnapshot& snapshot,
   return Status::Ok();
 }
 
-void Engine::VisitSeries(
+void Head::VisitSeries(
     const std::function<void(const SeriesInfo&)>& visit) const {
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
@@ -493,8 +438,9 @@ void Engine::VisitSeries(
   }
 }
 
-bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
-                           uint8_t kind, HeadChunk* out) const {
+bool Head::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
+                           std::optional<Output> output,
+                           HeadChunk* out) const {
   const Shard& shard = *shards_[ShardOf(labels_hash)];
   std::lock_guard<std::mutex> lock(shard.mu);
   const Series* s = shard.table.Find(labels_hash, labels);
@@ -503,12 +449,11 @@ bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
   if (s->head.num_samples() == 0) return true;
   const codec::XorChunkAppender* head = &s->head;
   codec::XorChunkAppender derived(0);
-  if (kind != kRawKind) {
-    if (kind >= kStoredKinds) return true;
-    // Built by this engine from these parameters: the replay cannot fail.
+  if (output.has_value()) {
+    // Built by this head from these parameters: the replay cannot fail.
     (void)DeriveOutputChunk(
         ChunkDerivation{*s->params, s->head_start.ToState()}, s->head.bytes(),
-        OutputOfStoredKind(kind), &derived);
+        *output, &derived);
     head = &derived;
     if (head->num_samples() == 0) return true;
   }
@@ -518,7 +463,7 @@ bool Engine::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
   return true;
 }
 
-void Engine::VisitLatest(
+void Head::VisitLatest(
     const std::function<void(const LatestDerived&)>& visit) const {
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
@@ -532,4 +477,4 @@ void Engine::VisitLatest(
   }
 }
 
-}  // namespace promewma::ewma
+}  // namespace promewma::head

@@ -1,15 +1,15 @@
 // FaultInjector: a test seam that lets a test make chosen writes of the
-// store fail, as a full disk or a dying process would. Production code
-// passes none.
+// request log or the store fail, as a full disk or a dying process would.
+// Production code passes none.
 
-#ifndef PROMEWMA_STORE_FAULT_INJECTOR_H_
-#define PROMEWMA_STORE_FAULT_INJECTOR_H_
+#ifndef PROMEWMA_COMMON_FAULT_INJECTOR_H_
+#define PROMEWMA_COMMON_FAULT_INJECTOR_H_
 
 #include <string_view>
 
 #include "promewma/status.h"
 
-namespace promewma::store {
+namespace promewma {
 
 class FaultInjector {
  public:
@@ -20,6 +20,6 @@ class FaultInjector {
   virtual Status BeforeWrite(std::string_view what) = 0;
 };
 
-}  // namespace promewma::store
+}  // namespace promewma
 
-#endif  // PROMEWMA_STORE_FAULT_INJECTOR_H_
+#endif  // PROMEWMA_COMMON_FAULT_INJECTOR_H_
