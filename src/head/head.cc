@@ -1,6 +1,7 @@
 #include "head/head.h"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -470,9 +471,11 @@ void Head::VisitLatest(
     for (const Series& s : shard->series) {
       if (s.params == nullptr || s.latest.present == 0 || s.latest.stale)
         continue;
+      double input_value;
+      std::memcpy(&input_value, &s.state.last_value_bits,
+                  sizeof(input_value));
       visit(LatestDerived{model::LabelSetView(s.labels()),
-                          s.state.last_timestamp_ms,
-                          s.latest});
+                          s.state.last_timestamp_ms, input_value, s.latest});
     }
   }
 }

@@ -139,10 +139,11 @@ struct SeriesSnapshot {
   std::string head;  // open raw head chunk bytes; empty: none
 };
 
-// The latest derived values of one processed series.
+// The latest sample of one processed series and the outputs it produced.
 struct LatestDerived {
-  model::LabelSetView labels;  // input series; valid during the visit only
+  model::LabelSetView labels;  // input series; valid while the head lives
   int64_t timestamp_ms;
+  double input_value;  // the input sample at timestamp_ms
   ewma::DerivedValues values;
 };
 

@@ -5,6 +5,7 @@
 #ifndef PROMEWMA_HTTP_HTTP_TYPES_H_
 #define PROMEWMA_HTTP_HTTP_TYPES_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,9 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed instead: called until it returns false,
+  // each call replacing *piece with the next part of the body.
+  std::function<bool(std::string* piece)> stream;
 };
 
 // The one place a Status code becomes an HTTP status code.

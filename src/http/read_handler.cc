@@ -29,19 +29,6 @@ struct StoredSeries {
   std::string labels;        // canonical labels of the selected series
 };
 
-// Value of label `name` in the stored series: the input series' labels with
-// __name__ replaced by the stored name.
-bool MatchesStored(const std::vector<model::Matcher>& matchers,
-                   const model::LabelSetView& input,
-                   std::string_view stored_name) {
-  for (const model::Matcher& m : matchers) {
-    std::string_view value =
-        m.name() == model::kMetricNameLabel ? stored_name : input.Get(m.name());
-    if (!m.Matches(value)) return false;
-  }
-  return true;
-}
-
 std::string StoredLabels(const model::LabelSetView& input,
                          std::string_view stored_name) {
   std::string out;
@@ -49,21 +36,11 @@ std::string StoredLabels(const model::LabelSetView& input,
   return out;
 }
 
-// Prometheus orders series by label set: label by label, name then value.
-bool LabelSetLess(const std::string& a, const std::string& b) {
-  model::LabelSetView va(a), vb(b);
-  auto ia = va.begin(), ib = vb.begin();
-  for (; ia != va.end() && ib != vb.end(); ++ia, ++ib) {
-    if (ia->name != ib->name) return ia->name < ib->name;
-    if (ia->value != ib->value) return ia->value < ib->value;
-  }
-  return ia == va.end() && ib != vb.end();
-}
-
 std::vector<StoredSeries> SelectSeries(const head::Head& head,
                                        const codec::ReadQuery& query) {
   std::vector<StoredSeries> out;
   std::string name;
+  const model::Selector selector(query.matchers);
   head.VisitSeries([&](const head::Head::SeriesInfo& info) {
     const std::string_view metric = info.labels.MetricName();
     // The raw series (o == -1), then each configured output.
@@ -75,7 +52,7 @@ std::vector<StoredSeries> SelectSeries(const head::Head& head,
       }
       name.assign(metric);
       if (output) name += ewma::OutputSuffix(*output);
-      if (!MatchesStored(query.matchers, info.labels, name)) continue;
+      if (!selector.MatchesWithName(info.labels, name)) continue;
       out.push_back(StoredSeries{
           info.labels_hash, std::string(info.labels.encoded()), output,
           output ? StoredLabels(info.labels, name)
@@ -84,7 +61,8 @@ std::vector<StoredSeries> SelectSeries(const head::Head& head,
   });
   std::sort(out.begin(), out.end(),
             [](const StoredSeries& a, const StoredSeries& b) {
-              return LabelSetLess(a.labels, b.labels);
+              return model::LabelSetLess(model::LabelSetView(a.labels),
+                                      model::LabelSetView(b.labels));
             });
   return out;
 }

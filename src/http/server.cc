@@ -8,7 +8,7 @@
 #include <atomic>
 #include <chrono>
 
-#include "http/latest_values_collector.h"
+#include "http/federate_handler.h"
 #include "http/self_metrics.h"
 
 namespace promewma::http {
@@ -24,7 +24,7 @@ class Server::Impl {
         http_metrics_(*registry),
         write_handler_(db, &write_metrics_, options_.limits),
         read_handler_(db, options_.read_limits),
-        latest_values_(db->head()),
+        federate_handler_(db->head()),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")
                            .Help("Input series being processed.")
@@ -83,7 +83,20 @@ class Server::Impl {
   static void Send(const HttpResponse& r, httplib::Response* res) {
     res->status = r.status;
     for (const auto& [k, v] : r.headers) res->set_header(k, v);
-    if (!r.body.empty()) res->set_content(r.body, r.content_type.c_str());
+    if (r.stream) {
+      // Chunked: httplib asks for the next piece as the socket takes them.
+      auto next = r.stream;
+      res->set_chunked_content_provider(
+          r.content_type,
+          [next, piece = std::string()](size_t,
+                                        httplib::DataSink& sink) mutable {
+            if (next(&piece)) return sink.write(piece.data(), piece.size());
+            sink.done();
+            return true;
+          });
+    } else if (!r.body.empty()) {
+      res->set_content(r.body, r.content_type.c_str());
+    }
   }
 
   // Wraps a handler with request counting, timing and a catch-all: an
@@ -144,6 +157,10 @@ class Server::Impl {
                 Instrument("metrics", [this](const httplib::Request&) {
                   return Metrics();
                 }));
+    server_.Get("/federate",
+                Instrument("federate", [this](const httplib::Request& req) {
+                  return Federate(req);
+                }));
     server_.Get("/-/healthy",
                 Instrument("healthy", [](const httplib::Request&) {
                   return Text(200, "promewma is Healthy.\n");
@@ -189,12 +206,25 @@ class Server::Impl {
       families.insert(families.end(), std::make_move_iterator(more.begin()),
                       std::make_move_iterator(more.end()));
     }
-    std::vector<prometheus::MetricFamily> latest = latest_values_.Collect();
-    families.insert(families.end(), std::make_move_iterator(latest.begin()),
-                    std::make_move_iterator(latest.end()));
     HttpResponse r;
     r.body = prometheus::TextSerializer().Serialize(families);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+
+  HttpResponse Federate(const httplib::Request& req) {
+    std::vector<std::string> match;
+    const size_t n = req.get_param_value_count("match[]");
+    for (size_t i = 0; i < n; ++i) {
+      match.push_back(req.get_param_value("match[]", i));
+    }
+    Result<std::unique_ptr<FederateBody>> body =
+        federate_handler_.Select(match);
+    if (!body.ok()) return ErrorResponse(body.status());
+    HttpResponse r;
+    r.content_type = kFederateContentType;
+    std::shared_ptr<FederateBody> shared = std::move(body).value();
+    r.stream = [shared](std::string* piece) { return shared->Next(piece); };
     return r;
   }
 
@@ -205,7 +235,7 @@ class Server::Impl {
   HttpMetrics http_metrics_;
   RemoteWriteHandler write_handler_;
   RemoteReadHandler read_handler_;
-  LatestValuesCollector latest_values_;
+  FederateHandler federate_handler_;
   // Set before Run.
   std::vector<const prometheus::Collectable*> extra_collectables_;
   prometheus::Gauge& active_series_;

@@ -291,4 +291,13 @@ std::string LabelSetView::ToString() const {
   return out;
 }
 
+bool LabelSetLess(const LabelSetView& a, const LabelSetView& b) {
+  auto ia = a.begin(), ib = b.begin();
+  for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
+    if (ia->name != ib->name) return ia->name < ib->name;
+    if (ia->value != ib->value) return ia->value < ib->value;
+  }
+  return ia == a.end() && ib != b.end();
+}
+
 }  // namespace promewma::model

@@ -141,6 +141,10 @@ char* WriteWithNameSuffix(std::string_view encoded,
                           const MetricNameEntry& entry,
                           std::string_view suffix, char* out);
 
+// Prometheus' order of label sets: label by label, name then value, a set
+// that is a prefix of another first. Remote read and federation answer in it.
+bool LabelSetLess(const LabelSetView& a, const LabelSetView& b);
+
 }  // namespace promewma::model
 
 #endif  // PROMEWMA_MODEL_LABELS_H_

@@ -514,6 +514,16 @@ bool Selector::Matches(const LabelSetView& labels) const {
   return true;
 }
 
+bool Selector::MatchesWithName(const LabelSetView& labels,
+                               std::string_view name) const {
+  for (const Matcher& m : matchers_) {
+    const std::string_view value =
+        m.name() == kMetricNameLabel ? name : labels.Get(m.name());
+    if (!m.Matches(value)) return false;
+  }
+  return true;
+}
+
 std::string Selector::ToString() const {
   // The metric name goes in front of the braces only when it is the one
   // __name__ matcher and a plain equality; otherwise printing it there would

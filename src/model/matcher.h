@@ -94,6 +94,11 @@ class Selector {
 
   // True when every matcher matches; absent labels have the value "".
   bool Matches(const LabelSetView& labels) const;
+  // Matches() for the series `labels` with its metric name replaced by
+  // `name`: how a derived series (cpu:ewma{...}) is matched from the labels
+  // of its input series (cpu{...}) without building its label set.
+  bool MatchesWithName(const LabelSetView& labels,
+                       std::string_view name) const;
 
   const std::vector<Matcher>& matchers() const { return matchers_; }
 
