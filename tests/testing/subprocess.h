@@ -29,7 +29,8 @@ class TempDir {
 class Subprocess {
  public:
   // Starts argv[0] with the given arguments; stdout and stderr go to files
-  // in `dir`.
+  // in `dir`. The child is killed if the test process dies first, so a
+  // crashed or timed-out test leaves no server running.
   Subprocess(const std::vector<std::string>& argv, const std::string& dir);
   // Kills the child (SIGKILL) if it is still running.
   ~Subprocess();
@@ -38,6 +39,7 @@ class Subprocess {
   // 128+signal when killed by a signal, or -1 on timeout.
   int Wait(std::chrono::milliseconds timeout);
   void Signal(int sig);
+  pid_t pid() const { return pid_; }
   std::string Stdout() const;
   std::string Stderr() const;
 
