@@ -14,6 +14,7 @@
 #include "codec/snappy_block.h"
 #include "promewma/version.h"
 #include "remote.pb.h"
+#include "testing/peers.h"
 #include "testing/subprocess.h"
 
 namespace promewma::csv2rw {
@@ -23,7 +24,7 @@ using namespace std::chrono_literals;
 using testing::RunCommand;
 using testing::TempDir;
 
-const std::string kCsv2rw = std::string(PROMEWMA_BINARY_DIR) + "/bin/csv2rw";
+const std::string kCsv2rw = testing::Csv2rwBinary();
 
 struct Run {
   int status;
