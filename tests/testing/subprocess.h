@@ -55,13 +55,21 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& dir,
                std::string* out, std::string* err,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-// Polls http://127.0.0.1:port/path until it answers 200; false when it has
-// not within `limit`.
-bool WaitForHttpOk(int port, const std::string& path,
-                   std::chrono::milliseconds limit);
+// A TCP port on 127.0.0.1 that refuses connections for as long as this
+// object lives: a socket is bound to it and never listens, so no other
+// process can start listening there meanwhile.
+class RefusingLoopbackPort {
+ public:
+  RefusingLoopbackPort();
+  ~RefusingLoopbackPort();
+  RefusingLoopbackPort(const RefusingLoopbackPort&) = delete;
+  RefusingLoopbackPort& operator=(const RefusingLoopbackPort&) = delete;
+  int port() const { return port_; }
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreeLoopbackPort();
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 }  // namespace promewma::testing
 
