@@ -14,8 +14,9 @@ packages=(
   libssl-dev
   # tests and benchmarks (openssl: the write-back TLS test makes its certs)
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
-  # real peers for the integration tests
-  prometheus prometheus-node-exporter victoria-metrics
+  # real peers for the integration tests (victoria-metrics ships vmagent);
+  # a test whose peer is missing fails and names the package
+  prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager
   # fuzzing (libFuzzer ships with clang's runtime)
   clang libclang-rt-14-dev
 )

@@ -6,35 +6,34 @@
 #include <signal.h>
 
 #include <atomic>
-#include <fstream>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
-#include <regex>
-#include <sstream>
 #include <thread>
 
 #include "codec/snappy_block.h"
-#include "db/database.h"
+#include "ewma/series_estimator.h"
+#include "testing/peers.h"
 #include "testing/remote_write.h"
-#include "testing/subprocess.h"
 
 namespace promewma::app {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Subprocess;
-using testing::TempDir;
 
-const std::string kBinary = std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
 constexpr int kSeries = 50;
+constexpr int64_t kFirstMs = 1700000000000;
 
+int64_t TimeAt(int t) { return kFirstMs + t * 15000; }
+double ValueAt(int t, int s) { return 20.0 + (t * 13 + s * 7) % 17; }
+std::string Host(int s) { return "h" + std::to_string(s); }
+
+// One request: sample t of every series cpu{host="h<s>"}.
 std::string Body(int t) {
   std::vector<testing::TestSeries> request;
   for (int s = 0; s < kSeries; ++s) {
-    request.push_back(
-        {{{"__name__", "cpu"}, {"host", "h" + std::to_string(s)}},
-         {{1700000000000 + t * 15000, 20.0 + (t * 13 + s * 7) % 17}}});
+    request.push_back({{{"__name__", "cpu"}, {"host", Host(s)}},
+                       {{TimeAt(t), ValueAt(t, s)}}});
   }
   return codec::CompressSnappyBlock(testing::SerializeWriteRequest(request));
 }
@@ -44,71 +43,54 @@ httplib::Result Post(httplib::Client& c, const std::string& body) {
                 "application/x-protobuf");
 }
 
-// series text -> (value, timestamp) for one derived metric on /metrics.
-std::map<std::string, std::pair<double, int64_t>> Scrape(
-    int port, const std::string& metric) {
-  httplib::Client c("127.0.0.1", port);
-  auto r = c.Get("/metrics");
-  REQUIRE(r);
-  std::map<std::string, std::pair<double, int64_t>> out;
-  std::regex line("^" + metric + "(\\{[^}]*\\}) (\\S+) (\\d+)$");
-  std::istringstream in(r->body);
-  std::string l;
-  std::smatch m;
-  while (std::getline(in, l)) {
-    if (std::regex_match(l, m, line))
-      out[m[1]] = {std::stod(m[2]), std::stoll(m[3])};
+struct Latest {
+  double ewma;
+  int64_t timestamp_ms;
+};
+
+// host -> latest cpu:ewma on promewma's /metrics.
+std::map<std::string, Latest> ScrapeEwma(const testing::Peer& promewma) {
+  std::map<std::string, Latest> out;
+  for (const testing::ExposedSample& s :
+       testing::SamplesNamed(promewma.Scrape(), "cpu:ewma")) {
+    REQUIRE(s.labels.size() == 1);
+    REQUIRE(s.timestamp_ms);
+    REQUIRE(out.emplace(s.labels.at("host"), Latest{s.value, *s.timestamp_ms})
+                .second);
   }
   return out;
 }
 
-std::map<std::string, std::pair<double, int64_t>> Reference(int last_t) {
-  db::Database ingester{head::HeadOptions{}};
-  head::Head& engine = *ingester.head();
-  codec::DecodedWriteRequest decoded;
-  std::string raw;
-  head::ApplyResult result;
-  for (int t = 0; t <= last_t; ++t) {
-    const std::string body = Body(t);
-    REQUIRE(codec::DecompressSnappyBlock(body, 1 << 30, &raw).ok());
-    REQUIRE(codec::DecodeWriteRequest(raw, &decoded).ok());
-    REQUIRE(ingester.Ingest(decoded, body, &result).ok());
+// host -> the estimator's ewma (promewma's defaults) after requests 0..last_t.
+std::map<std::string, Latest> Reference(int last_t) {
+  std::map<std::string, Latest> out;
+  const ewma::EstimatorParams params;
+  for (int s = 0; s < kSeries; ++s) {
+    ewma::EstimatorState state;
+    ewma::DerivedValues v;
+    for (int t = 0; t <= last_t; ++t) {
+      REQUIRE(ewma::UpdateEstimator(params, &state, TimeAt(t), ValueAt(t, s),
+                                    &v) == ewma::SampleOutcome::kApplied);
+    }
+    out[Host(s)] = {v.get(ewma::Output::kEwma), TimeAt(last_t)};
   }
-  std::map<std::string, std::pair<double, int64_t>> out;
-  engine.VisitLatest([&](const head::LatestDerived& d) {
-    std::string labels = d.labels.ToString();
-    labels = labels.substr(labels.find('{'));
-    labels.erase(std::remove(labels.begin(), labels.end(), ' '), labels.end());
-    out[labels] = {d.values.get(ewma::Output::kEwma), d.timestamp_ms};
-  });
   return out;
 }
 
-void RequireSameValues(
-    const std::map<std::string, std::pair<double, int64_t>>& got,
-    const std::map<std::string, std::pair<double, int64_t>>& want) {
+void RequireSameValues(const std::map<std::string, Latest>& got,
+                       const std::map<std::string, Latest>& want) {
   REQUIRE(got.size() == want.size());
-  for (const auto& [series, v] : want) {
-    INFO(series);
-    REQUIRE(got.count(series) == 1);
-    REQUIRE(got.at(series).second == v.second);
-    REQUIRE(got.at(series).first == Approx(v.first).epsilon(1e-12));
+  for (const auto& [host, v] : want) {
+    INFO("host " << host);
+    REQUIRE(got.count(host) == 1);
+    REQUIRE(got.at(host).timestamp_ms == v.timestamp_ms);
+    REQUIRE(got.at(host).ewma == Approx(v.ewma).epsilon(1e-12));
   }
 }
 
 TEST_CASE("SIGKILL under load loses no acknowledged sample") {
-  TempDir dir;
-  const std::string data = dir.path() + "/data";
-  int port = testing::FreeLoopbackPort();
-  auto start = [&] {
-    return std::make_unique<Subprocess>(
-        std::vector<std::string>{kBinary, "--listen",
-                                 "127.0.0.1:" + std::to_string(port),
-                                 "--data-dir", data},
-        dir.path());
-  };
-  auto promewma = start();
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
+  auto promewma = testing::StartPromewma();
+  const int port = promewma->port();
 
   // One sender, as one Prometheus shard: requests in order, each retried
   // until acknowledged, until the process dies under it.
@@ -123,69 +105,41 @@ TEST_CASE("SIGKILL under load loses no acknowledged sample") {
     }
   });
   std::this_thread::sleep_for(400ms);
-  promewma->Signal(SIGKILL);
-  REQUIRE(promewma->Wait(10s) == 128 + SIGKILL);
+  REQUIRE(promewma->Kill() == 128 + SIGKILL);
   sender.join();
   const int acked = last_acked.load();
   REQUIRE(acked > 5);  // it was under load
 
-  promewma = start();
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 30s));
-  auto after = Scrape(port, "cpu:ewma");
+  promewma->Start();
+  const auto after = ScrapeEwma(*promewma);
   // The request in flight at the kill may or may not have been logged;
   // everything acknowledged must be there.
-  const auto with_acked = Reference(acked);
-  const int64_t recovered_ts = after.begin()->second.second;
   INFO("acked up to " << acked);
-  if (recovered_ts == with_acked.begin()->second.second) {
-    RequireSameValues(after, with_acked);
-  } else {
-    RequireSameValues(after, Reference(acked + 1));
-  }
+  REQUIRE(after.size() == kSeries);
+  const int64_t recovered_ms = after.begin()->second.timestamp_ms;
+  REQUIRE((recovered_ms == TimeAt(acked) || recovered_ms == TimeAt(acked + 1)));
+  RequireSameValues(
+      after, Reference(recovered_ms == TimeAt(acked) ? acked : acked + 1));
   // The sender retries its unacknowledged request; duplicates are exact.
   httplib::Client c("127.0.0.1", port);
   REQUIRE(Post(c, Body(acked + 1))->status == 204);
   REQUIRE(Post(c, Body(acked + 2))->status == 204);
-  RequireSameValues(Scrape(port, "cpu:ewma"), Reference(acked + 2));
+  RequireSameValues(ScrapeEwma(*promewma), Reference(acked + 2));
 
-  promewma->Signal(SIGTERM);
-  REQUIRE(promewma->Wait(10s) == 0);
-}
-
-double MetricValue(int port, const std::string& name) {
-  httplib::Client c("127.0.0.1", port);
-  auto r = c.Get("/metrics");
-  REQUIRE(r);
-  std::smatch m;
-  const std::regex line("(^|\\n)" + name + " (\\S+)");
-  if (!std::regex_search(r->body, m, line)) return 0;
-  return std::stod(m[2]);
+  REQUIRE(promewma->Stop() == 0);
 }
 
 TEST_CASE("chunks sealed before a checkpoint survive a SIGKILL after it") {
   // Sealed chunks skip RocksDB's WAL (the request log can rebuild them);
   // a checkpoint drops that log, so it must have made them durable first.
-  TempDir dir;
-  const int port = testing::FreeLoopbackPort();
-  {
-    std::ofstream config(dir.path() + "/promewma.yml");
-    config << "listen: 127.0.0.1:" << port << "\n"
-           << "data_dir: " << dir.path() << "/data\n"
-           << "checkpoint_interval: 1s\n";
-  }
-  auto start = [&] {
-    return std::make_unique<Subprocess>(
-        std::vector<std::string>{kBinary, "--config",
-                                 dir.path() + "/promewma.yml"},
-        dir.path());
-  };
-  auto promewma = start();
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
+  testing::PromewmaOptions options;
+  options.config = "checkpoint_interval: 1s\n";
+  auto promewma = testing::StartPromewma(options);
   // 300 samples a series: two sealed raw chunks (120 samples each) and an
   // open head.
   constexpr int kSteps = 300;
   {
-    httplib::Client c("127.0.0.1", port);
+    httplib::Client c("127.0.0.1", promewma->port());
     for (int t = 0; t < kSteps; ++t) REQUIRE(Post(c, Body(t))->status == 204);
   }
   const double sent_at =
@@ -193,28 +147,26 @@ TEST_CASE("chunks sealed before a checkpoint survive a SIGKILL after it") {
           std::chrono::system_clock::now().time_since_epoch())
           .count();
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (MetricValue(port,
-                     "promewma_checkpoint_last_success_timestamp_seconds") <
+  while (promewma->MetricValue(
+             "promewma_checkpoint_last_success_timestamp_seconds") <
          sent_at + 0.1) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(100ms);
   }
-  promewma->Signal(SIGKILL);
-  REQUIRE(promewma->Wait(10s) == 128 + SIGKILL);
+  REQUIRE(promewma->Kill() == 128 + SIGKILL);
 
-  promewma = start();
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 30s));
+  promewma->Start();
   for (int s : {0, kSeries - 1}) {
     const auto samples = testing::RemoteReadSeries(
-        port, {{"__name__", "cpu"}, {"host", "h" + std::to_string(s)}}, 0,
+        promewma->port(), {{"__name__", "cpu"}, {"host", Host(s)}}, 0,
         INT64_MAX);
     REQUIRE(samples.size() == kSteps);
     for (int t = 0; t < kSteps; ++t) {
-      REQUIRE(samples[t].first == 1700000000000 + t * 15000);
+      REQUIRE(samples[t].first == TimeAt(t));
+      REQUIRE(samples[t].second == ValueAt(t, s));
     }
   }
-  promewma->Signal(SIGTERM);
-  REQUIRE(promewma->Wait(10s) == 0);
+  REQUIRE(promewma->Stop() == 0);
 }
 
 }  // namespace

@@ -2,26 +2,23 @@
 // clean exit on SIGTERM.
 
 #include <httplib.h>
-#include <signal.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <thread>
+#include <optional>
 
 #include "codec/snappy_block.h"
+#include "ewma/series_estimator.h"
 #include "promewma/version.h"
+#include "testing/peers.h"
 #include "testing/remote_write.h"
-#include "testing/subprocess.h"
 
 namespace promewma::app {
 namespace {
 
-using namespace std::chrono_literals;
 using testing::RunCommand;
-using testing::Subprocess;
 using testing::TempDir;
 
-const std::string kBinary = std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
+const std::string kBinary = testing::PromewmaBinary();
 
 TEST_CASE("version and help flags") {
   TempDir dir;
@@ -69,38 +66,29 @@ TEST_CASE("bad flags and a bad config file stop startup with one line") {
 }
 
 TEST_CASE("a port in use is reported, not crashed on") {
+  auto first = testing::StartPromewma();
   TempDir dir;
-  const int port = testing::FreeLoopbackPort();
-  Subprocess first({kBinary, "--listen", "127.0.0.1:" + std::to_string(port),
-                    "--data-dir", dir.path() + "/data1"},
-                   dir.path());
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
   std::string out, err;
-  REQUIRE(RunCommand({kBinary, "--listen", "127.0.0.1:" + std::to_string(port),
-                      "--data-dir", dir.path() + "/data2"},
+  REQUIRE(RunCommand({kBinary, "--listen", first->address(), "--data-dir",
+                      dir.path() + "/data"},
                      dir.path(), &out, &err) == 1);
-  REQUIRE(err.find("cannot listen on 127.0.0.1:" + std::to_string(port)) !=
+  REQUIRE(err.find("cannot listen on " + first->address()) !=
           std::string::npos);
-  first.Signal(SIGTERM);
-  REQUIRE(first.Wait(10s) == 0);
+  REQUIRE(first->Stop() == 0);
 }
 
 TEST_CASE("serves remote write and /metrics, exits 0 on SIGTERM") {
-  TempDir dir;
-  const int port = testing::FreeLoopbackPort();
-  const std::string config = dir.WriteFile("promewma.yml", R"(
+  testing::PromewmaOptions options;
+  options.config = R"(
 ewma:
   span: 10
   min_samples: 3
   outputs: [ewma, upper_threshold, lower_threshold]
 rules:
   - match: cpu_utilization
-)");
-  Subprocess p({kBinary, "--config", config, "--listen",
-                "127.0.0.1:" + std::to_string(port), "--log-level", "debug",
-                "--data-dir", dir.path() + "/data"},
-               dir.path());
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
+)";
+  options.args = {"--log-level", "debug"};
+  auto p = testing::StartPromewma(options);
 
   std::vector<std::pair<int64_t, double>> samples;
   for (int i = 0; i < 6; ++i) samples.push_back({1000 * i, 50.0 + i});
@@ -108,59 +96,65 @@ rules:
       codec::CompressSnappyBlock(testing::SerializeWriteRequest(
           {{{{"__name__", "cpu_utilization"}, {"instance", "vm-1"}}, samples},
            {{{"__name__", "memory"}, {"instance", "vm-1"}}, samples}}));
-  httplib::Client c("127.0.0.1", port);
+  httplib::Client c("127.0.0.1", p->port());
   auto r = c.Post("/api/v1/write", {{"Content-Encoding", "snappy"}}, body,
                   "application/x-protobuf");
   REQUIRE(r);
   REQUIRE(r->status == 204);
-  auto m = c.Get("/metrics");
-  REQUIRE(m);
-  INFO(m->body);
-  REQUIRE(m->body.find("cpu_utilization:ewma{instance=\"vm-1\"} ") !=
-          std::string::npos);
-  REQUIRE(m->body.find("cpu_utilization:lower_threshold{instance=\"vm-1\"} ") !=
-          std::string::npos);
-  REQUIRE(m->body.find("memory:ewma") == std::string::npos);  // no rule matches
-  REQUIRE(m->body.find(
-              "promewma_write_samples_dropped_total{reason=\"unmatched\"} 6") !=
-          std::string::npos);
-  REQUIRE(m->body.find("promewma_build_info{version=\"") != std::string::npos);
-  // One request logged: its body and a 21-byte record header.
-  REQUIRE(m->body.find("\npromewma_request_log_segments 1\n") !=
-          std::string::npos);
-  REQUIRE(m->body.find("\npromewma_request_log_bytes " +
-                       std::to_string(21 + body.size()) + "\n") !=
-          std::string::npos);
 
-  p.Signal(SIGTERM);
-  REQUIRE(p.Wait(10s) == 0);
-  const std::string log = p.Stderr();
-  REQUIRE(log.find("listening on 127.0.0.1:" + std::to_string(port)) !=
-          std::string::npos);
+  // The derived values are the estimator's for the config above.
+  ewma::EstimatorParams params;
+  params.min_samples = 3;
+  params.outputs = ewma::OutputBit(ewma::Output::kEwma) |
+                   ewma::OutputBit(ewma::Output::kUpperThreshold) |
+                   ewma::OutputBit(ewma::Output::kLowerThreshold);
+  ewma::EstimatorState state;
+  ewma::DerivedValues want;
+  for (const auto& [t, v] : samples)
+    ewma::UpdateEstimator(params, &state, t, v, &want);
+  REQUIRE(want.has(ewma::Output::kLowerThreshold));
+
+  const std::vector<testing::ExposedSample> m = p->Scrape();
+  const testing::LabelSet vm1 = {{"instance", "vm-1"}};
+  for (const auto& [name, output] :
+       {std::pair{"cpu_utilization:ewma", ewma::Output::kEwma},
+        {"cpu_utilization:upper_threshold", ewma::Output::kUpperThreshold},
+        {"cpu_utilization:lower_threshold", ewma::Output::kLowerThreshold}}) {
+    INFO(name);
+    const std::optional<testing::ExposedSample> got =
+        testing::FindSample(m, name, vm1);
+    REQUIRE(got);
+    REQUIRE(got->value == Approx(want.get(output)).epsilon(1e-12));
+    REQUIRE(got->timestamp_ms == samples.back().first);
+  }
+  // No rule matches memory: it derives nothing and is counted.
+  REQUIRE(testing::SamplesNamed(m, "memory:ewma").empty());
+  REQUIRE(p->MetricValue("promewma_write_samples_dropped_total",
+                         {{"reason", "unmatched"}}) == 6);
+  REQUIRE(testing::SamplesNamed(m, "promewma_build_info").size() == 1);
+  REQUIRE(testing::SamplesNamed(m, "promewma_build_info")[0].labels.at(
+              "version") == kVersion);
+  // One request logged: its body and a 21-byte record header.
+  REQUIRE(p->MetricValue("promewma_request_log_segments") == 1);
+  REQUIRE(p->MetricValue("promewma_request_log_bytes") == 21 + body.size());
+  const double ewma_before =
+      testing::FindSample(m, "cpu_utilization:ewma", vm1)->value;
+
+  REQUIRE(p->Stop() == 0);
+  const std::string log = p->Stderr();
+  // The start-up line names the port the kernel chose for --listen ...:0.
+  REQUIRE(log.find("listening on " + p->address() + " ") != std::string::npos);
   REQUIRE(log.find("shutting down") != std::string::npos);
   REQUIRE(log.find("checkpoint: 1 series") != std::string::npos);
 
   // The shutdown checkpoint leaves nothing to replay, and nothing is lost.
-  Subprocess again(
-      {kBinary, "--config", config, "--listen",
-       "127.0.0.1:" + std::to_string(port), "--data-dir", dir.path() + "/data"},
-      dir.path());
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 10s));
-  auto m2 = c.Get("/metrics");
-  REQUIRE(m2);
-  const std::string ewma_line = "cpu_utilization:ewma{instance=\"vm-1\"} ";
-  const size_t a = m->body.find(ewma_line), b = m2->body.find(ewma_line);
-  REQUIRE(b != std::string::npos);
-  REQUIRE(m2->body.substr(b, m2->body.find('\n', b) - b) ==
-          m->body.substr(a, m->body.find('\n', a) - a));
+  p->Start();
+  REQUIRE(p->MetricValue("cpu_utilization:ewma", vm1) == ewma_before);
   // The shutdown checkpoint covered the whole log: no segment is left.
-  REQUIRE(m2->body.find("\npromewma_request_log_segments 0\n") !=
-          std::string::npos);
-  REQUIRE(m2->body.find("\npromewma_request_log_bytes 0\n") !=
-          std::string::npos);
-  again.Signal(SIGTERM);
-  REQUIRE(again.Wait(10s) == 0);
-  REQUIRE(again.Stderr().find(
+  REQUIRE(p->MetricValue("promewma_request_log_segments") == 0);
+  REQUIRE(p->MetricValue("promewma_request_log_bytes") == 0);
+  REQUIRE(p->Stop() == 0);
+  REQUIRE(p->Stderr().find(
               "recovered 1 series from the checkpoint and 0 requests") !=
           std::string::npos);
 }

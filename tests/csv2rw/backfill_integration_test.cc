@@ -4,13 +4,13 @@
 // the independent pandas reference (tests/ewma/pandas_reference.py --csv,
 // which parses the CSV with pandas itself) to 1e-9 relative.
 //
-// The shipped deploy/local/demo_cpu.csv always runs. The shared data
+// Two data sets: the shipped deploy/local/demo_cpu.csv (the original
+// project's format), and the shared test data next to the project
 // (${PROJECT_SOURCE_DIR}/../shared/data: the original project's
-// synthetic_data.csv and the NAB CPU files) runs when present and is
-// reported as skipped otherwise.
+// synthetic_data.csv and the NAB CPU files, NAB's `timestamp,value`
+// format). Data that is not there fails the test, naming the path.
 
 #include <httplib.h>
-#include <signal.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "codec/snappy_block.h"
+#include "testing/peers.h"
 #include "testing/remote_write.h"
 #include "testing/subprocess.h"
 
@@ -34,9 +34,6 @@ using testing::Subprocess;
 using testing::TempDir;
 
 const std::string kSourceDir = PROMEWMA_SOURCE_DIR;
-const std::string kPromewma =
-    std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
-const std::string kCsv2rw = std::string(PROMEWMA_BINARY_DIR) + "/bin/csv2rw";
 // promewma's defaults (DESIGN.md "EWMA, exactly").
 constexpr int kSpan = 10;
 constexpr double kK = 3;
@@ -72,8 +69,8 @@ std::vector<std::pair<int64_t, double>> RemoteRead(int port,
                                                    const std::string& name,
                                                    const std::string& source,
                                                    int64_t start, int64_t end) {
-  return testing::RemoteReadSeries(port, {{"__name__", name}, {"source", source}},
-                                   start, end);
+  return testing::RemoteReadSeries(
+      port, {{"__name__", name}, {"source", source}}, start, end);
 }
 
 void RequireClose(double got, double want, const std::string& what) {
@@ -87,12 +84,10 @@ void RequireClose(double got, double want, const std::string& what) {
 // checks both derived series of each against pandas.
 void BackfillAndCompare(const std::vector<std::string>& files) {
   TempDir dir;
-  const int port = testing::FreeLoopbackPort();
-  Subprocess promewma(
-      {kPromewma, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
-       dir.path() + "/data", "--log-level", "warn"},
-      dir.path());
-  REQUIRE(testing::WaitForHttpOk(port, "/-/ready", 20s));
+  testing::PromewmaOptions options;
+  options.args = {"--log-level", "warn"};
+  auto promewma = testing::StartPromewma(options);
+  const int port = promewma->port();
 
   // The references run meanwhile, all at once (pandas takes ~0.4 s to
   // start).
@@ -109,14 +104,14 @@ void BackfillAndCompare(const std::vector<std::string>& files) {
         dir.path()));
   }
 
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
+  const std::string url = promewma->url() + "/api/v1/write";
   for (const std::string& file : files) {
     const std::string source = std::filesystem::path(file).stem().string();
     std::string out, err;
-    const int status = testing::RunCommand(
-        {kCsv2rw, file, "--url", url, "--label", "source=" + source},
-        dir.path(), &out, &err, 30s);
+    const int status =
+        testing::RunCommand({testing::Csv2rwBinary(), file, "--url", url,
+                             "--label", "source=" + source},
+                            dir.path(), &out, &err, 30s);
     INFO(file << ": " << err);
     REQUIRE(status == 0);
     REQUIRE(err.find(" samples sent (") != std::string::npos);
@@ -154,8 +149,7 @@ void BackfillAndCompare(const std::vector<std::string>& files) {
       ++u;
     }
   }
-  promewma.Signal(SIGTERM);
-  REQUIRE(promewma.Wait(20s) == 0);
+  REQUIRE(promewma->Stop() == 0);
 }
 
 TEST_CASE("the shipped demo CSV, backfilled into promewma, matches pandas") {
@@ -168,13 +162,10 @@ TEST_CASE(
     "the original project's data and NAB, backfilled into promewma, "
     "match pandas") {
   const std::string data = kSourceDir + "/../shared/data";
-  if (!std::filesystem::exists(data + "/synthetic_data.csv") ||
-      !std::filesystem::is_directory(data + "/nab")) {
-    WARN("SKIPPED: " << data
-                     << " (synthetic_data.csv and nab/) is not there; only "
-                        "the shipped demo CSV was checked");
-    return;
-  }
+  INFO("the shared test data (synthetic_data.csv and nab/*.csv) belongs in "
+       << data);
+  REQUIRE(std::filesystem::exists(data + "/synthetic_data.csv"));
+  REQUIRE(std::filesystem::is_directory(data + "/nab"));
   std::vector<std::string> files = {data + "/synthetic_data.csv"};
   std::vector<std::string> nab;
   for (const auto& e : std::filesystem::directory_iterator(data + "/nab")) {

@@ -14,6 +14,7 @@
 #include "codec/snappy_block.h"
 #include "promewma/version.h"
 #include "remote.pb.h"
+#include "testing/peers.h"
 #include "testing/subprocess.h"
 
 namespace promewma::csv2rw {
@@ -23,7 +24,7 @@ using namespace std::chrono_literals;
 using testing::RunCommand;
 using testing::TempDir;
 
-const std::string kCsv2rw = std::string(PROMEWMA_BINARY_DIR) + "/bin/csv2rw";
+const std::string kCsv2rw = testing::Csv2rwBinary();
 
 struct Run {
   int status;
@@ -292,7 +293,8 @@ TEST_CASE("bad flags and flag values: one line, exit 2") {
 TEST_CASE("an unreachable URL fails after the retry bound with one line") {
   TempDir dir;
   const std::string csv = dir.WriteFile("good.csv", kGoodCsv);
-  const int port = testing::FreeLoopbackPort();  // nothing listens there
+  const testing::RefusingLoopbackPort refusing;  // nothing listens there
+  const int port = refusing.port();
   const std::string url =
       "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
   const auto start = std::chrono::steady_clock::now();

@@ -224,6 +224,7 @@ TEST_CASE("STREAMED_XOR_CHUNKS: same samples; whole chunks sent as stored") {
         REQUIRE(chunk.type() == prometheus::Chunk::XOR);
         Samples decoded;
         REQUIRE(codec::DecodeXorChunk(chunk.data(), &decoded).ok());
+        REQUIRE(!decoded.empty());
         REQUIRE(decoded.front().first == chunk.min_time_ms());
         REQUIRE(decoded.back().first == chunk.max_time_ms());
         REQUIRE(chunk.min_time_ms() >= start);

@@ -6,9 +6,12 @@
 #include <prometheus/registry.h>
 
 #include <catch2/catch.hpp>
+#include <optional>
 #include <thread>
 
 #include "codec/snappy_block.h"
+#include "ewma/series_estimator.h"
+#include "testing/peers.h"
 #include "testing/remote_write.h"
 
 namespace promewma::http {
@@ -67,29 +70,66 @@ TEST_CASE("remote write, then the derived values on /metrics") {
   REQUIRE(m->status == 200);
   const std::string& text = m->body;
   INFO(text);
-  // Latest EWMA and upper threshold, at the last input sample's timestamp.
-  REQUIRE(text.find("# TYPE cpu:ewma gauge") != std::string::npos);
-  REQUIRE(text.find("cpu:ewma{host=\"a\"} ") != std::string::npos);
-  REQUIRE(text.find("cpu:upper_threshold{host=\"a\"} ") != std::string::npos);
-  REQUIRE(text.find(" 1700000165000\n") != std::string::npos);
+  REQUIRE(text.find("\n# TYPE cpu:ewma gauge\n") != std::string::npos);
+  const std::vector<testing::ExposedSample> exposed =
+      testing::ParseExposition(text);
+  auto value = [&](const std::string& name, const testing::LabelSet& labels) {
+    INFO(name);
+    const std::optional<testing::ExposedSample> found =
+        testing::FindSample(exposed, name, labels);
+    REQUIRE(found);
+    return *found;
+  };
+  // Latest EWMA and upper threshold (the estimator's, with the default
+  // parameters), at the last input sample's timestamp.
+  ewma::EstimatorParams params;
+  ewma::EstimatorState state;
+  ewma::DerivedValues want;
+  for (const auto& [t, v] : samples)
+    ewma::UpdateEstimator(params, &state, t, v, &want);
+  REQUIRE(want.has(ewma::Output::kUpperThreshold));
+  for (const auto& [name, output] :
+       {std::pair{"cpu:ewma", ewma::Output::kEwma},
+        {"cpu:upper_threshold", ewma::Output::kUpperThreshold}}) {
+    const testing::ExposedSample got = value(name, {{"host", "a"}});
+    INFO(name);
+    // prometheus-cpp prints 16 significant digits, one short of a round
+    // trip.
+    REQUIRE(got.value == Approx(want.get(output)).epsilon(1e-15));
+    REQUIRE(got.timestamp_ms == samples.back().first);
+  }
   // Self-metrics.
-  REQUIRE(text.find("promewma_write_samples_received_total 12") !=
-          std::string::npos);
-  REQUIRE(text.find("promewma_write_samples_applied_total 12") !=
-          std::string::npos);
-  REQUIRE(text.find("promewma_series_active 1") != std::string::npos);
-  REQUIRE(
-      text.find(
-          "promewma_http_requests_total{code=\"204\",handler=\"write\"} 1") !=
-      std::string::npos);
-  REQUIRE(
-      text.find(
-          "promewma_http_request_duration_seconds_bucket{handler=\"write\"") !=
-      std::string::npos);
-  REQUIRE(
-      text.find(
-          "promewma_write_samples_dropped_total{reason=\"out_of_order\"} 0") !=
-      std::string::npos);
+  REQUIRE(value("promewma_write_samples_received_total", {}).value == 12);
+  REQUIRE(value("promewma_write_samples_applied_total", {}).value == 12);
+  REQUIRE(value("promewma_series_active", {}).value == 1);
+  REQUIRE(value("promewma_http_requests_total",
+                {{"code", "204"}, {"handler", "write"}})
+              .value == 1);
+  REQUIRE(value("promewma_http_request_duration_seconds_count",
+                {{"handler", "write"}})
+              .value == 1);
+  REQUIRE(value("promewma_write_samples_dropped_total",
+                {{"reason", "out_of_order"}})
+              .value == 0);
+
+  // One sample older than the series' last: refused and counted.
+  r = PostWrite(s.client(), testing::SerializeWriteRequest(
+                                {{{{"__name__", "cpu"}, {"host", "a"}},
+                                  {{samples.front().first, 1.0}}}}));
+  REQUIRE(r);
+  REQUIRE(r->status == 400);
+  m = s.client().Get("/metrics");
+  REQUIRE(m);
+  const std::vector<testing::ExposedSample> after =
+      testing::ParseExposition(m->body);
+  REQUIRE(testing::FindSample(after, "promewma_write_samples_dropped_total",
+                              {{"reason", "out_of_order"}})
+              ->value == 1);
+  REQUIRE(testing::FindSample(after, "promewma_write_samples_applied_total")
+              ->value == 12);
+  REQUIRE(testing::FindSample(after, "promewma_http_requests_total",
+                              {{"code", "400"}, {"handler", "write"}})
+              ->value == 1);
 }
 
 TEST_CASE("health, readiness and unknown endpoints") {

@@ -3,46 +3,24 @@
 // ones promewma derived from what was written to it.
 
 #include <httplib.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "codec/snappy_block.h"
 #include "ewma/series_estimator.h"
+#include "testing/peers.h"
 #include "testing/remote_write.h"
-#include "testing/subprocess.h"
 
 namespace promewma {
 namespace {
 
-using namespace std::chrono_literals;
-using testing::Subprocess;
-using testing::TempDir;
-
-const std::string kPromewma =
-    std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
-const char* kPrometheus = "/usr/bin/prometheus";
-
 double ValueAt(int t) { return 30 + 10 * std::sin(t / 9.0) + (t % 5); }
 
 TEST_CASE("Prometheus 2.42 remote_read returns promewma's derived series") {
-  if (access(kPrometheus, X_OK) != 0) {
-    WARN("prometheus not installed; run tools/bootstrap.sh");
-    return;
-  }
-  TempDir dir;
-  const int promewma_port = testing::FreeLoopbackPort();
-  const int prometheus_port = testing::FreeLoopbackPort();
-  Subprocess promewma(
-      {kPromewma, "--listen", "127.0.0.1:" + std::to_string(promewma_port),
-       "--data-dir", dir.path() + "/promewma-data"},
-      dir.path());
-  REQUIRE(testing::WaitForHttpOk(promewma_port, "/-/ready", 20s));
+  auto promewma = testing::StartPromewma();
 
   // An hour of history at 15 s, ending a minute ago.
   const int64_t now_ms =
@@ -54,7 +32,7 @@ TEST_CASE("Prometheus 2.42 remote_read returns promewma's derived series") {
   std::vector<std::pair<int64_t, double>> samples;
   for (int t = 0; t < kSamples; ++t)
     samples.push_back({first_ms + t * 15000, ValueAt(t)});
-  httplib::Client pw("127.0.0.1", promewma_port);
+  httplib::Client pw("127.0.0.1", promewma->port());
   for (size_t i = 0; i < samples.size(); i += 50) {
     std::vector<std::pair<int64_t, double>> batch(
         samples.begin() + i,
@@ -69,21 +47,15 @@ TEST_CASE("Prometheus 2.42 remote_read returns promewma's derived series") {
     REQUIRE(r->status == 204);
   }
 
-  const std::string config = dir.WriteFile("prometheus.yml", R"(
+  auto prometheus = testing::StartPrometheus(R"(
 global:
   scrape_interval: 15s
 remote_read:
-  - url: http://127.0.0.1:)" + std::to_string(promewma_port) + R"(/api/v1/read
+  - url: )" + promewma->url() + R"(/api/v1/read
     read_recent: true
 )");
-  Subprocess prometheus(
-      {kPrometheus, "--config.file=" + config,
-       "--storage.tsdb.path=" + dir.path() + "/tsdb",
-       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)},
-      dir.path());
-  REQUIRE(testing::WaitForHttpOk(prometheus_port, "/-/ready", 30s));
 
-  httplib::Client prom("127.0.0.1", prometheus_port);
+  httplib::Client prom("127.0.0.1", prometheus->port());
   prom.set_read_timeout(20, 0);
   auto q = prom.Get(
       "/api/v1/"
@@ -92,7 +64,7 @@ remote_read:
       std::to_string(now_ms / 1000.0));
   REQUIRE(q);
   INFO(q->body);
-  INFO(prometheus.Stderr());
+  INFO(prometheus->StderrTail());
   REQUIRE(q->status == 200);
   auto body = nlohmann::json::parse(q->body);
   REQUIRE(body["status"] == "success");
@@ -117,10 +89,7 @@ remote_read:
     REQUIRE(std::stod(value) == out.get(ewma::Output::kEwma));
   }
 
-  prometheus.Signal(SIGTERM);
-  promewma.Signal(SIGTERM);
-  REQUIRE(prometheus.Wait(30s) >= 0);
-  REQUIRE(promewma.Wait(15s) == 0);
+  REQUIRE(promewma->Stop() == 0);
 }
 
 }  // namespace

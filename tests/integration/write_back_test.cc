@@ -6,11 +6,11 @@
 
 #include <httplib.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -18,20 +18,14 @@
 
 #include "codec/snappy_block.h"
 #include "ewma/series_estimator.h"
+#include "testing/peers.h"
 #include "testing/remote_write.h"
-#include "testing/subprocess.h"
 
 namespace promewma {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Subprocess;
-using testing::TempDir;
-
-const std::string kPromewma =
-    std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
-const char* kPrometheus = "/usr/bin/prometheus";
-const char* kVictoriaMetrics = "/usr/bin/victoria-metrics";
+using testing::Peer;
 
 double ValueAt(int t) { return 30 + 10 * std::sin(t / 7.0) + (t % 3) * 0.37; }
 
@@ -49,12 +43,12 @@ void SendSamples(int port, int64_t first_ms, int first, int last) {
     for (int t = i; t < std::min(last, i + 20); ++t) {
       batch.push_back({first_ms + t * 15000, ValueAt(t)});
     }
-    auto r = pw.Post(
-        "/api/v1/write", {{"Content-Encoding", "snappy"}},
-        codec::CompressSnappyBlock(testing::SerializeWriteRequest(
-            {{{{"__name__", "cpu_utilization"}, {"instance", "vm-1"}},
-              batch}})),
-        "application/x-protobuf");
+    auto r =
+        pw.Post("/api/v1/write", {{"Content-Encoding", "snappy"}},
+                codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+                    {{{{"__name__", "cpu_utilization"}, {"instance", "vm-1"}},
+                      batch}})),
+                "application/x-protobuf");
     REQUIRE(r);
     INFO(r->body);
     REQUIRE(r->status == 204);
@@ -69,11 +63,10 @@ std::map<int64_t, std::pair<double, double>> Expected(int64_t first_ms, int n) {
   ewma::DerivedValues v;
   for (int t = 0; t < n; ++t) {
     ewma::UpdateEstimator(params, &state, first_ms + t * 15000, ValueAt(t), &v);
-    out[first_ms + t * 15000] = {
-        v.get(ewma::Output::kEwma),
-        v.has(ewma::Output::kUpperThreshold)
-            ? v.get(ewma::Output::kUpperThreshold)
-            : NAN};
+    out[first_ms + t * 15000] = {v.get(ewma::Output::kEwma),
+                                 v.has(ewma::Output::kUpperThreshold)
+                                     ? v.get(ewma::Output::kUpperThreshold)
+                                     : NAN};
   }
   return out;
 }
@@ -161,165 +154,149 @@ void CheckValues(const std::map<int64_t, double>& got,
   REQUIRE(got.size() == compared);
 }
 
-bool Installed(const char* path) { return access(path, X_OK) == 0; }
-
-TEST_CASE("derived series are written back into Prometheus 2.42 and "
-          "VictoriaMetrics 1.79") {
-  if (!Installed(kPrometheus) || !Installed(kVictoriaMetrics)) {
-    WARN("prometheus or victoria-metrics not installed; run "
-         "tools/bootstrap.sh");
-    return;
+// promewma's write-back configuration for `targets`, sending fast.
+std::string WriteBackConfig(const std::vector<const Peer*>& targets,
+                            const std::string& preamble = "") {
+  std::string config = preamble + "write_back:\n";
+  for (const Peer* t : targets) {
+    config += "  - url: " + t->url() + "/api/v1/write\n" +
+              "    queue_config: {batch_send_deadline: 100ms, min_backoff: "
+              "50ms, max_backoff: 200ms}\n";
   }
-  TempDir dir;
-  const int prom_port = testing::FreeLoopbackPort();
-  const int vm_port = testing::FreeLoopbackPort();
-  const int pw_port = testing::FreeLoopbackPort();
-  const std::string prom_config = dir.WriteFile("prometheus.yml", R"(
+  return config;
+}
+
+// promewma_writeback_<name>{url="<target>/api/v1/write", ...labels}.
+double WriteBackMetric(const Peer& promewma, const std::string& name,
+                       const Peer& target, testing::LabelSet labels = {}) {
+  labels["url"] = target.url() + "/api/v1/write";
+  return promewma.MetricValue("promewma_writeback_" + name, labels);
+}
+
+// Waits (bounded) until promewma counts `want` samples acknowledged by
+// `target`, and returns the count then.
+double WaitForSent(const Peer& promewma, const Peer& target, double want) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  double sent = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    sent = WriteBackMetric(promewma, "samples_sent_total", target);
+    if (sent >= want) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return sent;
+}
+
+// Nothing was given up on, and nothing is left to send.
+void RequireNothingDroppedOrPending(const Peer& promewma, const Peer& target) {
+  INFO("target " << target.name());
+  for (const char* reason : {"http_4xx", "retry_timeout", "shutdown"}) {
+    INFO("dropped, reason " << reason);
+    REQUIRE(WriteBackMetric(promewma, "samples_dropped_total", target,
+                            {{"reason", reason}}) == 0);
+  }
+  REQUIRE(WriteBackMetric(promewma, "samples_pending", target) == 0);
+}
+
+TEST_CASE(
+    "derived series are written back into Prometheus 2.42 and "
+    "VictoriaMetrics 1.79") {
+  auto prometheus =
+      testing::StartPrometheus(R"(
 global:
   scrape_interval: 1m
 storage:
   tsdb:
     out_of_order_time_window: 6h
-)");
-  Subprocess prometheus(
-      {kPrometheus, "--config.file=" + prom_config,
-       "--storage.tsdb.path=" + dir.path() + "/tsdb",
-       "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
-       "--web.enable-remote-write-receiver"},
-      dir.path());
-  std::vector<std::string> vm_argv = {
-      kVictoriaMetrics, "-storageDataPath=" + dir.path() + "/vm",
-      "-httpListenAddr=127.0.0.1:" + std::to_string(vm_port),
-      "-retentionPeriod=1y"};
-  auto vm = std::make_unique<Subprocess>(vm_argv, dir.path());
-  REQUIRE(testing::WaitForHttpOk(prom_port, "/-/ready", 30s));
-  REQUIRE(testing::WaitForHttpOk(vm_port, "/health", 30s));
-
-  const std::string config = dir.WriteFile("promewma.yml", R"(
-write_back:
-  - url: http://127.0.0.1:)" + std::to_string(prom_port) + R"(/api/v1/write
-    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 200ms}
-  - url: http://127.0.0.1:)" + std::to_string(vm_port) + R"(/api/v1/write
-    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 200ms}
-)");
-  Subprocess promewma({kPromewma, "--config", config, "--listen",
-                       "127.0.0.1:" + std::to_string(pw_port), "--data-dir",
-                       dir.path() + "/promewma-data"},
-                      dir.path());
-  REQUIRE(testing::WaitForHttpOk(pw_port, "/-/ready", 20s));
+)",
+                               {"--web.enable-remote-write-receiver"});
+  auto vm = testing::StartVictoriaMetrics();
+  testing::PromewmaOptions options;
+  options.config = WriteBackConfig({prometheus.get(), vm.get()});
+  auto promewma = testing::StartPromewma(options);
 
   // Two hours of history ending now-ish; sent in two halves with the
   // VictoriaMetrics target down in between.
   const int64_t first_ms = (NowMs() - 2 * 3600 * 1000) / 1000 * 1000;
   constexpr int kSamples = 400;
-  SendSamples(pw_port, first_ms, 0, 200);
+  SendSamples(promewma->port(), first_ms, 0, 200);
   REQUIRE(WaitForSamples(
               [&] {
-                return QueryVictoriaMetrics(vm_port, "cpu_utilization:ewma");
+                return QueryVictoriaMetrics(vm->port(), "cpu_utilization:ewma");
               },
               200, 30s)
               .size() == 200);
 
-  vm->Signal(SIGTERM);
-  REQUIRE(vm->Wait(30s) >= 0);
-  vm.reset();
-  SendSamples(pw_port, first_ms, 200, kSamples);  // accepted: room in queue
-  vm = std::make_unique<Subprocess>(vm_argv, dir.path());
-  REQUIRE(testing::WaitForHttpOk(vm_port, "/health", 30s));
+  vm->Stop();
+  // Accepted: there is room in the queue.
+  SendSamples(promewma->port(), first_ms, 200, kSamples);
+  vm->Start();  // on the port promewma sends to
 
   const auto expected = Expected(first_ms, kSamples);
-  INFO(promewma.Stderr());
+  INFO(promewma->StderrTail());
   for (const char* name :
        {"cpu_utilization:ewma", "cpu_utilization:upper_threshold"}) {
     const bool upper = std::string(name).find("upper") != std::string::npos;
     const size_t want = upper ? kSamples - 10 : kSamples;
     auto from_prom = WaitForSamples(
-        [&] { return QueryPrometheus(prom_port, name); }, want, 30s);
+        [&] { return QueryPrometheus(prometheus->port(), name); }, want, 30s);
     INFO(name << " from Prometheus");
     CheckValues(from_prom, expected, upper, 0);
     auto from_vm = WaitForSamples(
-        [&] { return QueryVictoriaMetrics(vm_port, name); }, want, 60s);
+        [&] { return QueryVictoriaMetrics(vm->port(), name); }, want, 60s);
     INFO(name << " from VictoriaMetrics (backlog drained after its restart)");
     CheckValues(from_vm, expected, upper, 1e-12);
   }
 
-  // The self-metrics count what was sent, per target.
-  httplib::Client pw("127.0.0.1", pw_port);
-  auto metrics = pw.Get("/metrics");
-  REQUIRE(metrics);
-  REQUIRE(metrics->body.find("promewma_writeback_samples_sent_total") !=
-          std::string::npos);
+  // The self-metrics count what each target acknowledged: every ewma
+  // sample and every upper threshold (min_samples 10 holds back the first
+  // ten). Prometheus never failed, so it got each sample once; the
+  // VictoriaMetrics outage was seen and retried, and delivery is at least
+  // once.
+  constexpr double kDerived = kSamples + (kSamples - 10);
+  REQUIRE(WaitForSent(*promewma, *prometheus, kDerived) == kDerived);
+  REQUIRE(WriteBackMetric(*promewma, "samples_failed_total", *prometheus) == 0);
+  REQUIRE(WaitForSent(*promewma, *vm, kDerived) >= kDerived);
+  REQUIRE(WriteBackMetric(*promewma, "samples_failed_total", *vm) > 0);
+  REQUIRE(WriteBackMetric(*promewma, "samples_retried_total", *vm) > 0);
+  RequireNothingDroppedOrPending(*promewma, *prometheus);
+  RequireNothingDroppedOrPending(*promewma, *vm);
 
-  promewma.Signal(SIGTERM);
-  REQUIRE(promewma.Wait(30s) == 0);
-  prometheus.Signal(SIGTERM);
-  vm->Signal(SIGTERM);
-  REQUIRE(prometheus.Wait(30s) >= 0);
-  REQUIRE(vm->Wait(30s) >= 0);
+  REQUIRE(promewma->Stop() == 0);
 }
 
-TEST_CASE("after SIGKILL the backlog a target had not acknowledged is "
-          "re-derived from the log and sent") {
-  if (!Installed(kVictoriaMetrics)) {
-    WARN("victoria-metrics not installed; run tools/bootstrap.sh");
-    return;
-  }
-  TempDir dir;
-  const int vm_port = testing::FreeLoopbackPort();
-  const int pw_port = testing::FreeLoopbackPort();
-  std::vector<std::string> vm_argv = {
-      kVictoriaMetrics, "-storageDataPath=" + dir.path() + "/vm",
-      "-httpListenAddr=127.0.0.1:" + std::to_string(vm_port),
-      "-retentionPeriod=1y"};
-  auto vm = std::make_unique<Subprocess>(vm_argv, dir.path());
-  REQUIRE(testing::WaitForHttpOk(vm_port, "/health", 30s));
+TEST_CASE(
+    "after SIGKILL the backlog a target had not acknowledged is "
+    "re-derived from the log and sent") {
+  auto vm = testing::StartVictoriaMetrics();
   // Checkpoints every second: they must wait for delivery, or the samples
   // they cover would be lost with the crash.
-  const std::string config = dir.WriteFile("promewma.yml", R"(
-checkpoint_interval: 1s
-write_back:
-  - url: http://127.0.0.1:)" + std::to_string(vm_port) + R"(/api/v1/write
-    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 200ms}
-)");
-  const std::vector<std::string> pw_argv = {
-      kPromewma, "--config", config, "--listen",
-      "127.0.0.1:" + std::to_string(pw_port), "--data-dir",
-      dir.path() + "/promewma-data"};
-  auto promewma = std::make_unique<Subprocess>(pw_argv, dir.path());
-  REQUIRE(testing::WaitForHttpOk(pw_port, "/-/ready", 20s));
+  testing::PromewmaOptions options;
+  options.config = WriteBackConfig({vm.get()}, "checkpoint_interval: 1s\n");
+  auto promewma = testing::StartPromewma(options);
 
   const int64_t first_ms = (NowMs() - 2 * 3600 * 1000) / 1000 * 1000;
   constexpr int kSamples = 300;
-  SendSamples(pw_port, first_ms, 0, 100);
+  SendSamples(promewma->port(), first_ms, 0, 100);
   REQUIRE(WaitForSamples(
               [&] {
-                return QueryVictoriaMetrics(vm_port, "cpu_utilization:ewma");
+                return QueryVictoriaMetrics(vm->port(), "cpu_utilization:ewma");
               },
               100, 30s)
               .size() == 100);
-  vm->Signal(SIGTERM);
-  REQUIRE(vm->Wait(30s) >= 0);
-  vm.reset();
-  SendSamples(pw_port, first_ms, 100, kSamples);
+  vm->Stop();
+  SendSamples(promewma->port(), first_ms, 100, kSamples);
   std::this_thread::sleep_for(1500ms);  // a checkpoint comes and is postponed
-  promewma->Signal(SIGKILL);
-  promewma->Wait(10s);
-  promewma.reset();
+  REQUIRE(promewma->Kill() == 128 + SIGKILL);
 
-  vm = std::make_unique<Subprocess>(vm_argv, dir.path());
-  REQUIRE(testing::WaitForHttpOk(vm_port, "/health", 30s));
-  promewma = std::make_unique<Subprocess>(pw_argv, dir.path());
-  REQUIRE(testing::WaitForHttpOk(pw_port, "/-/ready", 30s));
-  INFO(promewma->Stderr());
+  vm->Start();
+  promewma->Start();
+  INFO(promewma->StderrTail());
   auto got = WaitForSamples(
-      [&] { return QueryVictoriaMetrics(vm_port, "cpu_utilization:ewma"); },
+      [&] { return QueryVictoriaMetrics(vm->port(), "cpu_utilization:ewma"); },
       kSamples, 60s);
   CheckValues(got, Expected(first_ms, kSamples), false, 1e-12);
 
-  promewma->Signal(SIGTERM);
-  REQUIRE(promewma->Wait(30s) == 0);
-  vm->Signal(SIGTERM);
-  REQUIRE(vm->Wait(30s) >= 0);
+  REQUIRE(promewma->Stop() == 0);
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ class TempDir {
 class Subprocess {
  public:
   // Starts argv[0] with the given arguments; stdout and stderr go to files
-  // in `dir`.
+  // in `dir`. The child is killed if the test process dies first, so a
+  // crashed or timed-out test leaves no server running.
   Subprocess(const std::vector<std::string>& argv, const std::string& dir);
   // Kills the child (SIGKILL) if it is still running.
   ~Subprocess();
@@ -38,6 +39,7 @@ class Subprocess {
   // 128+signal when killed by a signal, or -1 on timeout.
   int Wait(std::chrono::milliseconds timeout);
   void Signal(int sig);
+  pid_t pid() const { return pid_; }
   std::string Stdout() const;
   std::string Stderr() const;
 
@@ -53,13 +55,21 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& dir,
                std::string* out, std::string* err,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-// Polls http://127.0.0.1:port/path until it answers 200; false when it has
-// not within `limit`.
-bool WaitForHttpOk(int port, const std::string& path,
-                   std::chrono::milliseconds limit);
+// A TCP port on 127.0.0.1 that refuses connections for as long as this
+// object lives: a socket is bound to it and never listens, so no other
+// process can start listening there meanwhile.
+class RefusingLoopbackPort {
+ public:
+  RefusingLoopbackPort();
+  ~RefusingLoopbackPort();
+  RefusingLoopbackPort(const RefusingLoopbackPort&) = delete;
+  RefusingLoopbackPort& operator=(const RefusingLoopbackPort&) = delete;
+  int port() const { return port_; }
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreeLoopbackPort();
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 }  // namespace promewma::testing
 

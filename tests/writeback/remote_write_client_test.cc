@@ -207,7 +207,8 @@ TEST_CASE("client returns Retry-After of a retryable answer only") {
 }
 
 TEST_CASE("client retries a refused connection") {
-  const int port = testing::FreeLoopbackPort();  // nothing listens there
+  const testing::RefusingLoopbackPort refusing;  // nothing listens there
+  const int port = refusing.port();
   RemoteWriteClient client(
       Options("http://127.0.0.1:" + std::to_string(port) + "/api/v1/write"));
   SendResult r = client.Send("x");
