@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "common/one_line.h"
-#include "config/duration.h"
+#include "common/duration.h"
 
 namespace promewma::config {
 namespace {

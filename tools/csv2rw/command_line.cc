@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/one_line.h"
-#include "config/duration.h"
+#include "common/duration.h"
 #include "csv2rw/bad_row_log.h"
 #include "csv2rw/batch_writer.h"
 #include "csv2rw/csv_loader.h"
@@ -85,7 +85,7 @@ Result<char> ParseDelimiter(const std::string& text) {
 Result<std::chrono::milliseconds> ParseDurationFlag(const char* flag,
                                                     const std::string& text,
                                                     bool allow_zero) {
-  Result<int64_t> ms = config::ParseDurationMs(text);
+  Result<int64_t> ms = ParseDurationMs(text);
   if (!ms.ok()) {
     return Status::InvalidArgument(std::string(flag) + ": " +
                                    ms.status().message());
