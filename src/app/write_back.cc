@@ -36,7 +36,7 @@ prometheus::MetricFamily Family(const std::string& name,
 }  // namespace
 
 Status ClientOptionsFor(const config::WriteBackTarget& target,
-                        writeback::ClientOptions* client,
+                        remote::ClientOptions* client,
                         writeback::QueueConfig* queue) {
   client->url = target.url;
   client->remote_timeout = std::chrono::milliseconds(target.remote_timeout_ms);
@@ -67,8 +67,8 @@ Status ClientOptionsFor(const config::WriteBackTarget& target,
   client->tls.server_name = target.tls.server_name;
   client->tls.insecure_skip_verify = target.tls.insecure_skip_verify;
   client->tls.min_version = target.tls.min_version == "TLS13"
-                                ? writeback::TlsOptions::Version::kTls13
-                                : writeback::TlsOptions::Version::kTls12;
+                                ? remote::TlsOptions::Version::kTls13
+                                : remote::TlsOptions::Version::kTls12;
   const config::WriteBackQueueConfig& q = target.queue;
   queue->capacity = q.capacity;
   queue->min_shards = q.min_shards;
@@ -82,7 +82,7 @@ Status ClientOptionsFor(const config::WriteBackTarget& target,
   client->retry_on_http_429 = q.retry_on_http_429;
   queue->max_retry_duration =
       std::chrono::milliseconds(q.max_retry_duration_ms);
-  Status s = writeback::ValidateClientOptions(*client);
+  Status s = remote::ValidateClientOptions(*client);
   if (s.ok()) s = writeback::ValidateQueueConfig(*queue);
   return s;
 }
@@ -92,7 +92,7 @@ Result<std::unique_ptr<WriteBack>> WriteBack::Start(
   std::unique_ptr<WriteBack> wb(new WriteBack());
   std::vector<writeback::WriteBackQueue*> queues;
   for (const config::WriteBackTarget& target : targets) {
-    writeback::ClientOptions client;
+    remote::ClientOptions client;
     writeback::QueueConfig queue;
     Status s = ClientOptionsFor(target, &client, &queue);
     if (!s.ok()) {

@@ -43,7 +43,7 @@ class WriteBack : public prometheus::Collectable {
 // The queue and client options of one configured target; reads its secret
 // files.
 Status ClientOptionsFor(const config::WriteBackTarget& target,
-                        writeback::ClientOptions* client,
+                        remote::ClientOptions* client,
                         writeback::QueueConfig* queue);
 
 }  // namespace promewma::app

@@ -6,8 +6,8 @@
 // shard). Each shard has one sender thread and one Sender (a keep-alive
 // connection). A sender thread takes up to max_samples_per_send samples,
 // waiting at most batch_send_deadline for a batch to fill, encodes them
-// (batch_encoder.h) and sends them; on a retryable failure it waits the
-// backoff (backoff.h) and resends the same bytes, giving up after
+// (remote/batch_encoder.h) and sends them; on a retryable failure it waits the
+// backoff (remote/backoff.h) and resends the same bytes, giving up after
 // max_retry_duration; a non-retryable failure drops the batch. Both are
 // counted and logged.
 //
@@ -50,8 +50,8 @@
 #include <vector>
 
 #include "promewma/status.h"
-#include "writeback/batch_encoder.h"
-#include "writeback/remote_write_client.h"
+#include "remote/batch_encoder.h"
+#include "remote/remote_write_client.h"
 #include "writeback/ring.h"
 #include "writeback/series_grouping.h"
 
@@ -144,7 +144,7 @@ struct QueueStats {
   }
 };
 
-using SenderFactory = std::function<std::unique_ptr<Sender>()>;
+using SenderFactory = std::function<std::unique_ptr<remote::Sender>()>;
 
 class WriteBackQueue {
  public:
@@ -153,8 +153,8 @@ class WriteBackQueue {
   // retry_on_http_429 taken from `config`).
   // REQUIRES: ValidateQueueConfig(config).ok(); without a factory also
   // ValidateClientOptions(client).ok().
-  WriteBackQueue(std::string name, ClientOptions client, QueueConfig config,
-                 SenderFactory factory = nullptr);
+  WriteBackQueue(std::string name, remote::ClientOptions client,
+                 QueueConfig config, SenderFactory factory = nullptr);
   // Stop(0) if Stop was not called.
   ~WriteBackQueue();
 
@@ -194,7 +194,8 @@ class WriteBackQueue {
 
   struct Shard {
     int index = 0;
-    std::unique_ptr<Sender> sender;  // used by the shard thread; Cancel any
+    // Used by the shard thread; Cancel from any thread.
+    std::unique_ptr<remote::Sender> sender;
     std::thread thread;
 
     mutable std::mutex mu;
@@ -211,8 +212,8 @@ class WriteBackQueue {
     std::vector<SeriesKey> series_keys;
     std::vector<uint32_t> order;
     SeriesGrouping grouping;
-    std::vector<OutgoingSample> outgoing;
-    BatchEncoder encoder;
+    std::vector<remote::OutgoingSample> outgoing;
+    remote::BatchEncoder encoder;
   };
 
   void RunShard(Shard* shard);

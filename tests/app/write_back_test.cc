@@ -19,19 +19,19 @@ TEST_CASE("ClientOptionsFor passes tls_config on") {
   target.tls.server_name = "prom.internal";
   target.tls.insecure_skip_verify = true;
   target.tls.min_version = "TLS13";
-  writeback::ClientOptions client;
+  remote::ClientOptions client;
   writeback::QueueConfig queue;
   const Status s = ClientOptionsFor(target, &client, &queue);
   INFO(s.message());
   REQUIRE(s.ok());
   CHECK(client.tls.server_name == "prom.internal");
   CHECK(client.tls.insecure_skip_verify);
-  CHECK(client.tls.min_version == writeback::TlsOptions::Version::kTls13);
+  CHECK(client.tls.min_version == remote::TlsOptions::Version::kTls13);
   CHECK(client.tls.ca_file.empty());
 
   target.tls.min_version = "TLS12";
   REQUIRE(ClientOptionsFor(target, &client, &queue).ok());
-  CHECK(client.tls.min_version == writeback::TlsOptions::Version::kTls12);
+  CHECK(client.tls.min_version == remote::TlsOptions::Version::kTls12);
 }
 
 TEST_CASE("ClientOptionsFor refuses TLS files that do not load") {
@@ -41,7 +41,7 @@ TEST_CASE("ClientOptionsFor refuses TLS files that do not load") {
   target.url = "https://127.0.0.1:9/api/v1/write";
   SECTION("ca_file") {
     target.tls.ca_file = not_pem;
-    writeback::ClientOptions client;
+    remote::ClientOptions client;
     writeback::QueueConfig queue;
     const Status s = ClientOptionsFor(target, &client, &queue);
     CHECK(s.code() == StatusCode::kInvalidArgument);
@@ -52,7 +52,7 @@ TEST_CASE("ClientOptionsFor refuses TLS files that do not load") {
   SECTION("cert_file and key_file") {
     target.tls.cert_file = not_pem;
     target.tls.key_file = not_pem;
-    writeback::ClientOptions client;
+    remote::ClientOptions client;
     writeback::QueueConfig queue;
     const Status s = ClientOptionsFor(target, &client, &queue);
     CHECK_THAT(s.message(),

@@ -9,6 +9,10 @@
 namespace promewma::writeback {
 namespace {
 
+using remote::ClientOptions;
+using remote::Sender;
+using remote::SendResult;
+
 using namespace std::chrono_literals;
 
 std::string Labels(std::vector<model::Label> labels) {

@@ -22,6 +22,10 @@
 namespace promewma::writeback {
 namespace {
 
+using remote::ClientOptions;
+using remote::Sender;
+using remote::SendResult;
+
 using std::chrono::milliseconds;
 
 struct SentSample {

@@ -21,7 +21,7 @@
 #include "csv2rw/input_file.h"
 #include "csv2rw/progress.h"
 #include "promewma/version.h"
-#include "writeback/remote_write_client.h"
+#include "remote/remote_write_client.h"
 
 namespace promewma::csv2rw {
 
@@ -97,8 +97,8 @@ Result<std::chrono::milliseconds> ParseDurationFlag(const char* flag,
 }
 
 // The client options for --url, or why they are wrong.
-Result<writeback::ClientOptions> MakeClientOptions(const Flags& flags) {
-  writeback::ClientOptions options;
+Result<remote::ClientOptions> MakeClientOptions(const Flags& flags) {
+  remote::ClientOptions options;
   options.url = flags.url;
   Result<std::chrono::milliseconds> timeout =
       ParseDurationFlag("--remote-timeout", flags.remote_timeout, false);
@@ -130,7 +130,7 @@ Result<writeback::ClientOptions> MakeClientOptions(const Flags& flags) {
       options.bearer_token.pop_back();
     }
   }
-  if (Status s = writeback::ValidateClientOptions(options); !s.ok()) {
+  if (Status s = remote::ValidateClientOptions(options); !s.ok()) {
     std::string message = s.message();
     // The client's messages speak of write-back targets.
     if (message.rfind("write-back ", 0) == 0) message = message.substr(11);
@@ -151,7 +151,7 @@ std::string Seconds(std::chrono::steady_clock::time_point since) {
 // What the flags ask for, checked.
 struct RunOptions {
   LoadOptions load;
-  writeback::ClientOptions client;  // with --url
+  remote::ClientOptions client;  // with --url
   RetryPolicy retry;                // with --url
 };
 
@@ -205,7 +205,7 @@ Result<RunOptions> CheckFlags(const Flags& flags) {
   }
   load.max_rows_in_memory = static_cast<uint64_t>(flags.max_rows_in_memory);
   if (!flags.url.empty()) {
-    Result<writeback::ClientOptions> client = MakeClientOptions(flags);
+    Result<remote::ClientOptions> client = MakeClientOptions(flags);
     if (!client.ok()) return client.status();
     options.client = std::move(client).value();
     Result<std::chrono::milliseconds> max_retry = ParseDurationFlag(
@@ -237,7 +237,7 @@ Result<std::string> Deliver(const Flags& flags, const RunOptions& options,
     return std::to_string(written) + " samples written to " + flags.out_dir +
            " (" + std::to_string((*sink)->files()) + " files)";
   }
-  writeback::RemoteWriteClient client(options.client);
+  remote::RemoteWriteClient client(options.client);
   RemoteWriteSink sink(&client, flags.url, options.retry);
   progress->Start("sending", total, "samples");
   Status s = WriteBatches(series, batch_size, &sink, progress, &written);

@@ -21,9 +21,9 @@
 
 #include "testing/server_thread.h"
 #include "testing/subprocess.h"
-#include "writeback/remote_write_client.h"
+#include "remote/remote_write_client.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 using std::chrono::milliseconds;
@@ -332,4 +332,4 @@ TEST_CASE("tls: ValidateClientOptions loads the TLS files") {
 }
 
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

@@ -2,7 +2,7 @@
 // to port 0: headers, auth, the outcome of each status class, Retry-After,
 // a refused connection and a timeout. https: remote_write_client_tls_test.cc.
 
-#include "writeback/remote_write_client.h"
+#include "remote/remote_write_client.h"
 
 #include <httplib.h>
 
@@ -17,7 +17,7 @@
 #include "testing/server_thread.h"
 #include "testing/subprocess.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 using std::chrono::milliseconds;
@@ -288,4 +288,4 @@ TEST_CASE("ValidateClientOptions takes TLS options for https only") {
 }
 
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

@@ -1,4 +1,4 @@
-#include "writeback/remote_write_client.h"
+#include "remote/remote_write_client.h"
 
 #include <httplib.h>
 #include <netdb.h>
@@ -13,9 +13,9 @@
 
 #include "common/one_line.h"
 #include "promewma/version.h"
-#include "writeback/backoff.h"
+#include "remote/backoff.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 
 namespace {
 
@@ -463,4 +463,4 @@ SendResult RemoteWriteClient::Send(std::string_view snappy_body) {
 
 void RemoteWriteClient::Cancel() { client_->stop(); }
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

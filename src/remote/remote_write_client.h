@@ -39,7 +39,7 @@ namespace httplib {
 class Client;
 }  // namespace httplib
 
-namespace promewma::writeback {
+namespace promewma::remote {
 
 // Prometheus' remote_write tls_config, for an https target.
 struct TlsOptions {
@@ -140,6 +140,6 @@ class RemoteWriteClient : public Sender {
   size_t next_address_ = 0;
 };
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote
 
 #endif  // PROMEWMA_WRITEBACK_REMOTE_WRITE_CLIENT_H_
