@@ -25,30 +25,6 @@ std::string DescribeFailure(const remote::SendResult& r) {
 
 }  // namespace
 
-Status ValidateQueueConfig(const QueueConfig& c) {
-  auto bad = [](const char* what) {
-    return Status::InvalidArgument(std::string("write-back queue_config: ") +
-                                   what);
-  };
-  if (c.capacity < 1) return bad("capacity must be >= 1");
-  if (c.max_shards < 1) return bad("max_shards must be >= 1");
-  if (c.min_shards < 1 || c.min_shards > c.max_shards) {
-    return bad("min_shards must be between 1 and max_shards");
-  }
-  if (c.max_samples_per_send < 1) return bad("max_samples_per_send must be >= 1");
-  if (c.batch_send_deadline.count() <= 0) {
-    return bad("batch_send_deadline must be > 0");
-  }
-  if (c.min_backoff.count() <= 0) return bad("min_backoff must be > 0");
-  if (c.max_backoff < c.min_backoff) {
-    return bad("max_backoff must be >= min_backoff");
-  }
-  if (c.max_retry_duration.count() < 0) {
-    return bad("max_retry_duration must be >= 0");
-  }
-  return Status::Ok();
-}
-
 std::string_view DropReasonName(DropReason reason) {
   switch (reason) {
     case DropReason::kHttp4xx:
@@ -76,10 +52,9 @@ void SendDurationRecord::Observe(std::chrono::nanoseconds duration) {
   count.fetch_add(1, std::memory_order_relaxed);
 }
 
-WriteBackQueue::WriteBackQueue(std::string name, remote::ClientOptions client,
+WriteBackQueue::WriteBackQueue(std::string name, remote::ClientConfig client,
                                QueueConfig config, SenderFactory factory)
     : name_(std::move(name)), config_(config) {
-  client.retry_on_http_429 = config_.retry_on_http_429;
   const int n = std::max(1, config_.max_shards);
   for (int i = 0; i < n; ++i) {
     auto shard = std::make_unique<Shard>();

@@ -96,7 +96,7 @@ std::vector<std::pair<int64_t, double>> Accepted(
 
 Status Send(const SeriesBuilder& series, const std::string& url,
             uint64_t* written, uint64_t* retries) {
-  remote::ClientOptions options;
+  remote::ClientConfig options;
   options.url = url;
   options.remote_timeout = milliseconds(5000);
   remote::RemoteWriteClient client(options);
