@@ -11,7 +11,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libxxhash-dev librocksdb-dev
-  libssl-dev
+  libssl-dev libhowardhinnant-date-dev tzdata
   # tests and benchmarks (openssl: the write-back TLS test makes its certs)
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
   # real peers for the integration tests
