@@ -599,6 +599,23 @@ Status ParseStringFields(
   return Status::Ok();
 }
 
+Status ParseTlsVersion(const YAML::Node& node, const std::string& path,
+                       remote::TlsConfig::Version* out) {
+  std::string version;
+  if (Status st = ParseString(node, path, &version); !st.ok()) return st;
+  if (version == "TLS12") {
+    *out = remote::TlsConfig::Version::kTls12;
+  } else if (version == "TLS13") {
+    *out = remote::TlsConfig::Version::kTls13;
+  } else if (version == "TLS10" || version == "TLS11") {
+    return ProblemAt(path,
+                     "TLS10 and TLS11 are not supported; use TLS12 or TLS13");
+  } else {
+    return ProblemAt(path, "must be TLS12 or TLS13, got " + Quoted(version));
+  }
+  return Status::Ok();
+}
+
 Status ParseTlsConfig(const YAML::Node& node, const std::string& path,
                       remote::TlsConfig* tls) {
   Result<Entries> entries = MapEntries(node, path);
@@ -609,19 +626,7 @@ Status ParseTlsConfig(const YAML::Node& node, const std::string& path,
     if (name == "insecure_skip_verify") {
       st = ParseBool(value, key, &tls->insecure_skip_verify);
     } else if (name == "min_version") {
-      std::string version;
-      st = ParseString(value, key, &version);
-      if (!st.ok()) {
-      } else if (version == "TLS12") {
-        tls->min_version = remote::TlsConfig::Version::kTls12;
-      } else if (version == "TLS13") {
-        tls->min_version = remote::TlsConfig::Version::kTls13;
-      } else if (version == "TLS10" || version == "TLS11") {
-        st = ProblemAt(key,
-                       "TLS10 and TLS11 are not supported; use TLS12 or TLS13");
-      } else {
-        st = ProblemAt(key, "must be TLS12 or TLS13, got " + Quoted(version));
-      }
+      st = ParseTlsVersion(value, key, &tls->min_version);
     } else if (name == "ca" || name == "cert" || name == "key") {
       st = ProblemAt(key, "inline PEM is not supported; use " + name + "_file");
     } else if (name == "ca_file") {
