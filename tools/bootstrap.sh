@@ -10,8 +10,8 @@ packages=(
   # libraries (DESIGN.md section 3)
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev librocksdb-dev
-  libssl-dev
+  nlohmann-json3-dev libspdlog-dev libxxhash-dev librocksdb-dev
+  libssl-dev libhowardhinnant-date-dev tzdata
   # tests and benchmarks (openssl: the write-back TLS test makes its certs)
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
   # real peers for the integration tests (victoria-metrics ships vmagent);

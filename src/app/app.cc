@@ -22,6 +22,7 @@
 #include "db/database.h"
 #include "http/server.h"
 #include "promewma/version.h"
+#include "writeback/target_config.h"
 
 namespace promewma::app {
 namespace {
@@ -291,6 +292,33 @@ int Serve(const config::Config& config) {
   return 0;
 }
 
+// The command line's overrides of the config file, checked; the message
+// names the flag.
+Status ApplyFlags(const CommandLine& cl, config::Config* config) {
+  if (!cl.listen.empty()) {
+    std::string host;
+    int port = 0;
+    Status s = config::SplitListenAddress(cl.listen, &host, &port);
+    if (!s.ok()) return Status::InvalidArgument("--listen: " + s.message());
+    config->listen = cl.listen;
+  }
+  if (!cl.data_dir.empty()) config->data_dir = cl.data_dir;
+  if (!cl.log_level.empty()) config->log_level = cl.log_level;
+  for (const std::string& url : cl.write_back_urls) {
+    writeback::TargetConfig target;  // the defaults of every other key
+    target.client.url = url;
+    Status s = writeback::ValidateTarget(target);
+    if (!s.ok()) {
+      std::string_view problem = s.message();
+      if (problem.rfind("url: ", 0) == 0) problem.remove_prefix(5);
+      return Status::InvalidArgument("--write-back-url: " +
+                                     std::string(problem));
+    }
+    config->write_back.push_back(std::move(target));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 head::HeadOptions HeadOptionsFrom(const config::Config& config) {
@@ -353,13 +381,11 @@ int RunPromewma(int argc, char** argv) {
     }
     config = std::move(loaded).value();
   }
-  if (!cl.listen.empty()) config.listen = cl.listen;
-  if (!cl.data_dir.empty()) config.data_dir = cl.data_dir;
-  if (!cl.log_level.empty()) config.log_level = cl.log_level;
-  for (const std::string& url : cl.write_back_urls) {
-    config::WriteBackTarget target;
-    target.url = url;
-    config.write_back.push_back(std::move(target));
+  // Flags override the file; each is checked as its key is, so that what
+  // starts is what was checked. (--log-level is CLI11's to check.)
+  if (Status s = ApplyFlags(cl, &config); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 1;
   }
   // Logs go to stderr, like Prometheus'; stdout stays for command output.
   spdlog::set_default_logger(spdlog::stderr_color_mt("promewma"));

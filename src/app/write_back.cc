@@ -3,25 +3,13 @@
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 
-#include <fstream>
-#include <sstream>
+#include <limits>
 #include <string>
+
+#include "common/key_path.h"
 
 namespace promewma::app {
 namespace {
-
-// A secret file's content without its trailing newline, like Prometheus.
-Status ReadSecret(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  while (!out->empty() && (out->back() == '\n' || out->back() == '\r')) {
-    out->pop_back();
-  }
-  return Status::Ok();
-}
 
 prometheus::MetricFamily Family(const std::string& name,
                                 const std::string& help,
@@ -35,72 +23,17 @@ prometheus::MetricFamily Family(const std::string& name,
 
 }  // namespace
 
-Status ClientOptionsFor(const config::WriteBackTarget& target,
-                        writeback::ClientOptions* client,
-                        writeback::QueueConfig* queue) {
-  client->url = target.url;
-  client->remote_timeout = std::chrono::milliseconds(target.remote_timeout_ms);
-  client->headers = target.headers;
-  client->basic_auth_username = target.basic_auth_username;
-  client->basic_auth_password = target.basic_auth_password;
-  if (!target.basic_auth_password_file.empty()) {
-    Status s = ReadSecret(target.basic_auth_password_file,
-                          &client->basic_auth_password);
-    if (!s.ok()) return s;
-  }
-  std::string credentials = target.authorization_credentials;
-  if (!target.authorization_credentials_file.empty()) {
-    Status s = ReadSecret(target.authorization_credentials_file, &credentials);
-    if (!s.ok()) return s;
-  }
-  if (!credentials.empty()) {
-    if (target.authorization_type == "Bearer") {
-      client->bearer_token = credentials;
-    } else {
-      client->headers.push_back(
-          {"Authorization", target.authorization_type + " " + credentials});
-    }
-  }
-  client->tls.ca_file = target.tls.ca_file;
-  client->tls.cert_file = target.tls.cert_file;
-  client->tls.key_file = target.tls.key_file;
-  client->tls.server_name = target.tls.server_name;
-  client->tls.insecure_skip_verify = target.tls.insecure_skip_verify;
-  client->tls.min_version = target.tls.min_version == "TLS13"
-                                ? writeback::TlsOptions::Version::kTls13
-                                : writeback::TlsOptions::Version::kTls12;
-  const config::WriteBackQueueConfig& q = target.queue;
-  queue->capacity = q.capacity;
-  queue->min_shards = q.min_shards;
-  queue->max_shards = q.max_shards;
-  queue->max_samples_per_send = q.max_samples_per_send;
-  queue->batch_send_deadline =
-      std::chrono::milliseconds(q.batch_send_deadline_ms);
-  queue->min_backoff = std::chrono::milliseconds(q.min_backoff_ms);
-  queue->max_backoff = std::chrono::milliseconds(q.max_backoff_ms);
-  queue->retry_on_http_429 = q.retry_on_http_429;
-  client->retry_on_http_429 = q.retry_on_http_429;
-  queue->max_retry_duration =
-      std::chrono::milliseconds(q.max_retry_duration_ms);
-  Status s = writeback::ValidateClientOptions(*client);
-  if (s.ok()) s = writeback::ValidateQueueConfig(*queue);
-  return s;
-}
-
 Result<std::unique_ptr<WriteBack>> WriteBack::Start(
-    const std::vector<config::WriteBackTarget>& targets) {
+    const std::vector<writeback::TargetConfig>& targets) {
   std::unique_ptr<WriteBack> wb(new WriteBack());
   std::vector<writeback::WriteBackQueue*> queues;
-  for (const config::WriteBackTarget& target : targets) {
-    writeback::ClientOptions client;
-    writeback::QueueConfig queue;
-    Status s = ClientOptionsFor(target, &client, &queue);
-    if (!s.ok()) {
-      return Status::InvalidArgument("write_back " + target.url + ": " +
-                                     s.message());
-    }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const writeback::TargetConfig& target = targets[i];
+    Status s =
+        writeback::ValidateTarget(target, IndexKeyPath("write_back", i));
+    if (!s.ok()) return s;
     wb->queues_.push_back(std::make_unique<writeback::WriteBackQueue>(
-        target.url, std::move(client), queue));
+        target.client.url, target.client, target.queue));
     queues.push_back(wb->queues_.back().get());
   }
   wb->fanout_ = std::make_unique<writeback::Fanout>(std::move(queues));

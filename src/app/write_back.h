@@ -12,19 +12,20 @@
 #include <memory>
 #include <vector>
 
-#include "config/config.h"
 #include "promewma/status.h"
 #include "writeback/fanout.h"
 #include "writeback/queue.h"
+#include "writeback/target_config.h"
 
 namespace promewma::app {
 
 class WriteBack : public prometheus::Collectable {
  public:
-  // Starts a queue per target. Fails with the target's URL and what is
-  // wrong (bad option, unreadable secret file).
+  // Starts a queue per target. Checks each with writeback::ValidateTarget
+  // first (the check config loading ran), and fails with its message, such
+  // as "write_back[0].url: port 99999 out of range".
   static Result<std::unique_ptr<WriteBack>> Start(
-      const std::vector<config::WriteBackTarget>& targets);
+      const std::vector<writeback::TargetConfig>& targets);
 
   ewma::DerivedSampleSink* sink() { return fanout_.get(); }
 
@@ -39,12 +40,6 @@ class WriteBack : public prometheus::Collectable {
   std::vector<std::unique_ptr<writeback::WriteBackQueue>> queues_;
   std::unique_ptr<writeback::Fanout> fanout_;
 };
-
-// The queue and client options of one configured target; reads its secret
-// files.
-Status ClientOptionsFor(const config::WriteBackTarget& target,
-                        writeback::ClientOptions* client,
-                        writeback::QueueConfig* queue);
 
 }  // namespace promewma::app
 

@@ -4,17 +4,22 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "common/duration.h"
+#include "common/key_path.h"
 #include "common/one_line.h"
-#include "config/duration.h"
+#include "remote/client_config.h"
+#include "writeback/target_config.h"
 
 namespace promewma::config {
 namespace {
@@ -25,24 +30,6 @@ using Entries = std::vector<std::pair<std::string, YAML::Node>>;
 // ---------------------------------------------------------------------------
 // Error messages. Functions below return "<path>: <problem>"; ParseConfig
 // puts the source name in front.
-
-std::string ChildPath(const std::string& parent, std::string_view key) {
-  std::string path = parent;
-  if (!path.empty()) path += '.';
-  path += key;
-  return path;
-}
-
-std::string IndexPath(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
-
-Status ProblemAt(const std::string& path, std::string_view problem) {
-  std::string msg = path;
-  if (!msg.empty()) msg += ": ";
-  msg += problem;
-  return Status::InvalidArgument(std::move(msg));
-}
 
 std::string Quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
@@ -86,7 +73,9 @@ Result<Entries> MapEntries(const YAML::Node& node, const std::string& path) {
     // yaml-cpp keeps duplicate keys; refuse them so that which one wins is
     // never a surprise.
     for (const auto& [seen, unused] : entries) {
-      if (seen == key) return ProblemAt(ChildPath(path, key), "duplicate key");
+      if (seen == key) {
+        return ProblemAt(JoinKeyPath(path, key), "duplicate key");
+      }
     }
     entries.emplace_back(std::move(key), it->second);
   }
@@ -253,7 +242,7 @@ Status ParseOutputs(const YAML::Node& node, const std::string& path,
   }
   ewma::OutputMask mask = 0;
   for (size_t i = 0; i < node.size(); ++i) {
-    const std::string item_path = IndexPath(path, i);
+    const std::string item_path = IndexKeyPath(path, i);
     Result<std::string> name = ScalarText(node[i], item_path, "an output name");
     if (!name.ok()) return name.status();
     ewma::OutputMask bit = 0;
@@ -307,7 +296,7 @@ Status ApplyEstimatorKeys(const Entries& entries, const std::string& path,
   std::string_view smoothing_key;
   for (const auto& [name, value] : entries) {
     if (!own_key.empty() && name == own_key) continue;
-    const std::string key_path = ChildPath(path, name);
+    const std::string key_path = JoinKeyPath(path, name);
     const EstimatorKey* key = FindEstimatorKey(name);
     if (key == nullptr) return ProblemAt(key_path, "unknown key");
     if (key->is_smoothing) {
@@ -436,7 +425,7 @@ Result<Rule> ParseRule(const YAML::Node& node, const std::string& path,
     return ProblemAt(path, "missing required key \"match\"");
 
   Rule rule;
-  const std::string match_path = ChildPath(path, "match");
+  const std::string match_path = JoinKeyPath(path, "match");
   Result<std::string> text = ScalarText(*match, match_path, "a selector");
   if (!text.ok()) return text.status();
   Result<model::Selector> selector = model::Selector::Parse(*text);
@@ -456,7 +445,8 @@ Status ParseRules(const YAML::Node& node, Config* config) {
     return ProblemAt("rules", "expected a list, got " + Describe(node));
   }
   for (size_t i = 0; i < node.size(); ++i) {
-    Result<Rule> rule = ParseRule(node[i], IndexPath("rules", i), config->ewma);
+    Result<Rule> rule =
+        ParseRule(node[i], IndexKeyPath("rules", i), config->ewma);
     if (!rule.ok()) return rule.status();
     config->rules.push_back(std::move(rule).value());
   }
@@ -476,7 +466,7 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
   Result<Entries> entries = MapEntries(node, "limits");
   if (!entries.ok()) return entries.status();
   for (const auto& [name, value] : *entries) {
-    const std::string path = ChildPath("limits", name);
+    const std::string path = JoinKeyPath("limits", name);
     Status status;
     if (name == "max_request_bytes") {
       status = ParseLimitBytes(value, path, &config->limits.max_request_bytes);
@@ -502,24 +492,23 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
 // ---------------------------------------------------------------------------
 // write_back
 
-Status ParseCount(const YAML::Node& node, const std::string& path, int min,
-                  int* out) {
-  Result<int64_t> n = ScalarInteger(node, path, "an integer");
+// An int; its range is ValidateQueueConfig's to check.
+Status ParseInt(const YAML::Node& node, const std::string& path, int* out) {
+  Result<int64_t> n = ScalarInteger(node, path, "expected an integer");
   if (!n.ok()) return n.status();
-  if (*n < min || *n > (1 << 30)) {
-    return ProblemAt(path, "must be >= " + std::to_string(min) + ", got " +
-                               node.Scalar());
+  if (*n < std::numeric_limits<int>::min() ||
+      *n > std::numeric_limits<int>::max()) {
+    return ProblemAt(path, "out of range, got " + node.Scalar());
   }
   *out = static_cast<int>(*n);
   return Status::Ok();
 }
 
-Status ParseWriteBackDuration(const YAML::Node& node, const std::string& path,
-                              int64_t* out_ms) {
+Status ParseMilliseconds(const YAML::Node& node, const std::string& path,
+                         std::chrono::milliseconds* out) {
   Result<int64_t> ms = ScalarDurationMs(node, path);
   if (!ms.ok()) return ms.status();
-  if (*ms <= 0) return ProblemAt(path, "must be > 0, got " + node.Scalar());
-  *out_ms = *ms;
+  *out = std::chrono::milliseconds(*ms);
   return Status::Ok();
 }
 
@@ -536,61 +525,45 @@ Status ParseBool(const YAML::Node& node, const std::string& path, bool* out) {
   return Status::Ok();
 }
 
+Status ParseString(const YAML::Node& node, const std::string& path,
+                   std::string* out) {
+  Result<std::string> text = ScalarText(node, path, "a string");
+  if (!text.ok()) return text.status();
+  *out = std::move(text).value();
+  return Status::Ok();
+}
+
+// Fills `target` from queue_config; retry_on_http_429 is the client's.
 Status ParseQueueConfig(const YAML::Node& node, const std::string& path,
-                        WriteBackQueueConfig* q) {
+                        writeback::TargetConfig* target) {
   Result<Entries> entries = MapEntries(node, path);
   if (!entries.ok()) return entries.status();
+  writeback::QueueConfig& q = target->queue;
   for (const auto& [name, value] : *entries) {
-    const std::string key = ChildPath(path, name);
+    const std::string key = JoinKeyPath(path, name);
     Status st;
     if (name == "capacity") {
-      st = ParseCount(value, key, 1, &q->capacity);
+      st = ParseInt(value, key, &q.capacity);
     } else if (name == "min_shards") {
-      st = ParseCount(value, key, 1, &q->min_shards);
+      st = ParseInt(value, key, &q.min_shards);
     } else if (name == "max_shards") {
-      st = ParseCount(value, key, 1, &q->max_shards);
+      st = ParseInt(value, key, &q.max_shards);
     } else if (name == "max_samples_per_send") {
-      st = ParseCount(value, key, 1, &q->max_samples_per_send);
+      st = ParseInt(value, key, &q.max_samples_per_send);
     } else if (name == "batch_send_deadline") {
-      st = ParseWriteBackDuration(value, key, &q->batch_send_deadline_ms);
+      st = ParseMilliseconds(value, key, &q.batch_send_deadline);
     } else if (name == "min_backoff") {
-      st = ParseWriteBackDuration(value, key, &q->min_backoff_ms);
+      st = ParseMilliseconds(value, key, &q.min_backoff);
     } else if (name == "max_backoff") {
-      st = ParseWriteBackDuration(value, key, &q->max_backoff_ms);
+      st = ParseMilliseconds(value, key, &q.max_backoff);
     } else if (name == "retry_on_http_429") {
-      st = ParseBool(value, key, &q->retry_on_http_429);
+      st = ParseBool(value, key, &target->client.retry_on_http_429);
     } else if (name == "max_retry_duration") {
-      st = ParseWriteBackDuration(value, key, &q->max_retry_duration_ms);
+      st = ParseMilliseconds(value, key, &q.max_retry_duration);
     } else {
       st = ProblemAt(key, "unknown key");
     }
     if (!st.ok()) return st;
-  }
-  if (q->min_shards > q->max_shards) {
-    return ProblemAt(ChildPath(path, "min_shards"),
-                     "must be <= max_shards (" +
-                         std::to_string(q->max_shards) + "), got " +
-                         std::to_string(q->min_shards));
-  }
-  if (q->min_backoff_ms > q->max_backoff_ms) {
-    return ProblemAt(ChildPath(path, "min_backoff"), "must be <= max_backoff");
-  }
-  if (q->max_samples_per_send > q->capacity) {
-    return ProblemAt(ChildPath(path, "max_samples_per_send"),
-                     "must be <= capacity (" + std::to_string(q->capacity) +
-                         "), got " + std::to_string(q->max_samples_per_send));
-  }
-  return Status::Ok();
-}
-
-Status ValidateWriteBackUrl(const std::string& url, const std::string& path) {
-  const bool http = url.rfind("http://", 0) == 0;
-  const bool https = url.rfind("https://", 0) == 0;
-  const size_t host_start = http ? 7 : 8;
-  if ((!http && !https) || url.size() <= host_start ||
-      url[host_start] == '/') {
-    return ProblemAt(path, "expected an http:// or https:// URL with a host, "
-                           "got " + Quoted(url));
   }
   return Status::Ok();
 }
@@ -601,142 +574,119 @@ Status ParseStringMap(const YAML::Node& node, const std::string& path,
   if (!entries.ok()) return entries.status();
   for (const auto& [name, value] : *entries) {
     Result<std::string> text =
-        ScalarText(value, ChildPath(path, name), "a string");
+        ScalarText(value, JoinKeyPath(path, name), "a string");
     if (!text.ok()) return text.status();
     out->emplace_back(name, *text);
   }
   return Status::Ok();
 }
 
-Status ParseBasicAuth(const YAML::Node& node, const std::string& path,
-                      WriteBackTarget* t) {
+// A map of string keys, each stored in the field `fields` gives for it.
+Status ParseStringFields(
+    const YAML::Node& node, const std::string& path,
+    std::initializer_list<std::pair<std::string_view, std::string*>> fields) {
   Result<Entries> entries = MapEntries(node, path);
   if (!entries.ok()) return entries.status();
   for (const auto& [name, value] : *entries) {
-    const std::string key = ChildPath(path, name);
-    std::string* field = name == "username"        ? &t->basic_auth_username
-                         : name == "password"      ? &t->basic_auth_password
-                         : name == "password_file" ? &t->basic_auth_password_file
-                                                   : nullptr;
+    const std::string key = JoinKeyPath(path, name);
+    std::string* field = nullptr;
+    for (const auto& [known, target] : fields) {
+      if (known == name) field = target;
+    }
     if (field == nullptr) return ProblemAt(key, "unknown key");
-    Result<std::string> text = ScalarText(value, key, "a string");
-    if (!text.ok()) return text.status();
-    *field = *text;
-  }
-  if (!t->basic_auth_password.empty() && !t->basic_auth_password_file.empty()) {
-    return ProblemAt(path, "password and password_file are exclusive");
+    if (Status st = ParseString(value, key, field); !st.ok()) return st;
   }
   return Status::Ok();
 }
 
-Status ParseAuthorization(const YAML::Node& node, const std::string& path,
-                          WriteBackTarget* t) {
-  Result<Entries> entries = MapEntries(node, path);
-  if (!entries.ok()) return entries.status();
-  for (const auto& [name, value] : *entries) {
-    const std::string key = ChildPath(path, name);
-    std::string* field =
-        name == "type"               ? &t->authorization_type
-        : name == "credentials"      ? &t->authorization_credentials
-        : name == "credentials_file" ? &t->authorization_credentials_file
-                                     : nullptr;
-    if (field == nullptr) return ProblemAt(key, "unknown key");
-    Result<std::string> text = ScalarText(value, key, "a string");
-    if (!text.ok()) return text.status();
-    *field = *text;
-  }
-  if (!t->authorization_credentials.empty() &&
-      !t->authorization_credentials_file.empty()) {
-    return ProblemAt(path, "credentials and credentials_file are exclusive");
+Status ParseTlsVersion(const YAML::Node& node, const std::string& path,
+                       remote::TlsConfig::Version* out) {
+  std::string version;
+  if (Status st = ParseString(node, path, &version); !st.ok()) return st;
+  if (version == "TLS12") {
+    *out = remote::TlsConfig::Version::kTls12;
+  } else if (version == "TLS13") {
+    *out = remote::TlsConfig::Version::kTls13;
+  } else if (version == "TLS10" || version == "TLS11") {
+    return ProblemAt(path,
+                     "TLS10 and TLS11 are not supported; use TLS12 or TLS13");
+  } else {
+    return ProblemAt(path, "must be TLS12 or TLS13, got " + Quoted(version));
   }
   return Status::Ok();
 }
 
 Status ParseTlsConfig(const YAML::Node& node, const std::string& path,
-                      WriteBackTls* tls) {
+                      remote::TlsConfig* tls) {
   Result<Entries> entries = MapEntries(node, path);
   if (!entries.ok()) return entries.status();
   for (const auto& [name, value] : *entries) {
-    const std::string key = ChildPath(path, name);
-    if (name == "insecure_skip_verify") {
-      if (Status st = ParseBool(value, key, &tls->insecure_skip_verify);
-          !st.ok()) {
-        return st;
-      }
-      continue;
-    }
-    if (name == "ca" || name == "cert" || name == "key") {
-      return ProblemAt(key, "inline PEM is not supported; use " + name +
-                                "_file");
-    }
-    std::string* field = name == "ca_file"       ? &tls->ca_file
-                         : name == "cert_file"   ? &tls->cert_file
-                         : name == "key_file"    ? &tls->key_file
-                         : name == "server_name" ? &tls->server_name
-                         : name == "min_version" ? &tls->min_version
-                                                 : nullptr;
-    if (field == nullptr) return ProblemAt(key, "unknown key");
-    Result<std::string> text = ScalarText(value, key, "a string");
-    if (!text.ok()) return text.status();
-    *field = *text;
-  }
-  if (tls->min_version == "TLS10" || tls->min_version == "TLS11") {
-    return ProblemAt(ChildPath(path, "min_version"),
-                     "TLS10 and TLS11 are not supported; use TLS12 or TLS13");
-  }
-  if (tls->min_version != "TLS12" && tls->min_version != "TLS13") {
-    return ProblemAt(ChildPath(path, "min_version"),
-                     "must be TLS12 or TLS13, got " + Quoted(tls->min_version));
-  }
-  if (tls->cert_file.empty() != tls->key_file.empty()) {
-    return ProblemAt(path, "cert_file and key_file must be set together");
-  }
-  return Status::Ok();
-}
-
-Result<WriteBackTarget> ParseWriteBackTarget(const YAML::Node& node,
-                                             const std::string& path) {
-  WriteBackTarget t;
-  Result<Entries> entries = MapEntries(node, path);
-  if (!entries.ok()) return entries.status();
-  bool has_basic_auth = false, has_authorization = false, has_tls = false;
-  for (const auto& [name, value] : *entries) {
-    const std::string key = ChildPath(path, name);
+    const std::string key = JoinKeyPath(path, name);
     Status st;
-    if (name == "url") {
-      Result<std::string> url = ScalarText(value, key, "a URL");
-      st = url.ok() ? ValidateWriteBackUrl(*url, key) : url.status();
-      if (st.ok()) t.url = *url;
-    } else if (name == "remote_timeout") {
-      st = ParseWriteBackDuration(value, key, &t.remote_timeout_ms);
-    } else if (name == "headers") {
-      st = ParseStringMap(value, key, &t.headers);
-    } else if (name == "basic_auth") {
-      st = ParseBasicAuth(value, key, &t);
-      has_basic_auth = true;
-    } else if (name == "authorization") {
-      st = ParseAuthorization(value, key, &t);
-      has_authorization = true;
-    } else if (name == "tls_config") {
-      st = ParseTlsConfig(value, key, &t.tls);
-      has_tls = true;
-    } else if (name == "queue_config") {
-      st = ParseQueueConfig(value, key, &t.queue);
+    if (name == "insecure_skip_verify") {
+      st = ParseBool(value, key, &tls->insecure_skip_verify);
+    } else if (name == "min_version") {
+      st = ParseTlsVersion(value, key, &tls->min_version);
+    } else if (name == "ca" || name == "cert" || name == "key") {
+      st = ProblemAt(key, "inline PEM is not supported; use " + name + "_file");
+    } else if (name == "ca_file") {
+      st = ParseString(value, key, &tls->ca_file);
+    } else if (name == "cert_file") {
+      st = ParseString(value, key, &tls->cert_file);
+    } else if (name == "key_file") {
+      st = ParseString(value, key, &tls->key_file);
+    } else if (name == "server_name") {
+      st = ParseString(value, key, &tls->server_name);
     } else {
       st = ProblemAt(key, "unknown key");
     }
     if (!st.ok()) return st;
   }
-  if (t.url.empty()) return ProblemAt(ChildPath(path, "url"), "is required");
-  if (has_basic_auth && has_authorization) {
-    return ProblemAt(path, "basic_auth and authorization are exclusive");
+  return Status::Ok();
+}
+
+// The target's keys and their types; what they must hold is
+// writeback::ValidateTarget's to say, once the whole file is read.
+Result<writeback::TargetConfig> ParseWriteBackTarget(const YAML::Node& node,
+                                                     const std::string& path) {
+  writeback::TargetConfig target;
+  remote::ClientConfig& client = target.client;
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  bool has_url = false;
+  for (const auto& [name, value] : *entries) {
+    const std::string key = JoinKeyPath(path, name);
+    Status st;
+    if (name == "url") {
+      st = ParseString(value, key, &client.url);
+      has_url = true;
+    } else if (name == "remote_timeout") {
+      st = ParseMilliseconds(value, key, &client.remote_timeout);
+    } else if (name == "headers") {
+      st = ParseStringMap(value, key, &client.headers);
+    } else if (name == "basic_auth") {
+      remote::BasicAuth& basic = client.basic_auth.emplace();
+      st = ParseStringFields(value, key,
+                             {{"username", &basic.username},
+                              {"password", &basic.password},
+                              {"password_file", &basic.password_file}});
+    } else if (name == "authorization") {
+      remote::Authorization& auth = client.authorization.emplace();
+      st = ParseStringFields(value, key,
+                             {{"type", &auth.type},
+                              {"credentials", &auth.credentials},
+                              {"credentials_file", &auth.credentials_file}});
+    } else if (name == "tls_config") {
+      st = ParseTlsConfig(value, key, &client.tls_config.emplace());
+    } else if (name == "queue_config") {
+      st = ParseQueueConfig(value, key, &target);
+    } else {
+      st = ProblemAt(key, "unknown key");
+    }
+    if (!st.ok()) return st;
   }
-  // A tls_config the scheme ignores would be a silent plaintext target.
-  if (has_tls && t.url.rfind("https://", 0) != 0) {
-    return ProblemAt(ChildPath(path, "tls_config"),
-                     "needs an https:// url, got " + Quoted(t.url));
-  }
-  return t;
+  if (!has_url) return ProblemAt(JoinKeyPath(path, "url"), "is required");
+  return target;
 }
 
 Status ParseWriteBack(const YAML::Node& node, Config* config) {
@@ -745,12 +695,31 @@ Status ParseWriteBack(const YAML::Node& node, Config* config) {
     return ProblemAt("write_back", "expected a list, got " + Describe(node));
   }
   for (size_t i = 0; i < node.size(); ++i) {
-    Result<WriteBackTarget> t =
-        ParseWriteBackTarget(node[i], IndexPath("write_back", i));
+    Result<writeback::TargetConfig> t =
+        ParseWriteBackTarget(node[i], IndexKeyPath("write_back", i));
     if (!t.ok()) return t.status();
     config->write_back.push_back(std::move(t).value());
   }
   return Status::Ok();
+}
+
+// Secret and TLS files are relative to the config file, as in Prometheus.
+void ResolveFilesAgainst(const std::filesystem::path& dir,
+                         writeback::TargetConfig* target) {
+  remote::ClientConfig& c = target->client;
+  std::vector<std::string*> files;
+  if (c.basic_auth) files.push_back(&c.basic_auth->password_file);
+  if (c.authorization) files.push_back(&c.authorization->credentials_file);
+  if (c.tls_config) {
+    files.insert(files.end(), {&c.tls_config->ca_file,
+                               &c.tls_config->cert_file,
+                               &c.tls_config->key_file});
+  }
+  for (std::string* file : files) {
+    if (!file->empty() && std::filesystem::path(*file).is_relative()) {
+      *file = (dir / *file).string();
+    }
+  }
 }
 
 using TopLevelParser = Status (*)(const YAML::Node&, Config*);
@@ -854,18 +823,6 @@ Status ReadFile(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
-// Whether `path` can be opened and read; the message names the OS error.
-Status CheckReadable(const std::string& path) {
-  errno = 0;
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (file != nullptr) {
-    std::fgetc(file.get());  // a directory opens, and fails here (EISDIR)
-    if (!std::ferror(file.get())) return Status::Ok();
-  }
-  return Status::InvalidArgument("cannot read " + path + ": " +
-                                 std::generic_category().message(errno));
-}
-
 }  // namespace
 
 Status SplitListenAddress(std::string_view address, std::string* host,
@@ -918,6 +875,16 @@ Result<Config> ParseConfig(std::string_view yaml_text,
     if (!root.ok()) return WithSource(source_name, root.status());
     Result<Config> config = ParseRoot(*root);
     if (!config.ok()) return WithSource(source_name, config.status());
+    // Checked once the whole file is read, with the check start-up runs.
+    const std::filesystem::path dir =
+        std::filesystem::path(source_name).parent_path();
+    for (size_t i = 0; i < config->write_back.size(); ++i) {
+      writeback::TargetConfig& target = config->write_back[i];
+      ResolveFilesAgainst(dir, &target);
+      Status s =
+          writeback::ValidateTarget(target, IndexKeyPath("write_back", i));
+      if (!s.ok()) return WithSource(source_name, s);
+    }
     return config;
   } catch (const YAML::Exception& e) {
     std::string msg = e.msg;
@@ -934,35 +901,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
   std::string text;
   Status status = ReadFile(path, &text);
   if (!status.ok()) return status;
-  Result<Config> config = ParseConfig(text, path);
-  if (!config.ok()) return config;
-  // Secret and TLS files are relative to the config file, as in Prometheus.
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  for (size_t i = 0; i < config->write_back.size(); ++i) {
-    WriteBackTarget& t = config->write_back[i];
-    for (std::string* file :
-         {&t.basic_auth_password_file, &t.authorization_credentials_file,
-          &t.tls.ca_file, &t.tls.cert_file, &t.tls.key_file}) {
-      if (!file->empty() && std::filesystem::path(*file).is_relative()) {
-        *file = (dir / *file).string();
-      }
-    }
-    // Checked here so that --check-config catches a wrong TLS path; their
-    // content is checked when the target starts.
-    const std::pair<const char*, const std::string*> tls_files[] = {
-        {"ca_file", &t.tls.ca_file},
-        {"cert_file", &t.tls.cert_file},
-        {"key_file", &t.tls.key_file}};
-    for (const auto& [key, file] : tls_files) {
-      if (file->empty()) continue;
-      if (Status s = CheckReadable(*file); !s.ok()) {
-        return WithSource(
-            path, ProblemAt(IndexPath("write_back", i) + ".tls_config." + key,
-                            s.message()));
-      }
-    }
-  }
-  return config;
+  return ParseConfig(text, path);
 }
 
 }  // namespace promewma::config

@@ -21,6 +21,8 @@
 //     max_request_bytes: 16MiB
 //     max_decoded_bytes: 64MiB
 //     max_samples_per_query: 50000000
+//   write_back:                   # remote-write targets for the derived
+//     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
 //
 // A rule inherits every key it does not set from the top-level `ewma:`
 // block, wherever that block sits in the file. The smoothing choice is one
@@ -28,12 +30,16 @@
 // of the three the top level chose.
 //
 // Unknown keys are refused, so a typo cannot silently fall back to a
-// default. Every error is one line:
+// default. Write-back targets are checked by writeback::ValidateTarget, the
+// check start-up runs too, so a file that passes `--check-config` starts:
+// their secret and TLS files, relative to the config file's directory, are
+// read and loaded here. Every error is one line:
 //   <source>: <key path>: <problem>      e.g. promewma.yml: rules[1].span: ...
 //   <source>: line <n>: <problem>        for YAML syntax errors
 // Rule indexes in paths are 0-based.
 //
-// Thread-safety: pure functions; the structs are plain values.
+// Thread-safety: the structs are plain values; the functions read the
+// files a config names and nothing else.
 
 #ifndef PROMEWMA_CONFIG_CONFIG_H_
 #define PROMEWMA_CONFIG_CONFIG_H_
@@ -47,6 +53,7 @@
 #include "model/matcher.h"
 #include "promewma/status.h"
 #include "wal/request_log.h"
+#include "writeback/target_config.h"
 
 namespace promewma::config {
 
@@ -70,52 +77,6 @@ struct Limits {
   uint64_t max_samples_per_query = 50'000'000;
 };
 
-// How a write-back target's queue batches and retries; the keys and
-// defaults of Prometheus' remote_write queue_config where they mean the
-// same, plus max_retry_duration (see DESIGN.md section 5).
-struct WriteBackQueueConfig {
-  int capacity = 10000;  // samples buffered per shard
-  int min_shards = 1;
-  int max_shards = 4;
-  int max_samples_per_send = 2000;
-  int64_t batch_send_deadline_ms = 5000;
-  int64_t min_backoff_ms = 30;
-  int64_t max_backoff_ms = 5000;
-  bool retry_on_http_429 = true;
-  // A batch still failing after this long is dropped and counted, so one
-  // sample the target will never take (Prometheus answers 500 for "too old
-  // sample") cannot block the queue forever.
-  int64_t max_retry_duration_ms = 5 * 60 * 1000;
-};
-
-// A target's tls_config: Prometheus' keys, for an https URL only.
-// LoadConfigFile makes the file paths absolute (relative to the config
-// file) and checks that they are readable; their content is checked when
-// the target starts (writeback::ValidateClientOptions).
-struct WriteBackTls {
-  std::string ca_file;      // PEM CAs; empty: the system's CA store
-  std::string cert_file;    // PEM client certificate; set with key_file
-  std::string key_file;     // its unencrypted PEM private key
-  std::string server_name;  // SNI and verified name; empty: the URL's host
-  bool insecure_skip_verify = false;
-  std::string min_version = "TLS12";  // TLS12 | TLS13
-};
-
-// One remote-write target for the derived series.
-struct WriteBackTarget {
-  std::string url;
-  int64_t remote_timeout_ms = 30000;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string basic_auth_username;
-  std::string basic_auth_password;
-  std::string basic_auth_password_file;  // read when the target starts
-  std::string authorization_type = "Bearer";
-  std::string authorization_credentials;
-  std::string authorization_credentials_file;  // read when it starts
-  WriteBackTls tls;
-  WriteBackQueueConfig queue;
-};
-
 struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
@@ -132,26 +93,27 @@ struct Config {
                                // the base every rule starts from
   std::vector<Rule> rules;     // in file order
   Limits limits;
-  std::vector<WriteBackTarget> write_back;  // each with its own queue
+  // Each with its own queue; validated by writeback::ValidateTarget.
+  std::vector<writeback::TargetConfig> write_back;
 };
 
-// Parses the YAML text of a config file. `source_name` (usually the path)
-// starts every error message. Empty text, or text with only comments, is
-// the default Config. Never throws.
 // Splits a listen address, HOST:PORT or [IPV6]:PORT with a non-empty host
 // and a port in 0..65535 (0: any free port), as Prometheus'
 // --web.listen-address. The message says what is wrong, without a key path.
 Status SplitListenAddress(std::string_view address, std::string* host,
                           int* port);
 
+// Parses and validates the YAML text of a config file. `source_name`
+// (usually the path) starts every error message, and relative paths of
+// write-back secret and TLS files are resolved against its directory (as
+// Prometheus does). Empty text, or text with only comments, is the default
+// Config. Never throws.
 Result<Config> ParseConfig(std::string_view yaml_text,
                            std::string_view source_name);
 
-// Reads and parses the file at `path`, which is also the source name in
-// errors. A missing file is NotFound, an unreadable one InvalidArgument;
-// both name the path and the OS error. Relative paths of write-back secret
-// and TLS files are resolved against the config file's directory, and a TLS
-// file that cannot be read is an error naming its key.
+// Reads the file at `path` and ParseConfig()s it with `path` as the source
+// name. A missing file is NotFound, an unreadable one InvalidArgument; both
+// name the path and the OS error.
 Result<Config> LoadConfigFile(const std::string& path);
 
 }  // namespace promewma::config

@@ -6,8 +6,8 @@
 #include <limits>
 #include <numeric>
 
-#include "writeback/backoff.h"
-#include "writeback/batch_encoder.h"
+#include "remote/backoff.h"
+#include "remote/batch_encoder.h"
 
 namespace promewma::writeback {
 
@@ -18,36 +18,12 @@ namespace {
 // finds nothing to abort, so it is repeated until every thread is out.
 constexpr std::chrono::milliseconds kCancelRepeat{10};
 
-std::string DescribeFailure(const SendResult& r) {
+std::string DescribeFailure(const remote::SendResult& r) {
   if (r.http_status == 0) return r.reason;
   return "HTTP " + std::to_string(r.http_status) + ": " + r.reason;
 }
 
 }  // namespace
-
-Status ValidateQueueConfig(const QueueConfig& c) {
-  auto bad = [](const char* what) {
-    return Status::InvalidArgument(std::string("write-back queue_config: ") +
-                                   what);
-  };
-  if (c.capacity < 1) return bad("capacity must be >= 1");
-  if (c.max_shards < 1) return bad("max_shards must be >= 1");
-  if (c.min_shards < 1 || c.min_shards > c.max_shards) {
-    return bad("min_shards must be between 1 and max_shards");
-  }
-  if (c.max_samples_per_send < 1) return bad("max_samples_per_send must be >= 1");
-  if (c.batch_send_deadline.count() <= 0) {
-    return bad("batch_send_deadline must be > 0");
-  }
-  if (c.min_backoff.count() <= 0) return bad("min_backoff must be > 0");
-  if (c.max_backoff < c.min_backoff) {
-    return bad("max_backoff must be >= min_backoff");
-  }
-  if (c.max_retry_duration.count() < 0) {
-    return bad("max_retry_duration must be >= 0");
-  }
-  return Status::Ok();
-}
 
 std::string_view DropReasonName(DropReason reason) {
   switch (reason) {
@@ -76,16 +52,18 @@ void SendDurationRecord::Observe(std::chrono::nanoseconds duration) {
   count.fetch_add(1, std::memory_order_relaxed);
 }
 
-WriteBackQueue::WriteBackQueue(std::string name, ClientOptions client,
+WriteBackQueue::WriteBackQueue(std::string name, remote::ClientConfig client,
                                QueueConfig config, SenderFactory factory)
     : name_(std::move(name)), config_(config) {
-  client.retry_on_http_429 = config_.retry_on_http_429;
   const int n = std::max(1, config_.max_shards);
   for (int i = 0; i < n; ++i) {
     auto shard = std::make_unique<Shard>();
     shard->index = i;
-    shard->sender =
-        factory ? factory() : std::make_unique<RemoteWriteClient>(client);
+    if (factory) {
+      shard->sender = factory();
+    } else {
+      shard->sender = std::make_unique<remote::RemoteWriteClient>(client);
+    }
     shards_.push_back(std::move(shard));
   }
   stats_.shards.store(n);
@@ -281,13 +259,13 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
   }
   std::vector<uint32_t>& order = shard->order;
   shard->grouping.Order(keys, &order);
-  std::vector<OutgoingSample>& outgoing = shard->outgoing;
+  std::vector<remote::OutgoingSample>& outgoing = shard->outgoing;
   outgoing.clear();
   int64_t newest = std::numeric_limits<int64_t>::min();
   for (const uint32_t i : order) {
     const QueuedSample& s = (*batch)[i].sample;
-    outgoing.push_back(
-        OutgoingSample{s.labels, s.timestamp_ms, s.value, s.name_suffix});
+    outgoing.push_back(remote::OutgoingSample{s.labels, s.timestamp_ms,
+                                              s.value, s.name_suffix});
     newest = std::max(newest, s.timestamp_ms);
   }
   const std::string_view body = shard->encoder.EncodeSnappy(outgoing);
@@ -305,15 +283,16 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
         .fetch_add(n);
   };
 
-  Backoff backoff(BackoffConfig{config_.min_backoff, config_.max_backoff});
+  remote::Backoff backoff(
+      remote::BackoffConfig{config_.min_backoff, config_.max_backoff});
   const auto give_up_at = Clock::now() + config_.max_retry_duration;
   while (true) {
     const auto t0 = Clock::now();
-    SendResult result = shard->sender->Send(body);
+    remote::SendResult result = shard->sender->Send(body);
     const auto t1 = Clock::now();
     stats_.send_duration.Observe(t1 - t0);
     switch (result.outcome) {
-      case SendResult::kSent: {
+      case remote::SendResult::kSent: {
         final_outcome();
         int64_t seen = stats_.highest_sent_timestamp_ms.load();
         while (newest > seen &&
@@ -323,14 +302,14 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
         stats_.samples_sent.fetch_add(n);
         return;
       }
-      case SendResult::kDrop:
+      case remote::SendResult::kDrop:
         final_outcome();
         stats_.samples_dropped[static_cast<int>(DropReason::kHttp4xx)]
             .fetch_add(n);
         spdlog::warn("write-back {} shard {}: dropped {} samples: {}", name_,
                      shard->index, n, DescribeFailure(result));
         return;
-      case SendResult::kRetry:
+      case remote::SendResult::kRetry:
         break;
     }
     stats_.samples_failed.fetch_add(n);

@@ -6,8 +6,8 @@
 // shard). Each shard has one sender thread and one Sender (a keep-alive
 // connection). A sender thread takes up to max_samples_per_send samples,
 // waiting at most batch_send_deadline for a batch to fill, encodes them
-// (batch_encoder.h) and sends them; on a retryable failure it waits the
-// backoff (backoff.h) and resends the same bytes, giving up after
+// (remote/batch_encoder.h) and sends them; on a retryable failure it waits the
+// backoff (remote/backoff.h) and resends the same bytes, giving up after
 // max_retry_duration; a non-retryable failure drops the batch. Both are
 // counted and logged.
 //
@@ -50,37 +50,13 @@
 #include <vector>
 
 #include "promewma/status.h"
-#include "writeback/batch_encoder.h"
-#include "writeback/remote_write_client.h"
+#include "remote/batch_encoder.h"
+#include "remote/remote_write_client.h"
 #include "writeback/ring.h"
 #include "writeback/series_grouping.h"
+#include "writeback/target_config.h"
 
 namespace promewma::writeback {
-
-struct QueueConfig {
-  // Samples held per shard (queued + in flight). Prometheus' default.
-  int capacity = 10000;
-  int min_shards = 1;  // accepted, unused: no resharding (see above)
-  // The fixed shard count. Four connections keep a remote store busy at the
-  // derived-sample rates of one promewma process without hundreds of
-  // threads.
-  int max_shards = 4;
-  int max_samples_per_send = 2000;  // Prometheus' default
-  // A partial batch is sent once its oldest sample waited this long.
-  std::chrono::milliseconds batch_send_deadline{5000};  // Prometheus'
-  std::chrono::milliseconds min_backoff{30};           // Prometheus'
-  std::chrono::milliseconds max_backoff{5000};         // Prometheus'
-  bool retry_on_http_429 = true;  // overrides ClientOptions' flag
-  // A batch is given up (dropped, reason "retry_timeout") when its next
-  // attempt would start later than this after its first. Prometheus retries
-  // forever; with a bounded queue that would turn an outage of the target
-  // into 503s on ingest for as long as it lasts. Five minutes rides out a
-  // target restart or a rolling upgrade and still keeps ingest alive.
-  std::chrono::milliseconds max_retry_duration{std::chrono::minutes(5)};
-};
-
-// InvalidArgument naming the first bad field.
-Status ValidateQueueConfig(const QueueConfig& config);
 
 // One sample of series `labels` (canonical label-set encoding,
 // model/labels.h), or, with a `name_suffix`, of the series named
@@ -144,17 +120,16 @@ struct QueueStats {
   }
 };
 
-using SenderFactory = std::function<std::unique_ptr<Sender>()>;
+using SenderFactory = std::function<std::unique_ptr<remote::Sender>()>;
 
 class WriteBackQueue {
  public:
   // Starts the shard threads. `name` appears in logs. Without a factory,
-  // each shard gets a RemoteWriteClient built from `client` (with
-  // retry_on_http_429 taken from `config`).
+  // each shard gets a RemoteWriteClient built from `client`.
   // REQUIRES: ValidateQueueConfig(config).ok(); without a factory also
-  // ValidateClientOptions(client).ok().
-  WriteBackQueue(std::string name, ClientOptions client, QueueConfig config,
-                 SenderFactory factory = nullptr);
+  // remote::ValidateClientConfig(client).ok() (ValidateTarget checks both).
+  WriteBackQueue(std::string name, remote::ClientConfig client,
+                 QueueConfig config, SenderFactory factory = nullptr);
   // Stop(0) if Stop was not called.
   ~WriteBackQueue();
 
@@ -194,7 +169,8 @@ class WriteBackQueue {
 
   struct Shard {
     int index = 0;
-    std::unique_ptr<Sender> sender;  // used by the shard thread; Cancel any
+    // Used by the shard thread; Cancel from any thread.
+    std::unique_ptr<remote::Sender> sender;
     std::thread thread;
 
     mutable std::mutex mu;
@@ -211,8 +187,8 @@ class WriteBackQueue {
     std::vector<SeriesKey> series_keys;
     std::vector<uint32_t> order;
     SeriesGrouping grouping;
-    std::vector<OutgoingSample> outgoing;
-    BatchEncoder encoder;
+    std::vector<remote::OutgoingSample> outgoing;
+    remote::BatchEncoder encoder;
   };
 
   void RunShard(Shard* shard);

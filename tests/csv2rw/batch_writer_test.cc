@@ -240,26 +240,26 @@ TEST_CASE("a file the writer thread cannot create fails the run") {
 }
 
 // A Sender answering from a script; the last answer repeats.
-class ScriptedSender : public writeback::Sender {
+class ScriptedSender : public remote::Sender {
  public:
-  explicit ScriptedSender(std::deque<writeback::SendResult> script)
+  explicit ScriptedSender(std::deque<remote::SendResult> script)
       : script_(std::move(script)) {}
-  writeback::SendResult Send(std::string_view body) override {
+  remote::SendResult Send(std::string_view body) override {
     bodies.emplace_back(body);
-    writeback::SendResult r = script_.front();
+    remote::SendResult r = script_.front();
     if (script_.size() > 1) script_.pop_front();
     return r;
   }
   std::vector<std::string> bodies;
 
  private:
-  std::deque<writeback::SendResult> script_;
+  std::deque<remote::SendResult> script_;
 };
 
-writeback::SendResult Answer(writeback::SendResult::Outcome outcome, int status,
+remote::SendResult Answer(remote::SendResult::Outcome outcome, int status,
                              std::string reason = "",
                              std::optional<milliseconds> retry_after = {}) {
-  writeback::SendResult r;
+  remote::SendResult r;
   r.outcome = outcome;
   r.http_status = status;
   r.reason = std::move(reason);
@@ -283,7 +283,7 @@ struct FakeClock {
 };
 
 TEST_CASE("RemoteWriteSink retries 5xx, 429 and network errors with backoff") {
-  using R = writeback::SendResult;
+  using R = remote::SendResult;
   ScriptedSender sender(
       {Answer(R::kRetry, 500, "boom"),
        Answer(R::kRetry, 0, "connection failed"),
@@ -308,7 +308,7 @@ TEST_CASE("RemoteWriteSink retries 5xx, 429 and network errors with backoff") {
 }
 
 TEST_CASE("RemoteWriteSink fails on other 4xx with the server's reason") {
-  using R = writeback::SendResult;
+  using R = remote::SendResult;
   ScriptedSender sender({Answer(R::kDrop, 400, "out of order sample")});
   FakeClock clock;
   RemoteWriteSink sink(&sender, "http://x/api/v1/write", {}, clock.clock());
@@ -321,7 +321,7 @@ TEST_CASE("RemoteWriteSink fails on other 4xx with the server's reason") {
 }
 
 TEST_CASE("RemoteWriteSink gives up after --max-retry-duration") {
-  using R = writeback::SendResult;
+  using R = remote::SendResult;
   ScriptedSender sender({Answer(R::kRetry, 0, "connection failed")});
   FakeClock clock;
   RetryPolicy policy;
@@ -348,7 +348,7 @@ TEST_CASE("RemoteWriteSink gives up after --max-retry-duration") {
 TEST_CASE("a failing sink stops the batches") {
   std::vector<Sample> want;
   auto series = LoadText(ThreeHostsCsv(&want), ThreeHostsOptions());
-  using R = writeback::SendResult;
+  using R = remote::SendResult;
   ScriptedSender sender({Answer(R::kSent, 204), Answer(R::kSent, 204),
                          Answer(R::kDrop, 400, "no")});
   FakeClock clock;

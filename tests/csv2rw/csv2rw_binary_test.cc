@@ -269,7 +269,16 @@ TEST_CASE("bad flags and flag values: one line, exit 2") {
       {{csv, "--dry-run", "--label-column", "host"},
        "csv2rw: --label-column: expected LABEL=COLUMN, got \"host\"\n"},
       {{csv, "--url", "htp://x"},
-       "csv2rw: --url \"htp://x\": scheme must be http or https\n"},
+       "csv2rw: --url: scheme must be http or https, got \"htp\"\n"},
+      {{csv, "--url", "http://127.0.0.1:99999/w"},
+       "csv2rw: --url: port 99999 out of range\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--header",
+        "Content-Encoding: gzip"},
+       "csv2rw: --header Content-Encoding: is reserved: promewma sets it\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--bearer-token-file",
+        dir.path() + "/absent"},
+       "csv2rw: --bearer-token-file: cannot read " + dir.path() +
+           "/absent: No such file or directory\n"},
       {{csv, "--url", "http://127.0.0.1:1/w", "--max-retry-duration", "soon"},
        "csv2rw: --max-retry-duration: invalid duration \"soon\": expected a "
        "number followed by a unit, e.g. 1h30m\n"},

@@ -1,5 +1,5 @@
 // csv2rw's sending path end to end over HTTP: WriteBatches through a
-// RemoteWriteSink and the real writeback::RemoteWriteClient, against a fake
+// RemoteWriteSink and the real remote::RemoteWriteClient, against a fake
 // remote-write receiver (httplib::Server on a loopback port) that answers
 // from a script: 500 then 204 (retried, nothing lost or duplicated), 429
 // with Retry-After (honoured), and 400 (fails with the server's reason).
@@ -96,10 +96,10 @@ std::vector<std::pair<int64_t, double>> Accepted(
 
 Status Send(const SeriesBuilder& series, const std::string& url,
             uint64_t* written, uint64_t* retries) {
-  writeback::ClientOptions options;
+  remote::ClientConfig options;
   options.url = url;
   options.remote_timeout = milliseconds(5000);
-  writeback::RemoteWriteClient client(options);
+  remote::RemoteWriteClient client(options);
   RetryPolicy policy;
   policy.max_retry_duration = milliseconds(10000);
   RemoteWriteSink sink(&client, url, policy);

@@ -1,10 +1,14 @@
 // TimeParser: every format, zones, the --timezone flag (fixed offsets and
-// IANA names through the system tz database) and DST gaps and repeats.
+// IANA names through the system tz database), DST gaps and repeats, and
+// zones as values (several in one process).
 
 #include "csv2rw/time_parser.h"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace promewma::csv2rw {
 namespace {
@@ -220,6 +224,83 @@ TEST_CASE(
     for (const auto& [local, want] : rows) {
       INFO(local);
       CHECK(MustParse(&p, local) == MustParse(&utc, want));
+    }
+  }
+}
+
+TEST_CASE("zones are values: two IANA zones used alternately in one process") {
+  TimeParser berlin(TimeFormat::kAuto, Zone("Europe/Berlin"));
+  TimeParser new_york(TimeFormat::kAuto, Zone("America/New_York"));
+  TimeParser utc(TimeFormat::kAuto, TimeZone());
+  // Loading a third zone changes neither.
+  TimeParser kolkata(TimeFormat::kAuto, Zone("Asia/Kolkata"));
+  for (int round = 0; round < 2; ++round) {
+    CHECK(MustParse(&berlin, "2024-07-01 12:00:00") ==
+          MustParse(&utc, "2024-07-01T10:00:00Z"));
+    CHECK(MustParse(&new_york, "2024-07-01 12:00:00") ==
+          MustParse(&utc, "2024-07-01T16:00:00Z"));
+    CHECK(MustParse(&kolkata, "2024-07-01 12:00:00") ==
+          MustParse(&utc, "2024-07-01T06:30:00Z"));
+    CHECK(MustParse(&berlin, "2024-01-15 12:00:00") ==
+          MustParse(&utc, "2024-01-15T11:00:00Z"));
+    CHECK(MustParse(&new_york, "2024-01-15 12:00:00") ==
+          MustParse(&utc, "2024-01-15T17:00:00Z"));
+  }
+  // Each zone has its own DST dates: 2024-03-10 02:30 is skipped in New
+  // York and is an ordinary winter time in Berlin.
+  CHECK(Failure(&new_york, "2024-03-10 02:30:00") ==
+        "does not exist in America/New_York (skipped by a daylight saving "
+        "change)");
+  CHECK(MustParse(&berlin, "2024-03-10 02:30:00") ==
+        MustParse(&utc, "2024-03-10T01:30:00Z"));
+  // A zone can be used from another thread while this one uses its own.
+  int64_t other = 0;
+  std::thread([&] {
+    TimeParser p(TimeFormat::kAuto, Zone("America/New_York"));
+    other = MustParse(&p, "2024-07-01 12:00:00");
+  }).join();
+  CHECK(other == MustParse(&utc, "2024-07-01T16:00:00Z"));
+  CHECK(MustParse(&berlin, "2024-07-01 12:00:00") ==
+        MustParse(&utc, "2024-07-01T10:00:00Z"));
+}
+
+TEST_CASE("a time-ordered file across both changes of a year, minute by "
+          "minute") {
+  TimeParser p(TimeFormat::kAuto, Zone("Europe/Berlin"));
+  TimeParser utc(TimeFormat::kAuto, TimeZone());
+  auto local = [](const char* day, int minute) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%s %02d:%02d:00", day, minute / 60,
+                  minute % 60);
+    return std::string(text);
+  };
+  SECTION("spring: 02:00-02:59 does not exist, the rest is one minute apart") {
+    int64_t previous = MustParse(&utc, "2024-03-30T23:00:00Z") - 60000;
+    for (int minute = 0; minute < 5 * 60; ++minute) {
+      const std::string text = local("2024-03-31", minute);
+      INFO(text);
+      if (minute >= 120 && minute < 180) {
+        CHECK_THAT(Failure(&p, text), Catch::StartsWith("does not exist"));
+        continue;
+      }
+      const int64_t ms = MustParse(&p, text);
+      CHECK(ms == previous + 60000);
+      previous = ms;
+    }
+  }
+  SECTION("autumn: 02:00-02:59 twice, each instant once, in order") {
+    std::vector<std::string> rows;
+    for (int minute = 0; minute < 3 * 60; ++minute) {
+      rows.push_back(local("2024-10-27", minute));  // through 02:59 CEST
+    }
+    for (int minute = 120; minute < 5 * 60; ++minute) {
+      rows.push_back(local("2024-10-27", minute));  // 02:00 CET onwards
+    }
+    int64_t want = MustParse(&utc, "2024-10-26T22:00:00Z");
+    for (const std::string& row : rows) {
+      INFO(row);
+      CHECK(MustParse(&p, row) == want);
+      want += 60000;
     }
   }
 }

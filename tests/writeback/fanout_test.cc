@@ -9,6 +9,10 @@
 namespace promewma::writeback {
 namespace {
 
+using remote::ClientConfig;
+using remote::Sender;
+using remote::SendResult;
+
 using namespace std::chrono_literals;
 
 std::string Labels(std::vector<model::Label> labels) {
@@ -72,10 +76,10 @@ TEST_CASE("each output becomes a sample of its derived series") {
 TEST_CASE("the fanout feeds every target and waits for the slowest") {
   std::atomic<bool> a_up{true}, b_up{false};
   std::atomic<int> a_bodies{0}, b_bodies{0};
-  WriteBackQueue a("a", ClientOptions{}, SmallQueue(), [&] {
+  WriteBackQueue a("a", ClientConfig{}, SmallQueue(), [&] {
     return std::make_unique<SwitchSender>(&a_up, &a_bodies);
   });
-  WriteBackQueue b("b", ClientOptions{}, SmallQueue(), [&] {
+  WriteBackQueue b("b", ClientConfig{}, SmallQueue(), [&] {
     return std::make_unique<SwitchSender>(&b_up, &b_bodies);
   });
   Fanout fanout({&a, &b});

@@ -22,6 +22,10 @@
 namespace promewma::writeback {
 namespace {
 
+using remote::ClientConfig;
+using remote::Sender;
+using remote::SendResult;
+
 using std::chrono::milliseconds;
 
 struct SentSample {
@@ -141,7 +145,7 @@ TEST_CASE("queue keeps each series' order and bounds batch size") {
   QueueConfig config = FastConfig();
   config.max_shards = 3;
   config.max_samples_per_send = 10;
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   REQUIRE(queue.stats().shards.load() == 3);
   constexpr int kSeries = 7, kPerSeries = 40;
   uint64_t seq = 0;
@@ -187,7 +191,7 @@ TEST_CASE("queue sends each derived series of a batch as one TimeSeries") {
   FakeTarget target;
   QueueConfig config = FastConfig();
   config.max_shards = 1;
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   std::vector<model::Label> a = {{"__name__", "cpu"}, {"s", "a"}};
   std::vector<model::Label> b = {{"__name__", "cpu"}, {"s", "b"}};
   std::string la, lb;
@@ -236,7 +240,7 @@ TEST_CASE("queue sends a partial batch once its deadline passes") {
   config.max_shards = 1;
   config.max_samples_per_send = 1000;
   config.batch_send_deadline = milliseconds(20);
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(1, 2, 2), Sample(2, 1, 3)},
                            1));
   // No Stop: only the deadline can make the shard send this.
@@ -255,7 +259,7 @@ TEST_CASE("queue resends the same batch after a retryable failure") {
   };
   QueueConfig config = FastConfig();
   config.max_shards = 1;
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   REQUIRE(queue.TryEnqueue({Sample(1, 10, 1), Sample(1, 20, 2)}, 5));
   REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 2; }));
   const QueueStats& st = queue.stats();
@@ -274,7 +278,7 @@ TEST_CASE("queue drops a refused batch, counts and acknowledges it") {
   target.respond = [](int) { return Answer(SendResult::kDrop, 400); };
   QueueConfig config = FastConfig();
   config.max_shards = 2;
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(2, 1, 1), Sample(3, 1, 1)},
                            9));
   REQUIRE(WaitFor(
@@ -293,7 +297,7 @@ TEST_CASE("queue gives up a batch after max_retry_duration") {
   QueueConfig config = FastConfig();
   config.max_shards = 1;
   config.max_retry_duration = milliseconds(30);
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(1, 2, 2)}, 3));
   REQUIRE(WaitFor(
       [&] { return queue.stats().dropped(DropReason::kRetryTimeout) == 2; }));
@@ -314,7 +318,7 @@ TEST_CASE("queue backpressure is all-or-nothing across shards") {
   // Batches never fill and never time out: everything stays queued.
   config.max_samples_per_send = 100;
   config.batch_send_deadline = std::chrono::hours(1);
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   CHECK(queue.FreeCapacity() == 10);
 
   std::vector<QueuedSample> first;
@@ -357,7 +361,7 @@ TEST_CASE("FreeCapacity is the room of the fullest shard") {
   config.capacity = 10;
   config.max_samples_per_send = 100;
   config.batch_send_deadline = std::chrono::hours(1);
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   std::vector<QueuedSample> samples;
   for (int i = 0; i < 8; ++i) samples.push_back(Sample(0, i, i));  // shard 0
   for (int i = 0; i < 9; ++i) samples.push_back(Sample(1, i, i));  // shard 1
@@ -382,7 +386,7 @@ TEST_CASE("AcknowledgedThrough is monotone and never ahead of delivery") {
   config.max_shards = 3;
   config.max_samples_per_send = 4;
   config.batch_send_deadline = milliseconds(1);
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
 
   constexpr int kCalls = 60, kPerCall = 5;
   std::atomic<bool> done{false};
@@ -432,7 +436,7 @@ TEST_CASE("Stop drains the queue, then refuses new samples") {
   config.max_shards = 2;
   config.max_samples_per_send = 1000;
   config.batch_send_deadline = std::chrono::hours(1);  // only Stop flushes
-  WriteBackQueue queue("test", ClientOptions{}, config, FactoryFor(&target));
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
   std::vector<QueuedSample> samples;
   for (int i = 0; i < 50; ++i) samples.push_back(Sample(i % 5, i, i));
   REQUIRE(queue.TryEnqueue(std::move(samples), 1));
@@ -471,7 +475,7 @@ class HangingSender : public Sender {
 TEST_CASE("Stop aborts a hanging send at the drain deadline") {
   QueueConfig config = FastConfig();
   config.max_shards = 1;
-  WriteBackQueue queue("test", ClientOptions{}, config,
+  WriteBackQueue queue("test", ClientConfig{}, config,
                        [] { return std::make_unique<HangingSender>(); });
   REQUIRE(queue.TryEnqueue({Sample(1, 1, 1), Sample(1, 2, 2)}, 1));
   REQUIRE(WaitFor([&] { return queue.stats().samples_pending.load() == 2; }));
@@ -480,20 +484,6 @@ TEST_CASE("Stop aborts a hanging send at the drain deadline") {
   CHECK(queue.stats().samples_pending.load() == 0);
   CHECK(queue.stats().samples_sent.load() == 0);
   CHECK(queue.AcknowledgedThrough() == 0);
-}
-
-TEST_CASE("ValidateQueueConfig names the bad field") {
-  CHECK(ValidateQueueConfig(QueueConfig{}).ok());
-  QueueConfig c;
-  c.capacity = 0;
-  CHECK(ValidateQueueConfig(c).message().find("capacity") != std::string::npos);
-  c = QueueConfig{};
-  c.max_backoff = milliseconds(1);
-  CHECK(ValidateQueueConfig(c).message().find("max_backoff") !=
-        std::string::npos);
-  c = QueueConfig{};
-  c.min_shards = 5;
-  CHECK_FALSE(ValidateQueueConfig(c).ok());
 }
 
 TEST_CASE("send durations land in Prometheus' default buckets") {

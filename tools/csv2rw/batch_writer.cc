@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "writeback/batch_encoder.h"
+#include "remote/batch_encoder.h"
 
 namespace promewma::csv2rw {
 
@@ -184,7 +184,7 @@ Status DirectorySink::Close() {
 
 // --- RemoteWriteSink -------------------------------------------------------
 
-RemoteWriteSink::RemoteWriteSink(writeback::Sender* sender, std::string url,
+RemoteWriteSink::RemoteWriteSink(remote::Sender* sender, std::string url,
                                  RetryPolicy policy, RetryClock clock)
     : sender_(sender),
       url_(std::move(url)),
@@ -202,20 +202,20 @@ Status RemoteWriteSink::Write(std::string_view body, size_t samples) {
   backoff_.Reset();
   const auto give_up_at = clock_.now() + policy_.max_retry_duration;
   while (true) {
-    const writeback::SendResult result = sender_->Send(body);
+    const remote::SendResult result = sender_->Send(body);
     const std::string what =
         result.http_status == 0 ? result.reason
                                 : "HTTP " + std::to_string(result.http_status) +
                                       ": " + result.reason;
     switch (result.outcome) {
-      case writeback::SendResult::kSent:
+      case remote::SendResult::kSent:
         ++requests_;
         return Status::Ok();
-      case writeback::SendResult::kDrop:
+      case remote::SendResult::kDrop:
         return Status::InvalidArgument(url_ + " refused a batch of " +
                                        std::to_string(samples) +
                                        " samples: " + what);
-      case writeback::SendResult::kRetry:
+      case remote::SendResult::kRetry:
         break;
     }
     const std::chrono::milliseconds delay =
@@ -238,8 +238,8 @@ Status WriteBatches(const SeriesBuilder& series, size_t batch_size,
                     uint64_t* samples_written) {
   const std::vector<Row>& rows = series.rows();
   std::vector<const Row*> order;
-  std::vector<writeback::OutgoingSample> samples;
-  writeback::BatchEncoder encoder;  // reuses its buffers batch after batch
+  std::vector<remote::OutgoingSample> samples;
+  remote::BatchEncoder encoder;  // reuses its buffers batch after batch
   order.reserve(batch_size);
   samples.reserve(batch_size);
   for (size_t begin = 0; begin < rows.size(); begin += batch_size) {
@@ -260,7 +260,7 @@ Status WriteBatches(const SeriesBuilder& series, size_t batch_size,
     }
     samples.clear();
     for (const Row* row : order) {
-      samples.push_back(writeback::OutgoingSample{
+      samples.push_back(remote::OutgoingSample{
           series.labels(row->series), row->timestamp_ms, row->value});
     }
     if (Status s = sink->Write(encoder.EncodeSnappy(samples), samples.size());

@@ -10,9 +10,9 @@
 // taken, so each series' samples arrive in time order.
 //
 // Sinks:
-//   RemoteWriteSink  --url: POSTs through writeback::RemoteWriteClient
+//   RemoteWriteSink  --url: POSTs through remote::RemoteWriteClient
 //                    (the write-back client), retrying 5xx, 429 and network
-//                    errors with writeback::Backoff (capped exponential,
+//                    errors with remote::Backoff (capped exponential,
 //                    honouring Retry-After) for at most max_retry_duration;
 //                    any other status fails the run with the server's
 //                    one-line reason.
@@ -45,8 +45,8 @@
 #include "csv2rw/progress.h"
 #include "csv2rw/series_builder.h"
 #include "promewma/status.h"
-#include "writeback/backoff.h"
-#include "writeback/remote_write_client.h"
+#include "remote/backoff.h"
+#include "remote/remote_write_client.h"
 
 namespace promewma::csv2rw {
 
@@ -111,7 +111,7 @@ class DirectorySink : public BatchSink {
 };
 
 struct RetryPolicy {
-  writeback::BackoffConfig backoff;
+  remote::BackoffConfig backoff;
   // A batch still failing after this long fails the run. Prometheus'
   // write-back default (promewma's max_retry_duration) is 5m as well.
   std::chrono::milliseconds max_retry_duration{5 * 60 * 1000};
@@ -128,7 +128,7 @@ struct RetryClock {
 class RemoteWriteSink : public BatchSink {
  public:
   // `url` is only used in messages. `sender` must outlive the sink.
-  RemoteWriteSink(writeback::Sender* sender, std::string url,
+  RemoteWriteSink(remote::Sender* sender, std::string url,
                   RetryPolicy policy, RetryClock clock = {});
 
   Status Write(std::string_view body, size_t samples) override;
@@ -137,11 +137,11 @@ class RemoteWriteSink : public BatchSink {
   uint64_t retries() const { return retries_; }    // attempts repeated
 
  private:
-  writeback::Sender* sender_;
+  remote::Sender* sender_;
   std::string url_;
   RetryPolicy policy_;
   RetryClock clock_;
-  writeback::Backoff backoff_;
+  remote::Backoff backoff_;
   uint64_t requests_ = 0;
   uint64_t retries_ = 0;
 };

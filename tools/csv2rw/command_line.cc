@@ -6,14 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "common/duration.h"
 #include "common/one_line.h"
-#include "config/duration.h"
 #include "csv2rw/bad_row_log.h"
 #include "csv2rw/batch_writer.h"
 #include "csv2rw/csv_loader.h"
@@ -21,7 +21,8 @@
 #include "csv2rw/input_file.h"
 #include "csv2rw/progress.h"
 #include "promewma/version.h"
-#include "writeback/remote_write_client.h"
+#include "remote/client_config.h"
+#include "remote/remote_write_client.h"
 
 namespace promewma::csv2rw {
 
@@ -85,7 +86,7 @@ Result<char> ParseDelimiter(const std::string& text) {
 Result<std::chrono::milliseconds> ParseDurationFlag(const char* flag,
                                                     const std::string& text,
                                                     bool allow_zero) {
-  Result<int64_t> ms = config::ParseDurationMs(text);
+  Result<int64_t> ms = ParseDurationMs(text);
   if (!ms.ok()) {
     return Status::InvalidArgument(std::string(flag) + ": " +
                                    ms.status().message());
@@ -96,14 +97,24 @@ Result<std::chrono::milliseconds> ParseDurationFlag(const char* flag,
   return std::chrono::milliseconds(*ms);
 }
 
-// The client options for --url, or why they are wrong.
-Result<writeback::ClientOptions> MakeClientOptions(const Flags& flags) {
-  writeback::ClientOptions options;
-  options.url = flags.url;
+// The flag that sets each client key a problem can be about: the client's
+// validator names keys as promewma.yml spells them.
+constexpr std::pair<std::string_view, std::string_view> kFlagOfKey[] = {
+    {"url:", "--url:"},
+    {"remote_timeout:", "--remote-timeout:"},
+    {"headers.", "--header "},
+    {"headers:", "--header:"},
+    {"authorization.credentials_file:", "--bearer-token-file:"},
+};
+
+// The client config for --url, or why it is wrong.
+Result<remote::ClientConfig> MakeClientConfig(const Flags& flags) {
+  remote::ClientConfig config;
+  config.url = flags.url;
   Result<std::chrono::milliseconds> timeout =
       ParseDurationFlag("--remote-timeout", flags.remote_timeout, false);
   if (!timeout.ok()) return timeout.status();
-  options.remote_timeout = *timeout;
+  config.remote_timeout = *timeout;
   for (const std::string& header : flags.headers) {
     const size_t colon = header.find(':');
     if (colon == std::string::npos) {
@@ -111,32 +122,25 @@ Result<writeback::ClientOptions> MakeClientOptions(const Flags& flags) {
           "--header: expected \"Name: value\", got \"" +
           EscapeToOneLine(header) + "\"");
     }
-    options.headers.emplace_back(
+    config.headers.emplace_back(
         std::string(TrimBlanks(std::string_view(header).substr(0, colon))),
         std::string(TrimBlanks(std::string_view(header).substr(colon + 1))));
   }
   if (!flags.bearer_token_file.empty()) {
-    std::ifstream in(flags.bearer_token_file);
-    std::stringstream token;
-    token << in.rdbuf();
-    if (!in) {
-      return Status::InvalidArgument("--bearer-token-file: cannot read " +
-                                     flags.bearer_token_file);
-    }
-    options.bearer_token = std::string(TrimBlanks(token.str()));
-    while (!options.bearer_token.empty() &&
-           (options.bearer_token.back() == '\n' ||
-            options.bearer_token.back() == '\r')) {
-      options.bearer_token.pop_back();
-    }
+    remote::Authorization& auth = config.authorization.emplace();
+    auth.credentials_file = flags.bearer_token_file;  // type Bearer
   }
-  if (Status s = writeback::ValidateClientOptions(options); !s.ok()) {
+  if (Status s = remote::ValidateClientConfig(config); !s.ok()) {
     std::string message = s.message();
-    // The client's messages speak of write-back targets.
-    if (message.rfind("write-back ", 0) == 0) message = message.substr(11);
-    return Status::InvalidArgument("--" + message);
+    for (const auto& [key, flag] : kFlagOfKey) {
+      if (message.rfind(key, 0) == 0) {
+        message = std::string(flag) + message.substr(key.size());
+        break;
+      }
+    }
+    return Status::InvalidArgument(message);
   }
-  return options;
+  return config;
 }
 
 std::string Seconds(std::chrono::steady_clock::time_point since) {
@@ -151,7 +155,7 @@ std::string Seconds(std::chrono::steady_clock::time_point since) {
 // What the flags ask for, checked.
 struct RunOptions {
   LoadOptions load;
-  writeback::ClientOptions client;  // with --url
+  remote::ClientConfig client;  // with --url
   RetryPolicy retry;                // with --url
 };
 
@@ -205,7 +209,7 @@ Result<RunOptions> CheckFlags(const Flags& flags) {
   }
   load.max_rows_in_memory = static_cast<uint64_t>(flags.max_rows_in_memory);
   if (!flags.url.empty()) {
-    Result<writeback::ClientOptions> client = MakeClientOptions(flags);
+    Result<remote::ClientConfig> client = MakeClientConfig(flags);
     if (!client.ok()) return client.status();
     options.client = std::move(client).value();
     Result<std::chrono::milliseconds> max_retry = ParseDurationFlag(
@@ -237,7 +241,7 @@ Result<std::string> Deliver(const Flags& flags, const RunOptions& options,
     return std::to_string(written) + " samples written to " + flags.out_dir +
            " (" + std::to_string((*sink)->files()) + " files)";
   }
-  writeback::RemoteWriteClient client(options.client);
+  remote::RemoteWriteClient client(options.client);
   RemoteWriteSink sink(&client, flags.url, options.retry);
   progress->Start("sending", total, "samples");
   Status s = WriteBatches(series, batch_size, &sink, progress, &written);

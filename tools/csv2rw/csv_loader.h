@@ -11,8 +11,7 @@
 // Nothing is sent while loading: a file with a bad row can be refused
 // before any of it reaches the receiver.
 //
-// Thread-safety: a pure function of its inputs (it sets TZ only through
-// TimeZone::Load, which the caller has already done).
+// Thread-safety: a pure function of its inputs.
 
 #ifndef PROMEWMA_TOOLS_CSV2RW_CSV_LOADER_H_
 #define PROMEWMA_TOOLS_CSV2RW_CSV_LOADER_H_

@@ -1,13 +1,12 @@
 #include "csv2rw/time_parser.h"
 
-#include <sys/stat.h>
-#include <time.h>
+#include <date/tz.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <exception>
 
 #include "common/one_line.h"
 
@@ -102,22 +101,17 @@ bool ParseOffset(std::string_view s, int32_t* offset_seconds) {
   return true;
 }
 
-// The tz database directory glibc reads.
-std::string ZoneInfoDir() {
-  const char* dir = std::getenv("TZDIR");
-  return dir != nullptr && *dir != '\0' ? dir : "/usr/share/zoneinfo";
-}
+// Where Debian's libdate-tz (built with USE_OS_TZDB) reads the tz
+// database; it has no setting for another place.
+constexpr char kZoneInfoDir[] = "/usr/share/zoneinfo";
 
-// True when `path` is a compiled tz file (they start with "TZif"). glibc
-// silently falls back to UTC for a TZ it cannot load, so an unknown name
-// must be caught here.
-bool IsTzFile(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  return in && std::memcmp(magic, "TZif", 4) == 0;
+// local + offset, kept within int64 for the far ends of the database.
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    return b > 0 ? INT64_MAX : INT64_MIN;
+  }
+  return sum;
 }
 
 }  // namespace
@@ -173,32 +167,65 @@ Result<TimeZone> TimeZone::Load(std::string_view name) {
   zone.name_ = std::string(name);
   if (name == "UTC" || name == "Z" || name == "utc") return zone;
   if (ParseOffset(name, &zone.fixed_offset_seconds_)) return zone;
-  const std::string dir = ZoneInfoDir();
-  const bool safe_name = !name.empty() && name.front() != '/' &&
-                         name.find("..") == std::string_view::npos &&
-                         (name.front() != '+' && name.front() != '-');
-  if (!safe_name || !IsTzFile(dir + "/" + std::string(name))) {
+  try {
+    zone.zone_ = date::locate_zone(name);
+  } catch (const std::exception& e) {
+    // locate_zone throws for a name the database does not list, and
+    // get_tzdb (on first use) when there is no database to read.
+    const bool unknown = std::string_view(e.what()).find("not found") !=
+                         std::string_view::npos;
+    if (!unknown) {
+      return Status::InvalidArgument(
+          "--timezone: cannot load the tz database in " +
+          std::string(kZoneInfoDir) + " (is tzdata installed?): " +
+          EscapeToOneLine(e.what()));
+    }
     return Status::InvalidArgument(
         "--timezone: unknown time zone \"" + EscapeToOneLine(name) +
         "\" (expected UTC, an offset like +02:00, or a name from the tz "
         "database in " +
-        dir + ", like Europe/Berlin)");
+        std::string(kZoneInfoDir) + ", like Europe/Berlin)");
   }
-  zone.iana_name_ = std::string(name);
-  // The leading ':' makes glibc read the name as a tz file, never as a
-  // POSIX TZ rule string.
-  const std::string tz = ":" + zone.iana_name_;
-  setenv("TZ", tz.c_str(), 1);
-  tzset();
   return zone;
 }
 
-int32_t TimeZone::OffsetAt(int64_t utc_seconds) const {
-  if (is_fixed()) return fixed_offset_seconds_;
-  const time_t t = static_cast<time_t>(utc_seconds);
-  struct tm tm;
-  if (localtime_r(&t, &tm) == nullptr) return 0;
-  return static_cast<int32_t>(tm.tm_gmtoff);
+TimeZone::LocalTime TimeZone::Resolve(int64_t local_seconds) const {
+  using std::chrono::seconds;
+  LocalTime out;
+  if (zone_ == nullptr) {
+    out.offset_seconds = fixed_offset_seconds_;
+    out.unique_begin = INT64_MIN;
+    out.unique_end = INT64_MAX;
+    return out;
+  }
+  const date::local_info info =
+      zone_->get_info(date::local_seconds(seconds(local_seconds)));
+  out.offset_seconds = static_cast<int32_t>(info.first.offset.count());
+  switch (info.result) {
+    case date::local_info::nonexistent:
+      out.kind = LocalTime::kSkipped;
+      return out;
+    case date::local_info::ambiguous:
+      out.kind = LocalTime::kRepeated;
+      out.second_offset_seconds =
+          static_cast<int32_t>(info.second.offset.count());
+      return out;
+    case date::local_info::unique:
+      break;
+  }
+  // The local span of this offset is [begin + offset, end + offset). A
+  // change that sets the clock back repeats its start or its end in the
+  // neighbouring span; those local times are not unique.
+  const date::sys_info& span = info.first;
+  const int64_t begin = span.begin.time_since_epoch().count();
+  const int64_t end = span.end.time_since_epoch().count();
+  const int64_t before = zone_->get_info(span.begin - seconds(1)).offset.count();
+  const int64_t after = zone_->get_info(span.end).offset.count();
+  out.unique_begin = std::max(SaturatingAdd(begin, out.offset_seconds),
+                              SaturatingAdd(begin, before));
+  out.unique_end = std::min(SaturatingAdd(end, out.offset_seconds),
+                            SaturatingAdd(end, after));
+  return out;
 }
 
 TimeParser::TimeParser(TimeFormat format, TimeZone zone)
@@ -381,54 +408,32 @@ bool TimeParser::LocalToUtc(int64_t local_seconds, int64_t fraction_ms,
     *ms = (local_seconds - zone_.fixed_offset_seconds()) * 1000 + fraction_ms;
     return true;
   }
-  const int64_t hour = FloorDiv(local_seconds, 3600);
-  HourOffset& slot = hour_cache_[static_cast<uint64_t>(hour) & 63];
-  if (slot.local_hour == hour) {
-    *ms = (local_seconds - slot.offset_seconds) * 1000 + fraction_ms;
+  if (local_seconds >= unique_begin_ && local_seconds < unique_end_) {
+    *ms = (local_seconds - unique_offset_) * 1000 + fraction_ms;
     return true;
   }
-
-  // The instants t with t + offset(t) == local. Offsets in force within a
-  // day either side are the only candidates: no zone is more than 14 h
-  // from UTC, and transitions are months apart.
-  auto solve = [this](int64_t local, int64_t out[2]) {
-    int32_t candidates[3] = {zone_.OffsetAt(local - 86400),
-                             zone_.OffsetAt(local),
-                             zone_.OffsetAt(local + 86400)};
-    int count = 0;
-    for (int i = 0; i < 3; ++i) {
-      bool seen = false;
-      for (int j = 0; j < i; ++j) seen |= candidates[j] == candidates[i];
-      if (seen) continue;
-      const int64_t t = local - candidates[i];
-      if (zone_.OffsetAt(t) == candidates[i] && count < 2) out[count++] = t;
-    }
-    if (count == 2 && out[0] > out[1]) std::swap(out[0], out[1]);
-    return count;
-  };
-
-  int64_t solutions[2];
-  const int count = solve(local_seconds, solutions);
-  if (count == 0) {
-    *why = "does not exist in " + zone_.name() +
-           " (skipped by a daylight saving change)";
-    return false;
+  const TimeZone::LocalTime local = zone_.Resolve(local_seconds);
+  switch (local.kind) {
+    case TimeZone::LocalTime::kUnique:
+      unique_begin_ = local.unique_begin;
+      unique_end_ = local.unique_end;
+      unique_offset_ = local.offset_seconds;
+      *ms = (local_seconds - local.offset_seconds) * 1000 + fraction_ms;
+      return true;
+    case TimeZone::LocalTime::kSkipped:
+      *why = "does not exist in " + zone_.name() +
+             " (skipped by a daylight saving change)";
+      return false;
+    case TimeZone::LocalTime::kRepeated:
+      break;
   }
-  int64_t utc = solutions[0];
-  if (count == 2) {
-    const int64_t first_ms = solutions[0] * 1000 + fraction_ms;
-    if (last_ms_ != INT64_MIN && last_ms_ >= first_ms) utc = solutions[1];
-  } else {
-    // Cache the hour when its first and last second map through the same
-    // single offset, i.e. no change happens inside it.
-    int64_t a[2], b[2];
-    if (solve(hour * 3600, a) == 1 && solve(hour * 3600 + 3599, b) == 1 &&
-        hour * 3600 - a[0] == hour * 3600 + 3599 - b[0]) {
-      slot.local_hour = hour;
-      slot.offset_seconds = static_cast<int32_t>(hour * 3600 - a[0]);
-    }
-  }
-  *ms = utc * 1000 + fraction_ms;
+  const int64_t first_ms =
+      (local_seconds - local.offset_seconds) * 1000 + fraction_ms;
+  // The second occurrence once the file is already at or past the first.
+  *ms = last_ms_ != INT64_MIN && last_ms_ >= first_ms
+            ? (local_seconds - local.second_offset_seconds) * 1000 +
+                  fraction_ms
+            : first_ms;
   return true;
 }
 

@@ -18,32 +18,39 @@
 //
 // Zone-less ISO times are in the --timezone zone: UTC by default, a fixed
 // offset ("+02:00", "-0530", "+02"), or an IANA name ("Europe/Berlin")
-// from the system tz database. A time that a DST change skips (the spring
-// gap) is a bad time. A time that a DST change repeats (the autumn hour) is
-// ambiguous: it is taken as its first occurrence (Python's fold=0), unless
-// the previously parsed time is already at or past that instant; then it is
-// taken as the second occurrence. A time-ordered file therefore maps the
-// repeated hour correctly, once through each offset.
+// from the system tz database, resolved with Howard Hinnant's date/tz
+// library. A time that a DST change skips (the spring gap) is a bad time.
+// A time that a DST change repeats (the autumn hour) is ambiguous: it is
+// taken as its first occurrence (Python's fold=0), unless the previously
+// parsed time is already at or past that instant; then it is taken as the
+// second occurrence. A time-ordered file therefore maps the repeated hour
+// correctly, once through each offset. (Debian's tz files list the changes
+// up to 2037; later local times keep the offset of the last one.)
 //
 // Speed: the fixed-width "YYYY-MM-DD HH:MM:SS" form has a fast path that
-// reuses the day number of the previous row when the date is unchanged,
-// and zone offsets are cached per local hour, so a row costs a few
-// nanoseconds and no allocation.
+// reuses the day number of the previous row when the date is unchanged. An
+// IANA zone is looked up once, when it is loaded; the parser keeps the
+// span of local times between two DST changes that the last time fell in,
+// so a row costs a few nanoseconds and no allocation, and the tz library is
+// asked again only when a row leaves that span.
 //
-// Thread-safety: TimeZone is a value. Loading an IANA zone sets the
-// process' TZ variable (the C library's tz functions read it), so only one
-// IANA zone can be in use in a process at a time. A TimeParser is not
-// thread-safe (it caches); use one per thread.
+// Thread-safety: TimeZone is a value: an IANA zone is a pointer into the
+// tz database, which the library loads once and keeps for the process, so
+// any number of zones can be used at once, from any thread. A TimeParser is
+// not thread-safe (it caches); use one per thread.
 
 #ifndef PROMEWMA_TOOLS_CSV2RW_TIME_PARSER_H_
 #define PROMEWMA_TOOLS_CSV2RW_TIME_PARSER_H_
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "promewma/status.h"
+
+namespace date {
+class time_zone;
+}  // namespace date
 
 namespace promewma::csv2rw {
 
@@ -58,20 +65,37 @@ class TimeZone {
   TimeZone() = default;
 
   // "UTC", "Z", a fixed offset (+02:00, -0530, +02) or an IANA name found
-  // in the tz database ($TZDIR or /usr/share/zoneinfo). Loading an IANA
-  // name sets TZ for the process (see the file comment).
+  // in the system tz database (/usr/share/zoneinfo).
   static Result<TimeZone> Load(std::string_view name);
 
-  bool is_fixed() const { return iana_name_.empty(); }
+  bool is_fixed() const { return zone_ == nullptr; }
   int32_t fixed_offset_seconds() const { return fixed_offset_seconds_; }
   const std::string& name() const { return name_; }
 
-  // The zone's UTC offset in seconds at the instant `utc_seconds`.
-  int32_t OffsetAt(int64_t utc_seconds) const;
+  // What a local time is in this zone.
+  struct LocalTime {
+    enum Kind {
+      kUnique,    // one instant: local - offset_seconds
+      kSkipped,   // none: a change skips it
+      kRepeated,  // two: through offset_seconds, then second_offset_seconds
+    };
+    Kind kind = kUnique;
+    int32_t offset_seconds = 0;
+    int32_t second_offset_seconds = 0;
+    // kUnique: the local times around it that are unique through the same
+    // offset too, [unique_begin, unique_end): up to the next change, less
+    // the hour it skips or repeats.
+    int64_t unique_begin = 0;
+    int64_t unique_end = 0;
+  };
+
+  // `local_seconds` are seconds since 1970-01-01T00:00:00 local time.
+  LocalTime Resolve(int64_t local_seconds) const;
 
  private:
   std::string name_ = "UTC";  // as given, for messages
-  std::string iana_name_;     // empty: fixed offset
+  // An IANA zone, owned by the tz database; null for a fixed offset.
+  const date::time_zone* zone_ = nullptr;
   int32_t fixed_offset_seconds_ = 0;
 };
 
@@ -100,13 +124,11 @@ class TimeParser {
   int64_t cached_days_ = 0;
   bool has_cached_date_ = false;
 
-  // IANA zones: local hour -> UTC offset, for hours that have one offset
-  // throughout (every hour but those of a DST change). Direct-mapped.
-  struct HourOffset {
-    int64_t local_hour = INT64_MIN;
-    int32_t offset_seconds = 0;
-  };
-  std::array<HourOffset, 64> hour_cache_{};
+  // IANA zones: the local times [unique_begin, unique_end) of the last
+  // TimeZone::Resolve map to UTC through unique_offset. Empty at first.
+  int64_t unique_begin_ = 0;
+  int64_t unique_end_ = 0;
+  int32_t unique_offset_ = 0;
 
   // The last successfully parsed time, for ambiguous local times.
   int64_t last_ms_ = INT64_MIN;

@@ -1,4 +1,4 @@
-#include "writeback/backoff.h"
+#include "remote/backoff.h"
 
 #include <time.h>
 
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace promewma::writeback {
+namespace promewma::remote {
 
 using std::chrono::milliseconds;
 
@@ -89,4 +89,4 @@ std::optional<milliseconds> ParseRetryAfter(
   return ParseDate(std::string(value), now);
 }
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

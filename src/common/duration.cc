@@ -1,8 +1,8 @@
-#include "config/duration.h"
+#include "common/duration.h"
 
 #include <string>
 
-namespace promewma::config {
+namespace promewma {
 namespace {
 
 constexpr int64_t kSecondMs = 1000;
@@ -165,4 +165,4 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   return bytes;
 }
 
-}  // namespace promewma::config
+}  // namespace promewma

@@ -1,4 +1,4 @@
-#include "writeback/batch_encoder.h"
+#include "remote/batch_encoder.h"
 
 #include <cstring>
 
@@ -6,7 +6,7 @@
 #include "common/protowire.h"
 #include "model/labels.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 
 namespace pw = protowire;
 
@@ -117,4 +117,4 @@ std::string_view BatchEncoder::EncodeSnappy(
       codec::CompressSnappyBlockInto(raw_, compressed_.get()));
 }
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

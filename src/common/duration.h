@@ -1,4 +1,5 @@
-// Durations and byte sizes as written in promewma.yml.
+// Durations and byte sizes as written in promewma.yml and on command lines
+// (csv2rw --remote-timeout).
 //
 // Durations use Prometheus' format (model.ParseDuration), so a value can be
 // copied between prometheus.yml and promewma.yml: one or more
@@ -14,15 +15,15 @@
 //
 // Thread-safety: pure functions.
 
-#ifndef PROMEWMA_CONFIG_DURATION_H_
-#define PROMEWMA_CONFIG_DURATION_H_
+#ifndef PROMEWMA_COMMON_DURATION_H_
+#define PROMEWMA_COMMON_DURATION_H_
 
 #include <cstdint>
 #include <string_view>
 
 #include "promewma/status.h"
 
-namespace promewma::config {
+namespace promewma {
 
 // Milliseconds in `text`. InvalidArgument (one line, quoting `text`) on a
 // syntax error, an unknown or repeated unit, units out of order, or a value
@@ -33,6 +34,6 @@ Result<int64_t> ParseDurationMs(std::string_view text);
 // value past UINT64_MAX bytes.
 Result<uint64_t> ParseByteSize(std::string_view text);
 
-}  // namespace promewma::config
+}  // namespace promewma
 
-#endif  // PROMEWMA_CONFIG_DURATION_H_
+#endif  // PROMEWMA_COMMON_DURATION_H_

@@ -3,7 +3,7 @@
 // certificate for 127.0.0.1 and localhost, a client certificate), then each
 // tls option (ca_file, the system CAs by default, insecure_skip_verify,
 // client certificates, server_name, min_version) and the TLS file checks of
-// ValidateClientOptions. Without the openssl program (Debian package
+// ValidateClientConfig. Without the openssl program (Debian package
 // openssl, installed by tools/bootstrap.sh) each test fails and says so.
 
 #include <httplib.h>
@@ -21,9 +21,9 @@
 
 #include "testing/server_thread.h"
 #include "testing/subprocess.h"
-#include "writeback/remote_write_client.h"
+#include "remote/remote_write_client.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 using std::chrono::milliseconds;
@@ -147,16 +147,18 @@ class TlsTarget {
   std::unique_ptr<testing::ServerThread> running_;
 };
 
-ClientOptions Options(const std::string& url) {
-  ClientOptions o;
+// An https target with an empty tls_config, which each test fills in.
+ClientConfig Options(const std::string& url) {
+  ClientConfig o;
   o.url = url;
   o.remote_timeout = milliseconds(5000);
+  o.tls_config.emplace();
   return o;
 }
 
 // Sends one body; checks the options are valid first, as the app does.
-SendResult SendOnce(const ClientOptions& o, const std::string& body = "x") {
-  const Status valid = ValidateClientOptions(o);
+SendResult SendOnce(const ClientConfig& o, const std::string& body = "x") {
+  const Status valid = ValidateClientConfig(o);
   INFO(valid.message());
   REQUIRE(valid.ok());
   RemoteWriteClient client(o);
@@ -166,8 +168,8 @@ SendResult SendOnce(const ClientOptions& o, const std::string& body = "x") {
 TEST_CASE("tls: ca_file verifies the server and the body arrives") {
   const Pki* pki = GetPki();
   TlsTarget target(*pki, false);
-  ClientOptions o = Options(target.url());
-  o.tls.ca_file = pki->ca;
+  ClientConfig o = Options(target.url());
+  o.tls_config->ca_file = pki->ca;
   const std::string body("\x00\x01snappy\xff", 9);
   const SendResult r = SendOnce(o, body);
   INFO(r.reason);
@@ -206,8 +208,8 @@ TEST_CASE("tls: without ca_file the server is verified with the system CAs") {
 TEST_CASE("tls: insecure_skip_verify sends without checking the server") {
   const Pki* pki = GetPki();
   TlsTarget target(*pki, false);
-  ClientOptions o = Options(target.url());
-  o.tls.insecure_skip_verify = true;
+  ClientConfig o = Options(target.url());
+  o.tls_config->insecure_skip_verify = true;
   const SendResult r = SendOnce(o, "body");
   INFO(r.reason);
   CHECK(r.outcome == SendResult::kSent);
@@ -217,11 +219,11 @@ TEST_CASE("tls: insecure_skip_verify sends without checking the server") {
 TEST_CASE("tls: a server that requires a client certificate") {
   const Pki* pki = GetPki();
   TlsTarget target(*pki, true);
-  ClientOptions o = Options(target.url());
-  o.tls.ca_file = pki->ca;
+  ClientConfig o = Options(target.url());
+  o.tls_config->ca_file = pki->ca;
   SECTION("accepts cert_file and key_file") {
-    o.tls.cert_file = pki->client_cert;
-    o.tls.key_file = pki->client_key;
+    o.tls_config->cert_file = pki->client_cert;
+    o.tls_config->key_file = pki->client_key;
     const SendResult r = SendOnce(o, "body");
     INFO(r.reason);
     CHECK(r.outcome == SendResult::kSent);
@@ -243,10 +245,10 @@ TEST_CASE("tls: a server that requires a client certificate") {
 TEST_CASE("tls: server_name is the SNI and verified name, not the Host") {
   const Pki* pki = GetPki();
   TlsTarget target(*pki, false);
-  ClientOptions o = Options(target.url());
-  o.tls.ca_file = pki->ca;
+  ClientConfig o = Options(target.url());
+  o.tls_config->ca_file = pki->ca;
   SECTION("a name the certificate has") {
-    o.tls.server_name = "localhost";
+    o.tls_config->server_name = "localhost";
     const SendResult r = SendOnce(o);
     INFO(r.reason);
     CHECK(r.outcome == SendResult::kSent);
@@ -255,7 +257,7 @@ TEST_CASE("tls: server_name is the SNI and verified name, not the Host") {
           "127.0.0.1:" + std::to_string(target.port()));
   }
   SECTION("a name it does not have") {
-    o.tls.server_name = "wrong.example";
+    o.tls_config->server_name = "wrong.example";
     const SendResult r = SendOnce(o);
     CHECK(r.outcome == SendResult::kRetry);
     CHECK(r.reason ==
@@ -264,7 +266,7 @@ TEST_CASE("tls: server_name is the SNI and verified name, not the Host") {
   }
   SECTION("the URL's host is a name, resolved by the client") {
     o.url = target.url("localhost");
-    o.tls.server_name = "localhost";
+    o.tls_config->server_name = "localhost";
     RemoteWriteClient client(o);
     // localhost may resolve to ::1 first, where nothing listens: each
     // network error moves the client to the next address.
@@ -284,22 +286,22 @@ TEST_CASE("tls: min_version TLS13 refuses a TLS 1.2 server") {
   const Pki* pki = GetPki();
   TlsTarget target(*pki, false);
   target.MaxVersionTls12();
-  ClientOptions o = Options(target.url());
-  o.tls.ca_file = pki->ca;
+  ClientConfig o = Options(target.url());
+  o.tls_config->ca_file = pki->ca;
   CHECK(SendOnce(o).outcome == SendResult::kSent);
-  o.tls.min_version = TlsOptions::Version::kTls13;
+  o.tls_config->min_version = TlsConfig::Version::kTls13;
   const SendResult r = SendOnce(o);
   CHECK(r.outcome == SendResult::kRetry);
   CHECK(r.reason == "TLS handshake failed: tlsv1 alert protocol version");
 }
 
-TEST_CASE("tls: ValidateClientOptions loads the TLS files") {
+TEST_CASE("tls: ValidateClientConfig loads the TLS files") {
   const Pki* pki = GetPki();
-  ClientOptions o = Options("https://127.0.0.1:1/api/v1/write");
-  o.tls.ca_file = pki->ca;
-  o.tls.cert_file = pki->client_cert;
-  o.tls.key_file = pki->client_key;
-  CHECK(ValidateClientOptions(o).ok());
+  ClientConfig o = Options("https://127.0.0.1:1/api/v1/write");
+  o.tls_config->ca_file = pki->ca;
+  o.tls_config->cert_file = pki->client_cert;
+  o.tls_config->key_file = pki->client_key;
+  CHECK(ValidateClientConfig(o).ok());
 
   const std::string not_pem = pki->dir.WriteFile("not.pem", "not a PEM\n");
   struct Case {
@@ -308,25 +310,31 @@ TEST_CASE("tls: ValidateClientOptions loads the TLS files") {
   };
   const Case c = GENERATE_COPY(
       Case{not_pem, "", "",
-           "write-back tls ca_file " + not_pem + ": no PEM CA certificate"},
+           "write_back[1].tls_config.ca_file: " + not_pem +
+               ": no PEM CA certificate loaded ("},
       Case{pki->dir.path() + "/absent.pem", "", "",
-           "write-back tls ca_file " + pki->dir.path() + "/absent.pem: "},
+           "write_back[1].tls_config.ca_file: cannot read " +
+               pki->dir.path() + "/absent.pem: No such file or directory"},
       Case{"", not_pem, pki->client_key,
-           "write-back tls cert_file " + not_pem + ": no PEM certificate"},
+           "write_back[1].tls_config.cert_file: " + not_pem +
+               ": no PEM certificate loaded ("},
+      Case{"", pki->client_cert, pki->dir.path() + "/absent.key",
+           "write_back[1].tls_config.key_file: cannot read " +
+               pki->dir.path() + "/absent.key: No such file or directory"},
       Case{"", pki->client_cert, not_pem,
-           "write-back tls key_file " + not_pem +
-               ": no unencrypted PEM private key"},
+           "write_back[1].tls_config.key_file: " + not_pem +
+               ": no unencrypted PEM private key loaded ("},
       Case{"", pki->client_cert, pki->server_key,
-           "write-back tls key_file " + pki->server_key +
-               ": does not match cert_file " + pki->client_cert});
-  o.tls.ca_file = c.ca;
-  o.tls.cert_file = c.cert;
-  o.tls.key_file = c.key;
-  const Status s = ValidateClientOptions(o);
+           "write_back[1].tls_config.key_file: " + pki->server_key +
+               ": does not match cert_file " + pki->client_cert + " ("});
+  o.tls_config->ca_file = c.ca;
+  o.tls_config->cert_file = c.cert;
+  o.tls_config->key_file = c.key;
+  const Status s = ValidateClientConfig(o, "write_back[1]");
   CHECK(s.code() == StatusCode::kInvalidArgument);
   CHECK_THAT(s.message(), Catch::StartsWith(c.want));
   CHECK(s.message().find('\n') == std::string::npos);
 }
 
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

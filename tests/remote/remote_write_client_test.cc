@@ -1,8 +1,10 @@
 // RemoteWriteClient against a real httplib::Server on a loopback port bound
 // to port 0: headers, auth, the outcome of each status class, Retry-After,
-// a refused connection and a timeout. https: remote_write_client_tls_test.cc.
+// a refused connection, a timeout and secret files. https:
+// remote_write_client_tls_test.cc; what a valid config is:
+// client_config_test.cc.
 
-#include "writeback/remote_write_client.h"
+#include "remote/remote_write_client.h"
 
 #include <httplib.h>
 
@@ -17,7 +19,7 @@
 #include "testing/server_thread.h"
 #include "testing/subprocess.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 using std::chrono::milliseconds;
@@ -84,8 +86,8 @@ class FakeTarget {
   std::unique_ptr<testing::ServerThread> running_;
 };
 
-ClientOptions Options(const std::string& url) {
-  ClientOptions o;
+ClientConfig Options(const std::string& url) {
+  ClientConfig o;
   o.url = url;
   o.remote_timeout = milliseconds(5000);
   return o;
@@ -93,9 +95,9 @@ ClientOptions Options(const std::string& url) {
 
 TEST_CASE("client sends the remote-write headers and the body as is") {
   FakeTarget target;
-  ClientOptions o = Options(target.url("?tenant=t1"));
+  ClientConfig o = Options(target.url("?tenant=t1"));
   o.headers = {{"X-Scope-OrgID", "team-a"}};
-  REQUIRE(ValidateClientOptions(o).ok());
+  REQUIRE(ValidateClientConfig(o).ok());
   RemoteWriteClient client(o);
   const std::string body("\x00\x01snappy\xff", 9);
   SendResult r = client.Send(body);
@@ -120,24 +122,62 @@ TEST_CASE("client sends the remote-write headers and the body as is") {
   CHECK(ports[0] == ports[1]);
 }
 
-TEST_CASE("client sends basic auth or a bearer token") {
+TEST_CASE("client sends basic auth or an authorization header") {
   FakeTarget target;
   SECTION("basic") {
-    ClientOptions o = Options(target.url());
-    o.basic_auth_username = "user";
-    o.basic_auth_password = "pass";
+    ClientConfig o = Options(target.url());
+    o.basic_auth = BasicAuth{"user", "pass", ""};
     RemoteWriteClient client(o);
     CHECK(client.Send("x").outcome == SendResult::kSent);
     CHECK(target.last().get_header_value("Authorization") ==
           "Basic dXNlcjpwYXNz");
   }
   SECTION("bearer") {
-    ClientOptions o = Options(target.url());
-    o.bearer_token = "s3cret";
+    ClientConfig o = Options(target.url());
+    o.authorization = Authorization{"Bearer", "s3cret", ""};
     RemoteWriteClient client(o);
     CHECK(client.Send("x").outcome == SendResult::kSent);
     CHECK(target.last().get_header_value("Authorization") == "Bearer s3cret");
   }
+  SECTION("another type") {
+    ClientConfig o = Options(target.url());
+    o.authorization = Authorization{"Token", "abc", ""};
+    RemoteWriteClient client(o);
+    CHECK(client.Send("x").outcome == SendResult::kSent);
+    CHECK(target.last().get_header_value("Authorization") == "Token abc");
+  }
+  SECTION("no credentials, no header") {
+    ClientConfig o = Options(target.url());
+    o.authorization = Authorization{};
+    RemoteWriteClient client(o);
+    CHECK(client.Send("x").outcome == SendResult::kSent);
+    CHECK_FALSE(target.last().has_header("Authorization"));
+  }
+}
+
+TEST_CASE("client reads secret files, and again while they cannot be read") {
+  FakeTarget target;
+  testing::TempDir dir;
+  const std::string token = dir.path() + "/token";
+  ClientConfig o = Options(target.url());
+  o.authorization = Authorization{"Bearer", "", token};
+  RemoteWriteClient client(o);  // the file is not there yet
+  SendResult r = client.Send("x");
+  CHECK(r.outcome == SendResult::kRetry);
+  CHECK(r.reason == "authorization.credentials_file: cannot read " + token +
+                        ": No such file or directory");
+  dir.WriteFile("token", " s3cret\n");
+  r = client.Send("x");
+  CHECK(r.outcome == SendResult::kSent);
+  CHECK(target.last().get_header_value("Authorization") == "Bearer s3cret");
+
+  const std::string password = dir.WriteFile("password", "pass\n");
+  o.authorization.reset();
+  o.basic_auth = BasicAuth{"user", "", password};
+  RemoteWriteClient basic(o);
+  CHECK(basic.Send("x").outcome == SendResult::kSent);
+  CHECK(target.last().get_header_value("Authorization") ==
+        "Basic dXNlcjpwYXNz");
 }
 
 TEST_CASE("client classifies each status class") {
@@ -160,7 +200,7 @@ TEST_CASE("client classifies each status class") {
   CAPTURE(c.status, c.retry_on_429);
   FakeTarget target;
   target.Answer(c.status, "first line of the error\nsecond line\n");
-  ClientOptions o = Options(target.url());
+  ClientConfig o = Options(target.url());
   o.retry_on_http_429 = c.retry_on_429;
   RemoteWriteClient client(o);
   SendResult r = client.Send("x");
@@ -220,7 +260,7 @@ TEST_CASE("client retries a refused connection") {
 TEST_CASE("client retries a response that does not come within the timeout") {
   FakeTarget target;
   target.Answer(204, "", "", milliseconds(400));
-  ClientOptions o = Options(target.url());
+  ClientConfig o = Options(target.url());
   o.remote_timeout = milliseconds(50);
   RemoteWriteClient client(o);
   SendResult r = client.Send("x");
@@ -229,64 +269,5 @@ TEST_CASE("client retries a response that does not come within the timeout") {
   CHECK_FALSE(r.reason.empty());
 }
 
-TEST_CASE("ValidateUrl accepts http(s) URLs and names what is wrong") {
-  for (const char* ok : {"http://localhost:8428/api/v1/write",
-                         "http://127.0.0.1/api/v1/write?x=1",
-                         "HTTP://example.com", "http://[::1]:9090/write",
-                         "https://mimir.example.com/api/v1/push"}) {
-    CAPTURE(ok);
-    CHECK(ValidateUrl(ok).ok());
-  }
-  for (const char* bad :
-       {"", "localhost:8428/api/v1/write", "ftp://host/x", "http://",
-        "http://:80/x", "http://host:/x", "http://host:0/x",
-        "http://host:65536/x", "http://host:8a/x", "http://u:p@host/x",
-        "http://host /x", "http://[::1/x", "htp:/prom"}) {
-    CAPTURE(bad);
-    const Status s = ValidateUrl(bad);
-    CHECK(s.code() == StatusCode::kInvalidArgument);
-    CHECK(s.message().find("write-back url") != std::string::npos);
-  }
-}
-
-TEST_CASE("ValidateClientOptions refuses protocol headers and double auth") {
-  ClientOptions o = Options("http://127.0.0.1:1/x");
-  CHECK(ValidateClientOptions(o).ok());
-  o.headers = {{"content-type", "text/plain"}};
-  CHECK_FALSE(ValidateClientOptions(o).ok());
-  o.headers = {{"Bad Name", "v"}};
-  CHECK_FALSE(ValidateClientOptions(o).ok());
-  o.headers = {{"X-Ok", "line\r\nInjected: 1"}};
-  CHECK_FALSE(ValidateClientOptions(o).ok());
-  o.headers = {{"X-Ok", "fine"}};
-  CHECK(ValidateClientOptions(o).ok());
-  o.basic_auth_username = "u";
-  o.bearer_token = "t";
-  CHECK_FALSE(ValidateClientOptions(o).ok());
-  o.bearer_token.clear();
-  o.remote_timeout = milliseconds(0);
-  CHECK_FALSE(ValidateClientOptions(o).ok());
-}
-
-TEST_CASE("ValidateClientOptions takes TLS options for https only") {
-  // The file checks are in remote_write_client_tls_test.cc.
-  ClientOptions o = Options("http://127.0.0.1:1/x");
-  o.tls.insecure_skip_verify = true;
-  CHECK(ValidateClientOptions(o).message() ==
-        "write-back tls options need an https:// url");
-  o.url = "https://127.0.0.1:1/x";
-  CHECK(ValidateClientOptions(o).ok());
-  o.tls.server_name = "prom.example.net";
-  CHECK(ValidateClientOptions(o).ok());
-  o.tls.server_name = "prom.example.net:443";
-  CHECK(ValidateClientOptions(o).message() ==
-        "write-back tls server_name \"prom.example.net:443\" must be a DNS "
-        "name or an IPv4 address");
-  o.tls.server_name.clear();
-  o.tls.cert_file = "/etc/promewma/client.pem";
-  CHECK(ValidateClientOptions(o).message() ==
-        "write-back tls: cert_file and key_file must be set together");
-}
-
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

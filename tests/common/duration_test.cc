@@ -1,10 +1,10 @@
-#include "config/duration.h"
+#include "common/duration.h"
 
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 
-namespace promewma::config {
+namespace promewma {
 namespace {
 
 constexpr int64_t kSecond = 1000;
@@ -111,4 +111,4 @@ TEST_CASE("ParseByteSize refuses malformed sizes", "[duration]") {
 }
 
 }  // namespace
-}  // namespace promewma::config
+}  // namespace promewma

@@ -1,10 +1,10 @@
 // Backoff schedule and Retry-After parsing: pure functions, no clocks.
 
-#include "writeback/backoff.h"
+#include "remote/backoff.h"
 
 #include <catch2/catch.hpp>
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 using std::chrono::milliseconds;
@@ -74,4 +74,4 @@ TEST_CASE("Retry-After as an HTTP date, relative to now") {
 }
 
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

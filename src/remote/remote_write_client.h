@@ -10,7 +10,10 @@
 // Each request carries what a Prometheus sender sends: Content-Encoding:
 // snappy, Content-Type: application/x-protobuf,
 // X-Prometheus-Remote-Write-Version: 0.1.0, and User-Agent:
-// promewma/<version>; plus the configured headers and auth.
+// promewma/<version>; plus the configured headers and auth. Secret files
+// are read when the client is made; should that fail (a file removed
+// since ValidateClientConfig read it), every send reads them again and is
+// a retryable failure naming the file until one succeeds.
 //
 // https targets are verified like Prometheus' tls_config does it: against
 // the system CA store unless a ca_file is given, for the URL's host unless
@@ -34,39 +37,13 @@
 #include <vector>
 
 #include "promewma/status.h"
+#include "remote/client_config.h"
 
 namespace httplib {
 class Client;
 }  // namespace httplib
 
-namespace promewma::writeback {
-
-// Prometheus' remote_write tls_config, for an https target.
-struct TlsOptions {
-  std::string ca_file;    // PEM CAs to verify the server; empty: the system's
-  std::string cert_file;  // PEM client certificate (mutual TLS), with key_file
-  std::string key_file;   // PEM private key of cert_file, unencrypted
-  // Sent as SNI and checked against the server certificate instead of the
-  // URL's host; the connection still goes to the URL's host.
-  std::string server_name;
-  bool insecure_skip_verify = false;  // no certificate checks at all
-  enum class Version { kTls12, kTls13 };
-  Version min_version = Version::kTls12;  // Prometheus' default
-};
-
-struct ClientOptions {
-  std::string url;  // http://host[:port]/path or https://...
-  // Bounds connecting, writing the request and each wait for response
-  // bytes (httplib has no single whole-request deadline).
-  std::chrono::milliseconds remote_timeout{30000};  // Prometheus' default
-  // Extra request headers. Must not name a header the protocol owns (see
-  // ValidateClientOptions).
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string basic_auth_username, basic_auth_password;  // empty: none
-  std::string bearer_token;                              // empty: none
-  bool retry_on_http_429 = true;
-  TlsOptions tls;  // used for https URLs only
-};
+namespace promewma::remote {
 
 struct SendResult {
   enum Outcome { kSent, kRetry, kDrop };
@@ -94,24 +71,10 @@ class Sender {
   virtual void Cancel() {}
 };
 
-// Checks that `url` is http://HOST[:PORT][/PATH] or https://... with a
-// non-empty host and a port in 1..65535. https is refused with a message
-// saying so when cpp-httplib was built without OpenSSL.
-Status ValidateUrl(std::string_view url);
-
-// ValidateUrl, plus: a timeout > 0, header names that are tokens and do not
-// override protocol headers (Content-Type, Content-Encoding, Content-Length,
-// User-Agent, X-Prometheus-Remote-Write-Version, Authorization, Host,
-// Connection), header values without CR/LF, and at most one of basic auth
-// and bearer token. TLS options need an https URL; their files are loaded
-// (CAs, certificate, key, and that the key matches the certificate) so a bad
-// file fails at startup rather than at every send.
-Status ValidateClientOptions(const ClientOptions& options);
-
 class RemoteWriteClient : public Sender {
  public:
-  // REQUIRES: ValidateClientOptions(options).ok()
-  explicit RemoteWriteClient(ClientOptions options);
+  // REQUIRES: ValidateClientConfig(config).ok()
+  explicit RemoteWriteClient(ClientConfig config);
   ~RemoteWriteClient() override;
 
   RemoteWriteClient(const RemoteWriteClient&) = delete;
@@ -125,8 +88,13 @@ class RemoteWriteClient : public Sender {
   // server_name) at an address of the URL's host; false, with *result set,
   // when the host does not resolve.
   bool MapServerName(SendResult* result);
+  // Reads the secret files and sets the auth they are for; on failure the
+  // message names the file.
+  Status LoadSecrets();
 
-  ClientOptions options_;
+  ClientConfig config_;
+  bool secrets_loaded_ = false;
+  std::string authorization_;  // the Authorization header's value, if any
   std::string path_;         // request target: path and query of the URL
   std::string verify_name_;  // the name the server certificate must match
   std::unique_ptr<httplib::Client> client_;
@@ -140,6 +108,6 @@ class RemoteWriteClient : public Sender {
   size_t next_address_ = 0;
 };
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote
 
 #endif  // PROMEWMA_WRITEBACK_REMOTE_WRITE_CLIENT_H_

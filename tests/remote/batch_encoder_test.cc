@@ -1,7 +1,7 @@
 // The hand-written WriteRequest encoder, decoded with libprotobuf (the
 // generated prometheus.WriteRequest) and compared field by field.
 
-#include "writeback/batch_encoder.h"
+#include "remote/batch_encoder.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -15,7 +15,7 @@
 #include "model/labels.h"
 #include "remote.pb.h"
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 uint64_t Bits(double v) {
@@ -133,9 +133,9 @@ TEST_CASE("random batches round-trip through libprotobuf") {
 }
 
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote
 
-namespace promewma::writeback {
+namespace promewma::remote {
 namespace {
 
 TEST_CASE("a name suffix renames the series when the batch is encoded") {
@@ -165,4 +165,4 @@ TEST_CASE("a name suffix renames the series when the batch is encoded") {
 }
 
 }  // namespace
-}  // namespace promewma::writeback
+}  // namespace promewma::remote

@@ -24,7 +24,7 @@
 #include <optional>
 #include <string_view>
 
-namespace promewma::writeback {
+namespace promewma::remote {
 
 struct BackoffConfig {
   std::chrono::milliseconds min_backoff{30};   // Prometheus' default
@@ -58,6 +58,6 @@ class Backoff {
 std::optional<std::chrono::milliseconds> ParseRetryAfter(
     std::string_view value, std::chrono::system_clock::time_point now);
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote
 
 #endif  // PROMEWMA_WRITEBACK_BACKOFF_H_

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-namespace promewma::writeback {
+namespace promewma::remote {
 
 struct OutgoingSample {
   std::string_view labels;  // canonical encoding; not owned
@@ -62,6 +62,6 @@ class BatchEncoder {
   size_t compressed_capacity_ = 0;
 };
 
-}  // namespace promewma::writeback
+}  // namespace promewma::remote
 
 #endif  // PROMEWMA_WRITEBACK_BATCH_ENCODER_H_
