@@ -48,11 +48,12 @@ struct Latest {
   int64_t timestamp_ms;
 };
 
-// host -> latest cpu:ewma on promewma's /metrics.
+// host -> latest cpu:ewma on promewma's /federate.
 std::map<std::string, Latest> ScrapeEwma(const testing::Peer& promewma) {
   std::map<std::string, Latest> out;
   for (const testing::ExposedSample& s :
-       testing::SamplesNamed(promewma.Scrape(), "cpu:ewma")) {
+       testing::SamplesNamed(
+           promewma.Scrape(testing::FederatePath({"cpu:ewma"})), "cpu:ewma")) {
     REQUIRE(s.labels.size() == 1);
     REQUIRE(s.timestamp_ms);
     REQUIRE(out.emplace(s.labels.at("host"), Latest{s.value, *s.timestamp_ms})

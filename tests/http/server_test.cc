@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -54,7 +55,7 @@ httplib::Result PostWrite(httplib::Client& c, const std::string& raw) {
                 "application/x-protobuf");
 }
 
-TEST_CASE("remote write, then the derived values on /metrics") {
+TEST_CASE("remote write, then the derived values on /federate and the counts on /metrics") {
   RunningServer s;
   std::vector<std::pair<int64_t, double>> samples;
   for (int i = 0; i < 12; ++i)
@@ -65,23 +66,19 @@ TEST_CASE("remote write, then the derived values on /metrics") {
   REQUIRE(r);
   REQUIRE(r->status == 204);
 
-  auto m = s.client().Get("/metrics");
-  REQUIRE(m);
-  REQUIRE(m->status == 200);
-  const std::string& text = m->body;
-  INFO(text);
-  REQUIRE(text.find("\n# TYPE cpu:ewma gauge\n") != std::string::npos);
-  const std::vector<testing::ExposedSample> exposed =
-      testing::ParseExposition(text);
-  auto value = [&](const std::string& name, const testing::LabelSet& labels) {
-    INFO(name);
-    const std::optional<testing::ExposedSample> found =
-        testing::FindSample(exposed, name, labels);
-    REQUIRE(found);
-    return *found;
-  };
+  auto f = s.client().Get(
+      testing::FederatePath({"{__name__=~\"cpu:.*\",host=\"a\"}"}));
+  REQUIRE(f);
+  REQUIRE(f->status == 200);
+  REQUIRE(f->get_header_value("Content-Type") ==
+          "text/plain; version=0.0.4; charset=utf-8");
+  INFO(f->body);
+  REQUIRE(f->body.find("# TYPE cpu:ewma untyped\n") != std::string::npos);
+  const std::vector<testing::ExposedSample> federated =
+      testing::ParseExposition(f->body);
+  REQUIRE(federated.size() == 2);
   // Latest EWMA and upper threshold (the estimator's, with the default
-  // parameters), at the last input sample's timestamp.
+  // parameters), at the last input sample's timestamp, bit for bit.
   ewma::EstimatorParams params;
   ewma::EstimatorState state;
   ewma::DerivedValues want;
@@ -91,13 +88,30 @@ TEST_CASE("remote write, then the derived values on /metrics") {
   for (const auto& [name, output] :
        {std::pair{"cpu:ewma", ewma::Output::kEwma},
         {"cpu:upper_threshold", ewma::Output::kUpperThreshold}}) {
-    const testing::ExposedSample got = value(name, {{"host", "a"}});
     INFO(name);
-    // prometheus-cpp prints 16 significant digits, one short of a round
-    // trip.
-    REQUIRE(got.value == Approx(want.get(output)).epsilon(1e-15));
-    REQUIRE(got.timestamp_ms == samples.back().first);
+    const std::optional<testing::ExposedSample> got =
+        testing::FindSample(federated, name, {{"host", "a"}});
+    REQUIRE(got);
+    REQUIRE(got->value == want.get(output));
+    REQUIRE(got->timestamp_ms == samples.back().first);
   }
+
+  auto m = s.client().Get("/metrics");
+  REQUIRE(m);
+  REQUIRE(m->status == 200);
+  const std::string& text = m->body;
+  INFO(text);
+  const std::vector<testing::ExposedSample> exposed =
+      testing::ParseExposition(text);
+  auto value = [&](const std::string& name, const testing::LabelSet& labels) {
+    INFO(name);
+    const std::optional<testing::ExposedSample> found =
+        testing::FindSample(exposed, name, labels);
+    REQUIRE(found);
+    return *found;
+  };
+  // /metrics is promewma's own health: no series of its input.
+  REQUIRE(testing::SamplesNamed(exposed, "cpu:ewma").empty());
   // Self-metrics.
   REQUIRE(value("promewma_write_samples_received_total", {}).value == 12);
   REQUIRE(value("promewma_write_samples_applied_total", {}).value == 12);
@@ -130,6 +144,48 @@ TEST_CASE("remote write, then the derived values on /metrics") {
   REQUIRE(testing::FindSample(after, "promewma_http_requests_total",
                               {{"code", "400"}, {"handler", "write"}})
               ->value == 1);
+}
+
+TEST_CASE("/metrics stays the same size whatever the number of series") {
+  RunningServer s;
+  auto write_series = [&](int first, int count) {
+    std::vector<testing::TestSeries> request;
+    for (int h = first; h < first + count; ++h) {
+      request.push_back({{{"__name__", "cpu"}, {"host", "h" + std::to_string(h)}},
+                         {{1700000000000, 1.0 * h}}});
+    }
+    auto r = PostWrite(s.client(), testing::SerializeWriteRequest(request));
+    REQUIRE(r);
+    REQUIRE(r->status == 204);
+  };
+  write_series(0, 1);
+  // The first scrape adds the metrics handler's own request series.
+  REQUIRE(s.client().Get("/metrics"));
+  auto small = s.client().Get("/metrics");
+  REQUIRE(small);
+  write_series(1, 3000);
+  auto large = s.client().Get("/metrics");
+  REQUIRE(large);
+  const auto lines = [](const std::string& text) {
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  // The same lines; only numbers (counts, durations) may grow a few digits.
+  REQUIRE(lines(large->body) == lines(small->body));
+  REQUIRE(large->body.size() < small->body.size() + 200);
+  const auto exposed = testing::ParseExposition(large->body);
+  REQUIRE(testing::FindSample(exposed, "promewma_series_active")->value == 3001);
+}
+
+TEST_CASE("/federate without match[] is a one-line 400") {
+  RunningServer s;
+  auto r = s.client().Get("/federate");
+  REQUIRE(r);
+  REQUIRE(r->status == 400);
+  REQUIRE(r->body.rfind("no match[] parameter", 0) == 0);
+  REQUIRE(std::count(r->body.begin(), r->body.end(), '\n') == 1);
+  auto bad = s.client().Get(testing::FederatePath({"cpu{"}));
+  REQUIRE(bad);
+  REQUIRE(bad->status == 400);
 }
 
 TEST_CASE("health, readiness and unknown endpoints") {

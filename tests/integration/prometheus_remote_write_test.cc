@@ -4,7 +4,7 @@
 // through write_relabel_configs as in the README) to promewma. The test
 // then recomputes the EWMA from the raw samples Prometheus stored, read
 // back through Prometheus' query API, and compares it with what promewma
-// exposes on /metrics.
+// exposes on /federate.
 
 #include <httplib.h>
 
@@ -67,13 +67,14 @@ groups:
   // min_samples + 1 rule evaluations.
   const testing::LabelSet series = {{"instance", node->address()},
                                     {"job", "node"}};
-  std::vector<ExposedSample> metrics;
+  std::vector<ExposedSample> derived;
   std::optional<ExposedSample> upper;
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   while (std::chrono::steady_clock::now() < deadline) {
-    metrics = promewma->Scrape();
+    derived = promewma->Scrape(
+        testing::FederatePath({"{__name__=~\"cpu_utilization:.*\"}"}));
     upper =
-        testing::FindSample(metrics, "cpu_utilization:upper_threshold", series);
+        testing::FindSample(derived, "cpu_utilization:upper_threshold", series);
     if (upper) break;
     std::this_thread::sleep_for(500ms);
   }
@@ -82,13 +83,14 @@ groups:
        << prometheus->StderrTail());
   REQUIRE(upper);
   const std::optional<ExposedSample> exposed_ewma =
-      testing::FindSample(metrics, "cpu_utilization:ewma", series);
+      testing::FindSample(derived, "cpu_utilization:ewma", series);
   REQUIRE(exposed_ewma);
   // Both are the latest derived values of one input sample.
   REQUIRE(exposed_ewma->timestamp_ms);
   REQUIRE(upper->timestamp_ms == exposed_ewma->timestamp_ms);
   const int64_t latest_ms = *exposed_ewma->timestamp_ms;
   // Only the kept series arrived, and every write was accepted.
+  const std::vector<ExposedSample> metrics = promewma->Scrape();
   const std::optional<ExposedSample> ignored =
       testing::FindSample(metrics, "promewma_series_ignored");
   REQUIRE(ignored);
@@ -131,13 +133,11 @@ groups:
   ewma::DerivedValues out;
   for (const auto& [ts, v] : raw)
     ewma::UpdateEstimator(params, &state, ts, v, &out);
-  // /metrics prints shortest round-trip doubles, so this is exact in
-  // practice; allow 1e-9 relative for the text round trip.
-  REQUIRE(exposed_ewma->value ==
-          Approx(out.get(ewma::Output::kEwma)).epsilon(1e-9));
+  // /federate prints the shortest text that parses back to the same double;
+  // the raw values come back through Prometheus' JSON, which does too.
+  REQUIRE(exposed_ewma->value == out.get(ewma::Output::kEwma));
   REQUIRE(out.has(ewma::Output::kUpperThreshold));
-  REQUIRE(upper->value ==
-          Approx(out.get(ewma::Output::kUpperThreshold)).epsilon(1e-9));
+  REQUIRE(upper->value == out.get(ewma::Output::kUpperThreshold));
 
   REQUIRE(promewma->Stop() == 0);
 }

@@ -229,6 +229,13 @@ storage:
   vm->Stop();
   // Accepted: there is room in the queue.
   SendSamples(promewma->port(), first_ms, 200, kSamples);
+  // Restart only once promewma has seen the outage (a failed send), so the
+  // retry path is what delivers the second half.
+  const auto outage_seen = std::chrono::steady_clock::now() + 30s;
+  while (WriteBackMetric(*promewma, "samples_failed_total", *vm) == 0 &&
+         std::chrono::steady_clock::now() < outage_seen) {
+    std::this_thread::sleep_for(100ms);
+  }
   vm->Start();  // on the port promewma sends to
 
   const auto expected = Expected(first_ms, kSamples);

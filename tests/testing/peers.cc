@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -183,6 +185,26 @@ std::string PromewmaBinary() {
 
 std::string Csv2rwBinary() {
   return std::string(PROMEWMA_BINARY_DIR) + "/bin/csv2rw";
+}
+
+std::string FederatePath(const std::vector<std::string>& match) {
+  std::string path = "/federate";
+  char sep = '?';
+  for (const std::string& selector : match) {
+    path += sep;
+    path += "match%5B%5D=";
+    for (unsigned char c : selector) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        path += static_cast<char>(c);
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof(hex), "%%%02X", c);
+        path += hex;
+      }
+    }
+    sep = '&';
+  }
+  return path;
 }
 
 std::vector<ExposedSample> ParseExposition(const std::string& text) {

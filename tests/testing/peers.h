@@ -69,6 +69,10 @@ std::optional<ExposedSample> FindSample(
     const LabelSet& labels = {});
 
 // Every sample named `name`, whatever its labels.
+// The path of promewma's (or Prometheus') federation endpoint for these
+// selectors: /federate?match[]=...&match[]=..., percent-encoded.
+std::string FederatePath(const std::vector<std::string>& match);
+
 std::vector<ExposedSample> SamplesNamed(
     const std::vector<ExposedSample>& samples, const std::string& name);
 
