@@ -226,6 +226,7 @@ int Serve(const config::Config& config) {
   options.port = port;
   options.limits.max_request_bytes = config.limits.max_request_bytes;
   options.limits.max_decoded_bytes = config.limits.max_decoded_bytes;
+  options.limits.max_series_per_request = config.limits.max_series_per_request;
   options.read_limits.max_request_bytes = config.limits.max_request_bytes;
   options.read_limits.max_decoded_bytes = config.limits.max_decoded_bytes;
   options.read_limits.max_samples_per_query =

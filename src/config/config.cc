@@ -462,6 +462,16 @@ Status ParseLimitBytes(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+// A count limit: an integer > 0.
+Status ParseLimitCount(const YAML::Node& node, const std::string& path,
+                       uint64_t* out) {
+  Result<int64_t> n = ScalarInteger(node, path, "expected an integer > 0");
+  if (!n.ok()) return n.status();
+  if (*n <= 0) return ProblemAt(path, "must be > 0, got " + node.Scalar());
+  *out = static_cast<uint64_t>(*n);
+  return Status::Ok();
+}
+
 Status ParseLimits(const YAML::Node& node, Config* config) {
   Result<Entries> entries = MapEntries(node, "limits");
   if (!entries.ok()) return entries.status();
@@ -473,14 +483,11 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
     } else if (name == "max_decoded_bytes") {
       status = ParseLimitBytes(value, path, &config->limits.max_decoded_bytes);
     } else if (name == "max_samples_per_query") {
-      Result<int64_t> n = ScalarInteger(value, path, "expected an integer > 0");
-      if (n.ok() && *n <= 0) {
-        status = ProblemAt(path, "must be > 0, got " + value.Scalar());
-      } else if (n.ok()) {
-        config->limits.max_samples_per_query = static_cast<uint64_t>(*n);
-      } else {
-        status = n.status();
-      }
+      status = ParseLimitCount(value, path,
+                               &config->limits.max_samples_per_query);
+    } else if (name == "max_series_per_request") {
+      status = ParseLimitCount(value, path,
+                               &config->limits.max_series_per_request);
     } else {
       status = ProblemAt(path, "unknown key");
     }

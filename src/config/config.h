@@ -21,6 +21,7 @@
 //     max_request_bytes: 16MiB
 //     max_decoded_bytes: 64MiB
 //     max_samples_per_query: 50000000
+//     max_series_per_request: 100000
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
 //
@@ -75,6 +76,12 @@ struct Limits {
   // Samples one remote-read query may return (HTTP 400 above, before the
   // response is built): Prometheus' --storage.remote.read-sample-limit.
   uint64_t max_samples_per_query = 50'000'000;
+  // Series one remote-write request may hold (HTTP 413 above, nothing
+  // applied). With write-back on, a request's derived samples may take a
+  // queue shard over its capacity (writeback/queue.h), so this bounds that
+  // overshoot too. Prometheus sends at most max_samples_per_send (2000)
+  // series a request; vmagent and Grafana Agent pack more.
+  uint64_t max_series_per_request = 100'000;
 };
 
 struct Config {

@@ -67,11 +67,13 @@ Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
         "promewma is replaying its request log; retry shortly");
   }
   thread_local head::Head::PreparedRequest prepared;
+  const ewma::SeriesHashes* series =
+      sink_ != nullptr ? &SeriesOf(decoded) : nullptr;
   if (sink_ != nullptr) {
     // A full write-back queue usually drains within moments: wait for it
     // here, holding no lock, rather than send the writer into a retry
     // backoff. The room is checked again under the lock.
-    sink_->WaitForRoom(DerivedUpperBound(decoded),
+    sink_->WaitForRoom(*series,
                        std::chrono::steady_clock::now() + admission_wait_);
   }
   // Prepare only reads the head (known series are never removed, and
@@ -83,8 +85,10 @@ Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
   std::shared_ptr<SealedBatch> to_store;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    s = AdmitToSink(decoded);
-    if (!s.ok()) return s;
+    if (series != nullptr) {
+      s = AdmitToSink(*series);
+      if (!s.ok()) return s;
+    }
     if (store_ != nullptr) {
       s = log_->Append(next_seq_, body);
       if (!s.ok()) {
@@ -121,28 +125,30 @@ void Database::SetDerivedSink(
   checkpoint_ack_wait_ = checkpoint_ack_wait;
 }
 
-size_t Database::DerivedUpperBound(
-    const codec::DecodedWriteRequest& decoded) const {
-  // Not every sample emits every output.
-  return decoded.samples.size() *
-         static_cast<size_t>(head_->max_outputs_per_sample());
+const ewma::SeriesHashes& Database::SeriesOf(
+    const codec::DecodedWriteRequest& decoded) {
+  thread_local ewma::SeriesHashes series;
+  series.clear();
+  for (const codec::DecodedSeries& s : decoded.series) {
+    series.push_back(s.labels_hash);
+  }
+  return series;
 }
 
-Status Database::AdmitToSink(const codec::DecodedWriteRequest& decoded) {
-  if (sink_ == nullptr) return Status::Ok();
-  const size_t most = DerivedUpperBound(decoded);
-  if (sink_->HasRoomFor(most)) return Status::Ok();
+Status Database::AdmitToSink(const ewma::SeriesHashes& series) {
+  if (sink_->HasRoomFor(series)) return Status::Ok();
   // Another writer took the room this one waited for. Room only grows while
   // the lock is held, so waiting here is fair: the next request in line
   // gets what the queues free up. (Reads wait meanwhile too; this is
   // backpressure, and it is bounded.)
-  if (sink_->WaitForRoom(most,
+  if (sink_->WaitForRoom(series,
                          std::chrono::steady_clock::now() + admission_wait_)) {
     return Status::Ok();
   }
   return Status::Unavailable(
-      "write-back backlog full (room needed for " + std::to_string(most) +
-      " derived samples); nothing applied, retry later");
+      "write-back backlog full: a queue this request's series go to holds "
+      "queue_config.capacity derived samples or more; nothing applied, "
+      "retry later");
 }
 
 void Database::StoreSealed(std::vector<head::SealedChunk>* sealed) {
@@ -361,6 +367,7 @@ Status Database::Recover(RecoveryStats* stats) {
   codec::DecodedWriteRequest decoded;
   head::Head::PreparedRequest prepared;
   head::ApplyResult result;
+  ewma::SeriesHashes replay_series;
   Status s = log_->Replay(checkpoint_seq, [&](uint64_t seq,
                                              std::string_view body) {
     // The body passed these steps when it was logged; failing now means
@@ -380,11 +387,11 @@ Status Database::Recover(RecoveryStats* stats) {
       // acknowledgements cover the whole log.
       // Re-derived samples the targets may not have: send them again. The
       // replay cannot refuse a record, so it waits for room.
-      size_t outputs = 0;
+      replay_series.clear();
       for (const ewma::EmittedDerived& d : result.derived) {
-        outputs += static_cast<size_t>(__builtin_popcount(d.values.present));
+        replay_series.push_back(d.labels_hash);
       }
-      while (!sink_->WaitForRoom(outputs,
+      while (!sink_->WaitForRoom(replay_series,
                                  std::chrono::steady_clock::now() +
                                      std::chrono::seconds(10))) {
         if (sink_->stopped()) {

@@ -170,11 +170,14 @@ class Database {
   // REQUIRES: mu_ not held.
   void WritePublished(const std::shared_ptr<SealedBatch>& batch);
 
-  // The most derived samples `decoded` can produce.
-  size_t DerivedUpperBound(const codec::DecodedWriteRequest& decoded) const;
-  // Refuses (Unavailable) when the sink has no room for what `decoded`
-  // can derive. REQUIRES: mu_ held exclusively.
-  Status AdmitToSink(const codec::DecodedWriteRequest& decoded);
+  // The input series of `decoded`, for the sink's admission (a per-thread
+  // buffer, valid until the thread's next call).
+  static const ewma::SeriesHashes& SeriesOf(
+      const codec::DecodedWriteRequest& decoded);
+  // Refuses (Unavailable) when the sink has no room for these series
+  // (ewma/derived_sink.h), after waiting up to admission_wait_.
+  // REQUIRES: mu_ held exclusively; a sink.
+  Status AdmitToSink(const ewma::SeriesHashes& series);
 
   ewma::DerivedSampleSink* sink_ = nullptr;
   std::chrono::milliseconds admission_wait_{0};

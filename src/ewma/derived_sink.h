@@ -34,19 +34,28 @@ struct EmittedDerived {
   DerivedValues values;
 };
 
+// The input series of a request, by label hash: what admission looks at.
+// Sinks shard by input series, so these say which shards a request's
+// derived samples can go to.
+using SeriesHashes = std::vector<uint64_t>;
+
 class DerivedSampleSink {
  public:
   virtual ~DerivedSampleSink() = default;
-  // Whether `samples` more derived samples fit now. Room only grows until
-  // the next Push (the ingest lock is held in between).
-  virtual bool HasRoomFor(size_t samples) = 0;
+  // Whether a request with these input series may be applied now: each
+  // place its derived samples would queue is below its capacity. A request
+  // is never refused for its size alone: an admitted one may take a place
+  // over its capacity by its own samples, and then nothing more goes there
+  // until it drains below. Room only grows until the next Push (the ingest
+  // lock is held in between).
+  virtual bool HasRoomFor(const SeriesHashes& series) = 0;
   // Takes the derived samples of log record `seq`.
-  // REQUIRES: HasRoomFor(their number) returned true since the last Push.
+  // REQUIRES: HasRoomFor(their input series) returned true since the last
+  // Push.
   virtual void Push(uint64_t seq, const std::vector<EmittedDerived>& derived) = 0;
-  // Waits until the sink has room for `samples`, or `deadline`; false on
-  // timeout or once stopped. Used by the log replay, which cannot refuse a
-  // record.
-  virtual bool WaitForRoom(size_t samples,
+  // Waits until HasRoomFor(series), or `deadline`; false on timeout or once
+  // stopped. Used by the log replay, which cannot refuse a record.
+  virtual bool WaitForRoom(const SeriesHashes& series,
                            std::chrono::steady_clock::time_point deadline) = 0;
   // The sink was shut down: it will never have room again.
   virtual bool stopped() const { return false; }

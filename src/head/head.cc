@@ -357,14 +357,6 @@ void Head::ApplySamples(const codec::DecodedWriteRequest& request,
   }
 }
 
-int Head::max_outputs_per_sample() const {
-  int most = __builtin_popcount(options_.defaults.outputs);
-  for (const SeriesRule& rule : options_.rules) {
-    most = std::max(most, __builtin_popcount(rule.params.outputs));
-  }
-  return most;
-}
-
 void Head::VisitSnapshots(
     const std::function<void(const SeriesSnapshot&)>& visit) const {
   SeriesSnapshot snapshot;

@@ -216,10 +216,6 @@ class Head {
 
   const HeadOptions& options() const { return options_; }
 
-  // The most derived samples one input sample can produce under the
-  // configured parameters (the largest output set of any rule).
-  int max_outputs_per_sample() const;
-
   // Calls `visit` with a snapshot of every processed series, one shard lock
   // at a time: each snapshot is consistent, but requests applied meanwhile
   // may be in some snapshots and not in others. Replaying such a request on

@@ -98,6 +98,15 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   metrics_->decoded_bytes.Increment(static_cast<double>(decompressed.size()));
   s = codec::DecodeWriteRequest(decompressed, &decoded);
   if (!s.ok()) return ErrorResponse(s);
+  if (decoded.series.size() > limits_.max_series_per_request) {
+    // Final: the same request would be refused again. The sender must send
+    // smaller requests (Prometheus: queue_config.max_samples_per_send).
+    return ErrorResponse(
+        413, "request has " + std::to_string(decoded.series.size()) +
+                 " series, over limits.max_series_per_request (" +
+                 std::to_string(limits_.max_series_per_request) +
+                 "); send smaller requests");
+  }
 
   thread_local head::ApplyResult result;  // keeps its vectors' capacity
   s = db_->Ingest(decoded, request.body, &result);

@@ -4,12 +4,15 @@
 //   415  Content-Encoding other than snappy, or a Content-Type other than
 //        application/x-protobuf (remote write 2.0 included)
 //   413  body over limits.max_request_bytes, or a declared decoded size over
-//        limits.max_decoded_bytes (checked before decompressing)
+//        limits.max_decoded_bytes (checked before decompressing), or more
+//        series than limits.max_series_per_request: nothing applied
 //   400  bad snappy or protobuf, invalid labels: nothing applied;
 //        out-of-order / conflicting samples: the rest applied, the message
 //        names the first bad series
-//   503  the request log could not take the request: nothing applied,
-//        Retry-After set, the sender's retry is exact
+//   503  the request log could not take the request, promewma is replaying
+//        its log, or the write-back backlog has no room for the request's
+//        series: nothing applied, Retry-After set, the sender's retry is
+//        exact
 //   204  everything else, metadata-only requests included
 //
 // Thread-safety: Handle() may run on many threads at once; each thread
@@ -30,6 +33,7 @@ namespace promewma::http {
 struct WriteLimits {
   uint64_t max_request_bytes = 16 << 20;
   uint64_t max_decoded_bytes = 64 << 20;
+  uint64_t max_series_per_request = 100'000;
 };
 
 class RemoteWriteHandler {

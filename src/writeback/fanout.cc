@@ -32,9 +32,9 @@ void ExpandDerived(const std::vector<ewma::EmittedDerived>& derived,
 Fanout::Fanout(std::vector<WriteBackQueue*> queues)
     : queues_(std::move(queues)) {}
 
-bool Fanout::HasRoomFor(size_t samples) {
+bool Fanout::HasRoomFor(const ewma::SeriesHashes& series) {
   for (const WriteBackQueue* q : queues_) {
-    if (q->FreeCapacity() < samples) return false;
+    if (!q->HasRoomFor(series)) return false;
   }
   return true;
 }
@@ -61,9 +61,9 @@ void Fanout::Push(uint64_t seq,
   last_seq_.store(tag, std::memory_order_release);
 }
 
-bool Fanout::WaitForRoom(size_t samples,
+bool Fanout::WaitForRoom(const ewma::SeriesHashes& series,
                          std::chrono::steady_clock::time_point deadline) {
-  while (!HasRoomFor(samples)) {
+  while (!HasRoomFor(series)) {
     if (stopped_ || std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(kPollInterval);
   }

@@ -26,10 +26,10 @@ class Fanout : public ewma::DerivedSampleSink {
   // REQUIRES: the queues outlive the fanout.
   explicit Fanout(std::vector<WriteBackQueue*> queues);
 
-  bool HasRoomFor(size_t samples) override;
+  bool HasRoomFor(const ewma::SeriesHashes& series) override;
   void Push(uint64_t seq,
             const std::vector<ewma::EmittedDerived>& derived) override;
-  bool WaitForRoom(size_t samples,
+  bool WaitForRoom(const ewma::SeriesHashes& series,
                    std::chrono::steady_clock::time_point deadline) override;
   bool WaitAcknowledged(
       uint64_t seq, std::chrono::steady_clock::time_point deadline) override;

@@ -99,12 +99,7 @@ bool WriteBackQueue::TryEnqueue(std::vector<QueuedSample>&& samples,
   // shard whose thread is gone.
   if (stopping_.load()) return false;
   for (size_t i = 0; i < n; ++i) {
-    if (need[i] == 0) continue;
-    const Shard& s = *shards_[i];
-    if (s.queue.size() + s.in_flight + need[i] >
-        static_cast<size_t>(config_.capacity)) {
-      return false;
-    }
+    if (need[i] > 0 && !BelowCapacity(*shards_[i])) return false;
   }
   {
     std::lock_guard<std::mutex> ack(ack_mu_);
@@ -124,16 +119,27 @@ bool WriteBackQueue::TryEnqueue(std::vector<QueuedSample>&& samples,
   return true;
 }
 
-size_t WriteBackQueue::FreeCapacity() const {
-  if (stopping_.load()) return 0;
-  size_t free = static_cast<size_t>(config_.capacity);
-  for (const auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
-    const size_t held = shard->queue.size() + shard->in_flight;
-    const size_t capacity = static_cast<size_t>(config_.capacity);
-    free = std::min(free, capacity - std::min(held, capacity));
+bool WriteBackQueue::HasRoomFor(
+    const std::vector<uint64_t>& series_hashes) const {
+  if (stopping_.load()) return false;
+  const size_t n = shards_.size();
+  // Each touched shard is looked at once. Room only grows between this
+  // check and the caller's TryEnqueue (only the caller enqueues), so a
+  // shard lock at a time is enough.
+  std::vector<bool> seen(n, false);
+  for (uint64_t hash : series_hashes) {
+    const size_t i = hash % n;
+    if (seen[i]) continue;
+    seen[i] = true;
+    std::lock_guard<std::mutex> lock(shards_[i]->mu);
+    if (!BelowCapacity(*shards_[i])) return false;
   }
-  return free;
+  return true;
+}
+
+size_t WriteBackQueue::HeldByShard(size_t shard) const {
+  std::lock_guard<std::mutex> lock(shards_[shard]->mu);
+  return shards_[shard]->queue.size() + shards_[shard]->in_flight;
 }
 
 uint64_t WriteBackQueue::AcknowledgedThrough() const {

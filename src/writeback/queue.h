@@ -11,8 +11,12 @@
 // max_retry_duration; a non-retryable failure drops the batch. Both are
 // counted and logged.
 //
-// Backpressure: each shard holds at most `capacity` samples, those queued and
-// those in the batch being sent. TryEnqueue is all-or-nothing over the
+// Backpressure: a shard below `capacity` samples (those queued and those in
+// the batch being sent) takes any call's share, however large; a shard at
+// or over it takes nothing until it drains below. So a large request is
+// never refused for its size alone, while a shard holds at most
+// capacity - 1 + the largest share one call brings (memory: that many
+// QueuedSamples, 40 bytes each). TryEnqueue is all-or-nothing over the
 // shards a call touches, so a caller that gets `false` has enqueued nothing
 // and can answer 503 with nothing applied (DESIGN.md section 4).
 //
@@ -137,15 +141,19 @@ class WriteBackQueue {
   WriteBackQueue& operator=(const WriteBackQueue&) = delete;
 
   // Enqueues all of `samples` or none of them: false (and nothing enqueued)
-  // when a shard they map to has no room for its share, or after Stop. On
-  // true the samples are moved from; on false they are left as they were.
+  // when a shard they map to is at or over capacity, or after Stop. On true
+  // the samples are moved from; on false they are left as they were.
   // An empty `samples` succeeds and is acknowledged at once.
   // REQUIRES: `sequence` greater than that of every earlier successful call.
   bool TryEnqueue(std::vector<QueuedSample>&& samples, uint64_t sequence);
 
-  // Free room in the fullest shard: a call with at most this many samples
-  // fits, whatever their shards (until someone else enqueues). 0 after Stop.
-  size_t FreeCapacity() const;
+  // Whether a call with samples of these series would be taken now: every
+  // shard they map to is below capacity (until someone else enqueues).
+  // False after Stop.
+  bool HasRoomFor(const std::vector<uint64_t>& series_hashes) const;
+
+  // Samples a shard holds, queued and in flight (tests).
+  size_t HeldByShard(size_t shard) const;
 
   // See the file comment. 0 before anything was acknowledged.
   uint64_t AcknowledgedThrough() const;
@@ -198,6 +206,12 @@ class WriteBackQueue {
   bool SleepInterruptibly(Shard* shard, Clock::time_point until);
   // Marks samples final for AcknowledgedThrough.
   void Complete(const std::vector<Entry>& batch);
+  // Whether `shard` takes more samples (see Backpressure above).
+  // REQUIRES: shard.mu held.
+  bool BelowCapacity(const Shard& shard) const {
+    return shard.queue.size() + shard.in_flight <
+           static_cast<size_t>(config_.capacity);
+  }
   void NotifyAll();
 
   const std::string name_;

@@ -149,6 +149,11 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("limits: {max_samples_per_query: 1000}\n")
               .limits.max_samples_per_query == 1000);
   }
+  SECTION("max_series_per_request") {
+    CHECK(MustParse("").limits.max_series_per_request == 100000);
+    CHECK(MustParse("limits: {max_series_per_request: 5000}\n")
+              .limits.max_series_per_request == 5000);
+  }
   SECTION("retention and checkpoint_interval") {
     Config defaults = MustParse("");
     CHECK(defaults.retention_ms == 15LL * 24 * 3600 * 1000);
@@ -534,6 +539,8 @@ TEST_CASE("Every error is one line naming the source, path and problem",
       {"checkpoint_interval: soon\n", "promewma.yml: checkpoint_interval: "},
       {"limits: {max_samples_per_query: 0}\n",
        "promewma.yml: limits.max_samples_per_query: must be > 0, got 0"},
+      {"limits: {max_series_per_request: -3}\n",
+       "promewma.yml: limits.max_series_per_request: must be > 0, got -3"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
       {"data_dir: [a]\n", "promewma.yml: data_dir: expected a directory path"},

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "codec/crc32c.h"
@@ -765,19 +766,25 @@ namespace {
 // Records what the ingester hands to write-back.
 class FakeSink : public ewma::DerivedSampleSink {
  public:
-  bool HasRoomFor(size_t samples) override { return samples <= room; }
+  // Room for a request unless one of its input series is `full`.
+  bool HasRoomFor(const ewma::SeriesHashes& series) override {
+    asked = std::set<uint64_t>(series.begin(), series.end());
+    for (uint64_t hash : series) {
+      if (full.count(hash) != 0) return false;
+    }
+    return true;
+  }
   void Push(uint64_t seq,
             const std::vector<ewma::EmittedDerived>& derived) override {
     for (const ewma::EmittedDerived& d : derived) {
       pushed.push_back({seq, d.timestamp_ms, std::string(d.labels)});
-      room -= static_cast<size_t>(__builtin_popcount(d.values.present));
     }
   }
-  bool WaitForRoom(size_t samples,
+  bool WaitForRoom(const ewma::SeriesHashes& series,
                    std::chrono::steady_clock::time_point) override {
     ++waits;
-    if (drains_while_waiting) room = 1 << 30;
-    return samples <= room;
+    if (drains_while_waiting) full.clear();
+    return HasRoomFor(series);
   }
   bool WaitAcknowledged(uint64_t seq,
                         std::chrono::steady_clock::time_point) override {
@@ -789,8 +796,9 @@ class FakeSink : public ewma::DerivedSampleSink {
     int64_t timestamp_ms;
     std::string labels;
   };
-  size_t room = 1 << 30;
-  bool drains_while_waiting = false;  // the queue empties during a wait
+  std::set<uint64_t> full;       // input series whose queue is full
+  std::set<uint64_t> asked;      // the series of the last admission
+  bool drains_while_waiting = false;  // the queues empty during a wait
   int waits = 0;
   uint64_t acknowledged = 0;
   std::vector<Pushed> pushed;
@@ -837,15 +845,19 @@ TEST_CASE("without write-back room a request is refused whole") {
   FakeSink sink;
   RunningWithSink run(dir.path(), &sink);
   IngestRange(run.ingester, 0, 1);
-  // 20 samples x 2 outputs (ewma, upper_threshold) do not fit in 39.
-  sink.room = 39;
+  // The queue of one of the request's 20 series is full.
+  sink.full = {model::HashLabelSet(CpuLabels(7))};
   head::ApplyResult result;
   Status s = IngestBody(run.ingester, Body(1), &result);
   REQUIRE(s.code() == StatusCode::kUnavailable);
   REQUIRE(s.message().find("write-back backlog full") != std::string::npos);
   REQUIRE(run.store->request_log()->last_seq() == 1);  // not logged
   REQUIRE(sink.pushed.size() == 20);
-  sink.room = 40;
+  // Admission asked about every input series of the request.
+  std::set<uint64_t> all;
+  for (int h = 0; h < 20; ++h) all.insert(model::HashLabelSet(CpuLabels(h)));
+  REQUIRE(sink.asked == all);
+  sink.full.clear();
   REQUIRE(IngestBody(run.ingester, Body(1), &result).ok());
   REQUIRE(LatestOf(run.engine) == Uninterrupted(2));
 }
@@ -854,7 +866,7 @@ TEST_CASE("a request waits for write-back room before it is refused") {
   TempDir dir;
   FakeSink sink;
   RunningWithSink run(dir.path(), &sink);
-  sink.room = 0;
+  sink.full = {model::HashLabelSet(CpuLabels(0))};
   sink.drains_while_waiting = true;
   head::ApplyResult result;
   REQUIRE(IngestBody(run.ingester, Body(0), &result).ok());

@@ -104,6 +104,24 @@ TEST_CASE("oversized bodies: 413 before any work") {
     RequireOneLine(r);
     REQUIRE(f.metrics.decoded_bytes.Value() == 0);  // never decompressed
   }
+  SECTION("more series than max_series_per_request") {
+    WriteLimits limits;
+    limits.max_series_per_request = 2;
+    Fixture f(limits);
+    std::vector<testing::TestSeries> three;
+    for (const char* host : {"a", "b", "c"}) {
+      three.push_back({{{"__name__", "cpu"}, {"host", host}}, {{1000, 1}}});
+    }
+    HttpResponse r = f.Post(Snappy(SerializeWriteRequest(three)));
+    REQUIRE(r.status == 413);
+    RequireOneLine(r);
+    REQUIRE(r.body ==
+            "request has 3 series, over limits.max_series_per_request (2); "
+            "send smaller requests\n");
+    REQUIRE(f.engine.active_series() == 0);  // nothing applied
+    three.pop_back();
+    REQUIRE(f.Post(Snappy(SerializeWriteRequest(three))).status == 204);
+  }
 }
 
 TEST_CASE("bad bodies: 400 with one clear line, nothing applied") {

@@ -308,3 +308,198 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace promewma
+
+namespace promewma {
+namespace {
+
+// Every value VictoriaMetrics holds for `name`, over all its series.
+size_t CountVictoriaMetrics(int port, const std::string& name) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(20, 0);
+  c.Get("/internal/force_flush");
+  auto r = c.Post("/api/v1/export", httplib::Params{{"match[]", name}});
+  if (!r || r->status != 200) return 0;
+  size_t n = 0;
+  std::istringstream lines(r->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) n += nlohmann::json::parse(line)["values"].size();
+  }
+  return n;
+}
+
+size_t WaitForCount(int port, const std::string& name, size_t want) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  size_t n = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    n = CountVictoriaMetrics(port, name);
+    if (n >= want) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  return n;
+}
+
+// One remote-write request: `per_series` samples, 1 s apart from first_ms,
+// for each of `series` series NAME{instance="h<i>"}.
+httplib::Result PostBlock(int port, const std::string& name, int series,
+                          int per_series, int64_t first_ms) {
+  std::vector<testing::TestSeries> request;
+  for (int s = 0; s < series; ++s) {
+    testing::TestSeries ts{{{"__name__", name},
+                            {"instance", "h" + std::to_string(s)}},
+                           {}};
+    for (int i = 0; i < per_series; ++i) {
+      ts.samples.push_back({first_ms + i * 1000, ValueAt(i + s)});
+    }
+    request.push_back(std::move(ts));
+  }
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30, 0);
+  return c.Post("/api/v1/write", {{"Content-Encoding", "snappy"}},
+                codec::CompressSnappyBlock(
+                    testing::SerializeWriteRequest(request)),
+                "application/x-protobuf");
+}
+
+TEST_CASE(
+    "write-back admits a request of any size at once; with the target down "
+    "and its backlog over capacity the next gets 503, then goes through") {
+  auto vm = testing::StartVictoriaMetrics();
+  testing::PromewmaOptions options;
+  options.config = WriteBackConfig({vm.get()});  // capacity 10000 a shard
+  auto promewma = testing::StartPromewma(options);
+  // 40,000 s of history (VictoriaMetrics drops samples from the future).
+  const int64_t first_ms = (NowMs() - 12 * 3600 * 1000) / 1000 * 1000;
+
+  // 20,000 samples of one series (40,000 derived, four times a shard's
+  // capacity), then 20,000 over 2,000 series: both 204 with empty queues.
+  auto one = PostBlock(promewma->port(), "big_one", 1, 20000, first_ms);
+  REQUIRE(one);
+  INFO(one->body);
+  REQUIRE(one->status == 204);
+  auto many = PostBlock(promewma->port(), "big_many", 2000, 10, first_ms);
+  REQUIRE(many);
+  REQUIRE(many->status == 204);
+  REQUIRE(WaitForCount(vm->port(), "big_one:ewma", 20000) == 20000);
+  REQUIRE(WaitForCount(vm->port(), "big_many:ewma", 20000) == 20000);
+  // ewma for every sample; upper_threshold from a series' 11th sample on
+  // (min_samples 10), so none for the 10-sample series. Exactly once: the
+  // target was up all along.
+  REQUIRE(WaitForSent(*promewma, *vm, 20000 + 19990 + 20000) ==
+          20000 + 19990 + 20000);
+
+  // The target goes away. The next large request is admitted (its shard is
+  // empty) and stays queued, over capacity; the one after it, to the same
+  // shard, is refused whole.
+  vm->Stop();
+  auto c = PostBlock(promewma->port(), "big_two", 1, 20000, first_ms);
+  REQUIRE(c);
+  REQUIRE(c->status == 204);
+  auto d = PostBlock(promewma->port(), "big_two", 1, 20000,
+                     first_ms + 20000 * 1000);
+  REQUIRE(d);
+  REQUIRE(d->status == 503);
+  REQUIRE(d->has_header("Retry-After"));
+  REQUIRE(d->body.rfind("write-back backlog full", 0) == 0);
+  // Nothing of it was applied: the series' latest sample is C's last.
+  const auto latest = testing::FindSample(
+      promewma->Scrape(testing::FederatePath({"big_two"})), "big_two",
+      {{"instance", "h0"}});
+  REQUIRE(latest);
+  REQUIRE(latest->timestamp_ms == first_ms + 19999 * 1000);
+
+  // Back: the sender's retries go through, and nothing is lost.
+  vm->Start();
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  int status = 0;
+  while (status != 204 && std::chrono::steady_clock::now() < deadline) {
+    auto retry = PostBlock(promewma->port(), "big_two", 1, 20000,
+                           first_ms + 20000 * 1000);
+    REQUIRE(retry);
+    status = retry->status;
+    if (status != 204) {
+      REQUIRE(status == 503);
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+  REQUIRE(status == 204);
+  const std::map<int64_t, double> ewma = WaitForSamples(
+      [&] { return QueryVictoriaMetrics(vm->port(), "big_two:ewma"); }, 40000,
+      60s);
+  REQUIRE(ewma.size() == 40000);  // every timestamp, at least once
+  RequireNothingDroppedOrPending(*promewma, *vm);
+  REQUIRE(promewma->Stop() == 0);
+}
+
+TEST_CASE("vmagent's large blocks all get a 2xx with write-back on") {
+  auto node = testing::StartNodeExporter();
+  auto vm = testing::StartVictoriaMetrics();
+  testing::PromewmaOptions options;
+  options.config = WriteBackConfig({vm.get()});
+  auto promewma = testing::StartPromewma(options);
+  testing::TempDir dir;
+  const std::string scrape = dir.WriteFile("scrape.yml", R"(
+scrape_configs:
+  - job_name: node
+    scrape_interval: 1s
+    static_configs:
+      - targets: [')" + node->address() + R"(']
+)");
+  // About 500 series a scrape, flushed every 12 s: blocks of ~6,000
+  // samples, 12,000 derived, over a shard's capacity of 10,000. One queue:
+  // vmagent spreads blocks over its queues without keeping a series on
+  // one, so with several an older block can arrive after a newer one, and
+  // its samples are out of order (README, Known limits).
+  auto vmagent =
+      testing::StartVmagent(promewma->url() + "/api/v1/write",
+                            {"-promscrape.config=" + scrape,
+                             "-remoteWrite.flushInterval=12s",
+                             "-remoteWrite.queues=1"});
+  const std::string url = promewma->url() + "/api/v1/write";
+  auto requests = [&](const std::string& code) {
+    double n = 0;
+    for (const testing::ExposedSample& s : testing::SamplesNamed(
+             vmagent->Scrape(), "vmagent_remotewrite_requests_total")) {
+      // vmagent 1.79 counts answers by class: "2XX", "4XX", "5XX".
+      if (code.empty() ? s.labels.at("status_code") != "2XX"
+                       : s.labels.at("status_code") == code) {
+        n += s.value;
+      }
+    }
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (requests("2XX") < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1s);
+  }
+  INFO(promewma->StderrTail());
+  INFO(vmagent->StderrTail());
+  std::string lines;
+  {
+    std::istringstream all(vmagent->Get("/metrics"));
+    std::string line;
+    while (std::getline(all, line)) {
+      if (line.find("vmagent_remotewrite_requests") != std::string::npos) {
+        lines += line + "\n";
+      }
+    }
+  }
+  INFO(lines);
+  REQUIRE(requests("2XX") >= 2);
+  REQUIRE(requests("") == 0);  // no block answered with anything but 2xx
+  const std::optional<testing::ExposedSample> refused = testing::FindSample(
+      promewma->Scrape(), "promewma_http_requests_total",
+      {{"code", "503"}, {"handler", "write"}});
+  REQUIRE((!refused || refused->value == 0));
+  // The blocks were large, as the test means them to be.
+  const double samples =
+      promewma->MetricValue("promewma_write_samples_received_total");
+  const double writes = promewma->MetricValue(
+      "promewma_http_requests_total", {{"code", "204"}, {"handler", "write"}});
+  INFO(samples << " samples in " << writes << " requests");
+  REQUIRE(samples / writes > 5000);
+  REQUIRE(WaitForSent(*promewma, *vm, samples) >= samples);
+}
+
+}  // namespace
+}  // namespace promewma

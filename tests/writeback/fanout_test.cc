@@ -86,7 +86,7 @@ TEST_CASE("the fanout feeds every target and waits for the slowest") {
   const std::string input = Labels({{"__name__", "cpu"}});
   ewma::EmittedDerived d{model::HashLabelSet(input), input, 1000, {}};
   d.values.present = ewma::kDefaultOutputs;
-  REQUIRE(fanout.HasRoomFor(50));
+  REQUIRE(fanout.HasRoomFor({d.labels_hash}));
   fanout.Push(7, {d, d});
   // Target b is down: record 7 is not delivered everywhere.
   REQUIRE_FALSE(fanout.WaitAcknowledged(7, std::chrono::steady_clock::now() +
@@ -100,13 +100,14 @@ TEST_CASE("the fanout feeds every target and waits for the slowest") {
   REQUIRE(a.stats().samples_sent == 4);
   REQUIRE(b.stats().samples_sent == 4);
 
-  // Room is the smallest across targets.
+  // Every target must have room: b, down, keeps its backlog at capacity
+  // while a drains.
   b_up = false;
-  std::vector<ewma::EmittedDerived> many(50, d);  // 100 samples
+  std::vector<ewma::EmittedDerived> many(50, d);  // 100 samples, capacity
   fanout.Push(8, many);
-  REQUIRE_FALSE(fanout.HasRoomFor(1));
-  REQUIRE_FALSE(
-      fanout.WaitForRoom(1, std::chrono::steady_clock::now() + 20ms));
+  REQUIRE_FALSE(fanout.HasRoomFor({d.labels_hash}));
+  REQUIRE_FALSE(fanout.WaitForRoom({d.labels_hash},
+                                   std::chrono::steady_clock::now() + 20ms));
   fanout.MarkStopped();
   REQUIRE(fanout.stopped());
   // Stopped: the waits give up at once, however far the deadline.

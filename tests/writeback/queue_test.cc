@@ -309,69 +309,84 @@ TEST_CASE("queue gives up a batch after max_retry_duration") {
   CHECK(queue.AcknowledgedThrough() == 3);
 }
 
-TEST_CASE("queue backpressure is all-or-nothing across shards") {
+TEST_CASE("a shard below capacity takes a share of any size; one at or "
+          "over it takes nothing, and a call is all-or-nothing") {
   FakeTarget target;
   target.respond = [](int) { return Answer(SendResult::kRetry, 503); };
   QueueConfig config = FastConfig();
-  config.max_shards = 2;
+  config.max_shards = 2;  // series k goes to shard k % 2
   config.capacity = 10;
   // Batches never fill and never time out: everything stays queued.
   config.max_samples_per_send = 100;
   config.batch_send_deadline = std::chrono::hours(1);
   WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
-  CHECK(queue.FreeCapacity() == 10);
+  CHECK(queue.HasRoomFor({0, 1}));
 
   std::vector<QueuedSample> first;
   for (int i = 0; i < 8; ++i) first.push_back(Sample(0, i, i));  // shard 0
   REQUIRE(queue.TryEnqueue(std::move(first), 1));
-  CHECK(queue.FreeCapacity() == 2);
+  CHECK(queue.HeldByShard(0) == 8);
 
-  // Fits shard 1 but not shard 0: nothing may be enqueued.
-  std::vector<QueuedSample> second;
-  for (int i = 0; i < 3; ++i) second.push_back(Sample(1, i, i));
-  for (int i = 0; i < 3; ++i) second.push_back(Sample(2, 100 + i, i));
-  CHECK_FALSE(queue.TryEnqueue(std::move(second), 2));
-  CHECK(second.size() == 6);  // left as they were
-  CHECK(second[0].labels == SeriesLabels("s1"));
-  CHECK(queue.stats().samples_pending.load() == 8);
-  CHECK(queue.FreeCapacity() == 2);
+  // Shard 0 is below capacity: it takes 25 more, far over its capacity,
+  // rather than refusing a large request for good.
+  std::vector<QueuedSample> large;
+  for (int i = 0; i < 25; ++i) large.push_back(Sample(2, 100 + i, i));
+  for (int i = 0; i < 3; ++i) large.push_back(Sample(1, i, i));
+  CHECK(queue.HasRoomFor({2, 1}));
+  REQUIRE(queue.TryEnqueue(std::move(large), 2));
+  CHECK(queue.HeldByShard(0) == 33);
+  CHECK(queue.HeldByShard(1) == 3);
+
+  // Now shard 0 is over: a call touching it takes nothing, not even the
+  // share of shard 1, which has room.
+  CHECK_FALSE(queue.HasRoomFor({1, 0}));
+  std::vector<QueuedSample> refused = {Sample(1, 50, 1), Sample(0, 50, 1)};
+  CHECK_FALSE(queue.TryEnqueue(std::move(refused), 3));
+  CHECK(refused.size() == 2);  // left as they were
+  CHECK(refused[0].labels == SeriesLabels("s1"));
+  CHECK(queue.HeldByShard(1) == 3);
+  CHECK(queue.stats().samples_pending.load() == 36);
   CHECK(queue.AcknowledgedThrough() == 0);
 
-  // Exactly full on both shards: accepted.
-  std::vector<QueuedSample> third;
-  for (int i = 0; i < 10; ++i) third.push_back(Sample(1, i, i));
-  for (int i = 0; i < 2; ++i) third.push_back(Sample(2, 200 + i, i));
-  CHECK(queue.TryEnqueue(std::move(third), 3));
-  CHECK(queue.FreeCapacity() == 0);
-  CHECK(queue.stats().samples_pending.load() == 20);
-  CHECK_FALSE(queue.TryEnqueue({Sample(3, 1, 1)}, 4));
+  // A call touching shard 1 only goes in.
+  CHECK(queue.HasRoomFor({3}));
+  CHECK(queue.TryEnqueue({Sample(3, 1, 1)}, 4));
+  CHECK(queue.HeldByShard(1) == 4);
 
   queue.Stop(milliseconds(0));
-  CHECK(queue.stats().dropped(DropReason::kShutdown) == 20);
+  CHECK(queue.stats().dropped(DropReason::kShutdown) == 37);
   CHECK(queue.stats().samples_pending.load() == 0);
   CHECK(queue.stats().samples_sent.load() == 0);
   // Abandoned at shutdown: not acknowledged, so replay resends them.
   CHECK(queue.AcknowledgedThrough() == 0);
+  CHECK_FALSE(queue.HasRoomFor({1}));
 }
 
-TEST_CASE("FreeCapacity is the room of the fullest shard") {
+TEST_CASE("a shard takes more once it drains below capacity") {
   FakeTarget target;
+  std::atomic<bool> up{false};
+  target.respond = [&](int) {
+    return up ? Answer(SendResult::kSent, 204) : Answer(SendResult::kRetry, 503);
+  };
   QueueConfig config = FastConfig();
-  config.max_shards = 3;
+  config.max_shards = 1;
   config.capacity = 10;
-  config.max_samples_per_send = 100;
-  config.batch_send_deadline = std::chrono::hours(1);
+  config.max_samples_per_send = 1000;
   WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
-  std::vector<QueuedSample> samples;
-  for (int i = 0; i < 8; ++i) samples.push_back(Sample(0, i, i));  // shard 0
-  for (int i = 0; i < 9; ++i) samples.push_back(Sample(1, i, i));  // shard 1
-  for (int i = 0; i < 3; ++i) samples.push_back(Sample(2, i, i));  // shard 2
-  REQUIRE(queue.TryEnqueue(std::move(samples), 1));
-  CHECK(queue.FreeCapacity() == 1);
-  CHECK_FALSE(queue.TryEnqueue({Sample(4, 1, 1), Sample(4, 2, 2)}, 2));
-  CHECK(queue.TryEnqueue({Sample(4, 1, 1)}, 2));  // shard 1, now full
-  CHECK(queue.FreeCapacity() == 0);
-  CHECK(queue.TryEnqueue({Sample(2, 5, 1)}, 3));  // shard 2 still has room
+  std::vector<QueuedSample> large;
+  for (int i = 0; i < 500; ++i) large.push_back(Sample(0, i, i));
+  REQUIRE(queue.TryEnqueue(std::move(large), 1));
+  CHECK_FALSE(queue.HasRoomFor({0}));
+  CHECK_FALSE(queue.TryEnqueue({Sample(0, 600, 1)}, 2));
+  up = true;  // the target comes back: the backlog drains
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!queue.HasRoomFor({0}) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(1));
+  CHECK(queue.TryEnqueue({Sample(0, 600, 1)}, 2));
+  queue.Stop(milliseconds(10000));
+  CHECK(queue.stats().samples_sent.load() == 501);
+  CHECK(queue.AcknowledgedThrough() == 2);
 }
 
 TEST_CASE("AcknowledgedThrough is monotone and never ahead of delivery") {
@@ -445,7 +460,7 @@ TEST_CASE("Stop drains the queue, then refuses new samples") {
   CHECK(queue.stats().dropped(DropReason::kShutdown) == 0);
   CHECK(queue.AcknowledgedThrough() == 1);
   CHECK_FALSE(queue.TryEnqueue({Sample(1, 100, 1)}, 2));
-  CHECK(queue.FreeCapacity() == 0);
+  CHECK_FALSE(queue.HasRoomFor({1}));
   queue.Stop(milliseconds(10000));  // a second Stop does nothing
 }
 
