@@ -81,4 +81,30 @@ void HttpMetrics::Observe(const std::string& handler, int status,
   duration_.Add({{"handler", handler}}, kBuckets).Observe(seconds);
 }
 
+ConnectionMetrics::ConnectionMetrics(prometheus::Registry& registry)
+    : open(prometheus::BuildGauge()
+               .Name("promewma_http_connections_open")
+               .Help("Open client connections, those over "
+                     "limits.max_connections included.")
+               .Register(registry)
+               .Add({})),
+      refused(prometheus::BuildCounter()
+                  .Name("promewma_http_connections_refused_total")
+                  .Help("Connections over limits.max_connections, answered "
+                        "503 with Retry-After and closed.")
+                  .Register(registry)
+                  .Add({})),
+      admitted(prometheus::BuildGauge()
+                   .Name("promewma_http_requests_admitted")
+                   .Help("Requests holding one of the server's request "
+                         "slots: body being read, queued or running.")
+                   .Register(registry)
+                   .Add({})),
+      waiting(prometheus::BuildGauge()
+                  .Name("promewma_http_requests_waiting")
+                  .Help("Requests waiting for a request slot, their body "
+                        "not yet read.")
+                  .Register(registry)
+                  .Add({})) {}
+
 }  // namespace promewma::http
