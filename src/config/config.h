@@ -21,6 +21,7 @@
 //     max_request_bytes: 16MiB
 //     max_decoded_bytes: 64MiB
 //     max_samples_per_query: 50000000
+//     max_connections: 1024
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
 //
@@ -75,6 +76,9 @@ struct Limits {
   // Samples one remote-read query may return (HTTP 400 above, before the
   // response is built): Prometheus' --storage.remote.read-sample-limit.
   uint64_t max_samples_per_query = 50'000'000;
+  // Client connections served at once; one more gets 503 + Retry-After on
+  // its first request and is closed (http/server.h).
+  int max_connections = 1024;
 };
 
 struct Config {
