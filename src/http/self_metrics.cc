@@ -93,18 +93,6 @@ ConnectionMetrics::ConnectionMetrics(prometheus::Registry& registry)
                   .Help("Connections over limits.max_connections, answered "
                         "503 with Retry-After and closed.")
                   .Register(registry)
-                  .Add({})),
-      admitted(prometheus::BuildGauge()
-                   .Name("promewma_http_requests_admitted")
-                   .Help("Requests holding one of the server's request "
-                         "slots: body being read, queued or running.")
-                   .Register(registry)
-                   .Add({})),
-      waiting(prometheus::BuildGauge()
-                  .Name("promewma_http_requests_waiting")
-                  .Help("Requests waiting for a request slot, their body "
-                        "not yet read.")
-                  .Register(registry)
                   .Add({})) {}
 
 }  // namespace promewma::http

@@ -49,15 +49,12 @@ class HttpMetrics {
   prometheus::Family<prometheus::Histogram>& duration_;
 };
 
-// promewma_http_connections_*, promewma_http_requests_{admitted,waiting}:
-// the server's connections and its bound on requests (server.h).
+// promewma_http_connections_*: the server's connections (server.h).
 struct ConnectionMetrics {
   explicit ConnectionMetrics(prometheus::Registry& registry);
 
-  prometheus::Gauge& open;        // set when /metrics is served
-  prometheus::Counter& refused;   // over max_connections: 503 and closed
-  prometheus::Gauge& admitted;    // set when /metrics is served
-  prometheus::Gauge& waiting;     // set when /metrics is served
+  prometheus::Gauge& open;       // set when /metrics is served
+  prometheus::Counter& refused;  // over max_connections: 503 and closed
 };
 
 }  // namespace promewma::http

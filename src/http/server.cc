@@ -7,13 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -25,7 +24,6 @@
 
 #include "http/federate_handler.h"
 #include "http/self_metrics.h"
-#include "http/worker_pool.h"
 
 namespace promewma::http {
 namespace {
@@ -56,12 +54,13 @@ constexpr auto kLingerTimeout = std::chrono::seconds(5);
 constexpr auto kStopTimeout = std::chrono::seconds(10);
 // Request line and headers; long /federate selectors fit.
 constexpr uint32_t kMaxHeaderBytes = 64 << 10;
-// Handlers block on the request log's lock, fsync and write-back room, so
-// a few more threads than cores keep the cores busy; many more only add
-// contention on the ingest lock. rwbench, 512 connections, 2 cores: 2
-// workers 0.88 M samples/s, 4 and 8 0.90-0.95 M, 16 0.80-0.88 M, 32
-// 0.60-0.72 M.
-constexpr int kDefaultWorkerThreads = 8;
+// Event loops. Handlers block (the request log's lock, fsync, a wait for
+// write-back room), and a blocked handler holds up the other connections
+// of its loop only, so there are more loops than cores; many more only add
+// contention on the ingest lock. See server.h for why handlers run on the
+// loop. rwbench on 2 cores, 512 connections: 2 loops 0.75-0.86 M
+// samples/s, 4 and 8 loops 0.83-0.85 M, 16 loops 0.66-0.75 M.
+constexpr int kDefaultThreads = 8;
 
 enum class Route {
   kWrite,
@@ -76,27 +75,26 @@ enum class Route {
 
 struct RouteInfo {
   Route route;
-  const char* name;  // the handler label of the request metrics
-  bool on_worker;    // may block: runs on the WorkerPool
+  const char* name;  // the handler label of the request metrics, or ""
 };
 
 RouteInfo RouteFor(bhttp::verb method, std::string_view path) {
   const bool get = method == bhttp::verb::get;
   if (path == "/api/v1/write") {
-    if (method == bhttp::verb::post) return {Route::kWrite, "write", true};
-    if (get) return {Route::kWriteWrongMethod, "", false};
+    if (method == bhttp::verb::post) return {Route::kWrite, "write"};
+    if (get) return {Route::kWriteWrongMethod, ""};
   } else if (path == "/api/v1/read") {
-    if (method == bhttp::verb::post) return {Route::kRead, "read", true};
+    if (method == bhttp::verb::post) return {Route::kRead, "read"};
   } else if (path == "/federate") {
-    if (get) return {Route::kFederate, "federate", true};
+    if (get) return {Route::kFederate, "federate"};
   } else if (path == "/metrics") {
-    if (get) return {Route::kMetrics, "metrics", false};
+    if (get) return {Route::kMetrics, "metrics"};
   } else if (path == "/-/healthy") {
-    if (get) return {Route::kHealthy, "healthy", false};
+    if (get) return {Route::kHealthy, "healthy"};
   } else if (path == "/-/ready") {
-    if (get) return {Route::kReady, "ready", false};
+    if (get) return {Route::kReady, "ready"};
   }
-  return {Route::kNotFound, "", false};
+  return {Route::kNotFound, ""};
 }
 
 int HexValue(char c) {
@@ -178,29 +176,18 @@ class Server::Impl {
                                   "(derived names, no matching rule).")
                             .Register(*registry)
                             .Add({})),
-        io_threads_(options_.io_threads > 0
-                        ? options_.io_threads
-                        : static_cast<int>(std::max(
-                              1u, std::thread::hardware_concurrency()))),
-        ioc_(io_threads_),
-        control_(net::make_strand(ioc_)),
+        loops_(MakeLoops(options_.threads > 0 ? options_.threads
+                                              : kDefaultThreads)),
+        control_(loops_[0]->get_executor()),
         acceptor_(control_),
         accept_retry_(control_),
-        stop_timer_(control_),
-        pool_(options_.worker_threads > 0 ? options_.worker_threads
-                                          : kDefaultWorkerThreads,
-              static_cast<size_t>(std::max(1, options_.max_admitted_requests))) {
-  }
-
-  ~Impl() {
-    // Handlers still queued hold connections; they go before the sockets'
-    // io_context does.
-    pool_.Stop();
+        stop_timer_(control_) {
+    for (auto& loop : loops_) work_.push_back(net::make_work_guard(*loop));
   }
 
   Status Bind() {
     beast::error_code ec;
-    tcp::resolver resolver(ioc_);
+    tcp::resolver resolver(*loops_[0]);
     auto endpoints = resolver.resolve(
         options_.host, std::to_string(options_.port),
         tcp::resolver::passive | tcp::resolver::numeric_service, ec);
@@ -231,10 +218,12 @@ class Server::Impl {
     io_running_.store(true);
     net::post(control_, [this] { Accept(); });
     std::vector<std::thread> threads;
-    for (int i = 1; i < io_threads_; ++i) {
-      threads.emplace_back([this] { ioc_.run(); });
+    for (size_t i = 1; i < loops_.size(); ++i) {
+      threads.emplace_back([this, i] { loops_[i]->run(); });
     }
-    ioc_.run();
+    loops_[0]->run();
+    // Every handler has returned once its loop has: the caller may drain
+    // write-back and checkpoint.
     for (std::thread& t : threads) t.join();
     io_running_.store(false);
   }
@@ -253,24 +242,33 @@ class Server::Impl {
  private:
   class Session;
 
+  static std::vector<std::unique_ptr<net::io_context>> MakeLoops(int n) {
+    std::vector<std::unique_ptr<net::io_context>> loops;
+    // One thread each: no locking inside the loop.
+    for (int i = 0; i < n; ++i)
+      loops.push_back(std::make_unique<net::io_context>(1));
+    return loops;
+  }
+
   // ---- accepting ---------------------------------------------------------
-  // On control_.
+  // On control_ (loop 0).
 
   void Accept() {
     if (!acceptor_.is_open()) return;
+    // Connections go to the loops in turn.
+    net::io_context& loop = *loops_[next_loop_++ % loops_.size()];
     acceptor_.async_accept(
-        net::make_strand(ioc_),
-        net::bind_executor(control_,
-                           [this](beast::error_code ec, tcp::socket socket) {
-                             OnAccept(ec, std::move(socket));
-                           }));
+        loop.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
+          OnAccept(ec, std::move(socket));
+        });
   }
 
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
   // ---- shutdown ------------------------------------------------------------
 
-  void BeginShutdown();  // on control_
+  void BeginShutdown();   // on control_
+  void FinishShutdown();  // on control_, once no connection is left
 
   void Register(const std::shared_ptr<Session>& s);
 
@@ -360,8 +358,6 @@ class Server::Impl {
     active_series_.Set(static_cast<double>(head_->active_series()));
     ignored_series_.Set(static_cast<double>(head_->ignored_series()));
     connection_metrics_.open.Set(static_cast<double>(Connections()));
-    connection_metrics_.admitted.Set(static_cast<double>(pool_.admitted()));
-    connection_metrics_.waiting.Set(static_cast<double>(pool_.waiting()));
     std::vector<prometheus::MetricFamily> families = registry_->Collect();
     for (const prometheus::Collectable* c : extra_collectables_) {
       std::vector<prometheus::MetricFamily> more = c->Collect();
@@ -414,21 +410,22 @@ class Server::Impl {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded
   std::atomic<size_t> served_connections_{0};  // sessions_ not over_limit
 
-  // Destroyed before the members above, which its pending handlers (and
-  // the connections they hold) use.
-  const int io_threads_;
-  net::io_context ioc_;
-  net::strand<net::io_context::executor_type> control_;  // acceptor, timers
+  // The event loops; loop 0 also accepts. Destroyed before the members
+  // above, which the connections their pending handlers hold use.
+  std::vector<std::unique_ptr<net::io_context>> loops_;
+  net::io_context::executor_type control_;  // loop 0: acceptor, timers
+  size_t next_loop_ = 0;                    // on control_
+  // Keep each loop running while it has no connection; released at
+  // shutdown, once every connection is gone.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_;
   net::steady_timer stop_timer_;
-  // Destroyed first: its queued handlers hold connections.
-  WorkerPool pool_;
 };
 
 // One client connection: reads a request, has it answered (on a worker or
 // here), writes the answer, and again while the connection is kept alive.
-// Every step runs on the connection's strand; a step keeps the session
+// Every step runs on the connection's loop; a step keeps the session
 // alive by holding a shared_ptr to it.
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
@@ -457,7 +454,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader() {
-    route_ = RouteInfo{Route::kNotFound, "", false};
+    route_ = RouteInfo{Route::kNotFound, ""};
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
     // The largest limit until the route is known (a Content-Length over it
@@ -515,17 +512,6 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       return Refuse(TooLarge(limit));
     }
     parser_->body_limit(limit);
-    if (route_.on_worker) {
-      const bool admitted = server_->pool_.Admit([self = shared_from_this()] {
-        net::post(self->stream_.get_executor(), [self] { self->Admitted(); });
-      });
-      if (!admitted) return;  // Admitted() comes when a slot frees
-    }
-    Admitted();
-  }
-
-  void Admitted() {
-    holds_slot_ = route_.on_worker;
     // curl asks before sending a large body; Prometheus never does.
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue") &&
         !parser_->is_done()) {
@@ -554,7 +540,6 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec) {
     if (ec) {
-      ReleaseSlot();
       if (ec == bhttp::error::body_limit) {
         return Refuse(TooLarge(route_.route == Route::kRead
                                    ? server_->options_.read_limits.max_request_bytes
@@ -566,21 +551,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     req_ = parser_->release();
     const Clock::time_point start = Clock::now();
-    if (!route_.on_worker) {
-      return Write(server_->Handle(route_, req_, start));
-    }
-    holds_slot_ = false;  // the pool gives it back after the task
-    server_->pool_.Submit([self = shared_from_this(), start] {
-      HttpResponse r = self->server_->Handle(self->route_, self->req_, start);
-      net::post(self->stream_.get_executor(),
-                [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
-    });
-  }
-
-  void ReleaseSlot() {
-    if (!holds_slot_) return;
-    holds_slot_ = false;
-    server_->pool_.Release();
+    Write(server_->Handle(route_, req_, start));
   }
 
   HttpResponse TooLarge(uint64_t limit) const {
@@ -702,7 +673,6 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
-    ReleaseSlot();
     beast::error_code ignored;
     stream_.socket().close(ignored);
   }
@@ -710,14 +680,13 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   Impl* const server_;
   beast::tcp_stream stream_;
   const bool over_limit_;  // over max_connections: 503 and close
-  // On the strand:
+  // On the loop:
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> req_;  // being handled
-  RouteInfo route_{Route::kNotFound, "", false};
+  RouteInfo route_{Route::kNotFound, ""};
   bool keep_alive_ = true;
   bool idle_ = false;        // waiting for the next request
-  bool holds_slot_ = false;  // of the WorkerPool, until submitted
   std::function<bool(std::string*)> next_piece_;  // a streamed body
   std::string piece_;
   std::optional<bhttp::response<bhttp::empty_body>> stream_head_;
@@ -757,7 +726,7 @@ void Server::Impl::BeginShutdown() {  // on control_
     if (ec) return;  // every connection finished in time
     spdlog::warn("stop: dropping {} connections still busy after {} s",
                  Connections(), kStopTimeout.count());
-    ioc_.stop();
+    for (auto& loop : loops_) loop->stop();
   });
   std::vector<std::shared_ptr<Session>> sessions;
   {
@@ -769,7 +738,13 @@ void Server::Impl::BeginShutdown() {  // on control_
   for (auto& s : sessions) {
     net::post(s->executor(), [s] { s->OnServerStop(); });
   }
-  if (Connections() == 0) stop_timer_.cancel();
+  if (Connections() == 0) FinishShutdown();
+}
+
+void Server::Impl::FinishShutdown() {  // on control_
+  stop_timer_.cancel();
+  // Each loop's run() returns once it has nothing left to do.
+  work_.clear();
 }
 
 void Server::Impl::Register(const std::shared_ptr<Session>& s) {
@@ -786,10 +761,10 @@ void Server::Impl::Unregister(Session* s) {
     if (!s->over_limit()) served_connections_.fetch_sub(1);
     drained = sessions_.empty() && stopping_.load();
   }
-  // Once Run() has returned the io_context runs nothing more (and may be
-  // being destroyed): nothing to wake.
+  // Once Run() has returned the loops run nothing more (and may be being
+  // destroyed): nothing to finish.
   if (drained && io_running_.load()) {
-    net::post(control_, [this] { stop_timer_.cancel(); });
+    net::post(control_, [this] { FinishShutdown(); });
   }
 }
 

@@ -12,23 +12,27 @@
 // Every error response is one line of text. Bodies are passed to the
 // handlers as they came: the server decodes no Content-Encoding.
 //
-// Connections and threads (Boost.Beast over Asio). A few I/O threads (one
-// per core) accept, read and write every connection, event-driven, so an
-// idle keep-alive connection costs a socket and a buffer, not a thread. The
-// listen backlog is SOMAXCONN. Handlers that may block (write, read,
-// federate) run on a fixed WorkerPool (worker_pool.h); /metrics and the
-// health endpoints are answered on the I/O threads, so they answer while
-// every worker is busy. At the limits a sender sees:
+// Connections and threads (Boost.Beast over Asio). A fixed set of event
+// loops (threads, each with its own epoll set) serves the connections,
+// which are dealt to the loops in turn: an idle keep-alive connection costs
+// a socket and a buffer, not a thread. The listen backlog is SOMAXCONN. A
+// loop reads a request and runs its handler itself, then writes the answer
+// and goes on with its other connections: one thread wake-up per request,
+// as with a thread per connection. (Handing each request to a separate
+// worker pool and back cost two more wake-ups per request, which on a
+// 2-core VM halved the throughput of 2 busy connections.) A handler that
+// blocks (the write path waits up to 5 s for write-back room) holds up
+// the other connections of its loop only. At the limits a sender sees:
+//   - more than `threads` requests at once: the rest wait, unread, in
+//     their connection (TCP flow control) until their loop is free;
 //   - more than max_connections open: the connection's first request is
 //     answered 503 with Retry-After and a one-line body, then closed;
-//   - more than max_admitted_requests requests at once: the request waits,
-//     its body unread (TCP flow control), until a slot frees, in order;
 //   - a keep-alive connection idle for kIdleTimeout (server.cc) is closed.
 // A request that exceeds a size limit is answered 413 before its body is
 // read (Content-Length), or as soon as a chunked body passes the limit.
 //
-// Thread-safety: Run() blocks the calling thread, which serves as one of
-// the I/O threads; Stop() and SetReady() may be called from any thread.
+// Thread-safety: Run() blocks the calling thread, which runs one of the
+// loops; Stop() and SetReady() may be called from any thread.
 
 #ifndef PROMEWMA_HTTP_SERVER_H_
 #define PROMEWMA_HTTP_SERVER_H_
@@ -59,13 +63,9 @@ struct ServerOptions {
   // one per remote-write shard (max_shards 200 by default), an HA pair
   // twice that; the default leaves room for that and a few more senders.
   int max_connections = 1024;
-  // Threads that read and write sockets; 0: one per core.
-  int io_threads = 0;
-  // Threads that run handlers; 0: kDefaultWorkerThreads (server.cc).
-  int worker_threads = 0;
-  // Requests held at once, from reading their body to their handler's end;
-  // more wait unread. Bounds the request bodies in memory.
-  int max_admitted_requests = 64;
+  // Event loops, each serving its share of the connections and running
+  // their handlers; 0: kDefaultThreads (server.cc).
+  int threads = 0;
 };
 
 class Server {

@@ -427,6 +427,10 @@ TEST_CASE("every status code of the endpoint table, observed over sockets") {
       {"ready", Get("/-/ready"), 200, "promewma is Ready."},
       {"unknown path", Get("/nope"), 404, "no such endpoint: GET /nope"},
       {"unknown method for a path", R::Request("DELETE", "/metrics", {}, ""), 404, ""},
+      {"not HTTP", "HELLO\r\n\r\n", 400, "malformed HTTP request"},
+      {"headers over 64 KiB",
+       R::Request("GET", "/-/healthy", {{"X-Filler", std::string(70000, 'x')}}, ""),
+       431, "request line and headers over 65536 bytes"},
   };
   for (const Case& c : cases) {
     INFO(c.what);
