@@ -20,10 +20,19 @@
 #                READ_REPEAT times, promewma against Prometheus.
 #   5. csv2rw    a CSV_ROWS-row CSV in NAB's format, parsed, encoded and
 #                written with --out; median rows/s of 3 (one core).
+#   6. connections  the connection-count sweep: SWEEP_CONNECTIONS (2 32 128
+#                512) keep-alive senders, SWEEP_SAMPLES samples per point,
+#                500 samples per request on every connection (so at least
+#                500 x connections series, and 10,000). Each server gets
+#                the same bodies; samples/s, p50/p99 latency, failed
+#                requests (connection errors and non-2xx, each sent again)
+#                and the kernel's listen-queue overflows during the run
+#                (nstat TcpExtListenOverflows, iproute2).
 #
 #   tools/bench.sh
 #   MEM_SERIES=200000 INGEST_REPEAT=5 tools/bench.sh
 #   PHASES="ingest read" tools/bench.sh
+#   PHASES=connections tools/bench.sh
 #
 # The machine is shared and noisy: compare ratios within one run, not
 # absolute numbers across runs.
@@ -37,7 +46,9 @@ mem_series="${MEM_SERIES:-1000000}"
 mem_samples="${MEM_SAMPLES:-10}"
 read_repeat="${READ_REPEAT:-20}"
 csv_rows="${CSV_ROWS:-5000000}"
-phases="${PHASES:-ingest memory restart read csv2rw}"
+sweep_connections="${SWEEP_CONNECTIONS:-2 32 128 512}"
+sweep_samples="${SWEEP_SAMPLES:-4000000}"
+phases="${PHASES:-ingest memory restart read csv2rw connections}"
 
 tools/bootstrap.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -348,4 +359,59 @@ if has_phase csv2rw; then
   printf '| parse + encode (rows per second of user CPU, one thread) | %s | >= 2,000,000 |\n' \
     "$(median <<<"$csv_user")"
   printf '| wall clock, batch files written (one per 500 rows) | %s | |\n' "$(median <<<"$csv_wall")"
+fi
+
+if has_phase connections; then
+  # Points move forward in time, 5 s a round, each with a metric of its
+  # own (new series): inside the 1 h window Prometheus' head accepts
+  # behind its newest sample.
+  step_ms=5000
+  declare -A sweep_series sweep_rounds
+  total_span_ms=0
+  for c in $sweep_connections; do
+    series=$(( c * 500 > 10000 ? c * 500 : 10000 ))
+    rounds=$(( sweep_samples / series > 1 ? sweep_samples / series : 1 ))
+    sweep_series[$c]=$series; sweep_rounds[$c]=$rounds
+    total_span_ms=$(( total_span_ms + rounds * step_ms ))
+  done
+  first_ms=$(( now_ms - 2 * 3600 * 1000 - total_span_ms ))
+  echo
+  for c in $sweep_connections; do
+    echo "generating ${sweep_series[$c]} series x ${sweep_rounds[$c]} samples over $c connections..."
+    build/bin/rwbench generate --out "$work/sweep-$c" --series "${sweep_series[$c]}" \
+      --samples "${sweep_rounds[$c]}" --step-ms "$step_ms" --start-ms "$first_ms" \
+      --batch-size 500 --connections "$c" --metric "node_cpu_sweep_$c"
+    first_ms=$(( first_ms + sweep_rounds[$c] * step_ms ))
+  done
+  start_servers connections
+  listen_overflows() { nstat -asz TcpExtListenOverflows | awk '/TcpExtListenOverflows/{print $2}'; }
+  field() {  # output, sed expression; "-" when rwbench printed nothing
+    if [ -z "$1" ]; then echo "-"; else sed -E "$2" <<<"$1"; fi
+  }
+  declare -A sweep_rate
+  rows=()
+  for c in $sweep_connections; do
+    for server in promewma victoriametrics prometheus; do
+      settle
+      before=$(listen_overflows)
+      # A run with undelivered bodies exits 1; its figures still count.
+      out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/sweep-$c" \
+        2>"$work/sweep-$c-$server.err") || true
+      overflows=$(( $(listen_overflows) - before ))
+      echo "$server, $c connections: ${out:-rwbench failed: $(cat "$work/sweep-$c-$server.err")}; listen overflows +$overflows"
+      rate=$(field "$out" 's/.* ([0-9]+) samples\/s.*/\1/')
+      sweep_rate[$c-$server]=$rate
+      rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$c" "$server" "$rate" \
+        "$(field "$out" 's/.*p50 ([0-9.]+) ms.*/\1/')" "$(field "$out" 's/.*p99 ([0-9.]+) ms.*/\1/')" \
+        "$(field "$out" 's/.* ([0-9]+) failed requests.*/\1/')" "$overflows")")
+    done
+  done
+  stop_servers
+  printf '\n| connections | server | samples/s | p50 ms | p99 ms | failed requests | listen overflows |\n|---|---|---|---|---|---|---|\n'
+  printf '%s\n' "${rows[@]}"
+  last=${sweep_connections##* }
+  if [[ "${sweep_rate[$last-promewma]}" =~ ^[0-9]+$ && "${sweep_rate[$last-victoriametrics]}" =~ ^[0-9]+$ ]]; then
+    printf '\nat %s connections, promewma / VictoriaMetrics: %sx (bar: >= 1x, with 0 failed requests at every point)\n' \
+      "$last" "$(ratio "${sweep_rate[$last-promewma]}" "${sweep_rate[$last-victoriametrics]}")"
+  fi
 fi

@@ -11,9 +11,11 @@ packages=(
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libxxhash-dev librocksdb-dev
-  libssl-dev libhowardhinnant-date-dev tzdata
+  libssl-dev libhowardhinnant-date-dev tzdata libboost-dev
   # tests and benchmarks (openssl: the write-back TLS test makes its certs)
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
+  # bench.sh reads the kernel's listen-queue overflow counter with nstat
+  iproute2
   # real peers for the integration tests (victoria-metrics ships vmagent);
   # a test whose peer is missing fails and names the package
   prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager

@@ -5,8 +5,10 @@
 #include <prometheus/registry.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -55,6 +57,22 @@ sigset_t BlockShutdownSignals() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// Every connection is a descriptor, and so is each request log segment and
+// RocksDB file: take the hard limit when the soft one (often 1024) would
+// not leave room for max_connections beside them.
+void RaiseOpenFileLimit(int max_connections) {
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + 1024;
+  if (files.rlim_cur >= wanted || files.rlim_cur == files.rlim_max) return;
+  files.rlim_cur = std::min(files.rlim_max, wanted);
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur < wanted) {
+    spdlog::warn(
+        "open file limit {} leaves little room for limits.max_connections {}",
+        files.rlim_cur, max_connections);
+  }
 }
 
 void RegisterBuildInfo(prometheus::Registry& registry) {
@@ -231,6 +249,8 @@ int Serve(const config::Config& config) {
   options.read_limits.max_decoded_bytes = config.limits.max_decoded_bytes;
   options.read_limits.max_samples_per_query =
       config.limits.max_samples_per_query;
+  options.max_connections = config.limits.max_connections;
+  RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());
   http::Server server(options, &db, &registry);

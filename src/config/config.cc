@@ -488,6 +488,15 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
     } else if (name == "max_series_per_request") {
       status = ParseLimitCount(value, path,
                                &config->limits.max_series_per_request);
+    } else if (name == "max_connections") {
+      Result<int64_t> n = ScalarInteger(value, path, "expected an integer > 0");
+      if (n.ok() && (*n <= 0 || *n > 1'000'000)) {
+        status = ProblemAt(path, "must be in [1, 1000000], got " + value.Scalar());
+      } else if (n.ok()) {
+        config->limits.max_connections = static_cast<int>(*n);
+      } else {
+        status = n.status();
+      }
     } else {
       status = ProblemAt(path, "unknown key");
     }

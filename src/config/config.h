@@ -22,6 +22,7 @@
 //     max_decoded_bytes: 64MiB
 //     max_samples_per_query: 50000000
 //     max_series_per_request: 100000
+//     max_connections: 1024
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
 //
@@ -82,6 +83,9 @@ struct Limits {
   // overshoot too. Prometheus sends at most max_samples_per_send (2000)
   // series a request; vmagent and Grafana Agent pack more.
   uint64_t max_series_per_request = 100'000;
+  // Client connections served at once; one more gets 503 + Retry-After on
+  // its first request and is closed (http/server.h).
+  int max_connections = 1024;
 };
 
 struct Config {

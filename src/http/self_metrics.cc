@@ -81,4 +81,18 @@ void HttpMetrics::Observe(const std::string& handler, int status,
   duration_.Add({{"handler", handler}}, kBuckets).Observe(seconds);
 }
 
+ConnectionMetrics::ConnectionMetrics(prometheus::Registry& registry)
+    : open(prometheus::BuildGauge()
+               .Name("promewma_http_connections_open")
+               .Help("Open client connections, those over "
+                     "limits.max_connections included.")
+               .Register(registry)
+               .Add({})),
+      refused(prometheus::BuildCounter()
+                  .Name("promewma_http_connections_refused_total")
+                  .Help("Connections over limits.max_connections, answered "
+                        "503 with Retry-After and closed.")
+                  .Register(registry)
+                  .Add({})) {}
+
 }  // namespace promewma::http

@@ -49,6 +49,14 @@ class HttpMetrics {
   prometheus::Family<prometheus::Histogram>& duration_;
 };
 
+// promewma_http_connections_*: the server's connections (server.h).
+struct ConnectionMetrics {
+  explicit ConnectionMetrics(prometheus::Registry& registry);
+
+  prometheus::Gauge& open;       // set when /metrics is served
+  prometheus::Counter& refused;  // over max_connections: 503 and closed
+};
+
 }  // namespace promewma::http
 
 #endif  // PROMEWMA_HTTP_SELF_METRICS_H_

@@ -1,27 +1,167 @@
 #include "http/server.h"
 
-#include <httplib.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
 
 #include "http/federate_handler.h"
 #include "http/self_metrics.h"
 
 namespace promewma::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// The kernel caps it at net.core.somaxconn (4096 since Linux 5.4): a burst
+// of senders connecting at once (Prometheus starting 200 shards) waits in
+// the queue instead of having its SYNs dropped and retried a second later.
+constexpr int kListenBacklog = SOMAXCONN;
+// Longer than the 5 min Prometheus' HTTP client keeps an idle connection
+// (and Go's default 90 s), so a sender never has its next request race our
+// close of the connection it is about to reuse.
+constexpr auto kIdleTimeout = std::chrono::minutes(6);
+// Reading a request's body, and writing a response (a stuck peer).
+constexpr auto kTransferTimeout = std::chrono::seconds(60);
+// After a response that closes the connection, how long unread request
+// bytes are drained before the close: closing with unread bytes makes the
+// kernel send a reset, which can destroy the response before the sender
+// reads it.
+constexpr auto kLingerTimeout = std::chrono::seconds(5);
+// How long Stop() lets requests in progress finish (a write may wait 5 s
+// for write-back room) before the remaining connections are dropped.
+constexpr auto kStopTimeout = std::chrono::seconds(10);
+// Request line and headers; long /federate selectors fit.
+constexpr uint32_t kMaxHeaderBytes = 64 << 10;
+// Event loops. Handlers block (the request log's lock, fsync, a wait for
+// write-back room), and a blocked handler holds up the other connections
+// of its loop only, so there are more loops than cores; many more only add
+// contention on the ingest lock. See server.h for why handlers run on the
+// loop. rwbench on 2 cores, 512 connections: 2 loops 0.75-0.86 M
+// samples/s, 4 and 8 loops 0.83-0.85 M, 16 loops 0.66-0.75 M.
+constexpr int kDefaultThreads = 8;
+
+enum class Route {
+  kWrite,
+  kRead,
+  kFederate,
+  kMetrics,
+  kHealthy,
+  kReady,
+  kWriteWrongMethod,
+  kNotFound,
+};
+
+struct RouteInfo {
+  Route route;
+  const char* name;  // the handler label of the request metrics, or ""
+};
+
+RouteInfo RouteFor(bhttp::verb method, std::string_view path) {
+  const bool get = method == bhttp::verb::get;
+  if (path == "/api/v1/write") {
+    if (method == bhttp::verb::post) return {Route::kWrite, "write"};
+    if (get) return {Route::kWriteWrongMethod, ""};
+  } else if (path == "/api/v1/read") {
+    if (method == bhttp::verb::post) return {Route::kRead, "read"};
+  } else if (path == "/federate") {
+    if (get) return {Route::kFederate, "federate"};
+  } else if (path == "/metrics") {
+    if (get) return {Route::kMetrics, "metrics"};
+  } else if (path == "/-/healthy") {
+    if (get) return {Route::kHealthy, "healthy"};
+  } else if (path == "/-/ready") {
+    if (get) return {Route::kReady, "ready"};
+  }
+  return {Route::kNotFound, ""};
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded, as Go's url.ParseQuery reads it: %XX
+// and '+' for a space; a '%' not followed by two hex digits stays as it is.
+std::string DecodeQueryComponent(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 +
+                                      HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Every value of `key` in `query` (the target after '?'), in order.
+std::vector<std::string> QueryValues(std::string_view query,
+                                     std::string_view key) {
+  std::vector<std::string> values;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view()
+                                          : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (DecodeQueryComponent(pair.substr(0, eq)) != key) continue;
+    values.push_back(eq == std::string_view::npos
+                         ? std::string()
+                         : DecodeQueryComponent(pair.substr(eq + 1)));
+  }
+  return values;
+}
+
+std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+bool QuietError(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+         ec == beast::error::timeout || ec == net::error::operation_aborted ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::bad_descriptor;
+}
+
+}  // namespace
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, db::Database* db,
-       prometheus::Registry* registry)
+  Impl(ServerOptions options, db::Database* db, prometheus::Registry* registry)
       : options_(std::move(options)),
         head_(db->head()),
         registry_(registry),
         write_metrics_(*registry),
         http_metrics_(*registry),
+        connection_metrics_(*registry),
         write_handler_(db, &write_metrics_, options_.limits),
         read_handler_(db, options_.read_limits),
         federate_handler_(db->head()),
@@ -35,42 +175,64 @@ class Server::Impl {
                             .Help("Input series seen but not processed "
                                   "(derived names, no matching rule).")
                             .Register(*registry)
-                            .Add({})) {
-    const int threads = options_.worker_threads;
-    server_.new_task_queue = [threads] {
-      return new httplib::ThreadPool(static_cast<size_t>(threads));
-    };
-    // Senders keep connections open; httplib's default of 5 requests per
-    // connection would make them reconnect constantly.
-    server_.set_keep_alive_max_count(100000);
-    server_.set_payload_max_length(options_.limits.max_request_bytes);
-    // httplib's default also sets SO_REUSEPORT, which would let a second
-    // promewma bind the same port and silently take half the traffic (and
-    // half the series state). SO_REUSEADDR alone still allows fast restarts.
-    server_.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
-    Routes();
+                            .Add({})),
+        loops_(MakeLoops(options_.threads > 0 ? options_.threads
+                                              : kDefaultThreads)),
+        control_(loops_[0]->get_executor()),
+        acceptor_(control_),
+        accept_retry_(control_),
+        stop_timer_(control_) {
+    for (auto& loop : loops_) work_.push_back(net::make_work_guard(*loop));
   }
 
   Status Bind() {
-    if (options_.port == 0) {
-      port_ = server_.bind_to_any_port(options_.host);
-    } else {
-      port_ = server_.bind_to_port(options_.host, options_.port) ? options_.port
-                                                                 : -1;
+    beast::error_code ec;
+    tcp::resolver resolver(*loops_[0]);
+    auto endpoints = resolver.resolve(
+        options_.host, std::to_string(options_.port),
+        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (!ec && endpoints.empty()) ec = net::error::host_not_found;
+    if (!ec) {
+      const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+      acceptor_.open(endpoint.protocol(), ec);
+      // SO_REUSEADDR allows a fast restart over connections in TIME_WAIT.
+      // Never SO_REUSEPORT: a second promewma on the same port would take
+      // half the traffic (and half the series state) silently.
+      if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor_.bind(endpoint, ec);
+      if (!ec) acceptor_.listen(kListenBacklog, ec);
+      if (!ec) port_ = acceptor_.local_endpoint(ec).port();
     }
-    if (port_ < 0) {
+    if (ec) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
       return Status::Unavailable("cannot listen on " + options_.host + ":" +
-                                 std::to_string(options_.port) +
+                                 std::to_string(options_.port) + ": " +
+                                 ec.message() +
                                  " (address in use or not local?)");
     }
     return Status::Ok();
   }
 
-  void Run() { server_.listen_after_bind(); }
-  void Stop() { server_.stop(); }
+  void Run() {
+    io_running_.store(true);
+    net::post(control_, [this] { Accept(); });
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < loops_.size(); ++i) {
+      threads.emplace_back([this, i] { loops_[i]->run(); });
+    }
+    loops_[0]->run();
+    // Every handler has returned once its loop has: the caller may drain
+    // write-back and checkpoint.
+    for (std::thread& t : threads) t.join();
+    io_running_.store(false);
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    net::post(control_, [this] { BeginShutdown(); });
+  }
+
   int port() const { return port_; }
   void SetReady(bool ready) { ready_.store(ready); }
   void AddCollectable(const prometheus::Collectable* c) {
@@ -78,46 +240,111 @@ class Server::Impl {
   }
 
  private:
-  using Clock = std::chrono::steady_clock;
+  class Session;
 
-  static void Send(const HttpResponse& r, httplib::Response* res) {
-    res->status = r.status;
-    for (const auto& [k, v] : r.headers) res->set_header(k, v);
-    if (r.stream) {
-      // Chunked: httplib asks for the next piece as the socket takes them.
-      auto next = r.stream;
-      res->set_chunked_content_provider(
-          r.content_type,
-          [next, piece = std::string()](size_t,
-                                        httplib::DataSink& sink) mutable {
-            if (next(&piece)) return sink.write(piece.data(), piece.size());
-            sink.done();
-            return true;
-          });
-    } else if (!r.body.empty()) {
-      res->set_content(r.body, r.content_type.c_str());
-    }
+  static std::vector<std::unique_ptr<net::io_context>> MakeLoops(int n) {
+    std::vector<std::unique_ptr<net::io_context>> loops;
+    // One thread each: no locking inside the loop.
+    for (int i = 0; i < n; ++i)
+      loops.push_back(std::make_unique<net::io_context>(1));
+    return loops;
   }
 
-  // Wraps a handler with request counting, timing and a catch-all: an
-  // unexpected exception becomes a one-line 500, never a dead worker.
-  template <typename Fn>
-  httplib::Server::Handler Instrument(std::string name, Fn fn) {
-    return
-        [this, name, fn](const httplib::Request& req, httplib::Response& res) {
-          const auto start = Clock::now();
-          try {
-            Send(fn(req), &res);
-          } catch (const std::exception& e) {
-            spdlog::error("{} {}: internal error: {}", req.method, req.path,
-                          e.what());
-            Send(ErrorResponse(500, std::string("internal error: ") + e.what()),
-                 &res);
-          }
-          http_metrics_.Observe(
-              name, res.status,
-              std::chrono::duration<double>(Clock::now() - start).count());
-        };
+  // ---- accepting ---------------------------------------------------------
+  // On control_ (loop 0).
+
+  void Accept() {
+    if (!acceptor_.is_open()) return;
+    // Connections go to the loops in turn.
+    net::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+    acceptor_.async_accept(
+        loop.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
+          OnAccept(ec, std::move(socket));
+        });
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+
+  // ---- shutdown ------------------------------------------------------------
+
+  void BeginShutdown();   // on control_
+  void FinishShutdown();  // on control_, once no connection is left
+
+  void Register(const std::shared_ptr<Session>& s);
+
+  void Unregister(Session* s);
+
+  size_t Connections() const {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    return sessions_.size();
+  }
+
+  // ---- handlers --------------------------------------------------------------
+
+  // Runs the route's handler with counting, timing and a catch-all: an
+  // unexpected exception becomes a one-line 500, never a dead thread.
+  // `start` is when the request had been read (its wait for a worker
+  // counts).
+  HttpResponse Handle(const RouteInfo& route,
+                      const bhttp::request<bhttp::string_body>& req,
+                      Clock::time_point start) {
+    HttpResponse r;
+    try {
+      r = Dispatch(route, req);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: internal error: {}", View(req.method_string()),
+                    View(req.target()), e.what());
+      r = ErrorResponse(500, std::string("internal error: ") + e.what());
+    }
+    if (route.name[0] != '\0') {
+      http_metrics_.Observe(
+          route.name, r.status,
+          std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return r;
+  }
+
+  HttpResponse Dispatch(const RouteInfo& route,
+                        const bhttp::request<bhttp::string_body>& req) {
+    const std::string_view target = View(req.target());
+    const std::string_view path = target.substr(0, target.find('?'));
+    switch (route.route) {
+      case Route::kWrite: {
+        HttpResponse r = write_handler_.Handle(Request(req));
+        if (r.status >= 400 && r.status != 415) {
+          spdlog::debug("remote write refused ({}): {}", r.status, r.body);
+        }
+        return r;
+      }
+      case Route::kRead: {
+        HttpResponse r = read_handler_.Handle(Request(req));
+        if (r.status >= 500) spdlog::error("remote read failed: {}", r.body);
+        return r;
+      }
+      case Route::kFederate:
+        return Federate(target);
+      case Route::kMetrics:
+        return Metrics();
+      case Route::kHealthy:
+        return Text(200, "promewma is Healthy.\n");
+      case Route::kReady:
+        return ready_.load()
+                   ? Text(200, "promewma is Ready.\n")
+                   : Text(503,
+                          "promewma is not ready: recovery has not finished.\n");
+      case Route::kWriteWrongMethod:
+        return ErrorResponse(405, "use POST for /api/v1/write");
+      case Route::kNotFound:
+        break;
+    }
+    return ErrorResponse(404, "no such endpoint: " +
+                                  std::string(View(req.method_string())) +
+                                  " " + std::string(path));
+  }
+
+  static HttpRequest Request(const bhttp::request<bhttp::string_body>& req) {
+    return HttpRequest{View(req[bhttp::field::content_type]),
+                       View(req[bhttp::field::content_encoding]), req.body()};
   }
 
   static HttpResponse Text(int status, std::string body) {
@@ -127,79 +354,10 @@ class Server::Impl {
     return r;
   }
 
-  void Routes() {
-    server_.Post(
-        "/api/v1/write",
-        Instrument("write", [this](const httplib::Request& req) {
-          // get_header_value returns by value: keep the strings
-          // alive while the view points at them.
-          const std::string type = req.get_header_value("Content-Type");
-          const std::string encoding = req.get_header_value("Content-Encoding");
-          HttpRequest view{type, encoding, req.body};
-          HttpResponse r = write_handler_.Handle(view);
-          if (r.status >= 400 && r.status != 415) {
-            spdlog::debug("remote write refused ({}): {}", r.status, r.body);
-          }
-          return r;
-        }));
-    server_.Post(
-        "/api/v1/read", Instrument("read", [this](const httplib::Request& req) {
-          const std::string type = req.get_header_value("Content-Type");
-          const std::string encoding = req.get_header_value("Content-Encoding");
-          HttpResponse r =
-              read_handler_.Handle(HttpRequest{type, encoding, req.body});
-          if (r.status >= 500) {
-            spdlog::error("remote read failed: {}", r.body);
-          }
-          return r;
-        }));
-    server_.Get("/metrics",
-                Instrument("metrics", [this](const httplib::Request&) {
-                  return Metrics();
-                }));
-    server_.Get("/federate",
-                Instrument("federate", [this](const httplib::Request& req) {
-                  return Federate(req);
-                }));
-    server_.Get("/-/healthy",
-                Instrument("healthy", [](const httplib::Request&) {
-                  return Text(200, "promewma is Healthy.\n");
-                }));
-    server_.Get("/-/ready",
-                Instrument("ready", [this](const httplib::Request&) {
-                  return ready_.load() ? Text(200, "promewma is Ready.\n")
-                                       : Text(503,
-                                              "promewma is not ready: recovery "
-                                              "has not finished.\n");
-                }));
-    server_.Get("/api/v1/write",
-                [](const httplib::Request&, httplib::Response& res) {
-                  Send(ErrorResponse(405, "use POST for /api/v1/write"), &res);
-                });
-    // httplib answers some failures itself (unknown path, body over the
-    // payload limit, unreadable request) with an empty body: give them the
-    // one line every other error has.
-    server_.set_error_handler(
-        [](const httplib::Request& req, httplib::Response& res) {
-          if (!res.body.empty()) return;
-          std::string msg;
-          switch (res.status) {
-            case 404:
-              msg = "no such endpoint: " + req.method + " " + req.path;
-              break;
-            case 413:
-              msg = "request body over the size limit";
-              break;
-            default:
-              msg = "request failed: HTTP " + std::to_string(res.status);
-          }
-          Send(ErrorResponse(res.status, msg), &res);
-        });
-  }
-
   HttpResponse Metrics() {
     active_series_.Set(static_cast<double>(head_->active_series()));
     ignored_series_.Set(static_cast<double>(head_->ignored_series()));
+    connection_metrics_.open.Set(static_cast<double>(Connections()));
     std::vector<prometheus::MetricFamily> families = registry_->Collect();
     for (const prometheus::Collectable* c : extra_collectables_) {
       std::vector<prometheus::MetricFamily> more = c->Collect();
@@ -212,12 +370,11 @@ class Server::Impl {
     return r;
   }
 
-  HttpResponse Federate(const httplib::Request& req) {
-    std::vector<std::string> match;
-    const size_t n = req.get_param_value_count("match[]");
-    for (size_t i = 0; i < n; ++i) {
-      match.push_back(req.get_param_value("match[]", i));
-    }
+  HttpResponse Federate(std::string_view target) {
+    const size_t q = target.find('?');
+    const std::vector<std::string> match = QueryValues(
+        q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
+        "match[]");
     Result<std::unique_ptr<FederateBody>> body =
         federate_handler_.Select(match);
     if (!body.ok()) return ErrorResponse(body.status());
@@ -228,11 +385,14 @@ class Server::Impl {
     return r;
   }
 
+  // ---- members ---------------------------------------------------------------
+
   const ServerOptions options_;
   const head::Head* const head_;
   prometheus::Registry* const registry_;
   WriteMetrics write_metrics_;
   HttpMetrics http_metrics_;
+  ConnectionMetrics connection_metrics_;
   RemoteWriteHandler write_handler_;
   RemoteReadHandler read_handler_;
   FederateHandler federate_handler_;
@@ -240,10 +400,373 @@ class Server::Impl {
   std::vector<const prometheus::Collectable*> extra_collectables_;
   prometheus::Gauge& active_series_;
   prometheus::Gauge& ignored_series_;
-  httplib::Server server_;
   int port_ = -1;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> io_running_{false};  // Run() is serving
+
+  // Every open connection; a session removes itself when it is destroyed.
+  mutable std::mutex sessions_mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded
+  std::atomic<size_t> served_connections_{0};  // sessions_ not over_limit
+
+  // The event loops; loop 0 also accepts. Destroyed before the members
+  // above, which the connections their pending handlers hold use.
+  std::vector<std::unique_ptr<net::io_context>> loops_;
+  net::io_context::executor_type control_;  // loop 0: acceptor, timers
+  size_t next_loop_ = 0;                    // on control_
+  // Keep each loop running while it has no connection; released at
+  // shutdown, once every connection is gone.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_;
+  net::steady_timer stop_timer_;
 };
+
+// One client connection: reads a request, has it answered (on a worker or
+// here), writes the answer, and again while the connection is kept alive.
+// Every step runs on the connection's loop; a step keeps the session
+// alive by holding a shared_ptr to it.
+class Server::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Impl* server, tcp::socket socket, bool over_limit)
+      : server_(server), stream_(std::move(socket)), over_limit_(over_limit) {}
+
+  ~Session() { server_->Unregister(this); }
+
+  bool over_limit() const { return over_limit_; }
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // The server stops: a connection waiting for its next request is closed;
+  // one with a request in progress closes after its answer.
+  void OnServerStop() {
+    keep_alive_ = false;
+    if (idle_) {
+      beast::error_code ignored;
+      stream_.socket().close(ignored);
+    }
+  }
+
+ private:
+  void ReadHeader() {
+    route_ = RouteInfo{Route::kNotFound, ""};
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    // The largest limit until the route is known (a Content-Length over it
+    // fails the header already); then the route's own.
+    parser_->body_limit(std::max(server_->options_.limits.max_request_bytes,
+                                 server_->options_.read_limits.max_request_bytes));
+    idle_ = true;
+    if (server_->stopping_.load() && buffer_.size() == 0) {
+      beast::error_code ignored;
+      stream_.socket().close(ignored);
+      return;
+    }
+    stream_.expires_after(kIdleTimeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    idle_ = false;
+    if (ec == bhttp::error::body_limit) {
+      return Refuse(ErrorResponse(413, "request body over the size limit of " +
+                                           std::to_string(LargestLimit()) +
+                                           " bytes"));
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Refuse(ErrorResponse(
+          431, "request line and headers over " +
+                   std::to_string(kMaxHeaderBytes) + " bytes"));
+    }
+    if (ec) {
+      if (QuietError(ec) || buffer_.size() == 0) return Close();
+      return Refuse(
+          ErrorResponse(400, "malformed HTTP request: " + ec.message()));
+    }
+    const auto& req = parser_->get();
+    if (over_limit_) {
+      server_->connection_metrics_.refused.Increment();
+      HttpResponse r = ErrorResponse(
+          503, "too many connections: promewma serves at most " +
+                   std::to_string(server_->options_.max_connections) +
+                   " at once (limits.max_connections); retry later");
+      r.headers.push_back({"Retry-After", "1"});
+      return Refuse(std::move(r));
+    }
+    const std::string_view target = View(req.target());
+    route_ = RouteFor(req.method(), target.substr(0, target.find('?')));
+    keep_alive_ = req.keep_alive() && !server_->stopping_.load();
+    const uint64_t limit = route_.route == Route::kRead
+                               ? server_->options_.read_limits.max_request_bytes
+                               : server_->options_.limits.max_request_bytes;
+    if (parser_->content_length() && *parser_->content_length() > limit) {
+      return Refuse(TooLarge(limit));
+    }
+    parser_->body_limit(limit);
+    // curl asks before sending a large body; Prometheus never does.
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue") &&
+        !parser_->is_done()) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
+          bhttp::status::continue_, 11);
+      stream_.expires_after(kTransferTimeout);
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec,
+                                                           size_t) {
+                           if (ec) return self->Close();
+                           self->ReadBody();
+                         });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) return OnBody({});
+    stream_.expires_after(kTransferTimeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->OnBody(ec);
+                      });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) {
+      if (ec == bhttp::error::body_limit) {
+        return Refuse(TooLarge(route_.route == Route::kRead
+                                   ? server_->options_.read_limits.max_request_bytes
+                                   : server_->options_.limits.max_request_bytes));
+      }
+      if (QuietError(ec)) return Close();
+      return Refuse(
+          ErrorResponse(400, "malformed HTTP request: " + ec.message()));
+    }
+    req_ = parser_->release();
+    const Clock::time_point start = Clock::now();
+    Write(server_->Handle(route_, req_, start));
+  }
+
+  HttpResponse TooLarge(uint64_t limit) const {
+    return ErrorResponse(413, "request body over the size limit of " +
+                                  std::to_string(limit) + " bytes");
+  }
+
+  uint64_t LargestLimit() const {
+    return std::max(server_->options_.limits.max_request_bytes,
+                    server_->options_.read_limits.max_request_bytes);
+  }
+
+  // Answers and closes: the rest of the request is not read.
+  void Refuse(HttpResponse r) {
+    keep_alive_ = false;
+    if (route_.name[0] != '\0' && !over_limit_) {
+      server_->http_metrics_.Observe(route_.name, r.status, 0);
+    }
+    Write(std::move(r));
+  }
+
+  void Write(HttpResponse r) {
+    req_ = {};  // the body is no longer needed
+    if (r.stream) return WriteStreamed(std::move(r));
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    for (auto& [name, value] : r.headers) res->set(name, value);
+    if (!r.body.empty()) {
+      res->set(bhttp::field::content_type, r.content_type);
+      res->body() = std::move(r.body);
+    }
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    stream_.expires_after(kTransferTimeout);
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec,
+                                                        size_t) {
+                         self->OnWritten(ec);
+                       });
+  }
+
+  // Transfer-Encoding: chunked, one chunk per piece the stream gives.
+  void WriteStreamed(HttpResponse r) {
+    next_piece_ = std::move(r.stream);
+    stream_head_.emplace();
+    stream_head_->version(11);
+    stream_head_->result(static_cast<unsigned>(r.status));
+    for (auto& [name, value] : r.headers) stream_head_->set(name, value);
+    stream_head_->set(bhttp::field::content_type, r.content_type);
+    stream_head_->keep_alive(keep_alive_);
+    stream_head_->chunked(true);
+    stream_head_serializer_.emplace(*stream_head_);
+    stream_.expires_after(kTransferTimeout);
+    bhttp::async_write_header(
+        stream_, *stream_head_serializer_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          self->WriteNextChunk();
+        });
+  }
+
+  void WriteNextChunk() {
+    bool more = false;
+    try {
+      do {
+        more = next_piece_(&piece_);
+      } while (more && piece_.empty());
+    } catch (const std::exception& e) {
+      // Too late for a 500: the status line is sent. Ending the connection
+      // without the last chunk tells the client the body is incomplete.
+      spdlog::error("{}: internal error while streaming: {}", route_.name,
+                    e.what());
+      return Close();
+    }
+    stream_.expires_after(kTransferTimeout);
+    auto self = shared_from_this();
+    if (!more) {
+      next_piece_ = nullptr;
+      piece_.clear();
+      piece_.shrink_to_fit();
+      net::async_write(stream_, bhttp::make_chunk_last(),
+                       [self](beast::error_code ec, size_t) {
+                         self->stream_head_serializer_.reset();
+                         self->stream_head_.reset();
+                         self->OnWritten(ec);
+                       });
+      return;
+    }
+    net::async_write(stream_, bhttp::make_chunk(net::const_buffer(piece_.data(), piece_.size())),
+                     [self](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->WriteNextChunk();
+                     });
+  }
+
+  void OnWritten(beast::error_code ec) {
+    if (ec) return Close();
+    if (!keep_alive_) return Linger();
+    ReadHeader();
+  }
+
+  // Half-closes, then reads (and drops) what the client still sends until
+  // it closes too, so the answer is not lost to a reset.
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    Drain();
+  }
+
+  void Drain() {
+    stream_.async_read_some(
+        net::buffer(drain_),
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          self->Drain();
+        });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+  Impl* const server_;
+  beast::tcp_stream stream_;
+  const bool over_limit_;  // over max_connections: 503 and close
+  // On the loop:
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::request<bhttp::string_body> req_;  // being handled
+  RouteInfo route_{Route::kNotFound, ""};
+  bool keep_alive_ = true;
+  bool idle_ = false;        // waiting for the next request
+  std::function<bool(std::string*)> next_piece_;  // a streamed body
+  std::string piece_;
+  std::optional<bhttp::response<bhttp::empty_body>> stream_head_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>>
+      stream_head_serializer_;
+  char drain_[4096];
+};
+
+void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (!acceptor_.is_open()) return;
+  if (ec) {
+    if (ec == net::error::operation_aborted) return;
+    // Out of file descriptors (or another resource): the connection
+    // stays in the backlog; try again shortly rather than spin.
+    spdlog::warn("accept: {}", ec.message());
+    accept_retry_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_.async_wait([this](beast::error_code) { Accept(); });
+    return;
+  }
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  const bool over_limit =
+      served_connections_.load() >=
+      static_cast<size_t>(std::max(0, options_.max_connections));
+  auto session = std::make_shared<Session>(this, std::move(socket), over_limit);
+  Register(session);
+  session->Start();
+  Accept();
+}
+
+void Server::Impl::BeginShutdown() {  // on control_
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  accept_retry_.cancel();
+  stop_timer_.expires_after(kStopTimeout);
+  stop_timer_.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // every connection finished in time
+    spdlog::warn("stop: dropping {} connections still busy after {} s",
+                 Connections(), kStopTimeout.count());
+    for (auto& loop : loops_) loop->stop();
+  });
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    for (auto& [ptr, weak] : sessions_) {
+      if (auto s = weak.lock()) sessions.push_back(std::move(s));
+    }
+  }
+  for (auto& s : sessions) {
+    net::post(s->executor(), [s] { s->OnServerStop(); });
+  }
+  if (Connections() == 0) FinishShutdown();
+}
+
+void Server::Impl::FinishShutdown() {  // on control_
+  stop_timer_.cancel();
+  // Each loop's run() returns once it has nothing left to do.
+  work_.clear();
+}
+
+void Server::Impl::Register(const std::shared_ptr<Session>& s) {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  sessions_.emplace(s.get(), s);
+  if (!s->over_limit()) served_connections_.fetch_add(1);
+}
+
+void Server::Impl::Unregister(Session* s) {
+  bool drained = false;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    sessions_.erase(s);
+    if (!s->over_limit()) served_connections_.fetch_sub(1);
+    drained = sessions_.empty() && stopping_.load();
+  }
+  // Once Run() has returned the loops run nothing more (and may be being
+  // destroyed): nothing to finish.
+  if (drained && io_running_.load()) {
+    net::post(control_, [this] { FinishShutdown(); });
+  }
+}
 
 Server::Server(ServerOptions options, db::Database* db,
                prometheus::Registry* registry)

@@ -1,17 +1,38 @@
 // Server: promewma's one HTTP port. Routes requests to the thin handlers,
-// counts and times them, and serves /metrics (self-metrics plus the latest
-// derived values) through prometheus-cpp's TextSerializer.
+// counts and times them, and serves /metrics (self-metrics) through
+// prometheus-cpp's TextSerializer.
 //
 //   POST /api/v1/write     remote write 1.0 (write_handler.h)
 //   POST /api/v1/read      remote read (read_handler.h)
+//   GET  /federate         latest values, streamed chunked (federate_handler.h)
 //   GET  /metrics          Prometheus text format 0.0.4
 //   GET  /-/healthy        200 while the process serves
 //   GET  /-/ready          200 once SetReady(true), 503 before
 //
-// Every error response is one line of text.
+// Every error response is one line of text. Bodies are passed to the
+// handlers as they came: the server decodes no Content-Encoding.
 //
-// Thread-safety: Run() blocks the calling thread and serves on a pool of
-// worker threads; Stop() and SetReady() may be called from any thread.
+// Connections and threads (Boost.Beast over Asio). A fixed set of event
+// loops (threads, each with its own epoll set) serves the connections,
+// which are dealt to the loops in turn: an idle keep-alive connection costs
+// a socket and a buffer, not a thread. The listen backlog is SOMAXCONN. A
+// loop reads a request and runs its handler itself, then writes the answer
+// and goes on with its other connections: one thread wake-up per request,
+// as with a thread per connection. (Handing each request to a separate
+// worker pool and back cost two more wake-ups per request, which on a
+// 2-core VM halved the throughput of 2 busy connections.) A handler that
+// blocks (the write path waits up to 5 s for write-back room) holds up
+// the other connections of its loop only. At the limits a sender sees:
+//   - more than `threads` requests at once: the rest wait, unread, in
+//     their connection (TCP flow control) until their loop is free;
+//   - more than max_connections open: the connection's first request is
+//     answered 503 with Retry-After and a one-line body, then closed;
+//   - a keep-alive connection idle for kIdleTimeout (server.cc) is closed.
+// A request that exceeds a size limit is answered 413 before its body is
+// read (Content-Length), or as soon as a chunked body passes the limit.
+//
+// Thread-safety: Run() blocks the calling thread, which runs one of the
+// loops; Stop() and SetReady() may be called from any thread.
 
 #ifndef PROMEWMA_HTTP_SERVER_H_
 #define PROMEWMA_HTTP_SERVER_H_
@@ -38,9 +59,13 @@ struct ServerOptions {
   int port = 9201;  // 0 picks a free port (tests)
   WriteLimits limits;
   ReadLimits read_limits;
-  // httplib serves each keep-alive connection on one pool thread, so the
-  // pool bounds the number of concurrently open sender connections.
-  int worker_threads = 32;
+  // Connections served at once (limits.max_connections). Prometheus opens
+  // one per remote-write shard (max_shards 200 by default), an HA pair
+  // twice that; the default leaves room for that and a few more senders.
+  int max_connections = 1024;
+  // Event loops, each serving its share of the connections and running
+  // their handlers; 0: kDefaultThreads (server.cc).
+  int threads = 0;
 };
 
 class Server {
@@ -56,7 +81,9 @@ class Server {
   Status Bind();
   // Serves until Stop(). REQUIRES: Bind() succeeded.
   void Run();
-  // Stops accepting, lets in-flight requests finish; Run() then returns.
+  // Stops accepting and closes idle connections; requests already read are
+  // answered (their connection then closes). Run() returns once they are,
+  // or after kStopTimeout (server.cc) at most.
   void Stop();
 
   int port() const;

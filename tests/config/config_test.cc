@@ -154,6 +154,11 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("limits: {max_series_per_request: 5000}\n")
               .limits.max_series_per_request == 5000);
   }
+  SECTION("max_connections") {
+    CHECK(MustParse("").limits.max_connections == 1024);
+    CHECK(MustParse("limits: {max_connections: 4096}\n")
+              .limits.max_connections == 4096);
+  }
   SECTION("retention and checkpoint_interval") {
     Config defaults = MustParse("");
     CHECK(defaults.retention_ms == 15LL * 24 * 3600 * 1000);
@@ -541,6 +546,10 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "promewma.yml: limits.max_samples_per_query: must be > 0, got 0"},
       {"limits: {max_series_per_request: -3}\n",
        "promewma.yml: limits.max_series_per_request: must be > 0, got -3"},
+      {"limits: {max_connections: 0}\n",
+       "promewma.yml: limits.max_connections: must be in [1, 1000000], got 0"},
+      {"limits: {max_connections: many}\n",
+       "promewma.yml: limits.max_connections: expected an integer > 0"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
       {"data_dir: [a]\n", "promewma.yml: data_dir: expected a directory path"},

@@ -13,6 +13,8 @@
 #include "codec/snappy_block.h"
 #include "ewma/series_estimator.h"
 #include "testing/peers.h"
+#include "testing/raw_http.h"
+#include "testing/subprocess.h"
 #include "testing/remote_write.h"
 
 namespace promewma::http {
@@ -20,10 +22,16 @@ namespace {
 
 class RunningServer {
  public:
-  explicit RunningServer(ServerOptions options = {}) {
+  // Serves `db`, or a database of its own in memory.
+  explicit RunningServer(ServerOptions options = {},
+                         db::Database* db = nullptr) {
     options.port = 0;
-    server_ =
-        std::make_unique<Server>(options, &db_, &registry_);
+    if (db == nullptr) {
+      own_db_ = std::make_unique<db::Database>(head::HeadOptions{});
+      db = own_db_.get();
+    }
+    db_ = db;
+    server_ = std::make_unique<Server>(options, db_, &registry_);
     REQUIRE(server_->Bind().ok());
     thread_ = std::thread([this] { server_->Run(); });
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -38,10 +46,11 @@ class RunningServer {
   }
   httplib::Client& client() { return *client_; }
   Server& server() { return *server_; }
-  head::Head& engine() { return *db_.head(); }
+  head::Head& engine() { return *db_->head(); }
 
  private:
-  db::Database db_{head::HeadOptions{}};
+  std::unique_ptr<db::Database> own_db_;
+  db::Database* db_;
   prometheus::Registry registry_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
@@ -253,6 +262,242 @@ TEST_CASE("two concurrent writers are both applied") {
   REQUIRE(fa == 0);
   REQUIRE(fb == 0);
   REQUIRE(s.engine().active_series() == 40);
+}
+
+TEST_CASE("300 keep-alive connections each get both of their remote writes answered") {
+  RunningServer s;
+  constexpr int kConnections = 300;
+  // Every connection is opened before any request is sent, and every
+  // request is sent before any answer is read: 300 requests in flight at
+  // once, as 300 remote-write shards would have them.
+  std::vector<testing::RawHttpConnection> conns =
+      testing::ConnectAll(s.server().port(), kConnections);
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 0; k < kConnections; ++k) {
+      const std::string body =
+          codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+              {{{{"__name__", "cpu"}, {"conn", std::to_string(k)}},
+                {{1700000000000 + round * 15000, 1.0 * k}}}}));
+      INFO("round " << round << ", connection " << k);
+      REQUIRE(conns[k].Send(testing::RawHttpConnection::Request(
+                  "POST", "/api/v1/write",
+                  {{"Content-Type", "application/x-protobuf"},
+                   {"Content-Encoding", "snappy"},
+                   {"X-Prometheus-Remote-Write-Version", "0.1.0"}},
+                  body)) == "");
+    }
+    std::vector<std::string> failures;
+    for (int k = 0; k < kConnections; ++k) {
+      const testing::RawHttpResponse r = conns[k].Receive();
+      if (!r.error.empty() || r.status != 204) {
+        failures.push_back("round " + std::to_string(round) + ", connection " +
+                           std::to_string(k) + ": " +
+                           (r.error.empty() ? std::to_string(r.status) + " " +
+                                                  r.body
+                                            : r.error));
+      }
+    }
+    INFO(failures.size() << " of " << kConnections << " failed, first: "
+                         << (failures.empty() ? "" : failures.front()));
+    REQUIRE(failures.empty());
+  }
+  REQUIRE(s.engine().active_series() == kConnections);
+}
+
+// One request on a connection of its own, and its answer.
+testing::RawHttpResponse Exchange(int port, const std::string& request) {
+  testing::RawHttpConnection conn(port);
+  REQUIRE(conn.Wait(std::chrono::seconds(60)) == "");
+  REQUIRE(conn.Send(request) == "");
+  return conn.Receive();
+}
+
+const std::vector<std::pair<std::string, std::string>> kWriteHeaders = {
+    {"Content-Type", "application/x-protobuf"},
+    {"Content-Encoding", "snappy"},
+    {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+const std::vector<std::pair<std::string, std::string>> kReadHeaders = {
+    {"Content-Type", "application/x-protobuf"},
+    {"Content-Encoding", "snappy"},
+    {"X-Prometheus-Remote-Read-Version", "0.1.0"}};
+
+std::string WriteBody(const std::string& host) {
+  return codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"host", host}}, {{1700000000000, 1.0}}}}));
+}
+
+// The same headers with one replaced (or added).
+std::vector<std::pair<std::string, std::string>> With(
+    std::vector<std::pair<std::string, std::string>> headers,
+    const std::string& name, const std::string& value) {
+  for (auto& [n, v] : headers) {
+    if (n == name) {
+      v = value;
+      return headers;
+    }
+  }
+  headers.push_back({name, value});
+  return headers;
+}
+
+// A request whose body is sent chunked, in pieces of `piece` bytes.
+std::string ChunkedPost(
+    const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::string& body, size_t piece) {
+  std::string out = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (const auto& [name, value] : headers) out += name + ": " + value + "\r\n";
+  out += "Transfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < body.size(); at += piece) {
+    const std::string part = body.substr(at, piece);
+    char size[32];
+    std::snprintf(size, sizeof(size), "%zx\r\n", part.size());
+    out += size + part + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+std::string Get(const std::string& target) {
+  return testing::RawHttpConnection::Request("GET", target, {}, "");
+}
+
+// Every status of the README's endpoint table, as a sender sees it over a
+// socket of the real server.
+TEST_CASE("every status code of the endpoint table, observed over sockets") {
+  ServerOptions options;
+  options.limits.max_request_bytes = 2000;
+  options.limits.max_decoded_bytes = 4096;
+  options.read_limits.max_request_bytes = 2000;
+  options.read_limits.max_decoded_bytes = 4096;
+  RunningServer s(options);
+  s.server().SetReady(true);
+  // A series to read and federate.
+  REQUIRE(Exchange(s.server().port(),
+                   testing::RawHttpConnection::Request(
+                       "POST", "/api/v1/write", kWriteHeaders, WriteBody("a")))
+              .status == 204);
+
+  const std::string read_body =
+      codec::CompressSnappyBlock(testing::SerializeReadRequest(
+          {{"__name__", "cpu"}}, 1700000000000 - 60000, 1700000000000));
+  using R = testing::RawHttpConnection;
+  struct Case {
+    std::string what;
+    std::string request;
+    int want;
+    std::string body_prefix;  // of the answer, "" for any
+  };
+  const std::vector<Case> cases = {
+      {"write: applied", R::Request("POST", "/api/v1/write", kWriteHeaders, WriteBody("b")), 204, ""},
+      {"write: not snappy", R::Request("POST", "/api/v1/write", kWriteHeaders, "garbage, not snappy"), 400, ""},
+      {"write: invalid metric name",
+       R::Request("POST", "/api/v1/write", kWriteHeaders,
+                  codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+                      {{{{"__name__", "bad name"}}, {{1, 1}}}}))),
+       400, "timeseries[0]: invalid metric name"},
+      {"write: Content-Length over max_request_bytes",
+       R::Request("POST", "/api/v1/write", kWriteHeaders, std::string(3000, 'x')),
+       413, "request body over the size limit of 2000 bytes"},
+      {"write: chunked body over max_request_bytes",
+       ChunkedPost("/api/v1/write", kWriteHeaders, std::string(3000, 'x'), 700),
+       413, "request body over the size limit of 2000 bytes"},
+      {"write: declared decoded size over max_decoded_bytes",
+       R::Request("POST", "/api/v1/write", kWriteHeaders,
+                  codec::CompressSnappyBlock(std::string(10000, 'a'))),
+       413, ""},
+      {"write: Content-Encoding gzip",
+       R::Request("POST", "/api/v1/write", With(kWriteHeaders, "Content-Encoding", "gzip"), WriteBody("c")),
+       415, "unsupported Content-Encoding \"gzip\""},
+      {"write: Content-Encoding br",
+       R::Request("POST", "/api/v1/write", With(kWriteHeaders, "Content-Encoding", "br"), WriteBody("c")),
+       415, "unsupported Content-Encoding \"br\""},
+      {"write: wrong Content-Type",
+       R::Request("POST", "/api/v1/write", With(kWriteHeaders, "Content-Type", "application/json"), WriteBody("c")),
+       415, "unsupported Content-Type \"application/json\""},
+      {"write: GET", Get("/api/v1/write"), 405, "use POST for /api/v1/write"},
+      {"read: one query", R::Request("POST", "/api/v1/read", kReadHeaders, read_body), 200, ""},
+      {"read: not snappy", R::Request("POST", "/api/v1/read", kReadHeaders, "garbage"), 400, ""},
+      {"read: body over max_request_bytes",
+       R::Request("POST", "/api/v1/read", kReadHeaders, std::string(3000, 'x')), 413, ""},
+      {"federate: a selector", Get(testing::FederatePath({"cpu"})), 200, "# TYPE cpu untyped"},
+      {"federate: no match[]", Get("/federate"), 400, "no match[] parameter"},
+      {"federate: not a selector", Get(testing::FederatePath({"cpu{"})), 400, ""},
+      {"metrics", Get("/metrics"), 200, "# HELP"},
+      {"healthy", Get("/-/healthy"), 200, "promewma is Healthy."},
+      {"ready", Get("/-/ready"), 200, "promewma is Ready."},
+      {"unknown path", Get("/nope"), 404, "no such endpoint: GET /nope"},
+      {"unknown method for a path", R::Request("DELETE", "/metrics", {}, ""), 404, ""},
+      {"not HTTP", "HELLO\r\n\r\n", 400, "malformed HTTP request"},
+      {"headers over 64 KiB",
+       R::Request("GET", "/-/healthy", {{"X-Filler", std::string(70000, 'x')}}, ""),
+       431, "request line and headers over 65536 bytes"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const testing::RawHttpResponse r = Exchange(s.server().port(), c.request);
+    INFO(r.error << " " << r.status << " " << r.body);
+    REQUIRE(r.error.empty());
+    REQUIRE(r.status == c.want);
+    REQUIRE(r.body.rfind(c.body_prefix, 0) == 0);
+    if (r.status >= 400) {
+      // One line that says what was wrong.
+      REQUIRE(!r.body.empty());
+      REQUIRE(r.body.find('\n') == r.body.size() - 1);
+    }
+  }
+}
+
+TEST_CASE("503 with Retry-After: a write before recovery, and a connection over max_connections") {
+  SECTION("not recovered: writes are refused, readiness is 503") {
+    testing::TempDir dir;
+    db::DatabaseOptions db_options;
+    db_options.dir = dir.path() + "/data";
+    Result<std::unique_ptr<db::Database>> db =
+        db::Database::Open(db_options, head::HeadOptions{});
+    REQUIRE(db.ok());
+    // Recover() is never called: the log has not been replayed.
+    RunningServer s({}, db->get());
+    const testing::RawHttpResponse write =
+        Exchange(s.server().port(),
+                 testing::RawHttpConnection::Request(
+                     "POST", "/api/v1/write", kWriteHeaders, WriteBody("a")));
+    INFO(write.error << " " << write.body);
+    REQUIRE(write.status == 503);
+    REQUIRE(write.header("retry-after") == "1");
+    REQUIRE(write.body.find('\n') == write.body.size() - 1);
+    REQUIRE(Exchange(s.server().port(), Get("/-/ready")).status == 503);
+  }
+  SECTION("over max_connections: answered, then closed") {
+    ServerOptions options;
+    options.max_connections = 2;
+    RunningServer s(options);
+    // Two connections, each served (so both are counted).
+    std::vector<testing::RawHttpConnection> served =
+        testing::ConnectAll(s.server().port(), 2);
+    for (auto& conn : served) {
+      REQUIRE(conn.Send(Get("/-/healthy")) == "");
+      REQUIRE(conn.Receive().status == 200);
+    }
+    testing::RawHttpConnection third(s.server().port());
+    REQUIRE(third.Wait(std::chrono::seconds(60)) == "");
+    REQUIRE(third.Send(testing::RawHttpConnection::Request(
+                "POST", "/api/v1/write", kWriteHeaders, WriteBody("a"))) == "");
+    const testing::RawHttpResponse r = third.Receive();
+    INFO(r.error << " " << r.body);
+    REQUIRE(r.status == 503);
+    REQUIRE(r.header("retry-after") == "1");
+    REQUIRE(r.header("connection") == "close");
+    REQUIRE(r.body.rfind("too many connections", 0) == 0);
+    REQUIRE(r.body.find('\n') == r.body.size() - 1);
+    // Closed after the answer, not reset.
+    REQUIRE(third.Receive().error == "closed by the server without an answer");
+    // The two served connections are still kept alive.
+    for (auto& conn : served) {
+      REQUIRE(conn.Send(Get("/-/healthy")) == "");
+      REQUIRE(conn.Receive().status == 200);
+    }
+    REQUIRE(s.engine().active_series() == 0);
+  }
 }
 
 }  // namespace

@@ -43,8 +43,8 @@ std::string SerializeWriteRequest(const std::vector<TestSeries>& series,
   return out;
 }
 
-std::vector<std::pair<int64_t, double>> RemoteReadSeries(
-    int port, const std::vector<std::pair<std::string, std::string>>& matchers,
+std::string SerializeReadRequest(
+    const std::vector<std::pair<std::string, std::string>>& matchers,
     int64_t start_ms, int64_t end_ms) {
   prometheus::ReadRequest req;
   auto* q = req.add_queries();
@@ -56,12 +56,19 @@ std::vector<std::pair<int64_t, double>> RemoteReadSeries(
     m->set_name(name);
     m->set_value(value);
   }
+  return req.SerializeAsString();
+}
+
+std::vector<std::pair<int64_t, double>> RemoteReadSeries(
+    int port, const std::vector<std::pair<std::string, std::string>>& matchers,
+    int64_t start_ms, int64_t end_ms) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(20, 0);
   auto r = client.Post("/api/v1/read",
                        {{"Content-Encoding", "snappy"},
                         {"X-Prometheus-Remote-Read-Version", "0.1.0"}},
-                       codec::CompressSnappyBlock(req.SerializeAsString()),
+                       codec::CompressSnappyBlock(
+                           SerializeReadRequest(matchers, start_ms, end_ms)),
                        "application/x-protobuf");
   REQUIRE(r);
   INFO(r->body);

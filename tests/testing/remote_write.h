@@ -31,6 +31,12 @@ struct TestRequestExtras {
 std::string SerializeWriteRequest(const std::vector<TestSeries>& series,
                                   const TestRequestExtras& extras = {});
 
+// A serialized prometheus.ReadRequest (not compressed) of one query with
+// these equality matchers over [start_ms, end_ms], asking for SAMPLES.
+std::string SerializeReadRequest(
+    const std::vector<std::pair<std::string, std::string>>& matchers,
+    int64_t start_ms, int64_t end_ms);
+
 // The samples of the one series that matches every (name, value) equality
 // matcher in [start_ms, end_ms], read over remote read (SAMPLES) from the
 // server on 127.0.0.1:port. Fails the running test on any error, and when

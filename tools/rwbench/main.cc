@@ -16,8 +16,13 @@
 // sample is sent twice and each series' samples arrive in order. Bodies are
 // built before the clock starts (generate writes them to files, one per
 // connection, so several receivers get the very same bytes); write prints
-// samples/s and request latency percentiles. 429 and 503 are retried after
-// Retry-After (counted); any other failure stops the run.
+// samples/s and request latency percentiles (of the requests answered
+// 2xx), and every failed request: a connection error (refused, reset,
+// closed without an answer, timed out) or a non-2xx answer. A failed
+// request is sent again as Prometheus would: 429 and 5xx after Retry-After
+// (or 50 ms), a connection error after 50 ms on a new connection, up to
+// kMaxAttempts times; another 4xx is final. write exits 1 when a body was
+// not delivered in the end, 0 otherwise (failures are still reported).
 //
 // read repeats one query and prints the median latency, the samples
 // returned and the response size.
@@ -210,10 +215,16 @@ double ProcessCpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
+// Attempts per body before rwbench gives up on it (Prometheus retries
+// until max_retry_duration; a benchmark must end).
+constexpr int kMaxAttempts = 10;
+
 struct ConnectionResult {
-  std::vector<double> latency_ms;
-  size_t retries = 0;
-  std::string error;  // empty: every body was accepted
+  std::vector<double> latency_ms;  // of the attempts answered 2xx
+  size_t connection_errors = 0;    // attempts with no HTTP answer
+  size_t non_2xx = 0;              // attempts answered with another status
+  size_t undelivered = 0;          // bodies given up on
+  std::string first_error;         // what the first failed attempt got
 };
 
 void SendAll(const Url& u, const std::vector<std::string>& bodies,
@@ -221,13 +232,14 @@ void SendAll(const Url& u, const std::vector<std::string>& bodies,
   httplib::Client client(u.host_port);
   client.set_keep_alive(true);
   client.set_tcp_nodelay(true);
+  client.set_connection_timeout(60, 0);
   client.set_read_timeout(60, 0);
   const httplib::Headers headers = {
       {"Content-Encoding", "snappy"},
       {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
   result->latency_ms.reserve(bodies.size());
   for (const std::string& body : bodies) {
-    while (true) {
+    for (int attempt = 1;; ++attempt) {
       const auto start = std::chrono::steady_clock::now();
       auto r = client.Post(u.path, headers, body, "application/x-protobuf");
       const double ms = std::chrono::duration<double, std::milli>(
@@ -237,17 +249,24 @@ void SendAll(const Url& u, const std::vector<std::string>& bodies,
         result->latency_ms.push_back(ms);
         break;
       }
-      if (r && (r->status == 429 || r->status == 503)) {
-        ++result->retries;
-        const int wait_s = std::max(
-            0, std::atoi(r->get_header_value("Retry-After").c_str()));
-        std::this_thread::sleep_for(wait_s > 0 ? std::chrono::seconds(wait_s)
-                                               : std::chrono::milliseconds(50));
-        continue;
+      if (result->first_error.empty()) {
+        result->first_error = r ? std::to_string(r->status) + " " + r->body
+                                : httplib::to_string(r.error());
+        while (!result->first_error.empty() &&
+               result->first_error.back() == '\n')
+          result->first_error.pop_back();
       }
-      result->error = r ? std::to_string(r->status) + " " + r->body
-                        : httplib::to_string(r.error());
-      return;
+      ++(r ? result->non_2xx : result->connection_errors);
+      const bool retryable = !r || r->status == 429 || r->status / 100 == 5;
+      if (!retryable || attempt == kMaxAttempts) {
+        ++result->undelivered;
+        break;
+      }
+      const int wait_s =
+          r ? std::max(0, std::atoi(r->get_header_value("Retry-After").c_str()))
+            : 0;
+      std::this_thread::sleep_for(wait_s > 0 ? std::chrono::seconds(wait_s)
+                                             : std::chrono::milliseconds(50));
     }
   }
 }
@@ -273,27 +292,32 @@ int Write(const std::string& url,
           .count();
   const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   std::vector<double> latencies;
-  size_t retries = 0;
+  size_t connection_errors = 0, non_2xx = 0, undelivered = 0;
+  std::string first_error;
   for (const ConnectionResult& r : results) {
-    if (!r.error.empty()) {
-      std::fprintf(stderr, "rwbench: write to %s failed: %s\n", url.c_str(),
-                   r.error.c_str());
-      return 1;
-    }
     latencies.insert(latencies.end(), r.latency_ms.begin(),
                      r.latency_ms.end());
-    retries += r.retries;
+    connection_errors += r.connection_errors;
+    non_2xx += r.non_2xx;
+    undelivered += r.undelivered;
+    if (first_error.empty()) first_error = r.first_error;
   }
   std::sort(latencies.begin(), latencies.end());
   std::printf(
       "write %s: %zu samples in %zu requests over %zu connections in %.3f s, "
       "%.0f samples/s, latency p50 %.2f ms p90 %.2f ms p99 %.2f ms, "
-      "%zu retries, sender CPU %.3f us/sample\n",
+      "%zu failed requests (%zu connection errors, %zu non-2xx), "
+      "%zu undelivered, sender CPU %.3f us/sample\n",
       url.c_str(), total_samples, total_requests, bodies.size(), seconds,
       total_samples / seconds, Percentile(&latencies, 0.5),
-      Percentile(&latencies, 0.9), Percentile(&latencies, 0.99), retries,
+      Percentile(&latencies, 0.9), Percentile(&latencies, 0.99),
+      connection_errors + non_2xx, connection_errors, non_2xx, undelivered,
       cpu_seconds * 1e6 / static_cast<double>(total_samples));
-  return 0;
+  if (!first_error.empty()) {
+    std::fprintf(stderr, "rwbench: first failed request to %s: %s\n",
+                 url.c_str(), first_error.c_str());
+  }
+  return undelivered == 0 ? 0 : 1;
 }
 
 int Read(const std::string& url, int64_t start_ms, int64_t end_ms,
@@ -375,8 +399,10 @@ void AddShapeOptions(CLI::App* cmd, LoadShape* shape) {
   cmd->add_option("--start-ms", shape->start_ms);
   cmd->add_option("--batch-size", shape->batch_size,
                   "samples per request (default: one round per request)");
+  // One sending thread and one keep-alive connection each; 4096 is far
+  // beyond what a Prometheus HA pair opens (2 x max_shards 200).
   cmd->add_option("--connections", shape->connections)
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--metric", shape->metric);
 }
 
@@ -406,6 +432,12 @@ int main(int argc, char** argv) {
   read->add_option("--repeat", repeat);
   read->add_flag("--streamed", streamed, "ask for STREAMED_XOR_CHUNKS");
   CLI11_PARSE(app, argc, argv);
+  // Hundreds of connections need as many descriptors: take the hard limit.
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   if (*generate) return SaveBodies(dir, GenerateBodies(shape)) ? 0 : 1;
   if (*write) {
     std::vector<std::vector<std::string>> bodies;
