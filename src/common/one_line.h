@@ -40,6 +40,22 @@ inline std::string EscapeToOneLine(std::string_view text) {
   return out;
 }
 
+// `text` in double quotes, escaped to one line: how a message shows a value
+// the user gave.
+inline std::string QuotedOneLine(std::string_view text) {
+  return "\"" + EscapeToOneLine(text) + "\"";
+}
+
+// ASCII lower case, for names compared case-insensitively (URL schemes,
+// HTTP header names).
+inline std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 }  // namespace promewma
 
 #endif  // PROMEWMA_COMMON_ONE_LINE_H_

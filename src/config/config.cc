@@ -31,17 +31,13 @@ using Entries = std::vector<std::pair<std::string, YAML::Node>>;
 // Error messages. Functions below return "<path>: <problem>"; ParseConfig
 // puts the source name in front.
 
-std::string Quoted(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
-
 // What a node is, for "expected X, got Y".
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
       return "null";
     case YAML::NodeType::Scalar:
-      return Quoted(node.Scalar());
+      return QuotedOneLine(node.Scalar());
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -100,7 +96,7 @@ Result<double> ScalarDouble(const YAML::Node& node, const std::string& path) {
   const char* end = digits.data() + digits.size();
   auto [ptr, ec] = std::from_chars(digits.data(), end, value);
   if (digits.empty() || ec != std::errc() || ptr != end) {
-    return ProblemAt(path, "expected a number, got " + Quoted(*text));
+    return ProblemAt(path, "expected a number, got " + QuotedOneLine(*text));
   }
   return value;
 }
@@ -217,7 +213,7 @@ Status ParseThresholdBasis(const YAML::Node& node, const std::string& path,
   } else if (*text == "posterior") {
     params->threshold_basis = ewma::ThresholdBasis::kPosterior;
   } else {
-    return ProblemAt(path, "must be prior or posterior, got " + Quoted(*text));
+    return ProblemAt(path, "must be prior or posterior, got " + QuotedOneLine(*text));
   }
   return Status::Ok();
 }
@@ -251,11 +247,11 @@ Status ParseOutputs(const YAML::Node& node, const std::string& path,
       if (*name == ewma::OutputName(output)) bit = ewma::OutputBit(output);
     }
     if (bit == 0) {
-      return ProblemAt(item_path, "unknown output " + Quoted(*name) +
+      return ProblemAt(item_path, "unknown output " + QuotedOneLine(*name) +
                                       " (one of " + OutputNameList() + ")");
     }
     if (mask & bit) {
-      return ProblemAt(item_path, "duplicate output " + Quoted(*name));
+      return ProblemAt(item_path, "duplicate output " + QuotedOneLine(*name));
     }
     mask |= bit;
   }
@@ -361,7 +357,7 @@ Status ParsePositiveDuration(const YAML::Node& node, const char* key,
   Result<int64_t> ms = ScalarDurationMs(node, key);
   if (!ms.ok()) return ms.status();
   if (*ms <= 0)
-    return ProblemAt(key, "must be > 0, got " + Quoted(node.Scalar()));
+    return ProblemAt(key, "must be > 0, got " + QuotedOneLine(node.Scalar()));
   *out = *ms;
   return Status::Ok();
 }
@@ -379,7 +375,7 @@ Status ParseDurability(const YAML::Node& node, Config* config) {
   Result<std::string> text = ScalarText(node, "durability", "os or fsync");
   if (!text.ok()) return text.status();
   if (*text != "os" && *text != "fsync") {
-    return ProblemAt("durability", "must be os or fsync, got " + Quoted(*text));
+    return ProblemAt("durability", "must be os or fsync, got " + QuotedOneLine(*text));
   }
   config->durability =
       *text == "os" ? wal::Durability::kOs : wal::Durability::kFsync;
@@ -394,7 +390,7 @@ Status ParseLogLevel(const YAML::Node& node, Config* config) {
       *text != "error") {
     return ProblemAt(
         "log_level",
-        "must be one of debug, info, warn, error, got " + Quoted(*text));
+        "must be one of debug, info, warn, error, got " + QuotedOneLine(*text));
   }
   config->log_level = std::move(text).value();
   return Status::Ok();
@@ -536,7 +532,7 @@ Status ParseBool(const YAML::Node& node, const std::string& path, bool* out) {
   } else if (*text == "false") {
     *out = false;
   } else {
-    return ProblemAt(path, "expected true or false, got " + Quoted(*text));
+    return ProblemAt(path, "expected true or false, got " + QuotedOneLine(*text));
   }
   return Status::Ok();
 }
@@ -627,7 +623,7 @@ Status ParseTlsVersion(const YAML::Node& node, const std::string& path,
     return ProblemAt(path,
                      "TLS10 and TLS11 are not supported; use TLS12 or TLS13");
   } else {
-    return ProblemAt(path, "must be TLS12 or TLS13, got " + Quoted(version));
+    return ProblemAt(path, "must be TLS12 or TLS13, got " + QuotedOneLine(version));
   }
   return Status::Ok();
 }
@@ -850,7 +846,7 @@ Status SplitListenAddress(std::string_view address, std::string* host,
     if (close == std::string_view::npos || close + 1 >= address.size() ||
         address[close + 1] != ':') {
       return Status::InvalidArgument("expected [IPV6]:PORT, got " +
-                                     Quoted(address));
+                                     QuotedOneLine(address));
     }
     h = address.substr(1, close - 1);
     p = address.substr(close + 2);
@@ -858,24 +854,24 @@ Status SplitListenAddress(std::string_view address, std::string* host,
     const size_t colon = address.rfind(':');
     if (colon == std::string_view::npos) {
       return Status::InvalidArgument("expected HOST:PORT, got " +
-                                     Quoted(address));
+                                     QuotedOneLine(address));
     }
     h = address.substr(0, colon);
     p = address.substr(colon + 1);
     if (h.find(':') != std::string_view::npos) {
       return Status::InvalidArgument(
           "an IPv6 host goes in brackets, e.g. \"[::1]:9201\", got " +
-          Quoted(address));
+          QuotedOneLine(address));
     }
   }
   if (h.empty()) {
     return Status::InvalidArgument(
         "host must not be empty (use 0.0.0.0:PORT for all interfaces), got " +
-        Quoted(address));
+        QuotedOneLine(address));
   }
   if (!IsAllDigits(p) || p.size() > 5 || std::stoi(std::string(p)) > 65535) {
     return Status::InvalidArgument("port must be a number in 0..65535, got " +
-                                   Quoted(address));
+                                   QuotedOneLine(address));
   }
   *host = std::string(h);
   *port = std::stoi(std::string(p));

@@ -19,17 +19,6 @@
 namespace promewma::remote {
 namespace {
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-std::string Quoted(std::string_view s) {
-  return "\"" + EscapeToOneLine(s) + "\"";
-}
 
 bool IsToken(std::string_view s) {
   static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
@@ -106,9 +95,9 @@ Status ValidateHeaders(const ClientConfig& config, std::string_view path) {
     if (!IsToken(name)) {
       return ProblemAt(
           JoinKeyPath(path, "headers"),
-          "header name " + Quoted(name) + " is not a valid HTTP token");
+          "header name " + QuotedOneLine(name) + " is not a valid HTTP token");
     }
-    const std::string lower = ToLower(name);
+    const std::string lower = AsciiLower(name);
     if (lower == "authorization") {
       return ProblemAt(key, "set it with basic_auth or authorization");
     }
@@ -172,9 +161,9 @@ Status ValidateAuth(const ClientConfig& config, std::string_view path) {
     if (!IsToken(auth.type)) {
       return ProblemAt(
           JoinKeyPath(at, "type"),
-          "must be one word like Bearer, got " + Quoted(auth.type));
+          "must be one word like Bearer, got " + QuotedOneLine(auth.type));
     }
-    if (ToLower(auth.type) == "basic") {
+    if (AsciiLower(auth.type) == "basic") {
       return ProblemAt(JoinKeyPath(at, "type"),
                        "Basic is not allowed here; use basic_auth");
     }
@@ -237,7 +226,7 @@ Status ValidateTls(const ClientConfig& config, const ParsedUrl& url,
   const std::string at = JoinKeyPath(path, "tls_config");
   // A tls_config the scheme ignores would be a silent plaintext target.
   if (!url.https) {
-    return ProblemAt(at, "needs an https:// url, got " + Quoted(config.url));
+    return ProblemAt(at, "needs an https:// url, got " + QuotedOneLine(config.url));
   }
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     return ProblemAt(at, "cert_file and key_file must be set together");
@@ -245,7 +234,7 @@ Status ValidateTls(const ClientConfig& config, const ParsedUrl& url,
   if (!tls.server_name.empty() && !IsHostName(tls.server_name)) {
     return ProblemAt(JoinKeyPath(at, "server_name"),
                      "must be a DNS name or an IPv4 address, got " +
-                         Quoted(tls.server_name));
+                         QuotedOneLine(tls.server_name));
   }
   return CheckTlsFiles(tls, at);
 }

@@ -5,21 +5,6 @@
 #include "common/one_line.h"
 
 namespace promewma::remote {
-namespace {
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-std::string Quoted(std::string_view s) {
-  return "\"" + EscapeToOneLine(s) + "\"";
-}
-
-}  // namespace
 
 Result<ParsedUrl> ParseUrl(std::string_view url) {
   auto bad = [](std::string problem) {
@@ -32,12 +17,12 @@ Result<ParsedUrl> ParseUrl(std::string_view url) {
   }
   const size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
-    return bad("must start with http:// or https://, got " + Quoted(url));
+    return bad("must start with http:// or https://, got " + QuotedOneLine(url));
   }
-  const std::string scheme = ToLower(url.substr(0, sep));
+  const std::string scheme = AsciiLower(url.substr(0, sep));
   if (scheme != "http" && scheme != "https") {
     return bad("scheme must be http or https, got " +
-               Quoted(url.substr(0, sep)));
+               QuotedOneLine(url.substr(0, sep)));
   }
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
   if (scheme == "https") {
@@ -79,7 +64,7 @@ Result<ParsedUrl> ParseUrl(std::string_view url) {
   if (!port.empty()) {
     for (char c : port) {
       if (!std::isdigit(static_cast<unsigned char>(c))) {
-        return bad("port must be a number, got " + Quoted(port));
+        return bad("port must be a number, got " + QuotedOneLine(port));
       }
     }
     if (port.size() > 5 || std::stoi(std::string(port)) < 1 ||
