@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git
-  # libraries (DESIGN.md section 3)
+  # libraries, all from Debian
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libxxhash-dev librocksdb-dev

@@ -299,7 +299,7 @@ int Serve(const config::Config& config) {
       kVersion, host, server.port(), config.rules.size(),
       config.write_back.size(), config.data_dir);
   server.Run();
-  // DESIGN.md: stop accepting, drain write-back (bounded), checkpoint. What
+  // Shutdown: stop accepting, drain write-back (bounded), checkpoint. What
   // is not delivered stays in the log (the checkpoint then waits no more)
   // and is sent after the next start. Stopping write-back first also ends a
   // recovery that waits for room in its queues.

@@ -1,5 +1,5 @@
 // EstimatorParams: the resolved, validated parameters of one EWMA estimator
-// (see DESIGN.md "EWMA, exactly"). The config module turns the user's
+// (README "The estimator"). The config module turns the user's
 // `ewma:` / `rules:` keys into these; the engine shares one instance between
 // all series a rule matches, so the struct is immutable once built.
 

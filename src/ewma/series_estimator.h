@@ -1,5 +1,6 @@
-// SeriesEstimator: the per-series EWMA recursion of DESIGN.md ("EWMA,
-// exactly"), as a pure function over a small state struct. No I/O, no
+// SeriesEstimator: the per-series EWMA recursion (mean, spread, weight-square
+// sum, count; README "The estimator"), as a pure function over a small
+// state struct. No I/O, no
 // clocks, no allocation: the engine calls it under its shard lock, and the
 // reference tests drive it directly.
 //

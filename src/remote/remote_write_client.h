@@ -1,7 +1,7 @@
 // RemoteWriteClient: POSTs one remote-write 1.0 body to one target and says
 // what to do with the batch next.
 //
-// Outcome rules (DESIGN.md section 5, the same as Prometheus'
+// Outcome rules (the same as Prometheus'
 // storage/remote/client.go): 2xx -> sent; 5xx -> retry; 429 -> retry when
 // retry_on_http_429, else drop; network error or timeout -> retry; any other
 // status (4xx, and the odd 1xx/3xx a misconfigured proxy answers with) ->

@@ -1,5 +1,5 @@
-// RequestLog: the request log (DESIGN.md section 1) as append-only segment
-// files, the shape of Prometheus' WAL.
+// RequestLog: the request log, promewma's source of truth, as append-only
+// segment files, the shape of Prometheus' WAL.
 //
 // Every acknowledged remote-write body is appended here once and read back
 // only by crash recovery; a checkpoint makes whole segments obsolete and

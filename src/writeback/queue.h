@@ -18,7 +18,7 @@
 // capacity - 1 + the largest share one call brings (memory: that many
 // QueuedSamples, 40 bytes each). TryEnqueue is all-or-nothing over the
 // shards a call touches, so a caller that gets `false` has enqueued nothing
-// and can answer 503 with nothing applied (DESIGN.md section 4).
+// and can answer 503 with nothing applied, so the sender's retry is exact.
 //
 // Acknowledgement: every TryEnqueue carries a sequence tag (the request log
 // sequence number, say). AcknowledgedThrough() is the largest tag T such
@@ -26,7 +26,7 @@
 // sent, or dropped (4xx, retry timeout). Samples still queued when Stop's
 // drain deadline passes are *not* final: they count as dropped "shutdown"
 // but are never acknowledged, so that replay after a restart resends them
-// (at-least-once, DESIGN.md section 5).
+// (at-least-once).
 //
 // Not done (yet): resharding. The shard count is fixed at max_shards;
 // min_shards is accepted for configuration compatibility with Prometheus and

@@ -80,7 +80,7 @@ TEST_CASE("An empty or comment-only file is the default config", "[config]") {
   CheckParamsEqual(config.ewma, EstimatorParams());
 }
 
-TEST_CASE("The defaults are the ones DESIGN.md promises", "[config]") {
+TEST_CASE("The defaults are the documented ones", "[config]") {
   const EstimatorParams params = MustParse("").ewma;
   CHECK(params.alpha == 2.0 / 11.0);  // span: 10
   CHECK(params.half_life_ms == 0);

@@ -34,7 +34,7 @@ using testing::Subprocess;
 using testing::TempDir;
 
 const std::string kSourceDir = PROMEWMA_SOURCE_DIR;
-// promewma's defaults (DESIGN.md "EWMA, exactly").
+// promewma's defaults (span 10, k 3, min_samples 10, prior basis).
 constexpr int kSpan = 10;
 constexpr double kK = 3;
 constexpr int kMinSamples = 10;

@@ -2,7 +2,7 @@
 // one-minute steps), then what `csv2rw FILE --out DIR` does with it on one
 // core: split, parse times and values, group and sort into series, encode
 // and snappy-compress the remote-write batches (500 samples each). Reported
-// as rows/s. DESIGN.md's bar: >= 2M rows/s.
+// as rows/s. The bar: >= 2M rows/s.
 //
 //   build/bin/csv2rw_bench [--benchmark_repetitions=5]
 
