@@ -30,7 +30,7 @@ TEST_CASE("numbers with thousands separators") {
   CHECK(WithThousands(1234567) == "1,234,567");
 }
 
-TEST_CASE("a disabled bar writes nothing; an enabled one erases itself") {
+TEST_CASE("a disabled bar writes nothing and an enabled one erases itself") {
   char* buf = nullptr;
   size_t size = 0;
   FILE* out = open_memstream(&buf, &size);

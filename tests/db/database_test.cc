@@ -160,7 +160,7 @@ class FailingWrites : public FaultInjector {
   int writes = 0;
 };
 
-TEST_CASE("a failed log write applies nothing; the retry is exact") {
+TEST_CASE("a failed log write applies nothing and the retry is exact") {
   TempDir dir;
   FailingWrites faults;
   Running run(dir.path(), &faults);
@@ -362,7 +362,7 @@ Latest Uninterrupted(int steps) {
   return LatestOf(engine);
 }
 
-TEST_CASE("a checkpoint bounds replay; state and chunks continue exactly") {
+TEST_CASE("a checkpoint bounds replay and state and chunks continue exactly") {
   TempDir dir;
   {
     Running run(dir.path());
@@ -874,7 +874,7 @@ TEST_CASE("a request waits for write-back room before it is refused") {
   REQUIRE(sink.pushed.size() == 20);
 }
 
-TEST_CASE("a checkpoint waits for write-back; a crash re-sends the rest") {
+TEST_CASE("a checkpoint waits for write-back and a crash re-sends the rest") {
   TempDir dir;
   {
     FakeSink sink;

@@ -155,7 +155,7 @@ TEST_CASE("one series split over many TimeSeries entries keeps its order") {
 }
 
 TEST_CASE(
-    "rejected samples do not stop the others; the first bad series is named") {
+    "rejected samples do not stop the others and the first bad series is named") {
   Head engine{HeadOptions{}};
   ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{5000, 1}}},
                        {{{"__name__", "cpu"}, {"host", "b"}}, {{5000, 1}}}});

@@ -195,7 +195,7 @@ TEST_CASE("several queries answer in query order") {
   REQUIRE(second.at("__name__=cpu,env=prod,host=h9,") == Samples{{kT0, 50}});
 }
 
-TEST_CASE("STREAMED_XOR_CHUNKS: same samples; whole chunks sent as stored") {
+TEST_CASE("STREAMED_XOR_CHUNKS: same samples and whole chunks sent as stored") {
   Fixture f;
   const int64_t start = kT0 + 5 * 15000, end = kT0 + 280 * 15000;
   auto matchers = std::vector<

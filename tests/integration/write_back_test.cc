@@ -362,7 +362,7 @@ httplib::Result PostBlock(int port, const std::string& name, int series,
 }
 
 TEST_CASE(
-    "write-back admits a request of any size at once; with the target down "
+    "write-back admits a request of any size at once, and with the target down "
     "and its backlog over capacity the next gets 503, then goes through") {
   auto vm = testing::StartVictoriaMetrics();
   testing::PromewmaOptions options;

@@ -168,7 +168,7 @@ TEST_CASE("truncation deletes exactly the segments a checkpoint covers") {
   }
 }
 
-TEST_CASE("a torn tail is dropped at open; what came before replays") {
+TEST_CASE("a torn tail is dropped at open and what came before replays") {
   TempDir dir;
   std::string path;
   {
@@ -273,7 +273,7 @@ class FailNextLogWrite : public FaultInjector {
   bool fail = false;
 };
 
-TEST_CASE("a failed append leaves nothing behind; the seq is taken again") {
+TEST_CASE("a failed append leaves nothing behind and the seq is taken again") {
   TempDir dir;
   FailNextLogWrite faults;
   auto log = OpenLog(dir.path(), 64 << 20, &faults);

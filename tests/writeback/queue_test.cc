@@ -309,7 +309,7 @@ TEST_CASE("queue gives up a batch after max_retry_duration") {
   CHECK(queue.AcknowledgedThrough() == 3);
 }
 
-TEST_CASE("a shard below capacity takes a share of any size; one at or "
+TEST_CASE("a shard below capacity takes a share of any size, one at or "
           "over it takes nothing, and a call is all-or-nothing") {
   FakeTarget target;
   target.respond = [](int) { return Answer(SendResult::kRetry, 503); };
