@@ -57,7 +57,7 @@ TEST_CASE("version and help") {
        {"--url", "--out", "--dry-run", "--time-column", "--value-column",
         "--time-format", "--timezone", "--metric", "--label", "--label-column",
         "--batch-size", "--skip-bad-rows", "--max-rows-in-memory",
-        "--max-retry-duration", "--replay", "--loop", "--shift-to-now"}) {
+        "--max-retry-duration", "--replay", "--loop", "--shift-to-now", "--end-at-now"}) {
     INFO(flag);
     CHECK(r.out.find(flag) != std::string::npos);
   }
@@ -297,6 +297,10 @@ TEST_CASE("bad flags and flag values: one line, exit 2") {
        "csv2rw: --shift-to-now: needs --url or --out\n"},
       {{csv, "--url", "http://127.0.0.1:1/w", "--replay", "0"},
        "csv2rw: --replay: must be a number > 0, got \"0\"\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--end-at-now",
+        "--shift-to-now"},
+       "csv2rw: --end-at-now: a backfill that ends now, with --url or --out; "
+       "not with --shift-to-now, --replay or --dry-run\n"},
       {{csv, "--url", "http://127.0.0.1:1/w", "--replay", "fast"},
        "csv2rw: --replay: must be a number > 0, got \"fast\"\n"},
       {{csv, "--url", "http://127.0.0.1:1/w", "--replay", "120000",

@@ -166,6 +166,20 @@ TEST_CASE("shift-to-now without replay: shifted, sent at once in batches") {
         std::vector<int64_t>{kNow, kNow + 60000, kNow + 120000});
 }
 
+TEST_CASE("end-at-now: the last row is stamped now, sent at once") {
+  auto series = Load(kTwoHosts);
+  FakeClock clock(kNow);
+  RecordingSink sink(&clock);
+  ReplayOptions options;
+  options.end_at_now = true;
+  ReplayStats stats;
+  REQUIRE(ReplayRows(*series, 500, options, &clock, &sink, &stats).ok());
+  CHECK(clock.sleeps.empty());
+  CHECK(sink.stamps["a"] ==
+        std::vector<int64_t>{kNow - 120000, kNow - 60000, kNow});
+  CHECK(sink.stamps["b"] == sink.stamps["a"]);
+}
+
 TEST_CASE("loop: each pass moves the stamps on by the file's span and they "
           "keep growing") {
   auto series = Load(kTwoHosts);

@@ -58,10 +58,11 @@ struct Flags {
   double replay_speed = 0;  // parsed by CheckFlags; 0 when not given
   bool loop = false;
   bool shift_to_now = false;
+  bool end_at_now = false;
 };
 
 bool Replays(const Flags& flags) {
-  return flags.replay_speed > 0 || flags.shift_to_now;
+  return flags.replay_speed > 0 || flags.shift_to_now || flags.end_at_now;
 }
 
 ReplayOptions MakeReplayOptions(const Flags& flags) {
@@ -69,6 +70,7 @@ ReplayOptions MakeReplayOptions(const Flags& flags) {
   options.speed = flags.replay_speed;
   options.loop = flags.loop;
   options.shift_to_now = flags.shift_to_now;
+  options.end_at_now = flags.end_at_now;
   return options;
 }
 
@@ -204,6 +206,12 @@ Result<RunOptions> CheckFlags(Flags& flags) {
   }
   if (flags.shift_to_now && flags.dry_run) {
     return Status::InvalidArgument("--shift-to-now: needs --url or --out");
+  }
+  if (flags.end_at_now &&
+      (flags.shift_to_now || flags.replay_speed > 0 || flags.dry_run)) {
+    return Status::InvalidArgument(
+        "--end-at-now: a backfill that ends now, with --url or --out; not "
+        "with --shift-to-now, --replay or --dry-run");
   }
   RunOptions options;
   LoadOptions& load = options.load;
@@ -469,6 +477,9 @@ int RunCsv2rw(int argc, char** argv) {
   cli.add_flag("--shift-to-now", f.shift_to_now,
                "stamp the first row with the current time (with --replay, "
                "each row with the time it is sent)");
+  cli.add_flag("--end-at-now", f.end_at_now,
+               "shift the timestamps so that the last row is now: backfill a "
+               "history that ends now");
   cli.set_version_flag("--version", std::string("csv2rw ") + kVersion);
   try {
     cli.parse(argc, argv);

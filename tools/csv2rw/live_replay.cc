@@ -59,6 +59,9 @@ Result<ReplayTimeline> ReplayTimeline::Make(const std::vector<Row>& rows,
   if (options.shift_to_now) {
     t.base_ms_ = start_ms;
     t.scale_ = options.speed > 0 ? 1 / options.speed : 1;
+  } else if (options.end_at_now) {
+    t.base_ms_ = start_ms - (rows.back().timestamp_ms - t.first_ms_);
+    t.scale_ = 1;
   } else {
     t.base_ms_ = t.first_ms_;
     t.scale_ = 1;

@@ -17,6 +17,8 @@
 //
 //   --shift-to-now   base = start, scale = 1 / SPEED (1 without --replay):
 //                    each row is stamped with the time it is sent
+//   --end-at-now     base = start - (last - first), scale = 1, no pacing:
+//                    a history that ends now, for a backfill
 //   otherwise        base = first, scale = 1: the original timestamps,
 //                    moved forward by one span per pass
 //
@@ -51,6 +53,7 @@ struct ReplayOptions {
   double speed = 0;           // --replay; 0: no pacing
   bool loop = false;          // --loop
   bool shift_to_now = false;  // --shift-to-now
+  bool end_at_now = false;    // --end-at-now; not with speed or shift_to_now
   // With loop: stop after this many passes (0: never). For tests.
   uint64_t max_passes = 0;
 };
