@@ -28,7 +28,8 @@
 //     their connection (TCP flow control) until their loop is free;
 //   - more than max_connections open: the connection's first request is
 //     answered 503 with Retry-After and a one-line body, then closed;
-//   - a keep-alive connection idle for kIdleTimeout (server.cc) is closed.
+//   - a keep-alive connection idle for idle_timeout is closed, and so is
+//     one whose request body or response takes over transfer_timeout.
 // A request that exceeds a size limit is answered 413 before its body is
 // read (Content-Length), or as soon as a chunked body passes the limit.
 //
@@ -46,6 +47,7 @@
 
 #include <prometheus/collectable.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -77,6 +79,15 @@ struct ServerOptions {
   // Event loops, each serving its share of the connections and running
   // their handlers; 0: kDefaultThreads (server.cc).
   int threads = 0;
+  // A keep-alive connection waiting this long for its next request is
+  // closed. Longer than the 5 min Prometheus' HTTP client keeps an idle
+  // connection (and Go's default 90 s), so a sender never has its next
+  // request race our close of the connection it is about to reuse.
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(6);
+  // Reading one request's body, or writing one response, longer than this
+  // (a stuck or trickling peer) closes the connection. Both timeouts are
+  // kept to within a second.
+  std::chrono::milliseconds transfer_timeout = std::chrono::seconds(60);
 };
 
 // A request to a blocking route, as its handler sees it. The views are
