@@ -44,6 +44,10 @@ Options:
                          CPUAboveAdaptiveThreshold card, 1 if none came
                          within --timeout; stops everything either way
   --timeout SECONDS      for --until-alert (default 300)
+
+Environment:
+  PROMEWMA_DEMO_TEAMS_URL  a Power Automate workflow URL: the relay posts the
+                         cards to your Teams channel instead of the local sink
   -h, --help             this text
 EOF
 }
@@ -273,8 +277,15 @@ start node_exporter prometheus-node-exporter \
     --collector.disable-defaults --collector.cpu
 wait_ready node_exporter "$URL_NODE/metrics"
 
-PROMEWMA_DEMO_TEAMS_URL="$URL_SINK/workflows/demo" \
-  start promewma "$PROMEWMA" --config "$DIR/promewma.yml" \
+# The relay posts its cards to the local sink, or to a real Teams workflow
+# when PROMEWMA_DEMO_TEAMS_URL holds one (deploy/local/promewma.yml).
+if [ -n "${PROMEWMA_DEMO_TEAMS_URL:-}" ]; then
+  CARDS_TO="Teams cards                the workflow in PROMEWMA_DEMO_TEAMS_URL (the sink gets none)"
+else
+  export PROMEWMA_DEMO_TEAMS_URL="$URL_SINK/workflows/demo"
+  CARDS_TO="Teams cards (sink)         $URL_SINK/"
+fi
+start promewma "$PROMEWMA" --config "$DIR/promewma.yml" \
     --listen "127.0.0.1:${PORT[promewma]}" --data-dir "$DIR/promewma-data"
 wait_ready promewma "$URL_PROMEWMA/-/ready"
 
@@ -331,7 +342,7 @@ promewma demo running (configs, data and logs in $DIR)
   CPU with its band, live    $(graph 30m)
   Prometheus alerts          $URL_PROMETHEUS/alerts
   Alertmanager               $URL_ALERTMANAGER/#/alerts
-  Teams cards (sink)         $URL_SINK/
+  $CARDS_TO
   promewma self-metrics      $URL_PROMEWMA/metrics
   promewma latest band       $URL_PROMEWMA/federate?match[]=$(urlencode "$BAND")
 
@@ -358,11 +369,10 @@ firing_card() {  # prints the first firing CPUAboveAdaptiveThreshold card
   printf '%s' "$cards" | python3 -c '
 import json, sys
 for card in json.load(sys.stdin):
-    facts = dict(card["facts"])
     text = json.dumps(card["body"])
     if card["status"] == "FIRING" and "CPUAboveAdaptiveThreshold" in text:
         print("demo: card received: %s: %s" % (card["title"], ", ".join(
-            "%s=%s" % f for f in card["facts"])))
+            "%s=%s" % (t, v) for t, v in card["facts"])))
         sys.exit(0)
 sys.exit(1)'
 }

@@ -13,13 +13,19 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "codec/snappy_block.h"
 #include "testing/peers.h"
+#include "testing/remote_write.h"
+#include "testing/subprocess.h"
 
 namespace promewma {
 namespace {
@@ -40,6 +46,43 @@ std::string ReadFile(const std::string& path) {
 std::string ShippedRules() {
   return ReadFile(std::string(PROMEWMA_SOURCE_DIR) +
                   "/deploy/prometheus/rules/promewma.rules.yml");
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `text` with every `from` replaced by `to`; fails the running test unless
+// there were exactly `count` of them.
+std::string ReplaceAll(std::string text, const std::string& from,
+                       const std::string& to, int count) {
+  int n = 0;
+  for (size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+    ++n;
+  }
+  INFO("\"" << from << "\" in the shipped file");
+  REQUIRE(n == count);
+  return text;
+}
+
+// Remote-writes one series' samples to the server at `port`.
+void Write(int port, const std::string& instance,
+           const std::vector<std::pair<int64_t, double>>& samples) {
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Post("/api/v1/write", {{"Content-Encoding", "snappy"}},
+                  codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+                      {{{{"__name__", kCpu},
+                         {"instance", instance},
+                         {"job", "node"}},
+                        samples}})),
+                  "application/x-protobuf");
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 204);
 }
 
 // The value of each series an instant query returns, by the value of
@@ -171,6 +214,171 @@ write_back:
   CHECK(alerts.count("PromewmaDerivedSeriesStale") == 0);
   CHECK(Query(prometheus->port(), "up{job=\"promewma\"}")
             .at(promewma->address()) == 1);
+
+  REQUIRE(promewma->Stop() == 0);
+}
+
+// A stand-in for the Power Automate workflow: tools/teams_sink, the
+// demo's sink, in a process of its own. It answers 202 and keeps each body.
+class WorkflowSink {
+ public:
+  WorkflowSink()
+      : process_({PROMEWMA_PYTHON,
+                  std::string(PROMEWMA_SOURCE_DIR) +
+                      "/tools/teams_sink/teams_sink.py",
+                  "--listen", "127.0.0.1:0"},
+                 dir_.path()) {
+    const std::string prefix = "teams_sink: listening on http://127.0.0.1:";
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string out = process_.Stdout();
+      if (out.rfind(prefix, 0) == 0 && out.find('\n') != std::string::npos) {
+        port_ = std::stoi(out.substr(prefix.size()));
+        return;
+      }
+      REQUIRE(process_.Wait(0ms) < 0);
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL("teams_sink did not start: " << process_.Stderr());
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/workflows/test";
+  }
+  // The bodies received so far.
+  std::vector<std::string> Bodies() const {
+    httplib::Client c("127.0.0.1", port_);
+    auto r = c.Get("/cards.json");
+    std::vector<std::string> out;
+    if (!r || r->status != 200) return out;
+    const nlohmann::json cards = nlohmann::json::parse(r->body);
+    for (const auto& card : cards) out.push_back(card["body"].dump());
+    return out;
+  }
+  // The first body that holds every one of `parts`, waiting up to
+  // `timeout`; empty when none came.
+  std::string WaitFor(const std::vector<std::string>& parts,
+                      std::chrono::seconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+      for (const std::string& body : Bodies()) {
+        bool all = true;
+        for (const std::string& p : parts) {
+          all &= body.find(p) != std::string::npos;
+        }
+        if (all) return body;
+      }
+      std::this_thread::sleep_for(500ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return "";
+  }
+  std::string All() const {
+    std::string out;
+    for (const std::string& b : Bodies()) out += b + "\n";
+    return out;
+  }
+
+ private:
+  testing::TempDir dir_;
+  testing::Subprocess process_;  // killed when the test ends
+  int port_ = 0;
+};
+
+TEST_CASE("a CPU spike above its adaptive threshold reaches Teams as a "
+          "firing card, then a resolved one, through Alertmanager 0.25 and "
+          "the relay") {
+  auto node = testing::StartNodeExporter(
+      {"--collector.disable-defaults", "--collector.cpu"});
+  // The shipped rules, with `for:` and `keep_firing_for:` of the CPU
+  // alerts shortened so that the test stays short; the expressions and
+  // everything else are the shipped ones.
+  std::string rules = ShippedRules();
+  rules = ReplaceAll(rules, "for: 1m\n", "for: 5s\n", 2);
+  rules = ReplaceAll(rules, "keep_firing_for: 2m\n", "keep_firing_for: 5s\n", 2);
+  auto prometheus = testing::StartPrometheus(
+      "global: {scrape_interval: 1m}\n", {"--web.enable-remote-write-receiver"},
+      {{"promewma.rules.yml", rules}});
+  WorkflowSink sink;
+  testing::PromewmaOptions options;
+  // half_life in time: 10m at one sample a second keeps a spike above
+  // the band for about a minute (the band widens as it goes on).
+  options.config = R"(
+ewma:
+  half_life: 10m
+  min_samples: 10
+write_back:
+  - url: )" + prometheus->url() + R"(/api/v1/write
+    queue_config:
+      batch_send_deadline: 100ms
+notify:
+  msteams:
+    webhook_url: )" + sink.url() + R"(
+    title: CPU anomaly
+    send_resolved: true
+)";
+  auto promewma = testing::StartPromewma(options);
+  // The demo's Alertmanager config, pointed at this promewma.
+  const std::string am_config = std::regex_replace(
+      ReadFile(std::string(PROMEWMA_SOURCE_DIR) +
+               "/deploy/local/alertmanager.yml"),
+      std::regex("127\\.0\\.0\\.1:9201"), promewma->address());
+  REQUIRE(am_config.find(promewma->address()) != std::string::npos);
+  auto alertmanager = testing::StartAlertmanager(am_config);
+  prometheus->Stop();
+  prometheus->WriteFile(
+      "prometheus.yml",
+      PrometheusConfig(*node, *promewma, alertmanager->address()));
+  prometheus->Start();
+
+  // Ten minutes of calm history for instance "spike", straight into
+  // promewma (one sample a second, 10% +- 1), ending now: its band.
+  const int64_t now = NowMs() / 1000 * 1000;
+  std::vector<std::pair<int64_t, double>> history;
+  for (int i = 600; i >= 1; --i) {
+    history.push_back({now - i * 1000, i % 2 == 0 ? 9.0 : 11.0});
+  }
+  Write(promewma->port(), "spike", history);
+
+  // Live samples into Prometheus' receiver, one a second: in order, so
+  // its remote_write forwards them to promewma like a recorded series.
+  std::atomic<double> value{95};  // the spike, until the card came
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    int64_t t = now;
+    while (!stop) {
+      t = std::max(t + 1000, NowMs());
+      Write(prometheus->port(), "spike", {{t, value.load()}});
+      std::this_thread::sleep_for(1s);
+    }
+  });
+  struct Join {
+    std::atomic<bool>* stop;
+    std::thread* thread;
+    ~Join() {
+      *stop = true;
+      thread->join();
+    }
+  } join{&stop, &feeder};
+
+  const std::string firing = sink.WaitFor(
+      {"FIRING: CPUAboveAdaptiveThreshold", "\"spike\""}, 90s);
+  INFO(sink.All());
+  INFO(promewma->StderrTail());
+  REQUIRE(!firing.empty());
+  // The Teams workflow's message: an Adaptive Card with the value and the
+  // threshold from the shipped rule's annotations.
+  const nlohmann::json message = nlohmann::json::parse(firing);
+  CHECK(message["type"] == "message");
+  CHECK(message["attachments"][0]["contentType"] ==
+        "application/vnd.microsoft.card.adaptive");
+  CHECK(message["attachments"][0]["content"]["version"] == "1.4");
+  CHECK(firing.find("CPU anomaly") != std::string::npos);
+  CHECK(firing.find("\"threshold\"") != std::string::npos);
+  CHECK(firing.find("above its adaptive threshold") != std::string::npos);
+
+  value = 10;  // back to calm: below the band, resolved after keep_firing_for
+  const std::string resolved = sink.WaitFor(
+      {"RESOLVED: CPUAboveAdaptiveThreshold", "\"spike\""}, 90s);
+  REQUIRE(!resolved.empty());
 
   REQUIRE(promewma->Stop() == 0);
 }
