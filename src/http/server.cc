@@ -357,9 +357,9 @@ class Server::Impl {
     try {
       if (blocking != nullptr) {
         const std::string_view target = View(req.target());
-        r = blocking->handler(
-            BlockingRequest{target.substr(0, target.find('?')),
-                            View(req[bhttp::field::content_type]), req.body()});
+        r = blocking->handler(BlockingRequest{
+            target.substr(0, target.find('?')),
+            View(req[bhttp::field::content_type]), req.body(), start});
       } else {
         r = Dispatch(route, req);
       }
