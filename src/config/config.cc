@@ -124,7 +124,7 @@ Result<int64_t> ScalarDurationMs(const YAML::Node& node,
 }
 
 Status ScalarDurationMsInto(const YAML::Node& node, const std::string& path,
-                           int64_t* out) {
+                            int64_t* out) {
   Result<int64_t> ms = ScalarDurationMs(node, path);
   if (!ms.ok()) return ms.status();
   *out = *ms;
@@ -736,7 +736,8 @@ Status ParseTeamsChannelKey(const std::string& name, const YAML::Node& value,
   if (name == "webhook_url_env") {
     return ParseString(value, key, &channel->webhook_url_env);
   }
-  if (name == "webhook_url") return ParseString(value, key, &channel->webhook_url);
+  if (name == "webhook_url")
+    return ParseString(value, key, &channel->webhook_url);
   if (name == "title") {
     Status st = ParseString(value, key, &channel->title);
     if (st.ok() && channel->title.empty()) {
@@ -747,7 +748,8 @@ Status ParseTeamsChannelKey(const std::string& name, const YAML::Node& value,
   if (name == "send_resolved") {
     return ParseBool(value, key, &channel->send_resolved);
   }
-  if (name == "timeout") return ScalarDurationMsInto(value, key, &channel->timeout_ms);
+  if (name == "timeout")
+    return ScalarDurationMsInto(value, key, &channel->timeout_ms);
   return ProblemAt(key, "unknown key");
 }
 
@@ -767,7 +769,8 @@ Status ParseMsTeams(const YAML::Node& node, const std::string& path,
       channels = &value;
       continue;
     }
-    Status st = ParseTeamsChannelKey(name, value, JoinKeyPath(path, name), &top);
+    Status st =
+        ParseTeamsChannelKey(name, value, JoinKeyPath(path, name), &top);
     if (!st.ok()) return st;
   }
   // A channel starts from the section's title, send_resolved and timeout.
@@ -792,17 +795,16 @@ Status ParseMsTeams(const YAML::Node& node, const std::string& path,
                          "channel (/api/v1/notify/msteams); choose another");
       }
       if (!channel_node.IsMap()) {
-        return ProblemAt(channel_path,
-                         "expected a map with a webhook URL, got " +
-                             Describe(channel_node));
+        return ProblemAt(
+            channel_path,
+            "expected a map with a webhook URL, got " + Describe(channel_node));
       }
       Result<Entries> keys = MapEntries(channel_node, channel_path);
       if (!keys.ok()) return keys.status();
       TeamsChannel channel = inherited;
       for (const auto& [name, value] : *keys) {
-        Status st = ParseTeamsChannelKey(name, value,
-                                         JoinKeyPath(channel_path, name),
-                                         &channel);
+        Status st = ParseTeamsChannelKey(
+            name, value, JoinKeyPath(channel_path, name), &channel);
         if (!st.ok()) return st;
       }
       msteams->channels.emplace(channel_name, std::move(channel));
@@ -828,7 +830,8 @@ Status ParseNotify(const YAML::Node& node, Config* config) {
   if (!entries.ok()) return entries.status();
   for (const auto& [name, value] : *entries) {
     const std::string path = JoinKeyPath("notify", name);
-    if (name != "msteams") return ProblemAt(path, "unknown key (msteams is the one receiver)");
+    if (name != "msteams")
+      return ProblemAt(path, "unknown key (msteams is the one receiver)");
     Status st = ParseMsTeams(value, path, &config->notify.msteams.emplace());
     if (!st.ok()) return st;
   }

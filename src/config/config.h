@@ -54,9 +54,9 @@
 #include <string_view>
 #include <vector>
 
+#include "config/relay_config.h"
 #include "ewma/estimator_params.h"
 #include "model/matcher.h"
-#include "config/relay_config.h"
 #include "promewma/status.h"
 #include "wal/request_log.h"
 #include "writeback/target_config.h"
