@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -38,17 +39,22 @@ using Clock = std::chrono::steady_clock;
 // of senders connecting at once (Prometheus starting 200 shards) waits in
 // the queue instead of having its SYNs dropped and retried a second later.
 constexpr int kListenBacklog = SOMAXCONN;
-// Longer than the 5 min Prometheus' HTTP client keeps an idle connection
-// (and Go's default 90 s), so a sender never has its next request race our
-// close of the connection it is about to reuse.
-constexpr auto kIdleTimeout = std::chrono::minutes(6);
-// Reading a request's body, and writing a response (a stuck peer).
-constexpr auto kTransferTimeout = std::chrono::seconds(60);
 // After a response that closes the connection, how long unread request
 // bytes are drained before the close: closing with unread bytes makes the
 // kernel send a reset, which can destroy the response before the sender
 // reads it.
 constexpr auto kLingerTimeout = std::chrono::seconds(5);
+// How often expired connections are looked for: the timeouts
+// (ServerOptions, kLingerTimeout) are kept to within this. One timer for
+// the server: a timer re-armed on every read and write costs a
+// timerfd_settime system call each, as many as the reads themselves.
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+// A read buffer grown past this for a large request is given back once
+// the request is answered: an idle keep-alive connection keeps at most
+// this much.
+constexpr size_t kIdleBufferBytes = 64 << 10;
+// The most one read asks for: a larger body takes several.
+constexpr size_t kMaxReadBytes = 1 << 20;
 // How long Stop() lets requests in progress finish (a write may wait 5 s
 // for write-back room) before the remaining connections are dropped.
 constexpr auto kStopTimeout = std::chrono::seconds(10);
@@ -61,6 +67,11 @@ constexpr uint32_t kMaxHeaderBytes = 64 << 10;
 // loop. rwbench on 2 cores, 512 connections: 2 loops 0.75-0.86 M
 // samples/s, 4 and 8 loops 0.83-0.85 M, 16 loops 0.66-0.75 M.
 constexpr int kDefaultThreads = 8;
+// Threads of the pool blocking routes run on. Their handlers mostly wait
+// (the Teams relay on Power Automate, up to its 8 s timeout); Alertmanager
+// sends a receiver's notifications one group at a time, so a few threads
+// serve several groups and receivers at once.
+constexpr int kBlockingThreads = 4;
 
 enum class Route {
   kWrite,
@@ -70,6 +81,8 @@ enum class Route {
   kHealthy,
   kReady,
   kWriteWrongMethod,
+  kBlocking,  // a route added with AddBlockingPostRoute
+  kPostOnly,  // a blocking route's path with another method: 405
   kNotFound,
 };
 
@@ -153,6 +166,13 @@ bool QuietError(const beast::error_code& ec) {
 
 }  // namespace
 
+struct BlockingRoute {
+  std::string prefix;
+  std::string name;  // the handler label of the request metrics
+  uint64_t max_body_bytes;
+  BlockingHandler handler;
+};
+
 class Server::Impl {
  public:
   Impl(ServerOptions options, db::Database* db, prometheus::Registry* registry)
@@ -181,6 +201,7 @@ class Server::Impl {
         control_(loops_[0]->get_executor()),
         acceptor_(control_),
         accept_retry_(control_),
+        sweep_timer_(control_),
         stop_timer_(control_) {
     for (auto& loop : loops_) work_.push_back(net::make_work_guard(*loop));
   }
@@ -216,7 +237,10 @@ class Server::Impl {
 
   void Run() {
     io_running_.store(true);
-    net::post(control_, [this] { Accept(); });
+    net::post(control_, [this] {
+      Accept();
+      ScheduleSweep();
+    });
     std::vector<std::thread> threads;
     for (size_t i = 1; i < loops_.size(); ++i) {
       threads.emplace_back([this, i] { loops_[i]->run(); });
@@ -225,6 +249,9 @@ class Server::Impl {
     // Every handler has returned once its loop has: the caller may drain
     // write-back and checkpoint.
     for (std::thread& t : threads) t.join();
+    // A handler still running (its connection was dropped at the stop
+    // timeout) finishes before the objects it uses may go.
+    if (pool_ != nullptr) pool_->join();
     io_running_.store(false);
   }
 
@@ -237,6 +264,15 @@ class Server::Impl {
   void SetReady(bool ready) { ready_.store(ready); }
   void AddCollectable(const prometheus::Collectable* c) {
     extra_collectables_.push_back(c);
+  }
+  void AddBlockingPostRoute(std::string prefix, std::string name,
+                            uint64_t max_body_bytes, BlockingHandler handler) {
+    if (pool_ == nullptr) {
+      pool_ = std::make_unique<net::thread_pool>(kBlockingThreads);
+    }
+    blocking_routes_.push_back(std::make_unique<BlockingRoute>(
+        BlockingRoute{std::move(prefix), std::move(name), max_body_bytes,
+                      std::move(handler)}));
   }
 
  private:
@@ -265,6 +301,13 @@ class Server::Impl {
 
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
+  // ---- timeouts ------------------------------------------------------------
+  // On control_: every kSweepInterval, each connection past its deadline
+  // is closed on its own loop.
+
+  void ScheduleSweep();
+  void Sweep();
+
   // ---- shutdown ------------------------------------------------------------
 
   void BeginShutdown();   // on control_
@@ -273,6 +316,26 @@ class Server::Impl {
   void Register(const std::shared_ptr<Session>& s);
 
   void Unregister(Session* s);
+
+  // The route of a request; *blocking is set for a blocking route's path.
+  RouteInfo RouteOf(bhttp::verb method, std::string_view path,
+                    const BlockingRoute** blocking) const {
+    *blocking = nullptr;
+    RouteInfo route = RouteFor(method, path);
+    if (route.route != Route::kNotFound) return route;
+    for (const auto& r : blocking_routes_) {
+      const std::string_view prefix = r->prefix;
+      if (path.substr(0, prefix.size()) != prefix ||
+          (path.size() > prefix.size() && path[prefix.size()] != '/')) {
+        continue;
+      }
+      *blocking = r.get();
+      return method == bhttp::verb::post
+                 ? RouteInfo{Route::kBlocking, r->name.c_str()}
+                 : RouteInfo{Route::kPostOnly, ""};
+    }
+    return route;
+  }
 
   size_t Connections() const {
     std::lock_guard<std::mutex> lock(sessions_mu_);
@@ -285,12 +348,21 @@ class Server::Impl {
   // unexpected exception becomes a one-line 500, never a dead thread.
   // `start` is when the request had been read (its wait for a worker
   // counts).
+  // `blocking` is the route of a kBlocking request (on the pool).
   HttpResponse Handle(const RouteInfo& route,
                       const bhttp::request<bhttp::string_body>& req,
-                      Clock::time_point start) {
+                      Clock::time_point start,
+                      const BlockingRoute* blocking = nullptr) {
     HttpResponse r;
     try {
-      r = Dispatch(route, req);
+      if (blocking != nullptr) {
+        const std::string_view target = View(req.target());
+        r = blocking->handler(BlockingRequest{
+            target.substr(0, target.find('?')),
+            View(req[bhttp::field::content_type]), req.body()});
+      } else {
+        r = Dispatch(route, req);
+      }
     } catch (const std::exception& e) {
       spdlog::error("{} {}: internal error: {}", View(req.method_string()),
                     View(req.target()), e.what());
@@ -334,6 +406,12 @@ class Server::Impl {
                           "promewma is not ready: recovery has not finished.\n");
       case Route::kWriteWrongMethod:
         return ErrorResponse(405, "use POST for /api/v1/write");
+      case Route::kPostOnly: {
+        HttpResponse r = ErrorResponse(405, "use POST for " + std::string(path));
+        r.headers.push_back({"Allow", "POST"});
+        return r;
+      }
+      case Route::kBlocking:  // Session::HandOff runs these
       case Route::kNotFound:
         break;
     }
@@ -413,6 +491,10 @@ class Server::Impl {
   // The event loops; loop 0 also accepts. Destroyed before the members
   // above, which the connections their pending handlers hold use.
   std::vector<std::unique_ptr<net::io_context>> loops_;
+  // Set before Run; the pool is made with the first route. Destroyed
+  // before the loops, whose connections its handlers answer.
+  std::vector<std::unique_ptr<BlockingRoute>> blocking_routes_;
+  std::unique_ptr<net::thread_pool> pool_;
   net::io_context::executor_type control_;  // loop 0: acceptor, timers
   size_t next_loop_ = 0;                    // on control_
   // Keep each loop running while it has no connection; released at
@@ -420,6 +502,7 @@ class Server::Impl {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_;
+  net::steady_timer sweep_timer_;
   net::steady_timer stop_timer_;
 };
 
@@ -430,15 +513,29 @@ class Server::Impl {
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl* server, tcp::socket socket, bool over_limit)
-      : server_(server), stream_(std::move(socket)), over_limit_(over_limit) {}
+      : server_(server), socket_(std::move(socket)), over_limit_(over_limit) {}
+
+  using Deadline = Clock::time_point;
 
   ~Session() { server_->Unregister(this); }
 
   bool over_limit() const { return over_limit_; }
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  net::any_io_executor executor() { return socket_.get_executor(); }
+
+  // Any thread (the sweep): whether the step in progress has run past its
+  // time. A handler running has no deadline.
+  bool Expired(Deadline now) const {
+    return Deadline(Clock::duration(deadline_.load(std::memory_order_relaxed))) <
+           now;
+  }
+
+  // On the loop, posted by the sweep: the deadline may have moved since.
+  void CloseIfExpired() {
+    if (Expired(Clock::now())) Close();
+  }
 
   void Start() {
-    net::dispatch(stream_.get_executor(),
+    net::dispatch(socket_.get_executor(),
                   [self = shared_from_this()] { self->ReadHeader(); });
   }
 
@@ -448,7 +545,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     if (idle_) {
       beast::error_code ignored;
-      stream_.socket().close(ignored);
+      socket_.close(ignored);
     }
   }
 
@@ -464,12 +561,12 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     idle_ = true;
     if (server_->stopping_.load() && buffer_.size() == 0) {
       beast::error_code ignored;
-      stream_.socket().close(ignored);
+      socket_.close(ignored);
       return;
     }
-    stream_.expires_after(kIdleTimeout);
+    SetDeadline(server_->options_.idle_timeout);
     bhttp::async_read_header(
-        stream_, buffer_, *parser_,
+        socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
           self->OnHeader(ec);
         });
@@ -503,22 +600,28 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       return Refuse(std::move(r));
     }
     const std::string_view target = View(req.target());
-    route_ = RouteFor(req.method(), target.substr(0, target.find('?')));
+    route_ = server_->RouteOf(req.method(), target.substr(0, target.find('?')),
+                              &blocking_);
     keep_alive_ = req.keep_alive() && !server_->stopping_.load();
-    const uint64_t limit = route_.route == Route::kRead
-                               ? server_->options_.read_limits.max_request_bytes
-                               : server_->options_.limits.max_request_bytes;
+    const uint64_t limit = BodyLimit();
     if (parser_->content_length() && *parser_->content_length() > limit) {
       return Refuse(TooLarge(limit));
     }
     parser_->body_limit(limit);
+    // Beast reads at most the buffer's free capacity at a time (512 bytes
+    // when it is empty): room for the declared body makes it one read
+    // instead of one per 512 bytes.
+    if (parser_->content_length()) {
+      buffer_.reserve(static_cast<size_t>(
+          std::min<uint64_t>(*parser_->content_length(), kMaxReadBytes)));
+    }
     // curl asks before sending a large body; Prometheus never does.
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue") &&
         !parser_->is_done()) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
           bhttp::status::continue_, 11);
-      stream_.expires_after(kTransferTimeout);
-      bhttp::async_write(stream_, *cont,
+      SetDeadline(server_->options_.transfer_timeout);
+      bhttp::async_write(socket_, *cont,
                          [self = shared_from_this(), cont](beast::error_code ec,
                                                            size_t) {
                            if (ec) return self->Close();
@@ -531,8 +634,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     if (parser_->is_done()) return OnBody({});
-    stream_.expires_after(kTransferTimeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
+    SetDeadline(server_->options_.transfer_timeout);
+    bhttp::async_read(socket_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->OnBody(ec);
                       });
@@ -540,18 +643,39 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec) {
     if (ec) {
-      if (ec == bhttp::error::body_limit) {
-        return Refuse(TooLarge(route_.route == Route::kRead
-                                   ? server_->options_.read_limits.max_request_bytes
-                                   : server_->options_.limits.max_request_bytes));
-      }
+      if (ec == bhttp::error::body_limit) return Refuse(TooLarge(BodyLimit()));
       if (QuietError(ec)) return Close();
       return Refuse(
           ErrorResponse(400, "malformed HTTP request: " + ec.message()));
     }
     req_ = parser_->release();
+    ClearDeadline();
     const Clock::time_point start = Clock::now();
+    if (route_.route == Route::kBlocking) return HandOff(start);
     Write(server_->Handle(route_, req_, start));
+  }
+
+  // Runs a blocking route's handler on the pool; the answer is written
+  // back on this connection's loop. Nothing else touches the session
+  // meanwhile: it reads no further request until it has answered.
+  void HandOff(Clock::time_point start) {
+    net::post(*server_->pool_, [self = shared_from_this(), start] {
+      HttpResponse r =
+          self->server_->Handle(self->route_, self->req_, start, self->blocking_);
+      net::post(self->socket_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
+    });
+  }
+
+  uint64_t BodyLimit() const {
+    switch (route_.route) {
+      case Route::kRead:
+        return server_->options_.read_limits.max_request_bytes;
+      case Route::kBlocking:
+        return blocking_->max_body_bytes;
+      default:
+        return server_->options_.limits.max_request_bytes;
+    }
   }
 
   HttpResponse TooLarge(uint64_t limit) const {
@@ -586,8 +710,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     res->keep_alive(keep_alive_);
     res->prepare_payload();
-    stream_.expires_after(kTransferTimeout);
-    bhttp::async_write(stream_, *res,
+    SetDeadline(server_->options_.transfer_timeout);
+    bhttp::async_write(socket_, *res,
                        [self = shared_from_this(), res](beast::error_code ec,
                                                         size_t) {
                          self->OnWritten(ec);
@@ -605,9 +729,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     stream_head_->keep_alive(keep_alive_);
     stream_head_->chunked(true);
     stream_head_serializer_.emplace(*stream_head_);
-    stream_.expires_after(kTransferTimeout);
+    SetDeadline(server_->options_.transfer_timeout);
     bhttp::async_write_header(
-        stream_, *stream_head_serializer_,
+        socket_, *stream_head_serializer_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return self->Close();
           self->WriteNextChunk();
@@ -627,13 +751,13 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                     e.what());
       return Close();
     }
-    stream_.expires_after(kTransferTimeout);
+    SetDeadline(server_->options_.transfer_timeout);
     auto self = shared_from_this();
     if (!more) {
       next_piece_ = nullptr;
       piece_.clear();
       piece_.shrink_to_fit();
-      net::async_write(stream_, bhttp::make_chunk_last(),
+      net::async_write(socket_, bhttp::make_chunk_last(),
                        [self](beast::error_code ec, size_t) {
                          self->stream_head_serializer_.reset();
                          self->stream_head_.reset();
@@ -641,7 +765,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                        });
       return;
     }
-    net::async_write(stream_, bhttp::make_chunk(net::const_buffer(piece_.data(), piece_.size())),
+    net::async_write(socket_, bhttp::make_chunk(net::const_buffer(piece_.data(), piece_.size())),
                      [self](beast::error_code ec, size_t) {
                        if (ec) return self->Close();
                        self->WriteNextChunk();
@@ -650,6 +774,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnWritten(beast::error_code ec) {
     if (ec) return Close();
+    if (buffer_.capacity() > kIdleBufferBytes && buffer_.size() == 0) {
+      buffer_.shrink_to_fit();
+    }
     if (!keep_alive_) return Linger();
     ReadHeader();
   }
@@ -658,13 +785,13 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   // it closes too, so the answer is not lost to a reset.
   void Linger() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTimeout);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    SetDeadline(kLingerTimeout);
     Drain();
   }
 
   void Drain() {
-    stream_.async_read_some(
+    socket_.async_read_some(
         net::buffer(drain_),
         [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return self->Close();
@@ -674,17 +801,30 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ignored;
-    stream_.socket().close(ignored);
+    socket_.close(ignored);
+  }
+
+  // The next network step must finish within `timeout`.
+  void SetDeadline(Clock::duration timeout) {
+    deadline_.store((Clock::now() + timeout).time_since_epoch().count(),
+                     std::memory_order_relaxed);
+  }
+  void ClearDeadline() {
+    deadline_.store(Deadline::max().time_since_epoch().count(),
+                    std::memory_order_relaxed);
   }
 
   Impl* const server_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  // Clock ticks; Deadline::max() while no network step is pending.
+  std::atomic<Clock::rep> deadline_{Deadline::max().time_since_epoch().count()};
   const bool over_limit_;  // over max_connections: 503 and close
   // On the loop:
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> req_;  // being handled
   RouteInfo route_{Route::kNotFound, ""};
+  const BlockingRoute* blocking_ = nullptr;  // the route of a kBlocking request
   bool keep_alive_ = true;
   bool idle_ = false;        // waiting for the next request
   std::function<bool(std::string*)> next_piece_;  // a streamed body
@@ -717,10 +857,35 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   Accept();
 }
 
+void Server::Impl::ScheduleSweep() {  // on control_
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // cancelled: shutting down
+    Sweep();
+    ScheduleSweep();
+  });
+}
+
+void Server::Impl::Sweep() {  // on control_
+  const Clock::time_point now = Clock::now();
+  std::vector<std::shared_ptr<Session>> expired;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    for (auto& [ptr, weak] : sessions_) {
+      if (!ptr->Expired(now)) continue;
+      if (auto s = weak.lock()) expired.push_back(std::move(s));
+    }
+  }
+  for (auto& s : expired) {
+    net::post(s->executor(), [s] { s->CloseIfExpired(); });
+  }
+}
+
 void Server::Impl::BeginShutdown() {  // on control_
   beast::error_code ignored;
   acceptor_.close(ignored);
   accept_retry_.cancel();
+  sweep_timer_.cancel();
   stop_timer_.expires_after(kStopTimeout);
   stop_timer_.async_wait([this](beast::error_code ec) {
     if (ec) return;  // every connection finished in time
@@ -779,6 +944,12 @@ int Server::port() const { return impl_->port(); }
 void Server::SetReady(bool ready) { impl_->SetReady(ready); }
 void Server::AddCollectable(const prometheus::Collectable* collectable) {
   impl_->AddCollectable(collectable);
+}
+void Server::AddBlockingPostRoute(std::string prefix, std::string name,
+                                  uint64_t max_body_bytes,
+                                  BlockingHandler handler) {
+  impl_->AddBlockingPostRoute(std::move(prefix), std::move(name),
+                              max_body_bytes, std::move(handler));
 }
 
 }  // namespace promewma::http

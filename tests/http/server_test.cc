@@ -500,5 +500,50 @@ TEST_CASE("503 with Retry-After: a write before recovery, and a connection over 
   }
 }
 
+
+TEST_CASE("a connection idle or stalled past its timeout is closed, and a busy one is kept") {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  options.transfer_timeout = std::chrono::seconds(1);
+  RunningServer s(options);
+  const int port = s.server().port();
+  // Within the timeout, the one-second sweep, and slack for a loaded
+  // machine; the closes below come after about 1-2 s.
+  const auto bound = std::chrono::seconds(30);
+
+  SECTION("idle after its answer: closed") {
+    testing::RawHttpConnection conn(port);
+    REQUIRE(conn.Wait(bound) == "");
+    REQUIRE(conn.Send(Get("/-/healthy")) == "");
+    REQUIRE(conn.Receive(bound).status == 200);
+    REQUIRE(conn.Receive(bound).error == "closed by the server without an answer");
+  }
+  SECTION("a body that stops coming: closed without an answer, nothing applied") {
+    testing::RawHttpConnection conn(port);
+    REQUIRE(conn.Wait(bound) == "");
+    std::string request = testing::RawHttpConnection::Request(
+        "POST", "/api/v1/write", kWriteHeaders, WriteBody("a"));
+    request.resize(request.size() - 3);  // the last bytes never come
+    REQUIRE(conn.Send(request) == "");
+    REQUIRE(conn.Receive(bound).error == "closed by the server without an answer");
+    REQUIRE(s.engine().active_series() == 0);
+  }
+  SECTION("requests more often than the idle timeout: kept open") {
+    testing::RawHttpConnection conn(port);
+    REQUIRE(conn.Wait(bound) == "");
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    int answered = 0;
+    while (std::chrono::steady_clock::now() < until) {
+      REQUIRE(conn.Send(Get("/-/healthy")) == "");
+      const testing::RawHttpResponse r = conn.Receive(bound);
+      INFO(r.error);
+      REQUIRE(r.status == 200);
+      ++answered;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    REQUIRE(answered >= 5);
+  }
+}
+
 }  // namespace
 }  // namespace promewma::http
