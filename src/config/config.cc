@@ -510,6 +510,46 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
 }
 
 // ---------------------------------------------------------------------------
+// memory
+
+Status ParseMemory(const YAML::Node& node, Config* config) {
+  Result<Entries> entries = MapEntries(node, "memory");
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string path = JoinKeyPath("memory", name);
+    Status status;
+    if (name == "memtables") {
+      status = ParseLimitBytes(value, path, &config->memory.memtables);
+      // RocksDB needs room for a memtable per column family.
+      if (status.ok() && config->memory.memtables < (1ull << 20)) {
+        status = ProblemAt(path, "must be at least 1MiB, got " + value.Scalar());
+      }
+    } else if (name == "block_cache") {
+      Result<uint64_t> bytes = ScalarByteSize(value, path);
+      if (bytes.ok()) {
+        config->memory.block_cache = *bytes;
+      } else {
+        status = bytes.status();
+      }
+    } else if (name == "malloc_arenas") {
+      Result<int64_t> n =
+          ScalarInteger(value, path, "expected an integer in [0, 64]");
+      if (n.ok() && (*n < 0 || *n > 64)) {
+        status = ProblemAt(path, "must be in [0, 64], got " + value.Scalar());
+      } else if (n.ok()) {
+        config->memory.malloc_arenas = static_cast<int>(*n);
+      } else {
+        status = n.status();
+      }
+    } else {
+      status = ProblemAt(path, "unknown key");
+    }
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
 // write_back
 
 // An int; its range is ValidateQueueConfig's to check.
@@ -892,6 +932,7 @@ constexpr TopLevelKey kTopLevelKeys[] = {
     {"ewma", ParseEwma},
     {"rules", ParseRules},
     {"limits", ParseLimits},
+    {"memory", ParseMemory},
     {"write_back", ParseWriteBack},
     {"notify", ParseNotify},
 };

@@ -159,6 +159,17 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("limits: {max_connections: 4096}\n")
               .limits.max_connections == 4096);
   }
+  SECTION("memory") {
+    const Config defaults = MustParse("");
+    CHECK(defaults.memory.memtables == 64u << 20);
+    CHECK(defaults.memory.block_cache == 8u << 20);
+    CHECK(defaults.memory.malloc_arenas == 2);
+    const Config set = MustParse(
+        "memory: {memtables: 16MiB, block_cache: 0, malloc_arenas: 0}\n");
+    CHECK(set.memory.memtables == 16u << 20);
+    CHECK(set.memory.block_cache == 0);
+    CHECK(set.memory.malloc_arenas == 0);
+  }
   SECTION("retention and checkpoint_interval") {
     Config defaults = MustParse("");
     CHECK(defaults.retention_ms == 15LL * 24 * 3600 * 1000);
@@ -550,6 +561,14 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "promewma.yml: limits.max_connections: must be in [1, 1000000], got 0"},
       {"limits: {max_connections: many}\n",
        "promewma.yml: limits.max_connections: expected an integer > 0"},
+      {"memory: {memtables: 512KiB}\n",
+       "promewma.yml: memory.memtables: must be at least 1MiB, got 512KiB"},
+      {"memory: {block_cache: lots}\n", "promewma.yml: memory.block_cache: "},
+      {"memory: {malloc_arenas: 65}\n",
+       "promewma.yml: memory.malloc_arenas: must be in [0, 64], got 65"},
+      {"memory: {malloc_arenas: -1}\n",
+       "promewma.yml: memory.malloc_arenas: must be in [0, 64], got -1"},
+      {"memory: {heap: 1GiB}\n", "promewma.yml: memory.heap: unknown key"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
       {"data_dir: [a]\n", "promewma.yml: data_dir: expected a directory path"},

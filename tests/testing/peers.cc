@@ -184,6 +184,10 @@ std::string PromewmaBinary() {
   return std::string(PROMEWMA_BINARY_DIR) + "/bin/promewma";
 }
 
+std::string RwbenchBinary() {
+  return std::string(PROMEWMA_BINARY_DIR) + "/bin/rwbench";
+}
+
 std::string Csv2rwBinary() {
   return std::string(PROMEWMA_BINARY_DIR) + "/bin/csv2rw";
 }
