@@ -21,8 +21,11 @@
 
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
+#include "common/redacted_url.h"
 #include "db/database.h"
 #include "http/server.h"
+#include "notify/teams_relay.h"
+#include "notify/workflow_client.h"
 #include "promewma/version.h"
 #include "writeback/target_config.h"
 
@@ -203,6 +206,40 @@ class Maintenance {
   bool stop_ = false;  // guarded by mu_
 };
 
+// The Teams relay's endpoint: the relay when `notify: msteams:` is
+// configured, a one-line 404 saying how to configure it otherwise.
+void AddTeamsRoute(notify::TeamsRelay* relay, http::Server* server) {
+  http::BlockingHandler handler;
+  if (relay != nullptr) {
+    handler = [relay](const http::BlockingRequest& r) {
+      return relay->Handle(r.path, r.body);
+    };
+  } else {
+    handler = [](const http::BlockingRequest&) {
+      return http::ErrorResponse(
+          404,
+          "Teams notifications are not configured (add notify: msteams: "
+          "to the config file)");
+    };
+  }
+  server->AddBlockingPostRoute(std::string(notify::kTeamsRelayPath),
+                               "notify_msteams", notify::kMaxBodyBytes,
+                               std::move(handler));
+}
+
+void LogTeamsChannels(const config::MsTeamsConfig& msteams) {
+  if (msteams.default_channel) {
+    spdlog::info("notify: Teams channel default at {} -> {}",
+                 notify::kTeamsRelayPath,
+                 RedactedUrl(msteams.default_channel->webhook_url));
+  }
+  for (const auto& [name, channel] : msteams.channels) {
+    spdlog::info("notify: Teams channel {} at {}/{} -> {}", name,
+                 notify::kTeamsRelayPath, name,
+                 RedactedUrl(channel.webhook_url));
+  }
+}
+
 int Serve(const config::Config& config) {
   std::string host;
   int port = 0;
@@ -253,7 +290,17 @@ int Serve(const config::Config& config) {
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());
+  // Before the server too: its blocking pool runs the relay until Run()
+  // returns.
+  notify::HttpWorkflowClient workflow_client;
+  std::unique_ptr<notify::TeamsRelay> teams_relay;
+  if (config.notify.msteams) {
+    teams_relay = std::make_unique<notify::TeamsRelay>(
+        *config.notify.msteams, &workflow_client, registry);
+    LogTeamsChannels(*config.notify.msteams);
+  }
   http::Server server(options, &db, &registry);
+  AddTeamsRoute(teams_relay.get(), &server);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
   s = server.Bind();

@@ -123,6 +123,14 @@ Result<int64_t> ScalarDurationMs(const YAML::Node& node,
   return ms;
 }
 
+Status ScalarDurationMsInto(const YAML::Node& node, const std::string& path,
+                           int64_t* out) {
+  Result<int64_t> ms = ScalarDurationMs(node, path);
+  if (!ms.ok()) return ms.status();
+  *out = *ms;
+  return Status::Ok();
+}
+
 Result<uint64_t> ScalarByteSize(const YAML::Node& node,
                                 const std::string& path) {
   Result<std::string> text = ScalarText(node, path, "a size like 16MiB");
@@ -784,6 +792,136 @@ Status ParseWriteBack(const YAML::Node& node, Config* config) {
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------
+// notify
+
+// The keys a Teams channel and the msteams section share; their values
+// are checked by ResolveTeamsChannel once the whole file is read.
+Status ParseTeamsChannelKey(const std::string& name, const YAML::Node& value,
+                            const std::string& key, TeamsChannel* channel) {
+  if (name == "webhook_url_file") {
+    return ParseString(value, key, &channel->webhook_url_file);
+  }
+  if (name == "webhook_url_env") {
+    return ParseString(value, key, &channel->webhook_url_env);
+  }
+  if (name == "webhook_url") return ParseString(value, key, &channel->webhook_url);
+  if (name == "title") {
+    Status st = ParseString(value, key, &channel->title);
+    if (st.ok() && channel->title.empty()) {
+      return ProblemAt(key, "must not be empty");
+    }
+    return st;
+  }
+  if (name == "send_resolved") {
+    return ParseBool(value, key, &channel->send_resolved);
+  }
+  if (name == "timeout") return ScalarDurationMsInto(value, key, &channel->timeout_ms);
+  return ProblemAt(key, "unknown key");
+}
+
+bool HasWebhookUrl(const TeamsChannel& c) {
+  return !c.webhook_url_file.empty() || !c.webhook_url_env.empty() ||
+         !c.webhook_url.empty();
+}
+
+Status ParseMsTeams(const YAML::Node& node, const std::string& path,
+                    MsTeamsConfig* msteams) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  TeamsChannel top;
+  const YAML::Node* channels = nullptr;
+  for (const auto& [name, value] : *entries) {
+    if (name == "channels") {
+      channels = &value;
+      continue;
+    }
+    Status st = ParseTeamsChannelKey(name, value, JoinKeyPath(path, name), &top);
+    if (!st.ok()) return st;
+  }
+  // A channel starts from the section's title, send_resolved and timeout.
+  TeamsChannel inherited = top;
+  inherited.webhook_url_file.clear();
+  inherited.webhook_url_env.clear();
+  inherited.webhook_url.clear();
+  if (channels != nullptr) {
+    const std::string channels_path = JoinKeyPath(path, "channels");
+    Result<Entries> named = MapEntries(*channels, channels_path);
+    if (!named.ok()) return named.status();
+    for (const auto& [channel_name, channel_node] : *named) {
+      const std::string channel_path = JoinKeyPath(channels_path, channel_name);
+      if (!IsValidChannelName(channel_name)) {
+        return ProblemAt(channel_path,
+                         "channel names are [A-Za-z0-9_-]+ (they are the "
+                         "last part of the endpoint's path)");
+      }
+      if (channel_name == "default") {
+        return ProblemAt(channel_path,
+                         "the name \"default\" is taken by the unnamed "
+                         "channel (/api/v1/notify/msteams); choose another");
+      }
+      if (!channel_node.IsMap()) {
+        return ProblemAt(channel_path,
+                         "expected a map with a webhook URL, got " +
+                             Describe(channel_node));
+      }
+      Result<Entries> keys = MapEntries(channel_node, channel_path);
+      if (!keys.ok()) return keys.status();
+      TeamsChannel channel = inherited;
+      for (const auto& [name, value] : *keys) {
+        Status st = ParseTeamsChannelKey(name, value,
+                                         JoinKeyPath(channel_path, name),
+                                         &channel);
+        if (!st.ok()) return st;
+      }
+      msteams->channels.emplace(channel_name, std::move(channel));
+    }
+  }
+  if (HasWebhookUrl(top)) {
+    msteams->default_channel = std::move(top);
+  } else if (msteams->channels.empty()) {
+    return ProblemAt(path,
+                     "needs a webhook URL (webhook_url_file, webhook_url_env "
+                     "or webhook_url) or at least one entry in channels");
+  } else if (top.timeout_ms <= 0 || top.timeout_ms >= kMaxTeamsTimeoutMs) {
+    return ProblemAt(JoinKeyPath(path, "timeout"),
+                     "must be > 0 and below Alertmanager's 10s webhook "
+                     "timeout, got " +
+                         std::to_string(top.timeout_ms) + "ms");
+  }
+  return Status::Ok();
+}
+
+Status ParseNotify(const YAML::Node& node, Config* config) {
+  Result<Entries> entries = MapEntries(node, "notify");
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, value] : *entries) {
+    const std::string path = JoinKeyPath("notify", name);
+    if (name != "msteams") return ProblemAt(path, "unknown key (msteams is the one receiver)");
+    Status st = ParseMsTeams(value, path, &config->notify.msteams.emplace());
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// Reads each channel's URL and checks it, as start-up would.
+Status ResolveNotify(const std::string& config_dir, NotifyConfig* notify) {
+  if (!notify->msteams) return Status::Ok();
+  MsTeamsConfig& msteams = *notify->msteams;
+  const std::string path = "notify.msteams";
+  if (msteams.default_channel) {
+    Status s = ResolveTeamsChannel(path, config_dir, ProcessEnv,
+                                   &*msteams.default_channel);
+    if (!s.ok()) return s;
+  }
+  for (auto& [name, channel] : msteams.channels) {
+    Status s = ResolveTeamsChannel(JoinKeyPath(path + ".channels", name),
+                                   config_dir, ProcessEnv, &channel);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 // Secret and TLS files are relative to the config file, as in Prometheus.
 void ResolveFilesAgainst(const std::filesystem::path& dir,
                          writeback::TargetConfig* target) {
@@ -821,6 +959,7 @@ constexpr TopLevelKey kTopLevelKeys[] = {
     {"rules", ParseRules},
     {"limits", ParseLimits},
     {"write_back", ParseWriteBack},
+    {"notify", ParseNotify},
 };
 
 Result<Config> ParseRoot(const YAML::Node& root) {
@@ -965,6 +1104,9 @@ Result<Config> ParseConfig(std::string_view yaml_text,
       Status s =
           writeback::ValidateTarget(target, IndexKeyPath("write_back", i));
       if (!s.ok()) return WithSource(source_name, s);
+    }
+    if (Status s = ResolveNotify(dir.string(), &config->notify); !s.ok()) {
+      return WithSource(source_name, s);
     }
     return config;
   } catch (const YAML::Exception& e) {

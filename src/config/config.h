@@ -29,6 +29,9 @@
 //     max_connections: 1024
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
+//   notify:                       # Alertmanager -> Teams (relay_config.h)
+//     msteams:
+//       webhook_url_file: teams-url
 //
 // A rule inherits every key it does not set from the top-level `ewma:`
 // block, wherever that block sits in the file. The smoothing choice is one
@@ -57,6 +60,7 @@
 
 #include "ewma/estimator_params.h"
 #include "model/matcher.h"
+#include "config/relay_config.h"
 #include "promewma/status.h"
 #include "wal/request_log.h"
 #include "writeback/target_config.h"
@@ -110,6 +114,9 @@ struct Config {
   Limits limits;
   // Each with its own queue; validated by writeback::ValidateTarget.
   std::vector<writeback::TargetConfig> write_back;
+  // The Alertmanager -> Teams relay (relay_config.h); its webhook URLs are
+  // read and checked when the config is loaded.
+  NotifyConfig notify;
 };
 
 // Splits a listen address, HOST:PORT or [IPV6]:PORT with a non-empty host

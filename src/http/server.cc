@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -66,6 +67,11 @@ constexpr uint32_t kMaxHeaderBytes = 64 << 10;
 // loop. rwbench on 2 cores, 512 connections: 2 loops 0.75-0.86 M
 // samples/s, 4 and 8 loops 0.83-0.85 M, 16 loops 0.66-0.75 M.
 constexpr int kDefaultThreads = 8;
+// Threads of the pool blocking routes run on. Their handlers mostly wait
+// (the Teams relay on Power Automate, up to its 8 s timeout); Alertmanager
+// sends a receiver's notifications one group at a time, so a few threads
+// serve several groups and receivers at once.
+constexpr int kBlockingThreads = 4;
 
 enum class Route {
   kWrite,
@@ -75,6 +81,8 @@ enum class Route {
   kHealthy,
   kReady,
   kWriteWrongMethod,
+  kBlocking,  // a route added with AddBlockingPostRoute
+  kPostOnly,  // a blocking route's path with another method: 405
   kNotFound,
 };
 
@@ -158,6 +166,13 @@ bool QuietError(const beast::error_code& ec) {
 
 }  // namespace
 
+struct BlockingRoute {
+  std::string prefix;
+  std::string name;  // the handler label of the request metrics
+  uint64_t max_body_bytes;
+  BlockingHandler handler;
+};
+
 class Server::Impl {
  public:
   Impl(ServerOptions options, db::Database* db, prometheus::Registry* registry)
@@ -234,6 +249,9 @@ class Server::Impl {
     // Every handler has returned once its loop has: the caller may drain
     // write-back and checkpoint.
     for (std::thread& t : threads) t.join();
+    // A handler still running (its connection was dropped at the stop
+    // timeout) finishes before the objects it uses may go.
+    if (pool_ != nullptr) pool_->join();
     io_running_.store(false);
   }
 
@@ -246,6 +264,15 @@ class Server::Impl {
   void SetReady(bool ready) { ready_.store(ready); }
   void AddCollectable(const prometheus::Collectable* c) {
     extra_collectables_.push_back(c);
+  }
+  void AddBlockingPostRoute(std::string prefix, std::string name,
+                            uint64_t max_body_bytes, BlockingHandler handler) {
+    if (pool_ == nullptr) {
+      pool_ = std::make_unique<net::thread_pool>(kBlockingThreads);
+    }
+    blocking_routes_.push_back(std::make_unique<BlockingRoute>(
+        BlockingRoute{std::move(prefix), std::move(name), max_body_bytes,
+                      std::move(handler)}));
   }
 
  private:
@@ -290,6 +317,26 @@ class Server::Impl {
 
   void Unregister(Session* s);
 
+  // The route of a request; *blocking is set for a blocking route's path.
+  RouteInfo RouteOf(bhttp::verb method, std::string_view path,
+                    const BlockingRoute** blocking) const {
+    *blocking = nullptr;
+    RouteInfo route = RouteFor(method, path);
+    if (route.route != Route::kNotFound) return route;
+    for (const auto& r : blocking_routes_) {
+      const std::string_view prefix = r->prefix;
+      if (path.substr(0, prefix.size()) != prefix ||
+          (path.size() > prefix.size() && path[prefix.size()] != '/')) {
+        continue;
+      }
+      *blocking = r.get();
+      return method == bhttp::verb::post
+                 ? RouteInfo{Route::kBlocking, r->name.c_str()}
+                 : RouteInfo{Route::kPostOnly, ""};
+    }
+    return route;
+  }
+
   size_t Connections() const {
     std::lock_guard<std::mutex> lock(sessions_mu_);
     return sessions_.size();
@@ -301,12 +348,21 @@ class Server::Impl {
   // unexpected exception becomes a one-line 500, never a dead thread.
   // `start` is when the request had been read (its wait for a worker
   // counts).
+  // `blocking` is the route of a kBlocking request (on the pool).
   HttpResponse Handle(const RouteInfo& route,
                       const bhttp::request<bhttp::string_body>& req,
-                      Clock::time_point start) {
+                      Clock::time_point start,
+                      const BlockingRoute* blocking = nullptr) {
     HttpResponse r;
     try {
-      r = Dispatch(route, req);
+      if (blocking != nullptr) {
+        const std::string_view target = View(req.target());
+        r = blocking->handler(BlockingRequest{
+            target.substr(0, target.find('?')),
+            View(req[bhttp::field::content_type]), req.body()});
+      } else {
+        r = Dispatch(route, req);
+      }
     } catch (const std::exception& e) {
       spdlog::error("{} {}: internal error: {}", View(req.method_string()),
                     View(req.target()), e.what());
@@ -350,6 +406,12 @@ class Server::Impl {
                           "promewma is not ready: recovery has not finished.\n");
       case Route::kWriteWrongMethod:
         return ErrorResponse(405, "use POST for /api/v1/write");
+      case Route::kPostOnly: {
+        HttpResponse r = ErrorResponse(405, "use POST for " + std::string(path));
+        r.headers.push_back({"Allow", "POST"});
+        return r;
+      }
+      case Route::kBlocking:  // Session::HandOff runs these
       case Route::kNotFound:
         break;
     }
@@ -429,6 +491,10 @@ class Server::Impl {
   // The event loops; loop 0 also accepts. Destroyed before the members
   // above, which the connections their pending handlers hold use.
   std::vector<std::unique_ptr<net::io_context>> loops_;
+  // Set before Run; the pool is made with the first route. Destroyed
+  // before the loops, whose connections its handlers answer.
+  std::vector<std::unique_ptr<BlockingRoute>> blocking_routes_;
+  std::unique_ptr<net::thread_pool> pool_;
   net::io_context::executor_type control_;  // loop 0: acceptor, timers
   size_t next_loop_ = 0;                    // on control_
   // Keep each loop running while it has no connection; released at
@@ -534,11 +600,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       return Refuse(std::move(r));
     }
     const std::string_view target = View(req.target());
-    route_ = RouteFor(req.method(), target.substr(0, target.find('?')));
+    route_ = server_->RouteOf(req.method(), target.substr(0, target.find('?')),
+                              &blocking_);
     keep_alive_ = req.keep_alive() && !server_->stopping_.load();
-    const uint64_t limit = route_.route == Route::kRead
-                               ? server_->options_.read_limits.max_request_bytes
-                               : server_->options_.limits.max_request_bytes;
+    const uint64_t limit = BodyLimit();
     if (parser_->content_length() && *parser_->content_length() > limit) {
       return Refuse(TooLarge(limit));
     }
@@ -578,11 +643,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec) {
     if (ec) {
-      if (ec == bhttp::error::body_limit) {
-        return Refuse(TooLarge(route_.route == Route::kRead
-                                   ? server_->options_.read_limits.max_request_bytes
-                                   : server_->options_.limits.max_request_bytes));
-      }
+      if (ec == bhttp::error::body_limit) return Refuse(TooLarge(BodyLimit()));
       if (QuietError(ec)) return Close();
       return Refuse(
           ErrorResponse(400, "malformed HTTP request: " + ec.message()));
@@ -590,7 +651,31 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     req_ = parser_->release();
     ClearDeadline();
     const Clock::time_point start = Clock::now();
+    if (route_.route == Route::kBlocking) return HandOff(start);
     Write(server_->Handle(route_, req_, start));
+  }
+
+  // Runs a blocking route's handler on the pool; the answer is written
+  // back on this connection's loop. Nothing else touches the session
+  // meanwhile: it reads no further request until it has answered.
+  void HandOff(Clock::time_point start) {
+    net::post(*server_->pool_, [self = shared_from_this(), start] {
+      HttpResponse r =
+          self->server_->Handle(self->route_, self->req_, start, self->blocking_);
+      net::post(self->socket_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
+    });
+  }
+
+  uint64_t BodyLimit() const {
+    switch (route_.route) {
+      case Route::kRead:
+        return server_->options_.read_limits.max_request_bytes;
+      case Route::kBlocking:
+        return blocking_->max_body_bytes;
+      default:
+        return server_->options_.limits.max_request_bytes;
+    }
   }
 
   HttpResponse TooLarge(uint64_t limit) const {
@@ -739,6 +824,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> req_;  // being handled
   RouteInfo route_{Route::kNotFound, ""};
+  const BlockingRoute* blocking_ = nullptr;  // the route of a kBlocking request
   bool keep_alive_ = true;
   bool idle_ = false;        // waiting for the next request
   std::function<bool(std::string*)> next_piece_;  // a streamed body
@@ -858,6 +944,12 @@ int Server::port() const { return impl_->port(); }
 void Server::SetReady(bool ready) { impl_->SetReady(ready); }
 void Server::AddCollectable(const prometheus::Collectable* collectable) {
   impl_->AddCollectable(collectable);
+}
+void Server::AddBlockingPostRoute(std::string prefix, std::string name,
+                                  uint64_t max_body_bytes,
+                                  BlockingHandler handler) {
+  impl_->AddBlockingPostRoute(std::move(prefix), std::move(name),
+                              max_body_bytes, std::move(handler));
 }
 
 }  // namespace promewma::http

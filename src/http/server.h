@@ -8,6 +8,7 @@
 //   GET  /metrics          Prometheus text format 0.0.4
 //   GET  /-/healthy        200 while the process serves
 //   GET  /-/ready          200 once SetReady(true), 503 before
+//   POST <prefix>[/...]    routes added with AddBlockingPostRoute
 //
 // Every error response is one line of text. Bodies are passed to the
 // handlers as they came: the server decodes no Content-Encoding.
@@ -32,6 +33,12 @@
 // A request that exceeds a size limit is answered 413 before its body is
 // read (Content-Length), or as soon as a chunked body passes the limit.
 //
+// A route added with AddBlockingPostRoute runs its handler on a small
+// thread pool (kBlockingThreads, server.cc) instead: for handlers that
+// wait on a slow peer for seconds (the Teams relay), which on a loop would
+// hold up every other connection of that loop. The loop goes on serving;
+// the answer is written on the connection's loop once the handler returns.
+//
 // Thread-safety: Run() blocks the calling thread, which runs one of the
 // loops; Stop() and SetReady() may be called from any thread.
 
@@ -41,10 +48,14 @@
 #include <prometheus/collectable.h>
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "head/head.h"
+#include "http/http_types.h"
 #include "http/read_handler.h"
 #include "http/write_handler.h"
 #include "promewma/status.h"
@@ -79,6 +90,15 @@ struct ServerOptions {
   std::chrono::milliseconds transfer_timeout = std::chrono::seconds(60);
 };
 
+// A request to a blocking route, as its handler sees it. The views are
+// valid while the handler runs.
+struct BlockingRequest {
+  std::string_view path;  // the target without its query
+  std::string_view content_type;
+  std::string_view body;
+};
+using BlockingHandler = std::function<HttpResponse(const BlockingRequest&)>;
+
 class Server {
  public:
   // REQUIRES: db and registry outlive the server.
@@ -102,6 +122,15 @@ class Server {
   // Adds metrics to /metrics. REQUIRES: before Run; `collectable` outlives
   // the server.
   void AddCollectable(const prometheus::Collectable* collectable);
+  // Serves POST `prefix` and POST `prefix`/anything with `handler`, run on
+  // the blocking pool. Another method gets 405; a body over
+  // `max_body_bytes` gets 413 before it is read. Requests are counted in
+  // the HTTP metrics under the handler label `name`; an exception from the
+  // handler becomes a one-line 500. REQUIRES: before Run; `prefix` starts
+  // with '/' and does not end with one; `handler` may run on several
+  // threads at once.
+  void AddBlockingPostRoute(std::string prefix, std::string name,
+                            uint64_t max_body_bytes, BlockingHandler handler);
 
  private:
   class Impl;

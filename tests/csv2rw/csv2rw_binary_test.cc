@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -56,7 +57,7 @@ TEST_CASE("version and help") {
        {"--url", "--out", "--dry-run", "--time-column", "--value-column",
         "--time-format", "--timezone", "--metric", "--label", "--label-column",
         "--batch-size", "--skip-bad-rows", "--max-rows-in-memory",
-        "--max-retry-duration"}) {
+        "--max-retry-duration", "--replay", "--loop", "--shift-to-now", "--end-at-now"}) {
     INFO(flag);
     CHECK(r.out.find(flag) != std::string::npos);
   }
@@ -287,6 +288,26 @@ TEST_CASE("bad flags and flag values: one line, exit 2") {
        "line break (or \"tab\"), got \"ab\"\n"},
       {{csv, "--dry-run", "--out", "x"},
        "csv2rw: --out excludes --dry-run (see --help)\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--loop"},
+       "csv2rw: --loop: needs --replay SPEED (a loop without pacing never "
+       "ends)\n"},
+      {{csv, "--out", "x", "--replay", "10"},
+       "csv2rw: --replay: needs --url URL\n"},
+      {{csv, "--dry-run", "--shift-to-now"},
+       "csv2rw: --shift-to-now: needs --url or --out\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--replay", "0"},
+       "csv2rw: --replay: must be a number > 0, got \"0\"\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--end-at-now",
+        "--shift-to-now"},
+       "csv2rw: --end-at-now: a backfill that ends now, with --url or --out; "
+       "not with --shift-to-now, --replay or --dry-run\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--replay", "fast"},
+       "csv2rw: --replay: must be a number > 0, got \"fast\"\n"},
+      {{csv, "--url", "http://127.0.0.1:1/w", "--replay", "120000",
+        "--shift-to-now"},
+       "csv2rw: --replay: at 120000x, rows 60000 ms apart would be stamped "
+       "in the same millisecond (with --shift-to-now each row is stamped "
+       "with its send time); the largest speed for this file is 60000\n"},
       {{csv, "--dry-run", "--frobnicate"},
        "csv2rw: The following argument was not expected: --frobnicate (see "
        "--help)\n"},
@@ -335,6 +356,85 @@ TEST_CASE(
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   CHECK(r.err.find('\r') == std::string::npos);
   CHECK(r.err.find('\x1b') == std::string::npos);
+}
+
+}  // namespace
+}  // namespace promewma::csv2rw
+
+namespace promewma::csv2rw {
+namespace {
+
+TEST_CASE("live replay: --replay --loop --shift-to-now stamps rows with "
+          "their send time, pass after pass") {
+  // A receiver that records each sample's timestamp with the time it came.
+  httplib::Server server;
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> got;  // (stamp, received) ms
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  server.Post("/api/v1/write", [&](const httplib::Request& req,
+                                   httplib::Response& res) {
+    std::string raw;
+    REQUIRE(codec::DecompressSnappyBlock(req.body, 1 << 20, &raw).ok());
+    prometheus::WriteRequest wr;
+    REQUIRE(wr.ParseFromString(raw));
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& ts : wr.timeseries()) {
+      for (const auto& smp : ts.samples()) {
+        got.emplace_back(smp.timestamp(), now_ms());
+      }
+    }
+    res.status = 204;
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serving([&] { server.listen_after_bind(); });
+
+  TempDir dir;
+  // Three rows a minute apart, from 2024; at 600x one every 100 ms.
+  const std::string csv = dir.WriteFile(
+      "three.csv",
+      "timestamp,value\n2024-10-01 00:00:00,1\n2024-10-01 00:01:00,2\n"
+      "2024-10-01 00:02:00,3\n");
+  const int64_t started = now_ms();
+  testing::Subprocess csv2rw(
+      {kCsv2rw, csv, "--url",
+       "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write",
+       "--replay", "600", "--loop", "--shift-to-now"},
+      dir.path());
+  // Wait (bounded) for three passes, then stop it as a user would.
+  for (int i = 0; i < 300; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (got.size() >= 9) break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  csv2rw.Signal(SIGINT);
+  csv2rw.Wait(10s);
+  server.stop();
+  serving.join();
+  INFO(csv2rw.Stderr());
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(got.size() >= 9);
+  // Stamped from the start of the run on, 100 ms apart (a minute at
+  // 600x), across the passes too: the next pass follows the last row as a
+  // fourth row would.
+  CHECK(got[0].first >= started);
+  for (size_t i = 1; i < got.size(); ++i) {
+    CHECK(got[i].first - got[i - 1].first == 100);
+  }
+  // Each sample is sent once its stamp has come, not before.
+  for (const auto& [stamp, received] : got) CHECK(received >= stamp);
+  CHECK(csv2rw.Stderr().find("csv2rw: " + csv +
+                             ": pass 1 sent, 3 samples so far\n") !=
+        std::string::npos);
+  CHECK(csv2rw.Stderr().find("csv2rw: " + csv +
+                             ": pass 2 sent, 6 samples so far\n") !=
+        std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "csv2rw/csv_loader.h"
 #include "csv2rw/csv_reader.h"
 #include "csv2rw/input_file.h"
+#include "csv2rw/live_replay.h"
 #include "csv2rw/progress.h"
 #include "promewma/version.h"
 #include "remote/client_config.h"
@@ -51,7 +54,25 @@ struct Flags {
   std::string max_retry_duration = "5m";
   std::vector<std::string> headers;  // "Name: value"
   std::string bearer_token_file;
+  std::string replay;       // --replay SPEED, as given
+  double replay_speed = 0;  // parsed by CheckFlags; 0 when not given
+  bool loop = false;
+  bool shift_to_now = false;
+  bool end_at_now = false;
 };
+
+bool Replays(const Flags& flags) {
+  return flags.replay_speed > 0 || flags.shift_to_now || flags.end_at_now;
+}
+
+ReplayOptions MakeReplayOptions(const Flags& flags) {
+  ReplayOptions options;
+  options.speed = flags.replay_speed;
+  options.loop = flags.loop;
+  options.shift_to_now = flags.shift_to_now;
+  options.end_at_now = flags.end_at_now;
+  return options;
+}
 
 void PrintLine(const std::string& line) {
   std::fprintf(stderr, "csv2rw: %s\n", line.c_str());
@@ -160,10 +181,37 @@ struct RunOptions {
 };
 
 // Checks every flag before the file is opened; the message names the flag.
-Result<RunOptions> CheckFlags(const Flags& flags) {
+// Stores the parsed --replay speed in flags.
+Result<RunOptions> CheckFlags(Flags& flags) {
+  if (!flags.replay.empty()) {
+    char* end = nullptr;
+    const double speed = std::strtod(flags.replay.c_str(), &end);
+    if (end == flags.replay.c_str() || *end != '\0' || !(speed > 0) ||
+        std::isinf(speed)) {
+      return Status::InvalidArgument("--replay: must be a number > 0, got \"" +
+                                     EscapeToOneLine(flags.replay) + "\"");
+    }
+    flags.replay_speed = speed;
+  }
   if (flags.url.empty() && flags.out_dir.empty() && !flags.dry_run) {
     return Status::InvalidArgument(
         "nothing to do: give --url URL, --out DIR or --dry-run");
+  }
+  if (flags.loop && flags.replay_speed == 0) {
+    return Status::InvalidArgument(
+        "--loop: needs --replay SPEED (a loop without pacing never ends)");
+  }
+  if (flags.replay_speed > 0 && flags.url.empty()) {
+    return Status::InvalidArgument("--replay: needs --url URL");
+  }
+  if (flags.shift_to_now && flags.dry_run) {
+    return Status::InvalidArgument("--shift-to-now: needs --url or --out");
+  }
+  if (flags.end_at_now &&
+      (flags.shift_to_now || flags.replay_speed > 0 || flags.dry_run)) {
+    return Status::InvalidArgument(
+        "--end-at-now: a backfill that ends now, with --url or --out; not "
+        "with --shift-to-now, --replay or --dry-run");
   }
   RunOptions options;
   LoadOptions& load = options.load;
@@ -220,6 +268,44 @@ Result<RunOptions> CheckFlags(const Flags& flags) {
   return options;
 }
 
+// --replay, --loop, --shift-to-now: the rows through ReplayRows, to --url
+// or (--shift-to-now alone) to --out. With --loop a line per pass.
+Result<std::string> Replay(const Flags& flags, const RunOptions& options,
+                           const SeriesBuilder& series) {
+  const size_t batch_size = static_cast<size_t>(flags.batch_size);
+  const ReplayOptions replay = MakeReplayOptions(flags);
+  SystemReplayClock clock;
+  ReplayStats stats;
+  auto on_pass_end = [&flags](uint64_t pass, const ReplayStats& s) {
+    if (!flags.loop) return;
+    PrintLine(flags.path + ": pass " + std::to_string(pass + 1) + " sent, " +
+              std::to_string(s.samples) + " samples so far");
+  };
+  if (!flags.out_dir.empty()) {
+    Result<std::unique_ptr<DirectorySink>> sink =
+        DirectorySink::Open(flags.out_dir);
+    if (!sink.ok()) return sink.status();
+    Status s = ReplayRows(series, batch_size, replay, &clock, sink->get(),
+                          &stats, on_pass_end);
+    if (!s.ok()) return s;
+    return std::to_string(stats.samples) + " samples written to " +
+           flags.out_dir + " (" + std::to_string((*sink)->files()) +
+           " files)";
+  }
+  remote::RemoteWriteClient client(options.client);
+  RemoteWriteSink sink(&client, flags.url, options.retry);
+  Status s = ReplayRows(series, batch_size, replay, &clock, &sink, &stats,
+                        on_pass_end);
+  if (!s.ok()) {
+    return Status::Unavailable(s.message() + " (" +
+                               std::to_string(stats.samples) +
+                               " samples were sent)");
+  }
+  return std::to_string(stats.samples) + " samples sent (" +
+         std::to_string(sink.requests()) + " requests, " +
+         std::to_string(sink.retries()) + " retries)";
+}
+
 // Sends the rows to --url or writes them to --out. On success returns the
 // summary's middle part ("4320 samples sent (9 requests, 0 retries)");
 // on failure the one-line message.
@@ -229,6 +315,7 @@ Result<std::string> Deliver(const Flags& flags, const RunOptions& options,
   const uint64_t total = series.rows().size();
   const size_t batch_size = static_cast<size_t>(flags.batch_size);
   uint64_t written = 0;
+  if (Replays(flags)) return Replay(flags, options, series);
   if (!flags.out_dir.empty()) {
     Result<std::unique_ptr<DirectorySink>> sink =
         DirectorySink::Open(flags.out_dir);
@@ -256,7 +343,7 @@ Result<std::string> Deliver(const Flags& flags, const RunOptions& options,
          std::to_string(sink.retries()) + " retries)";
 }
 
-int Run(const Flags& flags) {
+int Run(Flags& flags) {
   const auto started = std::chrono::steady_clock::now();
   Result<RunOptions> options = CheckFlags(flags);
   if (!options.ok()) return Usage(options.status().message());
@@ -296,6 +383,12 @@ int Run(const Flags& flags) {
     return kExitFailed;
   }
 
+  if (Replays(flags)) {
+    // The speed can only be checked against the file's timestamps.
+    Result<ReplayTimeline> timeline =
+        ReplayTimeline::Make(series.rows(), MakeReplayOptions(flags), 0);
+    if (!timeline.ok()) return Usage(timeline.status().message());
+  }
   std::string outcome =
       std::to_string(series.rows().size()) + " samples checked (dry run)";
   if (!flags.dry_run) {
@@ -375,6 +468,18 @@ int RunCsv2rw(int argc, char** argv) {
       ->allow_extra_args(false);
   cli.add_option("--bearer-token-file", f.bearer_token_file,
                  "send Authorization: Bearer with the token in FILE");
+  cli.add_option("--replay", f.replay,
+                 "send the rows live, at SPEED times the pace of their "
+                 "timestamps (1: real time), sleeping until each is due");
+  cli.add_flag("--loop", f.loop,
+               "with --replay: start again at the end, timestamps moved on "
+               "by the file's span so that they keep growing");
+  cli.add_flag("--shift-to-now", f.shift_to_now,
+               "stamp the first row with the current time (with --replay, "
+               "each row with the time it is sent)");
+  cli.add_flag("--end-at-now", f.end_at_now,
+               "shift the timestamps so that the last row is now: backfill a "
+               "history that ends now");
   cli.set_version_flag("--version", std::string("csv2rw ") + kVersion);
   try {
     cli.parse(argc, argv);
