@@ -48,7 +48,9 @@ DEFAULTS = {"spread": "ewm_std", "spread_span": None, "transform": "none",
 # Settings for the trade-off table: (name, changes to CHOSEN).
 TABLE = [
     ("defaults, no hysteresis", dict(DEFAULTS, keep_firing_for="0s")),
-    ("defaults, for 5m", dict(DEFAULTS, keep_firing_for="0s", **{"for": "5m"})),
+    ("defaults, the shipped rule's for 1m, keep_firing_for 2m",
+     dict(DEFAULTS, keep_firing_for="2m", **{"for": "1m"})),
+    ("defaults, keep_firing_for 6h", dict(DEFAULTS, keep_firing_for="6h")),
     ("defaults, keep_firing_for 12h", DEFAULTS),
     ("ewm_std, k 6, 12h", dict(DEFAULTS, k=6)),
     ("error_rms span 3000, k 4.5, 12h", {"spread": "error_rms",
