@@ -10,6 +10,7 @@
 #include "backtest/nab_score.h"
 #include "backtest/replay.h"
 #include "backtest/report.h"
+#include "backtest/rule_file.h"
 #include "common/duration.h"
 #include "config/config.h"
 #include "csv2rw/csv_loader.h"
@@ -28,6 +29,8 @@ struct Flags {
   std::string expr = "upper";
   std::string for_duration = "0s";
   std::string keep_firing_for = "0s";
+  std::string rule_file;
+  std::string alert = "CPUAboveAdaptiveThreshold";
   std::string windows_path;
   std::string out_series;
   std::string out_episodes;
@@ -76,6 +79,26 @@ int Run(const Flags& flags) {
       std::fprintf(stderr, "backtest: %s\n", s.message().c_str());
       return kExitUsage;
     }
+  }
+  std::string for_text = flags.for_duration;
+  std::string keep_text = flags.keep_firing_for;
+  if (!flags.rule_file.empty()) {
+    Result<std::string> text = ReadWholeFile(flags.rule_file);
+    if (!text.ok()) {
+      std::fprintf(stderr, "%s\n", text.status().message().c_str());
+      return kExitFailed;
+    }
+    Result<AlertRule> rule = ParseAlertRule(*text, flags.alert);
+    if (!rule.ok()) {
+      std::fprintf(stderr, "%s: %s\n", flags.rule_file.c_str(),
+                   rule.status().message().c_str());
+      return kExitFailed;
+    }
+    expression = rule->expression;
+    for_ms = rule->timing.for_ms;
+    keep_ms = rule->timing.keep_firing_for_ms;
+    for_text = rule->for_text;
+    keep_text = rule->keep_firing_for_text;
   }
   config::Config config;
   if (!flags.config_path.empty()) {
@@ -135,7 +158,7 @@ int Run(const Flags& flags) {
 
   std::printf("alert: %s, for %s, keep_firing_for %s\n",
               AlertExpressionPromQL(*expression, flags.metric).c_str(),
-              flags.for_duration.c_str(), flags.keep_firing_for.c_str());
+              for_text.c_str(), keep_text.c_str());
   std::printf("%-34s %7s %8s %7s %7s %7s %9s\n", "file", "series", "windows",
               "caught", "false", "missed", "episodes");
   int exit_code = kExitOk;
@@ -216,8 +239,7 @@ int Run(const Flags& flags) {
       plotted = true;
       const std::string title =
           file.file + ": " + AlertExpressionPromQL(*expression, flags.metric) +
-          ", for " + flags.for_duration + ", keep_firing_for " +
-          flags.keep_firing_for;
+          ", for " + for_text + ", keep_firing_for " + keep_text;
       Status s = PlotSeries(file.runs[0], file.windows, title, flags.plot_path);
       if (!s.ok()) {
         std::fprintf(stderr, "%s: %s\n", flags.plot_path.c_str(),
@@ -257,16 +279,26 @@ int RunBacktestCommand(int argc, char** argv) {
   cli.add_option("--config", flags.config_path,
                  "promewma config file: its ewma: section and rules: apply "
                  "(default: no file, the built-in defaults)");
-  cli.add_option("--expr", flags.expr,
+  CLI::Option* rule_file = cli.add_option(
+      "--rule-file", flags.rule_file,
+      "take the expression, for and keep_firing_for of --alert from this "
+      "Prometheus rules file (e.g. deploy/prometheus/rules/promewma.rules.yml)");
+  cli.add_option("--alert", flags.alert,
+                 "the alert of --rule-file")
+      ->capture_default_str();
+  CLI::Option* expr = cli.add_option("--expr", flags.expr,
                  "alert expression: upper (cpu > cpu:upper_threshold), score "
                  "(cpu:anomaly_score > 1) or two-sided (above upper or below "
                  "lower)")
       ->capture_default_str();
-  cli.add_option("--for", flags.for_duration, "the rule's for")
-      ->capture_default_str();
-  cli.add_option("--keep-firing-for", flags.keep_firing_for,
-                 "the rule's keep_firing_for")
-      ->capture_default_str();
+  CLI::Option* for_option =
+      cli.add_option("--for", flags.for_duration, "the rule's for")
+          ->capture_default_str();
+  CLI::Option* keep_option =
+      cli.add_option("--keep-firing-for", flags.keep_firing_for,
+                     "the rule's keep_firing_for")
+          ->capture_default_str();
+  rule_file->excludes(expr)->excludes(for_option)->excludes(keep_option);
   cli.add_option("--windows", flags.windows_path,
                  "labelled anomaly windows, NAB's JSON format; files are "
                  "matched by base name");
