@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "testing/peers.h"
 #include "testing/subprocess.h"
 
 namespace promewma::backtest {
@@ -104,6 +105,57 @@ TEST_CASE("backtest on a NAB series writes series, episodes and a plot that "
   CHECK(std::string(magic + 1, 3) == "PNG");
 }
 
+// The lines of a series CSV without their first field (the series name,
+// which differs: the CSV's series has no labels, the backfilled one has
+// source="...").
+std::vector<std::string> WithoutSeriesNames(const std::string& path) {
+  std::vector<std::string> out;
+  for (const std::string& line : Lines(path)) {
+    out.push_back(line.substr(line.find(',')));
+  }
+  return out;
+}
+
+TEST_CASE("backtest reads history over remote read and finds what it finds "
+          "in the CSV the history was backfilled from") {
+  const std::string csv = kNab + "/ec2_cpu_utilization_24ae8d.csv";
+  INFO("the NAB CPU series belong in " << kNab);
+  REQUIRE(std::filesystem::exists(csv));
+  testing::PromewmaOptions options;
+  options.args = {"--log-level", "warn"};
+  auto promewma = testing::StartPromewma(options);
+  TempDir dir;
+  std::string out, err;
+  REQUIRE(RunCommand({testing::Csv2rwBinary(), csv, "--url",
+                      promewma->url() + "/api/v1/write", "--label",
+                      "source=24ae8d"},
+                     dir.path(), &out, &err, 60s) == 0);
+
+  const std::string windows = kNab + "/anomaly_windows.json";
+  std::string from_csv, from_remote;
+  REQUIRE(RunCommand({kBacktest, csv, "--windows", windows,
+                      "--keep-firing-for", "1h", "--out-series",
+                      dir.path() + "/csv.csv"},
+                     dir.path(), &from_csv, &err, 120s) == 0);
+  const int rc = RunCommand(
+      {kBacktest, "--remote-read-url", promewma->url() + "/api/v1/read",
+       "--match", "cpu_utilization{source=\"24ae8d\"}", "--start",
+       "2014-01-01 00:00:00", "--windows", windows, "--windows-key",
+       "ec2_cpu_utilization_24ae8d.csv", "--keep-firing-for", "1h",
+       "--out-series", dir.path() + "/remote.csv"},
+      dir.path(), &from_remote, &err, 120s);
+  INFO(from_remote << err);
+  REQUIRE(rc == 0);
+  CHECK(from_remote == from_csv);
+  CHECK(from_remote.find("total: 2/2 windows caught") != std::string::npos);
+  const std::vector<std::string> a = WithoutSeriesNames(dir.path() + "/csv.csv");
+  const std::vector<std::string> b =
+      WithoutSeriesNames(dir.path() + "/remote.csv");
+  REQUIRE(a.size() == 4033);
+  CHECK(a == b);
+  REQUIRE(promewma->Stop() == 0);
+}
+
 TEST_CASE("backtest refuses an unknown alert expression and a bad duration") {
   TempDir dir;
   std::string out, err;
@@ -114,6 +166,11 @@ TEST_CASE("backtest refuses an unknown alert expression and a bad duration") {
   CHECK(RunCommand({kBacktest, "x.csv", "--for", "soon"}, dir.path(), &out,
                    &err, 30s) == 2);
   CHECK(err.find("--for: expected a duration") != std::string::npos);
+  CHECK(RunCommand({kBacktest, "--remote-read-url", "http://127.0.0.1:1/r"},
+                   dir.path(), &out, &err, 30s) == 2);
+  CHECK(err.find("--remote-read-url needs --match") != std::string::npos);
+  CHECK(RunCommand({kBacktest}, dir.path(), &out, &err, 30s) == 2);
+  CHECK(err.find("give CSV files or --remote-read-url") != std::string::npos);
 }
 
 }  // namespace

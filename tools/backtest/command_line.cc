@@ -9,6 +9,7 @@
 
 #include "backtest/nab_score.h"
 #include "backtest/replay.h"
+#include "backtest/remote_read_source.h"
 #include "backtest/report.h"
 #include "backtest/rule_file.h"
 #include "common/duration.h"
@@ -32,6 +33,11 @@ struct Flags {
   std::string rule_file;
   std::string alert = "CPUAboveAdaptiveThreshold";
   std::string windows_path;
+  std::string windows_key;
+  std::string remote_read_url;
+  std::string match;
+  std::string start = "0";
+  std::string end;
   std::string out_series;
   std::string out_episodes;
   std::string plot_path;
@@ -62,6 +68,23 @@ Result<int64_t> DurationFlag(const char* flag, const std::string& text) {
   return ms;
 }
 
+// "2014-02-26 13:45:00" (UTC) or epoch seconds.
+Result<int64_t> TimeFlag(const char* flag, const std::string& text) {
+  if (!text.empty() &&
+      text.find_first_not_of("0123456789") == std::string::npos &&
+      text.size() <= 12) {
+    return std::stoll(text) * 1000;
+  }
+  Result<int64_t> ms = ParseNabTime(text);
+  if (!ms.ok()) {
+    return Status::InvalidArgument(
+        std::string(flag) +
+        ": expected epoch seconds or a UTC time like 2014-02-26 13:45:00, "
+        "got \"" + text + "\"");
+  }
+  return ms;
+}
+
 FILE* OpenOut(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) std::fprintf(stderr, "%s: cannot create\n", path.c_str());
@@ -79,6 +102,25 @@ int Run(const Flags& flags) {
       std::fprintf(stderr, "backtest: %s\n", s.message().c_str());
       return kExitUsage;
     }
+  }
+  if (flags.files.empty() == flags.remote_read_url.empty()) {
+    std::fprintf(stderr,
+                 "backtest: give CSV files or --remote-read-url, not both\n");
+    return kExitUsage;
+  }
+  Result<int64_t> start_ms = TimeFlag("--start", flags.start);
+  Result<int64_t> end_ms =
+      flags.end.empty() ? Result<int64_t>(int64_t{253402300799000})  // 9999
+                        : TimeFlag("--end", flags.end);
+  for (const Status& s : {start_ms.status(), end_ms.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "backtest: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+  }
+  if (!flags.remote_read_url.empty() && flags.match.empty()) {
+    std::fprintf(stderr, "backtest: --remote-read-url needs --match\n");
+    return kExitUsage;
   }
   std::string for_text = flags.for_duration;
   std::string keep_text = flags.keep_firing_for;
@@ -167,35 +209,57 @@ int Run(const Flags& flags) {
   double total_raw = 0;
   int scored_files = 0;
   bool plotted = false;
-  for (const std::string& path : flags.files) {
-    Result<std::string> text = ReadWholeFile(path);
-    if (!text.ok()) {
-      std::fprintf(stderr, "%s\n", text.status().message().c_str());
-      exit_code = kExitFailed;
-      continue;
-    }
-    csv2rw::BadRowLog bad_rows(path);
-    csv2rw::ProgressBar progress(false, stderr);
-    Result<csv2rw::LoadedCsv> loaded =
-        csv2rw::LoadCsv(*text, load, &bad_rows, &progress);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "%s: %s\n", path.c_str(),
-                   loaded.status().message().c_str());
-      exit_code = kExitFailed;
-      continue;
-    }
-    for (const std::string& line : bad_rows.Report()) {
-      std::fprintf(stderr, "%s\n", line.c_str());
+  // Each input: a CSV file, or the remote read (one input).
+  std::vector<std::string> inputs = flags.files;
+  if (!flags.remote_read_url.empty()) inputs.push_back(flags.remote_read_url);
+  for (const std::string& path : inputs) {
+    const bool remote = path == flags.remote_read_url;
+    std::vector<InputSeries> series;
+    if (remote) {
+      Result<std::vector<InputSeries>> read = ReadRemoteHistory(
+          flags.remote_read_url, flags.match, *start_ms, *end_ms,
+          std::chrono::seconds(60));
+      if (!read.ok()) {
+        std::fprintf(stderr, "%s\n", read.status().message().c_str());
+        exit_code = kExitFailed;
+        continue;
+      }
+      series = std::move(read).value();
+    } else {
+      Result<std::string> text = ReadWholeFile(path);
+      if (!text.ok()) {
+        std::fprintf(stderr, "%s\n", text.status().message().c_str());
+        exit_code = kExitFailed;
+        continue;
+      }
+      csv2rw::BadRowLog bad_rows(path);
+      csv2rw::ProgressBar progress(false, stderr);
+      Result<csv2rw::LoadedCsv> loaded =
+          csv2rw::LoadCsv(*text, load, &bad_rows, &progress);
+      if (!loaded.ok()) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(),
+                     loaded.status().message().c_str());
+        exit_code = kExitFailed;
+        continue;
+      }
+      for (const std::string& line : bad_rows.Report()) {
+        std::fprintf(stderr, "%s\n", line.c_str());
+      }
+      series = SeriesOfCsv(*loaded->series);
     }
     Result<std::vector<SeriesRun>> runs =
-        ReplaySeries(*loaded->series, options, *expression, timing);
+        ReplaySeries(std::move(series), options, *expression, timing);
     if (!runs.ok()) {
       std::fprintf(stderr, "%s: %s\n", path.c_str(),
                    runs.status().message().c_str());
       exit_code = kExitFailed;
       continue;
     }
-    FileRuns file{BaseName(path), std::move(runs).value(), false, {}, {}};
+    // The windows of a remote read are those of --windows-key.
+    FileRuns file{remote ? (flags.windows_key.empty() ? std::string("remote-read")
+                                                      : flags.windows_key)
+                         : BaseName(path),
+                  std::move(runs).value(), false, {}, {}};
     uint64_t episodes = 0;
     for (const SeriesRun& run : file.runs) episodes += run.episodes.size();
     total_episodes += episodes;
@@ -274,8 +338,22 @@ int RunBacktestCommand(int argc, char** argv) {
       "labelled anomaly windows."};
   cli.add_option("files", flags.files,
                  "CSV files in csv2rw's formats (Date,Timestamp,CPU_Utilization; "
-                 "timestamp,value; or --time-column/--value-column)")
-      ->required();
+                 "timestamp,value; or --time-column/--value-column)");
+  cli.add_option("--remote-read-url", flags.remote_read_url,
+                 "read the history from this remote-read endpoint instead "
+                 "(e.g. http://prometheus:9090/api/v1/read)");
+  cli.add_option("--match", flags.match,
+                 "with --remote-read-url: the series to read, a PromQL "
+                 "selector");
+  cli.add_option("--start", flags.start,
+                 "with --remote-read-url: from this time (epoch seconds or "
+                 "UTC 2014-02-26 13:45:00)")
+      ->capture_default_str();
+  cli.add_option("--end", flags.end,
+                 "with --remote-read-url: to this time (default: no end)");
+  cli.add_option("--windows-key", flags.windows_key,
+                 "with --remote-read-url: the --windows entry (file name) "
+                 "its series are scored against");
   cli.add_option("--config", flags.config_path,
                  "promewma config file: its ewma: section and rules: apply "
                  "(default: no file, the built-in defaults)");

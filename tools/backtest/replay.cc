@@ -50,7 +50,21 @@ bool AlertCondition(AlertExpression expression, double value,
   return false;
 }
 
-Result<std::vector<SeriesRun>> ReplaySeries(const csv2rw::SeriesBuilder& series,
+std::vector<InputSeries> SeriesOfCsv(const csv2rw::SeriesBuilder& series) {
+  std::vector<InputSeries> out(series.series_count());
+  for (uint32_t id = 0; id < out.size(); ++id) {
+    out[id].name = series.SeriesName(id);
+    out[id].labels = std::string(series.labels(id));
+  }
+  // Rows are in send order (time, then series): gather each series' own.
+  for (const csv2rw::Row& row : series.rows()) {
+    out[row.series].timestamps_ms.push_back(row.timestamp_ms);
+    out[row.series].values.push_back(row.value);
+  }
+  return out;
+}
+
+Result<std::vector<SeriesRun>> ReplaySeries(std::vector<InputSeries> series,
                                             head::HeadOptions options,
                                             AlertExpression expression,
                                             AlertTiming timing) {
@@ -60,20 +74,17 @@ Result<std::vector<SeriesRun>> ReplaySeries(const csv2rw::SeriesBuilder& series,
   for (head::SeriesRule& rule : options.rules) rule.params.outputs = kAll;
   head::Head head(std::move(options));
 
-  // Rows are in send order (time, then series): gather each series' own.
-  std::vector<SeriesRun> runs(series.series_count());
-  for (const csv2rw::Row& row : series.rows()) {
-    runs[row.series].timestamps_ms.push_back(row.timestamp_ms);
-    runs[row.series].values.push_back(row.value);
-  }
+  std::vector<SeriesRun> runs(series.size());
   codec::DecodedWriteRequest request;
   head::ApplyResult result;
-  for (uint32_t id = 0; id < runs.size(); ++id) {
+  for (size_t id = 0; id < runs.size(); ++id) {
     SeriesRun& run = runs[id];
-    run.name = series.SeriesName(id);
+    run.name = std::move(series[id].name);
+    run.timestamps_ms = std::move(series[id].timestamps_ms);
+    run.values = std::move(series[id].values);
     request.Clear();
     result.Clear();
-    const std::string_view labels = series.labels(id);
+    const std::string_view labels = series[id].labels;
     request.series.push_back(codec::DecodedSeries{
         labels, model::HashLabelSet(labels), false, 0,
         static_cast<uint32_t>(run.timestamps_ms.size())});
@@ -83,8 +94,8 @@ Result<std::vector<SeriesRun>> ReplaySeries(const csv2rw::SeriesBuilder& series,
     }
     Status s = head.Apply(request, &result);
     if (!s.ok()) return Status::InvalidArgument(run.name + ": " + s.message());
-    // Every row is newer than the last (the CSV loader sorted and
-    // deduplicated them), so each applied sample emitted one entry.
+    // Every sample is newer than the last, so each applied sample emitted
+    // one entry.
     run.processed = !result.derived.empty();
     run.derived.assign(run.timestamps_ms.size(), ewma::DerivedValues{});
     size_t next = 0;

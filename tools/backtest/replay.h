@@ -1,5 +1,5 @@
 // Replay: runs the real engine (head::Head, the estimator promewma runs)
-// over the series of a loaded CSV, one remote-write request per series
+// over input series (from a CSV or a remote read), one request per series
 // with its samples in time order, and evaluates an alerting rule on the
 // outputs at every sample's time (evaluation interval = sample step).
 //
@@ -40,6 +40,17 @@ Result<AlertExpression> ParseAlertExpression(std::string_view name);
 std::string AlertExpressionPromQL(AlertExpression expression,
                                   std::string_view metric);
 
+// One input series: its samples in time order.
+struct InputSeries {
+  std::string name;    // name{label="value", ...}, for reports
+  std::string labels;  // canonical label-set encoding (model/labels.h)
+  std::vector<int64_t> timestamps_ms;
+  std::vector<double> values;
+};
+
+// The series of a loaded CSV (rows in send order), as input series.
+std::vector<InputSeries> SeriesOfCsv(const csv2rw::SeriesBuilder& series);
+
 struct SeriesRun {
   std::string name;  // name{label="value", ...}
   bool processed = false;  // false: no rule selects the series
@@ -51,10 +62,11 @@ struct SeriesRun {
   std::vector<AlertEpisode> episodes;
 };
 
-// Replays every series of `series` through a Head built from `options`
+// Replays every series through a Head built from `options`
 // (collect_derived is forced on, every output enabled) and evaluates the
 // alert. Fails when the head refuses a series (invalid labels).
-Result<std::vector<SeriesRun>> ReplaySeries(const csv2rw::SeriesBuilder& series,
+// REQUIRES: each series' timestamps strictly increasing.
+Result<std::vector<SeriesRun>> ReplaySeries(std::vector<InputSeries> series,
                                             head::HeadOptions options,
                                             AlertExpression expression,
                                             AlertTiming timing);
