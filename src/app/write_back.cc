@@ -50,6 +50,12 @@ void WriteBack::Stop(std::chrono::milliseconds drain) {
   fanout_->MarkStopped();
 }
 
+size_t WriteBack::QueueMemoryBytes() const {
+  size_t bytes = 0;
+  for (const auto& queue : queues_) bytes += queue->MemoryBytes();
+  return bytes;
+}
+
 std::vector<prometheus::MetricFamily> WriteBack::Collect() const {
   using prometheus::MetricType;
   auto sent = Family("promewma_writeback_samples_sent_total",

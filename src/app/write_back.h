@@ -32,6 +32,9 @@ class WriteBack : public prometheus::Collectable {
   // Stops accepting, sends what is queued for at most `drain`, stops.
   void Stop(std::chrono::milliseconds drain);
 
+  // Bytes all targets' queues hold (writeback::WriteBackQueue::MemoryBytes).
+  size_t QueueMemoryBytes() const;
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:

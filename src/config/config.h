@@ -13,6 +13,10 @@
 //     reset_after: 1h             # 0 disables resets
 //     threshold_basis: prior      # prior | posterior
 //     outputs: [ewma, upper_threshold]
+//     spread: ewm_std             # ewm_std | error_rms | error_mean_abs
+//     spread_span: 3000           # error spreads: one of spread_alpha |
+//                                 # spread_span (default: the mean's)
+//     transform: none             # none | log1p
 //   rules:                        # the first matching rule applies; with
 //                                 # rules, unmatched series are ignored
 //     - match: 'cpu_utilization{job="batch"}'
@@ -23,6 +27,10 @@
 //     max_samples_per_query: 50000000
 //     max_series_per_request: 100000
 //     max_connections: 1024
+//   memory:                       # the fixed part of memory (README)
+//     memtables: 64MiB            # RocksDB memtables, all families
+//     block_cache: 8MiB           # RocksDB blocks read back
+//     malloc_arenas: 2            # glibc malloc arenas; 0: glibc's default
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
 //   notify:                       # Alertmanager -> Teams (relay_config.h)
@@ -54,9 +62,9 @@
 #include <string_view>
 #include <vector>
 
+#include "config/relay_config.h"
 #include "ewma/estimator_params.h"
 #include "model/matcher.h"
-#include "config/relay_config.h"
 #include "promewma/status.h"
 #include "wal/request_log.h"
 #include "writeback/target_config.h"
@@ -92,6 +100,23 @@ struct Limits {
   int max_connections = 1024;
 };
 
+// The parts of memory that do not grow with the series (README, "Memory").
+struct Memory {
+  // RocksDB's memtables, all column families together; the largest is
+  // flushed when they reach it. Smaller: more, smaller table files, so more
+  // compaction CPU per sample.
+  uint64_t memtables = 64ull << 20;
+  // RocksDB's cache of table blocks read back (chunks for remote reads,
+  // checkpoints at start), index and filter blocks included.
+  uint64_t block_cache = 8ull << 20;
+  // glibc malloc arenas (M_ARENA_MAX). glibc's default, 8 per core, lets
+  // each of the server's threads keep freed request buffers in an arena of
+  // its own, so the resident set grows with every hour of data; 2 keeps it
+  // flat at no measurable cost to ingest. 0: glibc's default. The
+  // MALLOC_ARENA_MAX environment variable, when set, wins.
+  int malloc_arenas = 2;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
@@ -108,6 +133,7 @@ struct Config {
                                // the base every rule starts from
   std::vector<Rule> rules;     // in file order
   Limits limits;
+  Memory memory;
   // Each with its own queue; validated by writeback::ValidateTarget.
   std::vector<writeback::TargetConfig> write_back;
   // The Alertmanager -> Teams relay (relay_config.h); its webhook URLs are

@@ -29,6 +29,8 @@ Result<std::unique_ptr<Database>> Database::Open(
   store_options.dir = options.dir;
   store_options.chunk_bucket_ms = head_options.chunk_bucket_ms;
   store_options.faults = options.faults;
+  store_options.memtable_bytes = options.memtable_bytes;
+  store_options.block_cache_bytes = options.block_cache_bytes;
   Result<std::unique_ptr<store::Store>> store =
       store::Store::Open(store_options);
   if (!store.ok()) return store.status();

@@ -54,6 +54,9 @@ struct DatabaseOptions {
   std::string dir;
   wal::Durability durability = wal::Durability::kOs;
   size_t log_segment_bytes = 64 << 20;  // see wal::RequestLogOptions
+  // RocksDB's memory bound (see store::StoreOptions).
+  size_t memtable_bytes = store::StoreOptions::kDefaultMemtableBytes;
+  size_t block_cache_bytes = store::StoreOptions::kDefaultBlockCacheBytes;
   FaultInjector* faults = nullptr;      // not owned; may be null (tests)
 };
 

@@ -431,6 +431,17 @@ void Head::VisitSeries(
   }
 }
 
+uint64_t Head::MemoryBytes() const {
+  uint64_t bytes = sizeof(Head) + shards_.size() * sizeof(Shard);
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    bytes += shard->series.size() * sizeof(Series) +
+             shard->table.memory_bytes() + shard->labels.memory_bytes();
+    for (const Series& series : shard->series) bytes += series.head.capacity();
+  }
+  return bytes;
+}
+
 bool Head::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
                            std::optional<Output> output,
                            HeadChunk* out) const {

@@ -234,6 +234,12 @@ class Head {
   Status Restore(const SeriesSnapshot& snapshot,
                  std::vector<SealedChunk>* sealed);
 
+  // Bytes the head holds: its series (state, latest outputs, open head
+  // chunk buffers), their label sets and the series index. Walks every
+  // series, one shard lock at a time (about 10 ms a million series): for
+  // /metrics, not for the hot path.
+  uint64_t MemoryBytes() const;
+
   uint64_t active_series() const {
     return active_series_.load(std::memory_order_relaxed);
   }

@@ -24,6 +24,7 @@ class LabelArena {
       // Rare (a label set over 16 KiB): an allocation of its own, so the
       // current block stays for the small sets that follow.
       large_.push_back(std::make_unique<char[]>(bytes.size()));
+      large_bytes_ += bytes.size();
       std::memcpy(large_.back().get(), bytes.data(), bytes.size());
       return {large_.back().get(), bytes.size()};
     }
@@ -37,11 +38,17 @@ class LabelArena {
     return {out, bytes.size()};
   }
 
+  // Bytes the arena holds (whole blocks, used or not).
+  size_t memory_bytes() const {
+    return blocks_.size() * kBlockBytes + large_bytes_;
+  }
+
  private:
   static constexpr size_t kBlockBytes = 64 << 10;
   std::vector<std::unique_ptr<char[]>> blocks_;  // the last one is current
   size_t used_ = 0;                              // bytes used in it
   std::vector<std::unique_ptr<char[]>> large_;
+  size_t large_bytes_ = 0;  // in large_
 };
 
 }  // namespace promewma::head

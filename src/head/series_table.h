@@ -43,6 +43,8 @@ class SeriesTable {
   }
 
   size_t size() const { return size_; }
+  // Bytes of the index itself (the objects are not the table's).
+  size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
 
  private:
   struct Slot {

@@ -1,8 +1,11 @@
 #include "store/store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -24,14 +27,13 @@ namespace {
 constexpr char kChunksFamily[] = "chunks";
 constexpr char kCheckpointFamily[] = "checkpoint";
 constexpr char kCheckpointMetaKey[] = "checkpoint";
-constexpr size_t kMemtableBudgetBytes = 64 << 20;  // all families together
 // A checkpoint is written in batches of about this size: large enough for
 // few RocksDB writes, small enough not to double the memory of a big head.
 constexpr size_t kCheckpointBatchBytes = 4 << 20;
 constexpr size_t kChunkKeySize = 8 + 8 + 8;
 constexpr size_t kSeriesPrefixSize = 8 + 8;  // bucket + series
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
-constexpr uint8_t kDerivationVersion = 1;
+constexpr uint8_t kDerivationVersion = 2;
 
 // Checkpoint keys: generation, then record number, both big-endian so that
 // a generation's records are one key range in order.
@@ -123,6 +125,8 @@ class Store::Impl {
   }
 
   rocksdb::DB* db_ = nullptr;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* chunks_ = nullptr;
   rocksdb::ColumnFamilyHandle* checkpoint_ = nullptr;
@@ -141,13 +145,34 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // Our logs are for operators; RocksDB's own go to its LOG file in the dir.
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
-  // Memtables are RSS that does not shrink with the series count. RocksDB's
-  // default (64 MiB, two per family, three families) could hold 384 MiB;
-  // everything we write here is read back rarely (chunks, checkpoints),
-  // so small ones flushed early cost little.
-  db_options.db_write_buffer_size = kMemtableBudgetBytes;
+  auto impl = std::make_unique<Impl>();
+  // One bound for all of RocksDB's memory: a single LRU cache of
+  // memtable_bytes + block_cache_bytes. The write buffer manager charges
+  // every memtable to it (the blocks read back are evicted to make room)
+  // and flushes the largest memtable once they reach memtable_bytes, so
+  // memtables never take the cache over that. Without it each family
+  // has its own budget and RocksDB's default (64 MiB, two per family, three
+  // families) could hold 384 MiB. Everything written here is read back
+  // rarely (chunks by remote reads, checkpoints at start), so small
+  // memtables flushed early cost little. Not strict: a read never fails for
+  // want of cache; the block-based tables' own default would be a separate
+  // 8 MiB cache per family.
+  impl->cache_ = rocksdb::NewLRUCache(
+      options.memtable_bytes + options.block_cache_bytes);
+  impl->write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(
+      options.memtable_bytes, impl->cache_);
+  db_options.write_buffer_manager = impl->write_buffers_;
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = impl->cache_;
+  // Index and filter blocks in the cache too, so that open table files
+  // (kept open: max_open_files -1) do not add memory outside the bound as
+  // the data grows; the level-0 ones, read most, stay pinned there.
+  table_options.cache_index_and_filter_blocks = true;
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions family_options;
-  family_options.write_buffer_size = kMemtableBudgetBytes / 3;
+  family_options.table_factory.reset(
+      rocksdb::NewBlockBasedTableFactory(table_options));
+  family_options.write_buffer_size = options.memtable_bytes / 3;
   family_options.max_write_buffer_number = 2;
 
   rocksdb::ColumnFamilyOptions chunk_options = family_options;
@@ -172,7 +197,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {kChunksFamily, chunk_options},
       {kCheckpointFamily, family_options},
   };
-  auto impl = std::make_unique<Impl>();
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, families,
                                         &impl->handles_, &impl->db_);
   if (!s.ok()) {
@@ -430,6 +454,24 @@ Status Store::ReadCheckpoint(
     if (!s.ok()) return s;
   }
   return FromRocks(it->status(), "reading the checkpoint");
+}
+
+StoreMemory Store::Memory() const {
+  StoreMemory m;
+  uint64_t v = 0;
+  if (impl_->db_->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables",
+                                           &v)) {
+    m.memtables = v;
+  }
+  if (impl_->db_->GetAggregatedIntProperty(
+          "rocksdb.estimate-table-readers-mem", &v)) {
+    m.table_readers = v;
+  }
+  // The cache holds the memtables' reservations beside the blocks.
+  const uint64_t cached = impl_->cache_->GetUsage();
+  const uint64_t reserved = impl_->write_buffers_->memory_usage();
+  m.block_cache = cached > reserved ? cached - reserved : 0;
+  return m;
 }
 
 Status Store::DropBucketsBefore(int64_t bucket) {

@@ -10,7 +10,7 @@
 //                  min_time    8 bytes big-endian, sign bit flipped
 //          value = u32 little-endian CRC-32C of the rest of the value
 //                  max_time    8 bytes little-endian
-//                  derivation: u8 version (1), the series' parameters and
+//                  derivation: u8 version (2), the series' parameters and
 //                              its state before the chunk
 //                              (store/record_fields.h)
 //                  XOR chunk   (codec/xor_chunk.h) of the raw samples
@@ -68,6 +68,22 @@ struct StoreOptions {
   std::string dir;
   int64_t chunk_bucket_ms = head::kDefaultChunkBucketMs;
   FaultInjector* faults = nullptr;  // not owned; may be null
+  // RocksDB's memory, both parts in one LRU cache of their sum (see
+  // Store::Open): the memtables of all column families together, charged
+  // to the cache by a write buffer manager, and the table blocks read back
+  // (data, index and filter blocks).
+  size_t memtable_bytes = kDefaultMemtableBytes;
+  size_t block_cache_bytes = kDefaultBlockCacheBytes;
+
+  static constexpr size_t kDefaultMemtableBytes = 64 << 20;
+  static constexpr size_t kDefaultBlockCacheBytes = 8 << 20;
+};
+
+// RocksDB's memory as RocksDB counts it.
+struct StoreMemory {
+  uint64_t memtables = 0;      // all column families' memtables
+  uint64_t block_cache = 0;    // table blocks in the cache (memtables apart)
+  uint64_t table_readers = 0;  // open table files' readers outside the cache
 };
 
 class Store {
@@ -112,6 +128,9 @@ class Store {
                         const std::function<Status(std::string_view)>& visit);
 
   const StoreOptions& options() const { return options_; }
+
+  // What RocksDB holds in memory now.
+  StoreMemory Memory() const;
 
   // Flips one byte of the stored value of every chunk of `series` (tests).
   Status CorruptChunksForTest(uint64_t series, size_t offset);

@@ -142,6 +142,15 @@ size_t WriteBackQueue::HeldByShard(size_t shard) const {
   return shards_[shard]->queue.size() + shards_[shard]->in_flight;
 }
 
+size_t WriteBackQueue::MemoryBytes() const {
+  size_t bytes = 0;
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    bytes += shard->queue.capacity() * sizeof(Entry);
+  }
+  return bytes;
+}
+
 uint64_t WriteBackQueue::AcknowledgedThrough() const {
   std::lock_guard<std::mutex> ack(ack_mu_);
   // Tags increase with each call, so every tag below the oldest outstanding

@@ -155,6 +155,10 @@ class WriteBackQueue {
   // Samples a shard holds, queued and in flight (tests).
   size_t HeldByShard(size_t shard) const;
 
+  // Bytes the shards' queues hold (their rings' slots, used or not; a
+  // ring keeps the largest size it grew to).
+  size_t MemoryBytes() const;
+
   // See the file comment. 0 before anything was acknowledged.
   uint64_t AcknowledgedThrough() const;
 

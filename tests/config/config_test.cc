@@ -18,6 +18,8 @@ using ewma::EstimatorParams;
 using ewma::Output;
 using ewma::OutputBit;
 using ewma::ThresholdBasis;
+using ewma::SpreadKind;
+using ewma::Transform;
 using ParamsEdit = std::function<void(EstimatorParams*)>;
 
 constexpr char kSource[] = "promewma.yml";
@@ -37,6 +39,9 @@ void CheckParamsEqual(const EstimatorParams& got, const EstimatorParams& want) {
   CHECK(got.reset_after_ms == want.reset_after_ms);
   CHECK(got.threshold_basis == want.threshold_basis);
   CHECK(static_cast<int>(got.outputs) == static_cast<int>(want.outputs));
+  CHECK(got.spread == want.spread);
+  CHECK(got.spread_alpha == want.spread_alpha);
+  CHECK(got.transform == want.transform);
 }
 
 EstimatorParams Edited(const ParamsEdit& edit) {
@@ -90,6 +95,9 @@ TEST_CASE("The defaults are the documented ones", "[config]") {
   CHECK(params.threshold_basis == ThresholdBasis::kPrior);
   CHECK(params.outputs ==
         (OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold)));
+  CHECK(params.spread == SpreadKind::kEwmStd);
+  CHECK(params.spread_alpha == 0);
+  CHECK(params.transform == Transform::kNone);
 }
 
 TEST_CASE("Each ewma key sets its parameter", "[config]") {
@@ -119,6 +127,19 @@ TEST_CASE("Each ewma key sets its parameter", "[config]") {
       {"outputs: [ewma, upper_threshold, lower_threshold, stddev, "
        "anomaly_score]",
        [](EstimatorParams* p) { p->outputs = 0x1f; }},
+      {"spread: error_rms",
+       [](EstimatorParams* p) { p->spread = SpreadKind::kErrorRms; }},
+      {"spread: error_mean_abs",
+       [](EstimatorParams* p) { p->spread = SpreadKind::kErrorMeanAbs; }},
+      {"spread: ewm_std",
+       [](EstimatorParams* p) { p->spread = SpreadKind::kEwmStd; }},
+      {"spread_span: 3000",
+       [](EstimatorParams* p) { p->spread_alpha = 2.0 / 3001.0; }},
+      {"spread_alpha: 0.01", [](EstimatorParams* p) { p->spread_alpha = 0.01; }},
+      {"transform: log1p",
+       [](EstimatorParams* p) { p->transform = Transform::kLog1p; }},
+      {"transform: none",
+       [](EstimatorParams* p) { p->transform = Transform::kNone; }},
       {"outputs:\n    - anomaly_score\n    - lower_threshold",
        [](EstimatorParams* p) {
          p->outputs = OutputBit(Output::kAnomalyScore) |
@@ -158,6 +179,17 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("").limits.max_connections == 1024);
     CHECK(MustParse("limits: {max_connections: 4096}\n")
               .limits.max_connections == 4096);
+  }
+  SECTION("memory") {
+    const Config defaults = MustParse("");
+    CHECK(defaults.memory.memtables == 64u << 20);
+    CHECK(defaults.memory.block_cache == 8u << 20);
+    CHECK(defaults.memory.malloc_arenas == 2);
+    const Config set = MustParse(
+        "memory: {memtables: 16MiB, block_cache: 0, malloc_arenas: 0}\n");
+    CHECK(set.memory.memtables == 16u << 20);
+    CHECK(set.memory.block_cache == 0);
+    CHECK(set.memory.malloc_arenas == 0);
   }
   SECTION("retention and checkpoint_interval") {
     Config defaults = MustParse("");
@@ -550,6 +582,14 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "promewma.yml: limits.max_connections: must be in [1, 1000000], got 0"},
       {"limits: {max_connections: many}\n",
        "promewma.yml: limits.max_connections: expected an integer > 0"},
+      {"memory: {memtables: 512KiB}\n",
+       "promewma.yml: memory.memtables: must be at least 1MiB, got 512KiB"},
+      {"memory: {block_cache: lots}\n", "promewma.yml: memory.block_cache: "},
+      {"memory: {malloc_arenas: 65}\n",
+       "promewma.yml: memory.malloc_arenas: must be in [0, 64], got 65"},
+      {"memory: {malloc_arenas: -1}\n",
+       "promewma.yml: memory.malloc_arenas: must be in [0, 64], got -1"},
+      {"memory: {heap: 1GiB}\n", "promewma.yml: memory.heap: unknown key"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
       {"data_dir: [a]\n", "promewma.yml: data_dir: expected a directory path"},
@@ -598,6 +638,16 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "set)"},
       {"ewma: {half_life: 1m, alpha: 0.5}\n",
        "ewma.alpha: set only one of alpha, span, half_life"},
+      {"ewma: {spread: mad}\n",
+       "ewma.spread: must be ewm_std, error_rms or error_mean_abs, got \"mad\""},
+      {"ewma: {spread_span: 0.5}\n", "ewma.spread_span: must be >= 1, got 0.5"},
+      {"ewma: {spread_alpha: 0}\n",
+       "ewma.spread_alpha: must be in (0, 1], got 0"},
+      {"ewma: {spread_alpha: 0.1, spread_span: 30}\n",
+       "ewma.spread_span: set only one of spread_alpha, spread_span "
+       "(spread_alpha is already set)"},
+      {"ewma: {transform: log}\n",
+       "ewma.transform: must be none or log1p, got \"log\""},
       {"ewma: {k: 0}\n", "ewma.k: must be a finite number > 0, got 0"},
       {"ewma: {k: -1}\n", "ewma.k: must be a finite number > 0, got -1"},
       {"ewma: {k: inf}\n", "ewma.k: must be a finite number > 0, got inf"},

@@ -539,3 +539,45 @@ TEST_CASE("stale markers are stored bit-exact in raw and derived series") {
 
 }  // namespace
 }  // namespace promewma::head
+
+namespace promewma::head {
+namespace {
+
+TEST_CASE("the head's memory grows with its series and their head chunks") {
+  Head engine{HeadOptions{}};
+  const uint64_t empty = engine.MemoryBytes();
+  REQUIRE(empty > 0);  // the shards, their label arenas and indexes
+
+  auto batch = [](int first, int count, int samples) {
+    std::vector<testing::TestSeries> series;
+    for (int i = first; i < first + count; ++i) {
+      testing::TestSeries s;
+      s.labels = {{"__name__", "cpu"}, {"instance", "host-" + std::to_string(i)}};
+      for (int j = 0; j < samples; ++j)
+        s.samples.push_back({1000 * j, 0.5 + (i * 31 + j * 7) % 97});
+      series.push_back(std::move(s));
+    }
+    return series;
+  };
+  ApplySeries(engine, batch(0, 1000, 1));
+  const uint64_t thousand = engine.MemoryBytes();
+  ApplySeries(engine, batch(1000, 1000, 1));
+  const uint64_t two_thousand = engine.MemoryBytes();
+  CHECK(thousand > empty);
+  CHECK(two_thousand > thousand);
+  // Each series costs at least its own struct, and not much more at one
+  // sample (the label arenas' and index's growth comes in steps).
+  const uint64_t per_series = (two_thousand - thousand) / 1000;
+  CHECK(per_series >= 64);
+  CHECK(per_series <= 1024);
+
+  // More samples in the same series grow their open head chunks only.
+  std::vector<testing::TestSeries> more = batch(0, 2000, 60);
+  for (testing::TestSeries& s : more) s.samples.erase(s.samples.begin());
+  ApplySeries(engine, more);
+  CHECK(engine.MemoryBytes() > two_thousand);
+  CHECK(engine.active_series() == 2000);
+}
+
+}  // namespace
+}  // namespace promewma::head

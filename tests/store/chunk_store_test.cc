@@ -194,3 +194,53 @@ TEST_CASE("retention drops whole buckets before the one given") {
 
 }  // namespace
 }  // namespace promewma::store
+
+namespace promewma::store {
+namespace {
+
+TEST_CASE("the store's memory shows memtables filling and blocks read back") {
+  TempDir dir;
+  StoreOptions options{dir.path()};
+  options.memtable_bytes = 8 << 20;
+  options.block_cache_bytes = 4 << 20;
+  auto opened = Store::Open(options);
+  REQUIRE(opened.ok());
+  Store& store = **opened;
+  const StoreMemory empty = store.Memory();
+
+  // Chunks of many series go to the memtable first.
+  std::vector<head::SealedChunk> chunks;
+  for (uint64_t series = 1; series <= 2000; ++series) {
+    codec::XorChunkAppender app;
+    for (int i = 0; i < 120; ++i)
+      app.Append(i * 10000, static_cast<double>((series * 7919 + i) % 101));
+    chunks.push_back(head::SealedChunk{series, app.min_time(), app.max_time(),
+                                       std::string(app.bytes()),
+                                       head::ChunkDerivation{}});
+  }
+  REQUIRE(store.WriteChunks(chunks).ok());
+  const StoreMemory written = store.Memory();
+  CHECK(written.memtables > empty.memtables + 200'000);
+
+  // A checkpoint flushes them to a table file: the memtable empties, and
+  // reading the chunks back brings their blocks into the cache.
+  REQUIRE(store
+              .WriteCheckpoint(1,
+                               [](const auto& add) { return add("record"); })
+              .ok());
+  const StoreMemory flushed = store.Memory();
+  CHECK(flushed.memtables < written.memtables);
+  for (uint64_t series = 1; series <= 2000; series += 10) {
+    REQUIRE(store
+                .ReadChunks(series, kRaw, 0, 2'000'000,
+                            [](const ChunkView&) { return Status::Ok(); })
+                .ok());
+  }
+  const StoreMemory read = store.Memory();
+  CHECK(read.block_cache > flushed.block_cache);
+  // Within the bound the options set, the memtables' charge apart.
+  CHECK(read.block_cache <= options.memtable_bytes + options.block_cache_bytes);
+}
+
+}  // namespace
+}  // namespace promewma::store

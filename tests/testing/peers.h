@@ -42,6 +42,7 @@ namespace promewma::testing {
 // Paths of the binaries this build made.
 std::string PromewmaBinary();
 std::string Csv2rwBinary();
+std::string RwbenchBinary();
 
 // ---------------------------------------------------------------------------
 // The Prometheus text exposition format (version 0.0.4), as /metrics and
@@ -117,6 +118,8 @@ class Peer {
   // SIGKILL (a crash); returns the exit status, 128 + SIGKILL.
   int Kill();
   bool running() const { return process_ != nullptr; }
+  // The running process' id. REQUIRES: running().
+  pid_t pid() const { return process_->pid(); }
 
   const std::string& name() const { return spec_.name; }
   int port() const { return port_; }
