@@ -16,6 +16,8 @@ packages=(
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
   # bench.sh reads the kernel's listen-queue overflow counter with nstat
   iproute2
+  # backtest --plot draws with gnuplot
+  gnuplot
   # real peers for the integration tests (victoria-metrics ships vmagent);
   # a test whose peer is missing fails and names the package
   prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager

@@ -222,7 +222,7 @@ void AddTeamsRoute(notify::TeamsRelay* relay, http::Server* server) {
   http::BlockingHandler handler;
   if (relay != nullptr) {
     handler = [relay](const http::BlockingRequest& r) {
-      return relay->Handle(r.path, r.body);
+      return relay->Handle(r.path, r.body, r.received);
     };
   } else {
     handler = [](const http::BlockingRequest&) {

@@ -124,7 +124,7 @@ Result<int64_t> ScalarDurationMs(const YAML::Node& node,
 }
 
 Status ScalarDurationMsInto(const YAML::Node& node, const std::string& path,
-                           int64_t* out) {
+                            int64_t* out) {
   Result<int64_t> ms = ScalarDurationMs(node, path);
   if (!ms.ok()) return ms.status();
   *out = *ms;
@@ -226,6 +226,60 @@ Status ParseThresholdBasis(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+Status ParseSpread(const YAML::Node& node, const std::string& path,
+                   ewma::EstimatorParams* params) {
+  Result<std::string> text =
+      ScalarText(node, path, "ewm_std, error_rms or error_mean_abs");
+  if (!text.ok()) return text.status();
+  if (*text == "ewm_std") {
+    params->spread = ewma::SpreadKind::kEwmStd;
+  } else if (*text == "error_rms") {
+    params->spread = ewma::SpreadKind::kErrorRms;
+  } else if (*text == "error_mean_abs") {
+    params->spread = ewma::SpreadKind::kErrorMeanAbs;
+  } else {
+    return ProblemAt(path, "must be ewm_std, error_rms or error_mean_abs, got " +
+                               QuotedOneLine(*text));
+  }
+  return Status::Ok();
+}
+
+Status ParseSpreadAlpha(const YAML::Node& node, const std::string& path,
+                        ewma::EstimatorParams* params) {
+  Result<double> alpha = ScalarDouble(node, path);
+  if (!alpha.ok()) return alpha.status();
+  if (!(*alpha > 0 && *alpha <= 1)) {
+    return ProblemAt(path, "must be in (0, 1], got " + node.Scalar());
+  }
+  params->spread_alpha = *alpha;
+  return Status::Ok();
+}
+
+Status ParseSpreadSpan(const YAML::Node& node, const std::string& path,
+                       ewma::EstimatorParams* params) {
+  Result<double> span = ScalarDouble(node, path);
+  if (!span.ok()) return span.status();
+  if (!(*span >= 1) || !std::isfinite(*span)) {
+    return ProblemAt(path, "must be >= 1, got " + node.Scalar());
+  }
+  params->spread_alpha = 2.0 / (*span + 1.0);  // as span
+  return Status::Ok();
+}
+
+Status ParseTransform(const YAML::Node& node, const std::string& path,
+                      ewma::EstimatorParams* params) {
+  Result<std::string> text = ScalarText(node, path, "none or log1p");
+  if (!text.ok()) return text.status();
+  if (*text == "none") {
+    params->transform = ewma::Transform::kNone;
+  } else if (*text == "log1p") {
+    params->transform = ewma::Transform::kLog1p;
+  } else {
+    return ProblemAt(path, "must be none or log1p, got " + QuotedOneLine(*text));
+  }
+  return Status::Ok();
+}
+
 std::string OutputNameList() {
   std::string names;
   for (int i = 0; i < ewma::kOutputCount; ++i) {
@@ -271,17 +325,23 @@ struct EstimatorKey {
   std::string_view name;
   Status (*parse)(const YAML::Node&, const std::string&,
                   ewma::EstimatorParams*);
-  bool is_smoothing;  // one of the mutually exclusive alpha/span/half_life
+  // Keys of one group are mutually exclusive: kSmoothing (alpha, span,
+  // half_life), kSpreadSmoothing (spread_alpha, spread_span); kAlone: none.
+  enum Group { kAlone, kSmoothing, kSpreadSmoothing } group;
 };
 constexpr EstimatorKey kEstimatorKeys[] = {
-    {"alpha", ParseAlpha, true},
-    {"span", ParseSpan, true},
-    {"half_life", ParseHalfLife, true},
-    {"k", ParseK, false},
-    {"min_samples", ParseMinSamples, false},
-    {"reset_after", ParseResetAfter, false},
-    {"threshold_basis", ParseThresholdBasis, false},
-    {"outputs", ParseOutputs, false},
+    {"alpha", ParseAlpha, EstimatorKey::kSmoothing},
+    {"span", ParseSpan, EstimatorKey::kSmoothing},
+    {"half_life", ParseHalfLife, EstimatorKey::kSmoothing},
+    {"k", ParseK, EstimatorKey::kAlone},
+    {"min_samples", ParseMinSamples, EstimatorKey::kAlone},
+    {"reset_after", ParseResetAfter, EstimatorKey::kAlone},
+    {"threshold_basis", ParseThresholdBasis, EstimatorKey::kAlone},
+    {"outputs", ParseOutputs, EstimatorKey::kAlone},
+    {"spread", ParseSpread, EstimatorKey::kAlone},
+    {"spread_alpha", ParseSpreadAlpha, EstimatorKey::kSpreadSmoothing},
+    {"spread_span", ParseSpreadSpan, EstimatorKey::kSpreadSmoothing},
+    {"transform", ParseTransform, EstimatorKey::kAlone},
 };
 
 const EstimatorKey* FindEstimatorKey(std::string_view name) {
@@ -298,18 +358,27 @@ Status ApplyEstimatorKeys(const Entries& entries, const std::string& path,
                           std::string_view own_key,
                           ewma::EstimatorParams* params) {
   std::string_view smoothing_key;
+  std::string_view spread_smoothing_key;
   for (const auto& [name, value] : entries) {
     if (!own_key.empty() && name == own_key) continue;
     const std::string key_path = JoinKeyPath(path, name);
     const EstimatorKey* key = FindEstimatorKey(name);
     if (key == nullptr) return ProblemAt(key_path, "unknown key");
-    if (key->is_smoothing) {
+    if (key->group == EstimatorKey::kSmoothing) {
       if (!smoothing_key.empty()) {
         return ProblemAt(key_path, "set only one of alpha, span, half_life (" +
                                        std::string(smoothing_key) +
                                        " is already set)");
       }
       smoothing_key = key->name;
+    }
+    if (key->group == EstimatorKey::kSpreadSmoothing) {
+      if (!spread_smoothing_key.empty()) {
+        return ProblemAt(key_path, "set only one of spread_alpha, spread_span (" +
+                                       std::string(spread_smoothing_key) +
+                                       " is already set)");
+      }
+      spread_smoothing_key = key->name;
     }
     Status status = key->parse(value, key_path, params);
     if (!status.ok()) return status;
@@ -776,7 +845,8 @@ Status ParseTeamsChannelKey(const std::string& name, const YAML::Node& value,
   if (name == "webhook_url_env") {
     return ParseString(value, key, &channel->webhook_url_env);
   }
-  if (name == "webhook_url") return ParseString(value, key, &channel->webhook_url);
+  if (name == "webhook_url")
+    return ParseString(value, key, &channel->webhook_url);
   if (name == "title") {
     Status st = ParseString(value, key, &channel->title);
     if (st.ok() && channel->title.empty()) {
@@ -787,7 +857,8 @@ Status ParseTeamsChannelKey(const std::string& name, const YAML::Node& value,
   if (name == "send_resolved") {
     return ParseBool(value, key, &channel->send_resolved);
   }
-  if (name == "timeout") return ScalarDurationMsInto(value, key, &channel->timeout_ms);
+  if (name == "timeout")
+    return ScalarDurationMsInto(value, key, &channel->timeout_ms);
   return ProblemAt(key, "unknown key");
 }
 
@@ -807,7 +878,8 @@ Status ParseMsTeams(const YAML::Node& node, const std::string& path,
       channels = &value;
       continue;
     }
-    Status st = ParseTeamsChannelKey(name, value, JoinKeyPath(path, name), &top);
+    Status st =
+        ParseTeamsChannelKey(name, value, JoinKeyPath(path, name), &top);
     if (!st.ok()) return st;
   }
   // A channel starts from the section's title, send_resolved and timeout.
@@ -832,17 +904,16 @@ Status ParseMsTeams(const YAML::Node& node, const std::string& path,
                          "channel (/api/v1/notify/msteams); choose another");
       }
       if (!channel_node.IsMap()) {
-        return ProblemAt(channel_path,
-                         "expected a map with a webhook URL, got " +
-                             Describe(channel_node));
+        return ProblemAt(
+            channel_path,
+            "expected a map with a webhook URL, got " + Describe(channel_node));
       }
       Result<Entries> keys = MapEntries(channel_node, channel_path);
       if (!keys.ok()) return keys.status();
       TeamsChannel channel = inherited;
       for (const auto& [name, value] : *keys) {
-        Status st = ParseTeamsChannelKey(name, value,
-                                         JoinKeyPath(channel_path, name),
-                                         &channel);
+        Status st = ParseTeamsChannelKey(
+            name, value, JoinKeyPath(channel_path, name), &channel);
         if (!st.ok()) return st;
       }
       msteams->channels.emplace(channel_name, std::move(channel));
@@ -868,7 +939,8 @@ Status ParseNotify(const YAML::Node& node, Config* config) {
   if (!entries.ok()) return entries.status();
   for (const auto& [name, value] : *entries) {
     const std::string path = JoinKeyPath("notify", name);
-    if (name != "msteams") return ProblemAt(path, "unknown key (msteams is the one receiver)");
+    if (name != "msteams")
+      return ProblemAt(path, "unknown key (msteams is the one receiver)");
     Status st = ParseMsTeams(value, path, &config->notify.msteams.emplace());
     if (!st.ok()) return st;
   }

@@ -13,6 +13,10 @@
 //     reset_after: 1h             # 0 disables resets
 //     threshold_basis: prior      # prior | posterior
 //     outputs: [ewma, upper_threshold]
+//     spread: ewm_std             # ewm_std | error_rms | error_mean_abs
+//     spread_span: 3000           # error spreads: one of spread_alpha |
+//                                 # spread_span (default: the mean's)
+//     transform: none             # none | log1p
 //   rules:                        # the first matching rule applies; with
 //                                 # rules, unmatched series are ignored
 //     - match: 'cpu_utilization{job="batch"}'
@@ -58,9 +62,9 @@
 #include <string_view>
 #include <vector>
 
+#include "config/relay_config.h"
 #include "ewma/estimator_params.h"
 #include "model/matcher.h"
-#include "config/relay_config.h"
 #include "promewma/status.h"
 #include "wal/request_log.h"
 #include "writeback/target_config.h"

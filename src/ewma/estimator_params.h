@@ -39,6 +39,25 @@ enum class ThresholdBasis : uint8_t {
   kPosterior,  // thresholds use the state after x_t
 };
 
+// How the band's spread is estimated (README "The estimator").
+enum class SpreadKind : uint8_t {
+  // pandas' ewm(alpha).std() of the (transformed) inputs, with the mean's
+  // smoothing (default).
+  kEwmStd = 0,
+  // Root of the EW mean of squared one-step errors y_t - m_{t-1}, smoothed
+  // with spread_alpha.
+  kErrorRms = 1,
+  // EW mean of absolute one-step errors, smoothed with spread_alpha.
+  kErrorMeanAbs = 2,
+};
+
+// The transform applied to each input before the estimator sees it; the
+// ewma and thresholds are transformed back, so they stay in input units.
+enum class Transform : uint8_t {
+  kNone = 0,
+  kLog1p = 1,  // y = log1p(x); outputs expm1(...); inputs <= -1 skipped
+};
+
 struct EstimatorParams {
   // Smoothing factor in (0, 1]. Used when half_life_ms == 0.
   // Default span 10 => alpha = 2 / 11.
@@ -55,12 +74,19 @@ struct EstimatorParams {
   int64_t reset_after_ms = 3600 * 1000;
   ThresholdBasis threshold_basis = ThresholdBasis::kPrior;
   OutputMask outputs = kDefaultOutputs;
+  SpreadKind spread = SpreadKind::kEwmStd;
+  // Smoothing factor in (0, 1] of the error spreads (kErrorRms,
+  // kErrorMeanAbs); 0 means the mean's. kEwmStd ignores it.
+  double spread_alpha = 0;
+  Transform transform = Transform::kNone;
 
   // Same outputs for the same inputs.
   bool operator==(const EstimatorParams& o) const {
     return alpha == o.alpha && half_life_ms == o.half_life_ms && k == o.k &&
            min_samples == o.min_samples && reset_after_ms == o.reset_after_ms &&
-           threshold_basis == o.threshold_basis && outputs == o.outputs;
+           threshold_basis == o.threshold_basis && outputs == o.outputs &&
+           spread == o.spread && spread_alpha == o.spread_alpha &&
+           transform == o.transform;
   }
   bool operator!=(const EstimatorParams& o) const { return !(*this == o); }
 };

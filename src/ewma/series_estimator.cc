@@ -21,8 +21,8 @@ struct Basis {
 
 Basis BasisOf(const EstimatorParams& params, const EstimatorState& state) {
   Basis b{state.mean, 0, false};
-  b.usable =
-      state.count >= params.min_samples && EstimatorStddev(state, &b.stddev);
+  b.usable = state.count >= params.min_samples &&
+             EstimatorSpread(params, state, &b.stddev);
   return b;
 }
 
@@ -51,11 +51,13 @@ double StaleMarker() {
   return v;
 }
 
-bool EstimatorStddev(const EstimatorState& state, double* stddev) {
+bool EstimatorSpread(const EstimatorParams& params, const EstimatorState& state,
+                     double* spread) {
   if (state.count < 2) return false;
   double denominator = 1 - state.weight_sq;
   if (!(denominator > 0)) return false;
-  *stddev = std::sqrt(state.spread / denominator);
+  const double mean = state.spread / denominator;
+  *spread = params.spread == SpreadKind::kErrorMeanAbs ? mean : std::sqrt(mean);
   return true;
 }
 
@@ -65,7 +67,10 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
   out->present = 0;
   out->stale = false;
   const bool stale = IsStaleMarker(value);
-  if (!stale && !std::isfinite(value)) return SampleOutcome::kNotFinite;
+  const bool use_log1p = params.transform == Transform::kLog1p;
+  if (!stale && (!std::isfinite(value) || (use_log1p && !(value > -1)))) {
+    return SampleOutcome::kNotFinite;
+  }
   if (timestamp_ms < state->last_timestamp_ms)
     return SampleOutcome::kOutOfOrder;
   if (timestamp_ms == state->last_timestamp_ms) {
@@ -82,6 +87,9 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
     return SampleOutcome::kStale;
   }
 
+  // What the estimator sees; outputs in input units go through Back().
+  const double y = use_log1p ? std::log1p(value) : value;
+  auto Back = [use_log1p](double v) { return use_log1p ? std::expm1(v) : v; };
   const Basis prior = BasisOf(params, *state);
   // Timestamps only move forward, so the gap is never negative; but it can
   // exceed int64 (a sample at -2^62 ms, the next at 2^62), hence unsigned.
@@ -92,7 +100,7 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
       (params.reset_after_ms > 0 &&
        gap_ms > static_cast<uint64_t>(params.reset_after_ms));
   if (restart) {
-    state->mean = value;
+    state->mean = y;
     state->spread = 0;
     state->weight_sq = 1;
     state->count = 1;
@@ -102,20 +110,31 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
       alpha = 1 - std::exp2(-static_cast<double>(gap_ms) /
                             static_cast<double>(params.half_life_ms));
     }
-    const double d = value - state->mean;
+    const double d = y - state->mean;  // the one-step error
     const double keep = 1 - alpha;
     state->mean += alpha * d;
-    state->spread = keep * (state->spread + alpha * d * d);
-    state->weight_sq = keep * keep * state->weight_sq + alpha * alpha;
+    if (params.spread == SpreadKind::kEwmStd) {
+      state->spread = keep * (state->spread + alpha * d * d);
+      state->weight_sq = keep * keep * state->weight_sq + alpha * alpha;
+    } else {
+      const double beta =
+          params.spread_alpha > 0 ? params.spread_alpha : alpha;
+      const double f =
+          params.spread == SpreadKind::kErrorRms ? d * d : std::fabs(d);
+      state->spread = (1 - beta) * state->spread + beta * f;
+      state->weight_sq *= 1 - beta;
+    }
     state->count += 1;
   }
   state->last_sample_ms = timestamp_ms;
 
   const OutputMask wanted = params.outputs;
-  if (wanted & OutputBit(Output::kEwma)) Emit(out, Output::kEwma, state->mean);
+  if (wanted & OutputBit(Output::kEwma)) {
+    Emit(out, Output::kEwma, Back(state->mean));
+  }
   double stddev;
   if ((wanted & OutputBit(Output::kStddev)) &&
-      EstimatorStddev(*state, &stddev)) {
+      EstimatorSpread(params, *state, &stddev)) {
     Emit(out, Output::kStddev, stddev);
   }
   // After a restart there is no prior state to draw a band from.
@@ -124,11 +143,13 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
                    : BasisOf(params, *state);
   if (band.usable) {
     if (wanted & OutputBit(Output::kUpperThreshold))
-      Emit(out, Output::kUpperThreshold, band.mean + params.k * band.stddev);
+      Emit(out, Output::kUpperThreshold,
+           Back(band.mean + params.k * band.stddev));
     if (wanted & OutputBit(Output::kLowerThreshold))
-      Emit(out, Output::kLowerThreshold, band.mean - params.k * band.stddev);
+      Emit(out, Output::kLowerThreshold,
+           Back(band.mean - params.k * band.stddev));
     if (wanted & OutputBit(Output::kAnomalyScore))
-      Emit(out, Output::kAnomalyScore, AnomalyScore(value, band, params.k));
+      Emit(out, Output::kAnomalyScore, AnomalyScore(y, band, params.k));
   }
   return SampleOutcome::kApplied;
 }

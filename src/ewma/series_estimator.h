@@ -22,10 +22,17 @@ inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
 bool IsStaleMarker(double value);
 double StaleMarker();
 
+// With a transform, mean and spread are in transformed units (y = log1p x).
 struct EstimatorState {
-  double mean = 0;       // m
-  double spread = 0;     // S: (1 - W2) times the bias-corrected variance
-  double weight_sq = 0;  // W2: sum of squared normalised weights
+  double mean = 0;  // m
+  // kEwmStd: S, (1 - W2) times the bias-corrected variance.
+  // kErrorRms / kErrorMeanAbs: E, the EW sum beta * sum (1-beta)^i f(e_t-i)
+  // of squared / absolute one-step errors.
+  double spread = 0;
+  // kEwmStd: W2, the sum of squared normalised weights.
+  // kErrorRms / kErrorMeanAbs: P = (1-beta)^(errors seen), so that
+  // E / (1 - P) is the bias-corrected (pandas adjust=True) mean.
+  double weight_sq = 0;
   uint64_t count = 0;    // n; 0 means no state yet
   // Timestamp of the last finite sample: the dt for half_life and
   // reset_after is measured from it.
@@ -65,9 +72,12 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
                               EstimatorState* state, int64_t timestamp_ms,
                               double value, DerivedValues* out);
 
-// Bias-corrected EWMA standard deviation of a state, or false when it is
-// not defined yet (fewer than two samples, or all weight on one sample).
-bool EstimatorStddev(const EstimatorState& state, double* stddev);
+// The band's spread of a state (the `stddev` output): the bias-corrected
+// EWMA standard deviation, or the error RMS / mean absolute error, as
+// params.spread says. False when it is not defined yet (fewer than two
+// samples, or all weight on one sample).
+bool EstimatorSpread(const EstimatorParams& params, const EstimatorState& state,
+                     double* spread);
 
 }  // namespace promewma::ewma
 

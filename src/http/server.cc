@@ -359,7 +359,7 @@ class Server::Impl {
         const std::string_view target = View(req.target());
         r = blocking->handler(BlockingRequest{
             target.substr(0, target.find('?')),
-            View(req[bhttp::field::content_type]), req.body()});
+            View(req[bhttp::field::content_type]), req.body(), start});
       } else {
         r = Dispatch(route, req);
       }
@@ -407,7 +407,8 @@ class Server::Impl {
       case Route::kWriteWrongMethod:
         return ErrorResponse(405, "use POST for /api/v1/write");
       case Route::kPostOnly: {
-        HttpResponse r = ErrorResponse(405, "use POST for " + std::string(path));
+        HttpResponse r =
+            ErrorResponse(405, "use POST for " + std::string(path));
         r.headers.push_back({"Allow", "POST"});
         return r;
       }
@@ -660,10 +661,11 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   // meanwhile: it reads no further request until it has answered.
   void HandOff(Clock::time_point start) {
     net::post(*server_->pool_, [self = shared_from_this(), start] {
-      HttpResponse r =
-          self->server_->Handle(self->route_, self->req_, start, self->blocking_);
-      net::post(self->socket_.get_executor(),
-                [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
+      HttpResponse r = self->server_->Handle(self->route_, self->req_, start,
+                                             self->blocking_);
+      net::post(
+          self->socket_.get_executor(),
+          [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
     });
   }
 

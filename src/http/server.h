@@ -96,6 +96,9 @@ struct BlockingRequest {
   std::string_view path;  // the target without its query
   std::string_view content_type;
   std::string_view body;
+  // When the request had been read: a handler's time budget counts its
+  // wait for a pool thread.
+  std::chrono::steady_clock::time_point received;
 };
 using BlockingHandler = std::function<HttpResponse(const BlockingRequest&)>;
 

@@ -151,7 +151,10 @@ std::string GroupLine(const StringMap& group_labels) {
 json Message(const AlertmanagerPayload& payload, const CardOptions& options,
              const std::vector<json>& alert_items, size_t begin, size_t end,
              const std::string& part, bool last) {
-  const bool firing = payload.status != "resolved";
+  // From the alerts rather than the payload's status, which send_resolved
+  // filtering may have left behind.
+  bool firing = false;
+  for (const Alert& a : payload.alerts) firing |= !a.resolved();
   json header_items = json::array();
   json title = Text(Cut(options.title, kMaxFactBytes));
   title["size"] = "Large";

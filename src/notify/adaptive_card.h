@@ -9,8 +9,8 @@
 //                                 "body": [...], "actions": [...]}}]}
 //
 // The card's body:
-//   - a header container, style "attention" while any alert fires, "good"
-//     once all are resolved: the title, then "FIRING: 2 alerts" (or
+//   - a header container, style "attention" while any of the alerts
+//     fires, "good" once all are resolved: the title, "FIRING: 2 alerts" (or
 //     RESOLVED), the group labels, and "part i of n" when split;
 //   - one container per alert in the same colours: its status and
 //     alertname, the summary and description annotations, a FactSet

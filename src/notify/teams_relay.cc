@@ -102,14 +102,17 @@ TeamsRelay::TeamsRelay(config::MsTeamsConfig config, WorkflowClient* client,
 TeamsRelay::~TeamsRelay() = default;
 
 http::HttpResponse TeamsRelay::Handle(std::string_view path,
-                                      std::string_view body) {
-  std::string_view name;
-  if (path.size() > kTeamsRelayPath.size()) {
-    name = path.substr(kTeamsRelayPath.size() + 1);  // after the '/'
-  }
-  auto it = channels_.find(name);
+                                      std::string_view body,
+                                      Clock::time_point received) {
+  // "/api/v1/notify/msteams" is the default channel (stored under ""),
+  // "/api/v1/notify/msteams/NAME" a named one; "/api/v1/notify/msteams/"
+  // names none.
+  const bool named = path.size() > kTeamsRelayPath.size();
+  const std::string_view name =
+      named ? path.substr(kTeamsRelayPath.size() + 1) : std::string_view();
+  auto it = named && name.empty() ? channels_.end() : channels_.find(name);
   if (it == channels_.end()) {
-    if (name.empty()) {
+    if (!named) {
       return http::ErrorResponse(
           404,
           "no default Teams channel: notify.msteams has no webhook URL of its "
@@ -121,17 +124,17 @@ http::HttpResponse TeamsRelay::Handle(std::string_view path,
                  " (channels: " + ChannelNames(config_) + ")");
   }
   Channel& channel = *it->second;
-  http::HttpResponse r = Deliver(channel, body);
+  http::HttpResponse r = Deliver(channel, body, received);
   metrics_->requests
       .Add({{"channel", channel.label}, {"code", std::to_string(r.status)}})
       .Increment();
   return r;
 }
 
-http::HttpResponse TeamsRelay::Deliver(Channel& channel,
-                                       std::string_view body) {
+http::HttpResponse TeamsRelay::Deliver(Channel& channel, std::string_view body,
+                                       Clock::time_point received) {
   const Clock::time_point deadline =
-      Clock::now() + milliseconds(channel.config.timeout_ms);
+      received + milliseconds(channel.config.timeout_ms);
   if (body.size() > kMaxBodyBytes) {
     return http::ErrorResponse(
         413, "request body over the size limit of " +

@@ -34,6 +34,7 @@
 #ifndef PROMEWMA_NOTIFY_TEAMS_RELAY_H_
 #define PROMEWMA_NOTIFY_TEAMS_RELAY_H_
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,14 +69,18 @@ class TeamsRelay {
   TeamsRelay(const TeamsRelay&) = delete;
   TeamsRelay& operator=(const TeamsRelay&) = delete;
 
-  // Answers one POST to `path` (kTeamsRelayPath or below it) with `body`.
-  http::HttpResponse Handle(std::string_view path, std::string_view body);
+  // Answers one POST to `path` (kTeamsRelayPath or below it) with `body`,
+  // read at `received`: the channel's timeout counts from then.
+  http::HttpResponse Handle(std::string_view path, std::string_view body,
+                            std::chrono::steady_clock::time_point received =
+                                std::chrono::steady_clock::now());
 
  private:
   struct Channel;
   struct Metrics;
 
-  http::HttpResponse Deliver(Channel& channel, std::string_view body);
+  http::HttpResponse Deliver(Channel& channel, std::string_view body,
+                             std::chrono::steady_clock::time_point received);
 
   const config::MsTeamsConfig config_;
   WorkflowClient* const client_;

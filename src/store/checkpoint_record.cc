@@ -7,7 +7,7 @@
 namespace promewma::store {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 
 }  // namespace
 

@@ -25,6 +25,9 @@ void PutParamsFields(std::string* out, const ewma::EstimatorParams& params) {
   PutFixed(out, params.reset_after_ms);
   PutFixed<uint8_t>(out, static_cast<uint8_t>(params.threshold_basis));
   PutFixed<uint8_t>(out, params.outputs);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(params.spread));
+  PutFixed(out, params.spread_alpha);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(params.transform));
 }
 
 std::string_view FieldReader::GetBytes() {
@@ -61,6 +64,15 @@ void FieldReader::GetParams(ewma::EstimatorParams* params) {
   params->threshold_basis = static_cast<ewma::ThresholdBasis>(basis);
   params->outputs = Get<uint8_t>();
   if (params->outputs >> ewma::kOutputCount) ok_ = false;
+  const uint8_t spread = Get<uint8_t>();
+  if (spread > static_cast<uint8_t>(ewma::SpreadKind::kErrorMeanAbs)) {
+    ok_ = false;
+  }
+  params->spread = static_cast<ewma::SpreadKind>(spread);
+  params->spread_alpha = Get<double>();
+  const uint8_t transform = Get<uint8_t>();
+  if (transform > static_cast<uint8_t>(ewma::Transform::kLog1p)) ok_ = false;
+  params->transform = static_cast<ewma::Transform>(transform);
 }
 
 }  // namespace promewma::store

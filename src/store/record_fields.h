@@ -6,7 +6,8 @@
 //   state:  f64 mean, f64 spread, f64 weight_sq, u64 count,
 //           i64 last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits
 //   params: f64 alpha, i64 half_life_ms, f64 k, u32 min_samples,
-//           i64 reset_after_ms, u8 threshold_basis, u8 outputs
+//           i64 reset_after_ms, u8 threshold_basis, u8 outputs,
+//           u8 spread, f64 spread_alpha, u8 transform
 //
 // Thread-safety: a FieldReader is used by one thread; the rest is pure.
 

@@ -33,7 +33,7 @@ constexpr size_t kCheckpointBatchBytes = 4 << 20;
 constexpr size_t kChunkKeySize = 8 + 8 + 8;
 constexpr size_t kSeriesPrefixSize = 8 + 8;  // bucket + series
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
-constexpr uint8_t kDerivationVersion = 1;
+constexpr uint8_t kDerivationVersion = 2;
 
 // Checkpoint keys: generation, then record number, both big-endian so that
 // a generation's records are one key range in order.

@@ -92,6 +92,18 @@ TEST_CASE("a config --check-config refuses stops start-up the same way") {
       {"rules:\n  - match: '{job=node}'\n", "rules[0].match: selector"},
       {"limits: {max_request_bytes: 0}\n",
        "limits.max_request_bytes: must be > 0"},
+      {"notify: {msteams: {webhook_url_file: absent}}\n",
+       "notify.msteams.webhook_url_file: cannot read \"{dir}/absent\": No "
+       "such file or directory"},
+      {"notify: {msteams: {webhook_url_env: PROMEWMA_NO_SUCH_VARIABLE}}\n",
+       "notify.msteams.webhook_url_env: environment variable "
+       "\"PROMEWMA_NO_SUCH_VARIABLE\" is not set"},
+      {"notify: {msteams: {channels: {default: {webhook_url: "
+       "'http://127.0.0.1:9/x'}}}}\n",
+       "notify.msteams.channels.default: the name \"default\" is taken"},
+      {"notify: {msteams: {webhook_url: 'http://127.0.0.1:9/x', timeout: "
+       "12s}}\n",
+       "notify.msteams.timeout: must be > 0 and below Alertmanager's 10s"},
   }));
   TempDir dir;
   dir.WriteFile("not.pem", "not a PEM\n");
@@ -131,10 +143,15 @@ TEST_CASE("a config --check-config passes starts") {
                   "    authorization: {type: Token, credentials_file: token}\n"
                   "  - url: https://127.0.0.1:9/api/v1/write\n"
                   "    tls_config: {server_name: prom.internal, "
-                  "insecure_skip_verify: true, min_version: TLS13}\n"));
+                  "insecure_skip_verify: true, min_version: TLS13}\n"),
+      std::string("notify:\n  msteams:\n    webhook_url_file: teams-url\n"
+                  "    title: Ops\n    timeout: 5s\n    channels:\n"
+                  "      db: {webhook_url: 'https://example.com/w?sig=x', "
+                  "send_resolved: false}\n"));
   TempDir dir;
   dir.WriteFile("password", "pass\n");
   dir.WriteFile("token", "t0ken\n");
+  dir.WriteFile("teams-url", "http://127.0.0.1:9/workflows/x?sig=s\n");
   const std::string config = dir.WriteFile("promewma.yml", yaml);
   INFO(yaml);
 

@@ -18,6 +18,8 @@ using ewma::EstimatorParams;
 using ewma::Output;
 using ewma::OutputBit;
 using ewma::ThresholdBasis;
+using ewma::SpreadKind;
+using ewma::Transform;
 using ParamsEdit = std::function<void(EstimatorParams*)>;
 
 constexpr char kSource[] = "promewma.yml";
@@ -37,6 +39,9 @@ void CheckParamsEqual(const EstimatorParams& got, const EstimatorParams& want) {
   CHECK(got.reset_after_ms == want.reset_after_ms);
   CHECK(got.threshold_basis == want.threshold_basis);
   CHECK(static_cast<int>(got.outputs) == static_cast<int>(want.outputs));
+  CHECK(got.spread == want.spread);
+  CHECK(got.spread_alpha == want.spread_alpha);
+  CHECK(got.transform == want.transform);
 }
 
 EstimatorParams Edited(const ParamsEdit& edit) {
@@ -90,6 +95,9 @@ TEST_CASE("The defaults are the documented ones", "[config]") {
   CHECK(params.threshold_basis == ThresholdBasis::kPrior);
   CHECK(params.outputs ==
         (OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold)));
+  CHECK(params.spread == SpreadKind::kEwmStd);
+  CHECK(params.spread_alpha == 0);
+  CHECK(params.transform == Transform::kNone);
 }
 
 TEST_CASE("Each ewma key sets its parameter", "[config]") {
@@ -119,6 +127,19 @@ TEST_CASE("Each ewma key sets its parameter", "[config]") {
       {"outputs: [ewma, upper_threshold, lower_threshold, stddev, "
        "anomaly_score]",
        [](EstimatorParams* p) { p->outputs = 0x1f; }},
+      {"spread: error_rms",
+       [](EstimatorParams* p) { p->spread = SpreadKind::kErrorRms; }},
+      {"spread: error_mean_abs",
+       [](EstimatorParams* p) { p->spread = SpreadKind::kErrorMeanAbs; }},
+      {"spread: ewm_std",
+       [](EstimatorParams* p) { p->spread = SpreadKind::kEwmStd; }},
+      {"spread_span: 3000",
+       [](EstimatorParams* p) { p->spread_alpha = 2.0 / 3001.0; }},
+      {"spread_alpha: 0.01", [](EstimatorParams* p) { p->spread_alpha = 0.01; }},
+      {"transform: log1p",
+       [](EstimatorParams* p) { p->transform = Transform::kLog1p; }},
+      {"transform: none",
+       [](EstimatorParams* p) { p->transform = Transform::kNone; }},
       {"outputs:\n    - anomaly_score\n    - lower_threshold",
        [](EstimatorParams* p) {
          p->outputs = OutputBit(Output::kAnomalyScore) |
@@ -617,6 +638,16 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "set)"},
       {"ewma: {half_life: 1m, alpha: 0.5}\n",
        "ewma.alpha: set only one of alpha, span, half_life"},
+      {"ewma: {spread: mad}\n",
+       "ewma.spread: must be ewm_std, error_rms or error_mean_abs, got \"mad\""},
+      {"ewma: {spread_span: 0.5}\n", "ewma.spread_span: must be >= 1, got 0.5"},
+      {"ewma: {spread_alpha: 0}\n",
+       "ewma.spread_alpha: must be in (0, 1], got 0"},
+      {"ewma: {spread_alpha: 0.1, spread_span: 30}\n",
+       "ewma.spread_span: set only one of spread_alpha, spread_span "
+       "(spread_alpha is already set)"},
+      {"ewma: {transform: log}\n",
+       "ewma.transform: must be none or log1p, got \"log\""},
       {"ewma: {k: 0}\n", "ewma.k: must be a finite number > 0, got 0"},
       {"ewma: {k: -1}\n", "ewma.k: must be a finite number > 0, got -1"},
       {"ewma: {k: inf}\n", "ewma.k: must be a finite number > 0, got inf"},

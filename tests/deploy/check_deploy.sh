@@ -37,7 +37,8 @@ case "${1:-}" in
     ;;
   check-alertmanager)
     amtool="$(need amtool prometheus-alertmanager)"
-    "$amtool" check-config "$root/deploy/local/alertmanager.yml"
+    "$amtool" check-config "$root/deploy/alertmanager/alertmanager.yml" \
+        "$root/deploy/local/alertmanager.yml"
     ;;
   *)
     echo "usage: $0 check-config|check-rules|test-rules|check-alertmanager" >&2

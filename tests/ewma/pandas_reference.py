@@ -17,6 +17,13 @@ The smoothing is computed by pandas' `Series.ewm(alpha=a, adjust=False)`
 samples between resets. pandas cannot do time-aware smoothing with
 adjust=False, so for --half-life the recursion is evaluated directly from
 its definition with numpy.
+
+--spread error_rms | error_mean_abs: the spread is computed from the
+one-step errors e_j = y_j - mean_{j-1} of each run, as pandas'
+`ewm(alpha=spread_alpha, adjust=True).mean()` of e^2 (then the square
+root) or of |e|. --transform log1p: y = log1p(x) (x <= -1 is not finite),
+ewma and thresholds are expm1 of the estimator's, stddev and score stay in
+log1p units.
 """
 import argparse
 import math
@@ -35,6 +42,10 @@ def parse_args():
     p.add_argument("--reset-after-ms", type=int, required=True)
     p.add_argument("--basis", choices=["prior", "posterior"], required=True)
     p.add_argument("--csv", help="read this CPU history CSV instead of stdin")
+    p.add_argument("--spread", default="ewm_std",
+                   choices=["ewm_std", "error_rms", "error_mean_abs"])
+    p.add_argument("--spread-alpha", type=float)
+    p.add_argument("--transform", default="none", choices=["none", "log1p"])
     return p.parse_args()
 
 
@@ -63,12 +74,13 @@ def read_input():
     return rows
 
 
-def classify(rows):
+def classify(rows, log1p):
     """Applies the ordering rules; returns outcomes and accepted finite rows."""
     outcomes = []
     last_ts, last_value = None, None
     for ts, value in rows:
-        if value in ("nan", "inf", "-inf"):
+        if value in ("nan", "inf", "-inf") or (
+                log1p and value != "stale" and not float(value) > -1):
             outcomes.append("not_finite")
             continue
         if last_ts is not None and ts < last_ts:
@@ -93,8 +105,29 @@ def segments(times, reset_after_ms):
         yield start, len(times)
 
 
+def error_spread(mean, values, args, alpha):
+    """The spread of one segment from its one-step errors (pandas)."""
+    errors = pd.Series(np.asarray(values[1:]) - mean[:-1], dtype="float64")
+    f = errors ** 2 if args.spread == "error_rms" else errors.abs()
+    beta = args.spread_alpha if args.spread_alpha else alpha
+    spread = f.ewm(alpha=beta, adjust=True).mean().to_numpy()
+    if args.spread == "error_rms":
+        spread = np.sqrt(spread)
+    return np.concatenate([[np.nan], spread])
+
+
 def smooth(times, values, args):
     """Returns (mean, std) arrays for one segment."""
+    mean, std = smooth_mean_std(times, values, args)
+    if args.spread != "ewm_std":
+        if args.half_life_ms is not None and not args.spread_alpha:
+            raise SystemExit("error spreads with half_life need --spread-alpha")
+        std = error_spread(mean, values, args, args.alpha)
+    return mean, std
+
+
+def smooth_mean_std(times, values, args):
+    """pandas' ewm mean and std (or the half_life recursion)."""
     if args.half_life_ms is None:
         s = pd.Series(values, dtype="float64")
         ewm = s.ewm(alpha=args.alpha, adjust=False)
@@ -121,10 +154,14 @@ def fmt(x):
 def main():
     args = parse_args()
     rows = read_csv(args.csv) if args.csv else read_input()
-    outcomes = classify(rows)
+    log1p = args.transform == "log1p"
+    outcomes = classify(rows, log1p)
     applied = [i for i, o in enumerate(outcomes) if o == "applied"]
     times = [rows[i][0] for i in applied]
     values = [float(rows[i][1]) for i in applied]
+    if log1p:
+        values = [math.log1p(v) for v in values]
+    back = math.expm1 if log1p else (lambda v: v)
     result = {}
     for lo, hi in segments(times, args.reset_after_ms):
         mean, std = smooth(times[lo:hi], values[lo:hi], args)
@@ -141,10 +178,10 @@ def main():
             upper = lower = score = None
             if band is not None:
                 bm, bs = band
-                upper, lower = bm + args.k * bs, bm - args.k * bs
+                upper, lower = back(bm + args.k * bs), back(bm - args.k * bs)
                 width, dist = args.k * bs, abs(x - bm)
                 score = (0.0 if dist == 0 else math.inf) if width == 0 else dist / width
-            result[applied[lo + j]] = (mean[j], sd, upper, lower, score)
+            result[applied[lo + j]] = (back(mean[j]), sd, upper, lower, score)
     out = []
     for i, outcome in enumerate(outcomes):
         fields = result.get(i, (None,) * 5)

@@ -220,5 +220,36 @@ TEST_CASE("engine matches the reference recursion: half_life 2m") {
                        3);
 }
 
+TEST_CASE("engine matches pandas: error_mean_abs spread with its own span, "
+          "log1p transform") {
+  EstimatorParams p = AllOutputs();
+  p.spread = SpreadKind::kErrorMeanAbs;
+  p.spread_alpha = 2.0 / 301.0;
+  p.transform = Transform::kLog1p;
+  p.k = 6.25;
+  CompareWithReference(p,
+                       "--alpha 0.18181818181818182 --k 6.25 --min-samples 10 "
+                       "--reset-after-ms 3600000 --basis prior "
+                       "--spread error_mean_abs "
+                       "--spread-alpha 0.006644518272425249 "
+                       "--transform log1p",
+                       4);
+}
+
+TEST_CASE("engine matches pandas: error_rms spread with the mean's alpha, "
+          "posterior basis") {
+  EstimatorParams p = AllOutputs();
+  p.alpha = 0.3;
+  p.spread = SpreadKind::kErrorRms;
+  p.k = 4.5;
+  p.min_samples = 5;
+  p.threshold_basis = ThresholdBasis::kPosterior;
+  CompareWithReference(p,
+                       "--alpha 0.3 --k 4.5 --min-samples 5 "
+                       "--reset-after-ms 3600000 --basis posterior "
+                       "--spread error_rms",
+                       5);
+}
+
 }  // namespace
 }  // namespace promewma::ewma

@@ -142,8 +142,9 @@ TEST_CASE("A firing alert's card holds its facts, texts and links",
 
 TEST_CASE("A resolved alert is green with its end time and no silence link",
           "[notify]") {
-  std::vector<std::string> messages = BuildTeamsMessages(
-      MakePayload({MakeAlert("resolved", "web-1:9100")}), CardOptions());
+  AlertmanagerPayload p = MakePayload({MakeAlert("resolved", "web-1:9100")});
+  p.status = "firing";  // the colour follows the alerts
+  std::vector<std::string> messages = BuildTeamsMessages(p, CardOptions());
   REQUIRE(messages.size() == 1);
   json card = CardOf(messages[0]);
   CHECK(card["body"][0]["style"] == "good");

@@ -13,6 +13,7 @@ namespace promewma::notify {
 namespace {
 
 using std::chrono::milliseconds;
+using namespace std::chrono_literals;
 
 // Records what it is asked to post and answers with `outcome`.
 class FakeClient : public WorkflowClient {
@@ -111,6 +112,8 @@ TEST_CASE("The relay refuses unknown channels and bad payloads without sending",
           {"/api/v1/notify/msteams/nope", "{}", 404,
            "no Teams channel named \"nope\" (channels: ops)"},
           {"/api/v1/notify/msteams/ops/x", "{}", 404, "no Teams channel named"},
+          {"/api/v1/notify/msteams/", "{}", 404,
+           "no Teams channel named \"\" (channels: ops)"},
           {"/api/v1/notify/msteams", "{", 400,
            "bad Alertmanager payload: not valid JSON"},
           {"/api/v1/notify/msteams/ops",
@@ -207,6 +210,22 @@ TEST_CASE(
   CHECK(r.status == 502);
   CHECK(client.posts.size() == parts + 1);
   CHECK_THAT(r.body, Catch::Contains("message 1 of " + std::to_string(parts)));
+}
+
+TEST_CASE("The timeout counts from when the request was read", "[notify]") {
+  prometheus::Registry registry;
+  FakeClient client;
+  TeamsRelay relay(TwoChannels(), &client, registry);  // default: 3 s
+  const auto now = std::chrono::steady_clock::now();
+  http::HttpResponse r =
+      relay.Handle("/api/v1/notify/msteams", Payload({"firing"}), now - 4s);
+  CHECK(r.status == 504);
+  CHECK_THAT(r.body, Catch::Contains("3000ms timeout ran out"));
+  CHECK(client.posts.empty());
+  r = relay.Handle("/api/v1/notify/msteams", Payload({"firing"}), now - 1s);
+  CHECK(r.status == 200);
+  REQUIRE(client.budgets.size() == 1);
+  CHECK(client.budgets[0] <= 2000ms);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cerrno>
@@ -306,7 +307,12 @@ void Peer::Start() {
   // The port it bound: its one listening TCP socket.
   while (true) {
     if (process_->Wait(0ms) >= 0) fail("exited during start-up");
-    const std::vector<int> ports = ListeningTcpPorts(process_->pid());
+    // Until it execs, the child shares the test's own sockets (a sink
+    // the test serves): those are not the peer's.
+    std::vector<int> ports = ListeningTcpPorts(process_->pid());
+    for (int own : ListeningTcpPorts(::getpid())) {
+      ports.erase(std::remove(ports.begin(), ports.end(), own), ports.end());
+    }
     if (ports.size() > 1) {
       fail("listens on " + std::to_string(ports.size()) +
            " TCP ports; the fixture expects one");
