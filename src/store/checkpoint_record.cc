@@ -39,7 +39,9 @@ Status DecodeCheckpointRecord(std::string_view record,
   }
   FieldReader r(body);
   const uint8_t version = r.Get<uint8_t>();
-  if (version != kVersion) {
+  // Version 1 (no spread or transform fields) is still read: a data
+  // directory outlives the build that wrote it.
+  if (version != kVersion && version != 1) {
     return Status::Corruption("checkpoint record of an unknown version " +
                               std::to_string(version));
   }
@@ -50,7 +52,7 @@ Status DecodeCheckpointRecord(std::string_view record,
   const uint8_t stale = r.Get<uint8_t>();
   s->latest.stale = stale == 1;
   for (double& v : s->latest.value) v = r.Get<double>();
-  r.GetParams(&s->params);
+  r.GetParams(&s->params, version);
   r.GetState(&s->head_start);
   s->head.assign(r.GetBytes());
   // A value no writer produces: a record that still passed its checksum

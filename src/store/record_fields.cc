@@ -51,7 +51,7 @@ void FieldReader::GetState(ewma::EstimatorState* state) {
   state->last_value_bits = Get<uint64_t>();
 }
 
-void FieldReader::GetParams(ewma::EstimatorParams* params) {
+void FieldReader::GetParams(ewma::EstimatorParams* params, int version) {
   params->alpha = Get<double>();
   params->half_life_ms = Get<int64_t>();
   params->k = Get<double>();
@@ -64,6 +64,13 @@ void FieldReader::GetParams(ewma::EstimatorParams* params) {
   params->threshold_basis = static_cast<ewma::ThresholdBasis>(basis);
   params->outputs = Get<uint8_t>();
   if (params->outputs >> ewma::kOutputCount) ok_ = false;
+  if (version < 2) {
+    const ewma::EstimatorParams defaults;
+    params->spread = defaults.spread;
+    params->spread_alpha = defaults.spread_alpha;
+    params->transform = defaults.transform;
+    return;
+  }
   const uint8_t spread = Get<uint8_t>();
   if (spread > static_cast<uint8_t>(ewma::SpreadKind::kErrorMeanAbs)) {
     ok_ = false;

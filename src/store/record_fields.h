@@ -46,7 +46,9 @@ class FieldReader {
   }
   std::string_view GetBytes();
   void GetState(ewma::EstimatorState* state);
-  void GetParams(ewma::EstimatorParams* params);
+  // `version` 1 records predate the spread and transform fields: they
+  // read as the defaults, which is what those records were derived with.
+  void GetParams(ewma::EstimatorParams* params, int version);
 
   bool ok() const { return ok_; }
   bool done() const { return in_.empty(); }

@@ -71,8 +71,10 @@ void EncodeDerivation(const head::ChunkDerivation& d, std::string* out) {
 // Decodes the derivation at the front of *value and drops it from there.
 bool DecodeDerivation(std::string_view* value, head::ChunkDerivation* d) {
   FieldReader r(*value);
-  if (r.Get<uint8_t>() != kDerivationVersion) return false;
-  r.GetParams(&d->params);
+  // Version 1 predates the spread and transform fields.
+  const uint8_t version = r.Get<uint8_t>();
+  if (version != kDerivationVersion && version != 1) return false;
+  r.GetParams(&d->params, version);
   r.GetState(&d->start);
   if (!r.ok()) return false;
   *value = r.rest();

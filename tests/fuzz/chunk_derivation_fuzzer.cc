@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   promewma::store::FieldReader fields(
       std::string_view(reinterpret_cast<const char*>(data), size));
   ChunkDerivation derivation;
-  fields.GetParams(&derivation.params);
+  fields.GetParams(&derivation.params, 2);
   fields.GetState(&derivation.start);
   if (!fields.ok()) return 0;
   const std::string_view raw = fields.rest();

@@ -64,6 +64,28 @@ TEST_CASE("a checkpoint record reads back as written") {
   REQUIRE(out.head.empty());
 }
 
+TEST_CASE("a version 1 checkpoint record, before spread and transform, reads with their defaults") {
+  head::SeriesSnapshot in = SampleSnapshot();
+  std::string v2;
+  EncodeCheckpointRecord(in, &v2);
+  // Version 1 is version 2 without the u8 spread, f64 spread_alpha and u8
+  // transform that end the params.
+  const size_t params_end = 1 + 4 + in.labels.size() + 7 * 8  // state
+                            + 8 + 1 + 1 + 5 * 8               // latest
+                            + 8 + 8 + 8 + 4 + 8 + 1 + 1;      // params
+  std::string v1 = v2.substr(0, v2.size() - 4);
+  v1.erase(params_end, 1 + 8 + 1);
+  v1[0] = 1;
+  PutFixed<uint32_t>(&v1, codec::Crc32c(v1));
+  head::SeriesSnapshot out;
+  out.params.spread = ewma::SpreadKind::kErrorRms;  // overwritten
+  out.params.transform = ewma::Transform::kLog1p;
+  REQUIRE(DecodeCheckpointRecord(v1, &out).ok());
+  REQUIRE(out.params == in.params);
+  REQUIRE(out.head_start.mean == in.head_start.mean);
+  REQUIRE(out.head == in.head);
+}
+
 TEST_CASE("a checkpoint record of an unknown version is refused") {
   std::string r;
   PutFixed<uint8_t>(&r, 9);
