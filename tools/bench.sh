@@ -12,10 +12,20 @@
 #                own, timed until the derived backlog is delivered. Each
 #                round starts on a nearly idle machine, and a server's CPU
 #                is read once its own background work has settled too.
-#   2. memory    MEM_SERIES new series x MEM_SAMPLES samples into fresh
-#                servers; RSS growth per active series.
-#   3. restart   promewma from (2): SIGKILL and restart (the whole request
-#                log replays), then SIGTERM (checkpoint) and restart.
+#   2. memory    steady state, the way users live with it: the same series
+#                get one more hour of 10-second samples per round (rwbench
+#                write, 500 samples/request, 2 connections). RSS and
+#                anonymous memory after each round, for STEADY_SERIES
+#                (10000) series over STEADY_ROUNDS (12) rounds into
+#                promewma, VictoriaMetrics and Prometheus, and for
+#                STEADY_LARGE_SERIES (100000) over STEADY_LARGE_ROUNDS (3)
+#                into promewma and VictoriaMetrics; then promewma with
+#                write-back into a VictoriaMetrics of its own while remote
+#                reads of the last hour run. Markdown tables, and a PNG plot
+#                (gnuplot) in $BENCH_OUT (default build/bench).
+#   3. restart   MEM_SERIES new series x MEM_SAMPLES samples into a fresh
+#                promewma: SIGKILL and restart (the whole request log
+#                replays), then SIGTERM (checkpoint) and restart.
 #   4. read      1,000 series x 1 h at 10 s; one query for all of them,
 #                READ_REPEAT times, promewma against Prometheus.
 #   5. csv2rw    a CSV_ROWS-row CSV in NAB's format, parsed, encoded and
@@ -31,6 +41,7 @@
 #
 #   tools/bench.sh
 #   MEM_SERIES=200000 INGEST_REPEAT=5 tools/bench.sh
+#   PHASES=memory tools/bench.sh          # about 25 min on 2 cores
 #   PHASES="ingest read" tools/bench.sh
 #   PHASES=connections tools/bench.sh
 #
@@ -48,6 +59,11 @@ read_repeat="${READ_REPEAT:-20}"
 csv_rows="${CSV_ROWS:-5000000}"
 sweep_connections="${SWEEP_CONNECTIONS:-2 32 128 512}"
 sweep_samples="${SWEEP_SAMPLES:-4000000}"
+steady_series="${STEADY_SERIES:-10000}"
+steady_rounds="${STEADY_ROUNDS:-12}"
+steady_large_series="${STEADY_LARGE_SERIES:-100000}"
+steady_large_rounds="${STEADY_LARGE_ROUNDS:-3}"
+bench_out="${BENCH_OUT:-build/bench}"
 phases="${PHASES:-ingest memory restart read csv2rw connections}"
 
 tools/bootstrap.sh
@@ -76,6 +92,7 @@ wait_ready() {  # url, name
   exit 1
 }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/^Anonymous/{print $2}' "/proc/$1/smaps_rollup"; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 # Microseconds of CPU per sample: cpu_us_per_sample BEFORE AFTER SAMPLES
@@ -239,66 +256,166 @@ if has_phase ingest; then
     "$(ratio "$(median <<<"${cpus[writeback]}")" "$(median <<<"${cpus[victoriametrics]}")")"
 fi
 
-if has_phase memory || has_phase restart; then
+if has_phase memory; then
+  mkdir -p "$bench_out"
+  # One server alone on the machine per run, fresh, with its defaults
+  # (promewma: checkpoint_interval 5m, store on). Each round sends the next
+  # hour of 10-second samples of the same series; the hours end before now.
+  # steady_run NAME SERIES ROUNDS [promewma args...]: appends
+  # "NAME SERIES ROUND RSS_KB ANON_KB" lines to $bench_out/memory.dat.
+  steady_run() {
+    local name=$1 series=$2 rounds=$3; shift 3
+    local dir="$work/steady-$name-$series" port pid url first_ms
+    mkdir -p "$dir"
+    port=$(free_port)
+    case "$name" in
+      promewma*)
+        build/bin/promewma --listen "127.0.0.1:$port" --data-dir "$dir/data" \
+          --log-level warn "$@" 2>>"$dir/promewma.log" &
+        pid=$!; pids+=("$pid")
+        wait_ready "http://127.0.0.1:$port/-/ready" promewma ;;
+      victoriametrics)
+        victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr="127.0.0.1:$port" \
+          -loggerLevel=WARN -retentionPeriod=1y >"$dir/vm.log" 2>&1 &
+        pid=$!; pids+=("$pid")
+        wait_ready "http://127.0.0.1:$port/health" victoria-metrics ;;
+      prometheus)
+        printf 'global:\n  scrape_interval: 1m\n' >"$dir/prometheus.yml"
+        prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
+          --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
+          --log.level=warn 2>"$dir/prometheus.log" &
+        pid=$!; pids+=("$pid")
+        wait_ready "http://127.0.0.1:$port/-/ready" prometheus ;;
+    esac
+    url="http://127.0.0.1:$port/api/v1/write"
+    first_ms=$(( (now_ms / 3600000 - rounds - 1) * 3600000 ))
+    for r in $(seq 1 "$rounds"); do
+      local from=$(( first_ms + (r - 1) * 3600000 )) reader=""
+      if [ -n "${STEADY_READS:-}" ]; then
+        # Remote reads of the hour before this one, all through the round.
+        ( while :; do
+            build/bin/rwbench read --url "http://127.0.0.1:$port/api/v1/read" \
+              --start-ms $(( from - 3600000 )) --end-ms "$from" --repeat 1 >/dev/null 2>&1 || true
+          done ) &
+        reader=$!
+      fi
+      out=$(build/bin/rwbench write --url "$url" --series "$series" --samples 360 \
+        --step-ms 10000 --batch-size 500 --connections 2 --start-ms "$from")
+      if [ -n "$reader" ]; then kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null || true; fi
+      sleep 1
+      echo "$name $series $r $(rss_kb "$pid") $(anon_kb "$pid")" >>"$bench_out/memory.dat"
+      echo "$name, $series series, round $r: RSS $(rss_kb "$pid") kB, anonymous $(anon_kb "$pid") kB; ${out##*: }"
+    done
+    if [[ "$name" == promewma* ]]; then
+      curl -fs "http://127.0.0.1:$port/metrics" | grep '^promewma_memory_bytes' |
+        sed "s/^/$name $series: /"
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    settle
+  }
+  : >"$bench_out/memory.dat"
+  echo
+  for server in promewma victoriametrics prometheus; do
+    steady_run "$server" "$steady_series" "$steady_rounds"
+  done
+  # Write-back into a VictoriaMetrics of its own, with remote reads.
+  wb_vm_port=$(free_port)
+  victoria-metrics -storageDataPath="$work/steady-wb-vm" -httpListenAddr="127.0.0.1:$wb_vm_port" \
+    -loggerLevel=WARN -retentionPeriod=1y >"$work/steady-wb-vm.log" 2>&1 &
+  wb_vm_pid=$!; pids+=("$wb_vm_pid")
+  wait_ready "http://127.0.0.1:$wb_vm_port/health" victoria-metrics
+  STEADY_READS=1 steady_run promewma-writeback "$steady_series" "$steady_rounds" \
+    --write-back-url "http://127.0.0.1:$wb_vm_port/api/v1/write"
+  kill "$wb_vm_pid" 2>/dev/null || true; wait "$wb_vm_pid" 2>/dev/null || true
+  for server in promewma victoriametrics; do
+    steady_run "$server" "$steady_large_series" "$steady_large_rounds"
+  done
+
+  # The tables: one column per server, RSS (anonymous) in MB per round.
+  steady_table() {  # series, rounds, servers...
+    local series=$1 rounds=$2; shift 2
+    printf '\n| %s series: round (hours of data) |' "$series"
+    for s in "$@"; do printf ' %s RSS (anon) MB |' "$s"; done
+    printf '\n|---|'; for _ in "$@"; do printf -- '---|'; done; printf '\n'
+    for r in $(seq 1 "$rounds"); do
+      printf '| %s |' "$r"
+      for s in "$@"; do
+        awk -v s="$s" -v n="$series" -v r="$r" \
+          '$1==s && $2==n && $3==r {printf " %.0f (%.0f) |", $4/1024, $5/1024}' "$bench_out/memory.dat"
+      done
+      printf '\n'
+    done
+  }
+  steady_table "$steady_series" "$steady_rounds" promewma promewma-writeback victoriametrics prometheus
+  steady_table "$steady_large_series" "$steady_large_rounds" promewma victoriametrics
+
+  # The plot: RSS over rounds, with promewma's documented bound marked:
+  # the fixed part (memory.memtables + memory.block_cache, 72 MiB by
+  # default) and that plus 1 KiB per series.
+  fixed_mb=72
+  gnuplot <<GP
+set terminal pngcairo size 1000,700 font ",11"
+set output "$bench_out/memory.png"
+set title "RSS: the same series, one more hour of 10-second samples per round"
+set xlabel "round (hours of data)"
+set ylabel "RSS, MiB"
+set key below vertical maxrows 5
+set grid
+set yrange [0:*]
+f(s, n) = sprintf("< awk '\$1==\"%s\" && \$2==%d {print \$3, \$4/1024}' $bench_out/memory.dat", s, n)
+plot f("promewma", $steady_series) with linespoints lw 2 title "promewma, $steady_series series", \
+     f("promewma-writeback", $steady_series) with linespoints title "promewma + write-back + remote reads, $steady_series", \
+     f("victoriametrics", $steady_series) with linespoints title "VictoriaMetrics 1.79, $steady_series", \
+     f("prometheus", $steady_series) with linespoints title "Prometheus 2.42, $steady_series", \
+     f("promewma", $steady_large_series) with linespoints lw 2 title "promewma, $steady_large_series series", \
+     f("victoriametrics", $steady_large_series) with linespoints title "VictoriaMetrics 1.79, $steady_large_series", \
+     $fixed_mb with lines dt 2 lc rgb "gray40" title "promewma fixed part (memtables + block cache)", \
+     $fixed_mb + $steady_series / 1024.0 with lines dt 3 lc rgb "gray40" title "fixed + 1 KiB x $steady_series series", \
+     $fixed_mb + $steady_large_series / 1024.0 with lines dt 4 lc rgb "gray20" title "fixed + 1 KiB x $steady_large_series series"
+GP
+  echo
+  echo "plot: $bench_out/memory.png (data: $bench_out/memory.dat)"
+fi
+
+if has_phase restart; then
   echo
   echo "generating $mem_series new series x $mem_samples samples..."
   build/bin/rwbench generate --out "$work/memory" --series "$mem_series" \
     --samples "$mem_samples" --step-ms 15000 \
     --start-ms $(( now_ms - 3600 * 1000 )) --batch-size 500 --connections 2
-  start_servers memory
-  declare -A per_series
-  for server in promewma victoriametrics prometheus; do
-    pid=$(pid_of "$server")
-    before=$(rss_kb "$pid")
-    out=$(build/bin/rwbench write --url "$(write_url "$server")" --in "$work/memory")
-    echo "$server: $out"
-    sleep 2  # let background work (Go GC, flushes) settle a little
-    after=$(rss_kb "$pid")
-    per_series[$server]=$(( (after - before) * 1024 / mem_series ))
-    echo "$server: RSS $before kB -> $after kB"
-  done
-  if has_phase memory; then
-    printf '\n| RSS growth per active series (%s new series x %s samples) | bytes | vs promewma |\n|---|---|---|\n' \
-      "$mem_series" "$mem_samples"
-    for server in promewma victoriametrics prometheus; do
-      printf '| %s | %s | %sx |\n' "$server" "${per_series[$server]}" \
-        "$(ratio "${per_series[$server]}" "${per_series[promewma]}")"
-    done
-  fi
-  kill "$prom_pid" "$vm_pid" 2>/dev/null || true
-  wait "$prom_pid" "$vm_pid" 2>/dev/null || true
-
-  if has_phase restart; then
-    dir="$work/memory"
-    # Not run in $(...): the server would hold the substitution's pipe open.
-    restart_promewma() {  # sets pw_pid, and ready_s to the seconds to ready
-      local start
-      start=$(date +%s.%N)
-      build/bin/promewma --listen "127.0.0.1:$pw_port" --data-dir "$dir/promewma" \
-        --log-level info 2>>"$dir/promewma.log" &
-      pw_pid=$!; pids+=("$pw_pid")
-      wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
-      ready_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
-    }
-    kill -KILL "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
-    restart_promewma
-    replay_s=$ready_s
+  dir="$work/memory"
+  mkdir -p "$dir"
+  pw_port=$(free_port)
+  # Not run in $(...): the server would hold the substitution's pipe open.
+  restart_promewma() {  # sets pw_pid, and ready_s to the seconds to ready
+    local start
     start=$(date +%s.%N)
-    kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
-    checkpoint_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
-    checkpoint_mb=$(grep 'checkpoint:' "$dir/promewma.log" | tail -1 |
-      sed -E 's/.* ([0-9]+) bytes.*/\1/' | awk '{printf "%.0f", $1/1048576}')
-    restart_promewma
-    restore_s=$ready_s
-    kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
-    printf '\n| promewma restart, %s series | seconds |\n|---|---|\n' "$mem_series"
-    printf '| SIGKILL, then start: replay of the whole request log (%s samples) to ready | %s |\n' \
-      "$(( mem_series * mem_samples ))" "$replay_s"
-    printf '| SIGTERM: checkpoint (%s MB) and exit | %s |\n' "$checkpoint_mb" "$checkpoint_s"
-    printf '| start from the checkpoint to ready | %s |\n' "$restore_s"
-  else
-    kill "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
-  fi
+    build/bin/promewma --listen "127.0.0.1:$pw_port" --data-dir "$dir/promewma" \
+      --log-level info 2>>"$dir/promewma.log" &
+    pw_pid=$!; pids+=("$pw_pid")
+    wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
+    ready_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
+  }
+  restart_promewma
+  out=$(build/bin/rwbench write --url "$(write_url promewma)" --in "$work/memory")
+  echo "promewma: $out"
+  kill -KILL "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+  restart_promewma
+  replay_s=$ready_s
+  start=$(date +%s.%N)
+  kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+  checkpoint_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
+  checkpoint_mb=$(grep 'checkpoint:' "$dir/promewma.log" | tail -1 |
+    sed -E 's/.* ([0-9]+) bytes.*/\1/' | awk '{printf "%.0f", $1/1048576}')
+  restart_promewma
+  restore_s=$ready_s
+  kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
+  printf '\n| promewma restart, %s series | seconds |\n|---|---|\n' "$mem_series"
+  printf '| SIGKILL, then start: replay of the whole request log (%s samples) to ready | %s |\n' \
+    "$(( mem_series * mem_samples ))" "$replay_s"
+  printf '| SIGTERM: checkpoint (%s MB) and exit | %s |\n' "$checkpoint_mb" "$checkpoint_s"
+  printf '| start from the checkpoint to ready | %s |\n' "$restore_s"
 fi
 
 if has_phase read; then
