@@ -118,40 +118,19 @@ std::map<std::string, double> Query(int port, const std::string& query,
 std::string PrometheusConfig(const testing::Peer& node,
                              const testing::Peer& promewma,
                              const std::string& alertmanager_address) {
-  std::string config = R"(
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [promewma.rules.yml]
-storage:
-  tsdb:
-    out_of_order_time_window: 1h
-scrape_configs:
-  - job_name: node
-    static_configs:
-      - targets: [")" + node.address() + R"("]
-  - job_name: promewma
-    static_configs:
-      - targets: [")" + promewma.address() + R"("]
-remote_write:
-  - url: )" + promewma.url() + R"(/api/v1/write
-    queue_config:
-      batch_send_deadline: 500ms
-      min_backoff: 100ms
-    write_relabel_configs:
-      - source_labels: [__name__]
-        regex: instance:node_cpu_utilisation_percent:rate5m
-        action: keep
-)";
+  testing::NodeToPromewmaConfig config;
+  config.queue_config = "{batch_send_deadline: 500ms, min_backoff: 100ms}";
+  config.keep = kCpu;
+  config.extra_jobs = {{"promewma", promewma.address()}};
+  config.extra =
+      "rule_files: [promewma.rules.yml]\n"
+      "storage:\n  tsdb:\n    out_of_order_time_window: 1h\n";
   if (!alertmanager_address.empty()) {
-    config += R"(
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: [")" + alertmanager_address + R"("]
-)";
+    config.extra += "alerting:\n  alertmanagers:\n    - static_configs:\n"
+                    "        - targets: [\"" +
+                    alertmanager_address + "\"]\n";
   }
-  return config;
+  return testing::PrometheusConfig(node, promewma, config);
 }
 
 TEST_CASE("node_exporter's CPU, recorded by the shipped rule, reaches "

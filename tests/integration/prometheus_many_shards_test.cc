@@ -32,21 +32,12 @@ TEST_CASE("Prometheus 2.42 with 64 remote-write shards: no sample failed or retr
   auto node = testing::StartNodeExporter();
   auto promewma = testing::StartPromewma();
   // Small batches sent every second: many requests on all 64 connections.
-  auto prometheus = testing::StartPrometheus(R"(
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: node
-    static_configs:
-      - targets: [")" + node->address() + R"("]
-remote_write:
-  - url: )" + promewma->url() + R"(/api/v1/write
-    queue_config:
-      min_shards: 64
-      max_shards: 64
-      max_samples_per_send: 100
-      batch_send_deadline: 1s
-)");
+  testing::NodeToPromewmaConfig config;
+  config.queue_config =
+      "{min_shards: 64, max_shards: 64, max_samples_per_send: 100, "
+      "batch_send_deadline: 1s}";
+  auto prometheus =
+      testing::StartPrometheus(testing::PrometheusConfig(*node, *promewma, config));
   // Until 64 shards have sent for a while: 1,000 accepted requests, about
   // 16 per shard.
   std::vector<ExposedSample> prom, pw;

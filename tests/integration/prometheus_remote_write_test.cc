@@ -36,26 +36,13 @@ rules:
   - match: '{__name__="cpu_utilization",job="node"}'
 )";
   auto promewma = testing::StartPromewma(options);
-  auto prometheus = testing::StartPrometheus(R"(
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [rules.yml]
-scrape_configs:
-  - job_name: node
-    static_configs:
-      - targets: [")" + node->address() + R"("]
-remote_write:
-  - url: )" + promewma->url() + R"(/api/v1/write
-    queue_config:
-      batch_send_deadline: 1s
-      min_backoff: 100ms
-    write_relabel_configs:
-      - source_labels: [__name__]
-        regex: cpu_utilization
-        action: keep
-)",
-                                             {}, {{"rules.yml", R"(
+  testing::NodeToPromewmaConfig config;
+  config.queue_config = "{batch_send_deadline: 1s, min_backoff: 100ms}";
+  config.keep = "cpu_utilization";
+  config.extra = "rule_files: [rules.yml]\n";
+  auto prometheus = testing::StartPrometheus(
+      testing::PrometheusConfig(*node, *promewma, config), {},
+      {{"rules.yml", R"(
 groups:
   - name: cpu
     interval: 1s

@@ -493,6 +493,29 @@ std::unique_ptr<Peer> StartAlertmanager(const std::string& config,
       std::map<std::string, std::string>{{"alertmanager.yml", config}});
 }
 
+std::string PrometheusConfig(const Peer& node_exporter, const Peer& promewma,
+                             const NodeToPromewmaConfig& options) {
+  std::string config = "global:\n  scrape_interval: " + options.interval +
+                       "\n  evaluation_interval: " + options.interval +
+                       "\nscrape_configs:\n  - job_name: node\n"
+                       "    static_configs:\n      - targets: [\"" +
+                       node_exporter.address() + "\"]\n";
+  for (const auto& [name, address] : options.extra_jobs) {
+    config += "  - job_name: " + name +
+              "\n    static_configs:\n      - targets: [\"" + address +
+              "\"]\n";
+  }
+  config += "remote_write:\n  - url: " + promewma.url() +
+            "/api/v1/write\n    queue_config: " + options.queue_config + "\n";
+  if (!options.keep.empty()) {
+    config +=
+        "    write_relabel_configs:\n      - source_labels: [__name__]\n"
+        "        regex: " +
+        options.keep + "\n        action: keep\n";
+  }
+  return config + options.extra;
+}
+
 std::unique_ptr<Peer> StartNodeExporter(std::vector<std::string> flags) {
   Peer::Spec spec;
   spec.name = "node_exporter";

@@ -189,6 +189,24 @@ std::unique_ptr<Peer> StartAlertmanager(const std::string& config,
 // defaults", "--collector.cpu"}.
 std::unique_ptr<Peer> StartNodeExporter(std::vector<std::string> flags = {});
 
+// The prometheus.yml of the integration tests that run the whole input
+// path: node_exporter scraped as job "node" (and `extra_jobs`, as
+// `name -> address`) every `interval`, rules evaluated as often, and
+// remote_write to promewma with `queue_config` (the body of that mapping,
+// e.g. "{batch_send_deadline: 1s}") and, when `keep` is not empty, a
+// write_relabel_configs keep of that metric name, as
+// deploy/prometheus/prometheus.yml does. `extra` is appended at the top
+// level (rule_files, storage, alerting).
+struct NodeToPromewmaConfig {
+  std::string interval = "1s";
+  std::string queue_config = "{}";
+  std::string keep;
+  std::map<std::string, std::string> extra_jobs;
+  std::string extra;
+};
+std::string PrometheusConfig(const Peer& node_exporter, const Peer& promewma,
+                             const NodeToPromewmaConfig& options);
+
 // The TCP ports process `pid` listens on (from /proc), in no order.
 std::vector<int> ListeningTcpPorts(pid_t pid);
 
