@@ -212,36 +212,47 @@ Status ParseResetAfter(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+// A key whose value is one of `choices` (name, value), e.g.
+// threshold_basis: prior | posterior. The error lists the names.
+template <typename Enum>
+Status ParseChoice(const YAML::Node& node, const std::string& path,
+                   std::initializer_list<std::pair<const char*, Enum>> choices,
+                   Enum* out) {
+  std::string names;  // "a, b or c"
+  size_t i = 0;
+  for (const auto& choice : choices) {
+    if (i > 0) names += i + 1 == choices.size() ? " or " : ", ";
+    names += choice.first;
+    ++i;
+  }
+  Result<std::string> text = ScalarText(node, path, names);
+  if (!text.ok()) return text.status();
+  for (const auto& [name, value] : choices) {
+    if (*text == name) {
+      *out = value;
+      return Status::Ok();
+    }
+  }
+  return ProblemAt(path, "must be " + names + ", got " + QuotedOneLine(*text));
+}
+
 Status ParseThresholdBasis(const YAML::Node& node, const std::string& path,
                            ewma::EstimatorParams* params) {
-  Result<std::string> text = ScalarText(node, path, "prior or posterior");
-  if (!text.ok()) return text.status();
-  if (*text == "prior") {
-    params->threshold_basis = ewma::ThresholdBasis::kPrior;
-  } else if (*text == "posterior") {
-    params->threshold_basis = ewma::ThresholdBasis::kPosterior;
-  } else {
-    return ProblemAt(path, "must be prior or posterior, got " + QuotedOneLine(*text));
-  }
-  return Status::Ok();
+  return ParseChoice<ewma::ThresholdBasis>(
+      node, path,
+      {{"prior", ewma::ThresholdBasis::kPrior},
+       {"posterior", ewma::ThresholdBasis::kPosterior}},
+      &params->threshold_basis);
 }
 
 Status ParseSpread(const YAML::Node& node, const std::string& path,
                    ewma::EstimatorParams* params) {
-  Result<std::string> text =
-      ScalarText(node, path, "ewm_std, error_rms or error_mean_abs");
-  if (!text.ok()) return text.status();
-  if (*text == "ewm_std") {
-    params->spread = ewma::SpreadKind::kEwmStd;
-  } else if (*text == "error_rms") {
-    params->spread = ewma::SpreadKind::kErrorRms;
-  } else if (*text == "error_mean_abs") {
-    params->spread = ewma::SpreadKind::kErrorMeanAbs;
-  } else {
-    return ProblemAt(path, "must be ewm_std, error_rms or error_mean_abs, got " +
-                               QuotedOneLine(*text));
-  }
-  return Status::Ok();
+  return ParseChoice<ewma::SpreadKind>(
+      node, path,
+      {{"ewm_std", ewma::SpreadKind::kEwmStd},
+       {"error_rms", ewma::SpreadKind::kErrorRms},
+       {"error_mean_abs", ewma::SpreadKind::kErrorMeanAbs}},
+      &params->spread);
 }
 
 Status ParseSpreadAlpha(const YAML::Node& node, const std::string& path,
@@ -268,16 +279,10 @@ Status ParseSpreadSpan(const YAML::Node& node, const std::string& path,
 
 Status ParseTransform(const YAML::Node& node, const std::string& path,
                       ewma::EstimatorParams* params) {
-  Result<std::string> text = ScalarText(node, path, "none or log1p");
-  if (!text.ok()) return text.status();
-  if (*text == "none") {
-    params->transform = ewma::Transform::kNone;
-  } else if (*text == "log1p") {
-    params->transform = ewma::Transform::kLog1p;
-  } else {
-    return ProblemAt(path, "must be none or log1p, got " + QuotedOneLine(*text));
-  }
-  return Status::Ok();
+  return ParseChoice<ewma::Transform>(
+      node, path,
+      {{"none", ewma::Transform::kNone}, {"log1p", ewma::Transform::kLog1p}},
+      &params->transform);
 }
 
 std::string OutputNameList() {
