@@ -14,6 +14,9 @@ packages=(
   libssl-dev libhowardhinnant-date-dev tzdata libboost-dev
   # tests and benchmarks (openssl: the write-back TLS test makes its certs)
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
+  # the deploy/ checks read YAML (docker-compose.yml, k8s manifests, Grafana
+  # provisioning)
+  python3-yaml
   # bench.sh reads the kernel's listen-queue overflow counter with nstat
   iproute2
   # backtest --plot draws with gnuplot
