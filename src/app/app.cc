@@ -28,6 +28,8 @@
 #include "notify/teams_relay.h"
 #include "notify/workflow_client.h"
 #include "promewma/version.h"
+#include "warmstart/history_source.h"
+#include "warmstart/warm_start.h"
 #include "writeback/target_config.h"
 
 namespace promewma::app {
@@ -326,6 +328,22 @@ int Serve(const config::Config& config) {
         *config.notify.msteams, &workflow_client, registry);
     LogTeamsChannels(*config.notify.msteams);
   }
+  // Before the server: series new to this process wait for their history.
+  std::unique_ptr<warmstart::WarmStart> warm_start;
+  if (config.warm_start) {
+    const remote::ClientConfig source = config.warm_start->client;
+    warm_start = std::make_unique<warmstart::WarmStart>(
+        *config.warm_start, &db,
+        [source] {
+          return std::make_unique<warmstart::RemoteHistorySource>(source);
+        },
+        registry);
+    warm_start->Start();
+    db.SetSeriesGate(warm_start.get());
+    spdlog::info("warm start: new series read up to {}s of history from {}",
+                 config.warm_start->lookback.count() / 1000,
+                 RedactedUrl(config.warm_start->client.url));
+  }
   http::Server server(options, &db, &registry);
   AddTeamsRoute(teams_relay.get(), &server);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
@@ -378,6 +396,11 @@ int Serve(const config::Config& config) {
   // is not delivered stays in the log (the checkpoint then waits no more)
   // and is sent after the next start. Stopping write-back first also ends a
   // recovery that waits for room in its queues.
+  // Series still warming are applied cold, while write-back still runs.
+  if (warm_start != nullptr) {
+    db.SetSeriesGate(nullptr);
+    warm_start->Stop();
+  }
   if (write_back != nullptr) write_back->Stop(kShutdownDrain);
   recovery.join();
   maintenance.StopAndFinish(recovered.load());

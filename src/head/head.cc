@@ -568,6 +568,12 @@ uint64_t Head::MemoryBytes() const {
   return bytes;
 }
 
+bool Head::Knows(uint64_t labels_hash, std::string_view labels) const {
+  const Shard& shard = *shards_[ShardOf(labels_hash)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  return shard.table.Find(labels_hash, labels) != nullptr;
+}
+
 bool Head::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
                            std::optional<Output> output,
                            HeadChunk* out) const {

@@ -257,6 +257,16 @@ class Head {
 
   const HeadOptions& options() const { return options_; }
 
+  // Whether the head has seen the series (processed or ignored).
+  bool Knows(uint64_t labels_hash, std::string_view labels) const;
+  // The parameters a series new to the head would be processed with (its
+  // first matching rule's, or the defaults); nullptr when it would be
+  // ignored (a derived name, or no rule matches).
+  const ewma::EstimatorParams* ParamsOf(model::LabelSetView labels) const {
+    DropReason ignored;
+    return ParamsFor(labels, &ignored);
+  }
+
   // Calls `visit` with a snapshot of every processed series, one shard lock
   // at a time: each snapshot is consistent, but requests applied meanwhile
   // may be in some snapshots and not in others. Replaying such a request on
