@@ -1,7 +1,8 @@
 // Head: the in-memory series promewma processes, the "engine". For each
 // input series it keeps the estimator's state (ewma/series_estimator.h), its
 // latest outputs, and its open raw head chunk, a Prometheus XOR chunk that is
-// sealed when full (120 samples) or when a sample falls in the next time
+// sealed when full (120 samples), when the next sample could take its buffer
+// past kMaxHeadChunkBufferBytes, or when a sample falls in the next time
 // bucket, and handed to the caller to store.
 //
 // Applying a decoded remote-write request is Prepare (find or validate the
@@ -190,6 +191,14 @@ class Head {
   // HTTP workers want the same shard at the same moment small.
   static constexpr int kShardBits = 6;
   static constexpr int kShardCount = 1 << kShardBits;
+  // The largest buffer an open head chunk holds. A series of CPU ratios
+  // with a few significant digits fills 120 samples in a third of it; one
+  // whose values use every mantissa bit (about 9 bytes a sample) is sealed
+  // at about 60 samples instead of growing to 1.6 KB. With the series'
+  // own state, labels and index slot (about 400 bytes) an active series
+  // stays under 1 KiB. Prometheus caps its XOR chunks at 1024 bytes for the
+  // same reason: a bounded cost per series.
+  static constexpr uint16_t kMaxHeadChunkBufferBytes = 600;
 
   explicit Head(HeadOptions options);
   ~Head();
