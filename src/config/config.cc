@@ -286,6 +286,63 @@ Status ParseTransform(const YAML::Node& node, const std::string& path,
       &params->transform);
 }
 
+// season: {slots: N, span: S | alpha: A, min_history: DURATION}; keys not
+// given keep what the map inherits (the `ewma:` defaults, for a rule).
+Status ParseSeason(const YAML::Node& node, const std::string& path,
+                   ewma::EstimatorParams* params) {
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  std::string_view smoothing_key;
+  for (const auto& [name, value] : *entries) {
+    const std::string key_path = JoinKeyPath(path, name);
+    if (name == "slots") {
+      Result<int64_t> n = ScalarInteger(
+          value, key_path,
+          "must be an integer from 0 (off) to " +
+              std::to_string(ewma::kMaxSeasonSlots));
+      if (!n.ok()) return n.status();
+      if (*n < 0 || *n > ewma::kMaxSeasonSlots) {
+        return ProblemAt(key_path, "must be an integer from 0 (off) to " +
+                                       std::to_string(ewma::kMaxSeasonSlots) +
+                                       ", got " + value.Scalar());
+      }
+      params->season_slots = static_cast<uint16_t>(*n);
+      continue;
+    }
+    if (name == "min_history") {
+      Result<int64_t> ms = ScalarDurationMs(value, key_path);
+      if (!ms.ok()) return ms.status();
+      params->season_min_history_ms = *ms;
+      continue;
+    }
+    if (name != "span" && name != "alpha") {
+      return ProblemAt(key_path,
+                       "unknown key (season keys: slots, span, alpha, "
+                       "min_history)");
+    }
+    if (!smoothing_key.empty()) {
+      return ProblemAt(key_path, "set only one of alpha, span (" +
+                                     std::string(smoothing_key) +
+                                     " is already set)");
+    }
+    smoothing_key = name == "span" ? "span" : "alpha";
+    Result<double> x = ScalarDouble(value, key_path);
+    if (!x.ok()) return x.status();
+    if (name == "span") {
+      if (!(*x >= 1) || !std::isfinite(*x)) {
+        return ProblemAt(key_path, "must be >= 1, got " + value.Scalar());
+      }
+      params->season_alpha = 2.0 / (*x + 1.0);  // as span
+    } else {
+      if (!(*x > 0 && *x <= 1)) {
+        return ProblemAt(key_path, "must be in (0, 1], got " + value.Scalar());
+      }
+      params->season_alpha = *x;
+    }
+  }
+  return Status::Ok();
+}
+
 std::string OutputNameList() {
   std::string names;
   for (int i = 0; i < ewma::kOutputCount; ++i) {
@@ -348,6 +405,7 @@ constexpr EstimatorKey kEstimatorKeys[] = {
     {"spread_alpha", ParseSpreadAlpha, EstimatorKey::kSpreadSmoothing},
     {"spread_span", ParseSpreadSpan, EstimatorKey::kSpreadSmoothing},
     {"transform", ParseTransform, EstimatorKey::kAlone},
+    {"season", ParseSeason, EstimatorKey::kAlone},
 };
 
 const EstimatorKey* FindEstimatorKey(std::string_view name) {

@@ -58,6 +58,11 @@ enum class Transform : uint8_t {
   kLog1p = 1,  // y = log1p(x); outputs expm1(...); inputs <= -1 skipped
 };
 
+// Time-of-day slots a series can hold at most (15-minute slots). The
+// profile lives inline in EstimatorState, so this bounds its size: 2 bytes
+// a slot (README "The estimator", season).
+inline constexpr int kMaxSeasonSlots = 96;
+
 struct EstimatorParams {
   // Smoothing factor in (0, 1]. Used when half_life_ms == 0.
   // Default span 10 => alpha = 2 / 11.
@@ -79,14 +84,28 @@ struct EstimatorParams {
   // kErrorMeanAbs); 0 means the mean's. kEwmStd ignores it.
   double spread_alpha = 0;
   Transform transform = Transform::kNone;
+  // Time-of-day spread (`season:`): the day (UTC) is cut into season_slots
+  // equal slots; each holds an EW mean of the one-step errors' squares
+  // (their absolute values with kErrorMeanAbs) of the samples that fall in
+  // it, smoothed with season_alpha per sample. Once the series has
+  // season_min_history_ms of history and the sample's slot holds a value,
+  // the band's spread is the larger of the spread above and the slot's.
+  // 0 slots: off. REQUIRES: season_slots <= kMaxSeasonSlots.
+  uint16_t season_slots = 0;
+  double season_alpha = 2.0 / 22.0;
+  int64_t season_min_history_ms = 24 * 3600 * 1000;
 
-  // Same outputs for the same inputs.
+  // Same outputs for the same inputs (without a season, its smoothing and
+  // history do not matter).
   bool operator==(const EstimatorParams& o) const {
     return alpha == o.alpha && half_life_ms == o.half_life_ms && k == o.k &&
            min_samples == o.min_samples && reset_after_ms == o.reset_after_ms &&
            threshold_basis == o.threshold_basis && outputs == o.outputs &&
            spread == o.spread && spread_alpha == o.spread_alpha &&
-           transform == o.transform;
+           transform == o.transform && season_slots == o.season_slots &&
+           (season_slots == 0 ||
+            (season_alpha == o.season_alpha &&
+             season_min_history_ms == o.season_min_history_ms));
   }
   bool operator!=(const EstimatorParams& o) const { return !(*this == o); }
 };

@@ -1,5 +1,6 @@
 #include "ewma/series_estimator.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -19,12 +20,15 @@ struct Basis {
   bool usable;  // n >= min_samples and stddev defined
 };
 
-Basis BasisOf(const EstimatorParams& params, const EstimatorState& state) {
+Basis BasisOf(const EstimatorParams& params, const EstimatorState& state,
+              int64_t timestamp_ms) {
   Basis b{state.mean, 0, false};
   b.usable = state.count >= params.min_samples &&
-             EstimatorSpread(params, state, &b.stddev);
+             EstimatorSpread(params, state, timestamp_ms, &b.stddev);
   return b;
 }
+
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
 
 void Emit(DerivedValues* out, Output o, double v) {
   out->present |= OutputBit(o);
@@ -51,13 +55,51 @@ double StaleMarker() {
   return v;
 }
 
+SeasonSlot ToSeasonSlot(double v) {
+  // A double beyond float's range becomes +Inf explicitly: the conversion
+  // itself is undefined for it.
+  const float f = v > FLT_MAX ? INFINITY : static_cast<float>(v);
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  bits += 0x7FFF + ((bits >> 16) & 1);  // round to nearest, ties to even
+  return static_cast<SeasonSlot>(bits >> 16);
+}
+
+double FromSeasonSlot(SeasonSlot slot) {
+  const uint32_t bits = static_cast<uint32_t>(slot) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+int SeasonSlotOf(int64_t timestamp_ms, int slots) {
+  int64_t ms_of_day = timestamp_ms % kDayMs;
+  if (ms_of_day < 0) ms_of_day += kDayMs;
+  return static_cast<int>(ms_of_day * slots / kDayMs);
+}
+
 bool EstimatorSpread(const EstimatorParams& params, const EstimatorState& state,
-                     double* spread) {
+                     int64_t timestamp_ms, double* spread) {
   if (state.count < 2) return false;
   double denominator = 1 - state.weight_sq;
   if (!(denominator > 0)) return false;
+  const bool mean_abs = params.spread == SpreadKind::kErrorMeanAbs;
   const double mean = state.spread / denominator;
-  *spread = params.spread == SpreadKind::kErrorMeanAbs ? mean : std::sqrt(mean);
+  *spread = mean_abs ? mean : std::sqrt(mean);
+  if (params.season_slots > 0) {
+    // Unsigned: the difference of two int64 timestamps can exceed int64.
+    const uint64_t history_ms = static_cast<uint64_t>(timestamp_ms) -
+                                static_cast<uint64_t>(state.season_start_ms);
+    const SeasonSlot slot =
+        state.season[SeasonSlotOf(timestamp_ms, params.season_slots)];
+    if (timestamp_ms >= state.season_start_ms &&
+        history_ms >= static_cast<uint64_t>(params.season_min_history_ms) &&
+        slot != kEmptySeasonSlot) {
+      const double v = FromSeasonSlot(slot);
+      const double slot_spread = mean_abs ? v : std::sqrt(v);
+      if (slot_spread > *spread) *spread = slot_spread;
+    }
+  }
   return true;
 }
 
@@ -90,7 +132,7 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
   // What the estimator sees; outputs in input units go through Back().
   const double y = use_log1p ? std::log1p(value) : value;
   auto Back = [use_log1p](double v) { return use_log1p ? std::expm1(v) : v; };
-  const Basis prior = BasisOf(params, *state);
+  const Basis prior = BasisOf(params, *state, timestamp_ms);
   // Timestamps only move forward, so the gap is never negative; but it can
   // exceed int64 (a sample at -2^62 ms, the next at 2^62), hence unsigned.
   const uint64_t gap_ms = static_cast<uint64_t>(timestamp_ms) -
@@ -99,6 +141,7 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
       state->count == 0 ||
       (params.reset_after_ms > 0 &&
        gap_ms > static_cast<uint64_t>(params.reset_after_ms));
+  if (state->count == 0) state->season_start_ms = timestamp_ms;
   if (restart) {
     state->mean = y;
     state->spread = 0;
@@ -124,6 +167,19 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
       state->spread = (1 - beta) * state->spread + beta * f;
       state->weight_sq *= 1 - beta;
     }
+    if (params.season_slots > 0) {
+      const double f = params.spread == SpreadKind::kErrorMeanAbs
+                           ? std::fabs(d)
+                           : d * d;
+      SeasonSlot& slot =
+          state->season[SeasonSlotOf(timestamp_ms, params.season_slots)];
+      double v = f;
+      if (slot != kEmptySeasonSlot) {
+        const double old = FromSeasonSlot(slot);
+        v = old + params.season_alpha * (f - old);
+      }
+      slot = ToSeasonSlot(v);
+    }
     state->count += 1;
   }
   state->last_sample_ms = timestamp_ms;
@@ -134,13 +190,13 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
   }
   double stddev;
   if ((wanted & OutputBit(Output::kStddev)) &&
-      EstimatorSpread(params, *state, &stddev)) {
+      EstimatorSpread(params, *state, timestamp_ms, &stddev)) {
     Emit(out, Output::kStddev, stddev);
   }
   // After a restart there is no prior state to draw a band from.
   Basis band = params.threshold_basis == ThresholdBasis::kPrior
                    ? (restart ? Basis{0, 0, false} : prior)
-                   : BasisOf(params, *state);
+                   : BasisOf(params, *state, timestamp_ms);
   if (band.usable) {
     if (wanted & OutputBit(Output::kUpperThreshold))
       Emit(out, Output::kUpperThreshold,

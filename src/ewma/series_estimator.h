@@ -9,6 +9,7 @@
 #ifndef PROMEWMA_EWMA_SERIES_ESTIMATOR_H_
 #define PROMEWMA_EWMA_SERIES_ESTIMATOR_H_
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -21,6 +22,25 @@ namespace promewma::ewma {
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
 bool IsStaleMarker(double value);
 double StaleMarker();
+
+// One time-of-day slot's value (params.season_slots): a non-negative double
+// rounded to bfloat16, the top 16 bits of its float32 (round to nearest,
+// ties to even). 8 bits of precision are plenty for a spread, and at 2
+// bytes a slot 96 slots cost 192 bytes a state.
+using SeasonSlot = uint16_t;
+// A slot no sample has fallen in yet (a NaN no rounding produces).
+inline constexpr SeasonSlot kEmptySeasonSlot = 0xFFFF;
+SeasonSlot ToSeasonSlot(double v);  // REQUIRES: v >= 0 (or +Inf)
+double FromSeasonSlot(SeasonSlot slot);
+// The slot of timestamp_ms (UTC time of day) among `slots` in a day.
+int SeasonSlotOf(int64_t timestamp_ms, int slots);
+
+using SeasonProfile = std::array<SeasonSlot, kMaxSeasonSlots>;
+constexpr SeasonProfile EmptySeasonProfile() {
+  SeasonProfile p{};
+  for (SeasonSlot& s : p) s = kEmptySeasonSlot;
+  return p;
+}
 
 // With a transform, mean and spread are in transformed units (y = log1p x).
 struct EstimatorState {
@@ -41,6 +61,13 @@ struct EstimatorState {
   // what out-of-order and duplicate checks compare against.
   int64_t last_timestamp_ms = std::numeric_limits<int64_t>::min();
   uint64_t last_value_bits = 0;
+  // Time of the series' first sample: the history the season needs is
+  // measured from it. Kept across restarts, as the profile is.
+  int64_t season_start_ms = 0;
+  // The time-of-day profile: the first params.season_slots entries are
+  // used, each an EW mean of f(e) (e^2, or |e| with kErrorMeanAbs) over the
+  // one-step errors of the samples in its slot, started at the first one.
+  SeasonProfile season = EmptySeasonProfile();
 };
 
 // What one input sample did.
@@ -72,12 +99,14 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
                               EstimatorState* state, int64_t timestamp_ms,
                               double value, DerivedValues* out);
 
-// The band's spread of a state (the `stddev` output): the bias-corrected
-// EWMA standard deviation, or the error RMS / mean absolute error, as
-// params.spread says. False when it is not defined yet (fewer than two
-// samples, or all weight on one sample).
+// The band's spread of a state at time timestamp_ms (the `stddev` output):
+// the bias-corrected EWMA standard deviation, or the error RMS / mean
+// absolute error, as params.spread says; with a season, the larger of that
+// and the spread of timestamp_ms's slot once the slot is in use. False when
+// it is not defined yet (fewer than two samples, or all weight on one
+// sample).
 bool EstimatorSpread(const EstimatorParams& params, const EstimatorState& state,
-                     double* spread);
+                     int64_t timestamp_ms, double* spread);
 
 }  // namespace promewma::ewma
 

@@ -65,9 +65,12 @@ struct HeadStart {
   double weight_sq = 0;
   uint64_t count = 0;
   int64_t last_sample_ms = 0;
+  int64_t season_start_ms = 0;
+  ewma::SeasonProfile season = ewma::EmptySeasonProfile();
 
   static HeadStart Of(const EstimatorState& s) {
-    return {s.mean, s.spread, s.weight_sq, s.count, s.last_sample_ms};
+    return {s.mean,           s.spread,          s.weight_sq, s.count,
+            s.last_sample_ms, s.season_start_ms, s.season};
   }
   EstimatorState ToState() const {
     EstimatorState s;
@@ -76,6 +79,8 @@ struct HeadStart {
     s.weight_sq = weight_sq;
     s.count = count;
     s.last_sample_ms = last_sample_ms;
+    s.season_start_ms = season_start_ms;
+    s.season = season;
     return s;  // last_timestamp_ms: before any sample
   }
 };
@@ -172,8 +177,10 @@ void PushSealed(uint64_t labels_hash, const codec::XorChunkAppender& chunk,
 }  // namespace
 
 Head::Head(HeadOptions options) : options_(std::move(options)) {
-  // Four cache lines: at a million series every line is 64 MB of RSS.
-  static_assert(sizeof(Series) <= 256, "keep Series within 4 cache lines");
+  // At a million series every cache line is 64 MB of RSS: four lines, plus
+  // the two time-of-day profiles (the live one and the head's start).
+  static_assert(sizeof(Series) <= 256 + 2 * sizeof(ewma::SeasonProfile) + 64,
+                "keep Series within 4 cache lines and its two profiles");
   shards_.reserve(kShardCount);
   for (int i = 0; i < kShardCount; ++i) {
     shards_.push_back(std::make_unique<Shard>());

@@ -3,14 +3,11 @@
 // the checkpoint.
 //
 // Format (integers little-endian, doubles as their IEEE 754 bits):
-//   u8   version (2)
+//   u8   version (3; 1 and 2 are still read, store/record_fields.h)
 //   u32  length of labels, then the canonical label bytes
-//   state: f64 mean, f64 spread, f64 weight_sq, u64 count,
-//          i64 last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits
+//   state: the state fields of store/record_fields.h (mean ... season)
 //   i64  latest_ms, u8 latest.present, u8 latest.stale, 5 x f64 latest.value
-//   params: f64 alpha, i64 half_life_ms, f64 k, u32 min_samples,
-//           i64 reset_after_ms, u8 threshold_basis, u8 outputs,
-//           u8 spread, f64 spread_alpha, u8 transform
+//   params: the params fields of store/record_fields.h
 //   head_start: a state, as above
 //   u32  length, then the raw head's XOR chunk bytes (length 0: no head)
 //   u32  CRC-32C of everything before it

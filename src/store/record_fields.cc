@@ -7,7 +7,8 @@ void PutBytesField(std::string* out, std::string_view bytes) {
   out->append(bytes);
 }
 
-void PutStateFields(std::string* out, const ewma::EstimatorState& state) {
+void PutStateFields(std::string* out, const ewma::EstimatorState& state,
+                    int season_slots) {
   PutFixed(out, state.mean);
   PutFixed(out, state.spread);
   PutFixed(out, state.weight_sq);
@@ -15,6 +16,9 @@ void PutStateFields(std::string* out, const ewma::EstimatorState& state) {
   PutFixed(out, state.last_sample_ms);
   PutFixed(out, state.last_timestamp_ms);
   PutFixed(out, state.last_value_bits);
+  PutFixed(out, state.season_start_ms);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(season_slots));
+  for (int i = 0; i < season_slots; ++i) PutFixed(out, state.season[i]);
 }
 
 void PutParamsFields(std::string* out, const ewma::EstimatorParams& params) {
@@ -28,6 +32,9 @@ void PutParamsFields(std::string* out, const ewma::EstimatorParams& params) {
   PutFixed<uint8_t>(out, static_cast<uint8_t>(params.spread));
   PutFixed(out, params.spread_alpha);
   PutFixed<uint8_t>(out, static_cast<uint8_t>(params.transform));
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(params.season_slots));
+  PutFixed(out, params.season_alpha);
+  PutFixed(out, params.season_min_history_ms);
 }
 
 std::string_view FieldReader::GetBytes() {
@@ -41,7 +48,7 @@ std::string_view FieldReader::GetBytes() {
   return v;
 }
 
-void FieldReader::GetState(ewma::EstimatorState* state) {
+void FieldReader::GetState(ewma::EstimatorState* state, int version) {
   state->mean = Get<double>();
   state->spread = Get<double>();
   state->weight_sq = Get<double>();
@@ -49,6 +56,16 @@ void FieldReader::GetState(ewma::EstimatorState* state) {
   state->last_sample_ms = Get<int64_t>();
   state->last_timestamp_ms = Get<int64_t>();
   state->last_value_bits = Get<uint64_t>();
+  state->season = ewma::EmptySeasonProfile();
+  state->season_start_ms = 0;
+  if (version < 3) return;
+  state->season_start_ms = Get<int64_t>();
+  const uint8_t n = Get<uint8_t>();
+  if (n > ewma::kMaxSeasonSlots) {
+    ok_ = false;
+    return;
+  }
+  for (int i = 0; i < n; ++i) state->season[i] = Get<uint16_t>();
 }
 
 void FieldReader::GetParams(ewma::EstimatorParams* params, int version) {
@@ -64,11 +81,15 @@ void FieldReader::GetParams(ewma::EstimatorParams* params, int version) {
   params->threshold_basis = static_cast<ewma::ThresholdBasis>(basis);
   params->outputs = Get<uint8_t>();
   if (params->outputs >> ewma::kOutputCount) ok_ = false;
+  // What the writers of older versions ran with, which need not be
+  // today's defaults.
+  params->season_slots = 0;
+  params->season_alpha = 0;
+  params->season_min_history_ms = 0;
   if (version < 2) {
-    const ewma::EstimatorParams defaults;
-    params->spread = defaults.spread;
-    params->spread_alpha = defaults.spread_alpha;
-    params->transform = defaults.transform;
+    params->spread = ewma::SpreadKind::kEwmStd;
+    params->spread_alpha = 0;
+    params->transform = ewma::Transform::kNone;
     return;
   }
   const uint8_t spread = Get<uint8_t>();
@@ -80,6 +101,12 @@ void FieldReader::GetParams(ewma::EstimatorParams* params, int version) {
   const uint8_t transform = Get<uint8_t>();
   if (transform > static_cast<uint8_t>(ewma::Transform::kLog1p)) ok_ = false;
   params->transform = static_cast<ewma::Transform>(transform);
+  if (version < 3) return;
+  const uint8_t slots = Get<uint8_t>();
+  if (slots > ewma::kMaxSeasonSlots) ok_ = false;
+  params->season_slots = slots;
+  params->season_alpha = Get<double>();
+  params->season_min_history_ms = Get<int64_t>();
 }
 
 }  // namespace promewma::store

@@ -4,10 +4,21 @@
 // length, and the estimator's parameters and state as fixed field lists.
 //
 //   state:  f64 mean, f64 spread, f64 weight_sq, u64 count,
-//           i64 last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits
+//           i64 last_sample_ms, i64 last_timestamp_ms, u64 last_value_bits,
+//           i64 season_start_ms, u8 n, n x u16 season slots (bfloat16)
 //   params: f64 alpha, i64 half_life_ms, f64 k, u32 min_samples,
 //           i64 reset_after_ms, u8 threshold_basis, u8 outputs,
-//           u8 spread, f64 spread_alpha, u8 transform
+//           u8 spread, f64 spread_alpha, u8 transform,
+//           u8 season_slots, f64 season_alpha, i64 season_min_history_ms
+//
+// A state writes as many season slots as its parameters use (n =
+// season_slots, 0 without a season), so a record costs 2 bytes a slot only
+// where a season is on.
+//
+// Versions: 3 is the above. 2 has no season fields (state and params end
+// before them); 1 also lacks spread, spread_alpha and transform. Older
+// versions read as the values their writers ran with (no season, ewm_std,
+// no transform), whatever the defaults are now.
 //
 // Thread-safety: a FieldReader is used by one thread; the rest is pure.
 
@@ -24,7 +35,12 @@
 namespace promewma::store {
 
 void PutBytesField(std::string* out, std::string_view bytes);
-void PutStateFields(std::string* out, const ewma::EstimatorState& state);
+// The version the Put functions write.
+inline constexpr int kRecordFieldsVersion = 3;
+
+// Writes `season_slots` season slots (the parameters' season_slots).
+void PutStateFields(std::string* out, const ewma::EstimatorState& state,
+                    int season_slots);
 void PutParamsFields(std::string* out, const ewma::EstimatorParams& params);
 
 // Reads fields front to back. Any overrun, or a value no writer produces,
@@ -45,9 +61,9 @@ class FieldReader {
     return v;
   }
   std::string_view GetBytes();
-  void GetState(ewma::EstimatorState* state);
-  // `version` 1 records predate the spread and transform fields: they
-  // read as the defaults, which is what those records were derived with.
+  // `version`: of the record (see above); older fields read as their
+  // writers' values.
+  void GetState(ewma::EstimatorState* state, int version);
   void GetParams(ewma::EstimatorParams* params, int version);
 
   bool ok() const { return ok_; }

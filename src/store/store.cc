@@ -34,7 +34,7 @@ constexpr size_t kCheckpointBatchBytes = 4 << 20;
 constexpr size_t kChunkKeySize = 8 + 8 + 8;
 constexpr size_t kSeriesPrefixSize = 8 + 8;  // bucket + series
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time
-constexpr uint8_t kDerivationVersion = 2;
+constexpr uint8_t kDerivationVersion = kRecordFieldsVersion;
 
 // Checkpoint keys: generation, then record number, both big-endian so that
 // a generation's records are one key range in order.
@@ -66,17 +66,17 @@ std::string HexKey(const rocksdb::Slice& key) {
 void EncodeDerivation(const head::ChunkDerivation& d, std::string* out) {
   PutFixed<uint8_t>(out, kDerivationVersion);
   PutParamsFields(out, d.params);
-  PutStateFields(out, d.start);
+  PutStateFields(out, d.start, d.params.season_slots);
 }
 
 // Decodes the derivation at the front of *value and drops it from there.
 bool DecodeDerivation(std::string_view* value, head::ChunkDerivation* d) {
   FieldReader r(*value);
-  // Version 1 predates the spread and transform fields.
+  // Versions 1 and 2 predate the spread, transform and season fields.
   const uint8_t version = r.Get<uint8_t>();
-  if (version != kDerivationVersion && version != 1) return false;
+  if (version < 1 || version > kDerivationVersion) return false;
   r.GetParams(&d->params, version);
-  r.GetState(&d->start);
+  r.GetState(&d->start, version);
   if (!r.ok()) return false;
   *value = r.rest();
   return true;

@@ -10,7 +10,7 @@
 //                  min_time    8 bytes big-endian, sign bit flipped
 //          value = u32 little-endian CRC-32C of the rest of the value
 //                  max_time    8 bytes little-endian
-//                  derivation: u8 version (2), the series' parameters and
+//                  derivation: u8 version (3), the series' parameters and
 //                              its state before the chunk
 //                              (store/record_fields.h)
 //                  XOR chunk   (codec/xor_chunk.h) of the raw samples

@@ -42,6 +42,9 @@ void CheckParamsEqual(const EstimatorParams& got, const EstimatorParams& want) {
   CHECK(got.spread == want.spread);
   CHECK(got.spread_alpha == want.spread_alpha);
   CHECK(got.transform == want.transform);
+  CHECK(got.season_slots == want.season_slots);
+  CHECK(got.season_alpha == want.season_alpha);
+  CHECK(got.season_min_history_ms == want.season_min_history_ms);
 }
 
 EstimatorParams Edited(const ParamsEdit& edit) {
@@ -140,6 +143,19 @@ TEST_CASE("Each ewma key sets its parameter", "[config]") {
        [](EstimatorParams* p) { p->transform = Transform::kLog1p; }},
       {"transform: none",
        [](EstimatorParams* p) { p->transform = Transform::kNone; }},
+      {"season: {slots: 48}",
+       [](EstimatorParams* p) { p->season_slots = 48; }},
+      {"season: {slots: 0}", [](EstimatorParams* p) { p->season_slots = 0; }},
+      {"season: {slots: 96, span: 21, min_history: 2d}",
+       [](EstimatorParams* p) {
+         p->season_slots = 96;
+         p->season_alpha = 2.0 / 22.0;
+         p->season_min_history_ms = 2 * 86400 * 1000;
+       }},
+      {"season: {alpha: 0.25}",
+       [](EstimatorParams* p) { p->season_alpha = 0.25; }},
+      {"season:\n    min_history: 0",
+       [](EstimatorParams* p) { p->season_min_history_ms = 0; }},
       {"outputs:\n    - anomaly_score\n    - lower_threshold",
        [](EstimatorParams* p) {
          p->outputs = OutputBit(Output::kAnomalyScore) |
@@ -293,6 +309,18 @@ TEST_CASE("Rules inherit the top-level ewma values", "[config]") {
            [](EstimatorParams* p) {
              p->alpha = 0.5;
              p->half_life_ms = 3600000;
+           }},
+          // A rule's season keys change only what they name.
+          {"ewma: {season: {slots: 48, span: 14}}\n"
+           "rules: [{match: cpu_utilization, season: {min_history: 2h}}]\n",
+           [](EstimatorParams* p) {
+             p->season_slots = 48;
+             p->season_alpha = 2.0 / 15.0;
+           },
+           [](EstimatorParams* p) {
+             p->season_slots = 48;
+             p->season_alpha = 2.0 / 15.0;
+             p->season_min_history_ms = 2 * 3600 * 1000;
            }},
           {"ewma: {outputs: [ewma], threshold_basis: posterior}\n"
            "rules: [{match: cpu_utilization, outputs: [stddev]}]\n",
@@ -729,6 +757,24 @@ TEST_CASE("Every error is one line naming the source, path and problem",
       {"ewma: {spread_alpha: 0.1, spread_span: 30}\n",
        "ewma.spread_span: set only one of spread_alpha, spread_span "
        "(spread_alpha is already set)"},
+      {"ewma: {season: {slots: 97}}\n",
+       "ewma.season.slots: must be an integer from 0 (off) to 96, got 97"},
+      {"ewma: {season: {slots: -1}}\n",
+       "ewma.season.slots: must be an integer from 0 (off) to 96, got -1"},
+      {"ewma: {season: {slots: 1.5}}\n",
+       "ewma.season.slots: must be an integer from 0 (off) to 96, got 1.5"},
+      {"ewma: {season: {span: 0.5}}\n",
+       "ewma.season.span: must be >= 1, got 0.5"},
+      {"ewma: {season: {alpha: 2}}\n",
+       "ewma.season.alpha: must be in (0, 1], got 2"},
+      {"ewma: {season: {alpha: 0.5, span: 3}}\n",
+       "ewma.season.span: set only one of alpha, span (alpha is already set)"},
+      {"ewma: {season: {min_history: 10}}\n",
+       "ewma.season.min_history: invalid duration \"10\": missing unit"},
+      {"ewma: {season: {days: 7}}\n",
+       "ewma.season.days: unknown key (season keys: slots, span, alpha, "
+       "min_history)"},
+      {"ewma: {season: 96}\n", "ewma.season: expected a map"},
       {"ewma: {transform: log}\n",
        "ewma.transform: must be none or log1p, got \"log\""},
       {"ewma: {k: 0}\n", "ewma.k: must be a finite number > 0, got 0"},

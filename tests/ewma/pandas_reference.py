@@ -24,6 +24,19 @@ one-step errors e_j = y_j - mean_{j-1} of each run, as pandas'
 root) or of |e|. --transform log1p: y = log1p(x) (x <= -1 is not finite),
 ewma and thresholds are expm1 of the estimator's, stddev and score stay in
 log1p units.
+
+--season-slots N (with --season-alpha, --season-min-history-ms): the
+time-of-day spread, which pandas cannot express, evaluated from its
+definition: the UTC day is cut into N slots; every sample after the first of
+its run updates its slot with f = e^2 (|e| with error_mean_abs) of its
+one-step error e, v = f in an empty slot, else v + season_alpha * (f - v),
+each result rounded to bfloat16 as the engine stores it (to float32, then
+to the top 16 bits, round to nearest even, with numpy). The profile and the
+series' start survive resets. Once the sample's time is at least
+min_history after the series' first sample and its slot holds a value, the
+band's spread is max(spread, slot) (sqrt(slot) unless error_mean_abs); the
+prior band reads the slot before the sample's update, the posterior band
+and stddev after it.
 """
 import argparse
 import math
@@ -46,7 +59,59 @@ def parse_args():
                    choices=["ewm_std", "error_rms", "error_mean_abs"])
     p.add_argument("--spread-alpha", type=float)
     p.add_argument("--transform", default="none", choices=["none", "log1p"])
+    p.add_argument("--season-slots", type=int, default=0)
+    p.add_argument("--season-alpha", type=float, default=0.0)
+    p.add_argument("--season-min-history-ms", type=int, default=0)
     return p.parse_args()
+
+
+DAY_MS = 24 * 3600 * 1000
+EMPTY = None
+
+
+def to_bfloat16(v):
+    """v rounded to float32, then to its top 16 bits (nearest, ties even)."""
+    with np.errstate(over="ignore"):
+        bits = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFFFFFF
+    return float(np.array([(bits >> 16) << 16], dtype=np.uint32)
+                 .view(np.float32)[0])
+
+
+def season_spreads(times, values, means, firsts, args):
+    """(prior, posterior) slot spreads per accepted sample; nan: unused."""
+    n = len(values)
+    prior, posterior = np.full(n, np.nan), np.full(n, np.nan)
+    if args.season_slots == 0 or n == 0:
+        return prior, posterior
+    mean_abs = args.spread == "error_mean_abs"
+    slots = [EMPTY] * args.season_slots
+    start = times[0]
+
+    def spread_of(i, slot):
+        v = slots[slot]
+        if v is EMPTY or times[i] - start < args.season_min_history_ms:
+            return np.nan
+        return v if mean_abs else math.sqrt(v)
+
+    for i in range(n):
+        slot = (times[i] % DAY_MS) * args.season_slots // DAY_MS
+        prior[i] = spread_of(i, slot)
+        if not firsts[i]:
+            e = values[i] - means[i - 1]
+            f = abs(e) if mean_abs else e * e
+            old = slots[slot]
+            slots[slot] = to_bfloat16(
+                f if old is EMPTY else old + args.season_alpha * (f - old))
+        posterior[i] = spread_of(i, slot)
+    return prior, posterior
+
+
+def widen(spread, slot_spread):
+    """max(spread, slot) where the slot is in use; nan spread stays nan."""
+    if math.isnan(spread) or math.isnan(slot_spread):
+        return spread
+    return max(spread, slot_spread)
 
 
 def read_csv(path):
@@ -163,8 +228,24 @@ def main():
         values = [math.log1p(v) for v in values]
     back = math.expm1 if log1p else (lambda v: v)
     result = {}
+    runs = []
+    all_means, firsts = [], []
     for lo, hi in segments(times, args.reset_after_ms):
         mean, std = smooth(times[lo:hi], values[lo:hi], args)
+        runs.append((lo, hi, mean, std))
+        all_means.extend(mean)
+        firsts.extend([True] + [False] * (hi - lo - 1))
+    season_prior, season_posterior = season_spreads(
+        times, values, all_means, firsts, args)
+    for lo, hi, mean, std in runs:
+        raw = np.array(std)
+        std, prior_std = raw.copy(), raw.copy()
+        for j in range(hi - lo):
+            # The prior band of sample j uses raw[j - 1] widened by the
+            # slot of sample j's time, before its update.
+            if j > 0:
+                prior_std[j - 1] = widen(raw[j - 1], season_prior[lo + j])
+            std[j] = widen(raw[j], season_posterior[lo + j])
         for j in range(hi - lo):
             x = values[lo + j]
             if args.basis == "prior":
@@ -172,8 +253,10 @@ def main():
             else:
                 bj, count = j, j + 1
             band = None
-            if bj >= 0 and count >= args.min_samples and not math.isnan(std[bj]):
-                band = (mean[bj], std[bj])
+            band_std = prior_std if args.basis == "prior" else std
+            if (bj >= 0 and count >= args.min_samples
+                    and not math.isnan(band_std[bj])):
+                band = (mean[bj], band_std[bj])
             sd = None if math.isnan(std[j]) else std[j]
             upper = lower = score = None
             if band is not None:

@@ -144,6 +144,12 @@ void CompareWithReference(const EstimatorParams& params,
   head::HeadOptions options;
   options.defaults = params;
   head::Head engine(options);
+  // The same parameters without a season: with one, the scenario must
+  // give bands the season widens.
+  EstimatorParams plain_params = params;
+  plain_params.season_slots = 0;
+  EstimatorState plain;
+  int widened = 0;
   codec::DecodedWriteRequest decoded;
   int thresholds_seen = 0, resets_checked = 0;
   for (size_t i = 0; i < input.size(); ++i) {
@@ -156,6 +162,9 @@ void CompareWithReference(const EstimatorParams& params,
     INFO("sample " << i << " at " << input[i].timestamp_ms << " = "
                    << input[i].text);
     REQUIRE(OutcomeOf(result) == reference[i].outcome);
+    DerivedValues plain_out;
+    UpdateEstimator(plain_params, &plain, input[i].timestamp_ms,
+                    input[i].value, &plain_out);
     if (result.applied == 0) continue;
 
     double got[5];
@@ -175,22 +184,44 @@ void CompareWithReference(const EstimatorParams& params,
     RequireClose(got[3], reference[i].value[3], "lower_threshold");
     RequireClose(got[4], reference[i].value[4], "anomaly_score");
     if (!std::isnan(reference[i].value[2])) ++thresholds_seen;
+    if (plain_out.has(Output::kUpperThreshold) &&
+        got[2] > plain_out.get(Output::kUpperThreshold)) {
+      ++widened;
+    }
     if (std::isnan(reference[i].value[1])) ++resets_checked;
   }
   // The scenario must actually exercise bands and restarts.
   REQUIRE(thresholds_seen > 1000);
   REQUIRE(resets_checked > 10);
+  if (params.season_slots > 0) {
+    REQUIRE(widened > 100);
+  } else {
+    REQUIRE(widened == 0);
+  }
+}
+
+// The plain EWMA band whatever the defaults are: ewm_std, k 3, no
+// transform, no season.
+EstimatorParams PlainEwma() {
+  EstimatorParams p;
+  p.alpha = 2.0 / 11.0;
+  p.k = 3;
+  p.spread = SpreadKind::kEwmStd;
+  p.spread_alpha = 0;
+  p.transform = Transform::kNone;
+  p.season_slots = 0;
+  return p;
 }
 
 EstimatorParams AllOutputs() {
-  EstimatorParams p;
+  EstimatorParams p = PlainEwma();
   p.outputs = OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold) |
               OutputBit(Output::kLowerThreshold) | OutputBit(Output::kStddev) |
               OutputBit(Output::kAnomalyScore);
   return p;
 }
 
-TEST_CASE("engine matches pandas: defaults (span 10, k 3, prior basis)") {
+TEST_CASE("engine matches pandas: span 10, k 3, prior basis") {
   EstimatorParams p = AllOutputs();
   CompareWithReference(p,
                        "--alpha 0.18181818181818182 --k 3 --min-samples 10 "
@@ -249,6 +280,60 @@ TEST_CASE("engine matches pandas: error_rms spread with the mean's alpha, "
                        "--reset-after-ms 3600000 --basis posterior "
                        "--spread error_rms",
                        5);
+}
+
+TEST_CASE("engine matches the reference: error_rms with a 96-slot season, "
+          "prior basis") {
+  EstimatorParams p = AllOutputs();
+  p.spread = SpreadKind::kErrorRms;
+  p.spread_alpha = 2.0 / 10001.0;
+  p.k = 4.5;
+  p.season_slots = 96;
+  p.season_alpha = 2.0 / 15.0;
+  p.season_min_history_ms = 24 * 3600 * 1000;
+  CompareWithReference(p,
+                       "--alpha 0.18181818181818182 --k 4.5 --min-samples 10 "
+                       "--reset-after-ms 3600000 --basis prior "
+                       "--spread error_rms --spread-alpha 0.00019998000199980003 "
+                       "--season-slots 96 --season-alpha 0.13333333333333333 "
+                       "--season-min-history-ms 86400000",
+                       6);
+}
+
+TEST_CASE("engine matches the reference: error_mean_abs and log1p with a "
+          "24-slot season, posterior basis") {
+  EstimatorParams p = AllOutputs();
+  p.alpha = 0.3;
+  p.spread = SpreadKind::kErrorMeanAbs;
+  p.spread_alpha = 0.01;
+  p.transform = Transform::kLog1p;
+  p.k = 6;
+  p.min_samples = 5;
+  p.threshold_basis = ThresholdBasis::kPosterior;
+  p.season_slots = 24;
+  p.season_alpha = 0.25;
+  p.season_min_history_ms = 6 * 3600 * 1000;
+  CompareWithReference(p,
+                       "--alpha 0.3 --k 6 --min-samples 5 "
+                       "--reset-after-ms 3600000 --basis posterior "
+                       "--spread error_mean_abs --spread-alpha 0.01 "
+                       "--transform log1p --season-slots 24 "
+                       "--season-alpha 0.25 --season-min-history-ms 21600000",
+                       7);
+}
+
+TEST_CASE("engine matches the reference: ewm_std with a 48-slot season "
+          "of squared errors") {
+  EstimatorParams p = AllOutputs();
+  p.season_slots = 48;
+  p.season_alpha = 0.1;
+  p.season_min_history_ms = 0;
+  CompareWithReference(p,
+                       "--alpha 0.18181818181818182 --k 3 --min-samples 10 "
+                       "--reset-after-ms 3600000 --basis prior "
+                       "--season-slots 48 --season-alpha 0.1 "
+                       "--season-min-history-ms 0",
+                       8);
 }
 
 }  // namespace

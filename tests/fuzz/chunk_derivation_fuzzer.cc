@@ -35,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   promewma::store::FieldReader fields(
       std::string_view(reinterpret_cast<const char*>(data), size));
   ChunkDerivation derivation;
-  fields.GetParams(&derivation.params, 2);
-  fields.GetState(&derivation.start);
+  fields.GetParams(&derivation.params, promewma::store::kRecordFieldsVersion);
+  fields.GetState(&derivation.start, promewma::store::kRecordFieldsVersion);
   if (!fields.ok()) return 0;
   const std::string_view raw = fields.rest();
 

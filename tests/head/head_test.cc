@@ -678,6 +678,54 @@ TEST_CASE("a restored series continues its head chunks exactly") {
   }
 }
 
+TEST_CASE("with a season, chunks derived on read equal the live outputs, "
+          "across a restore") {
+  HeadOptions options;
+  options.defaults.outputs = kDefaultOutputs | OutputBit(Output::kStddev);
+  options.defaults.spread = ewma::SpreadKind::kErrorRms;
+  options.defaults.spread_alpha = 2.0 / 1001.0;
+  options.defaults.season_slots = 96;
+  options.defaults.season_alpha = 2.0 / 15.0;
+  options.defaults.season_min_history_ms = 6 * 3600 * 1000;
+  Head engine{options};
+  // Two days of 5-minute samples with a spike at 03:00 every day.
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 576; ++i) {
+    const int64_t t = int64_t{1700000000000} + i * 300000;
+    const bool night_job = (t / 300000) % 288 == 36;
+    samples.push_back({t, 20.0 + (i * 37 % 11) * 0.7 + (night_job ? 40 : 0)});
+  }
+  const std::vector<std::pair<int64_t, double>> first(samples.begin(),
+                                                      samples.begin() + 400);
+  const std::vector<std::pair<int64_t, double>> second(samples.begin() + 400,
+                                                       samples.end());
+  ApplyResult r1 = ApplySeries(engine, {{{{"__name__", "cpu"}}, first}});
+  Head restored{options};
+  std::vector<SealedChunk> sealed_at_restore;
+  engine.VisitSnapshots([&](const SeriesSnapshot& snapshot) {
+    REQUIRE(snapshot.params == options.defaults);
+    REQUIRE(snapshot.head_start.season != ewma::EmptySeasonProfile());
+    REQUIRE(restored.Restore(snapshot, &sealed_at_restore).ok());
+  });
+  REQUIRE(sealed_at_restore.empty());
+  ApplyResult r2 = ApplySeries(restored, {{{{"__name__", "cpu"}}, second}});
+  std::vector<TestChunk> sealed = ChunksOf(r1.sealed);
+  for (const TestChunk& c : ChunksOf(r2.sealed)) sealed.push_back(c);
+  REQUIRE(sealed.size() > 10);
+  auto stored = StoredSamples(restored, sealed);
+  REQUIRE(stored[kRaw] == samples);
+  const auto expected = Reference(options.defaults, samples);
+  for (const auto& [kind, want] : expected) {
+    INFO("output " << (kind ? int(*kind) : -1));
+    REQUIRE(stored[kind] == want);
+  }
+  // The season is in use: the plain band differs from the seasonal one.
+  EstimatorParams plain = options.defaults;
+  plain.season_slots = 0;
+  REQUIRE(Reference(plain, samples).at(Output::kUpperThreshold) !=
+          expected.at(Output::kUpperThreshold));
+}
+
 TEST_CASE("a parameter change at restore seals the heads as computed") {
   Head engine{HeadOptions{}};
   std::vector<std::pair<int64_t, double>> samples;

@@ -64,26 +64,140 @@ TEST_CASE("a checkpoint record reads back as written") {
   REQUIRE(out.head.empty());
 }
 
-TEST_CASE("a version 1 checkpoint record, before spread and transform, reads with their defaults") {
+// A record as versions 1 and 2 wrote it: the state without the season
+// fields, version 2's params without them either, version 1's without
+// spread, spread_alpha and transform too.
+std::string LegacyRecord(const head::SeriesSnapshot& s, int version) {
+  std::string out;
+  auto state = [&out](const ewma::EstimatorState& st) {
+    PutFixed(&out, st.mean);
+    PutFixed(&out, st.spread);
+    PutFixed(&out, st.weight_sq);
+    PutFixed(&out, st.count);
+    PutFixed(&out, st.last_sample_ms);
+    PutFixed(&out, st.last_timestamp_ms);
+    PutFixed(&out, st.last_value_bits);
+  };
+  PutFixed<uint8_t>(&out, static_cast<uint8_t>(version));
+  PutFixed<uint32_t>(&out, static_cast<uint32_t>(s.labels.size()));
+  out += s.labels;
+  state(s.state);
+  PutFixed(&out, s.latest_ms);
+  PutFixed<uint8_t>(&out, s.latest.present);
+  PutFixed<uint8_t>(&out, s.latest.stale ? 1 : 0);
+  for (double v : s.latest.value) PutFixed(&out, v);
+  PutFixed(&out, s.params.alpha);
+  PutFixed(&out, s.params.half_life_ms);
+  PutFixed(&out, s.params.k);
+  PutFixed(&out, s.params.min_samples);
+  PutFixed(&out, s.params.reset_after_ms);
+  PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.threshold_basis));
+  PutFixed<uint8_t>(&out, s.params.outputs);
+  if (version == 2) {
+    PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.spread));
+    PutFixed(&out, s.params.spread_alpha);
+    PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.transform));
+  }
+  state(s.head_start);
+  PutFixed<uint32_t>(&out, static_cast<uint32_t>(s.head.size()));
+  out += s.head;
+  PutFixed<uint32_t>(&out, codec::Crc32c(out));
+  return out;
+}
+
+// What versions 1 and 2 ran with: no season, and version 1 the plain EWMA
+// band.
+head::SeriesSnapshot LegacySnapshot(int version) {
+  head::SeriesSnapshot s = SampleSnapshot();
+  s.params.season_slots = 0;
+  s.state.season = ewma::EmptySeasonProfile();
+  s.state.season_start_ms = 0;
+  s.head_start.season = ewma::EmptySeasonProfile();
+  s.head_start.season_start_ms = 0;
+  if (version == 1) {
+    s.params.spread = ewma::SpreadKind::kEwmStd;
+    s.params.spread_alpha = 0;
+    s.params.transform = ewma::Transform::kNone;
+  } else {
+    s.params.spread = ewma::SpreadKind::kErrorRms;
+    s.params.spread_alpha = 0.01;
+    s.params.transform = ewma::Transform::kLog1p;
+  }
+  return s;
+}
+
+TEST_CASE("checkpoint records of versions 1 and 2 read as their writers ran, "
+          "without a season") {
+  for (int version : {1, 2}) {
+    INFO("version " << version);
+    const head::SeriesSnapshot in = LegacySnapshot(version);
+    head::SeriesSnapshot out;
+    // Overwritten: a season, and fields version 1 lacks.
+    out.params.season_slots = 96;
+    out.params.spread = ewma::SpreadKind::kErrorMeanAbs;
+    out.state.season[0] = 0x3F80;
+    out.head_start.season_start_ms = 5;
+    REQUIRE(DecodeCheckpointRecord(LegacyRecord(in, version), &out).ok());
+    REQUIRE(out.params == in.params);
+    REQUIRE(out.params.season_slots == 0);
+    REQUIRE(out.params.spread == in.params.spread);
+    REQUIRE(out.params.transform == in.params.transform);
+    REQUIRE(out.state.mean == in.state.mean);
+    REQUIRE(out.state.last_value_bits == in.state.last_value_bits);
+    REQUIRE(out.state.season == ewma::EmptySeasonProfile());
+    REQUIRE(out.head_start.mean == in.head_start.mean);
+    REQUIRE(out.head_start.season_start_ms == 0);
+    REQUIRE(out.head == in.head);
+    REQUIRE(out.latest.value[1] == in.latest.value[1]);
+  }
+}
+
+TEST_CASE("a checkpoint record keeps the season profile its parameters use") {
   head::SeriesSnapshot in = SampleSnapshot();
-  std::string v2;
-  EncodeCheckpointRecord(in, &v2);
-  // Version 1 is version 2 without the u8 spread, f64 spread_alpha and u8
-  // transform that end the params.
-  const size_t params_end = 1 + 4 + in.labels.size() + 7 * 8  // state
-                            + 8 + 1 + 1 + 5 * 8               // latest
-                            + 8 + 8 + 8 + 4 + 8 + 1 + 1;      // params
-  std::string v1 = v2.substr(0, v2.size() - 4);
-  v1.erase(params_end, 1 + 8 + 1);
-  v1[0] = 1;
-  PutFixed<uint32_t>(&v1, codec::Crc32c(v1));
+  in.params.season_slots = 24;
+  in.params.season_alpha = 0.25;
+  in.params.season_min_history_ms = 7200000;
+  in.state.season_start_ms = -3;
+  in.head_start.season_start_ms = -3;
+  for (int i = 0; i < 24; i += 3) {
+    in.state.season[i] = ewma::ToSeasonSlot(i * 0.5);
+    in.head_start.season[i] = ewma::ToSeasonSlot(i * 0.25);
+  }
+  std::string record;
+  EncodeCheckpointRecord(in, &record);
+  std::string without;
+  head::SeriesSnapshot plain = SampleSnapshot();
+  plain.params.season_slots = 0;
+  EncodeCheckpointRecord(plain, &without);
+  // Two profiles of 24 two-byte slots, and nothing more.
+  REQUIRE(record.size() == without.size() + 2 * 24 * 2);
   head::SeriesSnapshot out;
-  out.params.spread = ewma::SpreadKind::kErrorRms;  // overwritten
-  out.params.transform = ewma::Transform::kLog1p;
-  REQUIRE(DecodeCheckpointRecord(v1, &out).ok());
+  REQUIRE(DecodeCheckpointRecord(record, &out).ok());
   REQUIRE(out.params == in.params);
-  REQUIRE(out.head_start.mean == in.head_start.mean);
-  REQUIRE(out.head == in.head);
+  REQUIRE(out.params.season_alpha == 0.25);
+  REQUIRE(out.params.season_min_history_ms == 7200000);
+  REQUIRE(out.state.season == in.state.season);
+  REQUIRE(out.state.season_start_ms == -3);
+  REQUIRE(out.head_start.season == in.head_start.season);
+  REQUIRE(out.head_start.season_start_ms == -3);
+}
+
+TEST_CASE("a checkpoint record with more season slots than a state holds is "
+          "refused") {
+  head::SeriesSnapshot in = SampleSnapshot();
+  in.params.season_slots = 0;
+  std::string record;
+  EncodeCheckpointRecord(in, &record);
+  // The state's slot count: after version, labels, the 7 fixed state
+  // fields and season_start_ms.
+  const size_t count = 1 + 4 + in.labels.size() + 56 + 8;
+  std::string bad = record.substr(0, record.size() - 4);
+  REQUIRE(bad[count] == 0);
+  bad[count] = static_cast<char>(ewma::kMaxSeasonSlots + 1);
+  PutFixed<uint32_t>(&bad, codec::Crc32c(bad));
+  head::SeriesSnapshot back;
+  REQUIRE(DecodeCheckpointRecord(bad, &back).code() ==
+          StatusCode::kCorruption);
 }
 
 TEST_CASE("a checkpoint record of an unknown version is refused") {
@@ -100,8 +214,10 @@ TEST_CASE("a checkpoint record with flags no writer sets is refused") {
   const head::SeriesSnapshot snapshot = SampleSnapshot();
   std::string record;
   EncodeCheckpointRecord(snapshot, &record);
-  // The stale flag: after version, labels, state (56), latest_ms, present.
-  const size_t stale = 1 + 4 + snapshot.labels.size() + 56 + 8 + 1;
+  // The stale flag: after version, labels, state (56 + 8 + 1 + 2 bytes a
+  // season slot), latest_ms, present.
+  const size_t stale = 1 + 4 + snapshot.labels.size() + 56 + 8 + 1 +
+                       2 * snapshot.params.season_slots + 8 + 1;
   std::string bad = record.substr(0, record.size() - 4);
   bad[stale] = 2;
   PutFixed<uint32_t>(&bad, codec::Crc32c(bad));

@@ -27,51 +27,65 @@ import subprocess
 import sys
 import tempfile
 
-# The chosen setting: the best the estimator's keys reach on these files
-# with the shipped expression (cpu > cpu:upper_threshold). Keys are the
-# config's `ewma:` keys; `for`, `keep_firing_for` and `expr` are the rule's.
+# The chosen setting, promewma's defaults and the shipped rule's timing:
+# the best the estimator's keys reach on these files with the shipped
+# expression (cpu > cpu:upper_threshold). Keys are the config's `ewma:`
+# keys (season_* are those of `season:`); `for`, `keep_firing_for` and
+# `expr` are the rule's.
 CHOSEN = {
     "span": 10,
-    "spread": "error_mean_abs",
-    "spread_span": 3000,
-    "transform": "log1p",
-    "k": 8,
+    "spread": "error_rms",
+    "spread_span": 10000,
+    "transform": "none",
+    "k": 4.5,
+    "season_slots": 96,
+    "season_span": 14,
+    "season_min_history": "24h",
     "keep_firing_for": "12h",
     "for": "0s",
     "expr": "upper",
 }
 
-# The built-in defaults (span 10, k 3, ewm_std, no transform).
-DEFAULTS = {"spread": "ewm_std", "spread_span": None, "transform": "none",
-            "k": 3}
+# The plain EWMA band: span 10, k 3, ewm_std, no transform, no season.
+PLAIN = {"spread": "ewm_std", "spread_span": None, "transform": "none",
+         "k": 3, "season_slots": 0}
+NO_SEASON = {"season_slots": 0}
+# The best setting without a season.
+MEAN_ABS = {"spread": "error_mean_abs", "spread_span": 3000,
+            "transform": "log1p", "k": 8, "season_slots": 0}
 
 # Settings for the trade-off table: (name, changes to CHOSEN).
 TABLE = [
-    ("defaults, no hysteresis", dict(DEFAULTS, keep_firing_for="0s")),
-    ("defaults, the shipped rule's for 1m, keep_firing_for 2m",
-     dict(DEFAULTS, keep_firing_for="2m", **{"for": "1m"})),
-    ("defaults, keep_firing_for 6h", dict(DEFAULTS, keep_firing_for="6h")),
-    ("defaults, keep_firing_for 12h", DEFAULTS),
-    ("ewm_std, k 6, 12h", dict(DEFAULTS, k=6)),
-    ("error_rms span 3000, k 4.5, 12h", {"spread": "error_rms",
-                                          "transform": "none", "k": 4.5}),
-    ("error_rms span 10000, k 4.5, 12h",
-     {"spread": "error_rms", "spread_span": 10000, "transform": "none",
-      "k": 4.5}),
-    ("error_mean_abs span 3000, k 8.5, 12h", {"transform": "none", "k": 8.5}),
-    ("error_mean_abs span 3000, k 6.25, log1p, 12h", {"k": 6.25}),
-    ("error_mean_abs span 3000, k 8, log1p, 2h", {"keep_firing_for": "2h"}),
-    ("error_mean_abs span 3000, k 8, log1p, 6h", {"keep_firing_for": "6h"}),
-    ("**error_mean_abs span 3000, k 8, log1p, 12h (chosen)**", {}),
-    ("error_mean_abs span 3000, k 8, log1p, 24h", {"keep_firing_for": "24h"}),
-    ("error_mean_abs span 3000, k 8, log1p, 12h, two-sided",
-     {"expr": "two-sided"}),
-    ("error_mean_abs span 3000, k 10, log1p, 12h", {"k": 10}),
-    ("error_mean_abs span 3000, k 8, log1p, 12h, for 5m", {"for": "5m"}),
+    ("plain EWMA (span 10, k 3), no hysteresis",
+     dict(PLAIN, keep_firing_for="0s")),
+    ("plain EWMA, for 1m, keep_firing_for 2m",
+     dict(PLAIN, keep_firing_for="2m", **{"for": "1m"})),
+    ("plain EWMA, keep_firing_for 12h", PLAIN),
+    ("error_mean_abs span 3000, log1p, k 8, 12h, no season", MEAN_ABS),
+    ("error_rms span 10000, k 4.5, 12h, no season", NO_SEASON),
+    ("error_rms span 10000, k 4.5, 12h, season 24 slots, span 56",
+     {"season_slots": 24, "season_span": 56}),
+    ("error_rms span 10000, k 4.5, 12h, season 48 slots, span 28",
+     {"season_slots": 48, "season_span": 28}),
+    ("season 96 slots, span 7", {"season_span": 7}),
+    ("season 96 slots, span 21", {"season_span": 21}),
+    ("season 96 slots, span 42", {"season_span": 42}),
+    ("season, k 4", {"k": 4}),
+    ("season, k 5", {"k": 5}),
+    ("season, keep_firing_for 2h", {"keep_firing_for": "2h"}),
+    ("season, keep_firing_for 6h", {"keep_firing_for": "6h"}),
+    ("**error_rms span 10000, k 4.5, season 96 slots span 14, 12h "
+     "(defaults, shipped rule)**", {}),
+    ("season, keep_firing_for 24h", {"keep_firing_for": "24h"}),
+    ("season, two-sided (a drop rule too)", {"expr": "two-sided"}),
+    ("season, log1p", {"transform": "log1p"}),
+    ("season, for 5m", {"for": "5m"}),
 ]
 
 # Parameters moved by the sensitivity table, and how.
-NUMERIC = ["span", "spread_span", "k", "keep_firing_for"]
+NUMERIC = ["span", "spread_span", "k", "season_slots", "season_span",
+           "season_min_history", "keep_firing_for"]
+DURATIONS = ["keep_firing_for", "season_min_history"]
 
 TOTAL = re.compile(
     r"total: (\d+)/(\d+) windows caught, (\d+) false episodes, (\d+) missed, "
@@ -90,14 +104,26 @@ def duration(h):
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
-def run(backtest, files, windows, setting):
-    """Per-file (windows, caught, false, missed) and the total line."""
+def config_text(setting):
+    """The `ewma:` section of a setting, every key written out, so that the
+    result does not depend on the built-in defaults."""
     lines = ["ewma:"]
     for key in ("span", "spread", "spread_span", "transform", "k"):
         if setting.get(key) is not None:
             lines.append(f"  {key}: {setting[key]}")
+    slots = setting.get("season_slots") or 0
+    season = [f"slots: {slots}"]
+    if slots:
+        season += [f"span: {setting['season_span']}",
+                   f"min_history: {setting['season_min_history']}"]
+    lines.append("  season: {" + ", ".join(season) + "}")
+    return "\n".join(lines) + "\n"
+
+
+def run(backtest, files, windows, setting):
+    """Per-file (windows, caught, false, missed) and the total line."""
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(config_text(setting))
         config = f.name
     try:
         out = subprocess.run(
@@ -146,28 +172,38 @@ def sensitivity(backtest, files, windows):
                 caught, total, false, _ = base
                 cells.append(f"**{caught}/{total}, {false}**")
                 continue
-            if key == "keep_firing_for":
+            if key in DURATIONS:
                 value = duration(hours(CHOSEN[key]) * f)
             elif key == "k":
                 value = round(CHOSEN[key] * f, 4)
             else:
                 value = max(1, round(CHOSEN[key] * f))
+            if key == "season_slots" and value > 96:
+                cells.append(f"{value}: (at most 96)")
+                continue
             _, (caught, total, false, _) = run(
                 backtest, files, windows, with_changes({key: value}))
             cells.append(f"{value}: {caught}/{total}, {false}")
         print(f"| {key} ({CHOSEN[key]}) | " + " | ".join(cells) + " |")
 
 
+def describe(s):
+    text = (f"{s['spread']} span {s['spread_span']}, {s['transform']}, "
+            f"k {s['k']}, {s['keep_firing_for']}")
+    if s["season_slots"]:
+        text += f", season span {s['season_span']}"
+    return text + ("" if s["season_slots"] else ", no season")
+
+
 def loso(backtest, files, windows):
     grid = []
-    for spread, transform, k, span, keep in itertools.product(
-            ["error_mean_abs", "error_rms"], ["none", "log1p"],
-            [4, 5, 6.25, 7.5], [1000, 3000, 10000], ["2h", "6h", "12h"]):
-        if spread == "error_rms":
-            k = round(k * 0.75, 4)  # rms is about 1.25 x the mean |error|
-        grid.append(with_changes({"spread": spread, "transform": transform,
-                                  "k": k, "spread_span": span,
-                                  "keep_firing_for": keep}))
+    for season, k, span, keep in itertools.product(
+            [None, 7, 14, 21], [4, 4.5, 5], [3000, 10000], ["6h", "12h"]):
+        grid.append(with_changes({
+            "k": k, "spread_span": span, "keep_firing_for": keep,
+            "season_slots": 96 if season else 0, "season_span": season}))
+    for k in [6.25, 7.5, 8]:
+        grid.append(with_changes(dict(MEAN_ABS, k=k)))
     results = [run(backtest, files, windows, s)[0] for s in grid]
     names = sorted(results[0])
     print("| held out | chosen on the other files | caught | false |")
@@ -180,13 +216,10 @@ def loso(backtest, files, windows):
             return c - f / 4
         best = max(range(len(grid)), key=objective)
         w, c, f, _ = results[best][held]
-        s = grid[best]
         sum_caught += c
         sum_windows += w
         sum_false += f
-        print(f"| {held} | {s['spread']} span {s['spread_span']}, "
-              f"{s['transform']}, k {s['k']}, {s['keep_firing_for']} | "
-              f"{c}/{w} | {f} |")
+        print(f"| {held} | {describe(grid[best])} | {c}/{w} | {f} |")
     print(f"| **all** | | **{sum_caught}/{sum_windows}** | **{sum_false}** |")
 
 
