@@ -2,9 +2,15 @@
 # Installs the Debian bookworm packages promewma builds and tests with.
 # Idempotent: installs only what is missing, runs `apt-get update` at most
 # once, and does nothing at all when everything is present.
+#
+#   tools/bootstrap.sh               everything: build, tests, peers, fuzzing
+#   tools/bootstrap.sh --build-only  what building the binaries needs, with
+#                                    -DPROMEWMA_BUILD_TESTS=OFF
+#                                    -DPROMEWMA_BUILD_BENCHMARKS=OFF
+#                                    (deploy/docker/Dockerfile)
 set -euo pipefail
 
-packages=(
+build_packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git
   # libraries, all from Debian
@@ -12,8 +18,15 @@ packages=(
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libxxhash-dev librocksdb-dev
   libssl-dev libhowardhinnant-date-dev tzdata libboost-dev
+)
+
+packages=(
+  "${build_packages[@]}"
   # tests and benchmarks (openssl: the write-back TLS test makes its certs)
   catch2 libbenchmark-dev python3 python3-pandas curl openssl
+  # the deploy/ checks read YAML (docker-compose.yml, k8s manifests, Grafana
+  # provisioning)
+  python3-yaml
   # bench.sh reads the kernel's listen-queue overflow counter with nstat
   iproute2
   # backtest --plot draws with gnuplot
@@ -24,6 +37,12 @@ packages=(
   # fuzzing (libFuzzer ships with clang's runtime)
   clang libclang-rt-14-dev
 )
+
+case "${1:-}" in
+  "") ;;
+  --build-only) packages=("${build_packages[@]}") ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

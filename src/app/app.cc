@@ -127,8 +127,9 @@ class RequestLogCollector : public prometheus::Collectable {
   const wal::RequestLog* const log_;
 };
 
-// Checkpoints and retention, every checkpoint_interval and once more at
-// shutdown (so the next start replays next to nothing).
+// Checkpoints (each dropping the idle series first) and retention, every
+// checkpoint_interval and once more at shutdown (so the next start replays
+// next to nothing).
 class Maintenance {
  public:
   Maintenance(db::Database* db, const config::Config& config,
@@ -150,7 +151,14 @@ class Maintenance {
                       .Name("promewma_checkpoint_failures_total")
                       .Help("Checkpoints that failed (the log is kept).")
                       .Register(registry)
-                      .Add({})) {}
+                      .Add({})),
+        series_dropped_(
+            prometheus::BuildCounter()
+                .Name("promewma_series_dropped_total")
+                .Help("Series dropped from memory after series_idle_timeout "
+                      "without a sample; their history stays readable.")
+                .Register(registry)
+                .Add({})) {}
 
   void Start(std::function<bool()> recovered) {
     thread_ = std::thread([this, recovered] {
@@ -183,6 +191,10 @@ class Maintenance {
   void RunOnce() {
     db::CheckpointStats stats;
     Status s = db_->Checkpoint(&stats);
+    if (stats.dropped_series != 0) {
+      spdlog::info("dropped {} idle series from memory", stats.dropped_series);
+      series_dropped_.Increment(static_cast<double>(stats.dropped_series));
+    }
     if (s.ok()) {
       spdlog::info("checkpoint: {} series, {} bytes, log up to {} in {:.3f}s",
                    stats.series, stats.bytes, stats.seq, stats.seconds);
@@ -210,6 +222,7 @@ class Maintenance {
   prometheus::Gauge& last_success_;
   prometheus::Gauge& last_duration_;
   prometheus::Counter& failures_;
+  prometheus::Counter& series_dropped_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -298,6 +311,7 @@ int Serve(const config::Config& config) {
   options.read_limits.max_decoded_bytes = config.limits.max_decoded_bytes;
   options.read_limits.max_samples_per_query =
       config.limits.max_samples_per_query;
+  options.read_limits.max_concurrent_reads = config.limits.max_concurrent_reads;
   options.max_connections = config.limits.max_connections;
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
@@ -406,6 +420,8 @@ Status ApplyFlags(const CommandLine& cl, config::Config* config) {
 head::HeadOptions HeadOptionsFrom(const config::Config& config) {
   head::HeadOptions options;
   options.defaults = config.ewma;
+  options.limits = config.limits.series;
+  options.series_idle_timeout_ms = config.series_idle_timeout_ms;
   for (const config::Rule& rule : config.rules) {
     options.rules.push_back(head::SeriesRule{rule.selector, rule.params});
   }

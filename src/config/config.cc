@@ -453,6 +453,18 @@ Status ParseCheckpointInterval(const YAML::Node& node, Config* config) {
                                &config->checkpoint_interval_ms);
 }
 
+Status ParseSeriesIdleTimeout(const YAML::Node& node, Config* config) {
+  // 0 keeps every series; absent: each series' reset_after.
+  Result<int64_t> ms = ScalarDurationMs(node, "series_idle_timeout");
+  if (!ms.ok()) return ms.status();
+  if (*ms < 0) {
+    return ProblemAt("series_idle_timeout",
+                     "must be >= 0, got " + QuotedOneLine(node.Scalar()));
+  }
+  config->series_idle_timeout_ms = *ms;
+  return Status::Ok();
+}
+
 Status ParseDurability(const YAML::Node& node, Config* config) {
   Result<std::string> text = ScalarText(node, "durability", "os or fsync");
   if (!text.ok()) return text.status();
@@ -550,6 +562,19 @@ Status ParseLimitCount(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+// A label limit: an integer in [1, 2^32).
+Status ParseLimitUint32(const YAML::Node& node, const std::string& path,
+                        uint32_t* out) {
+  uint64_t n = 0;
+  Status s = ParseLimitCount(node, path, &n);
+  if (!s.ok()) return s;
+  if (n > std::numeric_limits<uint32_t>::max()) {
+    return ProblemAt(path, "must be below 4294967296, got " + node.Scalar());
+  }
+  *out = static_cast<uint32_t>(n);
+  return Status::Ok();
+}
+
 Status ParseLimits(const YAML::Node& node, Config* config) {
   Result<Entries> entries = MapEntries(node, "limits");
   if (!entries.ok()) return entries.status();
@@ -566,6 +591,38 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
     } else if (name == "max_series_per_request") {
       status = ParseLimitCount(value, path,
                                &config->limits.max_series_per_request);
+    } else if (name == "max_labels_per_series") {
+      status = ParseLimitUint32(value, path,
+                                &config->limits.series.max_labels_per_series);
+    } else if (name == "max_label_name_length") {
+      status = ParseLimitUint32(value, path,
+                                &config->limits.series.max_label_name_length);
+    } else if (name == "max_label_value_length") {
+      status = ParseLimitUint32(value, path,
+                                &config->limits.series.max_label_value_length);
+    } else if (name == "max_active_series") {
+      // 0 turns the limit off.
+      Result<int64_t> n =
+          ScalarInteger(value, path, "expected an integer >= 0 (0: no limit)");
+      if (n.ok() && *n < 0) {
+        status = ProblemAt(path, "must be >= 0 (0: no limit), got " +
+                                     value.Scalar());
+      } else if (n.ok()) {
+        config->limits.series.max_active_series = static_cast<uint64_t>(*n);
+      } else {
+        status = n.status();
+      }
+    } else if (name == "max_concurrent_reads") {
+      Result<int64_t> n =
+          ScalarInteger(value, path, "expected an integer >= 0 (0: no limit)");
+      if (n.ok() && (*n < 0 || *n > 1'000'000)) {
+        status = ProblemAt(path, "must be in [0, 1000000] (0: no limit), got " +
+                                     value.Scalar());
+      } else if (n.ok()) {
+        config->limits.max_concurrent_reads = static_cast<int>(*n);
+      } else {
+        status = n.status();
+      }
     } else if (name == "max_connections") {
       Result<int64_t> n = ScalarInteger(value, path, "expected an integer > 0");
       if (n.ok() && (*n <= 0 || *n > 1'000'000)) {
@@ -1002,6 +1059,7 @@ constexpr TopLevelKey kTopLevelKeys[] = {
     {"data_dir", ParseDataDir},
     {"retention", ParseRetention},
     {"checkpoint_interval", ParseCheckpointInterval},
+    {"series_idle_timeout", ParseSeriesIdleTimeout},
     {"durability", ParseDurability},
     {"ewma", ParseEwma},
     {"rules", ParseRules},

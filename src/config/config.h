@@ -6,6 +6,9 @@
 //   durability: os                # os (survives a crash) | fsync (power loss)
 //   retention: 15d                # stored chunks older than this are deleted
 //   checkpoint_interval: 5m       # bounds the log a restart replays
+//   series_idle_timeout: 1h       # a series without samples this long is
+//                                 # dropped from memory; default: its
+//                                 # reset_after; 0: never
 //   ewma:                         # defaults for every series
 //     span: 10                    # at most one of alpha | span | half_life
 //     k: 3
@@ -27,6 +30,11 @@
 //     max_samples_per_query: 50000000
 //     max_series_per_request: 100000
 //     max_connections: 1024
+//     max_concurrent_reads: 10    # 0: no limit
+//     max_labels_per_series: 30   # these four: series_limits.h
+//     max_label_name_length: 1024
+//     max_label_value_length: 2048
+//     max_active_series: 2000000  # 0: no limit
 //   memory:                       # the fixed part of memory (README)
 //     memtables: 64MiB            # RocksDB memtables, all families
 //     block_cache: 8MiB           # RocksDB blocks read back
@@ -64,6 +72,7 @@
 
 #include "config/relay_config.h"
 #include "ewma/estimator_params.h"
+#include "head/head.h"
 #include "model/matcher.h"
 #include "promewma/status.h"
 #include "wal/request_log.h"
@@ -98,6 +107,12 @@ struct Limits {
   // Client connections served at once; one more gets 503 + Retry-After on
   // its first request and is closed (http/server.h).
   int max_connections = 1024;
+  // Remote reads answered at once; one more gets 503 + Retry-After
+  // (http/read_handler.h). 0: no limit.
+  int max_concurrent_reads = 10;
+  // What a series new to the head must satisfy: max_labels_per_series,
+  // max_label_name_length, max_label_value_length, max_active_series.
+  head::SeriesLimits series;
 };
 
 // The parts of memory that do not grow with the series (README, "Memory").
@@ -129,6 +144,11 @@ struct Config {
   // How often the engine state is checkpointed (which bounds how much log a
   // restart replays) and retention is applied.
   int64_t checkpoint_interval_ms = 5 * 60 * 1000;
+  // A series that has received no sample for this long is dropped from
+  // memory at the next checkpoint (head.h DropIdleSeries); its history
+  // stays readable. kIdleTimeoutResetAfter: each series' reset_after; 0:
+  // never.
+  int64_t series_idle_timeout_ms = head::HeadOptions::kIdleTimeoutResetAfter;
   ewma::EstimatorParams ewma;  // for all series when no rules;
                                // the base every rule starts from
   std::vector<Rule> rules;     // in file order

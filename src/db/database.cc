@@ -78,12 +78,17 @@ Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
     sink_->WaitForRoom(*series,
                        std::chrono::steady_clock::now() + admission_wait_);
   }
-  // Prepare only reads the head (known series are never removed, and
-  // Commit creates a new series only if no other writer did meanwhile), so
-  // it runs before the lock: finding 500 series and validating the new
-  // ones is a good part of a request's cost, and the lock serialises.
+  // Prepare only reads the head (Commit looks the series up again if idle
+  // ones were dropped meanwhile, and creates a new series only if no other
+  // writer did), so it runs before the lock: finding 500 series and
+  // validating the new ones is a good part of a request's cost, and the
+  // lock serialises.
   Status s = head_->Prepare(decoded, &prepared);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    result->Clear();
+    result->refusal = prepared.refusal();
+    return s;
+  }
   std::shared_ptr<SealedBatch> to_store;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
@@ -268,6 +273,47 @@ Status Database::ReadSeries(
   return Status::Ok();
 }
 
+Status Database::DropIdleSeries(uint64_t* dropped) {
+  std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  DropIdleLocked(dropped);
+  return Status::Ok();
+}
+
+void Database::DropIdleLocked(uint64_t* dropped) {
+  std::vector<head::SealedChunk> sealed;
+  std::vector<head::DroppedSeries> series;
+  *dropped = head_->DropIdleSeries(&sealed, &series);
+  // With write-back, its queues may hold views of the dropped label sets
+  // until they have delivered: Checkpoint releases them then.
+  if (sink_ == nullptr) head_->ReleaseRetiredLabels();
+  // Their chunks join pending_ (readable there until stored), and their
+  // records are written now: reads look for them there once the head no
+  // longer knows them.
+  StoreSealed(&sealed);
+  unrecorded_.insert(unrecorded_.end(),
+                     std::make_move_iterator(series.begin()),
+                     std::make_move_iterator(series.end()));
+  if (store_ == nullptr || unrecorded_.empty()) return;
+  Status s = store_->WriteDroppedSeries(unrecorded_);
+  if (s.ok()) {
+    unrecorded_.clear();
+  } else {
+    spdlog::warn("{} dropped series not recorded yet, will retry: {}",
+                 unrecorded_.size(), s.message());
+  }
+}
+
+Status Database::VisitDroppedSeries(
+    const std::function<Status(const head::DroppedSeries&)>& visit) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const head::DroppedSeries& d : unrecorded_) {
+    Status s = visit(d);
+    if (!s.ok()) return s;
+  }
+  return store_ != nullptr ? store_->VisitDroppedSeries(visit) : Status::Ok();
+}
+
 Status Database::ApplyRetention(int64_t retention_ms) {
   if (store_ == nullptr) return Status::Ok();
   std::unique_lock<std::shared_mutex> lock(mu_);
@@ -289,6 +335,10 @@ Status Database::Checkpoint(CheckpointStats* stats) {
     if (!recovered_.load(std::memory_order_acquire)) {
       return Status::Unavailable("no checkpoint before recovery has finished");
     }
+    // Before the snapshots, so that they no longer hold the idle series,
+    // and before the chunks are checked: their sealed heads must be stored
+    // too.
+    DropIdleLocked(&stats->dropped_series);
     // Chunks sealed by the requests the checkpoint covers must be stored
     // before it drops those requests from the log.
     WritePending(/*failed_only=*/false);
@@ -323,9 +373,12 @@ Status Database::Checkpoint(CheckpointStats* stats) {
             std::shared_lock<std::shared_mutex> lock(mu_);
             last_seq = next_seq_ - 1;
           }
-          if (!sink_->WaitAcknowledged(
+          if (sink_->WaitAcknowledged(
                   last_seq,
                   std::chrono::steady_clock::now() + checkpoint_ack_wait_)) {
+            // No queue holds a view of a label set dropped before now.
+            head_->ReleaseRetiredLabels();
+          } else {
             status = Status::Unavailable(
                 "write-back has not delivered up to log record " +
                 std::to_string(last_seq) +

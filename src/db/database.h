@@ -68,6 +68,7 @@ struct RecoveryStats {
 };
 
 struct CheckpointStats {
+  uint64_t dropped_series = 0;  // idle series dropped before it
   uint64_t series = 0;
   uint64_t bytes = 0;
   uint64_t seq = 0;  // last log record covered
@@ -129,6 +130,19 @@ class Database {
   // order). One checkpoint at a time; a second caller waits.
   Status Checkpoint(CheckpointStats* stats);
 
+  // Drops the series idle for their timeout from the head
+  // (head.h DropIdleSeries). Their open head chunks are stored first and
+  // their label sets recorded (store.h), so their history stays readable
+  // until retention; a series that sends again starts afresh. Checkpoint
+  // does this first, so that the checkpoint no longer holds them and a
+  // restart does not bring them back. *dropped: how many (ignored series
+  // included).
+  Status DropIdleSeries(uint64_t* dropped);
+  // Calls `visit` for every series dropped from the head whose history may
+  // still be stored (a series that came back may be visited too).
+  Status VisitDroppedSeries(
+      const std::function<Status(const head::DroppedSeries&)>& visit);
+
   // Deletes stored chunks in time buckets that end more than `retention_ms`
   // before the newest sample seen. Whole buckets only.
   Status ApplyRetention(int64_t retention_ms);
@@ -182,6 +196,9 @@ class Database {
   // REQUIRES: mu_ held exclusively; a sink.
   Status AdmitToSink(const ewma::SeriesHashes& series);
 
+  // DropIdleSeries under the lock. REQUIRES: mu_ held exclusively.
+  void DropIdleLocked(uint64_t* dropped);
+
   ewma::DerivedSampleSink* sink_ = nullptr;
   std::chrono::milliseconds admission_wait_{0};
   std::chrono::milliseconds checkpoint_ack_wait_{0};
@@ -193,6 +210,9 @@ class Database {
   // Sealed chunks not known to be stored; without a store they stay here.
   std::vector<std::shared_ptr<SealedBatch>> pending_;  // guarded by mu_
   int64_t max_timestamp_ms_ = std::numeric_limits<int64_t>::min();  // mu_
+  // Dropped series not recorded in the store: all of them in memory, else
+  // those whose record failed to write (retried at the next drop).
+  std::vector<head::DroppedSeries> unrecorded_;  // guarded by mu_
 };
 
 }  // namespace promewma::db

@@ -29,7 +29,8 @@ namespace promewma::ewma {
 struct EmittedDerived {
   uint64_t labels_hash;     // input series
   std::string_view labels;  // its canonical labels; valid while the head
-                            // lives (series are never removed)
+                            // lives, or until a dropped series' labels are
+                            // released (head.h ReleaseRetiredLabels)
   int64_t timestamp_ms;
   DerivedValues values;
 };

@@ -1,6 +1,7 @@
 #include "head/head.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -36,6 +37,8 @@ std::string_view DropReasonName(DropReason reason) {
       return "unmatched";
     case DropReason::kHistogram:
       return "histogram";
+    case DropReason::kSeriesLimit:
+      return "series_limit";
   }
   return "unknown";
 }
@@ -112,6 +115,8 @@ struct alignas(64) Head::Series {
   DerivedValues latest;
   // Raw samples of the open head chunk; allocates on its first sample.
   codec::XorChunkAppender head = EmptyHeadChunk();
+  // Head::Now() when a request last carried a sample for it (DropIdleSeries).
+  int64_t last_arrival_ms = 0;
 
   std::string_view labels() const { return {label_data, label_size}; }
 };
@@ -122,6 +127,11 @@ struct Head::Shard {
   std::deque<Series> series;
   SeriesTable<Series> table;
   LabelArena labels;
+  // Slots of dropped series (label_size == 0), reused by new ones.
+  std::vector<Series*> free;
+  // Arenas CompactLabels replaced, kept until ReleaseRetiredLabels: the
+  // write-back queues may still hold views of their label sets.
+  std::vector<LabelArena> retired;
 };
 
 namespace {
@@ -216,6 +226,8 @@ Status Head::Prepare(const codec::DecodedWriteRequest& request,
   std::vector<uint32_t>& order = prepared->order_;
   std::vector<Series*>& resolved = prepared->resolved_;
   std::array<uint32_t, kShardCount + 1>& bucket_start = prepared->bucket_start_;
+  prepared->refusal_ = Refusal::kNone;
+  prepared->drops_seen_ = drops_.load(std::memory_order_acquire);
   order.resize(n);
   resolved.assign(n, nullptr);
   bucket_start.fill(0);
@@ -232,8 +244,8 @@ Status Head::Prepare(const codec::DecodedWriteRequest& request,
   // Find the series we already know. Their label sets were validated when
   // they were created; only new ones need it, and all of them must pass
   // before anything is applied (a bad request changes nothing). Pointers
-  // stay valid until Commit because series are never removed while the
-  // head lives.
+  // stay valid until Commit unless DropIdleSeries runs in between, which
+  // Commit notices (drops_) and then looks every series up again.
   bool any_new = false;
   ForEachByShard(*prepared, [&](Shard& shard, uint32_t i) {
     const codec::DecodedSeries& in = request.series[i];
@@ -244,6 +256,10 @@ Status Head::Prepare(const codec::DecodedWriteRequest& request,
     for (size_t i = 0; i < n; ++i) {
       if (resolved[i] != nullptr) continue;
       Status s = codec::ValidateSeriesLabels(request, i);
+      if (s.ok()) {
+        s = CheckLabelLimits(model::LabelSetView(request.series[i].labels), i,
+                             options_.limits, &prepared->refusal_);
+      }
       if (!s.ok()) return s;
     }
   }
@@ -257,6 +273,12 @@ void Head::Commit(const codec::DecodedWriteRequest& request,
   result->dropped[static_cast<int>(DropReason::kHistogram)] =
       request.histogram_count;
   std::vector<Series*>& resolved = prepared->resolved_;
+  if (drops_.load(std::memory_order_acquire) != prepared->drops_seen_) {
+    // Series were dropped since Prepare: its pointers may be to freed
+    // slots, so every series is looked up again.
+    std::fill(resolved.begin(), resolved.end(), nullptr);
+  }
+  const int64_t now = Now();
   // Create the new series and apply every sample.
   size_t first_rejected = std::numeric_limits<size_t>::max();
   uint64_t created = 0, ignored_created = 0;
@@ -269,16 +291,26 @@ void Head::Commit(const codec::DecodedWriteRequest& request,
       series = shard.table.Find(in.labels_hash, in.labels);
     }
     if (series == nullptr) {
-      series = &shard.series.emplace_back();
+      DropReason ignored_reason = DropReason::kUnmatched;
+      const EstimatorParams* params =
+          ParamsFor(model::LabelSetView(in.labels), &ignored_reason);
+      if (params != nullptr && AtSeriesLimit(created)) {
+        result->dropped[static_cast<int>(DropReason::kSeriesLimit)] +=
+            in.sample_count;
+        ++result->refused_series;
+        return;
+      }
+      series = NewSeriesSlot(&shard);
       const std::string_view labels = shard.labels.Copy(in.labels);
       series->label_data = labels.data();
       series->label_size = static_cast<uint32_t>(labels.size());
       series->labels_hash = in.labels_hash;
-      series->params = ParamsFor(model::LabelSetView(series->labels()),
-                                 &series->ignored_reason);
+      series->params = params;
+      series->ignored_reason = ignored_reason;
       shard.table.Insert(in.labels_hash, series);
       ++(series->params != nullptr ? created : ignored_created);
     }
+    series->last_arrival_ms = now;
     if (series->params == nullptr) {
       result->dropped[static_cast<int>(series->ignored_reason)] +=
           in.sample_count;
@@ -287,9 +319,99 @@ void Head::Commit(const codec::DecodedWriteRequest& request,
     ApplySamples(request, series_index, series, result, &first_rejected);
   });
   result->new_series = created;
+  if (result->refused_series != 0) result->refusal = Refusal::kActiveSeries;
   if (created) active_series_.fetch_add(created, std::memory_order_relaxed);
   if (ignored_created)
     ignored_series_.fetch_add(ignored_created, std::memory_order_relaxed);
+}
+
+int64_t Head::Now() const {
+  if (options_.clock) return options_.clock();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Head::Series* Head::NewSeriesSlot(Shard* shard) {
+  if (shard->free.empty()) return &shard->series.emplace_back();
+  Series* slot = shard->free.back();
+  shard->free.pop_back();
+  return slot;
+}
+
+void Head::CompactLabels(Shard* shard) {
+  // Half dead and at least a block's worth: a copy pass then frees at
+  // least as much as it copies, so its cost is amortised over the drops.
+  const size_t dead = shard->labels.dead_bytes();
+  if (dead < (64u << 10) || dead * 2 < shard->labels.memory_bytes()) return;
+  LabelArena fresh;
+  for (Series& s : shard->series) {
+    if (s.label_size == 0) continue;  // a free slot
+    const std::string_view copy = fresh.Copy(s.labels());
+    s.label_data = copy.data();
+  }
+  shard->retired.push_back(std::move(shard->labels));
+  shard->labels = std::move(fresh);
+}
+
+void Head::ReleaseRetiredLabels() {
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->retired.clear();
+    shard->retired.shrink_to_fit();
+  }
+}
+
+uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
+                              std::vector<DroppedSeries>* dropped) {
+  // Before any slot is freed: a request prepared from here on looks its
+  // series up again at Commit.
+  drops_.fetch_add(1, std::memory_order_acq_rel);
+  const int64_t now = Now();
+  uint64_t total = 0, processed = 0;
+  for (const std::unique_ptr<Shard>& shard_ptr : shards_) {
+    Shard& shard = *shard_ptr;
+    std::lock_guard<std::mutex> lock(shard.mu);
+    bool any = false;
+    for (Series& s : shard.series) {
+      if (s.label_size == 0) continue;  // a free slot
+      int64_t timeout = options_.series_idle_timeout_ms;
+      if (timeout == HeadOptions::kIdleTimeoutResetAfter) {
+        timeout = s.params != nullptr ? s.params->reset_after_ms
+                                      : options_.defaults.reset_after_ms;
+      }
+      if (timeout <= 0) continue;  // never dropped
+      if (s.latest.stale) timeout = std::min(timeout, kStaleSeriesIdleMs);
+      if (now - s.last_arrival_ms < timeout) continue;
+      if (s.params != nullptr) {
+        PushSealed(s.labels_hash, s.head,
+                   ChunkDerivation{*s.params, s.head_start.ToState()}, sealed);
+        dropped->push_back(DroppedSeries{std::string(s.labels()),
+                                         s.labels_hash, s.params->outputs,
+                                         s.state.last_timestamp_ms});
+        ++processed;
+      }
+      shard.table.Erase(s.labels_hash, &s);
+      shard.labels.Release(s.labels());
+      s = Series();  // frees the head chunk; label_size 0 marks it free
+      shard.free.push_back(&s);
+      ++total;
+      any = true;
+    }
+    if (any) CompactLabels(&shard);
+  }
+  active_series_.fetch_sub(processed, std::memory_order_relaxed);
+  ignored_series_.fetch_sub(total - processed, std::memory_order_relaxed);
+  return total;
+}
+
+bool Head::AtSeriesLimit(uint64_t created_so_far) const {
+  const uint64_t max = options_.limits.max_active_series;
+  // Commits are serialised by the database, so the count is exact there;
+  // Head::Apply from several threads may overshoot by what they create at
+  // the same instant.
+  return max != 0 &&
+         active_series_.load(std::memory_order_relaxed) + created_so_far >= max;
 }
 
 void Head::AppendRaw(Series* series, int64_t timestamp_ms, double value,
@@ -415,7 +537,7 @@ Status Head::Restore(const SeriesSnapshot& snapshot,
     raw = EmptyHeadChunk();
   }
   if (params == nullptr) return Status::Ok();  // the rules changed
-  Series& series = shard.series.emplace_back();
+  Series& series = *NewSeriesSlot(&shard);
   const std::string_view labels = shard.labels.Copy(snapshot.labels);
   series.label_data = labels.data();
   series.label_size = static_cast<uint32_t>(labels.size());
@@ -425,6 +547,7 @@ Status Head::Restore(const SeriesSnapshot& snapshot,
   series.head_start = HeadStart::Of(snapshot.head_start);
   series.latest = snapshot.latest;
   series.head = std::move(raw);
+  series.last_arrival_ms = Now();
   shard.table.Insert(hash, &series);
   active_series_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
@@ -448,6 +571,9 @@ uint64_t Head::MemoryBytes() const {
     std::lock_guard<std::mutex> lock(shard->mu);
     bytes += shard->series.size() * sizeof(Series) +
              shard->table.memory_bytes() + shard->labels.memory_bytes();
+    for (const LabelArena& retired : shard->retired) {
+      bytes += retired.memory_bytes();
+    }
     for (const Series& series : shard->series) bytes += series.head.capacity();
   }
   return bytes;

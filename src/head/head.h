@@ -47,6 +47,7 @@
 #include "model/labels.h"
 #include "model/matcher.h"
 #include "head/chunk_derivation.h"
+#include "head/series_limits.h"
 #include "head/time_bucket.h"
 #include "ewma/derived_sink.h"
 
@@ -67,6 +68,30 @@ struct HeadOptions {
   // A head chunk is sealed when a sample falls in another time bucket
   // (head/time_bucket.h), so retention can drop a bucket whole.
   int64_t chunk_bucket_ms = kDefaultChunkBucketMs;
+  // What a new series must satisfy (series_limits.h).
+  SeriesLimits limits;
+  // A series that has received no sample for this long is dropped by
+  // DropIdleSeries. kIdleTimeoutResetAfter: each series' own reset_after
+  // (after which its next sample would start afresh anyway); 0: never.
+  int64_t series_idle_timeout_ms = kIdleTimeoutResetAfter;
+  static constexpr int64_t kIdleTimeoutResetAfter = -1;
+  // What idleness is measured with: milliseconds on any epoch, read once
+  // per committed request. Null: the steady clock. Tests set a fake one.
+  std::function<int64_t()> clock;
+};
+
+// A series whose last sample was a stale marker (its target is gone) is
+// idle after this long, or its idle timeout if shorter: Prometheus'
+// default lookback delta, after which a query no longer sees it anyway.
+inline constexpr int64_t kStaleSeriesIdleMs = 5 * 60 * 1000;
+
+// A processed series DropIdleSeries dropped: what finding its stored
+// history needs once the head has forgotten it.
+struct DroppedSeries {
+  std::string labels;  // canonical encoding
+  uint64_t labels_hash = 0;
+  ewma::OutputMask outputs = 0;
+  int64_t last_timestamp_ms = 0;  // of its newest sample
 };
 
 // A head chunk that filled up (or crossed a bucket) and must be stored,
@@ -96,8 +121,9 @@ enum class DropReason : uint8_t {
   kDerivedSeries,  // name ends in a derived suffix (loop guard)
   kUnmatched,      // no rule matches the series
   kHistogram,      // native histogram samples are not processed
+  kSeriesLimit,    // a new series over limits.max_active_series
 };
-inline constexpr int kDropReasonCount = 7;
+inline constexpr int kDropReasonCount = 8;
 std::string_view DropReasonName(DropReason reason);
 
 struct ApplyResult {
@@ -105,6 +131,12 @@ struct ApplyResult {
   uint64_t applied = 0;   // finite samples folded into a state
   uint64_t stale = 0;     // stale markers passed on
   uint64_t new_series = 0;
+  // New series not created because the head holds
+  // limits.max_active_series (their samples: dropped[kSeriesLimit]).
+  uint64_t refused_series = 0;
+  // The limit that refused the request (Prepare failed), or that refused
+  // some of its new series (refused_series > 0); kNone otherwise.
+  Refusal refusal = Refusal::kNone;
   std::array<uint64_t, kDropReasonCount> dropped{};
   // Set when samples were rejected (out of order or conflicting): names the
   // first such series in request order and why. Empty otherwise.
@@ -182,11 +214,18 @@ class Head {
   // A request resolved against the head's series, between Prepare and
   // Commit. Reuse one per thread: it keeps its buffers' capacity.
   class PreparedRequest {
+   public:
+    // Which limit a failed Prepare refused the request for; kNone when it
+    // failed for another reason (invalid labels) or succeeded.
+    Refusal refusal() const { return refusal_; }
+
    private:
     friend class Head;
     std::vector<uint32_t> order_;  // series indexes, bucketed by shard
     std::array<uint32_t, kShardCount + 1> bucket_start_{};
     std::vector<Series*> resolved_;  // known series, nullptr for new ones
+    Refusal refusal_ = Refusal::kNone;
+    uint64_t drops_seen_ = 0;  // Head::drops_ when Prepare began
   };
 
   // First half of Apply: finds the request's known series and validates the
@@ -196,8 +235,10 @@ class Head {
   Status Prepare(const codec::DecodedWriteRequest& request,
                  PreparedRequest* prepared) const;
   // Second half of Apply: creates new series and applies every sample.
-  // REQUIRES: Prepare(request, prepared) succeeded; no series was removed
-  // since (series are never removed).
+  // A series Prepare found and DropIdleSeries dropped since is created
+  // afresh, as a new one.
+  // REQUIRES: Prepare(request, prepared) succeeded; DropIdleSeries does not
+  // run at the same time (the database serialises them).
   void Commit(const codec::DecodedWriteRequest& request,
               PreparedRequest* prepared, ApplyResult* result);
 
@@ -243,6 +284,25 @@ class Head {
   Status Restore(const SeriesSnapshot& snapshot,
                  std::vector<SealedChunk>* sealed);
 
+  // Drops every series that has received no sample for its idle timeout
+  // (HeadOptions::series_idle_timeout_ms; kStaleSeriesIdleMs at most after
+  // a stale marker): its state, labels and index slot are freed for new
+  // series (label bytes once ReleaseRetiredLabels is called). The open
+  // head chunk of a processed series is sealed into *sealed, with its
+  // derivation, for the caller to store before it forgets the series, and
+  // the series is described in *dropped, so its history stays readable. A series that sends again later starts afresh,
+  // as after reset_after. Returns the number dropped (ignored series too).
+  // Holds one shard lock at a time.
+  // REQUIRES: no Commit runs meanwhile (the database holds its ingest lock).
+  uint64_t DropIdleSeries(std::vector<SealedChunk>* sealed,
+                          std::vector<DroppedSeries>* dropped);
+
+  // Frees the label blocks DropIdleSeries has compacted away. Views of
+  // label sets handed out before (ewma::EmittedDerived::labels) point into
+  // them, so call it once no such view is held any more: with write-back,
+  // once the sink has acknowledged every sample pushed before the drop.
+  void ReleaseRetiredLabels();
+
   // Bytes the head holds: its series (state, latest outputs, open head
   // chunk buffers), their label sets and the series index. Walks every
   // series, one shard lock at a time (about 10 ms a million series): for
@@ -277,6 +337,16 @@ class Head {
   // REQUIRES: the series' shard lock is held.
   void AppendRaw(Series* series, int64_t timestamp_ms, double value,
                  const ewma::EstimatorState& prior, ApplyResult* result) const;
+  // A slot for a new series in `shard`: a freed one, else a new one.
+  // REQUIRES: the shard's lock is held.
+  static Series* NewSeriesSlot(Shard* shard);
+  // Copies the shard's live label sets into a fresh arena once dropped
+  // series' bytes outweigh them. REQUIRES: the shard's lock is held.
+  static void CompactLabels(Shard* shard);
+  int64_t Now() const;
+  // Whether a new processed series would go over limits.max_active_series,
+  // with `created_so_far` created by the commit in progress.
+  bool AtSeriesLimit(uint64_t created_so_far) const;
   const ewma::EstimatorParams* ParamsFor(model::LabelSetView labels,
                                    DropReason* ignored_reason) const;
 
@@ -284,6 +354,9 @@ class Head {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> active_series_{0};
   std::atomic<uint64_t> ignored_series_{0};
+  // DropIdleSeries calls so far: a Commit whose Prepare saw fewer looks
+  // its series up again.
+  std::atomic<uint64_t> drops_{0};
 };
 
 }  // namespace promewma::head

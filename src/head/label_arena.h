@@ -1,7 +1,10 @@
 // LabelArena: owns the canonical label bytes of one shard's series, packed
-// into large blocks. Series are never removed, so nothing is freed one by
-// one, and packing saves the allocator's per-string header and rounding
-// (about 24 bytes a series, at a million series).
+// into large blocks. Nothing is freed one by one: the bytes of a series
+// dropped from the head are counted as dead (Release), and once they
+// outweigh the live ones the head copies the live label sets into a fresh
+// arena and drops the old one (Head::CompactLabels). Packing saves the
+// allocator's per-string header and rounding (about 24 bytes a series, at
+// a million series).
 //
 // Thread-safety: none; the engine guards each arena with its shard mutex.
 
@@ -38,6 +41,10 @@ class LabelArena {
     return {out, bytes.size()};
   }
 
+  // Counts `bytes`, a copy this arena made, as no longer used.
+  void Release(std::string_view bytes) { dead_bytes_ += bytes.size(); }
+  size_t dead_bytes() const { return dead_bytes_; }
+
   // Bytes the arena holds (whole blocks, used or not).
   size_t memory_bytes() const {
     return blocks_.size() * kBlockBytes + large_bytes_;
@@ -49,6 +56,7 @@ class LabelArena {
   size_t used_ = 0;                              // bytes used in it
   std::vector<std::unique_ptr<char[]>> large_;
   size_t large_bytes_ = 0;  // in large_
+  size_t dead_bytes_ = 0;   // released copies, still held
 };
 
 }  // namespace promewma::head

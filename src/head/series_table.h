@@ -42,6 +42,29 @@ class SeriesTable {
     ++size_;
   }
 
+  // Removes `object`, indexed under `hash`. Backward-shift deletion: the
+  // entries after it in its probe run move up, so no tombstone is left and
+  // lookups stay as short as if it had never been inserted.
+  // REQUIRES: `object` is indexed under `hash`.
+  void Erase(uint64_t hash, const T* object) {
+    const size_t mask = slots_.size() - 1;
+    size_t hole = hash & mask;
+    while (slots_[hole].object != object) hole = (hole + 1) & mask;
+    for (size_t j = (hole + 1) & mask; slots_[j].object != nullptr;
+         j = (j + 1) & mask) {
+      // An entry may fill the hole unless its home slot lies cyclically in
+      // (hole, j]: then it would move before its home and be lost to Find.
+      const size_t home = slots_[j].hash & mask;
+      const bool home_after_hole =
+          hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+      if (home_after_hole) continue;
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+    slots_[hole] = Slot{};
+    --size_;
+  }
+
   size_t size() const { return size_; }
   // Bytes of the index itself (the objects are not the table's).
   size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }

@@ -117,9 +117,11 @@ Result<std::unique_ptr<FederateBody>> FederateHandler::Select(
     selectors.push_back(std::move(selector).value());
   }
   std::vector<FederatedSample> samples;
+  std::deque<std::string> labels;  // copies; stable addresses
   std::string name;
   head_->VisitLatest([&](const head::LatestDerived& latest) {
     const std::string_view metric = latest.labels.MetricName();
+    const std::string* copy = nullptr;
     // The input series (o == -1), then each output it emitted.
     for (int o = -1; o < ewma::kOutputCount; ++o) {
       if (o >= 0 && !latest.values.has(static_cast<ewma::Output>(o))) continue;
@@ -131,14 +133,16 @@ Result<std::unique_ptr<FederateBody>> FederateHandler::Select(
             return s.MatchesWithName(latest.labels, name);
           });
       if (!selected) continue;
+      if (copy == nullptr) copy = &labels.emplace_back(latest.labels.encoded());
       samples.push_back(FederatedSample{
-          latest.labels, static_cast<int8_t>(o), latest.timestamp_ms,
+          model::LabelSetView(*copy), static_cast<int8_t>(o),
+          latest.timestamp_ms,
           o < 0 ? latest.input_value
                 : latest.values.get(static_cast<ewma::Output>(o))});
     }
   });
   std::sort(samples.begin(), samples.end(), FamilyOrder);
-  return std::make_unique<FederateBody>(std::move(samples));
+  return std::make_unique<FederateBody>(std::move(samples), std::move(labels));
 }
 
 }  // namespace promewma::http

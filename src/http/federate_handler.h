@@ -20,6 +20,7 @@
 #define PROMEWMA_HTTP_FEDERATE_HANDLER_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,7 +36,7 @@ inline constexpr char kFederateContentType[] =
 
 // One selected series and its latest sample.
 struct FederatedSample {
-  model::LabelSetView input;  // the input series; valid while the head lives
+  model::LabelSetView input;  // the input series; owned by the body
   int8_t output;              // -1: the input series itself; else an Output
   int64_t timestamp_ms;
   double value;
@@ -43,8 +44,11 @@ struct FederatedSample {
 
 class FederateBody {
  public:
-  explicit FederateBody(std::vector<FederatedSample> samples)
-      : samples_(std::move(samples)) {}
+  // `labels` holds the bytes the samples' label views point into: a body
+  // may be streamed for a while, and the head may drop a series meanwhile.
+  FederateBody(std::vector<FederatedSample> samples,
+               std::deque<std::string> labels)
+      : samples_(std::move(samples)), labels_(std::move(labels)) {}
 
   // Replaces *piece with the next part of the answer, whole lines of about
   // kPieceBytes; false once everything has been written.
@@ -56,6 +60,7 @@ class FederateBody {
 
  private:
   const std::vector<FederatedSample> samples_;  // in family order
+  const std::deque<std::string> labels_;        // their input label sets
   size_t next_ = 0;
 };
 

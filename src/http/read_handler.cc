@@ -14,6 +14,7 @@
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "ewma/estimator_params.h"
+#include "http/self_metrics.h"
 #include "http/write_handler.h"
 #include "model/labels.h"
 #include "model/matcher.h"
@@ -36,34 +37,51 @@ std::string StoredLabels(const model::LabelSetView& input,
   return out;
 }
 
-std::vector<StoredSeries> SelectSeries(const head::Head& head,
-                                       const codec::ReadQuery& query) {
+// The series of the head, and those dropped from it whose history is
+// still stored, that a query selects, sorted by label set.
+Result<std::vector<StoredSeries>> SelectSeries(db::Database* db,
+                                               const codec::ReadQuery& query) {
   std::vector<StoredSeries> out;
   std::string name;
   const model::Selector selector(query.matchers);
-  head.VisitSeries([&](const head::Head::SeriesInfo& info) {
-    const std::string_view metric = info.labels.MetricName();
+  auto consider = [&](model::LabelSetView labels, uint64_t labels_hash,
+                      ewma::OutputMask outputs) {
+    const std::string_view metric = labels.MetricName();
     // The raw series (o == -1), then each configured output.
     for (int o = -1; o < ewma::kOutputCount; ++o) {
       std::optional<ewma::Output> output;
       if (o >= 0) {
         output = static_cast<ewma::Output>(o);
-        if (!(info.outputs & ewma::OutputBit(*output))) continue;
+        if (!(outputs & ewma::OutputBit(*output))) continue;
       }
       name.assign(metric);
       if (output) name += ewma::OutputSuffix(*output);
-      if (!selector.MatchesWithName(info.labels, name)) continue;
-      out.push_back(StoredSeries{
-          info.labels_hash, std::string(info.labels.encoded()), output,
-          output ? StoredLabels(info.labels, name)
-                 : std::string(info.labels.encoded())});
+      if (!selector.MatchesWithName(labels, name)) continue;
+      out.push_back(StoredSeries{labels_hash, std::string(labels.encoded()),
+                                 output,
+                                 output ? StoredLabels(labels, name)
+                                        : std::string(labels.encoded())});
     }
+  };
+  db->head()->VisitSeries([&](const head::Head::SeriesInfo& info) {
+    consider(info.labels, info.labels_hash, info.outputs);
   });
+  Status s = db->VisitDroppedSeries([&](const head::DroppedSeries& d) {
+    consider(model::LabelSetView(d.labels), d.labels_hash, d.outputs);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   std::sort(out.begin(), out.end(),
             [](const StoredSeries& a, const StoredSeries& b) {
               return model::LabelSetLess(model::LabelSetView(a.labels),
                                       model::LabelSetView(b.labels));
             });
+  // A dropped series that came back is in both; its chunks are read once.
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const StoredSeries& a, const StoredSeries& b) {
+                          return a.labels == b.labels;
+                        }),
+            out.end());
   return out;
 }
 
@@ -73,6 +91,12 @@ Status SampleLimitError(size_t query, uint64_t limit) {
       std::to_string(limit) +
       " samples (limits.max_samples_per_query); narrow the time range or "
       "the matchers");
+}
+
+bool IsSampleLimitError(const Status& s) {
+  return s.code() == StatusCode::kInvalidArgument &&
+         s.message().find("(limits.max_samples_per_query)") !=
+             std::string::npos;
 }
 
 // One thread's share of a SAMPLES response: for each query, the
@@ -162,7 +186,9 @@ Status BuildSamplesResponse(db::Database* db,
   std::vector<std::vector<StoredSeries>> selected;
   size_t num_series = 0;
   for (const codec::ReadQuery& query : request.queries) {
-    selected.push_back(SelectSeries(*db->head(), query));
+    Result<std::vector<StoredSeries>> series = SelectSeries(db, query);
+    if (!series.ok()) return series.status();
+    selected.push_back(std::move(series).value());
     num_series += selected.back().size();
   }
 
@@ -212,8 +238,9 @@ Status BuildChunkedResponse(db::Database* db,
   for (size_t q = 0; q < request.queries.size(); ++q) {
     const codec::ReadQuery& query = request.queries[q];
     uint64_t total = 0;
-    for (const StoredSeries& series :
-         SelectSeries(*db->head(), query)) {
+    Result<std::vector<StoredSeries>> selected = SelectSeries(db, query);
+    if (!selected.ok()) return selected.status();
+    for (const StoredSeries& series : *selected) {
       owned.clear();
       refs.clear();
       Status s = db->ReadSeries(
@@ -259,11 +286,24 @@ Status BuildChunkedResponse(db::Database* db,
 
 }  // namespace
 
-RemoteReadHandler::RemoteReadHandler(db::Database* db,
-                                     ReadLimits limits)
-    : db_(db), limits_(limits) {}
+RemoteReadHandler::RemoteReadHandler(db::Database* db, ReadLimits limits,
+                                     ReadMetrics* metrics)
+    : db_(db),
+      limits_(limits),
+      metrics_(metrics),
+      gate_(limits.max_concurrent_reads) {}
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
+  const ReadGate::Ticket ticket = gate_.TryEnter();
+  if (!ticket) {
+    if (metrics_ != nullptr) metrics_->refused_concurrent.Increment();
+    HttpResponse r = ErrorResponse(
+        503, std::to_string(limits_.max_concurrent_reads) +
+                 " remote reads in progress already "
+                 "(limits.max_concurrent_reads); retry shortly");
+    r.headers.push_back({"Retry-After", "1"});
+    return r;
+  }
   Status encoding =
       CheckSnappyEncoding(request.content_encoding, "remote read requests");
   if (!encoding.ok()) return ErrorResponse(encoding);
@@ -284,7 +324,12 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
                                  &response)
           : BuildSamplesResponse(db_, read, limits_.max_samples_per_query,
                                  &response);
-  if (!s.ok()) return ErrorResponse(s);
+  if (!s.ok()) {
+    if (metrics_ != nullptr && IsSampleLimitError(s)) {
+      metrics_->refused_samples.Increment();
+    }
+    return ErrorResponse(s);
+  }
   return response;
 }
 

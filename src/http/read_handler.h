@@ -17,6 +17,7 @@
 //        limits.max_samples_per_query (checked before the response is built)
 //   413  body or declared decoded size over the limits
 //   415  wrong Content-Type / Content-Encoding
+//   503  limits.max_concurrent_reads reads in progress already; Retry-After
 //   500  a stored chunk failed its checksum (the message names it)
 //
 // Thread-safety: Handle() may run on many threads at once. A SAMPLES read
@@ -27,6 +28,7 @@
 #ifndef PROMEWMA_HTTP_READ_HANDLER_H_
 #define PROMEWMA_HTTP_READ_HANDLER_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "http/http_types.h"
@@ -34,22 +36,71 @@
 
 namespace promewma::http {
 
+struct ReadMetrics;  // self_metrics.h (kept out: prometheus-cpp's namespace
+                     // clashes with the protobuf messages' in tests)
+
 struct ReadLimits {
   uint64_t max_request_bytes = 16 << 20;
   uint64_t max_decoded_bytes = 64 << 20;
   uint64_t max_samples_per_query = 50'000'000;
+  // Reads answered at once; one more gets 503 + Retry-After at once (the
+  // event loop that read it is not held). Prometheus'
+  // --storage.remote.read-concurrent-limit, with its default; 0: no limit.
+  int max_concurrent_reads = 10;
+};
+
+// Counts the reads in progress against limits.max_concurrent_reads.
+class ReadGate {
+ public:
+  explicit ReadGate(int limit) : limit_(limit) {}
+  // A slot, held until the ticket is destroyed; empty when all are taken.
+  class Ticket {
+   public:
+    Ticket() = default;
+    explicit Ticket(ReadGate* gate) : gate_(gate) {}
+    Ticket(Ticket&& other) noexcept : gate_(other.gate_) {
+      other.gate_ = nullptr;
+    }
+    Ticket& operator=(Ticket&&) = delete;
+    ~Ticket() {
+      if (gate_ != nullptr) gate_->in_flight_.fetch_sub(1);
+    }
+    explicit operator bool() const { return gate_ != nullptr; }
+
+   private:
+    ReadGate* gate_ = nullptr;
+  };
+  Ticket TryEnter() {
+    if (limit_ > 0 && in_flight_.fetch_add(1) >= limit_) {
+      in_flight_.fetch_sub(1);
+      return Ticket();
+    }
+    if (limit_ <= 0) in_flight_.fetch_add(1);
+    return Ticket(this);
+  }
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  const int limit_;
+  std::atomic<int> in_flight_{0};
 };
 
 class RemoteReadHandler {
  public:
-  // REQUIRES: db outlives the handler.
-  RemoteReadHandler(db::Database* db, ReadLimits limits);
+  // REQUIRES: db (and metrics, when given) outlive the handler.
+  RemoteReadHandler(db::Database* db, ReadLimits limits,
+                    ReadMetrics* metrics = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
+
+  // The reads in progress (tests hold a slot to fill it).
+  ReadGate& gate() const { return gate_; }
 
  private:
   db::Database* const db_;
   const ReadLimits limits_;
+  ReadMetrics* const metrics_;  // may be null
+  mutable ReadGate gate_;
 };
 
 }  // namespace promewma::http

@@ -37,7 +37,20 @@ WriteMetrics::WriteMetrics(prometheus::Registry& registry)
                         "Remote-write body bytes after snappy decompression.")),
       metadata_received(SimpleCounter(
           registry, "promewma_write_metadata_received_total",
-          "Metric metadata entries received (accepted and ignored).")) {
+          "Metric metadata entries received (accepted and ignored).")),
+      requests_refused() {
+  auto& refused =
+      prometheus::BuildCounter()
+          .Name("promewma_write_requests_refused_total")
+          .Help("Remote-write requests refused for a limit, by limit "
+                "(active_series: some of its new series refused, the rest "
+                "applied).")
+          .Register(registry);
+  for (int i = 0; i < head::kRefusalCount; ++i) {
+    requests_refused[i] = &refused.Add(
+        {{"reason",
+          std::string(head::RefusalName(static_cast<head::Refusal>(i)))}});
+  }
   auto& dropped = prometheus::BuildCounter()
                       .Name("promewma_write_samples_dropped_total")
                       .Help("Received samples not applied, by reason.")
@@ -59,6 +72,24 @@ void WriteMetrics::Record(const head::ApplyResult& result) {
       samples_dropped[i]->Increment(static_cast<double>(result.dropped[i]));
   }
 }
+
+namespace {
+
+prometheus::Family<prometheus::Counter>& ReadRefusedFamily(
+    prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("promewma_read_requests_refused_total")
+      .Help("Remote-read requests refused for a limit, by limit.")
+      .Register(registry);
+}
+
+}  // namespace
+
+ReadMetrics::ReadMetrics(prometheus::Registry& registry)
+    : refused_concurrent(ReadRefusedFamily(registry).Add(
+          {{"reason", "concurrent_reads"}})),
+      refused_samples(ReadRefusedFamily(registry).Add(
+          {{"reason", "samples_per_query"}})) {}
 
 HttpMetrics::HttpMetrics(prometheus::Registry& registry)
     : requests_(prometheus::BuildCounter()

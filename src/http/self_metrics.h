@@ -35,6 +35,18 @@ struct WriteMetrics {
   prometheus::Counter& compressed_bytes;
   prometheus::Counter& decoded_bytes;
   prometheus::Counter& metadata_received;
+  // promewma_write_requests_refused_total{reason}: requests refused, or
+  // partly refused (active_series), for a limit.
+  std::array<prometheus::Counter*, head::kRefusalCount> requests_refused;
+};
+
+// promewma_read_requests_refused_total{reason}: remote reads refused for
+// a limit.
+struct ReadMetrics {
+  explicit ReadMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter& refused_concurrent;  // max_concurrent_reads: 503
+  prometheus::Counter& refused_samples;     // max_samples_per_query: 400
 };
 
 // promewma_http_*: requests by handler and status code, and their latency.

@@ -183,7 +183,8 @@ class Server::Impl {
         http_metrics_(*registry),
         connection_metrics_(*registry),
         write_handler_(db, &write_metrics_, options_.limits),
-        read_handler_(db, options_.read_limits),
+        read_metrics_(*registry),
+        read_handler_(db, options_.read_limits, &read_metrics_),
         federate_handler_(db->head()),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")
@@ -473,6 +474,7 @@ class Server::Impl {
   HttpMetrics http_metrics_;
   ConnectionMetrics connection_metrics_;
   RemoteWriteHandler write_handler_;
+  ReadMetrics read_metrics_;
   RemoteReadHandler read_handler_;
   FederateHandler federate_handler_;
   // Set before Run.

@@ -75,6 +75,12 @@ RemoteWriteHandler::RemoteWriteHandler(db::Database* db,
                                        WriteLimits limits)
     : db_(db), metrics_(metrics), limits_(limits) {}
 
+void RemoteWriteHandler::CountRefusal(const head::ApplyResult& result) const {
+  if (result.refusal != head::Refusal::kNone) {
+    metrics_->requests_refused[static_cast<int>(result.refusal)]->Increment();
+  }
+}
+
 HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   Status headers =
       CheckRemoteWriteHeaders(request.content_type, request.content_encoding);
@@ -101,6 +107,8 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   if (decoded.series.size() > limits_.max_series_per_request) {
     // Final: the same request would be refused again. The sender must send
     // smaller requests (Prometheus: queue_config.max_samples_per_send).
+    metrics_->requests_refused[static_cast<int>(
+        head::Refusal::kSeriesPerRequest)]->Increment();
     return ErrorResponse(
         413, "request has " + std::to_string(decoded.series.size()) +
                  " series, over limits.max_series_per_request (" +
@@ -111,15 +119,31 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   thread_local head::ApplyResult result;  // keeps its vectors' capacity
   s = db_->Ingest(decoded, request.body, &result);
   if (!s.ok()) {
+    CountRefusal(result);
     HttpResponse r = ErrorResponse(s);
     if (s.code() == StatusCode::kUnavailable)
       r.headers.push_back({"Retry-After", "1"});
     return r;
   }
   metrics_->Record(result);
+  CountRefusal(result);
   if (decoded.metadata_count)
     metrics_->metadata_received.Increment(
         static_cast<double>(decoded.metadata_count));
+  if (result.refused_series != 0) {
+    // The known series' samples are applied (and logged), the new series'
+    // dropped: a sender that retries 429 sends the known ones again as
+    // identical duplicates, which change nothing, and the new ones are
+    // created once idle series have been dropped; one that does not retry
+    // loses only the new series, never a known one.
+    HttpResponse r = ErrorResponse(
+        429, std::to_string(result.refused_series) +
+                 " new series refused: promewma holds limits.max_active_series (" +
+                 std::to_string(db_->head()->options().limits.max_active_series) +
+                 ") series; the samples of known series were applied");
+    r.headers.push_back({"Retry-After", "10"});
+    return r;
+  }
   if (!result.rejection.empty()) {
     return ErrorResponse(Status::InvalidArgument(result.rejection));
   }

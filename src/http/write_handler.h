@@ -6,13 +6,18 @@
 //   413  body over limits.max_request_bytes, or a declared decoded size over
 //        limits.max_decoded_bytes (checked before decompressing), or more
 //        series than limits.max_series_per_request: nothing applied
-//   400  bad snappy or protobuf, invalid labels: nothing applied;
+//   400  bad snappy or protobuf, invalid labels, a new series over
+//        limits.max_labels_per_series, max_label_name_length or
+//        max_label_value_length: nothing applied;
 //        out-of-order / conflicting samples: the rest applied, the message
 //        names the first bad series
 //   503  the request log could not take the request, promewma is replaying
 //        its log, or the write-back backlog has no room for the request's
 //        series: nothing applied, Retry-After set, the sender's retry is
 //        exact
+//   429  new series over limits.max_active_series: they are not created
+//        and their samples are dropped; the samples of known series are
+//        applied (a retry repeats them as identical duplicates). Retry-After
 //   204  everything else, metadata-only requests included
 //
 // Thread-safety: Handle() may run on many threads at once; each thread
@@ -45,6 +50,9 @@ class RemoteWriteHandler {
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
+  // Counts result.refusal, if any, in metrics_->requests_refused.
+  void CountRefusal(const head::ApplyResult& result) const;
+
   db::Database* const db_;
   WriteMetrics* const metrics_;
   const WriteLimits limits_;

@@ -27,6 +27,7 @@ namespace {
 constexpr char kChunksFamily[] = "chunks";
 constexpr char kCheckpointFamily[] = "checkpoint";
 constexpr char kCheckpointMetaKey[] = "checkpoint";
+constexpr char kDroppedSeriesPrefix[] = "series/";
 // A checkpoint is written in batches of about this size: large enough for
 // few RocksDB writes, small enough not to double the memory of a big head.
 constexpr size_t kCheckpointBatchBytes = 4 << 20;
@@ -98,6 +99,12 @@ struct CheckpointMeta {
   uint64_t generation = 0;
   uint64_t seq = 0;
 };
+
+std::string DroppedSeriesKey(uint64_t series) {
+  std::string key = kDroppedSeriesPrefix;
+  PutBigEndian64(&key, series);
+  return key;
+}
 
 Status ReadMeta(rocksdb::DB* db, CheckpointMeta* meta) {
   std::string v;
@@ -480,9 +487,69 @@ Status Store::DropBucketsBefore(int64_t bucket) {
   std::string begin, end;
   PutOrderedInt64(&begin, std::numeric_limits<int64_t>::min());
   PutOrderedInt64(&end, bucket);
-  return FromRocks(impl_->db_->DeleteRange(rocksdb::WriteOptions(),
-                                           impl_->chunks_, begin, end),
-                   "deleting expired chunks");
+  Status s = FromRocks(impl_->db_->DeleteRange(rocksdb::WriteOptions(),
+                                               impl_->chunks_, begin, end),
+                       "deleting expired chunks");
+  if (!s.ok()) return s;
+  // Dropped series whose last chunk went with those buckets.
+  const int64_t cutoff_ms = bucket * options_.chunk_bucket_ms;
+  rocksdb::WriteBatch expired;
+  s = VisitDroppedSeries([&](const head::DroppedSeries& d) {
+    if (d.last_timestamp_ms < cutoff_ms) {
+      expired.Delete(DroppedSeriesKey(d.labels_hash));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok() || expired.Count() == 0) return s;
+  return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &expired),
+                   "deleting expired dropped-series records");
+}
+
+Status Store::WriteDroppedSeries(
+    const std::vector<head::DroppedSeries>& series) {
+  if (series.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (const head::DroppedSeries& d : series) {
+    value.assign(4, '\0');
+    PutFixed<uint8_t>(&value, d.outputs);
+    PutFixed<int64_t>(&value, d.last_timestamp_ms);
+    value += d.labels;
+    EncodeFixed32(value.data(),
+                  codec::Crc32c(std::string_view(value).substr(4)));
+    batch.Put(DroppedSeriesKey(d.labels_hash), value);
+  }
+  return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &batch),
+                   "recording dropped series");
+}
+
+Status Store::VisitDroppedSeries(
+    const std::function<Status(const head::DroppedSeries&)>& visit) {
+  const std::string prefix = kDroppedSeriesPrefix;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db_->NewIterator(rocksdb::ReadOptions()));
+  head::DroppedSeries d;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    constexpr size_t kHeader = 4 + 1 + 8;
+    if (key.size() != prefix.size() + 8 || value.size() < kHeader ||
+        DecodeFixed32(value.data()) !=
+            codec::Crc32c(std::string_view(value.data() + 4,
+                                           value.size() - 4))) {
+      return Status::Corruption("dropped-series record " +
+                                key.ToString(/*hex=*/true) +
+                                " fails its checksum");
+    }
+    d.labels_hash = DecodeBigEndian64(key.data() + prefix.size());
+    d.outputs = DecodeFixed<uint8_t>(value.data() + 4);
+    d.last_timestamp_ms = DecodeFixed<int64_t>(value.data() + 5);
+    d.labels.assign(value.data() + kHeader, value.size() - kHeader);
+    Status s = visit(d);
+    if (!s.ok()) return s;
+  }
+  return FromRocks(it->status(), "reading dropped-series records");
 }
 
 }  // namespace promewma::store

@@ -26,6 +26,11 @@
 //   checkpoint: key = generation (8 bytes BE) + record number (8 bytes BE)
 //               value = a checkpoint record (store/checkpoint_record.h)
 //   default:    "checkpoint" -> generation (u64 LE) + covered seq (u64 LE)
+//   default:    "series/" + series (8 bytes BE) -> a series dropped from
+//          the head (head.h DropIdleSeries), whose chunks are still stored:
+//          u32 LE CRC-32C of the rest, u8 outputs mask, newest sample
+//          timestamp (8 bytes LE), canonical labels. Reads find its history
+//          through it; retention deletes it with its last bucket.
 //          A checkpoint is written under a new generation, then the
 //          "checkpoint" key switches to it in a synced write, and only then
 //          is the old generation deleted. A crash at any point leaves either
@@ -110,8 +115,18 @@ class Store {
                     int64_t start_ms, int64_t end_ms,
                     const std::function<Status(const ChunkView&)>& visit);
 
-  // Deletes every stored chunk in buckets before `bucket` (retention).
+  // Deletes every stored chunk in buckets before `bucket` (retention), and
+  // the dropped-series records whose newest sample is before it.
   Status DropBucketsBefore(int64_t bucket);
+
+  // Records series the head dropped (the "series/" keys above), so that
+  // VisitDroppedSeries finds their stored chunks; one synced-by-RocksDB's-
+  // WAL write. A series recorded again replaces its record.
+  Status WriteDroppedSeries(const std::vector<head::DroppedSeries>& series);
+  // Calls `visit` for every recorded dropped series. A record failing its
+  // checksum is Corruption naming its key.
+  Status VisitDroppedSeries(
+      const std::function<Status(const head::DroppedSeries&)>& visit);
 
   // Writes a checkpoint in the steps described above. `produce` calls `add`
   // once per record. `seq` is the last log record the checkpoint covers.

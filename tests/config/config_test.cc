@@ -175,6 +175,34 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("limits: {max_series_per_request: 5000}\n")
               .limits.max_series_per_request == 5000);
   }
+  SECTION("series_idle_timeout") {
+    CHECK(MustParse("").series_idle_timeout_ms ==
+          head::HeadOptions::kIdleTimeoutResetAfter);
+    CHECK(MustParse("series_idle_timeout: 10m\n").series_idle_timeout_ms ==
+          600000);
+    CHECK(MustParse("series_idle_timeout: 0s\n").series_idle_timeout_ms == 0);
+  }
+  SECTION("max_concurrent_reads") {
+    CHECK(MustParse("").limits.max_concurrent_reads == 10);
+    CHECK(MustParse("limits: {max_concurrent_reads: 0}\n")
+              .limits.max_concurrent_reads == 0);
+  }
+  SECTION("series limits") {
+    const head::SeriesLimits defaults = MustParse("").limits.series;
+    CHECK(defaults.max_labels_per_series == 30);
+    CHECK(defaults.max_label_name_length == 1024);
+    CHECK(defaults.max_label_value_length == 2048);
+    CHECK(defaults.max_active_series == 2000000);
+    const head::SeriesLimits set =
+        MustParse(
+            "limits: {max_labels_per_series: 8, max_label_name_length: 64, "
+            "max_label_value_length: 256, max_active_series: 0}\n")
+            .limits.series;
+    CHECK(set.max_labels_per_series == 8);
+    CHECK(set.max_label_name_length == 64);
+    CHECK(set.max_label_value_length == 256);
+    CHECK(set.max_active_series == 0);
+  }
   SECTION("max_connections") {
     CHECK(MustParse("").limits.max_connections == 1024);
     CHECK(MustParse("limits: {max_connections: 4096}\n")
@@ -578,6 +606,18 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "promewma.yml: limits.max_samples_per_query: must be > 0, got 0"},
       {"limits: {max_series_per_request: -3}\n",
        "promewma.yml: limits.max_series_per_request: must be > 0, got -3"},
+      {"series_idle_timeout: soon\n", "promewma.yml: series_idle_timeout: "},
+      {"limits: {max_labels_per_series: 0}\n",
+       "limits.max_labels_per_series: must be > 0, got 0"},
+      {"limits: {max_label_name_length: 5000000000}\n",
+       "limits.max_label_name_length: must be below 4294967296"},
+      {"limits: {max_label_value_length: long}\n",
+       "limits.max_label_value_length: expected an integer > 0"},
+      {"limits: {max_concurrent_reads: -2}\n",
+       "limits.max_concurrent_reads: must be in [0, 1000000] (0: no limit), "
+       "got -2"},
+      {"limits: {max_active_series: -1}\n",
+       "limits.max_active_series: must be >= 0 (0: no limit), got -1"},
       {"limits: {max_connections: 0}\n",
        "promewma.yml: limits.max_connections: must be in [1, 1000000], got 0"},
       {"limits: {max_connections: many}\n",

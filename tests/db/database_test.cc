@@ -903,3 +903,103 @@ TEST_CASE("a checkpoint waits for write-back and a crash re-sends the rest") {
 
 }  // namespace
 }  // namespace promewma::db
+
+namespace promewma::db {
+namespace {
+
+// Series churn: a database on a clock the test moves.
+struct ChurnRun {
+  ChurnRun(const std::string& dir, int64_t* now) {
+    head::HeadOptions options;
+    options.series_idle_timeout_ms = 60'000;
+    options.clock = [now] { return *now; };
+    store = OpenStore(dir, nullptr, options);
+    REQUIRE(store->Recover(&recovery).ok());
+  }
+  std::unique_ptr<Database> store;
+  RecoveryStats recovery;
+};
+
+std::set<std::string> DroppedLabels(Database& db) {
+  std::set<std::string> out;
+  REQUIRE(db.VisitDroppedSeries([&](const head::DroppedSeries& d) {
+              out.insert(model::LabelSetView(d.labels).ToString());
+              return Status::Ok();
+            }).ok());
+  return out;
+}
+
+TEST_CASE("a dropped series stays readable, a restart does not bring it back, "
+          "and it comes back afresh") {
+  TempDir dir;
+  int64_t now = 0;
+  const int64_t t0 = 1700000000000;
+  std::vector<std::pair<int64_t, double>> want;
+  for (int t = 0; t < 130; ++t) {  // a stored chunk and an open head
+    want.push_back({t0 + t * 15000, 10.0 + (t * 7) % 11});
+  }
+  std::vector<std::pair<int64_t, double>> ewma_before;
+  {
+    ChurnRun run(dir.path(), &now);
+    Database& db = *run.store;
+    head::ApplyResult result;
+    for (int t = 0; t < 130; ++t) {
+      REQUIRE(IngestBody(db, Body(t, 2), &result).ok());
+    }
+    Status s;
+    ewma_before = ReadBack(db, 0, Kind(ewma::Output::kEwma), t0,
+                           want.back().first, &s);
+    REQUIRE(ewma_before.size() == 130);
+    // Only h1 keeps sending.
+    now = 30'000;
+    std::vector<testing::TestSeries> h1 = {
+        {{{"__name__", "cpu"}, {"host", "h1"}}, {{t0 + 130 * 15000, 1}}}};
+    REQUIRE(IngestBody(db,
+                       codec::CompressSnappyBlock(
+                           testing::SerializeWriteRequest(h1)),
+                       &result)
+                .ok());
+    now = 60'000;
+    CheckpointStats stats;
+    REQUIRE(db.Checkpoint(&stats).ok());
+    REQUIRE(stats.dropped_series == 1);
+    REQUIRE(stats.series == 1);
+    REQUIRE(db.head()->active_series() == 1);
+    REQUIRE(DroppedLabels(db) == std::set<std::string>{"cpu{host=\"h0\"}"});
+    REQUIRE(ReadBack(db, 0, kRaw, t0, want.back().first, &s) == want);
+    REQUIRE(s.ok());
+    REQUIRE(ReadBack(db, 0, Kind(ewma::Output::kEwma), t0, want.back().first,
+                     &s) == ewma_before);
+  }
+  // A restart: the checkpoint does not hold h0, its history is stored.
+  ChurnRun run(dir.path(), &now);
+  Database& db = *run.store;
+  REQUIRE(run.recovery.checkpoint_series == 1);
+  REQUIRE(db.head()->active_series() == 1);
+  REQUIRE(LatestOf(*db.head()).count("cpu{host=\"h0\"}") == 0);
+  Status s;
+  REQUIRE(ReadBack(db, 0, kRaw, t0, want.back().first, &s) == want);
+  REQUIRE(ReadBack(db, 0, Kind(ewma::Output::kEwma), t0, want.back().first,
+                   &s) == ewma_before);
+  REQUIRE(DroppedLabels(db) == std::set<std::string>{"cpu{host=\"h0\"}"});
+
+  // h0 comes back 10 minutes of data later: a fresh start, its EWMA is
+  // its first value, and the old history is still there before it.
+  const int64_t back = want.back().first + 600'000;
+  std::vector<testing::TestSeries> h0 = {
+      {{{"__name__", "cpu"}, {"host", "h0"}}, {{back, 42}}}};
+  head::ApplyResult result;
+  REQUIRE(IngestBody(db,
+                     codec::CompressSnappyBlock(
+                         testing::SerializeWriteRequest(h0)),
+                     &result)
+              .ok());
+  REQUIRE(result.new_series == 1);
+  REQUIRE(std::get<1>(LatestOf(*db.head()).at("cpu{host=\"h0\"}")) == 42);
+  auto all = want;
+  all.push_back({back, 42});
+  REQUIRE(ReadBack(db, 0, kRaw, t0, back, &s) == all);
+}
+
+}  // namespace
+}  // namespace promewma::db

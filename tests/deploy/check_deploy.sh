@@ -23,7 +23,8 @@ case "${1:-}" in
   check-config)
     promtool="$(need promtool prometheus "${PROMTOOL:-}")"
     "$promtool" check config "$deploy/prometheus.yml" \
-        "$root/deploy/local/prometheus.yml"
+        "$root/deploy/local/prometheus.yml" \
+        "$root/deploy/scaleout/prometheus.yml"
     ;;
   check-rules)
     promtool="$(need promtool prometheus "${PROMTOOL:-}")"

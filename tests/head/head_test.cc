@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "codec/xor_chunk.h"
+#include "head/series_table.h"
 #include "testing/remote_write.h"
 
 namespace promewma::head {
@@ -197,6 +198,271 @@ TEST_CASE("an invalid new series refuses the whole request, changing nothing") {
   auto latest = LatestEwma(engine);
   REQUIRE(latest.size() == 1);
   REQUIRE(latest.at("cpu{host=\"known\"}").first == 1000);
+}
+
+TEST_CASE("a new series over a label limit refuses the whole request") {
+  HeadOptions options;
+  options.limits.max_labels_per_series = 3;
+  options.limits.max_label_name_length = 8;
+  options.limits.max_label_value_length = 10;
+  Head engine{options};
+  ApplySeries(engine,
+              {{{{"__name__", "cpu"}, {"host", "known"}}, {{1000, 1}}}});
+  auto [labels, want_refusal, want_message] =
+      GENERATE(table<std::vector<std::pair<std::string, std::string>>,
+                     Refusal, std::string>({
+          {{{"__name__", "cpu"}, {"a", "1"}, {"b", "2"}, {"c", "3"}},
+           Refusal::kLabelsPerSeries,
+           "timeseries[1]: series \"cpu\" has 4 labels, over "
+           "limits.max_labels_per_series (3)"},
+          {{{"__name__", "cpu"}, {"longer_name", "1"}},
+           Refusal::kLabelNameLength,
+           "timeseries[1]: label name \"longer_name\" is 11 bytes, over "
+           "limits.max_label_name_length (8)"},
+          {{{"__name__", "cpu"}, {"host", "eleven-byte"}},
+           Refusal::kLabelValueLength,
+           "timeseries[1]: value of label \"host\" is 11 bytes, over "
+           "limits.max_label_value_length (10): \"eleven-byte\""},
+      }));
+  testing::TestSeries bad{labels, {{2000, 5}}};
+  const std::string body = SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"host", "known"}}, {{2000, 5}}}, bad});
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  Head::PreparedRequest prepared;
+  Status s = engine.Prepare(decoded, &prepared);
+  REQUIRE(s.code() == StatusCode::kInvalidArgument);
+  REQUIRE(s.message() == want_message);
+  REQUIRE(prepared.refusal() == want_refusal);
+  ApplyResult r;
+  REQUIRE(engine.Apply(decoded, &r).code() == StatusCode::kInvalidArgument);
+  REQUIRE(engine.active_series() == 1);
+  REQUIRE(LatestEwma(engine).at("cpu{host=\"known\"}").first == 1000);
+}
+
+TEST_CASE("a known series is not checked against label limits again") {
+  HeadOptions options;
+  options.limits.max_labels_per_series = 2;
+  Head engine{options};
+  ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{1000, 1}}}});
+  REQUIRE(engine.active_series() == 1);
+  ApplyResult r = ApplySeries(
+      engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{2000, 1}}}});
+  REQUIRE(r.applied == 1);
+}
+
+TEST_CASE("new series beyond max_active_series are refused, known ones go on") {
+  HeadOptions options;
+  options.limits.max_active_series = 2;
+  Head engine{options};
+  ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{1000, 1}}}});
+  ApplyResult r = ApplySeries(
+      engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{2000, 2}}},
+               {{{"__name__", "cpu"}, {"host", "b"}}, {{2000, 3}}},
+               {{{"__name__", "cpu"}, {"host", "c"}}, {{2000, 4}}},
+               {{{"__name__", "cpu:ewma"}, {"host", "d"}}, {{2000, 4}}}});
+  REQUIRE(r.new_series == 1);
+  REQUIRE(r.refused_series == 1);
+  REQUIRE(r.refusal == Refusal::kActiveSeries);
+  REQUIRE(r.applied == 2);
+  REQUIRE(r.dropped_by(DropReason::kSeriesLimit) == 1);
+  // Ignored series (a derived name) do not count towards the limit.
+  REQUIRE(r.dropped_by(DropReason::kDerivedSeries) == 1);
+  REQUIRE(engine.active_series() == 2);
+  auto latest = LatestEwma(engine);
+  REQUIRE(latest.size() == 2);
+  REQUIRE(latest.at("cpu{host=\"a\"}").first == 2000);
+  // Known series keep working at the limit (b or c: series are created in
+  // shard order).
+  r = ApplySeries(engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{3000, 3}}},
+                           {{{"__name__", "cpu"}, {"host", "b"}}, {{3000, 3}}},
+                           {{{"__name__", "cpu"}, {"host", "c"}}, {{3000, 3}}}});
+  REQUIRE(r.applied == 2);
+  REQUIRE(r.refused_series == 1);
+  REQUIRE(engine.active_series() == 2);
+}
+
+using ChurnLabels = std::vector<std::pair<std::string, std::string>>;
+
+// A head on a clock the test moves.
+struct ChurnFixture {
+  int64_t now = 0;
+  HeadOptions options;
+  std::unique_ptr<Head> engine;
+
+  explicit ChurnFixture(int64_t idle_timeout_ms =
+                            HeadOptions::kIdleTimeoutResetAfter) {
+    options.series_idle_timeout_ms = idle_timeout_ms;
+    options.clock = [this] { return now; };
+    engine = std::make_unique<Head>(options);
+  }
+  uint64_t Drop(std::vector<SealedChunk>* sealed,
+                std::vector<DroppedSeries>* dropped) {
+    return engine->DropIdleSeries(sealed, dropped);
+  }
+};
+
+constexpr int64_t kMinute = 60 * 1000;
+
+TEST_CASE("a series idle for reset_after is dropped, its open head sealed") {
+  ChurnFixture f;  // idle timeout: reset_after, 1h by default
+  const ChurnLabels a = {{"__name__", "cpu"}, {"host", "a"}};
+  const ChurnLabels b = {{"__name__", "cpu"}, {"host", "b"}};
+  ApplySeries(*f.engine, {{a, {{1000, 1}, {2000, 2}, {3000, 3}}},
+                          {b, {{1000, 5}}}});
+  f.now = 30 * kMinute;
+  ApplySeries(*f.engine, {{b, {{4000, 6}}}});
+  f.now = 60 * kMinute;
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  REQUIRE(f.Drop(&sealed, &dropped) == 1);
+  REQUIRE(f.engine->active_series() == 1);
+  REQUIRE(dropped.size() == 1);
+  REQUIRE(model::LabelSetView(dropped[0].labels).ToString() ==
+          "cpu{host=\"a\"}");
+  REQUIRE(dropped[0].labels_hash == model::HashLabelSet(dropped[0].labels));
+  REQUIRE(dropped[0].outputs == kDefaultOutputs);
+  REQUIRE(dropped[0].last_timestamp_ms == 3000);
+  REQUIRE(sealed.size() == 1);
+  REQUIRE(sealed[0].labels_hash == dropped[0].labels_hash);
+  REQUIRE(sealed[0].min_time_ms == 1000);
+  REQUIRE(sealed[0].max_time_ms == 3000);
+  auto latest = LatestEwma(*f.engine);
+  REQUIRE(latest.size() == 1);
+  REQUIRE(latest.count("cpu{host=\"b\"}") == 1);
+  // Dropping again finds nothing new.
+  sealed.clear();
+  dropped.clear();
+  REQUIRE(f.Drop(&sealed, &dropped) == 0);
+
+  // It comes back: afresh, as after reset_after (an older timestamp than
+  // its last one is accepted too, since that one is forgotten).
+  ApplyResult r = ApplySeries(*f.engine, {{a, {{2500, 40}}}});
+  REQUIRE(r.new_series == 1);
+  REQUIRE(r.applied == 1);
+  REQUIRE(LatestEwma(*f.engine).at("cpu{host=\"a\"}") ==
+          std::make_pair(int64_t{2500}, 40.0));
+  REQUIRE(f.engine->active_series() == 2);
+}
+
+TEST_CASE("after a stale marker a series is dropped within 5 minutes") {
+  ChurnFixture f;
+  const ChurnLabels a = {{"__name__", "cpu"}, {"host", "a"}};
+  const ChurnLabels b = {{"__name__", "cpu"}, {"host", "b"}};
+  ApplySeries(*f.engine,
+              {{a, {{1000, 1}, {2000, StaleMarker()}}}, {b, {{1000, 1}}}});
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  f.now = 5 * kMinute - 1;
+  REQUIRE(f.Drop(&sealed, &dropped) == 0);
+  f.now = 5 * kMinute;
+  REQUIRE(f.Drop(&sealed, &dropped) == 1);
+  REQUIRE(model::LabelSetView(dropped.at(0).labels).ToString() ==
+          "cpu{host=\"a\"}");
+  // The stale marker is in the sealed head, bit-exact.
+  REQUIRE(sealed.at(0).max_time_ms == 2000);
+}
+
+TEST_CASE("series_idle_timeout chooses the timeout, 0 keeps every series") {
+  SECTION("0") {
+    ChurnFixture f(0);
+    ApplySeries(*f.engine, {{{{"__name__", "cpu"}, {"host", "a"}}, {{1, 1}}}});
+    f.now = 1000 * kMinute;
+    std::vector<SealedChunk> sealed;
+    std::vector<DroppedSeries> dropped;
+    REQUIRE(f.Drop(&sealed, &dropped) == 0);
+  }
+  SECTION("10m, ignored series included") {
+    ChurnFixture f(10 * kMinute);
+    ApplySeries(*f.engine,
+                {{{{"__name__", "cpu"}, {"host", "a"}}, {{1, 1}}},
+                 {{{"__name__", "cpu:ewma"}, {"host", "a"}}, {{1, 1}}}});
+    REQUIRE(f.engine->ignored_series() == 1);
+    std::vector<SealedChunk> sealed;
+    std::vector<DroppedSeries> dropped;
+    f.now = 10 * kMinute - 1;
+    REQUIRE(f.Drop(&sealed, &dropped) == 0);
+    f.now = 10 * kMinute;
+    REQUIRE(f.Drop(&sealed, &dropped) == 2);
+    REQUIRE(dropped.size() == 1);  // the processed one
+    REQUIRE(f.engine->ignored_series() == 0);
+    REQUIRE(f.engine->active_series() == 0);
+  }
+}
+
+TEST_CASE("a request prepared before a drop creates its series afresh") {
+  ChurnFixture f(kMinute);
+  const ChurnLabels a = {{"__name__", "cpu"}, {"host", "a"}};
+  ApplySeries(*f.engine, {{a, {{1000, 1}}}});
+  const std::string body = SerializeWriteRequest({{a, {{2000, 9}}}});
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  Head::PreparedRequest prepared;
+  REQUIRE(f.engine->Prepare(decoded, &prepared).ok());
+  f.now = kMinute;
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  REQUIRE(f.Drop(&sealed, &dropped) == 1);
+  ApplyResult r;
+  f.engine->Commit(decoded, &prepared, &r);
+  REQUIRE(r.new_series == 1);
+  REQUIRE(r.applied == 1);
+  REQUIRE(LatestEwma(*f.engine).at("cpu{host=\"a\"}") ==
+          std::make_pair(int64_t{2000}, 9.0));
+}
+
+TEST_CASE("generations of churned series: the head's memory follows the "
+          "active set") {
+  ChurnFixture f(kMinute);
+  constexpr int kGenerations = 12;
+  constexpr int kSeries = 3000;
+  std::vector<uint64_t> bytes;
+  for (int g = 0; g < kGenerations; ++g) {
+    std::vector<TestSeries> request;
+    for (int i = 0; i < kSeries; ++i) {
+      request.push_back(
+          {{{"__name__", "cpu"},
+            {"pod", "gen" + std::to_string(g) + "-pod-" + std::to_string(i)}},
+           {{g * 1000 + 1, 1.0 * i}, {g * 1000 + 2, 2.0 * i}}});
+    }
+    ApplySeries(*f.engine, request);
+    REQUIRE(f.engine->active_series() == kSeries);
+    bytes.push_back(f.engine->MemoryBytes());
+    f.now += kMinute;
+    std::vector<SealedChunk> sealed;
+    std::vector<DroppedSeries> dropped;
+    REQUIRE(f.Drop(&sealed, &dropped) == kSeries);
+    REQUIRE(f.engine->active_series() == 0);
+    f.engine->ReleaseRetiredLabels();
+  }
+  std::string all;
+  for (uint64_t b : bytes) all += std::to_string(b >> 10) + " KiB ";
+  INFO("head bytes with each generation: " << all);
+  // Slots, index and label blocks are reused: generation 12 holds what
+  // generation 2 did, not 12 times one generation.
+  CHECK(bytes.back() <= bytes[1] + bytes[1] / 4);
+}
+
+TEST_CASE("SeriesTable: erasing keeps every other entry findable") {
+  struct Item {
+    std::string text;
+    std::string_view labels() const { return text; }
+  };
+  std::vector<Item> items(2000);
+  SeriesTable<Item> table;
+  for (size_t i = 0; i < items.size(); ++i) {
+    items[i].text = "series-" + std::to_string(i);
+    // Few distinct low bits: long probe runs that wrap around the table.
+    table.Insert((i * 0x9E3779B97F4A7C15ull) & ~0xF0ull, &items[i]);
+  }
+  auto hash = [](size_t i) { return (i * 0x9E3779B97F4A7C15ull) & ~0xF0ull; };
+  for (size_t i = 0; i < items.size(); i += 3) table.Erase(hash(i), &items[i]);
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item* found = table.Find(hash(i), items[i].text);
+    INFO(i);
+    REQUIRE(found == (i % 3 == 0 ? nullptr : &items[i]));
+  }
+  REQUIRE(table.size() == items.size() - (items.size() + 2) / 3);
 }
 
 TEST_CASE("native histograms are counted, not processed") {

@@ -3,6 +3,7 @@
 
 #include "http/read_handler.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "remote.pb.h"
 #include "store/store.h"
 #include "testing/remote_write.h"
+#include "http/read_metrics_probe.h"
 #include "testing/subprocess.h"
 
 namespace promewma::http {
@@ -266,6 +268,82 @@ TEST_CASE("limits and bad requests") {
     REQUIRE(small.Handle(HttpRequest{"", "snappy", "12345"}).status == 413);
     REQUIRE(handler.Handle(HttpRequest{"", "gzip", "x"}).status == 415);
   }
+}
+
+TEST_CASE("read limits: concurrent reads and samples per query, counted") {
+  Fixture f;
+  ReadMetricsProbe metrics;
+  f.limits.max_concurrent_reads = 2;
+  f.limits.max_samples_per_query = 100;
+  RemoteReadHandler handler(&f.ingester, f.limits, metrics.metrics());
+  auto read = [&](int64_t end) {
+    return handler.Handle(HttpRequest{
+        "application/x-protobuf", "snappy",
+        codec::CompressSnappyBlock(
+            Query(kT0, end, {{EQ, "__name__", "cpu"}}).SerializeAsString())});
+  };
+  {
+    // Two reads in progress: a third is refused at once.
+    ReadGate::Ticket first = handler.gate().TryEnter();
+    ReadGate::Ticket second = handler.gate().TryEnter();
+    REQUIRE(first);
+    REQUIRE(second);
+    HttpResponse r = read(kT0);
+    REQUIRE(r.status == 503);
+    REQUIRE(r.body ==
+            "2 remote reads in progress already (limits.max_concurrent_reads); "
+            "retry shortly\n");
+    REQUIRE(std::find(r.headers.begin(), r.headers.end(),
+                      std::pair<std::string, std::string>{"Retry-After",
+                                                          "1"}) !=
+            r.headers.end());
+    REQUIRE(metrics.refused_concurrent() == 1);
+  }
+  // Their slots are free again.
+  REQUIRE(handler.gate().in_flight() == 0);
+  REQUIRE(read(kT0).status == 200);
+  REQUIRE(read(kT0 + kSamples * 15000).status == 400);
+  REQUIRE(metrics.refused_samples() == 1);
+  REQUIRE(metrics.refused_concurrent() == 1);
+  REQUIRE(handler.gate().in_flight() == 0);
+}
+
+TEST_CASE("a series dropped from memory still reads back, raw and derived") {
+  int64_t now = 0;
+  head::HeadOptions options;
+  options.series_idle_timeout_ms = 1000;
+  options.clock = [&now] { return now; };
+  db::Database db{options};
+  for (int t = 0; t < kSamples; ++t) {
+    std::vector<testing::TestSeries> request;
+    for (int host = 0; host < 2; ++host) {
+      request.push_back(
+          {{{"__name__", "cpu"}, {"host", "h" + std::to_string(host)}},
+           {{kT0 + t * 15000, ValueAt(host, t)}}});
+    }
+    const std::string body = testing::SerializeWriteRequest(request);
+    codec::DecodedWriteRequest decoded;
+    REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+    head::ApplyResult result;
+    REQUIRE(db.Ingest(decoded, body, &result).ok());
+  }
+  RemoteReadHandler handler(&db, ReadLimits{});
+  auto read_all = [&] {
+    return ParseSamples(handler.Handle(HttpRequest{
+        "application/x-protobuf", "snappy",
+        codec::CompressSnappyBlock(
+            Query(kT0, kT0 + kSamples * 15000, {{RE, "__name__", "cpu.*"}})
+                .SerializeAsString())}));
+  };
+  const auto before = read_all();
+  REQUIRE(before.size() == 6);  // cpu, :ewma, :upper_threshold of two hosts
+  REQUIRE(before.at("__name__=cpu,host=h0,").size() == kSamples);
+  now = 1000;
+  uint64_t dropped = 0;
+  REQUIRE(db.DropIdleSeries(&dropped).ok());
+  REQUIRE(dropped == 2);
+  REQUIRE(db.head()->active_series() == 0);
+  REQUIRE(read_all() == before);
 }
 
 // Enough series for the handler's two-thread path, stored in RocksDB so that

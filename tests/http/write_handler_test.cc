@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "codec/snappy_block.h"
@@ -173,6 +174,73 @@ TEST_CASE("out-of-order samples: 400 after applying the valid ones") {
   REQUIRE(f.metrics
               .samples_dropped[static_cast<int>(head::DropReason::kOutOfOrder)]
               ->Value() == 1);
+}
+
+TEST_CASE("label limits: 400 naming the limit, nothing applied, counted") {
+  head::HeadOptions options;
+  options.limits.max_label_value_length = 4;
+  db::Database db{options};
+  prometheus::Registry registry;
+  WriteMetrics metrics{registry};
+  RemoteWriteHandler handler{&db, &metrics, WriteLimits{}};
+  const std::string body = Snappy(SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"host", "a"}}, {{1000, 1}}},
+       {{{"__name__", "cpu"}, {"host", "too-long"}}, {{1000, 1}}}}));
+  HttpResponse r = handler.Handle(
+      HttpRequest{"application/x-protobuf", "snappy", body});
+  REQUIRE(r.status == 400);
+  RequireOneLine(r);
+  REQUIRE(r.body ==
+          "timeseries[1]: value of label \"host\" is 8 bytes, over "
+          "limits.max_label_value_length (4): \"too-long\"\n");
+  REQUIRE(db.head()->active_series() == 0);
+  REQUIRE(metrics.requests_refused[static_cast<int>(
+                                       head::Refusal::kLabelValueLength)]
+              ->Value() == 1);
+  REQUIRE(metrics.samples_received.Value() == 0);
+}
+
+TEST_CASE("max_active_series: 429 for new series, known series applied") {
+  head::HeadOptions options;
+  options.limits.max_active_series = 1;
+  db::Database db{options};
+  prometheus::Registry registry;
+  WriteMetrics metrics{registry};
+  RemoteWriteHandler handler{&db, &metrics, WriteLimits{}};
+  auto post = [&](const std::string& raw) {
+    return handler.Handle(
+        HttpRequest{"application/x-protobuf", "snappy", Snappy(raw)});
+  };
+  REQUIRE(post(SerializeWriteRequest(
+                   {{{{"__name__", "cpu"}, {"host", "a"}}, {{1000, 1}}}}))
+              .status == 204);
+  const std::string mixed = SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"host", "a"}}, {{2000, 2}}},
+       {{{"__name__", "cpu"}, {"host", "b"}}, {{2000, 3}}}});
+  HttpResponse r = post(mixed);
+  REQUIRE(r.status == 429);
+  RequireOneLine(r);
+  REQUIRE(r.body ==
+          "1 new series refused: promewma holds limits.max_active_series (1) "
+          "series; the samples of known series were applied\n");
+  REQUIRE(std::find(r.headers.begin(), r.headers.end(),
+                    std::pair<std::string, std::string>{"Retry-After",
+                                                        "10"}) !=
+          r.headers.end());
+  REQUIRE(metrics.samples_applied.Value() == 2);
+  REQUIRE(metrics.samples_dropped[static_cast<int>(
+                                      head::DropReason::kSeriesLimit)]
+              ->Value() == 1);
+  REQUIRE(metrics.requests_refused[static_cast<int>(
+                                       head::Refusal::kActiveSeries)]
+              ->Value() == 1);
+  // The sender's retry repeats the known series' sample as a duplicate.
+  REQUIRE(post(mixed).status == 429);
+  REQUIRE(metrics.samples_applied.Value() == 2);
+  REQUIRE(metrics.samples_dropped[static_cast<int>(
+                                      head::DropReason::kDuplicate)]
+              ->Value() == 1);
+  REQUIRE(db.head()->active_series() == 1);
 }
 
 TEST_CASE("metadata-only requests: 204") {
