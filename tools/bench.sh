@@ -21,7 +21,11 @@
 #                STEADY_LARGE_SERIES (100000) over STEADY_LARGE_ROUNDS (3)
 #                into promewma and VictoriaMetrics; then promewma with
 #                write-back into a VictoriaMetrics of its own while remote
-#                reads of the last hour run. Markdown tables, and a PNG plot
+#                reads of the last hour run. STEADY_SERVERS (promewma
+#                victoriametrics prometheus) picks the 10k-series servers,
+#                STEADY_WRITEBACK_ROUNDS (STEADY_ROUNDS) the write-back
+#                run's rounds; a run of 0 rounds is left out.
+#                promewma's head bytes per active series after each run. Markdown tables, and a PNG plot
 #                (gnuplot) in $BENCH_OUT (default build/bench).
 #   3. restart   MEM_SERIES new series x MEM_SAMPLES samples into a fresh
 #                promewma: SIGKILL and restart (the whole request log
@@ -63,6 +67,8 @@ steady_series="${STEADY_SERIES:-10000}"
 steady_rounds="${STEADY_ROUNDS:-12}"
 steady_large_series="${STEADY_LARGE_SERIES:-100000}"
 steady_large_rounds="${STEADY_LARGE_ROUNDS:-3}"
+steady_servers="${STEADY_SERVERS:-promewma victoriametrics prometheus}"
+steady_writeback_rounds="${STEADY_WRITEBACK_ROUNDS:-$steady_rounds}"
 bench_out="${BENCH_OUT:-build/bench}"
 phases="${PHASES:-ingest memory restart read csv2rw connections}"
 
@@ -265,6 +271,7 @@ if has_phase memory; then
   # "NAME SERIES ROUND RSS_KB ANON_KB" lines to $bench_out/memory.dat.
   steady_run() {
     local name=$1 series=$2 rounds=$3; shift 3
+    [ "$rounds" -gt 0 ] || return 0
     local dir="$work/steady-$name-$series" port pid url first_ms
     mkdir -p "$dir"
     port=$(free_port)
@@ -307,8 +314,15 @@ if has_phase memory; then
       echo "$name, $series series, round $r: RSS $(rss_kb "$pid") kB, anonymous $(anon_kb "$pid") kB; ${out##*: }"
     done
     if [[ "$name" == promewma* ]]; then
-      curl -fs "http://127.0.0.1:$port/metrics" | grep '^promewma_memory_bytes' |
-        sed "s/^/$name $series: /"
+      local metrics
+      metrics=$(curl -fs "http://127.0.0.1:$port/metrics")
+      grep '^promewma_memory_bytes' <<<"$metrics" | sed "s/^/$name $series: /"
+      # The head part per active series (its 4 MiB of first label blocks
+      # included), the figure the 1 KiB bound is about.
+      awk -v name="$name" -v n="$series" '
+        /^promewma_memory_bytes\{part="head"\}/ {head = $2}
+        /^promewma_series_active / {active = $2}
+        END {if (active > 0) printf "%s %s: head %.0f bytes per active series\n", name, n, head / active}' <<<"$metrics"
     fi
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -316,18 +330,20 @@ if has_phase memory; then
   }
   : >"$bench_out/memory.dat"
   echo
-  for server in promewma victoriametrics prometheus; do
+  for server in $steady_servers; do
     steady_run "$server" "$steady_series" "$steady_rounds"
   done
   # Write-back into a VictoriaMetrics of its own, with remote reads.
-  wb_vm_port=$(free_port)
-  victoria-metrics -storageDataPath="$work/steady-wb-vm" -httpListenAddr="127.0.0.1:$wb_vm_port" \
-    -loggerLevel=WARN -retentionPeriod=1y >"$work/steady-wb-vm.log" 2>&1 &
-  wb_vm_pid=$!; pids+=("$wb_vm_pid")
-  wait_ready "http://127.0.0.1:$wb_vm_port/health" victoria-metrics
-  STEADY_READS=1 steady_run promewma-writeback "$steady_series" "$steady_rounds" \
-    --write-back-url "http://127.0.0.1:$wb_vm_port/api/v1/write"
-  kill "$wb_vm_pid" 2>/dev/null || true; wait "$wb_vm_pid" 2>/dev/null || true
+  if [ "$steady_writeback_rounds" -gt 0 ]; then
+    wb_vm_port=$(free_port)
+    victoria-metrics -storageDataPath="$work/steady-wb-vm" -httpListenAddr="127.0.0.1:$wb_vm_port" \
+      -loggerLevel=WARN -retentionPeriod=1y >"$work/steady-wb-vm.log" 2>&1 &
+    wb_vm_pid=$!; pids+=("$wb_vm_pid")
+    wait_ready "http://127.0.0.1:$wb_vm_port/health" victoria-metrics
+    STEADY_READS=1 steady_run promewma-writeback "$steady_series" "$steady_writeback_rounds" \
+      --write-back-url "http://127.0.0.1:$wb_vm_port/api/v1/write"
+    kill "$wb_vm_pid" 2>/dev/null || true; wait "$wb_vm_pid" 2>/dev/null || true
+  fi
   for server in promewma victoriametrics; do
     steady_run "$server" "$steady_large_series" "$steady_large_rounds"
   done

@@ -17,7 +17,7 @@ build_packages=(
   libprotobuf-dev protobuf-compiler libsnappy-dev libcpp-httplib-dev
   prometheus-cpp-dev libre2-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libxxhash-dev librocksdb-dev
-  libssl-dev libhowardhinnant-date-dev tzdata libboost-dev
+  libssl-dev libhowardhinnant-date-dev tzdata libboost-dev libcrypt-dev
 )
 
 packages=(

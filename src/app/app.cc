@@ -28,6 +28,9 @@
 #include "notify/teams_relay.h"
 #include "notify/workflow_client.h"
 #include "promewma/version.h"
+#include "warmstart/history_source.h"
+#include "warmstart/warm_start.h"
+#include "web/web_config.h"
 #include "writeback/target_config.h"
 
 namespace promewma::app {
@@ -40,6 +43,7 @@ struct CommandLine {
   std::string data_dir;
   std::string log_level;
   std::vector<std::string> write_back_urls;
+  std::string web_config_path;
 };
 
 // How long a remote-write request waits for room in the write-back queues
@@ -263,7 +267,24 @@ void LogTeamsChannels(const config::MsTeamsConfig& msteams) {
   }
 }
 
-int Serve(const config::Config& config) {
+// What the server says about its port at start-up.
+std::string DescribeWebConfig(const web::WebConfig& web) {
+  const web::TlsServerConfig& tls = web.tls_server_config;
+  std::string text = tls.enabled() ? "TLS" : "plain HTTP";
+  if (tls.enabled() &&
+      tls.client_auth_type != web::ClientAuthType::kNoClientCert) {
+    text += " (client certificates: ";
+    text += web::ClientAuthTypeName(tls.client_auth_type);
+    text += ")";
+  }
+  text += web.basic_auth_users.empty()
+              ? ", no basic auth"
+              : ", basic auth for " + std::to_string(web.basic_auth_users.size()) +
+                    " users";
+  return text;
+}
+
+int Serve(const config::Config& config, const web::WebConfig& web) {
   std::string host;
   int port = 0;
   Status s = config::SplitListenAddress(config.listen, &host, &port);
@@ -313,6 +334,7 @@ int Serve(const config::Config& config) {
       config.limits.max_samples_per_query;
   options.read_limits.max_concurrent_reads = config.limits.max_concurrent_reads;
   options.max_connections = config.limits.max_connections;
+  options.web = web;
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());
@@ -325,6 +347,22 @@ int Serve(const config::Config& config) {
     teams_relay = std::make_unique<notify::TeamsRelay>(
         *config.notify.msteams, &workflow_client, registry);
     LogTeamsChannels(*config.notify.msteams);
+  }
+  // Before the server: series new to this process wait for their history.
+  std::unique_ptr<warmstart::WarmStart> warm_start;
+  if (config.warm_start) {
+    const remote::ClientConfig source = config.warm_start->client;
+    warm_start = std::make_unique<warmstart::WarmStart>(
+        *config.warm_start, &db,
+        [source] {
+          return std::make_unique<warmstart::RemoteHistorySource>(source);
+        },
+        registry);
+    warm_start->Start();
+    db.SetSeriesGate(warm_start.get());
+    spdlog::info("warm start: new series read up to {}s of history from {}",
+                 config.warm_start->lookback.count() / 1000,
+                 RedactedUrl(config.warm_start->client.url));
   }
   http::Server server(options, &db, &registry);
   AddTeamsRoute(teams_relay.get(), &server);
@@ -369,15 +407,20 @@ int Serve(const config::Config& config) {
   Maintenance maintenance(&db, config, registry);
   maintenance.Start([&recovered] { return recovered.load(); });
   spdlog::info(
-      "promewma {} listening on {}:{} ({} rules, {} write-back targets, data "
-      "dir {})",
-      kVersion, host, server.port(), config.rules.size(),
-      config.write_back.size(), config.data_dir);
+      "promewma {} listening on {}:{}, {} ({} rules, {} write-back targets, "
+      "data dir {})",
+      kVersion, host, server.port(), DescribeWebConfig(web),
+      config.rules.size(), config.write_back.size(), config.data_dir);
   server.Run();
   // Shutdown: stop accepting, drain write-back (bounded), checkpoint. What
   // is not delivered stays in the log (the checkpoint then waits no more)
   // and is sent after the next start. Stopping write-back first also ends a
   // recovery that waits for room in its queues.
+  // Series still warming are applied cold, while write-back still runs.
+  if (warm_start != nullptr) {
+    db.SetSeriesGate(nullptr);
+    warm_start->Stop();
+  }
   if (write_back != nullptr) write_back->Stop(kShutdownDrain);
   recovery.join();
   maintenance.StopAndFinish(recovered.load());
@@ -451,11 +494,27 @@ int RunPromewma(int argc, char** argv) {
   cli.add_option("--write-back-url", cl.write_back_urls,
                  "remote-write URL for the derived series, with default "
                  "queue settings (adds to `write_back`; repeatable)");
+  cli.add_option("--web.config.file", cl.web_config_path,
+                 "web configuration file (Prometheus exporter-toolkit "
+                 "format): tls_server_config and basic_auth_users for the "
+                 "HTTP port; checked by --check-config too");
   cli.set_version_flag("--version", std::string("promewma ") + kVersion);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return cli.exit(e);
+  }
+
+  // The web config is checked by the same call at start-up and by
+  // --check-config, which checks it when the flag is given with it.
+  web::WebConfig web;
+  if (!cl.web_config_path.empty()) {
+    Result<web::WebConfig> loaded = web::LoadWebConfigFile(cl.web_config_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().message().c_str());
+      return 1;
+    }
+    web = std::move(loaded).value();
   }
 
   if (!cl.check_config_path.empty()) {
@@ -467,6 +526,10 @@ int RunPromewma(int argc, char** argv) {
     }
     std::printf("%s: valid (%zu rules)\n", cl.check_config_path.c_str(),
                 checked->rules.size());
+    if (!cl.web_config_path.empty()) {
+      std::printf("%s: valid (%s)\n", cl.web_config_path.c_str(),
+                  DescribeWebConfig(web).c_str());
+    }
     return 0;
   }
 
@@ -492,7 +555,7 @@ int RunPromewma(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   // Before Serve starts any thread.
   LimitMallocArenas(config.memory.malloc_arenas);
-  return Serve(config);
+  return Serve(config, web);
 }
 
 }  // namespace promewma::app

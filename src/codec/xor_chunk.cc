@@ -12,7 +12,7 @@ namespace {
 // Room that must be free past the stream end before an Append: the largest
 // sample is sample 1 (a 10-byte uvarint plus a 77-bit XOR field, 20 bytes),
 // and the last word store of a write may reach 8 bytes past its first byte.
-constexpr size_t kSlackBytes = 32;
+constexpr size_t kSlackBytes = XorChunkAppender::kAppendSlackBytes;
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "xor_chunk.cc assumes a little-endian host (see LoadBE64/StoreBE64)"
@@ -172,6 +172,7 @@ XorChunkAppender& XorChunkAppender::operator=(const XorChunkAppender& other) {
   pad_byte_ = other.pad_byte_;
   leading_ = other.leading_;
   trailing_ = other.trailing_;
+  capacity_limit_ = other.capacity_limit_;
   last_t_ = other.last_t_;
   last_delta_ = other.last_delta_;
   last_v_ = other.last_v_;
@@ -194,8 +195,10 @@ XorChunkAppender& XorChunkAppender::operator=(
   *this = static_cast<const XorChunkAppender&>(other);  // no buffer to copy
   buf_ = std::move(buf);
   capacity_ = capacity;
+  const uint16_t capacity_limit = capacity_limit_;
   const XorChunkAppender empty(0);
   other = empty;  // a copy: nothing allocated
+  other.capacity_limit_ = capacity_limit;
   return *this;
 }
 
@@ -215,8 +218,9 @@ void XorChunkAppender::Grow() {
   // chunk. Sizing for a full chunk up front would waste most of the buffer
   // for most of the chunk's life.
   const size_t needed = (bit_len_ >> 3) + kSlackBytes;
-  const size_t target =
+  size_t target =
       capacity_ == 0 ? kFirstAllocationBytes : capacity_ + capacity_ / 2;
+  if (capacity_limit_ != 0) target = std::min<size_t>(target, capacity_limit_);
   Reallocate(std::max(target, needed));
 }
 

@@ -145,6 +145,22 @@ class XorChunkAppender {
   // Bytes allocated for the chunk (what it costs in memory).
   size_t capacity() const { return capacity_; }
 
+  // Room an Append needs free past the stream end: the largest sample
+  // (sample 1: a 10-byte uvarint and a 77-bit XOR field) plus the reach of
+  // a 64-bit word store.
+  static constexpr size_t kAppendSlackBytes = 32;
+  // The buffer the next Append needs: the chunk so far plus the slack. An
+  // Append grows the buffer when capacity() is smaller.
+  size_t capacity_for_next_append() const {
+    return (bit_len_ >> 3) + kAppendSlackBytes;
+  }
+  // Caps the buffer growth at `bytes` (0: no cap, the default): Grow stops
+  // at the cap instead of growing by half past it. A caller that ends the
+  // chunk before capacity_for_next_append() exceeds the cap keeps the
+  // buffer at most `bytes` large; an Append past it still grows the buffer
+  // to what it needs. Copies and moves keep the cap.
+  void set_capacity_limit(uint16_t bytes) { capacity_limit_ = bytes; }
+
   // Smallest and largest timestamp appended so far.
   // REQUIRES: num_samples() > 0
   int64_t min_time() const { return min_time_; }
@@ -179,6 +195,7 @@ class XorChunkAppender {
   bool pad_byte_ = false;        // Prometheus' trailing zero byte (see top)
   uint8_t leading_ = kNoWindow;  // current XOR window, see kNoWindow
   uint8_t trailing_ = 0;
+  uint16_t capacity_limit_ = 0;  // see set_capacity_limit; 0: none
   int64_t last_t_ = 0;       // timestamp of the last sample
   uint64_t last_delta_ = 0;  // last timestamp delta, modulo 2^64
   uint64_t last_v_ = 0;      // bits of the last value

@@ -19,6 +19,7 @@
 #include "common/key_path.h"
 #include "common/one_line.h"
 #include "remote/client_config.h"
+#include "remote/remote_read_client.h"
 #include "writeback/target_config.h"
 
 namespace promewma::config {
@@ -894,39 +895,53 @@ Status ParseTlsConfig(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+// One of a remote client's keys (client_config.h), the ones write_back
+// targets and warm_start share; false when `name` is not one of them.
+// What they must hold is ValidateClientConfig's to say, once the whole
+// file is read.
+bool ParseClientKey(const std::string& name, const YAML::Node& value,
+                    const std::string& key, remote::ClientConfig* client,
+                    Status* st) {
+  if (name == "url") {
+    *st = ParseString(value, key, &client->url);
+  } else if (name == "remote_timeout") {
+    *st = ParseMilliseconds(value, key, &client->remote_timeout);
+  } else if (name == "headers") {
+    *st = ParseStringMap(value, key, &client->headers);
+  } else if (name == "basic_auth") {
+    remote::BasicAuth& basic = client->basic_auth.emplace();
+    *st = ParseStringFields(value, key,
+                            {{"username", &basic.username},
+                             {"password", &basic.password},
+                             {"password_file", &basic.password_file}});
+  } else if (name == "authorization") {
+    remote::Authorization& auth = client->authorization.emplace();
+    *st = ParseStringFields(value, key,
+                            {{"type", &auth.type},
+                             {"credentials", &auth.credentials},
+                             {"credentials_file", &auth.credentials_file}});
+  } else if (name == "tls_config") {
+    *st = ParseTlsConfig(value, key, &client->tls_config.emplace());
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // The target's keys and their types; what they must hold is
 // writeback::ValidateTarget's to say, once the whole file is read.
 Result<writeback::TargetConfig> ParseWriteBackTarget(const YAML::Node& node,
                                                      const std::string& path) {
   writeback::TargetConfig target;
-  remote::ClientConfig& client = target.client;
   Result<Entries> entries = MapEntries(node, path);
   if (!entries.ok()) return entries.status();
   bool has_url = false;
   for (const auto& [name, value] : *entries) {
     const std::string key = JoinKeyPath(path, name);
     Status st;
-    if (name == "url") {
-      st = ParseString(value, key, &client.url);
-      has_url = true;
-    } else if (name == "remote_timeout") {
-      st = ParseMilliseconds(value, key, &client.remote_timeout);
-    } else if (name == "headers") {
-      st = ParseStringMap(value, key, &client.headers);
-    } else if (name == "basic_auth") {
-      remote::BasicAuth& basic = client.basic_auth.emplace();
-      st = ParseStringFields(value, key,
-                             {{"username", &basic.username},
-                              {"password", &basic.password},
-                              {"password_file", &basic.password_file}});
-    } else if (name == "authorization") {
-      remote::Authorization& auth = client.authorization.emplace();
-      st = ParseStringFields(value, key,
-                             {{"type", &auth.type},
-                              {"credentials", &auth.credentials},
-                              {"credentials_file", &auth.credentials_file}});
-    } else if (name == "tls_config") {
-      st = ParseTlsConfig(value, key, &client.tls_config.emplace());
+    has_url |= name == "url";
+    if (ParseClientKey(name, value, key, &target.client, &st)) {
+      // parsed
     } else if (name == "queue_config") {
       st = ParseQueueConfig(value, key, &target);
     } else {
@@ -949,6 +964,52 @@ Status ParseWriteBack(const YAML::Node& node, Config* config) {
     if (!t.ok()) return t.status();
     config->write_back.push_back(std::move(t).value());
   }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// warm_start
+
+Status ParseWarmStart(const YAML::Node& node, Config* config) {
+  if (node.IsNull()) return Status::Ok();
+  const std::string path = "warm_start";
+  Result<Entries> entries = MapEntries(node, path);
+  if (!entries.ok()) return entries.status();
+  WarmStartConfig warm;
+  bool has_url = false;
+  for (const auto& [name, value] : *entries) {
+    const std::string key = JoinKeyPath(path, name);
+    Status st;
+    has_url |= name == "url";
+    if (ParseClientKey(name, value, key, &warm.client, &st)) {
+      // parsed
+    } else if (name == "lookback") {
+      st = ParseMilliseconds(value, key, &warm.lookback);
+      if (st.ok() && warm.lookback.count() <= 0) {
+        st = ProblemAt(key, "must be positive");
+      }
+    } else if (name == "budget") {
+      st = ParseMilliseconds(value, key, &warm.budget);
+      if (st.ok() && warm.budget.count() <= 0) {
+        st = ProblemAt(key, "must be positive");
+      }
+    } else if (name == "max_held_samples") {
+      Result<int64_t> n = ScalarInteger(value, key, "expected an integer");
+      st = n.status();
+      if (st.ok() && *n <= 0) st = ProblemAt(key, "must be positive");
+      if (st.ok()) warm.max_held_samples = static_cast<uint64_t>(*n);
+    } else if (name == "concurrency") {
+      st = ParseInt(value, key, &warm.concurrency);
+      if (st.ok() && (warm.concurrency < 1 || warm.concurrency > 64)) {
+        st = ProblemAt(key, "must be 1 to 64");
+      }
+    } else {
+      st = ProblemAt(key, "unknown key");
+    }
+    if (!st.ok()) return st;
+  }
+  if (!has_url) return ProblemAt(JoinKeyPath(path, "url"), "is required");
+  config->warm_start = std::move(warm);
   return Status::Ok();
 }
 
@@ -1087,8 +1148,8 @@ Status ResolveNotify(const std::string& config_dir, NotifyConfig* notify) {
 
 // Secret and TLS files are relative to the config file, as in Prometheus.
 void ResolveFilesAgainst(const std::filesystem::path& dir,
-                         writeback::TargetConfig* target) {
-  remote::ClientConfig& c = target->client;
+                         remote::ClientConfig* client) {
+  remote::ClientConfig& c = *client;
   std::vector<std::string*> files;
   if (c.basic_auth) files.push_back(&c.basic_auth->password_file);
   if (c.authorization) files.push_back(&c.authorization->credentials_file);
@@ -1124,6 +1185,7 @@ constexpr TopLevelKey kTopLevelKeys[] = {
     {"limits", ParseLimits},
     {"memory", ParseMemory},
     {"write_back", ParseWriteBack},
+    {"warm_start", ParseWarmStart},
     {"notify", ParseNotify},
 };
 
@@ -1265,9 +1327,15 @@ Result<Config> ParseConfig(std::string_view yaml_text,
         std::filesystem::path(source_name).parent_path();
     for (size_t i = 0; i < config->write_back.size(); ++i) {
       writeback::TargetConfig& target = config->write_back[i];
-      ResolveFilesAgainst(dir, &target);
+      ResolveFilesAgainst(dir, &target.client);
       Status s =
           writeback::ValidateTarget(target, IndexKeyPath("write_back", i));
+      if (!s.ok()) return WithSource(source_name, s);
+    }
+    if (config->warm_start) {
+      ResolveFilesAgainst(dir, &config->warm_start->client);
+      Status s = remote::ValidateReadClientConfig(config->warm_start->client,
+                                                  "warm_start");
       if (!s.ok()) return WithSource(source_name, s);
     }
     if (Status s = ResolveNotify(dir.string(), &config->notify); !s.ok()) {

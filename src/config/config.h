@@ -41,6 +41,13 @@
 //     malloc_arenas: 2            # glibc malloc arenas; 0: glibc's default
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
+//   warm_start:                   # warms a series new to this process from
+//     url: http://127.0.0.1:9090/api/v1/read   # raw history (remote read;
+//                                 # the client keys of write_back)
+//     lookback: 6h                # history read before the first sample
+//     budget: 30s                 # from the first sample to warm or cold
+//     max_held_samples: 1000000   # live samples held while series warm
+//     concurrency: 2              # series read at once
 //   notify:                       # Alertmanager -> Teams (relay_config.h)
 //     msteams:
 //       webhook_url_file: teams-url
@@ -65,7 +72,9 @@
 #ifndef PROMEWMA_CONFIG_CONFIG_H_
 #define PROMEWMA_CONFIG_CONFIG_H_
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +84,7 @@
 #include "head/head.h"
 #include "model/matcher.h"
 #include "promewma/status.h"
+#include "remote/client_config.h"
 #include "wal/request_log.h"
 #include "writeback/target_config.h"
 
@@ -132,6 +142,30 @@ struct Memory {
   int malloc_arenas = 2;
 };
 
+// Warm start (warmstart/warm_start.h): a series this process has no state
+// for is warmed from the raw history of a remote-read source before its
+// live samples are applied.
+struct WarmStartConfig {
+  // The source: Prometheus' /api/v1/read, VictoriaMetrics' or another
+  // promewma's; checked by remote::ValidateReadClientConfig.
+  remote::ClientConfig client;
+  // History read before a series' first live sample. The estimator
+  // forgets: with span s a sample's weight after n more is (1-2/(s+1))^n,
+  // so a lookback of a few dozen spans leaves nothing of what came before.
+  // 6h is 2160 samples at 10 s, hundreds of spans for the default span 10.
+  std::chrono::milliseconds lookback{6 * 3600 * 1000};
+  // How long a series may wait for its history, from its first live
+  // sample; past it the series starts cold with the samples held so far.
+  // Also bounds each read of the source (with client.remote_timeout).
+  std::chrono::milliseconds budget{30000};
+  // Live samples held for series being warmed, all series together; a
+  // request that would hold more is refused with 503 (retried by the
+  // sender), and new series beyond it start cold.
+  uint64_t max_held_samples = 1'000'000;
+  // Series whose history is read at once (threads).
+  int concurrency = 2;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:9201";  // HOST:PORT of the HTTP server
   std::string log_level = "info";         // debug | info | warn | error
@@ -156,6 +190,8 @@ struct Config {
   Memory memory;
   // Each with its own queue; validated by writeback::ValidateTarget.
   std::vector<writeback::TargetConfig> write_back;
+  // Warm start of series new to this process; none: they start cold.
+  std::optional<WarmStartConfig> warm_start;
   // The Alertmanager -> Teams relay (relay_config.h); its webhook URLs are
   // read and checked when the config is loaded.
   NotifyConfig notify;

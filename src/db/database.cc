@@ -10,6 +10,7 @@
 #include "codec/snappy_block.h"
 #include "head/chunk_derivation.h"
 #include "head/time_bucket.h"
+#include "model/labels.h"
 #include "store/checkpoint_record.h"
 
 namespace promewma::db {
@@ -68,6 +69,36 @@ Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
     return Status::Unavailable(
         "promewma is replaying its request log; retry shortly");
   }
+  SeriesGate* gate = gate_.load(std::memory_order_acquire);
+  if (gate != nullptr) {
+    const codec::DecodedWriteRequest* rest = nullptr;
+    std::string_view rest_body;
+    Status s = gate->Hold(decoded, &rest, &rest_body);
+    if (!s.ok()) return s;
+    if (rest != nullptr) {
+      if (rest->series.empty()) {  // all of it held
+        result->Clear();
+        return Status::Ok();
+      }
+      return Apply(nullptr, *rest, rest_body, result);
+    }
+  }
+  return Apply(nullptr, decoded, body, result);
+}
+
+Status Database::IngestHeld(const head::SeriesSnapshot* warmed,
+                            const codec::DecodedWriteRequest& request,
+                            std::string_view body, head::ApplyResult* result) {
+  if (!recovered_.load(std::memory_order_acquire)) {
+    return Status::Unavailable(
+        "promewma is replaying its request log; retry shortly");
+  }
+  return Apply(warmed, request, body, result);
+}
+
+Status Database::Apply(const head::SeriesSnapshot* warmed,
+                       const codec::DecodedWriteRequest& decoded,
+                       std::string_view body, head::ApplyResult* result) {
   thread_local head::Head::PreparedRequest prepared;
   const ewma::SeriesHashes* series =
       sink_ != nullptr ? &SeriesOf(decoded) : nullptr;
@@ -82,16 +113,33 @@ Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
   // ones were dropped meanwhile, and creates a new series only if no other
   // writer did), so it runs before the lock: finding 500 series and
   // validating the new ones is a good part of a request's cost, and the
-  // lock serialises.
-  Status s = head_->Prepare(decoded, &prepared);
-  if (!s.ok()) {
-    result->Clear();
-    result->refusal = prepared.refusal();
-    return s;
+  // lock serialises. A warmed series is restored under the lock first.
+  Status s;
+  if (warmed == nullptr) {
+    s = head_->Prepare(decoded, &prepared);
+    if (!s.ok()) {
+      result->Clear();
+      result->refusal = prepared.refusal();
+      return s;
+    }
   }
   std::shared_ptr<SealedBatch> to_store;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
+    if (warmed != nullptr) {
+      // Under the lock, so that no request creates the series in between.
+      if (!head_->Knows(model::HashLabelSet(warmed->labels), warmed->labels)) {
+        std::vector<head::SealedChunk> sealed;  // none: no head chunk
+        s = head_->Restore(*warmed, &sealed);
+        if (!s.ok()) return s;
+      }
+      s = head_->Prepare(decoded, &prepared);
+      if (!s.ok()) {
+        result->Clear();
+        result->refusal = prepared.refusal();
+        return s;
+      }
+    }
     if (series != nullptr) {
       s = AdmitToSink(*series);
       if (!s.ok()) return s;

@@ -40,6 +40,7 @@
 
 #include "codec/write_request.h"
 #include "common/fault_injector.h"
+#include "db/series_gate.h"
 #include "ewma/derived_sink.h"
 #include "head/head.h"
 #include "promewma/status.h"
@@ -96,6 +97,25 @@ class Database {
   // each sample did.
   Status Ingest(const codec::DecodedWriteRequest& decoded,
                 std::string_view body, head::ApplyResult* result);
+
+  // Passes every request through `gate` first (series_gate.h), from now on.
+  // REQUIRES: called before requests are ingested; `gate` outlives the
+  // database's use of it (SetSeriesGate(nullptr) stops it).
+  void SetSeriesGate(SeriesGate* gate) {
+    gate_.store(gate, std::memory_order_release);
+  }
+
+  // Applies samples a SeriesGate held: first, when `warmed` is given and
+  // the head does not know that series yet, restores it from the snapshot
+  // (its state from history, without a head chunk); then logs and applies
+  // `request` (snappy `body`) as Ingest does, without the gate. The
+  // restored state is not in the request log: the next checkpoint saves
+  // it, and a crash before that replays the held samples without it.
+  // Errors as Ingest's; after an error the caller may call again with the
+  // same arguments (the snapshot is not restored twice).
+  Status IngestHeld(const head::SeriesSnapshot* warmed,
+                    const codec::DecodedWriteRequest& request,
+                    std::string_view body, head::ApplyResult* result);
 
   // Visits the chunks of an input series that overlap [start_ms, end_ms],
   // in time order: stored, then not-yet-stored, then the open head chunk.
@@ -199,6 +219,13 @@ class Database {
   // DropIdleSeries under the lock. REQUIRES: mu_ held exclusively.
   void DropIdleLocked(uint64_t* dropped);
 
+  // Ingest's body: logs and applies one request, after restoring `warmed`
+  // (may be null; see IngestHeld).
+  Status Apply(const head::SeriesSnapshot* warmed,
+               const codec::DecodedWriteRequest& decoded,
+               std::string_view body, head::ApplyResult* result);
+
+  std::atomic<SeriesGate*> gate_{nullptr};
   ewma::DerivedSampleSink* sink_ = nullptr;
   std::chrono::milliseconds admission_wait_{0};
   std::chrono::milliseconds checkpoint_ack_wait_{0};

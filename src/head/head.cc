@@ -85,6 +85,14 @@ struct HeadStart {
   }
 };
 
+// An open head chunk with nothing in it yet: no buffer until its first
+// sample, and one that grows by half up to the head's cap.
+codec::XorChunkAppender EmptyHeadChunk() {
+  codec::XorChunkAppender chunk(0);
+  chunk.set_capacity_limit(Head::kMaxHeadChunkBufferBytes);
+  return chunk;
+}
+
 }  // namespace
 
 // Cache-line aligned: series of different writers sit side by side in a
@@ -111,7 +119,7 @@ struct alignas(64) Head::Series {
   // Outputs of the last accepted sample (present == 0: none yet).
   DerivedValues latest;
   // Raw samples of the open head chunk; allocates on its first sample.
-  codec::XorChunkAppender head{0};
+  codec::XorChunkAppender head = EmptyHeadChunk();
   // Head::Now() when a request last carried a sample for it (DropIdleSeries).
   int64_t last_arrival_ms = 0;
 
@@ -423,13 +431,14 @@ void Head::AppendRaw(Series* series, int64_t timestamp_ms, double value,
     const int64_t bucket_start =
         BucketStartOf(timestamp_ms, options_.chunk_bucket_ms);
     if (head.num_samples() >= codec::XorChunkAppender::kMaxSamplesPerChunk ||
+        head.capacity_for_next_append() > kMaxHeadChunkBufferBytes ||
         head.min_time() < bucket_start) {
       // The bytes are copied and the buffer freed: a fresh head grows from
       // a small allocation, so a series that goes quiet holds little.
       PushSealed(series->labels_hash, head,
                  ChunkDerivation{*series->params, series->head_start.ToState()},
                  &result->sealed);
-      head = codec::XorChunkAppender(0);
+      head = EmptyHeadChunk();
     }
   }
   if (head.num_samples() == 0) series->head_start = HeadStart::Of(prior);
@@ -518,19 +527,21 @@ Status Head::Restore(const SeriesSnapshot& snapshot,
   DropReason ignored;
   const EstimatorParams* params =
       ParamsFor(model::LabelSetView(snapshot.labels), &ignored);
-  codec::XorChunkAppender raw(0);
+  codec::XorChunkAppender raw = EmptyHeadChunk();
   if (!snapshot.head.empty()) {
     Result<codec::XorChunkAppender> resumed =
         codec::XorChunkAppender::Resume(snapshot.head);
     if (!resumed.ok()) return resumed.status();
     raw = std::move(resumed).value();
+    // A saved head already past the cap is sealed at its next sample.
+    raw.set_capacity_limit(kMaxHeadChunkBufferBytes);
   }
   if (raw.num_samples() > 0 &&
       (params == nullptr || *params != snapshot.params)) {
     // Its outputs keep the parameters the samples were received under.
     PushSealed(hash, raw, ChunkDerivation{snapshot.params, snapshot.head_start},
                sealed);
-    raw = codec::XorChunkAppender(0);
+    raw = EmptyHeadChunk();
   }
   if (params == nullptr) return Status::Ok();  // the rules changed
   Series& series = *NewSeriesSlot(&shard);
@@ -573,6 +584,12 @@ uint64_t Head::MemoryBytes() const {
     for (const Series& series : shard->series) bytes += series.head.capacity();
   }
   return bytes;
+}
+
+bool Head::Knows(uint64_t labels_hash, std::string_view labels) const {
+  const Shard& shard = *shards_[ShardOf(labels_hash)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  return shard.table.Find(labels_hash, labels) != nullptr;
 }
 
 bool Head::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,

@@ -1,7 +1,8 @@
 // Head: the in-memory series promewma processes, the "engine". For each
 // input series it keeps the estimator's state (ewma/series_estimator.h), its
 // latest outputs, and its open raw head chunk, a Prometheus XOR chunk that is
-// sealed when full (120 samples) or when a sample falls in the next time
+// sealed when full (120 samples), when the next sample could take its buffer
+// past kMaxHeadChunkBufferBytes, or when a sample falls in the next time
 // bucket, and handed to the caller to store.
 //
 // Applying a decoded remote-write request is Prepare (find or validate the
@@ -190,6 +191,14 @@ class Head {
   // HTTP workers want the same shard at the same moment small.
   static constexpr int kShardBits = 6;
   static constexpr int kShardCount = 1 << kShardBits;
+  // The largest buffer an open head chunk holds. A series of CPU ratios
+  // with a few significant digits fills 120 samples in a third of it; one
+  // whose values use every mantissa bit (about 9 bytes a sample) is sealed
+  // at about 60 samples instead of growing to 1.6 KB. With the series'
+  // own state, labels and index slot (about 400 bytes) an active series
+  // stays under 1 KiB. Prometheus caps its XOR chunks at 1024 bytes for the
+  // same reason: a bounded cost per series.
+  static constexpr uint16_t kMaxHeadChunkBufferBytes = 600;
 
   explicit Head(HeadOptions options);
   ~Head();
@@ -256,6 +265,16 @@ class Head {
                      std::optional<ewma::Output> output, HeadChunk* out) const;
 
   const HeadOptions& options() const { return options_; }
+
+  // Whether the head has seen the series (processed or ignored).
+  bool Knows(uint64_t labels_hash, std::string_view labels) const;
+  // The parameters a series new to the head would be processed with (its
+  // first matching rule's, or the defaults); nullptr when it would be
+  // ignored (a derived name, or no rule matches).
+  const ewma::EstimatorParams* ParamsOf(model::LabelSetView labels) const {
+    DropReason ignored;
+    return ParamsFor(labels, &ignored);
+  }
 
   // Calls `visit` with a snapshot of every processed series, one shard lock
   // at a time: each snapshot is consistent, but requests applied meanwhile

@@ -124,6 +124,14 @@ ConnectionMetrics::ConnectionMetrics(prometheus::Registry& registry)
                   .Help("Connections over limits.max_connections, answered "
                         "503 with Retry-After and closed.")
                   .Register(registry)
-                  .Add({})) {}
+                  .Add({})),
+      tls_handshake_failures(
+          prometheus::BuildCounter()
+              .Name("promewma_http_tls_handshake_failures_total")
+              .Help("TLS handshakes that failed (plain HTTP to the TLS port, "
+                    "a client certificate missing or refused, a timeout); "
+                    "the connection is closed.")
+              .Register(registry)
+              .Add({})) {}
 
 }  // namespace promewma::http

@@ -67,6 +67,9 @@ struct ConnectionMetrics {
 
   prometheus::Gauge& open;       // set when /metrics is served
   prometheus::Counter& refused;  // over max_connections: 503 and closed
+  // TLS handshakes that failed: plain HTTP on the TLS port, a client
+  // certificate missing or not verified, no common version, a timeout.
+  prometheus::Counter& tls_handshake_failures;
 };
 
 }  // namespace promewma::http

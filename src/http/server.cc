@@ -12,19 +12,26 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <mutex>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "http/federate_handler.h"
 #include "http/self_metrics.h"
+#include "web/basic_auth.h"
+#include "web/tls_context.h"
 
 namespace promewma::http {
 namespace {
@@ -33,6 +40,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 
 // The kernel caps it at net.core.somaxconn (4096 since Linux 5.4): a burst
@@ -72,6 +80,19 @@ constexpr int kDefaultThreads = 8;
 // sends a receiver's notifications one group at a time, so a few threads
 // serve several groups and receivers at once.
 constexpr int kBlockingThreads = 4;
+// A TLS client has this long from its connect to the end of its handshake:
+// a connection that never starts one holds no socket for idle_timeout.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// What a client that speaks plain HTTP to the TLS port reads (OpenSSL
+// recognises the request line in place of a ClientHello), as Go's TLS
+// server answers it.
+constexpr std::string_view kPlainHttpToTls =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 70\r\n"
+    "\r\n"
+    "client sent an HTTP request to an HTTPS server: this port needs https\n";
 
 enum class Route {
   kWrite,
@@ -208,6 +229,17 @@ class Server::Impl {
   }
 
   Status Bind() {
+    const web::TlsServerConfig& tls = options_.web.tls_server_config;
+    if (tls.enabled()) {
+      Result<web::SslCtxPtr> ctx = web::MakeServerTlsContext(tls);
+      if (!ctx.ok()) return ctx.status();
+      tls_.emplace(ctx->release());  // the context owns the SSL_CTX now
+    }
+    if (!options_.web.basic_auth_users.empty()) {
+      auth_ = std::make_unique<web::BasicAuthenticator>(
+          options_.web.basic_auth_users);
+      auth_pool_ = std::make_unique<net::thread_pool>(1);
+    }
     beast::error_code ec;
     tcp::resolver resolver(*loops_[0]);
     auto endpoints = resolver.resolve(
@@ -253,6 +285,7 @@ class Server::Impl {
     // A handler still running (its connection was dropped at the stop
     // timeout) finishes before the objects it uses may go.
     if (pool_ != nullptr) pool_->join();
+    if (auth_pool_ != nullptr) auth_pool_->join();
     io_running_.store(false);
   }
 
@@ -277,6 +310,8 @@ class Server::Impl {
   }
 
  private:
+  class SessionBase;
+  template <class Stream>
   class Session;
 
   static std::vector<std::unique_ptr<net::io_context>> MakeLoops(int n) {
@@ -314,9 +349,9 @@ class Server::Impl {
   void BeginShutdown();   // on control_
   void FinishShutdown();  // on control_, once no connection is left
 
-  void Register(const std::shared_ptr<Session>& s);
+  void Register(const std::shared_ptr<SessionBase>& s);
 
-  void Unregister(Session* s);
+  void Unregister(SessionBase* s);
 
   // The route of a request; *blocking is set for a blocking route's path.
   RouteInfo RouteOf(bhttp::verb method, std::string_view path,
@@ -488,7 +523,8 @@ class Server::Impl {
 
   // Every open connection; a session removes itself when it is destroyed.
   mutable std::mutex sessions_mu_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>>
+      sessions_;  // guarded
   std::atomic<size_t> served_connections_{0};  // sessions_ not over_limit
 
   // The event loops; loop 0 also accepts. Destroyed before the members
@@ -498,6 +534,12 @@ class Server::Impl {
   // before the loops, whose connections its handlers answer.
   std::vector<std::unique_ptr<BlockingRoute>> blocking_routes_;
   std::unique_ptr<net::thread_pool> pool_;
+  // Set by Bind. With tls_server_config: every connection is TLS. With
+  // basic_auth_users: every request but /-/healthy needs them, and the
+  // bcrypt checks the cache cannot answer run on auth_pool_'s one thread.
+  std::optional<net::ssl::context> tls_;
+  std::unique_ptr<web::BasicAuthenticator> auth_;
+  std::unique_ptr<net::thread_pool> auth_pool_;
   net::io_context::executor_type control_;  // loop 0: acceptor, timers
   size_t next_loop_ = 0;                    // on control_
   // Keep each loop running while it has no connection; released at
@@ -509,21 +551,18 @@ class Server::Impl {
   net::steady_timer stop_timer_;
 };
 
-// One client connection: reads a request, has it answered (on a worker or
-// here), writes the answer, and again while the connection is kept alive.
-// Every step runs on the connection's loop; a step keeps the session
-// alive by holding a shared_ptr to it.
-class Server::Impl::Session : public std::enable_shared_from_this<Session> {
+// What the server's bookkeeping (the sweep, shutdown, the connection
+// count) needs of a connection, whichever its stream.
+class Server::Impl::SessionBase {
  public:
-  Session(Impl* server, tcp::socket socket, bool over_limit)
-      : server_(server), socket_(std::move(socket)), over_limit_(over_limit) {}
-
   using Deadline = Clock::time_point;
 
-  ~Session() { server_->Unregister(this); }
+  SessionBase(Impl* server, bool over_limit)
+      : server_(server), over_limit_(over_limit) {}
+  virtual ~SessionBase() { server_->Unregister(this); }
 
   bool over_limit() const { return over_limit_; }
-  net::any_io_executor executor() { return socket_.get_executor(); }
+  virtual net::any_io_executor executor() = 0;
 
   // Any thread (the sweep): whether the step in progress has run past its
   // time. A handler running has no deadline.
@@ -533,26 +572,115 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   // On the loop, posted by the sweep: the deadline may have moved since.
-  void CloseIfExpired() {
+  virtual void CloseIfExpired() = 0;
+  // On the loop. The server stops: a connection waiting for its next
+  // request is closed; one with a request in progress closes after its
+  // answer.
+  virtual void OnServerStop() = 0;
+
+ protected:
+  // The next network step must finish within `timeout`.
+  void SetDeadline(Clock::duration timeout) {
+    deadline_.store((Clock::now() + timeout).time_since_epoch().count(),
+                    std::memory_order_relaxed);
+  }
+  void ClearDeadline() {
+    deadline_.store(Deadline::max().time_since_epoch().count(),
+                    std::memory_order_relaxed);
+  }
+
+  Impl* const server_;
+  // Clock ticks; Deadline::max() while no network step is pending.
+  std::atomic<Clock::rep> deadline_{Deadline::max().time_since_epoch().count()};
+  const bool over_limit_;  // over max_connections: 503 and close
+};
+
+// One client connection: reads a request, has it answered (on a worker or
+// here), writes the answer, and again while the connection is kept alive.
+// Every step runs on the connection's loop; a step keeps the session
+// alive by holding a shared_ptr to it. `Stream` is tcp::socket, or
+// TlsStream with tls_server_config: one instance each, so the plain path
+// runs the same code, with the same calls, as without TLS support.
+template <class Stream>
+class Server::Impl::Session
+    : public SessionBase,
+      public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  Session(Impl* server, Stream stream, bool over_limit)
+      : SessionBase(server, over_limit), stream_(std::move(stream)) {}
+
+  net::any_io_executor executor() override { return stream_.get_executor(); }
+
+  void CloseIfExpired() override {
     if (Expired(Clock::now())) Close();
   }
 
   void Start() {
-    net::dispatch(socket_.get_executor(),
-                  [self = shared_from_this()] { self->ReadHeader(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->ReadHeader();
+      }
+    });
   }
 
-  // The server stops: a connection waiting for its next request is closed;
-  // one with a request in progress closes after its answer.
-  void OnServerStop() {
+  void OnServerStop() override {
     keep_alive_ = false;
-    if (idle_) {
-      beast::error_code ignored;
-      socket_.close(ignored);
-    }
+    if (idle_) Close();
   }
 
  private:
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_); }
+
+  // ---- TLS ---------------------------------------------------------------
+
+  void Handshake() {
+    idle_ = true;  // a stop closes a connection still in its handshake
+    SetDeadline(kHandshakeTimeout);
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        [self = shared_from_this()](beast::error_code ec) {
+          self->OnHandshake(ec);
+        });
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (!ec) return ReadHeader();
+    server_->connection_metrics_.tls_handshake_failures.Increment();
+    if (ec.category() == net::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==  // NOLINT
+            SSL_R_HTTP_REQUEST) {
+      // Plain HTTP on the TLS port: say so in plain HTTP, then close.
+      idle_ = false;
+      SetDeadline(server_->options_.transfer_timeout);
+      net::async_write(socket(), net::buffer(kPlainHttpToTls),
+                       [self = shared_from_this()](beast::error_code ec,
+                                                   size_t) {
+                         if (ec) return self->Close();
+                         self->LingerPlain();
+                       });
+      return;
+    }
+    if (!QuietError(ec)) {
+      spdlog::debug("TLS handshake with {} failed: {}", RemoteAddress(),
+                    ec.message());
+    }
+    Close();
+  }
+
+  std::string RemoteAddress() {
+    beast::error_code ignored;
+    const tcp::endpoint peer = socket().remote_endpoint(ignored);
+    return peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
+
+  // ---- HTTP ---------------------------------------------------------------
+
   void ReadHeader() {
     route_ = RouteInfo{Route::kNotFound, ""};
     parser_.emplace();
@@ -562,14 +690,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(std::max(server_->options_.limits.max_request_bytes,
                                  server_->options_.read_limits.max_request_bytes));
     idle_ = true;
-    if (server_->stopping_.load() && buffer_.size() == 0) {
-      beast::error_code ignored;
-      socket_.close(ignored);
-      return;
-    }
+    if (server_->stopping_.load() && buffer_.size() == 0) return Close();
     SetDeadline(server_->options_.idle_timeout);
     bhttp::async_read_header(
-        socket_, buffer_, *parser_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
           self->OnHeader(ec);
         });
@@ -606,6 +730,47 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     route_ = server_->RouteOf(req.method(), target.substr(0, target.find('?')),
                               &blocking_);
     keep_alive_ = req.keep_alive() && !server_->stopping_.load();
+    // Credentials before the body: a client without them never has its
+    // body read, let alone handled.
+    if (server_->auth_ != nullptr && route_.route != Route::kHealthy) {
+      const std::string_view authorization =
+          View(req[bhttp::field::authorization]);
+      switch (server_->auth_->Lookup(authorization)) {
+        case web::BasicAuthenticator::Verdict::kAllowed:
+          break;
+        case web::BasicAuthenticator::Verdict::kDenied:
+          return Refuse(Unauthorized());
+        case web::BasicAuthenticator::Verdict::kUnknown:
+          return VerifyCredentials(std::string(authorization));
+      }
+    }
+    Admit();
+  }
+
+  // bcrypt on the server's auth thread (tens of milliseconds: on the loop
+  // it would hold up every other connection of the loop), then back here.
+  void VerifyCredentials(std::string authorization) {
+    ClearDeadline();
+    net::post(*server_->auth_pool_, [self = shared_from_this(),
+                                     authorization = std::move(authorization)] {
+      const bool ok = self->server_->auth_->Verify(authorization);
+      net::post(self->stream_.get_executor(), [self, ok] {
+        if (!ok) return self->Refuse(Unauthorized());
+        self->Admit();
+      });
+    });
+  }
+
+  static HttpResponse Unauthorized() {
+    HttpResponse r = ErrorResponse(
+        401, "unauthorized: this endpoint needs basic auth credentials "
+             "(basic_auth_users of the web config)");
+    r.headers.push_back({"WWW-Authenticate", "Basic"});
+    return r;
+  }
+
+  // The request may go on: its size is checked, then its body read.
+  void Admit() {
     const uint64_t limit = BodyLimit();
     if (parser_->content_length() && *parser_->content_length() > limit) {
       return Refuse(TooLarge(limit));
@@ -624,7 +789,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
           bhttp::status::continue_, 11);
       SetDeadline(server_->options_.transfer_timeout);
-      bhttp::async_write(socket_, *cont,
+      bhttp::async_write(stream_, *cont,
                          [self = shared_from_this(), cont](beast::error_code ec,
                                                            size_t) {
                            if (ec) return self->Close();
@@ -638,7 +803,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void ReadBody() {
     if (parser_->is_done()) return OnBody({});
     SetDeadline(server_->options_.transfer_timeout);
-    bhttp::async_read(socket_, buffer_, *parser_,
+    bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->OnBody(ec);
                       });
@@ -666,7 +831,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       HttpResponse r = self->server_->Handle(self->route_, self->req_, start,
                                              self->blocking_);
       net::post(
-          self->socket_.get_executor(),
+          self->stream_.get_executor(),
           [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
     });
   }
@@ -715,7 +880,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->prepare_payload();
     SetDeadline(server_->options_.transfer_timeout);
-    bhttp::async_write(socket_, *res,
+    bhttp::async_write(stream_, *res,
                        [self = shared_from_this(), res](beast::error_code ec,
                                                         size_t) {
                          self->OnWritten(ec);
@@ -735,7 +900,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     stream_head_serializer_.emplace(*stream_head_);
     SetDeadline(server_->options_.transfer_timeout);
     bhttp::async_write_header(
-        socket_, *stream_head_serializer_,
+        stream_, *stream_head_serializer_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return self->Close();
           self->WriteNextChunk();
@@ -761,7 +926,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       next_piece_ = nullptr;
       piece_.clear();
       piece_.shrink_to_fit();
-      net::async_write(socket_, bhttp::make_chunk_last(),
+      net::async_write(stream_, bhttp::make_chunk_last(),
                        [self](beast::error_code ec, size_t) {
                          self->stream_head_serializer_.reset();
                          self->stream_head_.reset();
@@ -769,7 +934,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                        });
       return;
     }
-    net::async_write(socket_, bhttp::make_chunk(net::const_buffer(piece_.data(), piece_.size())),
+    net::async_write(stream_, bhttp::make_chunk(net::const_buffer(piece_.data(), piece_.size())),
                      [self](beast::error_code ec, size_t) {
                        if (ec) return self->Close();
                        self->WriteNextChunk();
@@ -786,16 +951,29 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   // Half-closes, then reads (and drops) what the client still sends until
-  // it closes too, so the answer is not lost to a reset.
+  // it closes too, so the answer is not lost to a reset. TLS first ends
+  // its session (close_notify, and the client's in return), then does the
+  // same below it.
   void Linger() {
+    if constexpr (kTls) {
+      SetDeadline(kLingerTimeout);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+        self->LingerPlain();
+      });
+      return;
+    }
+    LingerPlain();
+  }
+
+  void LingerPlain() {
     beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
     SetDeadline(kLingerTimeout);
     Drain();
   }
 
   void Drain() {
-    socket_.async_read_some(
+    socket().async_read_some(
         net::buffer(drain_),
         [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return self->Close();
@@ -805,25 +983,11 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ignored;
-    socket_.close(ignored);
+    socket().close(ignored);
   }
 
-  // The next network step must finish within `timeout`.
-  void SetDeadline(Clock::duration timeout) {
-    deadline_.store((Clock::now() + timeout).time_since_epoch().count(),
-                     std::memory_order_relaxed);
-  }
-  void ClearDeadline() {
-    deadline_.store(Deadline::max().time_since_epoch().count(),
-                    std::memory_order_relaxed);
-  }
-
-  Impl* const server_;
-  tcp::socket socket_;
-  // Clock ticks; Deadline::max() while no network step is pending.
-  std::atomic<Clock::rep> deadline_{Deadline::max().time_since_epoch().count()};
-  const bool over_limit_;  // over max_connections: 503 and close
   // On the loop:
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> req_;  // being handled
@@ -855,9 +1019,17 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   const bool over_limit =
       served_connections_.load() >=
       static_cast<size_t>(std::max(0, options_.max_connections));
-  auto session = std::make_shared<Session>(this, std::move(socket), over_limit);
-  Register(session);
-  session->Start();
+  if (tls_) {
+    auto session = std::make_shared<Session<TlsStream>>(
+        this, TlsStream(std::move(socket), *tls_), over_limit);
+    Register(session);
+    session->Start();
+  } else {
+    auto session =
+        std::make_shared<Session<tcp::socket>>(this, std::move(socket), over_limit);
+    Register(session);
+    session->Start();
+  }
   Accept();
 }
 
@@ -872,7 +1044,7 @@ void Server::Impl::ScheduleSweep() {  // on control_
 
 void Server::Impl::Sweep() {  // on control_
   const Clock::time_point now = Clock::now();
-  std::vector<std::shared_ptr<Session>> expired;
+  std::vector<std::shared_ptr<SessionBase>> expired;
   {
     std::lock_guard<std::mutex> lock(sessions_mu_);
     for (auto& [ptr, weak] : sessions_) {
@@ -897,7 +1069,7 @@ void Server::Impl::BeginShutdown() {  // on control_
                  Connections(), kStopTimeout.count());
     for (auto& loop : loops_) loop->stop();
   });
-  std::vector<std::shared_ptr<Session>> sessions;
+  std::vector<std::shared_ptr<SessionBase>> sessions;
   {
     std::lock_guard<std::mutex> lock(sessions_mu_);
     for (auto& [ptr, weak] : sessions_) {
@@ -916,13 +1088,13 @@ void Server::Impl::FinishShutdown() {  // on control_
   work_.clear();
 }
 
-void Server::Impl::Register(const std::shared_ptr<Session>& s) {
+void Server::Impl::Register(const std::shared_ptr<SessionBase>& s) {
   std::lock_guard<std::mutex> lock(sessions_mu_);
   sessions_.emplace(s.get(), s);
   if (!s->over_limit()) served_connections_.fetch_add(1);
 }
 
-void Server::Impl::Unregister(Session* s) {
+void Server::Impl::Unregister(SessionBase* s) {
   bool drained = false;
   {
     std::lock_guard<std::mutex> lock(sessions_mu_);

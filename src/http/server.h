@@ -60,6 +60,7 @@
 #include "http/write_handler.h"
 #include "promewma/status.h"
 #include "db/database.h"
+#include "web/web_config.h"
 
 namespace prometheus {
 class Registry;
@@ -88,6 +89,9 @@ struct ServerOptions {
   // (a stuck or trickling peer) closes the connection. Both timeouts are
   // kept to within a second.
   std::chrono::milliseconds transfer_timeout = std::chrono::seconds(60);
+  // TLS and basic auth (--web.config.file); the default: plain HTTP, no
+  // credentials asked for. Its TLS files are loaded by Bind().
+  web::WebConfig web;
 };
 
 // A request to a blocking route, as its handler sees it. The views are
@@ -111,7 +115,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listening socket; after success port() is the bound port.
+  // Loads the TLS files of options.web and binds the listening socket;
+  // after success port() is the bound port.
   Status Bind();
   // Serves until Stop(). REQUIRES: Bind() succeeded.
   void Run();

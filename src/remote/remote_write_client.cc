@@ -13,7 +13,7 @@
 #include "common/one_line.h"
 #include "promewma/version.h"
 #include "remote/backoff.h"
-#include "remote/openssl_error.h"
+#include "common/openssl_error.h"
 #include "remote/url.h"
 
 namespace promewma::remote {

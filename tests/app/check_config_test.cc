@@ -125,6 +125,41 @@ TEST_CASE("a config --check-config refuses stops start-up the same way") {
   CHECK(start_err == check_err);
 }
 
+TEST_CASE("a web config --check-config refuses stops start-up the same way") {
+  auto [yaml, want] = GENERATE(table<std::string, std::string>({
+      {"tls_server_config: {cert_file: absent.crt, key_file: absent.key}\n",
+       "tls_server_config.cert_file: {dir}/absent.crt: cannot load a PEM "
+       "certificate"},
+      {"tls_server_config: {key_file: a.key}\n",
+       "tls_server_config: missing cert_file"},
+      {"tls_server_config: {cert_file: a, key_file: b, client_auth_type: "
+       "Always}\n",
+       "tls_server_config.client_auth_type: invalid client auth type"},
+      {"basic_auth_users: {prometheus: plaintext}\n",
+       "basic_auth_users.prometheus: not a bcrypt hash"},
+      {"rate_limit: {interval: 1s, burst: 2}\n",
+       "rate_limit: not supported by promewma"},
+  }));
+  TempDir dir;
+  const std::string web = dir.WriteFile("web.yml", yaml);
+  const std::string config = dir.WriteFile("promewma.yml", "");
+  INFO(yaml);
+
+  std::string check_out, check_err;
+  CHECK(RunCommand({kBinary, "--check-config", config, "--web.config.file",
+                    web},
+                   dir.path(), &check_out, &check_err) == 1);
+  CHECK_THAT(check_err,
+             Catch::StartsWith(web + ": " + Expand(want, dir.path())));
+  CHECK(std::count(check_err.begin(), check_err.end(), '\n') == 1);
+
+  std::string start_out, start_err;
+  CHECK(RunCommand({kBinary, "--web.config.file", web, "--listen",
+                    "127.0.0.1:0", "--data-dir", dir.path() + "/data"},
+                   dir.path(), &start_out, &start_err) == 1);
+  CHECK(start_err == check_err);
+}
+
 TEST_CASE("a config --check-config passes starts") {
   const std::string yaml = GENERATE(
       std::string(""),

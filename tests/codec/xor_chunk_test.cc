@@ -620,6 +620,49 @@ TEST_CASE("a lazy appender allocates on its first sample, then by half",
   }
 }
 
+TEST_CASE("a capacity limit stops growth at the limit and copies and moves keep it",
+          "[xor_chunk]") {
+  const Samples samples =
+      MakeSeries(Shape::kRandomBits, XorChunkAppender::kMaxSamplesPerChunk, 11);
+  constexpr uint16_t kLimit = 600;
+  XorChunkAppender capped(0);
+  capped.set_capacity_limit(kLimit);
+  XorChunkAppender plain(0);
+  size_t appended = 0;
+  // The caller's rule: stop before an append would need more than the limit.
+  for (const auto& [t, v] : samples) {
+    if (capped.capacity_for_next_append() > kLimit) break;
+    capped.Append(t, v);
+    plain.Append(t, v);
+    ++appended;
+    REQUIRE(capped.capacity() <= kLimit);
+    REQUIRE(capped.bytes() == plain.bytes());
+  }
+  // Random 64-bit values: about 10 bytes a sample, so the limit ends the
+  // chunk well before 120 samples, with its buffer at the limit (growing by
+  // half from 486 would have made it 729).
+  REQUIRE(appended < samples.size());
+  REQUIRE(capped.capacity() == kLimit);
+  REQUIRE(plain.capacity() > kLimit);
+  REQUIRE(capped.bytes().size() + XorChunkAppender::kAppendSlackBytes > kLimit);
+
+  XorChunkAppender copy = capped;
+  XorChunkAppender moved = std::move(copy);
+  XorChunkAppender fresh(0);
+  fresh.set_capacity_limit(kLimit);
+  moved = std::move(fresh);
+  for (const auto& [t, v] : samples) {
+    if (moved.capacity_for_next_append() > kLimit) break;
+    moved.Append(t, v);
+  }
+  REQUIRE(moved.capacity() == kLimit);
+  // Past the limit an append still gets the room it needs.
+  const auto& [t, v] = samples[moved.num_samples()];
+  moved.Append(t, v);
+  REQUIRE(moved.capacity() > kLimit);
+  REQUIRE(DecodeOk(moved.bytes()).size() == moved.num_samples());
+}
+
 TEST_CASE("copies are independent and moves leave an empty chunk",
           "[xor_chunk]") {
   XorChunkAppender a(0);

@@ -365,6 +365,32 @@ rules:
   CHECK_FALSE(config.rules[1].selector.Matches(model::LabelSetView(series)));
 }
 
+TEST_CASE("warm_start takes a remote-read source with the client keys and "
+          "its bounds", "[config]") {
+  Config none = MustParse("listen: 127.0.0.1:1\n");
+  CHECK_FALSE(none.warm_start.has_value());
+  Config c = MustParse(
+      "warm_start:\n"
+      "  url: http://127.0.0.1:9090/api/v1/read\n"
+      "  remote_timeout: 5s\n"
+      "  headers: {X-Scope-OrgID: team-a}\n"
+      "  lookback: 2h\n"
+      "  budget: 10s\n"
+      "  max_held_samples: 5000\n"
+      "  concurrency: 4\n");
+  REQUIRE(c.warm_start.has_value());
+  CHECK(c.warm_start->client.url == "http://127.0.0.1:9090/api/v1/read");
+  CHECK(c.warm_start->client.remote_timeout == std::chrono::seconds(5));
+  REQUIRE(c.warm_start->client.headers.size() == 1);
+  CHECK(c.warm_start->lookback == std::chrono::hours(2));
+  CHECK(c.warm_start->budget == std::chrono::seconds(10));
+  CHECK(c.warm_start->max_held_samples == 5000);
+  CHECK(c.warm_start->concurrency == 4);
+  Config defaults = MustParse("warm_start: {url: 'http://a:1/api/v1/read'}\n");
+  CHECK(defaults.warm_start->lookback == std::chrono::hours(6));
+  CHECK(defaults.warm_start->budget == std::chrono::seconds(30));
+}
+
 TEST_CASE("write_back targets with Prometheus' queue_config keys",
           "[config]") {
   TempDir dir;
@@ -558,6 +584,23 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "expected a map of settings at the top level, got "
        "\"just text\""},
       {"spam: 1\n", "promewma.yml: spam: unknown key"},
+      // warm_start
+      {"warm_start: {lookback: 1h}\n",
+       "promewma.yml: warm_start.url: is required"},
+      {"warm_start: {url: 'ftp://x'}\n",
+       "warm_start.url: scheme must be http or https, got \"ftp\""},
+      {"warm_start: {url: 'http://a', lookback: 0s}\n",
+       "warm_start.lookback: must be positive"},
+      {"warm_start: {url: 'http://a', budget: 0s}\n",
+       "warm_start.budget: must be positive"},
+      {"warm_start: {url: 'http://a', max_held_samples: 0}\n",
+       "warm_start.max_held_samples: must be positive"},
+      {"warm_start: {url: 'http://a', concurrency: 0}\n",
+       "warm_start.concurrency: must be 1 to 64"},
+      {"warm_start: {url: 'http://a', queue_config: {}}\n",
+       "warm_start.queue_config: unknown key"},
+      {"warm_start: {url: 'https://a', tls_config: {server_name: b}}\n",
+       "warm_start.tls_config.server_name: not supported for remote read"},
       // write_back
       {"write_back: {url: x}\n", "promewma.yml: write_back: expected a list"},
       {"write_back: [{remote_timeout: 5s}]\n",

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "codec/xor_chunk.h"
@@ -891,6 +892,62 @@ TEST_CASE("the head's memory grows with its series and their head chunks") {
   ApplySeries(engine, more);
   CHECK(engine.MemoryBytes() > two_thousand);
   CHECK(engine.active_series() == 2000);
+}
+
+// Values that use every mantissa bit, as a rate() of CPU seconds does,
+// take about 9 bytes a sample: 120 of them would need a 1.6 KB buffer.
+TEST_CASE("a head chunk is sealed before its buffer passes the cap and a series stays under 1 KiB") {
+  Head engine{HeadOptions{}};
+  constexpr int kSeries = 2000;
+  constexpr int kSamples = 119;  // one short of the 120-sample seal
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> value(0.0, 1.0);
+  auto batch = [&](const std::string& prefix, int samples) {
+    std::vector<testing::TestSeries> series;
+    for (int i = 0; i < kSeries; ++i) {
+      testing::TestSeries s;
+      s.labels = {{"__name__", "node_cpu_utilization"},
+                  {"cpu", std::to_string(i % 8)},
+                  {"instance", prefix + std::to_string(i) + ":9100"},
+                  {"job", "node"}};
+      for (int j = 0; j < samples; ++j)
+        s.samples.push_back({10'000 * int64_t{j}, value(rng)});
+      series.push_back(std::move(s));
+    }
+    return series;
+  };
+  // Other series first, so that every shard has its first label block and
+  // an index: what the measured series add is their own cost.
+  ApplySeries(engine, batch("warm-", 1));
+  const uint64_t before = engine.MemoryBytes();
+  const std::vector<testing::TestSeries> series = batch("host-", kSamples);
+  const ApplyResult result = ApplySeries(engine, series);
+  REQUIRE(result.applied == uint64_t{kSeries} * kSamples);
+  // Every series sealed at least one chunk of fewer than 120 samples, no
+  // larger than the cap.
+  REQUIRE(result.sealed.size() >= kSeries);
+  for (const SealedChunk& chunk : result.sealed) {
+    REQUIRE(chunk.bytes.size() <= Head::kMaxHeadChunkBufferBytes);
+    REQUIRE(codec::XorChunkIterator(chunk.bytes).num_samples() <
+            codec::XorChunkAppender::kMaxSamplesPerChunk);
+  }
+  // The series' state, index slots, open heads, and their label sets
+  // (counted here, since they fit in the label blocks already there).
+  uint64_t label_bytes = 0;
+  for (const testing::TestSeries& s : series) {
+    std::vector<model::Label> l;
+    for (const auto& [name, value] : s.labels) l.push_back({name, value});
+    std::string encoded;
+    REQUIRE(model::EncodeLabelSet(&l, &encoded).ok());
+    label_bytes += encoded.size();
+  }
+  const uint64_t per_series =
+      (engine.MemoryBytes() - before + label_bytes) / kSeries;
+  INFO("bytes per series: " << per_series);
+  // 1 KiB plus the two inline time-of-day profiles (README "The
+  // estimator", what it costs), which put a series over the bar.
+  CHECK(per_series <= 1024 + 2 * sizeof(ewma::SeasonProfile));
+  CHECK(per_series > Head::kMaxHeadChunkBufferBytes / 2);
 }
 
 }  // namespace

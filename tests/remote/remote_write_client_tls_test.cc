@@ -3,8 +3,7 @@
 // certificate for 127.0.0.1 and localhost, a client certificate), then each
 // tls option (ca_file, the system CAs by default, insecure_skip_verify,
 // client certificates, server_name, min_version) and the TLS file checks of
-// ValidateClientConfig. Without the openssl program (Debian package
-// openssl, installed by tools/bootstrap.sh) each test fails and says so.
+// ValidateClientConfig. The certificates come from testing/pki.h.
 
 #include <httplib.h>
 #include <openssl/ssl.h>
@@ -19,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/pki.h"
 #include "testing/server_thread.h"
 #include "testing/subprocess.h"
 #include "remote/remote_write_client.h"
@@ -28,71 +28,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The openssl program on PATH, or "" (Subprocess needs a full path).
-std::string FindOpenssl() {
-  const char* env = std::getenv("PATH");
-  std::string path = env != nullptr ? env : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    const std::string candidate = path.substr(start, end - start) + "/openssl";
-    if (end > start && ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    start = end + 1;
-  }
-  return "";
-}
+using Pki = testing::TestPki;
 
-// The certificates of this test process, made once and removed at exit.
-struct Pki {
-  testing::TempDir dir;
-  std::string ca, server_cert, server_key, client_cert, client_key;
-};
-
-// The certificates of this run; fails the running test when there is no
-// openssl program to make them.
-const Pki* GetPki() {
-  static const std::unique_ptr<Pki> pki = []() -> std::unique_ptr<Pki> {
-    const std::string openssl = FindOpenssl();
-    if (openssl.empty()) return nullptr;
-    auto p = std::make_unique<Pki>();
-    const std::string d = p->dir.path() + "/";
-    p->ca = d + "ca.pem";
-    p->server_cert = d + "server.pem";
-    p->server_key = d + "server.key";
-    p->client_cert = d + "client.pem";
-    p->client_key = d + "client.key";
-    // `req -x509 -CA` (OpenSSL 3) signs the new certificate with the CA.
-    const std::vector<std::vector<std::string>> commands = {
-        {openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-         d + "ca.key", "-out", p->ca, "-days", "2", "-subj",
-         "/CN=promewma test CA"},
-        {openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-         p->server_key, "-out", p->server_cert, "-days", "2", "-subj",
-         "/CN=127.0.0.1", "-addext",
-         "subjectAltName=IP:127.0.0.1,DNS:localhost", "-addext",
-         "basicConstraints=CA:FALSE", "-CA", p->ca, "-CAkey", d + "ca.key"},
-        {openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-         p->client_key, "-out", p->client_cert, "-days", "2", "-subj",
-         "/CN=promewma test client", "-addext", "basicConstraints=CA:FALSE",
-         "-CA", p->ca, "-CAkey", d + "ca.key"},
-    };
-    for (const auto& argv : commands) {
-      std::string out, err;
-      const int rc = testing::RunCommand(argv, p->dir.path(), &out, &err);
-      INFO(argv[1] << ": " << err);
-      REQUIRE(rc == 0);
-    }
-    return p;
-  }();
-  if (pki == nullptr) {
-    FAIL("no openssl program on PATH: install the Debian package 'openssl' "
-         "(tools/bootstrap.sh)");
-  }
-  return pki.get();
-}
+// The certificates of this run (testing/pki.h).
+const Pki* GetPki() { return &testing::GetTestPki(); }
 
 // An https write endpoint that records the last request and the SNI name
 // of the last handshake.

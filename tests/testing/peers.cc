@@ -331,12 +331,12 @@ void Peer::Start() {
     }
     std::this_thread::sleep_for(10ms);
   }
-  httplib::Client client("127.0.0.1", port_);
-  client.set_connection_timeout(1, 0);
-  client.set_read_timeout(5, 0);
+  std::unique_ptr<httplib::Client> client = Client();
+  client->set_connection_timeout(1, 0);
+  client->set_read_timeout(5, 0);
   while (true) {
     if (process_->Wait(0ms) >= 0) fail("exited during start-up");
-    auto r = client.Get(spec_.ready_path);
+    auto r = client->Get(spec_.ready_path);
     if (r && r->status == 200) return;
     if (std::chrono::steady_clock::now() > deadline) {
       fail("was not ready (GET " + spec_.ready_path + " -> 200) within " +
@@ -370,7 +370,22 @@ std::string Peer::address() const {
   return "127.0.0.1:" + std::to_string(port_);
 }
 
-std::string Peer::url() const { return "http://" + address(); }
+std::string Peer::url() const {
+  return (spec_.ca_file.empty() ? "http://" : "https://") + address();
+}
+
+std::unique_ptr<httplib::Client> Peer::Client() const {
+  auto client = spec_.client_cert.empty()
+                    ? std::make_unique<httplib::Client>(url())
+                    : std::make_unique<httplib::Client>(
+                          url(), spec_.client_cert, spec_.client_key);
+  if (!spec_.ca_file.empty()) {
+    client->set_ca_cert_path(spec_.ca_file);
+    client->enable_server_certificate_verification(true);
+  }
+  if (!spec_.user.empty()) client->set_basic_auth(spec_.user, spec_.password);
+  return client;
+}
 
 std::string Peer::Stdout() const {
   const Subprocess* p = process_ != nullptr ? process_.get() : last_.get();
@@ -388,9 +403,9 @@ std::string Peer::StderrTail(size_t bytes) const {
 }
 
 std::string Peer::Get(const std::string& path) const {
-  httplib::Client client("127.0.0.1", port_);
-  client.set_read_timeout(20, 0);
-  auto r = client.Get(path);
+  std::unique_ptr<httplib::Client> client = Client();
+  client->set_read_timeout(20, 0);
+  auto r = client->Get(path);
   INFO(spec_.name << " GET " << path);
   REQUIRE(r);
   INFO(r->body);
@@ -420,18 +435,30 @@ std::unique_ptr<Peer> StartPromewma(const PromewmaOptions& options) {
   spec.ready_path = "/-/ready";  // after recovery
   spec.ready_timeout = 60s;
   const bool with_config = !options.config.empty();
-  spec.args = [with_config](const std::string& dir, const std::string& listen) {
+  const bool with_web = !options.web_config.empty();
+  spec.args = [with_config, with_web](const std::string& dir,
+                                      const std::string& listen) {
     std::vector<std::string> args = {"--listen", listen, "--data-dir",
                                      dir + "/data"};
     if (with_config) {
       args.push_back("--config");
       args.push_back(dir + "/promewma.yml");
     }
+    if (with_web) {
+      args.push_back("--web.config.file");
+      args.push_back(dir + "/web.yml");
+    }
     return args;
   };
   spec.extra_args = options.args;
+  spec.ca_file = options.access.ca_file;
+  spec.client_cert = options.access.client_cert;
+  spec.client_key = options.access.client_key;
+  spec.user = options.access.user;
+  spec.password = options.access.password;
   std::map<std::string, std::string> files;
   if (with_config) files["promewma.yml"] = options.config;
+  if (with_web) files["web.yml"] = options.web_config;
   return std::make_unique<Peer>(std::move(spec), files);
 }
 

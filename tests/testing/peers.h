@@ -37,6 +37,10 @@
 
 #include "testing/subprocess.h"
 
+namespace httplib {
+class Client;
+}  // namespace httplib
+
 namespace promewma::testing {
 
 // Paths of the binaries this build made.
@@ -96,6 +100,11 @@ class Peer {
                                            const std::string& listen)>
         args;
     std::vector<std::string> extra_args;  // appended to args()
+    // How the fixture's own requests (the ready check, Get) reach a peer
+    // served with TLS and basic auth; all empty: plain HTTP.
+    std::string ca_file;  // https, the server verified against this CA
+    std::string client_cert, client_key;
+    std::string user, password;
   };
 
   // Fails the running test when spec.binary is not installed, then
@@ -124,7 +133,7 @@ class Peer {
   const std::string& name() const { return spec_.name; }
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT"
-  std::string url() const;      // "http://127.0.0.1:PORT"
+  std::string url() const;      // "http[s]://127.0.0.1:PORT"
   // The peer's own directory; its data lives in dir() + "/data".
   const std::string& dir() const { return dir_.path(); }
   std::string WriteFile(const std::string& name,
@@ -142,6 +151,8 @@ class Peer {
   std::string Get(const std::string& path) const;
   // The samples of one GET /metrics.
   std::vector<ExposedSample> Scrape(const std::string& path = "/metrics") const;
+  // A client for the peer's port, with the spec's TLS and basic auth.
+  std::unique_ptr<httplib::Client> Client() const;
   // The value of the one sample `name`{labels} (labels matched exactly) on
   // /metrics; fails the running test when it is not there.
   double MetricValue(const std::string& name,
@@ -159,9 +170,14 @@ class Peer {
 // (dir()/data, kept across restarts); --log-level and other flags go in
 // `args`. `config`, when not empty, is written to dir()/promewma.yml and
 // passed with --config.
+// `web_config`, when not empty, is written to dir()/web.yml and passed
+// with --web.config.file; `access` then says how the fixture's requests
+// reach it (its ca_file, client certificate and basic auth fields).
 struct PromewmaOptions {
   std::string config;
   std::vector<std::string> args;
+  std::string web_config;
+  Peer::Spec access;
 };
 std::unique_ptr<Peer> StartPromewma(const PromewmaOptions& options = {});
 

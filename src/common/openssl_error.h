@@ -3,18 +3,18 @@
 // Thread-safety: OpenSSL queues errors per thread; this reads the calling
 // thread's queue.
 
-#ifndef PROMEWMA_REMOTE_OPENSSL_ERROR_H_
-#define PROMEWMA_REMOTE_OPENSSL_ERROR_H_
+#ifndef PROMEWMA_COMMON_OPENSSL_ERROR_H_
+#define PROMEWMA_COMMON_OPENSSL_ERROR_H_
 
 #include <string>
 
-namespace promewma::remote {
+namespace promewma {
 
 // The reason of the oldest queued OpenSSL error, and clears the queue. A
 // system error (fopen's) is described by the OS, since OpenSSL has no text
 // for it.
 std::string OpenSslError();
 
-}  // namespace promewma::remote
+}  // namespace promewma
 
-#endif  // PROMEWMA_REMOTE_OPENSSL_ERROR_H_
+#endif  // PROMEWMA_COMMON_OPENSSL_ERROR_H_

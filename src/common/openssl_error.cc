@@ -1,10 +1,10 @@
-#include "remote/openssl_error.h"
+#include "common/openssl_error.h"
 
 #include <openssl/err.h>
 
 #include <system_error>
 
-namespace promewma::remote {
+namespace promewma {
 
 std::string OpenSslError() {
   const unsigned long code = ERR_get_error();  // NOLINT(runtime/int)
@@ -16,4 +16,4 @@ std::string OpenSslError() {
   return reason != nullptr ? reason : "unknown OpenSSL error";
 }
 
-}  // namespace promewma::remote
+}  // namespace promewma
