@@ -148,7 +148,7 @@ rules:
   REQUIRE(p->Stop() == 0);
   const std::string log = p->Stderr();
   // The start-up line names the port the kernel chose for --listen ...:0.
-  REQUIRE(log.find("listening on " + p->address() + " ") != std::string::npos);
+  REQUIRE(log.find("listening on " + p->address() + ", ") != std::string::npos);
   REQUIRE(log.find("shutting down") != std::string::npos);
   REQUIRE(log.find("checkpoint: 1 series") != std::string::npos);
 

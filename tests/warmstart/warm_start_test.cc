@@ -242,6 +242,9 @@ TEST_CASE(
     "and a request adding to a held series is refused whole") {
   config::WarmStartConfig warm;
   warm.max_held_samples = 15;
+  // The history read is [100, 600): the default spread remembers far
+  // longer than the lookback, so the reference must start where it does.
+  warm.lookback = std::chrono::milliseconds(500 * kStepMs);
   Fixture f(warm);
   f.source.samples = 1000;
   f.Block(true);
