@@ -72,18 +72,13 @@ Status Database::Ingest(const codec::DecodedWriteRequest& decoded,
   SeriesGate* gate = gate_.load(std::memory_order_acquire);
   if (gate != nullptr) {
     const codec::DecodedWriteRequest* rest = nullptr;
-    std::string_view rest_body;
-    Status s = gate->Hold(decoded, &rest, &rest_body);
+    Status s = gate->Hold(decoded, &rest);
     if (!s.ok()) return s;
-    if (rest != nullptr) {
-      if (rest->series.empty()) {  // all of it held
-        result->Clear();
-        return Status::Ok();
-      }
-      return Apply(nullptr, *rest, rest_body, result);
-    }
+    // The held samples are acknowledged with the request: it is logged
+    // whole, and only the rest is applied now.
+    if (rest != nullptr) return Apply(nullptr, *rest, body, gate, result);
   }
-  return Apply(nullptr, decoded, body, result);
+  return Apply(nullptr, decoded, body, nullptr, result);
 }
 
 Status Database::IngestHeld(const head::SeriesSnapshot* warmed,
@@ -93,12 +88,13 @@ Status Database::IngestHeld(const head::SeriesSnapshot* warmed,
     return Status::Unavailable(
         "promewma is replaying its request log; retry shortly");
   }
-  return Apply(warmed, request, body, result);
+  return Apply(warmed, request, body, nullptr, result);
 }
 
 Status Database::Apply(const head::SeriesSnapshot* warmed,
                        const codec::DecodedWriteRequest& decoded,
-                       std::string_view body, head::ApplyResult* result) {
+                       std::string_view body, SeriesGate* held_by,
+                       head::ApplyResult* result) {
   thread_local head::Head::PreparedRequest prepared;
   const ewma::SeriesHashes* series =
       sink_ != nullptr ? &SeriesOf(decoded) : nullptr;
@@ -150,6 +146,7 @@ Status Database::Apply(const head::SeriesSnapshot* warmed,
         return Status::Unavailable("cannot log the request, nothing applied: " +
                                    s.message());
       }
+      if (held_by != nullptr) held_by->Logged(next_seq_);
       ++next_seq_;
     }
     head_->Commit(decoded, &prepared, result);
@@ -394,8 +391,16 @@ Status Database::Checkpoint(CheckpointStats* stats) {
       return Status::Unavailable(
           "sealed chunks cannot be stored; checkpoint postponed");
     }
-    // Every request up to here is in every snapshot taken from now on.
+    // Every request up to here is in every snapshot taken from now on,
+    // except for samples a gate holds still: the checkpoint then covers the
+    // log only up to before the oldest record holding some, so that a
+    // recovery replays them (the records after it again too, which the
+    // head takes as duplicates).
     stats->seq = next_seq_ - 1;
+    if (SeriesGate* gate = gate_.load(std::memory_order_acquire)) {
+      const uint64_t oldest = gate->OldestUnappliedRecord();
+      if (oldest != 0) stats->seq = std::min(stats->seq, oldest - 1);
+    }
   }
   // Without mu_: see the header for why a fuzzy checkpoint replays exactly.
   // A chunk sealed meanwhile may be sealed again by the replay; it is

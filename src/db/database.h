@@ -98,7 +98,10 @@ class Database {
   Status Ingest(const codec::DecodedWriteRequest& decoded,
                 std::string_view body, head::ApplyResult* result);
 
-  // Passes every request through `gate` first (series_gate.h), from now on.
+  // Passes every request through `gate` first (series_gate.h), from now on:
+  // a request whose samples it holds in part is logged whole and applied
+  // without them, and checkpoints cover the log only up to before the
+  // oldest record whose held samples are not applied yet.
   // REQUIRES: called before requests are ingested; `gate` outlives the
   // database's use of it (SetSeriesGate(nullptr) stops it).
   void SetSeriesGate(SeriesGate* gate) {
@@ -221,9 +224,12 @@ class Database {
 
   // Ingest's body: logs and applies one request, after restoring `warmed`
   // (may be null; see IngestHeld).
+  // Logs `body` and applies `decoded` (all of body, or the part of it
+  // `held_by` did not hold; held_by->Logged is told the record).
   Status Apply(const head::SeriesSnapshot* warmed,
                const codec::DecodedWriteRequest& decoded,
-               std::string_view body, head::ApplyResult* result);
+               std::string_view body, SeriesGate* held_by,
+               head::ApplyResult* result);
 
   std::atomic<SeriesGate*> gate_{nullptr};
   ewma::DerivedSampleSink* sink_ = nullptr;

@@ -68,10 +68,11 @@ WarmStart::WarmStart(const config::WarmStartConfig& config, db::Database* db,
                     "warm_start.max_held_samples.")
               .Register(registry)
               .Add({})),
-      lost_samples_(prometheus::BuildCounter()
-                        .Name("promewma_warm_start_lost_samples_total")
-                        .Help("Held samples that could not be applied (the "
-                              "database refused them at shutdown).")
+      unapplied_samples_(
+          prometheus::BuildCounter()
+              .Name("promewma_warm_start_unapplied_samples_total")
+              .Help("Held samples the database refused at shutdown; the "
+                    "request log keeps them and the next start replays them.")
                         .Register(registry)
                         .Add({})),
       held_series_gauge_(prometheus::BuildGauge()
@@ -135,9 +136,9 @@ void WarmStart::Stop() {
 }
 
 Status WarmStart::Hold(const codec::DecodedWriteRequest& request,
-                       const codec::DecodedWriteRequest** rest,
-                       std::string_view* rest_body) {
+                       const codec::DecodedWriteRequest** rest) {
   *rest = nullptr;
+  thread_local_held().clear();
   const size_t n = request.series.size();
   const head::Head& head = *db_->head();
   // Which series the head does not know, outside mu_: this is the cost
@@ -231,8 +232,9 @@ Status WarmStart::Hold(const codec::DecodedWriteRequest& request,
       if (!hold[i]) continue;
       any_held = true;
       const codec::DecodedSeries& s = request.series[i];
-      std::vector<codec::DecodedSample>& samples =
-          held_.find(std::string(s.labels))->second.samples;
+      auto it = held_.find(std::string(s.labels));
+      thread_local_held().push_back(it->first);
+      std::vector<codec::DecodedSample>& samples = it->second.samples;
       samples.insert(samples.end(), request.samples.begin() + s.first_sample,
                      request.samples.begin() + s.first_sample + s.sample_count);
     }
@@ -244,30 +246,57 @@ Status WarmStart::Hold(const codec::DecodedWriteRequest& request,
   if (any_new) work_cv_.notify_all();
   if (!any_held) return Status::Ok();
 
-  // The rest of the request, and its body for the request log.
+  // The rest of the request, to apply now.
   thread_local codec::DecodedWriteRequest rest_request;
-  thread_local std::vector<remote::OutgoingSample> outgoing;
-  thread_local std::string raw;
-  thread_local std::string body;
   rest_request.Clear();
-  outgoing.clear();
   for (size_t i = 0; i < n; ++i) {
     if (hold[i]) continue;
     codec::DecodedSeries s = request.series[i];
     s.first_sample = static_cast<uint32_t>(rest_request.samples.size());
-    for (uint32_t k = 0; k < s.sample_count; ++k) {
-      const codec::DecodedSample& sample =
-          request.samples[request.series[i].first_sample + k];
-      rest_request.samples.push_back(sample);
-      outgoing.push_back({s.labels, sample.timestamp_ms, sample.value});
-    }
+    rest_request.samples.insert(
+        rest_request.samples.end(),
+        request.samples.begin() + request.series[i].first_sample,
+        request.samples.begin() + request.series[i].first_sample +
+            s.sample_count);
     rest_request.series.push_back(s);
   }
-  remote::EncodeWriteRequest(outgoing, &raw);
-  body = codec::CompressSnappyBlock(raw);
   *rest = &rest_request;
-  *rest_body = body;
   return Status::Ok();
+}
+
+std::vector<std::string>& WarmStart::thread_local_held() {
+  thread_local std::vector<std::string> held;
+  return held;
+}
+
+void WarmStart::Logged(uint64_t seq) {
+  std::vector<std::string>& last = thread_local_held();
+  if (last.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& labels : last) {
+    // Applied and released meanwhile (so logged again): nothing to keep.
+    // Applied but held still: the record stays with the next batch, which
+    // only keeps the log a little longer.
+    auto it = held_.find(labels);
+    if (it == held_.end()) continue;
+    std::vector<uint64_t>& records = it->second.records;
+    if (records.empty() || records.back() != seq) records.push_back(seq);
+  }
+  last.clear();
+}
+
+uint64_t WarmStart::OldestUnappliedRecord() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t oldest = unapplied_records_.empty() ? 0 : unapplied_records_.front();
+  for (const auto& [labels, held] : held_) {
+    for (const std::vector<uint64_t>* records :
+         {&held.records, &held.applying_records}) {
+      if (!records->empty() && (oldest == 0 || records->front() < oldest)) {
+        oldest = records->front();
+      }
+    }
+  }
+  return oldest;
 }
 
 void WarmStart::Work(HistorySource* source) {
@@ -367,8 +396,11 @@ void WarmStart::ApplyAndRelease(const std::string& labels,
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = held_.find(labels);
+      // The batch just applied is logged again: its records may go.
+      it->second.applying_records.clear();
       batch.clear();
       batch.swap(it->second.samples);
+      it->second.applying_records.swap(it->second.records);
       if (batch.empty()) {
         held_.erase(it);
         held_count_.store(held_.size(), std::memory_order_release);
@@ -379,12 +411,21 @@ void WarmStart::ApplyAndRelease(const std::string& labels,
       held_samples_ -= batch.size();
       held_samples_gauge_.Set(static_cast<double>(held_samples_));
     }
-    ApplySamples(labels, batch, first ? snapshot : nullptr);
+    if (!ApplySamples(labels, batch, first ? snapshot : nullptr)) {
+      // Logged but not applied (the database refused them at shutdown):
+      // the log keeps their records, and the next start replays them.
+      std::lock_guard<std::mutex> lock(mu_);
+      std::vector<uint64_t>& records = held_.find(labels)->second.applying_records;
+      unapplied_records_.insert(unapplied_records_.end(), records.begin(),
+                                records.end());
+      std::sort(unapplied_records_.begin(), unapplied_records_.end());
+      records.clear();
+    }
     first = false;
   }
 }
 
-void WarmStart::ApplySamples(const std::string& labels,
+bool WarmStart::ApplySamples(const std::string& labels,
                              const std::vector<codec::DecodedSample>& samples,
                              const head::SeriesSnapshot* snapshot) {
   std::vector<remote::OutgoingSample> outgoing;
@@ -400,13 +441,16 @@ void WarmStart::ApplySamples(const std::string& labels,
   head::ApplyResult result;
   while (s.ok()) {
     s = db_->IngestHeld(snapshot, decoded, body, &result);
-    if (s.ok()) return;
+    if (s.ok()) return true;
     if (s.code() != StatusCode::kUnavailable || stopping_.load()) break;
     std::this_thread::sleep_for(kApplyRetry);
   }
-  lost_samples_.Increment(static_cast<double>(samples.size()));
-  spdlog::error("warm start of {}: {} held samples not applied: {}",
-                Describe(labels), samples.size(), s.message());
+  unapplied_samples_.Increment(static_cast<double>(samples.size()));
+  spdlog::error(
+      "warm start of {}: {} held samples not applied (the request log keeps "
+      "them for the next start): {}",
+      Describe(labels), samples.size(), s.message());
+  return false;
 }
 
 bool WarmStart::WaitIdle(std::chrono::milliseconds timeout) {

@@ -34,11 +34,13 @@
 // samples of already-held series do not fit is refused with Unavailable
 // (503, retried by the sender; nothing of it is held or applied).
 //
-// Durability: a held sample is acknowledged (2xx) before it is in the
-// request log; it is logged when its series is applied, at most `budget`
-// later. A crash in between loses the held samples (and the series warms
-// again from its next sample). The restored state is in the head only
-// until the next checkpoint saves it (Database::IngestHeld).
+// Durability: a held sample is acknowledged (2xx) with its request, which
+// the database logs whole (db/series_gate.h); it is logged again when its
+// series is applied. Until then the checkpoint keeps the first record from
+// the log (OldestUnappliedRecord), so a crash in between loses nothing:
+// the recovery replays the held samples, cold (the history is not read
+// again). The restored state is in the head only until the next checkpoint
+// saves it (Database::IngestHeld).
 //
 // Thread-safety: Hold is called by every ingesting thread at once; the
 // other methods from one controlling thread. Lock order: mu_, then the
@@ -107,8 +109,9 @@ class WarmStart : public db::SeriesGate {
   void Stop();
 
   Status Hold(const codec::DecodedWriteRequest& request,
-              const codec::DecodedWriteRequest** rest,
-              std::string_view* rest_body) override;
+              const codec::DecodedWriteRequest** rest) override;
+  void Logged(uint64_t seq) override;
+  uint64_t OldestUnappliedRecord() const override;
 
   // Waits up to `timeout` until no series is held; true when none is.
   bool WaitIdle(std::chrono::milliseconds timeout);
@@ -128,7 +131,14 @@ class WarmStart : public db::SeriesGate {
     std::chrono::steady_clock::time_point since;     // first sample's arrival
     std::chrono::steady_clock::time_point deadline;  // since + budget
     std::vector<codec::DecodedSample> samples;  // live samples, held
+    // The log records holding `samples`, ascending; and those of the batch
+    // being applied now.
+    std::vector<uint64_t> records;
+    std::vector<uint64_t> applying_records;
   };
+
+  // The series the calling thread's last Hold held, for Logged.
+  static std::vector<std::string>& thread_local_held();
 
   void Work(HistorySource* source);
   // Reads and replays `labels`' history; false (and *result set) when the
@@ -140,8 +150,9 @@ class WarmStart : public db::SeriesGate {
   void ApplyAndRelease(const std::string& labels,
                        const head::SeriesSnapshot* snapshot);
   // Logs and applies `samples` of `labels` through the database, retrying
-  // while it is unavailable (a full write-back queue) until Stop.
-  void ApplySamples(const std::string& labels,
+  // while it is unavailable (a full write-back queue) until Stop; false
+  // when they could not be applied.
+  bool ApplySamples(const std::string& labels,
                     const std::vector<codec::DecodedSample>& samples,
                     const head::SeriesSnapshot* snapshot);
 
@@ -153,7 +164,7 @@ class WarmStart : public db::SeriesGate {
   std::vector<prometheus::Counter*> series_;  // by WarmResult
   prometheus::Counter& history_samples_;
   prometheus::Counter& refused_requests_;
-  prometheus::Counter& lost_samples_;
+  prometheus::Counter& unapplied_samples_;
   prometheus::Gauge& held_series_gauge_;
   prometheus::Gauge& held_samples_gauge_;
   prometheus::Histogram& duration_;
@@ -168,6 +179,9 @@ class WarmStart : public db::SeriesGate {
   std::unordered_map<std::string, Held> held_;  // by canonical labels
   std::deque<std::string> queue_;               // held, waiting for a worker
   uint64_t held_samples_ = 0;                   // over held_
+  // Records of held samples that could not be applied, ascending: kept in
+  // the log for the next start.
+  std::vector<uint64_t> unapplied_records_;
   bool stopped_ = false;
   // Set under mu_; read without it by the workers' retry loop too.
   std::atomic<bool> stopping_{false};

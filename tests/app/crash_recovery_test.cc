@@ -170,5 +170,54 @@ TEST_CASE("chunks sealed before a checkpoint survive a SIGKILL after it") {
   REQUIRE(promewma->Stop() == 0);
 }
 
+// Warm start holds a new series' samples while it reads the series'
+// history; they are acknowledged meanwhile, so they must survive a crash
+// before they are applied, even one after a checkpoint. The history source
+// here never answers, so the samples stay held until the kill.
+TEST_CASE(
+    "samples held for warm start survive a SIGKILL after a checkpoint") {
+  testing::SilentLoopbackPort source;
+  testing::PromewmaOptions options;
+  options.config = "checkpoint_interval: 1s\n"
+                   "warm_start:\n"
+                   "  url: http://127.0.0.1:" +
+                   std::to_string(source.port()) +
+                   "/api/v1/read\n"
+                   "  budget: 5m\n";
+  auto promewma = testing::StartPromewma(options);
+  constexpr int kSteps = 20;
+  {
+    httplib::Client c("127.0.0.1", promewma->port());
+    for (int t = 0; t < kSteps; ++t) REQUIRE(Post(c, Body(t))->status == 204);
+  }
+  REQUIRE(promewma->MetricValue("promewma_warm_start_held_samples") ==
+          kSeries * kSteps);
+  const double sent_at =
+      std::chrono::duration<double>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (promewma->MetricValue(
+             "promewma_checkpoint_last_success_timestamp_seconds") <
+         sent_at + 0.1) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(promewma->MetricValue("promewma_warm_start_held_samples") ==
+          kSeries * kSteps);
+  REQUIRE(promewma->Kill() == 128 + SIGKILL);
+
+  // Replayed cold: the same values as if warm start had been off.
+  promewma->Start();
+  RequireSameValues(ScrapeEwma(*promewma), Reference(kSteps - 1));
+  for (int s : {0, kSeries - 1}) {
+    const auto samples = testing::RemoteReadSeries(
+        promewma->port(), {{"__name__", "cpu"}, {"host", Host(s)}}, 0,
+        INT64_MAX);
+    REQUIRE(samples.size() == kSteps);
+  }
+  REQUIRE(promewma->Stop() == 0);
+}
+
 }  // namespace
 }  // namespace promewma::app

@@ -110,22 +110,41 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& dir,
   return status;
 }
 
-RefusingLoopbackPort::RefusingLoopbackPort() {
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd_ < 0) throw std::runtime_error("socket failed");
+namespace {
+
+// A socket bound to an ephemeral port of 127.0.0.1; *port set.
+int BindLoopback(int* port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   socklen_t len = sizeof(addr);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd_);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
     throw std::runtime_error("bind to 127.0.0.1:0 failed");
   }
-  port_ = ntohs(addr.sin_port);
+  *port = ntohs(addr.sin_port);
+  return fd;
 }
 
+}  // namespace
+
+// In the bodies: port_'s default member initializer runs after fd_'s.
+RefusingLoopbackPort::RefusingLoopbackPort() { fd_ = BindLoopback(&port_); }
+
 RefusingLoopbackPort::~RefusingLoopbackPort() { close(fd_); }
+
+SilentLoopbackPort::SilentLoopbackPort() {
+  fd_ = BindLoopback(&port_);
+  if (listen(fd_, 64) != 0) {
+    close(fd_);
+    throw std::runtime_error("listen on 127.0.0.1 failed");
+  }
+}
+
+SilentLoopbackPort::~SilentLoopbackPort() { close(fd_); }
 
 }  // namespace promewma::testing

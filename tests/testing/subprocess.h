@@ -71,6 +71,22 @@ class RefusingLoopbackPort {
   int port_ = 0;
 };
 
+// A TCP port on 127.0.0.1 that takes connections and never answers: the
+// socket listens and never accepts, so the kernel completes connections
+// into its backlog and the requests sent there wait (a hanging peer).
+class SilentLoopbackPort {
+ public:
+  SilentLoopbackPort();
+  ~SilentLoopbackPort();
+  SilentLoopbackPort(const SilentLoopbackPort&) = delete;
+  SilentLoopbackPort& operator=(const SilentLoopbackPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 }  // namespace promewma::testing
 
 #endif  // PROMEWMA_TESTS_TESTING_SUBPROCESS_H_
