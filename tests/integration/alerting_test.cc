@@ -267,12 +267,12 @@ TEST_CASE("a CPU spike above its adaptive threshold reaches Teams as a "
           "the relay") {
   auto node = testing::StartNodeExporter(
       {"--collector.disable-defaults", "--collector.cpu"});
-  // The shipped rules, with `for:` and `keep_firing_for:` of the CPU
-  // alerts shortened so that the test stays short; the expressions and
-  // everything else are the shipped ones.
+  // The shipped rules, with `keep_firing_for:` of the CPU alerts
+  // shortened so that the test stays short; the expressions, `for: 0s`
+  // and everything else are the shipped ones.
   std::string rules = ShippedRules();
-  rules = ReplaceAll(rules, "for: 1m\n", "for: 5s\n", 2);
-  rules = ReplaceAll(rules, "keep_firing_for: 2m\n", "keep_firing_for: 5s\n", 2);
+  ReplaceAll(rules, "        for: 0s\n", "        for: 0s\n", 2);
+  rules = ReplaceAll(rules, "keep_firing_for: 12h\n", "keep_firing_for: 5s\n", 2);
   auto prometheus = testing::StartPrometheus(
       "global: {scrape_interval: 1m}\n", {"--web.enable-remote-write-receiver"},
       {{"promewma.rules.yml", rules}});
