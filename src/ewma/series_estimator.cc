@@ -47,6 +47,22 @@ double AnomalyScore(double x, const Basis& basis, double k) {
 
 }  // namespace
 
+void SeasonProfile::Set(int i, SeasonSlot value) {
+  if (slots_ == nullptr) {
+    if (value == kEmptySeasonSlot) return;
+    slots_ = std::make_unique<Slots>();
+    slots_->fill(kEmptySeasonSlot);
+  }
+  (*slots_)[i] = value;
+}
+
+bool operator==(const SeasonProfile& a, const SeasonProfile& b) {
+  for (int i = 0; i < kMaxSeasonSlots; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 bool IsStaleMarker(double value) { return Bits(value) == kStaleNaNBits; }
 
 double StaleMarker() {
@@ -171,14 +187,14 @@ SampleOutcome UpdateEstimator(const EstimatorParams& params,
       const double f = params.spread == SpreadKind::kErrorMeanAbs
                            ? std::fabs(d)
                            : d * d;
-      SeasonSlot& slot =
-          state->season[SeasonSlotOf(timestamp_ms, params.season_slots)];
+      const int i = SeasonSlotOf(timestamp_ms, params.season_slots);
+      const SeasonSlot slot = state->season[i];
       double v = f;
       if (slot != kEmptySeasonSlot) {
         const double old = FromSeasonSlot(slot);
         v = old + params.season_alpha * (f - old);
       }
-      slot = ToSeasonSlot(v);
+      state->season.Set(i, ToSeasonSlot(v));
     }
     state->count += 1;
   }

@@ -1,8 +1,8 @@
 // SeriesEstimator: the per-series EWMA recursion (mean, spread, weight-square
 // sum, count; README "The estimator"), as a pure function over a small
-// state struct. No I/O, no
-// clocks, no allocation: the engine calls it under its shard lock, and the
-// reference tests drive it directly.
+// state struct. No I/O, no clocks, and no allocation except a series'
+// time-of-day profile, once, on its first sample with a season: the engine
+// calls it under its shard lock, and the reference tests drive it directly.
 //
 // Thread-safety: none needed; the caller owns the state.
 
@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 #include "ewma/estimator_params.h"
 
@@ -35,12 +36,51 @@ double FromSeasonSlot(SeasonSlot slot);
 // The slot of timestamp_ms (UTC time of day) among `slots` in a day.
 int SeasonSlotOf(int64_t timestamp_ms, int slots);
 
-using SeasonProfile = std::array<SeasonSlot, kMaxSeasonSlots>;
-constexpr SeasonProfile EmptySeasonProfile() {
-  SeasonProfile p{};
-  for (SeasonSlot& s : p) s = kEmptySeasonSlot;
-  return p;
-}
+// A time-of-day profile: kMaxSeasonSlots slots, all empty until the first
+// Set. Held out of line and allocated on that first Set, so a series
+// without a season (the default) pays a pointer for it rather than 192
+// bytes, twice (its state and its head chunk's start state). A value type:
+// copies are deep.
+class SeasonProfile {
+ public:
+  using Slots = std::array<SeasonSlot, kMaxSeasonSlots>;
+
+  SeasonProfile() = default;
+  SeasonProfile(const SeasonProfile& other)
+      : slots_(other.slots_ != nullptr ? std::make_unique<Slots>(*other.slots_)
+                                       : nullptr) {}
+  SeasonProfile& operator=(const SeasonProfile& other) {
+    if (other.slots_ == nullptr) {
+      slots_.reset();
+    } else if (slots_ != nullptr) {
+      *slots_ = *other.slots_;
+    } else {
+      slots_ = std::make_unique<Slots>(*other.slots_);
+    }
+    return *this;
+  }
+  SeasonProfile(SeasonProfile&&) noexcept = default;
+  SeasonProfile& operator=(SeasonProfile&&) noexcept = default;
+
+  // REQUIRES: 0 <= i < kMaxSeasonSlots.
+  SeasonSlot operator[](int i) const {
+    return slots_ != nullptr ? (*slots_)[i] : kEmptySeasonSlot;
+  }
+  void Set(int i, SeasonSlot value);
+
+  // Bytes it holds out of line (0 while every slot is empty).
+  size_t heap_bytes() const { return slots_ != nullptr ? sizeof(Slots) : 0; }
+
+  // Equal slot by slot: an unallocated profile equals one of empty slots.
+  friend bool operator==(const SeasonProfile& a, const SeasonProfile& b);
+  friend bool operator!=(const SeasonProfile& a, const SeasonProfile& b) {
+    return !(a == b);
+  }
+
+ private:
+  std::unique_ptr<Slots> slots_;  // null: every slot empty
+};
+inline SeasonProfile EmptySeasonProfile() { return SeasonProfile(); }
 
 // With a transform, mean and spread are in transformed units (y = log1p x).
 struct EstimatorState {
@@ -67,7 +107,7 @@ struct EstimatorState {
   // The time-of-day profile: the first params.season_slots entries are
   // used, each an EW mean of f(e) (e^2, or |e| with kErrorMeanAbs) over the
   // one-step errors of the samples in its slot, started at the first one.
-  SeasonProfile season = EmptySeasonProfile();
+  SeasonProfile season;
 };
 
 // What one input sample did.

@@ -58,7 +58,10 @@ namespace {
 // What replaying a raw head needs of the state before it (see
 // DeriveOutputChunk): the ordering fields of EstimatorState guard against
 // samples older than the head, and every head sample is newer, so they are
-// left out.
+// left out. Of the time-of-day profile only the slots the head's samples
+// changed are kept, with their values from before: a head of 10-second
+// samples spans 20 minutes, two or three 15-minute slots, so this is a few
+// bytes where a copy of the profile would be 192.
 struct HeadStart {
   double mean = 0;
   double spread = 0;
@@ -66,13 +69,44 @@ struct HeadStart {
   uint64_t count = 0;
   int64_t last_sample_ms = 0;
   int64_t season_start_ms = 0;
-  ewma::SeasonProfile season = ewma::EmptySeasonProfile();
+  // (slot << 16) | the slot's value before the head's first write to it.
+  std::vector<uint32_t> season_undo;
 
-  static HeadStart Of(const EstimatorState& s) {
-    return {s.mean,           s.spread,          s.weight_sq, s.count,
-            s.last_sample_ms, s.season_start_ms, s.season};
+  // Starts a head at state `s` (which has no profile writes undone yet).
+  void Begin(const EstimatorState& s) {
+    mean = s.mean;
+    spread = s.spread;
+    weight_sq = s.weight_sq;
+    count = s.count;
+    last_sample_ms = s.last_sample_ms;
+    season_start_ms = s.season_start_ms;
+    season_undo.clear();
   }
-  EstimatorState ToState() const {
+  // A restored head: its start state with its full profile, and the
+  // series' state now.
+  void Begin(const EstimatorState& start, const EstimatorState& now) {
+    Begin(start);
+    for (int i = 0; i < ewma::kMaxSeasonSlots; ++i) {
+      if (start.season[i] != now.season[i]) NoteSeasonWrite(i, start.season[i]);
+    }
+  }
+  bool Undoes(int slot) const {
+    for (uint32_t u : season_undo) {
+      if (static_cast<int>(u >> 16) == slot) return true;
+    }
+    return false;
+  }
+  // Slot `slot` held `before` when a head sample wrote it.
+  void NoteSeasonWrite(int slot, ewma::SeasonSlot before) {
+    if (!Undoes(slot)) {
+      season_undo.push_back(static_cast<uint32_t>(slot) << 16 | before);
+    }
+  }
+  // The state before the head's first sample, given the series' state
+  // `now`. With `pending_slot` >= 0, `now` also holds one write of a sample
+  // after the head, which left that slot at `pending_before`.
+  EstimatorState ToState(const EstimatorState& now, int pending_slot = -1,
+                         ewma::SeasonSlot pending_before = 0) const {
     EstimatorState s;
     s.mean = mean;
     s.spread = spread;
@@ -80,8 +114,18 @@ struct HeadStart {
     s.count = count;
     s.last_sample_ms = last_sample_ms;
     s.season_start_ms = season_start_ms;
-    s.season = season;
+    s.season = now.season;
+    for (uint32_t u : season_undo) {
+      s.season.Set(static_cast<int>(u >> 16),
+                   static_cast<ewma::SeasonSlot>(u & 0xFFFF));
+    }
+    if (pending_slot >= 0 && !Undoes(pending_slot)) {
+      s.season.Set(pending_slot, pending_before);
+    }
     return s;  // last_timestamp_ms: before any sample
+  }
+  size_t heap_bytes() const {
+    return season_undo.capacity() * sizeof(uint32_t);
   }
 };
 
@@ -177,10 +221,9 @@ void PushSealed(uint64_t labels_hash, const codec::XorChunkAppender& chunk,
 }  // namespace
 
 Head::Head(HeadOptions options) : options_(std::move(options)) {
-  // At a million series every cache line is 64 MB of RSS: four lines, plus
-  // the two time-of-day profiles (the live one and the head's start).
-  static_assert(sizeof(Series) <= 256 + 2 * sizeof(ewma::SeasonProfile) + 64,
-                "keep Series within 4 cache lines and its two profiles");
+  // At a million series every cache line is 64 MB of RSS. (The season's
+  // start time and profile pointers, in both states, took it past four.)
+  static_assert(sizeof(Series) <= 320, "keep Series within 5 cache lines");
   shards_.reserve(kShardCount);
   for (int i = 0; i < kShardCount; ++i) {
     shards_.push_back(std::make_unique<Shard>());
@@ -392,7 +435,8 @@ uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
       if (now - s.last_arrival_ms < timeout) continue;
       if (s.params != nullptr) {
         PushSealed(s.labels_hash, s.head,
-                   ChunkDerivation{*s.params, s.head_start.ToState()}, sealed);
+                   ChunkDerivation{*s.params, s.head_start.ToState(s.state)},
+                   sealed);
         dropped->push_back(DroppedSeries{std::string(s.labels()),
                                          s.labels_hash, s.params->outputs,
                                          s.state.last_timestamp_ms});
@@ -422,8 +466,8 @@ bool Head::AtSeriesLimit(uint64_t created_so_far) const {
 }
 
 void Head::AppendRaw(Series* series, int64_t timestamp_ms, double value,
-                       const EstimatorState& prior,
-                       ApplyResult* result) const {
+                     const EstimatorState& prior, const SeasonWrite& write,
+                     ApplyResult* result) const {
   codec::XorChunkAppender& head = series->head;
   if (head.num_samples() > 0) {
     // Samples only move forward, so a head that began before the sample's
@@ -436,12 +480,17 @@ void Head::AppendRaw(Series* series, int64_t timestamp_ms, double value,
       // The bytes are copied and the buffer freed: a fresh head grows from
       // a small allocation, so a series that goes quiet holds little.
       PushSealed(series->labels_hash, head,
-                 ChunkDerivation{*series->params, series->head_start.ToState()},
+                 ChunkDerivation{*series->params,
+                                 series->head_start.ToState(
+                                     series->state, write.slot, write.before)},
                  &result->sealed);
       head = EmptyHeadChunk();
     }
   }
-  if (head.num_samples() == 0) series->head_start = HeadStart::Of(prior);
+  if (head.num_samples() == 0) series->head_start.Begin(prior);
+  if (write.slot >= 0) {
+    series->head_start.NoteSeasonWrite(write.slot, write.before);
+  }
   head.Append(timestamp_ms, value);
 }
 
@@ -452,8 +501,23 @@ void Head::ApplySamples(const codec::DecodedWriteRequest& request,
   const codec::DecodedSample* samples =
       request.samples.data() + in.first_sample;
   DerivedValues out;
+  const int season_slots = series->params->season_slots;
   for (uint32_t j = 0; j < in.sample_count; ++j) {
-    const EstimatorState prior = series->state;
+    // The state before the sample, without its profile (a copy of that
+    // would allocate): the slot the sample may write, and its value.
+    EstimatorState prior;
+    prior.mean = series->state.mean;
+    prior.spread = series->state.spread;
+    prior.weight_sq = series->state.weight_sq;
+    prior.count = series->state.count;
+    prior.last_sample_ms = series->state.last_sample_ms;
+    prior.last_timestamp_ms = series->state.last_timestamp_ms;
+    prior.season_start_ms = series->state.season_start_ms;
+    SeasonWrite write;
+    if (season_slots > 0) {
+      write.slot = ewma::SeasonSlotOf(samples[j].timestamp_ms, season_slots);
+      write.before = series->state.season[write.slot];
+    }
     const SampleOutcome outcome =
         ewma::UpdateEstimator(*series->params, &series->state,
                         samples[j].timestamp_ms, samples[j].value, &out);
@@ -466,7 +530,7 @@ void Head::ApplySamples(const codec::DecodedWriteRequest& request,
         if (samples[j].timestamp_ms > result->max_timestamp_ms)
           result->max_timestamp_ms = samples[j].timestamp_ms;
         AppendRaw(series, samples[j].timestamp_ms, samples[j].value, prior,
-                  result);
+                  write, result);
         if (options_.collect_derived && out.present != 0) {
           result->derived.push_back(EmittedDerived{
               series->labels_hash, series->labels(), samples[j].timestamp_ms,
@@ -507,7 +571,7 @@ void Head::VisitSnapshots(
       snapshot.latest_ms = s.state.last_timestamp_ms;
       snapshot.latest = s.latest;
       snapshot.params = *s.params;
-      snapshot.head_start = s.head_start.ToState();
+      snapshot.head_start = s.head_start.ToState(s.state);
       snapshot.head.assign(s.head.bytes());
       visit(snapshot);
     }
@@ -551,7 +615,7 @@ Status Head::Restore(const SeriesSnapshot& snapshot,
   series.labels_hash = hash;
   series.params = params;
   series.state = snapshot.state;
-  series.head_start = HeadStart::Of(snapshot.head_start);
+  series.head_start.Begin(snapshot.head_start, snapshot.state);
   series.latest = snapshot.latest;
   series.head = std::move(raw);
   series.last_arrival_ms = Now();
@@ -581,7 +645,10 @@ uint64_t Head::MemoryBytes() const {
     for (const LabelArena& retired : shard->retired) {
       bytes += retired.memory_bytes();
     }
-    for (const Series& series : shard->series) bytes += series.head.capacity();
+    for (const Series& series : shard->series) {
+      bytes += series.head.capacity() + series.state.season.heap_bytes() +
+               series.head_start.heap_bytes();
+    }
   }
   return bytes;
 }
@@ -606,7 +673,8 @@ bool Head::CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
   if (output.has_value()) {
     // Built by this head from these parameters: the replay cannot fail.
     (void)DeriveOutputChunk(
-        ChunkDerivation{*s->params, s->head_start.ToState()}, s->head.bytes(),
+        ChunkDerivation{*s->params, s->head_start.ToState(s->state)},
+        s->head.bytes(),
         *output, &derived);
     head = &derived;
     if (head->num_samples() == 0) return true;

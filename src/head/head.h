@@ -343,10 +343,18 @@ class Head {
                     size_t* first_rejected) const;
   // Appends one accepted sample to the series' raw head chunk, sealing the
   // head first when it is full or the sample is in another time bucket.
-  // `prior` is the series' state before the sample.
+  // `prior` is the series' state before the sample, without its profile;
+  // `write` what the sample did to the profile.
   // REQUIRES: the series' shard lock is held.
+  // A sample's write to its time-of-day slot: which slot (-1: no season)
+  // and the value the slot held before.
+  struct SeasonWrite {
+    int slot = -1;
+    ewma::SeasonSlot before = 0;
+  };
   void AppendRaw(Series* series, int64_t timestamp_ms, double value,
-                 const ewma::EstimatorState& prior, ApplyResult* result) const;
+                 const ewma::EstimatorState& prior, const SeasonWrite& write,
+                 ApplyResult* result) const;
   // A slot for a new series in `shard`: a freed one, else a new one.
   // REQUIRES: the shard's lock is held.
   static Series* NewSeriesSlot(Shard* shard);

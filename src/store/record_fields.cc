@@ -65,7 +65,7 @@ void FieldReader::GetState(ewma::EstimatorState* state, int version) {
     ok_ = false;
     return;
   }
-  for (int i = 0; i < n; ++i) state->season[i] = Get<uint16_t>();
+  for (int i = 0; i < n; ++i) state->season.Set(i, Get<uint16_t>());
 }
 
 void FieldReader::GetParams(ewma::EstimatorParams* params, int version) {

@@ -135,7 +135,7 @@ TEST_CASE("checkpoint records of versions 1 and 2 read as their writers ran, "
     // Overwritten: a season, and fields version 1 lacks.
     out.params.season_slots = 96;
     out.params.spread = ewma::SpreadKind::kErrorMeanAbs;
-    out.state.season[0] = 0x3F80;
+    out.state.season.Set(0, 0x3F80);
     out.head_start.season_start_ms = 5;
     REQUIRE(DecodeCheckpointRecord(LegacyRecord(in, version), &out).ok());
     REQUIRE(out.params == in.params);
@@ -160,8 +160,8 @@ TEST_CASE("a checkpoint record keeps the season profile its parameters use") {
   in.state.season_start_ms = -3;
   in.head_start.season_start_ms = -3;
   for (int i = 0; i < 24; i += 3) {
-    in.state.season[i] = ewma::ToSeasonSlot(i * 0.5);
-    in.head_start.season[i] = ewma::ToSeasonSlot(i * 0.25);
+    in.state.season.Set(i, ewma::ToSeasonSlot(i * 0.5));
+    in.head_start.season.Set(i, ewma::ToSeasonSlot(i * 0.25));
   }
   std::string record;
   EncodeCheckpointRecord(in, &record);
