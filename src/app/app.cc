@@ -22,6 +22,7 @@
 #include "app/memory_metrics.h"
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
+#include "common/heap_trimmer.h"
 #include "common/redacted_url.h"
 #include "db/database.h"
 #include "http/server.h"
@@ -335,6 +336,12 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   options.read_limits.max_concurrent_reads = config.limits.max_concurrent_reads;
   options.max_connections = config.limits.max_connections;
   options.web = web;
+  // Declared before the server, whose read handler tells it what reads
+  // free: 32 MiB of responses (two 10k-series hours) trims, at most every
+  // 2 s.
+  HeapTrimmer heap_trimmer(32u << 20, std::chrono::seconds(2),
+                           &ReleaseFreeHeap);
+  options.heap_trimmer = &heap_trimmer;
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());

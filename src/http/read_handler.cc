@@ -287,10 +287,12 @@ Status BuildChunkedResponse(db::Database* db,
 }  // namespace
 
 RemoteReadHandler::RemoteReadHandler(db::Database* db, ReadLimits limits,
-                                     ReadMetrics* metrics)
+                                     ReadMetrics* metrics,
+                                     HeapTrimmer* trimmer)
     : db_(db),
       limits_(limits),
       metrics_(metrics),
+      trimmer_(trimmer),
       gate_(limits.max_concurrent_reads) {}
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
@@ -330,6 +332,8 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
     }
     return ErrorResponse(s);
   }
+  // Freed once sent, with the buffers that built it (about as large).
+  if (trimmer_ != nullptr) trimmer_->NoteReleased(2 * response.body.size());
   return response;
 }
 

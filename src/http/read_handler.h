@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "http/http_types.h"
+#include "common/heap_trimmer.h"
 #include "db/database.h"
 
 namespace promewma::http {
@@ -87,9 +88,11 @@ class ReadGate {
 
 class RemoteReadHandler {
  public:
-  // REQUIRES: db (and metrics, when given) outlive the handler.
+  // REQUIRES: db (and metrics and trimmer, when given) outlive the
+  // handler. `trimmer` is told each response's size.
   RemoteReadHandler(db::Database* db, ReadLimits limits,
-                    ReadMetrics* metrics = nullptr);
+                    ReadMetrics* metrics = nullptr,
+                    HeapTrimmer* trimmer = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -100,6 +103,7 @@ class RemoteReadHandler {
   db::Database* const db_;
   const ReadLimits limits_;
   ReadMetrics* const metrics_;  // may be null
+  HeapTrimmer* const trimmer_;   // may be null
   mutable ReadGate gate_;
 };
 

@@ -205,7 +205,8 @@ class Server::Impl {
         connection_metrics_(*registry),
         write_handler_(db, &write_metrics_, options_.limits),
         read_metrics_(*registry),
-        read_handler_(db, options_.read_limits, &read_metrics_),
+        read_handler_(db, options_.read_limits, &read_metrics_,
+                      options_.heap_trimmer),
         federate_handler_(db->head()),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")

@@ -56,6 +56,7 @@
 
 #include "head/head.h"
 #include "http/http_types.h"
+#include "common/heap_trimmer.h"
 #include "http/read_handler.h"
 #include "http/write_handler.h"
 #include "promewma/status.h"
@@ -73,6 +74,9 @@ struct ServerOptions {
   int port = 9201;  // 0 picks a free port (tests)
   WriteLimits limits;
   ReadLimits read_limits;
+  // Told the size of each remote-read response, so that the free heap such
+  // reads leave goes back soon (heap_trimmer.h); may be null. Not owned.
+  HeapTrimmer* heap_trimmer = nullptr;
   // Connections served at once (limits.max_connections). Prometheus opens
   // one per remote-write shard (max_shards 200 by default), an HA pair
   // twice that; the default leaves room for that and a few more senders.

@@ -1,0 +1,51 @@
+#include "common/heap_trimmer.h"
+
+namespace promewma {
+
+HeapTrimmer::HeapTrimmer(uint64_t threshold_bytes,
+                         std::chrono::milliseconds delay, void (*trim)())
+    : threshold_bytes_(threshold_bytes),
+      delay_(delay),
+      trim_(trim),
+      thread_([this] { Run(); }) {}
+
+HeapTrimmer::~HeapTrimmer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void HeapTrimmer::NoteReleased(uint64_t bytes) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = noted_ < threshold_bytes_ && noted_ + bytes >= threshold_bytes_;
+    noted_ += bytes;
+  }
+  if (wake) cv_.notify_all();
+}
+
+uint64_t HeapTrimmer::trims() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return trims_;
+}
+
+void HeapTrimmer::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || noted_ >= threshold_bytes_; });
+    if (stop_) return;
+    // Let the noted buffers go first; this also spaces the trims out.
+    if (cv_.wait_for(lock, delay_, [this] { return stop_; })) return;
+    noted_ = 0;
+    lock.unlock();
+    trim_();
+    lock.lock();
+    ++trims_;
+  }
+}
+
+}  // namespace promewma
