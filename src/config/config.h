@@ -152,7 +152,10 @@ struct WarmStartConfig {
   // History read before a series' first live sample. The estimator
   // forgets: with span s a sample's weight after n more is (1-2/(s+1))^n,
   // so a lookback of a few dozen spans leaves nothing of what came before.
-  // 6h is 2160 samples at 10 s, hundreds of spans for the default span 10.
+  // 6h is 2160 samples at 10 s, hundreds of spans for the default span 10
+  // of the mean. The default error spread (10000 samples) and season (24h
+  // of history) remember longer: warmed, they start from the lookback
+  // alone (README "Scaling").
   std::chrono::milliseconds lookback{6 * 3600 * 1000};
   // How long a series may wait for its history, from its first live
   // sample; past it the series starts cold with the samples held so far.
