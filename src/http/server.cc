@@ -52,11 +52,6 @@ constexpr int kListenBacklog = SOMAXCONN;
 // kernel send a reset, which can destroy the response before the sender
 // reads it.
 constexpr auto kLingerTimeout = std::chrono::seconds(5);
-// How often expired connections are looked for: the timeouts
-// (ServerOptions, kLingerTimeout) are kept to within this. One timer for
-// the server: a timer re-armed on every read and write costs a
-// timerfd_settime system call each, as many as the reads themselves.
-constexpr auto kSweepInterval = std::chrono::seconds(1);
 // A read buffer grown past this for a large request is given back once
 // the request is answered: an idle keep-alive connection keeps at most
 // this much.
@@ -339,7 +334,7 @@ class Server::Impl {
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
   // ---- timeouts ------------------------------------------------------------
-  // On control_: every kSweepInterval, each connection past its deadline
+  // On control_: every options_.sweep_interval, each connection past its deadline
   // is closed on its own loop.
 
   void ScheduleSweep();
@@ -1035,9 +1030,12 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 void Server::Impl::ScheduleSweep() {  // on control_
-  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.expires_after(options_.sweep_interval);
   sweep_timer_.async_wait([this](beast::error_code ec) {
-    if (ec) return;  // cancelled: shutting down
+    // A sweep already due when BeginShutdown cancelled the timer still
+    // runs, with no error: re-arming it then would keep the control loop
+    // busy, and Run() from returning, for ever.
+    if (ec || stopping_.load()) return;
     Sweep();
     ScheduleSweep();
   });
