@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Repeated SIGKILLs under load: the ctest "repeated SIGKILLs at random
 # moments lose no acknowledged sample" (tests/app/crash_recovery_test.cc)
-# with KILLS kills (default 20) instead of ctest's 5. One ordered sender
+# with KILLS kills (default 100; ctest runs 20). One ordered sender writes
 # writes 50 series; promewma checkpoints every second; each kill comes 0 to
 # 600 ms after the restart before it. After every restart, the EWMA of
 # every series must equal the reference estimator's over what was
