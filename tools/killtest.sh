@@ -2,7 +2,7 @@
 # Repeated SIGKILLs under load: the ctest "repeated SIGKILLs at random
 # moments lose no acknowledged sample" (tests/app/crash_recovery_test.cc)
 # with KILLS kills (default 100; ctest runs 20). One ordered sender writes
-# writes 50 series; promewma checkpoints every second; each kill comes 0 to
+# 50 series; promewma checkpoints every second; each kill comes 0 to
 # 600 ms after the restart before it. After every restart, the EWMA of
 # every series must equal the reference estimator's over what was
 # acknowledged (or that and the request in flight), and remote read must
