@@ -3,8 +3,6 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +12,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -23,6 +22,7 @@
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
 #include "common/heap_trimmer.h"
+#include "common/log.h"
 #include "common/redacted_url.h"
 #include "db/database.h"
 #include "http/server.h"
@@ -78,9 +78,9 @@ void RaiseOpenFileLimit(int max_connections) {
   if (files.rlim_cur >= wanted || files.rlim_cur == files.rlim_max) return;
   files.rlim_cur = std::min(files.rlim_max, wanted);
   if (setrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur < wanted) {
-    spdlog::warn(
-        "open file limit {} leaves little room for limits.max_connections {}",
-        files.rlim_cur, max_connections);
+    log::Warn("main", "open file limit leaves little room for connections",
+              {{"limit", static_cast<uint64_t>(files.rlim_cur)},
+               {"max_connections", max_connections}});
   }
 }
 
@@ -197,29 +197,33 @@ class Maintenance {
     db::CheckpointStats stats;
     Status s = db_->Checkpoint(&stats);
     if (stats.dropped_series != 0) {
-      spdlog::info("dropped {} idle series from memory", stats.dropped_series);
+      log::Info("checkpoint", "idle series dropped from memory",
+                {{"series", stats.dropped_series}});
       series_dropped_.Increment(static_cast<double>(stats.dropped_series));
     }
     if (s.ok()) {
-      spdlog::info("checkpoint: {} series, {} bytes, log up to {} in {:.3f}s",
-                   stats.series, stats.bytes, stats.seq, stats.seconds);
+      log::Info("checkpoint", "checkpoint written",
+                {{"series", stats.series},
+                 {"bytes", stats.bytes},
+                 {"log_seq", stats.seq},
+                 {"duration", log::Seconds(stats.seconds)}});
       last_success_.SetToCurrentTime();
       last_duration_.Set(stats.seconds);
     } else {
-      spdlog::error("checkpoint failed (the log is kept): {}", s.message());
+      log::Error("checkpoint", "checkpoint failed; the log is kept",
+                 {{"err", s.message()}});
       failures_.Increment();
     }
     s = db_->ApplyRetention(config_.retention_ms);
-    if (!s.ok()) spdlog::error("retention: {}", s.message());
+    if (!s.ok()) log::Error("store", "retention failed", {{"err", s.message()}});
     // The checkpoint's buffers and the requests since the last one leave
     // free heap behind: hand it back. It took 15-150 ms with 10k series on
     // a busy 2-core machine, during which other threads' mallocs wait.
     const auto trim_start = std::chrono::steady_clock::now();
     ReleaseFreeHeap();
-    spdlog::debug("heap trimmed in {:.3f}s",
-                  std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - trim_start)
-                      .count());
+    log::Debug("main", "heap trimmed",
+               {{"duration", log::Seconds(std::chrono::steady_clock::now() -
+                                          trim_start)}});
   }
 
   db::Database* const db_;
@@ -257,14 +261,16 @@ void AddTeamsRoute(notify::TeamsRelay* relay, http::Server* server) {
 
 void LogTeamsChannels(const config::MsTeamsConfig& msteams) {
   if (msteams.default_channel) {
-    spdlog::info("notify: Teams channel default at {} -> {}",
-                 notify::kTeamsRelayPath,
-                 RedactedUrl(msteams.default_channel->webhook_url));
+    log::Info("notify", "Teams channel",
+              {{"channel", "default"},
+               {"path", notify::kTeamsRelayPath},
+               {"webhook", RedactedUrl(msteams.default_channel->webhook_url)}});
   }
   for (const auto& [name, channel] : msteams.channels) {
-    spdlog::info("notify: Teams channel {} at {}/{} -> {}", name,
-                 notify::kTeamsRelayPath, name,
-                 RedactedUrl(channel.webhook_url));
+    log::Info("notify", "Teams channel",
+              {{"channel", name},
+               {"path", std::string(notify::kTeamsRelayPath) + "/" + name},
+               {"webhook", RedactedUrl(channel.webhook_url)}});
   }
 }
 
@@ -290,7 +296,7 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   int port = 0;
   Status s = config::SplitListenAddress(config.listen, &host, &port);
   if (!s.ok()) {
-    spdlog::error("listen address: {}", s.message());
+    log::Error("main", "bad listen address", {{"err", s.message()}});
     return 1;
   }
   const sigset_t signals = BlockShutdownSignals();
@@ -305,7 +311,9 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   Result<std::unique_ptr<db::Database>> opened =
       db::Database::Open(db_options, std::move(head_options));
   if (!opened.ok()) {
-    spdlog::error("{}", opened.status().message());
+    log::Error("main", "data dir not opened",
+               {{"data_dir", config.data_dir},
+                {"err", opened.status().message()}});
     return 1;
   }
   db::Database& db = **opened;
@@ -314,7 +322,8 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
     Result<std::unique_ptr<WriteBack>> started =
         WriteBack::Start(config.write_back);
     if (!started.ok()) {
-      spdlog::error("{}", started.status().message());
+      log::Error("writeback", "write-back not started",
+                 {{"err", started.status().message()}});
       return 1;
     }
     write_back = std::move(started).value();
@@ -367,9 +376,9 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
         registry);
     warm_start->Start();
     db.SetSeriesGate(warm_start.get());
-    spdlog::info("warm start: new series read up to {}s of history from {}",
-                 config.warm_start->lookback.count() / 1000,
-                 RedactedUrl(config.warm_start->client.url));
+    log::Info("warmstart", "new series read history before they start",
+              {{"lookback", log::Seconds(config.warm_start->lookback)},
+               {"endpoint", RedactedUrl(config.warm_start->client.url)}});
   }
   http::Server server(options, &db, &registry);
   AddTeamsRoute(teams_relay.get(), &server);
@@ -378,13 +387,14 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   server.AddCollectable(&memory_metrics);
   s = server.Bind();
   if (!s.ok()) {
-    spdlog::error("{}", s.message());
+    log::Error("server", "listen failed",
+               {{"address", config.listen}, {"err", s.message()}});
     return 1;
   }
   std::thread signal_waiter([&server, signals] {
     int signal = 0;
     sigwait(&signals, &signal);
-    spdlog::info("received {}, shutting down", strsignal(signal));
+    log::Info("main", "shutting down", {{"signal", strsignal(signal)}});
     server.Stop();
   });
   // Serve /-/healthy (and a 503 /-/ready) while the log replays.
@@ -399,25 +409,29 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
     db::RecoveryStats stats;
     Status rs = db.Recover(&stats);
     if (!rs.ok()) {
-      spdlog::error("recovery failed, not ready: {}", rs.message());
+      log::Error("recovery", "recovery failed; not ready",
+                 {{"err", rs.message()}});
       return;
     }
-    spdlog::info(
-        "recovered {} series from the checkpoint and {} requests ({} samples) "
-        "from the log of {} in {:.3f}s",
-        stats.checkpoint_series, stats.requests, stats.samples, config.data_dir,
-        stats.seconds);
+    log::Info("recovery", "recovered",
+              {{"checkpoint_series", stats.checkpoint_series},
+               {"log_requests", stats.requests},
+               {"log_samples", stats.samples},
+               {"data_dir", config.data_dir},
+               {"duration", log::Seconds(stats.seconds)}});
     recovery_seconds.Set(stats.seconds);
     recovered = true;
     server.SetReady(true);
   });
   Maintenance maintenance(&db, config, registry);
   maintenance.Start([&recovered] { return recovered.load(); });
-  spdlog::info(
-      "promewma {} listening on {}:{}, {} ({} rules, {} write-back targets, "
-      "data dir {})",
-      kVersion, host, server.port(), DescribeWebConfig(web),
-      config.rules.size(), config.write_back.size(), config.data_dir);
+  log::Info("main", "listening",
+            {{"version", kVersion},
+             {"address", host + ":" + std::to_string(server.port())},
+             {"web", DescribeWebConfig(web)},
+             {"rules", config.rules.size()},
+             {"write_back_targets", config.write_back.size()},
+             {"data_dir", config.data_dir}});
   server.Run();
   // Shutdown: stop accepting, drain write-back (bounded), checkpoint. What
   // is not delivered stays in the log (the checkpoint then waits no more)
@@ -434,7 +448,7 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   // Run() also returns if the listener fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
-  spdlog::info("stopped; {} active series", db.head()->active_series());
+  log::Info("main", "stopped", {{"active_series", db.head()->active_series()}});
   return 0;
 }
 
@@ -555,11 +569,7 @@ int RunPromewma(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return 1;
   }
-  // Logs go to stderr, like Prometheus'; stdout stays for command output.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("promewma"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v",
-                      spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  log::LogToStderr(config.log_level);
   // Before Serve starts any thread.
   LimitMallocArenas(config.memory.malloc_arenas);
   return Serve(config, web);

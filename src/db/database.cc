@@ -1,13 +1,12 @@
 #include "db/database.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <string>
 
 #include "codec/snappy_block.h"
+#include "common/log.h"
 #include "head/chunk_derivation.h"
 #include "head/time_bucket.h"
 #include "model/labels.h"
@@ -222,8 +221,8 @@ bool Database::WritePending(bool failed_only) {
     Status s = store_->WriteChunks(chunks);
     if (!s.ok()) {
       (*it)->failed = true;
-      spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                   chunks.size(), s.message());
+      log::Warn("store", "sealed chunks not stored yet; will retry",
+                {{"chunks", chunks.size()}, {"err", s.message()}});
       return false;
     }
     it = pending_.erase(it);
@@ -261,8 +260,8 @@ void Database::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
     pending_.erase(it);
   } else {
     batch->failed = true;
-    spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                 chunks.size(), s.message());
+    log::Warn("store", "sealed chunks not stored yet; will retry",
+              {{"chunks", chunks.size()}, {"err", s.message()}});
   }
 }
 
@@ -344,8 +343,8 @@ void Database::DropIdleLocked(uint64_t* dropped) {
   if (s.ok()) {
     unrecorded_.clear();
   } else {
-    spdlog::warn("{} dropped series not recorded yet, will retry: {}",
-                 unrecorded_.size(), s.message());
+    log::Warn("store", "dropped series not recorded yet; will retry",
+              {{"series", unrecorded_.size()}, {"err", s.message()}});
   }
 }
 
@@ -507,8 +506,8 @@ Status Database::Recover(RecoveryStats* stats) {
               "write-back stopped during recovery, at log record " +
               std::to_string(seq));
         }
-        spdlog::warn("recovery waits for write-back room (log record {})",
-                     seq);
+        log::Warn("recovery", "waiting for write-back room",
+                  {{"log_seq", seq}});
       }
       sink_->Push(seq, result.derived);
     }

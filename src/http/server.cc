@@ -2,7 +2,6 @@
 
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -28,6 +27,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/log.h"
 #include "http/federate_handler.h"
 #include "http/self_metrics.h"
 #include "web/basic_auth.h"
@@ -172,6 +172,12 @@ std::vector<std::string> QueryValues(std::string_view query,
 }
 
 std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Error bodies end in a newline for curl; a log field needs none.
+std::string_view WithoutFinalNewline(std::string_view body) {
+  if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+  return body;
+}
 
 bool QuietError(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
@@ -396,8 +402,10 @@ class Server::Impl {
         r = Dispatch(route, req);
       }
     } catch (const std::exception& e) {
-      spdlog::error("{} {}: internal error: {}", View(req.method_string()),
-                    View(req.target()), e.what());
+      log::Error("server", "internal error",
+                 {{"method", View(req.method_string())},
+                  {"path", View(req.target())},
+                  {"err", e.what()}});
       r = ErrorResponse(500, std::string("internal error: ") + e.what());
     }
     if (route.name[0] != '\0') {
@@ -416,13 +424,17 @@ class Server::Impl {
       case Route::kWrite: {
         HttpResponse r = write_handler_.Handle(Request(req));
         if (r.status >= 400 && r.status != 415) {
-          spdlog::debug("remote write refused ({}): {}", r.status, r.body);
+          log::Debug("write", "remote write refused",
+                     {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
         }
         return r;
       }
       case Route::kRead: {
         HttpResponse r = read_handler_.Handle(Request(req));
-        if (r.status >= 500) spdlog::error("remote read failed: {}", r.body);
+        if (r.status >= 500) {
+          log::Error("read", "remote read failed",
+                     {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
+        }
         return r;
       }
       case Route::kFederate:
@@ -663,8 +675,8 @@ class Server::Impl::Session
       return;
     }
     if (!QuietError(ec)) {
-      spdlog::debug("TLS handshake with {} failed: {}", RemoteAddress(),
-                    ec.message());
+      log::Debug("server", "TLS handshake failed",
+                 {{"remote", RemoteAddress()}, {"err", ec.message()}});
     }
     Close();
   }
@@ -912,8 +924,8 @@ class Server::Impl::Session
     } catch (const std::exception& e) {
       // Too late for a 500: the status line is sent. Ending the connection
       // without the last chunk tells the client the body is incomplete.
-      spdlog::error("{}: internal error while streaming: {}", route_.name,
-                    e.what());
+      log::Error("server", "internal error while streaming",
+                 {{"route", route_.name}, {"err", e.what()}});
       return Close();
     }
     SetDeadline(server_->options_.transfer_timeout);
@@ -1005,7 +1017,7 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
     // Out of file descriptors (or another resource): the connection
     // stays in the backlog; try again shortly rather than spin.
-    spdlog::warn("accept: {}", ec.message());
+    log::Warn("server", "accept failed", {{"err", ec.message()}});
     accept_retry_.expires_after(std::chrono::milliseconds(50));
     accept_retry_.async_wait([this](beast::error_code) { Accept(); });
     return;
@@ -1064,8 +1076,9 @@ void Server::Impl::BeginShutdown() {  // on control_
   stop_timer_.expires_after(kStopTimeout);
   stop_timer_.async_wait([this](beast::error_code ec) {
     if (ec) return;  // every connection finished in time
-    spdlog::warn("stop: dropping {} connections still busy after {} s",
-                 Connections(), kStopTimeout.count());
+    log::Warn("server", "dropping connections still busy at stop",
+              {{"connections", Connections()},
+               {"waited", log::Seconds(kStopTimeout)}});
     for (auto& loop : loops_) loop->stop();
   });
   std::vector<std::shared_ptr<SessionBase>> sessions;

@@ -3,8 +3,13 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "codec/snappy_block.h"
 #include "ewma/series_estimator.h"
@@ -19,6 +24,101 @@ using testing::RunCommand;
 using testing::TempDir;
 
 const std::string kBinary = testing::PromewmaBinary();
+
+// One log line read back as logfmt: its keys in order and their values
+// unquoted. nullopt when the line is not logfmt (a bare word, an
+// unterminated quote, an unknown escape).
+struct LogfmtLine {
+  std::vector<std::string> keys;
+  std::map<std::string, std::string> values;
+};
+
+std::optional<LogfmtLine> ParseLogfmt(std::string_view line) {
+  LogfmtLine parsed;
+  size_t i = 0;
+  while (i < line.size()) {
+    const size_t eq = line.find('=', i);
+    if (eq == std::string_view::npos || eq == i) return std::nullopt;
+    std::string key(line.substr(i, eq - i));
+    if (key.find_first_of(" \"") != std::string::npos) return std::nullopt;
+    i = eq + 1;
+    std::string value;
+    if (i < line.size() && line[i] == '"') {
+      for (++i;; ++i) {
+        if (i >= line.size()) return std::nullopt;
+        if (line[i] == '"') break;
+        if (line[i] != '\\') {
+          value.push_back(line[i]);
+          continue;
+        }
+        if (++i >= line.size()) return std::nullopt;
+        switch (line[i]) {
+          case '"': value.push_back('"'); break;
+          case '\\': value.push_back('\\'); break;
+          case 'n': value.push_back('\n'); break;
+          case 'r': value.push_back('\r'); break;
+          case 't': value.push_back('\t'); break;
+          case 'u':  // \u00XX, a control byte
+            if (i + 4 >= line.size()) return std::nullopt;
+            value.push_back(static_cast<char>(
+                std::stoi(std::string(line.substr(i + 1, 4)), nullptr, 16)));
+            i += 4;
+            break;
+          default: return std::nullopt;
+        }
+      }
+      ++i;  // the closing quote
+    } else {
+      const size_t end = std::min(line.find(' ', i), line.size());
+      value = std::string(line.substr(i, end - i));
+      i = end;
+    }
+    if (i < line.size() && line[i++] != ' ') return std::nullopt;
+    parsed.keys.push_back(key);
+    parsed.values[key] = value;
+  }
+  return parsed;
+}
+
+// Every line of `log` parsed; a line that is not logfmt fails the test.
+std::vector<LogfmtLine> ParseLog(const std::string& log) {
+  std::vector<LogfmtLine> lines;
+  size_t start = 0;
+  while (start < log.size()) {
+    const size_t end = std::min(log.find('\n', start), log.size());
+    const std::string_view line(log.data() + start, end - start);
+    INFO(line);
+    std::optional<LogfmtLine> parsed = ParseLogfmt(line);
+    REQUIRE(parsed);
+    lines.push_back(std::move(*parsed));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// The first line of `component` with `msg`, or nullptr.
+const LogfmtLine* FindLine(const std::vector<LogfmtLine>& lines,
+                           const std::string& component,
+                           const std::string& msg) {
+  for (const LogfmtLine& l : lines) {
+    if (l.values.at("component") == component && l.values.at("msg") == msg) {
+      return &l;
+    }
+  }
+  return nullptr;
+}
+
+TEST_CASE("the logfmt reader of these tests unquotes what promewma quotes") {
+  std::optional<LogfmtLine> l = ParseLogfmt(
+      "ts=1 level=warn msg=\"two words\" err=\"a \\\"b\\\" \\\\ c\\nd\\u0007\" n=3");
+  REQUIRE(l);
+  CHECK(l->keys == std::vector<std::string>{"ts", "level", "msg", "err", "n"});
+  CHECK(l->values.at("msg") == "two words");
+  CHECK(l->values.at("err") == "a \"b\" \\ c\nd\a");
+  CHECK(l->values.at("n") == "3");
+  CHECK_FALSE(ParseLogfmt("ts=1 free text"));
+  CHECK_FALSE(ParseLogfmt("msg=\"open"));
+}
 
 TEST_CASE("version and help flags") {
   TempDir dir;
@@ -146,11 +246,30 @@ rules:
       testing::FindSample(derived, "cpu_utilization:ewma", vm1)->value;
 
   REQUIRE(p->Stop() == 0);
-  const std::string log = p->Stderr();
+  // Every line is logfmt: ts, level, component and msg first, in that order.
+  const std::vector<LogfmtLine> lines = ParseLog(p->Stderr());
+  REQUIRE(!lines.empty());
+  for (const LogfmtLine& l : lines) {
+    REQUIRE(l.keys.size() >= 4);
+    REQUIRE(std::vector<std::string>(l.keys.begin(), l.keys.begin() + 4) ==
+            std::vector<std::string>{"ts", "level", "component", "msg"});
+    REQUIRE_THAT(l.values.at("ts"), Catch::Matches(
+        R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"));
+  }
   // The start-up line names the port the kernel chose for --listen ...:0.
-  REQUIRE(log.find("listening on " + p->address() + ", ") != std::string::npos);
-  REQUIRE(log.find("shutting down") != std::string::npos);
-  REQUIRE(log.find("checkpoint: 1 series") != std::string::npos);
+  const LogfmtLine* listening = FindLine(lines, "main", "listening");
+  REQUIRE(listening);
+  REQUIRE(listening->values.at("level") == "info");
+  REQUIRE(listening->values.at("address") == p->address());
+  REQUIRE(listening->values.at("version") == kVersion);
+  REQUIRE(FindLine(lines, "main", "shutting down"));
+  const LogfmtLine* checkpoint =
+      FindLine(lines, "checkpoint", "checkpoint written");
+  REQUIRE(checkpoint);
+  REQUIRE(checkpoint->values.at("level") == "info");
+  REQUIRE(checkpoint->values.at("series") == "1");
+  REQUIRE_THAT(checkpoint->values.at("duration"),
+               Catch::Matches(R"(\d+\.\d{3}s)"));
 
   // The shutdown checkpoint leaves nothing to replay, and nothing is lost.
   p->Start();
@@ -163,9 +282,11 @@ rules:
   REQUIRE(p->MetricValue("promewma_request_log_segments") == 0);
   REQUIRE(p->MetricValue("promewma_request_log_bytes") == 0);
   REQUIRE(p->Stop() == 0);
-  REQUIRE(p->Stderr().find(
-              "recovered 1 series from the checkpoint and 0 requests") !=
-          std::string::npos);
+  const std::vector<LogfmtLine> restarted = ParseLog(p->Stderr());
+  const LogfmtLine* recovered = FindLine(restarted, "recovery", "recovered");
+  REQUIRE(recovered);
+  REQUIRE(recovered->values.at("checkpoint_series") == "1");
+  REQUIRE(recovered->values.at("log_requests") == "0");
 }
 
 }  // namespace
