@@ -324,20 +324,35 @@ Status Database::DropIdleSeries(uint64_t* dropped) {
   return Status::Ok();
 }
 
+void Database::Reconfigure(const head::HeadOptions& options,
+                           head::ReconfigureStats* stats) {
+  std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<head::SealedChunk> sealed;
+  std::vector<head::DroppedSeries> series;
+  head_->Reconfigure(options, &sealed, &series, stats);
+  StoreDropped(&sealed, &series);
+}
+
 void Database::DropIdleLocked(uint64_t* dropped) {
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
   *dropped = head_->DropIdleSeries(&sealed, &series);
+  StoreDropped(&sealed, &series);
+}
+
+void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
+                            std::vector<head::DroppedSeries>* series) {
   // With write-back, its queues may hold views of the dropped label sets
   // until they have delivered: Checkpoint releases them then.
   if (sink_ == nullptr) head_->ReleaseRetiredLabels();
   // Their chunks join pending_ (readable there until stored), and their
   // records are written now: reads look for them there once the head no
   // longer knows them.
-  StoreSealed(&sealed);
+  StoreSealed(sealed);
   unrecorded_.insert(unrecorded_.end(),
-                     std::make_move_iterator(series.begin()),
-                     std::make_move_iterator(series.end()));
+                     std::make_move_iterator(series->begin()),
+                     std::make_move_iterator(series->end()));
   if (store_ == nullptr || unrecorded_.empty()) return;
   Status s = store_->WriteDroppedSeries(unrecorded_);
   if (s.ok()) {

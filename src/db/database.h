@@ -161,6 +161,14 @@ class Database {
   // restart does not bring them back. *dropped: how many (ignored series
   // included).
   Status DropIdleSeries(uint64_t* dropped);
+  // Puts a reloaded configuration's series parameters, rules, limits and
+  // idle timeout in force (head.h Reconfigure) between two requests: no
+  // request is applied half under the old rules and half under the new.
+  // The heads it seals are stored, and the series no rule selects any more
+  // are recorded as dropped ones are, so their history stays readable.
+  // Waits for a checkpoint in progress.
+  void Reconfigure(const head::HeadOptions& options,
+                   head::ReconfigureStats* stats);
   // Calls `visit` for every series dropped from the head whose history may
   // still be stored (a series that came back may be visited too).
   Status VisitDroppedSeries(
@@ -221,6 +229,10 @@ class Database {
 
   // DropIdleSeries under the lock. REQUIRES: mu_ held exclusively.
   void DropIdleLocked(uint64_t* dropped);
+  // Stores the heads of series the head dropped and records the series.
+  // REQUIRES: mu_ held exclusively.
+  void StoreDropped(std::vector<head::SealedChunk>* sealed,
+                    std::vector<head::DroppedSeries>* series);
 
   // Ingest's body: logs and applies one request, after restoring `warmed`
   // (may be null; see IngestHeld).
