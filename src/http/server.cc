@@ -99,6 +99,7 @@ enum class Route {
   kWriteWrongMethod,
   kBlocking,  // a route added with AddBlockingPostRoute
   kPostOnly,  // a blocking route's path with another method: 405
+  kPostPutOnly,  // the same for a route that takes PUT too
   kNotFound,
 };
 
@@ -193,6 +194,7 @@ struct BlockingRoute {
   std::string name;  // the handler label of the request metrics
   uint64_t max_body_bytes;
   BlockingHandler handler;
+  bool put_too;  // PUT is served as POST is
 };
 
 class Server::Impl {
@@ -301,14 +303,15 @@ class Server::Impl {
   void AddCollectable(const prometheus::Collectable* c) {
     extra_collectables_.push_back(c);
   }
-  void AddBlockingPostRoute(std::string prefix, std::string name,
-                            uint64_t max_body_bytes, BlockingHandler handler) {
+  void AddBlockingRoute(std::string prefix, std::string name,
+                        uint64_t max_body_bytes, BlockingHandler handler,
+                        bool put_too) {
     if (pool_ == nullptr) {
       pool_ = std::make_unique<net::thread_pool>(kBlockingThreads);
     }
     blocking_routes_.push_back(std::make_unique<BlockingRoute>(
         BlockingRoute{std::move(prefix), std::move(name), max_body_bytes,
-                      std::move(handler)}));
+                      std::move(handler), put_too}));
   }
 
  private:
@@ -368,9 +371,11 @@ class Server::Impl {
         continue;
       }
       *blocking = r.get();
-      return method == bhttp::verb::post
+      return method == bhttp::verb::post ||
+                     (r->put_too && method == bhttp::verb::put)
                  ? RouteInfo{Route::kBlocking, r->name.c_str()}
-                 : RouteInfo{Route::kPostOnly, ""};
+                 : RouteInfo{r->put_too ? Route::kPostPutOnly : Route::kPostOnly,
+                             ""};
     }
     return route;
   }
@@ -454,6 +459,12 @@ class Server::Impl {
         HttpResponse r =
             ErrorResponse(405, "use POST for " + std::string(path));
         r.headers.push_back({"Allow", "POST"});
+        return r;
+      }
+      case Route::kPostPutOnly: {
+        HttpResponse r =
+            ErrorResponse(405, "use POST or PUT for " + std::string(path));
+        r.headers.push_back({"Allow", "POST, PUT"});
         return r;
       }
       case Route::kBlocking:  // Session::HandOff runs these
@@ -1136,8 +1147,14 @@ void Server::AddCollectable(const prometheus::Collectable* collectable) {
 void Server::AddBlockingPostRoute(std::string prefix, std::string name,
                                   uint64_t max_body_bytes,
                                   BlockingHandler handler) {
-  impl_->AddBlockingPostRoute(std::move(prefix), std::move(name),
-                              max_body_bytes, std::move(handler));
+  impl_->AddBlockingRoute(std::move(prefix), std::move(name), max_body_bytes,
+                          std::move(handler), /*put_too=*/false);
+}
+void Server::AddBlockingPostPutRoute(std::string prefix, std::string name,
+                                     uint64_t max_body_bytes,
+                                     BlockingHandler handler) {
+  impl_->AddBlockingRoute(std::move(prefix), std::move(name), max_body_bytes,
+                          std::move(handler), /*put_too=*/true);
 }
 
 }  // namespace promewma::http

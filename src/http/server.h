@@ -147,6 +147,11 @@ class Server {
   // threads at once.
   void AddBlockingPostRoute(std::string prefix, std::string name,
                             uint64_t max_body_bytes, BlockingHandler handler);
+  // The same for a route that takes PUT as it takes POST (Prometheus'
+  // lifecycle endpoints, /-/reload); another method gets 405.
+  void AddBlockingPostPutRoute(std::string prefix, std::string name,
+                               uint64_t max_body_bytes,
+                               BlockingHandler handler);
 
  private:
   class Impl;

@@ -3,7 +3,11 @@
 
 #include <httplib.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <catch2/catch.hpp>
 #include <map>
 #include <optional>
@@ -287,6 +291,193 @@ rules:
   REQUIRE(recovered);
   REQUIRE(recovered->values.at("checkpoint_series") == "1");
   REQUIRE(recovered->values.at("log_requests") == "0");
+}
+
+// Posts `samples` of cpu_utilization{instance="vm-1"} and of
+// mem{instance="vm-1"}.
+void WriteCpuAndMem(const testing::Peer& p,
+                    const std::vector<std::pair<int64_t, double>>& samples) {
+  const std::string body =
+      codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+          {{{{"__name__", "cpu_utilization"}, {"instance", "vm-1"}}, samples},
+           {{{"__name__", "mem"}, {"instance", "vm-1"}}, samples}}));
+  auto r = p.Client()->Post("/api/v1/write", {{"Content-Encoding", "snappy"}},
+                            body, "application/x-protobuf");
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+}
+
+// The latest :ewma of `metric`{instance="vm-1"} on /federate.
+std::optional<double> FederatedEwma(const testing::Peer& p,
+                                    const std::string& metric) {
+  const std::optional<testing::ExposedSample> got = testing::FindSample(
+      p.Scrape(testing::FederatePath({metric + ":ewma"})), metric + ":ewma",
+      {{"instance", "vm-1"}});
+  if (!got) return std::nullopt;
+  return got->value;
+}
+
+double EwmaOf(const ewma::EstimatorParams& params,
+              const std::vector<std::pair<int64_t, double>>& samples) {
+  ewma::EstimatorState state;
+  ewma::DerivedValues out;
+  for (const auto& [t, v] : samples)
+    ewma::UpdateEstimator(params, &state, t, v, &out);
+  return out.get(ewma::Output::kEwma);
+}
+
+const char kCpuAndMemConfig[] = R"(
+ewma:
+  span: 10
+  outputs: [ewma]
+rules:
+  - match: cpu_utilization
+  - match: mem
+)";
+
+TEST_CASE("SIGHUP and POST /-/reload put a new config in force, keeping "
+          "unchanged series") {
+  testing::PromewmaOptions options;
+  options.config = kCpuAndMemConfig;
+  options.args = {"--web.enable-lifecycle"};
+  auto p = testing::StartPromewma(options);
+  REQUIRE(p->MetricValue("promewma_config_last_reload_successful") == 1);
+
+  std::vector<std::pair<int64_t, double>> first, second;
+  for (int i = 0; i < 20; ++i) first.push_back({10000 * i, 50.0 + i % 7});
+  for (int i = 20; i < 40; ++i) second.push_back({10000 * i, 50.0 + i % 7});
+  WriteCpuAndMem(*p, first);
+
+  // cpu keeps its parameters; mem gets alpha 0.5; a rule for disk is new.
+  p->WriteFile("promewma.yml", R"(
+ewma:
+  span: 10
+  outputs: [ewma]
+rules:
+  - match: cpu_utilization
+  - match: mem
+    alpha: 0.5
+  - match: disk
+)");
+  REQUIRE(kill(p->pid(), SIGHUP) == 0);
+  for (int i = 0; i < 100 && p->MetricValue("promewma_config_reloads_total",
+                                            {{"result", "success"}}) < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(p->MetricValue("promewma_config_reloads_total",
+                         {{"result", "success"}}) == 1);
+  WriteCpuAndMem(*p, second);
+
+  ewma::EstimatorParams span10;
+  span10.alpha = 2.0 / 11;
+  span10.outputs = ewma::OutputBit(ewma::Output::kEwma);
+  std::vector<std::pair<int64_t, double>> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  // Unchanged: exactly what a run that never reloaded gives.
+  REQUIRE(FederatedEwma(*p, "cpu_utilization") == EwmaOf(span10, all));
+  // Changed: started afresh at the reload, with the new parameters.
+  ewma::EstimatorParams half = span10;
+  half.alpha = 0.5;
+  REQUIRE(FederatedEwma(*p, "mem") == EwmaOf(half, second));
+
+  // A rule set without mem: mem is dropped; POST answers once in force.
+  p->WriteFile("promewma.yml", R"(
+ewma:
+  span: 10
+  outputs: [ewma]
+rules:
+  - match: cpu_utilization
+)");
+  auto c = p->Client();
+  auto r = c->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  REQUIRE(!FederatedEwma(*p, "mem"));
+  REQUIRE(FederatedEwma(*p, "cpu_utilization") == EwmaOf(span10, all));
+  r = c->Put("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  r = c->Get("/-/reload");
+  REQUIRE(r);
+  REQUIRE(r->status == 405);
+  REQUIRE(p->MetricValue("promewma_config_reloads_total",
+                         {{"result", "success"}}) == 3);
+
+  // A bad file is refused with its reason; the running config goes on.
+  p->WriteFile("promewma.yml", "ewma:\n  span: -3\n");
+  r = c->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 500);
+  REQUIRE_THAT(r->body, Catch::Contains("promewma.yml: ewma.span"));
+  REQUIRE(r->body.find('\n') == r->body.size() - 1);  // one line
+  REQUIRE(p->MetricValue("promewma_config_last_reload_successful") == 0);
+  REQUIRE(p->MetricValue("promewma_config_reloads_total",
+                         {{"result", "failure"}}) == 1);
+  const double last_success = p->MetricValue(
+      "promewma_config_last_reload_success_timestamp_seconds");
+  REQUIRE(last_success > 1.7e9);
+  std::vector<std::pair<int64_t, double>> third = {{400000, 80}};
+  WriteCpuAndMem(*p, third);
+  all.insert(all.end(), third.begin(), third.end());
+  REQUIRE(FederatedEwma(*p, "cpu_utilization") == EwmaOf(span10, all));
+  REQUIRE(!FederatedEwma(*p, "mem"));  // the rules without mem still hold
+
+  // A key that needs a restart is kept, and said so; the rest applies.
+  p->WriteFile("promewma.yml", R"(
+checkpoint_interval: 1h
+ewma:
+  span: 10
+  outputs: [ewma]
+rules:
+  - match: cpu_utilization
+  - match: mem
+)");
+  r = c->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  REQUIRE(p->MetricValue("promewma_config_last_reload_successful") == 1);
+  WriteCpuAndMem(*p, {{410000, 80}});
+  REQUIRE(FederatedEwma(*p, "mem") == 80);
+
+  REQUIRE(p->Stop() == 0);
+  const std::vector<LogfmtLine> lines = ParseLog(p->Stderr());
+  const LogfmtLine* refused = FindLine(
+      lines, "reload", "configuration not reloaded; the running one is kept");
+  REQUIRE(refused);
+  REQUIRE(refused->values.at("level") == "error");
+  REQUIRE_THAT(refused->values.at("err"), Catch::Contains("ewma.span"));
+  const LogfmtLine* restart = FindLine(
+      lines, "reload", "changing it needs a restart; the running value is kept");
+  REQUIRE(restart);
+  REQUIRE(restart->values.at("key") == "checkpoint_interval");
+  const LogfmtLine* reloaded =
+      FindLine(lines, "reload", "configuration reloaded");
+  REQUIRE(reloaded);
+  REQUIRE(reloaded->values.at("trigger") == "SIGHUP");
+  REQUIRE(reloaded->values.at("series_kept") == "1");
+  REQUIRE(reloaded->values.at("series_restarted") == "1");
+}
+
+TEST_CASE("POST /-/reload is refused without --web.enable-lifecycle, "
+          "but SIGHUP still reloads") {
+  testing::PromewmaOptions options;
+  options.config = kCpuAndMemConfig;
+  auto p = testing::StartPromewma(options);
+  auto r = p->Client()->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 403);
+  REQUIRE_THAT(r->body, Catch::Contains("lifecycle API is not enabled"));
+  REQUIRE(p->MetricValue("promewma_config_reloads_total",
+                         {{"result", "success"}}) == 0);
+  REQUIRE(kill(p->pid(), SIGHUP) == 0);
+  for (int i = 0; i < 100 && p->MetricValue("promewma_config_reloads_total",
+                                            {{"result", "success"}}) < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(p->MetricValue("promewma_config_reloads_total",
+                         {{"result", "success"}}) == 1);
 }
 
 }  // namespace
