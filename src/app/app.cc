@@ -175,14 +175,25 @@ class Maintenance {
       while (!stop_) {
         cv_.wait_for(lock,
                      std::chrono::milliseconds(config_.checkpoint_interval_ms),
-                     [this] { return stop_; });
+                     [this] { return stop_ || run_now_; });
         if (stop_) break;
+        run_now_ = false;
         if (!recovered()) continue;
         lock.unlock();
         RunOnce();
         lock.lock();
       }
     });
+  }
+
+  // Runs the periodic work now rather than at the end of the interval
+  // (once recovery has finished).
+  void RunSoon() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      run_now_ = true;
+    }
+    cv_.notify_all();
   }
 
   // Stops the periodic work and runs it a last time.
@@ -239,7 +250,8 @@ class Maintenance {
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;     // guarded by mu_
+  bool run_now_ = false;  // guarded by mu_
 };
 
 // The Teams relay in force; a reload replaces it. A request holds the relay
@@ -421,11 +433,13 @@ class ConfigReloader {
  public:
   // REQUIRES: every pointer outlives the reloader.
   ConfigReloader(const CommandLine* cl, config::Config running,
-                 db::Database* db, TeamsRelaySlot* teams,
+                 db::Database* db, Maintenance* maintenance,
+                 TeamsRelaySlot* teams,
                  notify::WorkflowClient* workflow_client,
                  prometheus::Registry& registry)
       : cl_(cl),
         db_(db),
+        maintenance_(maintenance),
         teams_(teams),
         workflow_client_(workflow_client),
         registry_(registry),
@@ -491,6 +505,12 @@ class ConfigReloader {
     // Nothing below can fail: from here on the file is in force whole.
     head::ReconfigureStats stats;
     db_->Reconfigure(HeadOptionsFrom(next), &stats);
+    if (stats.restarted != 0 || stats.dropped != 0) {
+      // The heads it sealed were derived with the old parameters, which a
+      // replay of the log after a crash would not know: a checkpoint now
+      // stores them and leaves that log behind.
+      maintenance_->RunSoon();
+    }
     if (next.notify.msteams) {
       teams_->Set(std::make_shared<notify::TeamsRelay>(
           *next.notify.msteams, workflow_client_, registry_));
@@ -510,6 +530,7 @@ class ConfigReloader {
 
   const CommandLine* const cl_;
   db::Database* const db_;
+  Maintenance* const maintenance_;
   TeamsRelaySlot* const teams_;
   notify::WorkflowClient* const workflow_client_;
   prometheus::Registry& registry_;
@@ -635,8 +656,9 @@ int Serve(const CommandLine& cl, const config::Config& config,
         *config.notify.msteams, &workflow_client, registry));
     LogTeamsChannels(*config.notify.msteams);
   }
-  ConfigReloader reloader(&cl, config, &db, &teams_relay, &workflow_client,
-                          registry);
+  Maintenance maintenance(&db, config, registry);
+  ConfigReloader reloader(&cl, config, &db, &maintenance, &teams_relay,
+                          &workflow_client, registry);
   // Before the server: series new to this process wait for their history.
   std::unique_ptr<warmstart::WarmStart> warm_start;
   if (config.warm_start) {
@@ -699,7 +721,6 @@ int Serve(const CommandLine& cl, const config::Config& config,
     recovered = true;
     server.SetReady(true);
   });
-  Maintenance maintenance(&db, config, registry);
   maintenance.Start([&recovered] { return recovered.load(); });
   log::Info("main", "listening",
             {{"version", kVersion},

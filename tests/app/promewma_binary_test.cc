@@ -457,6 +457,15 @@ rules:
   REQUIRE(reloaded->values.at("trigger") == "SIGHUP");
   REQUIRE(reloaded->values.at("series_kept") == "1");
   REQUIRE(reloaded->values.at("series_restarted") == "1");
+  // A reload that sealed heads is followed by a checkpoint (and shutdown
+  // writes one more), so a crash does not replay the old heads' log under
+  // the new parameters.
+  const auto checkpoints =
+      std::count_if(lines.begin(), lines.end(), [](const LogfmtLine& l) {
+        return l.values.at("component") == "checkpoint" &&
+               l.values.at("msg") == "checkpoint written";
+      });
+  REQUIRE(checkpoints >= 2);
 }
 
 TEST_CASE("POST /-/reload is refused without --web.enable-lifecycle, "
