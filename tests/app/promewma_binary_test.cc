@@ -489,5 +489,41 @@ TEST_CASE("POST /-/reload is refused without --web.enable-lifecycle, "
                          {{"result", "success"}}) == 1);
 }
 
+TEST_CASE("a reload adds and removes Teams channels") {
+  testing::PromewmaOptions options;
+  options.config = kCpuAndMemConfig;
+  auto p = testing::StartPromewma(options);
+  auto c = p->Client();
+  // A body that is no Alertmanager payload: 400 from a relay, 404 without.
+  auto r = c->Post("/api/v1/notify/msteams/ops", "{}", "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 404);
+  p->WriteFile("promewma.yml", std::string(kCpuAndMemConfig) + R"(
+notify:
+  msteams:
+    channels:
+      ops: {webhook_url: 'http://127.0.0.1:9/workflow'}
+)");
+  REQUIRE(kill(p->pid(), SIGHUP) == 0);
+  for (int i = 0; i < 100 && p->MetricValue("promewma_config_reloads_total",
+                                            {{"result", "success"}}) < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  r = c->Post("/api/v1/notify/msteams/ops", "{}", "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 400);
+  p->WriteFile("promewma.yml", kCpuAndMemConfig);
+  REQUIRE(kill(p->pid(), SIGHUP) == 0);
+  for (int i = 0; i < 100 && p->MetricValue("promewma_config_reloads_total",
+                                            {{"result", "success"}}) < 2;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  r = c->Post("/api/v1/notify/msteams/ops", "{}", "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 404);
+}
+
 }  // namespace
 }  // namespace promewma::app
