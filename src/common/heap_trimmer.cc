@@ -39,6 +39,7 @@ void HeapTrimmer::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     auto noted = [this] { return stop_ || noted_ >= threshold_bytes_; };
+    bool probed = false;
     if (untrimmed_ == nullptr) {
       cv_.wait(lock, noted);
     } else if (!cv_.wait_for(lock, delay_, noted)) {
@@ -46,13 +47,14 @@ void HeapTrimmer::Run() {
       lock.unlock();
       const bool due = untrimmed_() >= threshold_bytes_;
       lock.lock();
-      if (stop_) return;
-      if (!due) continue;
-      noted_ = threshold_bytes_;  // trims below, after the delay
+      if (!stop_ && !due) continue;
+      probed = true;  // already freed: trimmed now; the poll spaces these
     }
     if (stop_) return;
     // Let the noted buffers go first; this also spaces the trims out.
-    if (cv_.wait_for(lock, delay_, [this] { return stop_; })) return;
+    if (!probed && cv_.wait_for(lock, delay_, [this] { return stop_; })) {
+      return;
+    }
     noted_ = 0;
     lock.unlock();
     trim_();
