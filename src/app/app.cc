@@ -638,10 +638,12 @@ int Serve(const CommandLine& cl, const config::Config& config,
   options.max_connections = config.limits.max_connections;
   options.web = web;
   // Declared before the server, whose read handler tells it what reads
-  // free: 32 MiB of responses (two 10k-series hours) trims, at most every
-  // 2 s.
+  // free: 32 MiB of responses (two 10k-series hours), or 32 MiB more
+  // resident memory not in use than after the last trim, trims, at most
+  // every 2 s.
+  ReleaseFreeHeap();  // the baseline UntrimmedFreeHeap counts from
   HeapTrimmer heap_trimmer(32u << 20, std::chrono::seconds(2),
-                           &ReleaseFreeHeap);
+                           &ReleaseFreeHeap, &UntrimmedFreeHeap);
   options.heap_trimmer = &heap_trimmer;
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
