@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/disk_metrics.h"
 #include "app/memory_metrics.h"
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
@@ -306,6 +307,7 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   db_options.durability = config.durability;
   db_options.memtable_bytes = config.memory.memtables;
   db_options.block_cache_bytes = config.memory.block_cache;
+  db_options.min_free_disk_bytes = config.limits.min_free_disk_bytes;
   head::HeadOptions head_options = HeadOptionsFrom(config);
   head_options.collect_derived = !config.write_back.empty();
   Result<std::unique_ptr<db::Database>> opened =
@@ -354,6 +356,7 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());
+  const DiskSpaceCollector disk_metrics(db.disk_space_guard());
   const MemoryCollector memory_metrics(&db, write_back.get());
   // Before the server too: its blocking pool runs the relay until Run()
   // returns.
@@ -384,6 +387,7 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   AddTeamsRoute(teams_relay.get(), &server);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
+  server.AddCollectable(&disk_metrics);
   server.AddCollectable(&memory_metrics);
   s = server.Bind();
   if (!s.ok()) {
