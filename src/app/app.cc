@@ -19,6 +19,7 @@
 #include <thread>
 #include <tuple>
 
+#include "app/disk_metrics.h"
 #include "app/memory_metrics.h"
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
@@ -404,6 +405,9 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
           &Limits::max_connections);
   keep_in("limits.max_concurrent_reads", &Config::limits,
           &Limits::max_concurrent_reads);
+  // The database's disk space guard is made at start.
+  keep_in("limits.min_free_disk_bytes", &Config::limits,
+          &Limits::min_free_disk_bytes);
   if (!SameTargets(running.write_back, next->write_back)) {
     next->write_back = running.write_back;
     kept.push_back("write_back");
@@ -598,6 +602,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
   db_options.durability = config.durability;
   db_options.memtable_bytes = config.memory.memtables;
   db_options.block_cache_bytes = config.memory.block_cache;
+  db_options.min_free_disk_bytes = config.limits.min_free_disk_bytes;
   head::HeadOptions head_options = HeadOptionsFrom(config);
   head_options.collect_derived = !config.write_back.empty();
   Result<std::unique_ptr<db::Database>> opened =
@@ -648,6 +653,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());
+  const DiskSpaceCollector disk_metrics(db.disk_space_guard());
   const MemoryCollector memory_metrics(&db, write_back.get());
   // Before the server too: its blocking pool runs the relay until Run()
   // returns.
@@ -682,6 +688,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
   AddReloadRoute(&reloader, cl.enable_lifecycle, &server);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
+  server.AddCollectable(&disk_metrics);
   server.AddCollectable(&memory_metrics);
   s = server.Bind();
   if (!s.ok()) {

@@ -120,6 +120,13 @@ struct Limits {
   // Remote reads answered at once; one more gets 503 + Retry-After
   // (http/read_handler.h). 0: no limit.
   int max_concurrent_reads = 10;
+  // Writes to data_dir (requests: 503 + Retry-After, checkpoints,
+  // retention) stop while less than this is free on its filesystem, and
+  // resume by themselves once it is free again (db/disk_space_guard.h).
+  // RocksDB must never meet a full disk: its memtable flushes (up to
+  // memory.memtables) and compactions need room after the last request.
+  // 0: no guard.
+  uint64_t min_free_disk_bytes = 256ull << 20;
   // What a series new to the head must satisfy: max_labels_per_series,
   // max_label_name_length, max_label_value_length, max_active_series.
   head::SeriesLimits series;

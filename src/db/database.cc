@@ -44,19 +44,24 @@ Result<std::unique_ptr<Database>> Database::Open(
   if (!log.ok()) return log.status();
   return std::unique_ptr<Database>(
       new Database(std::make_unique<head::Head>(std::move(head_options)),
-                   std::move(log).value(), std::move(store).value()));
+                   std::move(log).value(), std::move(store).value(),
+                   std::make_unique<DiskSpaceGuard>(
+                       options.dir, options.min_free_disk_bytes,
+                       options.free_space_probe)));
 }
 
 Database::Database(head::HeadOptions head_options)
     : Database(std::make_unique<head::Head>(std::move(head_options)), nullptr,
-               nullptr) {}
+               nullptr, nullptr) {}
 
 Database::Database(std::unique_ptr<head::Head> head,
                    std::unique_ptr<wal::RequestLog> log,
-                   std::unique_ptr<store::Store> store)
+                   std::unique_ptr<store::Store> store,
+                   std::unique_ptr<DiskSpaceGuard> disk)
     : head_(std::move(head)),
       log_(std::move(log)),
       store_(std::move(store)),
+      disk_(std::move(disk)),
       recovered_(store_ == nullptr) {}
 
 Database::~Database() = default;
@@ -94,6 +99,13 @@ Status Database::Apply(const head::SeriesSnapshot* warmed,
                        const codec::DecodedWriteRequest& decoded,
                        std::string_view body, SeriesGate* held_by,
                        head::ApplyResult* result) {
+  if (disk_ != nullptr) {
+    Status full = disk_->Check(DiskWrite::kRequest);
+    if (!full.ok()) {
+      result->Clear();
+      return full;
+    }
+  }
   thread_local head::Head::PreparedRequest prepared;
   const ewma::SeriesHashes* series =
       sink_ != nullptr ? &SeriesOf(decoded) : nullptr;
@@ -354,7 +366,8 @@ void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
                      std::make_move_iterator(series->begin()),
                      std::make_move_iterator(series->end()));
   if (store_ == nullptr || unrecorded_.empty()) return;
-  Status s = store_->WriteDroppedSeries(unrecorded_);
+  Status s = disk_->Check(DiskWrite::kMaintenance);
+  if (s.ok()) s = store_->WriteDroppedSeries(unrecorded_);
   if (s.ok()) {
     unrecorded_.clear();
   } else {
@@ -379,6 +392,8 @@ Status Database::ApplyRetention(int64_t retention_ms) {
   if (max_timestamp_ms_ == std::numeric_limits<int64_t>::min()) {
     return Status::Ok();
   }
+  Status s = disk_->Check(DiskWrite::kMaintenance);
+  if (!s.ok()) return s;
   // Buckets entirely before the cutoff go; the one holding it stays.
   return store_->DropBucketsBefore(head::BucketOf(
       max_timestamp_ms_ - retention_ms, head_->options().chunk_bucket_ms));
@@ -389,6 +404,8 @@ Status Database::Checkpoint(CheckpointStats* stats) {
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
+  Status full = disk_->Check(DiskWrite::kCheckpoint);
+  if (!full.ok()) return full;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (!recovered_.load(std::memory_order_acquire)) {

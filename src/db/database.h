@@ -40,6 +40,7 @@
 
 #include "codec/write_request.h"
 #include "common/fault_injector.h"
+#include "db/disk_space_guard.h"
 #include "db/series_gate.h"
 #include "ewma/derived_sink.h"
 #include "head/head.h"
@@ -58,6 +59,11 @@ struct DatabaseOptions {
   // RocksDB's memory bound (see store::StoreOptions).
   size_t memtable_bytes = store::StoreOptions::kDefaultMemtableBytes;
   size_t block_cache_bytes = store::StoreOptions::kDefaultBlockCacheBytes;
+  // Writes (requests, checkpoints, retention) are refused while less than
+  // this is free on dir's filesystem (disk_space_guard.h); 0: never.
+  uint64_t min_free_disk_bytes = 0;
+  // How free space is measured; tests replace it.
+  DiskSpaceGuard::FreeSpaceProbe free_space_probe = DiskSpaceGuard::FreeSpaceOf;
   FaultInjector* faults = nullptr;      // not owned; may be null (tests)
 };
 
@@ -133,6 +139,8 @@ class Database {
   // Null in memory.
   wal::RequestLog* request_log() const { return log_.get(); }
   store::Store* store() const { return store_.get(); }
+  // Null in memory.
+  DiskSpaceGuard* disk_space_guard() const { return disk_.get(); }
 
   // Sends derived samples to `sink` from now on, the log replay included.
   // A request waits up to `admission_wait` for room in the sink (outside
@@ -185,11 +193,13 @@ class Database {
 
  private:
   Database(std::unique_ptr<head::Head> head, std::unique_ptr<wal::RequestLog> log,
-           std::unique_ptr<store::Store> store);
+           std::unique_ptr<store::Store> store,
+           std::unique_ptr<DiskSpaceGuard> disk);
 
   const std::unique_ptr<head::Head> head_;
   const std::unique_ptr<wal::RequestLog> log_;  // null in memory
   const std::unique_ptr<store::Store> store_;   // null in memory
+  const std::unique_ptr<DiskSpaceGuard> disk_;  // null in memory
   // Chunks sealed by one request (or by recovery), from Commit until they
   // are stored. The chunks never change, so readers share them freely.
   struct SealedBatch {

@@ -246,6 +246,11 @@ rules:
   // One request logged: its body and a 21-byte record header.
   REQUIRE(p->MetricValue("promewma_request_log_segments") == 1);
   REQUIRE(p->MetricValue("promewma_request_log_bytes") == 21 + body.size());
+  // The data dir's free space, and the default reserve it is held to.
+  REQUIRE(p->MetricValue("promewma_disk_free_bytes") > 0);
+  REQUIRE(p->MetricValue("promewma_disk_min_free_bytes") == 256 << 20);
+  REQUIRE(p->MetricValue("promewma_disk_full_refusals_total",
+                         {{"operation", "write"}}) == 0);
   const double ewma_before =
       testing::FindSample(derived, "cpu_utilization:ewma", vm1)->value;
 

@@ -206,6 +206,13 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("limits: {max_concurrent_reads: 0}\n")
               .limits.max_concurrent_reads == 0);
   }
+  SECTION("min_free_disk_bytes") {
+    CHECK(MustParse("").limits.min_free_disk_bytes == 256u << 20);
+    CHECK(MustParse("limits: {min_free_disk_bytes: 1GiB}\n")
+              .limits.min_free_disk_bytes == 1u << 30);
+    CHECK(MustParse("limits: {min_free_disk_bytes: 0}\n")
+              .limits.min_free_disk_bytes == 0);
+  }
   SECTION("series limits") {
     const head::SeriesLimits defaults = MustParse("").limits.series;
     CHECK(defaults.max_labels_per_series == 30);
@@ -690,6 +697,8 @@ TEST_CASE("Every error is one line naming the source, path and problem",
       {"limits: {max_concurrent_reads: -2}\n",
        "limits.max_concurrent_reads: must be in [0, 1000000] (0: no limit), "
        "got -2"},
+      {"limits: {min_free_disk_bytes: lots}\n",
+       "limits.min_free_disk_bytes: "},
       {"limits: {max_active_series: -1}\n",
        "limits.max_active_series: must be >= 0 (0: no limit), got -1"},
       {"limits: {max_connections: 0}\n",
