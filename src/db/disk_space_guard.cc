@@ -56,17 +56,18 @@ Result<uint64_t> DiskSpaceGuard::FreeBytes() {
 Status DiskSpaceGuard::Check(DiskWrite what) {
   Result<uint64_t> free = FreeBytes();
   if (!free.ok()) return Status::Ok();
+  const uint64_t min_free = min_free_bytes();  // once: a reload may change it
   // Checkpoints (which then truncate the request log) and retention give
   // space back: they may use half of the reserve that requests leave.
   const uint64_t needed =
-      what == DiskWrite::kRequest ? min_free_ : min_free_ / 2;
+      what == DiskWrite::kRequest ? min_free : min_free / 2;
   if (*free >= needed) {
     if (what == DiskWrite::kRequest &&
         refusing_.exchange(false, std::memory_order_relaxed)) {
       log::Info("store", "free disk space is back; writes resume",
                 {{"data_dir", dir_},
                  {"free_bytes", *free},
-                 {"min_free_bytes", min_free_}});
+                 {"min_free_bytes", min_free}});
     }
     return Status::Ok();
   }
@@ -75,12 +76,12 @@ Status DiskSpaceGuard::Check(DiskWrite what) {
     log::Error("store", "free disk space under the reserve; writes refused",
                {{"data_dir", dir_},
                 {"free_bytes", *free},
-                {"min_free_bytes", min_free_}});
+                {"min_free_bytes", min_free}});
   }
   return Status::Unavailable(
       "no space left under " + dir_ + ": " + MiB(*free) + " free, " +
       std::string(DiskWriteName(what)) + " needs " + MiB(needed) +
-      " (limits.min_free_disk_bytes " + MiB(min_free_) +
+      " (limits.min_free_disk_bytes " + MiB(min_free) +
       "); nothing written, retry once space is freed");
 }
 

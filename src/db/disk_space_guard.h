@@ -66,7 +66,13 @@ class DiskSpaceGuard {
   uint64_t last_free_bytes() const {
     return last_free_.load(std::memory_order_relaxed);
   }
-  uint64_t min_free_bytes() const { return min_free_; }
+  uint64_t min_free_bytes() const {
+    return min_free_.load(std::memory_order_relaxed);
+  }
+  // A reload: the checks from now on need `min_free_bytes`.
+  void set_min_free_bytes(uint64_t min_free_bytes) {
+    min_free_.store(min_free_bytes, std::memory_order_relaxed);
+  }
   uint64_t refusals(DiskWrite what) const {
     return refusals_[static_cast<int>(what)].load(std::memory_order_relaxed);
   }
@@ -76,7 +82,7 @@ class DiskSpaceGuard {
 
  private:
   const std::string dir_;
-  const uint64_t min_free_;
+  std::atomic<uint64_t> min_free_;
   const FreeSpaceProbe probe_;
   std::atomic<uint64_t> last_free_{0};
   std::atomic<uint64_t> refusals_[static_cast<int>(DiskWrite::kCount)] = {};

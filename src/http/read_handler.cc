@@ -460,11 +460,16 @@ RemoteReadHandler::RemoteReadHandler(db::Database* db, ReadLimits limits,
       gate_(limits.max_concurrent_reads) {}
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
-  ReadGate::Ticket ticket = gate_.TryEnter();
+  return Handle(request, limits_);
+}
+
+HttpResponse RemoteReadHandler::Handle(const HttpRequest& request,
+                                       const ReadLimits& limits) const {
+  ReadGate::Ticket ticket = gate_.TryEnter(limits.max_concurrent_reads);
   if (!ticket) {
     if (metrics_ != nullptr) metrics_->refused_concurrent.Increment();
     HttpResponse r = ErrorResponse(
-        503, std::to_string(limits_.max_concurrent_reads) +
+        503, std::to_string(limits.max_concurrent_reads) +
                  " remote reads in progress already "
                  "(limits.max_concurrent_reads); retry shortly");
     r.headers.push_back({"Retry-After", "1"});
@@ -473,21 +478,21 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
   Status encoding =
       CheckSnappyEncoding(request.content_encoding, "remote read requests");
   if (!encoding.ok()) return ErrorResponse(encoding);
-  if (request.body.size() > limits_.max_request_bytes) {
+  if (request.body.size() > limits.max_request_bytes) {
     return ErrorResponse(
         Status::TooLarge("body is " + std::to_string(request.body.size()) +
                          " bytes, over the limit of " +
-                         std::to_string(limits_.max_request_bytes)));
+                         std::to_string(limits.max_request_bytes)));
   }
   codec::ReadRequestView read;
   Status s =
-      codec::DecodeReadRequest(request.body, limits_.max_decoded_bytes, &read);
+      codec::DecodeReadRequest(request.body, limits.max_decoded_bytes, &read);
   if (!s.ok()) return ErrorResponse(s);
 
   HttpResponse response;
   if (read.response_type != codec::ReadResponseType::kStreamedXorChunks) {
     Result<std::shared_ptr<SamplesStream>> stream = SizeSamplesResponse(
-        db_, read, limits_.max_samples_per_query, &ticket);
+        db_, read, limits.max_samples_per_query, &ticket);
     if (!stream.ok()) {
       if (metrics_ != nullptr && IsSampleLimitError(stream.status())) {
         metrics_->refused_samples.Increment();
@@ -504,9 +509,9 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
     }
   }
   s = read.response_type == codec::ReadResponseType::kStreamedXorChunks
-          ? BuildChunkedResponse(db_, read, limits_.max_samples_per_query,
+          ? BuildChunkedResponse(db_, read, limits.max_samples_per_query,
                                  &response)
-          : BuildSamplesResponse(db_, read, limits_.max_samples_per_query,
+          : BuildSamplesResponse(db_, read, limits.max_samples_per_query,
                                  &response);
   if (!s.ok()) {
     if (metrics_ != nullptr && IsSampleLimitError(s)) {

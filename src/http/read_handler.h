@@ -71,12 +71,16 @@ class ReadGate {
    private:
     ReadGate* gate_ = nullptr;
   };
-  Ticket TryEnter() {
-    if (limit_ > 0 && in_flight_.fetch_add(1) >= limit_) {
+  Ticket TryEnter() { return TryEnter(limit_); }
+  // Against `limit` rather than the constructor's: a reload lowers or
+  // raises the cap for the reads that start from then on, while those in
+  // progress keep their slot.
+  Ticket TryEnter(int limit) {
+    if (limit > 0 && in_flight_.fetch_add(1) >= limit) {
       in_flight_.fetch_sub(1);
       return Ticket();
     }
-    if (limit_ <= 0) in_flight_.fetch_add(1);
+    if (limit <= 0) in_flight_.fetch_add(1);
     return Ticket(this);
   }
   int in_flight() const { return in_flight_.load(); }
@@ -94,7 +98,12 @@ class RemoteReadHandler {
                     ReadMetrics* metrics = nullptr,
                     HeapTrimmer* trimmer = nullptr);
 
+  // Under the limits given at construction.
   HttpResponse Handle(const HttpRequest& request) const;
+  // Under `limits`, those in force when the request started (the server's
+  // after a reload); the concurrency cap counts every read of this handler.
+  HttpResponse Handle(const HttpRequest& request,
+                      const ReadLimits& limits) const;
 
   // The reads in progress (tests hold a slot to fill it).
   ReadGate& gate() const { return gate_; }

@@ -211,6 +211,9 @@ class Server::Impl {
         read_handler_(db, options_.read_limits, &read_metrics_,
                       options_.heap_trimmer),
         federate_handler_(db->head()),
+        limits_(std::make_shared<const ServerLimits>(
+            ServerLimits{options_.limits, options_.read_limits,
+                         options_.max_connections})),
         active_series_(prometheus::BuildGauge()
                            .Name("promewma_series_active")
                            .Help("Input series being processed.")
@@ -300,6 +303,16 @@ class Server::Impl {
 
   int port() const { return port_; }
   void SetReady(bool ready) { ready_.store(ready); }
+  void SetLimits(const ServerLimits& limits) {
+    auto next = std::make_shared<const ServerLimits>(limits);
+    std::lock_guard<std::mutex> lock(limits_mu_);
+    limits_ = std::move(next);
+  }
+  // The limits in force now; the caller keeps them for one request.
+  std::shared_ptr<const ServerLimits> CurrentLimits() const {
+    std::lock_guard<std::mutex> lock(limits_mu_);
+    return limits_;
+  }
   void AddCollectable(const prometheus::Collectable* c) {
     extra_collectables_.push_back(c);
   }
@@ -394,7 +407,7 @@ class Server::Impl {
   // `blocking` is the route of a kBlocking request (on the pool).
   HttpResponse Handle(const RouteInfo& route,
                       const bhttp::request<bhttp::string_body>& req,
-                      Clock::time_point start,
+                      Clock::time_point start, const ServerLimits& limits,
                       const BlockingRoute* blocking = nullptr) {
     HttpResponse r;
     try {
@@ -404,7 +417,7 @@ class Server::Impl {
             target.substr(0, target.find('?')),
             View(req[bhttp::field::content_type]), req.body(), start});
       } else {
-        r = Dispatch(route, req);
+        r = Dispatch(route, req, limits);
       }
     } catch (const std::exception& e) {
       log::Error("server", "internal error",
@@ -422,12 +435,13 @@ class Server::Impl {
   }
 
   HttpResponse Dispatch(const RouteInfo& route,
-                        const bhttp::request<bhttp::string_body>& req) {
+                        const bhttp::request<bhttp::string_body>& req,
+                        const ServerLimits& limits) {
     const std::string_view target = View(req.target());
     const std::string_view path = target.substr(0, target.find('?'));
     switch (route.route) {
       case Route::kWrite: {
-        HttpResponse r = write_handler_.Handle(Request(req));
+        HttpResponse r = write_handler_.Handle(Request(req), limits.write);
         if (r.status >= 400 && r.status != 415) {
           log::Debug("write", "remote write refused",
                      {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
@@ -435,7 +449,7 @@ class Server::Impl {
         return r;
       }
       case Route::kRead: {
-        HttpResponse r = read_handler_.Handle(Request(req));
+        HttpResponse r = read_handler_.Handle(Request(req), limits.read);
         if (r.status >= 500) {
           log::Error("read", "remote read failed",
                      {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
@@ -531,6 +545,10 @@ class Server::Impl {
   ReadMetrics read_metrics_;
   RemoteReadHandler read_handler_;
   FederateHandler federate_handler_;
+  // The limits in force: replaced whole by SetLimits, never changed in
+  // place, so that a request's snapshot stays as it was.
+  mutable std::mutex limits_mu_;
+  std::shared_ptr<const ServerLimits> limits_;  // guarded by limits_mu_
   // Set before Run.
   std::vector<const prometheus::Collectable*> extra_collectables_;
   prometheus::Gauge& active_series_;
@@ -706,8 +724,8 @@ class Server::Impl::Session
     parser_->header_limit(kMaxHeaderBytes);
     // The largest limit until the route is known (a Content-Length over it
     // fails the header already); then the route's own.
-    parser_->body_limit(std::max(server_->options_.limits.max_request_bytes,
-                                 server_->options_.read_limits.max_request_bytes));
+    limits_ = server_->CurrentLimits();
+    parser_->body_limit(LargestLimit());
     idle_ = true;
     if (server_->stopping_.load() && buffer_.size() == 0) return Close();
     SetDeadline(server_->options_.idle_timeout);
@@ -720,6 +738,10 @@ class Server::Impl::Session
 
   void OnHeader(beast::error_code ec) {
     idle_ = false;
+    // The request's limits: those in force now, not when the connection
+    // began waiting for it. (A Content-Length over the largest limit of
+    // the previous snapshot was refused by the parser already.)
+    if (!ec) limits_ = server_->CurrentLimits();
     if (ec == bhttp::error::body_limit) {
       return Refuse(ErrorResponse(413, "request body over the size limit of " +
                                            std::to_string(LargestLimit()) +
@@ -740,7 +762,7 @@ class Server::Impl::Session
       server_->connection_metrics_.refused.Increment();
       HttpResponse r = ErrorResponse(
           503, "too many connections: promewma serves at most " +
-                   std::to_string(server_->options_.max_connections) +
+                   std::to_string(limits_->max_connections) +
                    " at once (limits.max_connections); retry later");
       r.headers.push_back({"Retry-After", "1"});
       return Refuse(std::move(r));
@@ -839,7 +861,7 @@ class Server::Impl::Session
     ClearDeadline();
     const Clock::time_point start = Clock::now();
     if (route_.route == Route::kBlocking) return HandOff(start);
-    Write(server_->Handle(route_, req_, start));
+    Write(server_->Handle(route_, req_, start, *limits_));
   }
 
   // Runs a blocking route's handler on the pool; the answer is written
@@ -848,7 +870,7 @@ class Server::Impl::Session
   void HandOff(Clock::time_point start) {
     net::post(*server_->pool_, [self = shared_from_this(), start] {
       HttpResponse r = self->server_->Handle(self->route_, self->req_, start,
-                                             self->blocking_);
+                                             *self->limits_, self->blocking_);
       net::post(
           self->stream_.get_executor(),
           [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
@@ -858,11 +880,11 @@ class Server::Impl::Session
   uint64_t BodyLimit() const {
     switch (route_.route) {
       case Route::kRead:
-        return server_->options_.read_limits.max_request_bytes;
+        return limits_->read.max_request_bytes;
       case Route::kBlocking:
         return blocking_->max_body_bytes;
       default:
-        return server_->options_.limits.max_request_bytes;
+        return limits_->write.max_request_bytes;
     }
   }
 
@@ -872,8 +894,8 @@ class Server::Impl::Session
   }
 
   uint64_t LargestLimit() const {
-    return std::max(server_->options_.limits.max_request_bytes,
-                    server_->options_.read_limits.max_request_bytes);
+    return std::max(limits_->write.max_request_bytes,
+                    limits_->read.max_request_bytes);
   }
 
   // Answers and closes: the rest of the request is not read.
@@ -1012,6 +1034,9 @@ class Server::Impl::Session
   bhttp::request<bhttp::string_body> req_;  // being handled
   RouteInfo route_{Route::kNotFound, ""};
   const BlockingRoute* blocking_ = nullptr;  // the route of a kBlocking request
+  // The limits of the request being read or handled (Impl::CurrentLimits
+  // when its header arrived).
+  std::shared_ptr<const ServerLimits> limits_;
   bool keep_alive_ = true;
   bool idle_ = false;        // waiting for the next request
   std::function<bool(std::string*)> next_piece_;  // a streamed body
@@ -1037,7 +1062,7 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ignored);
   const bool over_limit =
       served_connections_.load() >=
-      static_cast<size_t>(std::max(0, options_.max_connections));
+      static_cast<size_t>(std::max(0, CurrentLimits()->max_connections));
   if (tls_) {
     auto session = std::make_shared<Session<TlsStream>>(
         this, TlsStream(std::move(socket), *tls_), over_limit);
@@ -1141,6 +1166,7 @@ void Server::Run() { impl_->Run(); }
 void Server::Stop() { impl_->Stop(); }
 int Server::port() const { return impl_->port(); }
 void Server::SetReady(bool ready) { impl_->SetReady(ready); }
+void Server::SetLimits(const ServerLimits& limits) { impl_->SetLimits(limits); }
 void Server::AddCollectable(const prometheus::Collectable* collectable) {
   impl_->AddCollectable(collectable);
 }

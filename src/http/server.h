@@ -69,9 +69,20 @@ class Registry;
 
 namespace promewma::http {
 
+// The limits a reload may change (limits.* of the config). A request reads
+// them once, when its header has arrived, and keeps them until it is
+// answered.
+struct ServerLimits {
+  WriteLimits write;
+  ReadLimits read;
+  // Connections served at once; see ServerOptions::max_connections.
+  int max_connections = 1024;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 9201;  // 0 picks a free port (tests)
+  // The limits at start (SetLimits changes them).
   WriteLimits limits;
   ReadLimits read_limits;
   // Told the size of each remote-read response, so that the free heap such
@@ -135,6 +146,12 @@ class Server {
 
   int port() const;
   void SetReady(bool ready);
+  // Puts `limits` in force for the requests whose header arrives from now
+  // on and the connections accepted from now on (a reload). Requests in
+  // progress finish under the limits they started with; open connections
+  // stay open, even past a lowered max_connections (the connections
+  // accepted beyond the new cap get the 503). Thread-safe.
+  void SetLimits(const ServerLimits& limits);
   // Adds metrics to /metrics. REQUIRES: before Run; `collectable` outlives
   // the server.
   void AddCollectable(const prometheus::Collectable* collectable);

@@ -82,14 +82,19 @@ void RemoteWriteHandler::CountRefusal(const head::ApplyResult& result) const {
 }
 
 HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
+  return Handle(request, limits_);
+}
+
+HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request,
+                                        const WriteLimits& limits) const {
   Status headers =
       CheckRemoteWriteHeaders(request.content_type, request.content_encoding);
   if (!headers.ok()) return ErrorResponse(headers);
-  if (request.body.size() > limits_.max_request_bytes) {
+  if (request.body.size() > limits.max_request_bytes) {
     return ErrorResponse(
         Status::TooLarge("body is " + std::to_string(request.body.size()) +
                          " bytes, over the limit of " +
-                         std::to_string(limits_.max_request_bytes)));
+                         std::to_string(limits.max_request_bytes)));
   }
   metrics_->compressed_bytes.Increment(
       static_cast<double>(request.body.size()));
@@ -99,12 +104,12 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
   thread_local std::string decompressed;
   thread_local codec::DecodedWriteRequest decoded;
   Status s = codec::DecompressSnappyBlock(
-      request.body, limits_.max_decoded_bytes, &decompressed);
+      request.body, limits.max_decoded_bytes, &decompressed);
   if (!s.ok()) return ErrorResponse(s);
   metrics_->decoded_bytes.Increment(static_cast<double>(decompressed.size()));
   s = codec::DecodeWriteRequest(decompressed, &decoded);
   if (!s.ok()) return ErrorResponse(s);
-  if (decoded.series.size() > limits_.max_series_per_request) {
+  if (decoded.series.size() > limits.max_series_per_request) {
     // Final: the same request would be refused again. The sender must send
     // smaller requests (Prometheus: queue_config.max_samples_per_send).
     metrics_->requests_refused[static_cast<int>(
@@ -112,7 +117,7 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
     return ErrorResponse(
         413, "request has " + std::to_string(decoded.series.size()) +
                  " series, over limits.max_series_per_request (" +
-                 std::to_string(limits_.max_series_per_request) +
+                 std::to_string(limits.max_series_per_request) +
                  "); send smaller requests");
   }
 

@@ -47,7 +47,12 @@ class RemoteWriteHandler {
   RemoteWriteHandler(db::Database* db, WriteMetrics* metrics,
                      WriteLimits limits);
 
+  // Under the limits given at construction.
   HttpResponse Handle(const HttpRequest& request) const;
+  // Under `limits`: the server passes the limits in force when the request
+  // started, so that a reload changes them for the next request only.
+  HttpResponse Handle(const HttpRequest& request,
+                      const WriteLimits& limits) const;
 
  private:
   // Counts result.refusal, if any, in metrics_->requests_refused.

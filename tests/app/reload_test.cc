@@ -1,0 +1,144 @@
+// Reloading the real promewma binary: the keys that change a running
+// process beyond the series rules (limits, write-back targets), and a
+// SIGTERM while a reload waits.
+
+#include <httplib.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "codec/snappy_block.h"
+#include "testing/peers.h"
+#include "testing/remote_write.h"
+
+namespace promewma::app {
+namespace {
+
+using Samples = std::vector<std::pair<int64_t, double>>;
+
+// A remote-write body of cpu{instance="vm-1"} and mem{instance="vm-1"}.
+std::string TwoSeriesBody(const Samples& samples) {
+  return codec::CompressSnappyBlock(testing::SerializeWriteRequest(
+      {{{{"__name__", "cpu"}, {"instance", "vm-1"}}, samples},
+       {{{"__name__", "mem"}, {"instance", "vm-1"}}, samples}}));
+}
+
+httplib::Result PostWrite(httplib::Client& c, const std::string& body) {
+  return c.Post("/api/v1/write", {{"Content-Encoding", "snappy"}}, body,
+                "application/x-protobuf");
+}
+
+// Sends SIGHUP and waits for the reload count to reach `successes`.
+void ReloadBySighup(const testing::Peer& p, double successes) {
+  REQUIRE(kill(p.pid(), SIGHUP) == 0);
+  for (int i = 0; i < 200 && p.MetricValue("promewma_config_reloads_total",
+                                            {{"result", "success"}}) <
+                                 successes;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  REQUIRE(p.MetricValue("promewma_config_reloads_total",
+                        {{"result", "success"}}) == successes);
+}
+
+bool OneLine(const std::string& body) {
+  return !body.empty() && body.find('\n') == body.size() - 1;
+}
+
+const char kRules[] = R"(
+ewma:
+  span: 10
+  outputs: [ewma]
+rules:
+  - match: cpu
+  - match: mem
+)";
+
+TEST_CASE("a reload changes the request limits for the next request") {
+  testing::PromewmaOptions options;
+  options.config = std::string(kRules) + "limits:\n  max_series_per_request: 1\n";
+  options.args = {"--web.enable-lifecycle"};
+  auto p = testing::StartPromewma(options);
+  auto c = p->Client();
+
+  // Two series over a limit of one: the one-line 413, nothing applied.
+  auto r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
+  REQUIRE(r);
+  REQUIRE(r->status == 413);
+  REQUIRE(OneLine(r->body));
+  REQUIRE_THAT(r->body, Catch::Contains("limits.max_series_per_request (1)"));
+
+  p->WriteFile("promewma.yml",
+               std::string(kRules) + "limits:\n  max_series_per_request: 2\n");
+  ReloadBySighup(*p, 1);
+  r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+  REQUIRE(p->MetricValue("promewma_series_active") == 2);
+
+  // The reverse: a lower max_request_bytes refuses the same body again,
+  // before it is read, and nothing is logged as needing a restart.
+  const std::string body = TwoSeriesBody({{2000, 2}});
+  p->WriteFile("promewma.yml",
+               std::string(kRules) + "limits:\n  max_series_per_request: 2\n" +
+                   "  max_request_bytes: " + std::to_string(body.size() - 1) +
+                   "\n");
+  ReloadBySighup(*p, 2);
+  r = PostWrite(*c, body);
+  REQUIRE(r);
+  REQUIRE(r->status == 413);
+  REQUIRE(OneLine(r->body));
+  REQUIRE_THAT(r->body, Catch::Contains("size limit of " +
+                                        std::to_string(body.size() - 1)));
+  p->WriteFile("promewma.yml",
+               std::string(kRules) + "limits:\n  max_series_per_request: 2\n" +
+                   "  max_request_bytes: " + std::to_string(body.size()) +
+                   "\n");
+  ReloadBySighup(*p, 3);
+  r = PostWrite(*c, body);
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+
+  // max_connections lowered under the open connections: they stay served;
+  // a new one gets the 503. (POST /-/reload: a scrape would be refused.)
+  auto held = p->Client();
+  held->set_keep_alive(true);
+  r = held->Get("/-/ready");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  p->WriteFile("promewma.yml",
+               std::string(kRules) + "limits:\n  max_series_per_request: 2\n" +
+                   "  max_connections: 1\n");
+  r = held->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  for (int i = 0; i < 3; ++i) {
+    r = held->Get("/-/ready");  // the same connection: not dropped
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+  }
+  r = p->Client()->Get("/-/ready");
+  REQUIRE(r);
+  REQUIRE(r->status == 503);
+  REQUIRE_THAT(r->body, Catch::Contains("at most 1 at once"));
+  // Raised again: new connections are served.
+  p->WriteFile("promewma.yml", kRules);
+  r = held->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  held.reset();
+  r = p->Client()->Get("/-/ready");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+
+  REQUIRE(p->Stop() == 0);
+  REQUIRE(p->Stderr().find("needs a restart") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace promewma::app
