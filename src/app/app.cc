@@ -307,55 +307,24 @@ void LogTeamsChannels(const config::MsTeamsConfig& msteams) {
 
 Status ApplyFlags(const CommandLine& cl, config::Config* config);
 
-// Equality of the settings a running queue or warm start was built from.
-bool SameClient(const remote::ClientConfig& a, const remote::ClientConfig& b) {
-  auto basic = [](const remote::BasicAuth& x) {
-    return std::tie(x.username, x.password, x.password_file);
-  };
-  auto auth = [](const remote::Authorization& x) {
-    return std::tie(x.type, x.credentials, x.credentials_file);
-  };
-  auto tls = [](const remote::TlsConfig& x) {
-    return std::tie(x.ca_file, x.cert_file, x.key_file, x.server_name,
-                    x.insecure_skip_verify, x.min_version);
-  };
-  if (a.basic_auth.has_value() != b.basic_auth.has_value() ||
-      (a.basic_auth && basic(*a.basic_auth) != basic(*b.basic_auth))) {
-    return false;
-  }
-  if (a.authorization.has_value() != b.authorization.has_value() ||
-      (a.authorization && auth(*a.authorization) != auth(*b.authorization))) {
-    return false;
-  }
-  if (a.tls_config.has_value() != b.tls_config.has_value() ||
-      (a.tls_config && tls(*a.tls_config) != tls(*b.tls_config))) {
-    return false;
-  }
-  return std::tie(a.url, a.remote_timeout, a.headers, a.retry_on_http_429) ==
-         std::tie(b.url, b.remote_timeout, b.headers, b.retry_on_http_429);
-}
-
-bool SameTargets(const std::vector<writeback::TargetConfig>& a,
-                 const std::vector<writeback::TargetConfig>& b) {
-  auto queue = [](const writeback::QueueConfig& q) {
-    return std::tie(q.capacity, q.min_shards, q.max_shards,
-                    q.max_samples_per_send, q.batch_send_deadline,
-                    q.min_backoff, q.max_backoff, q.max_retry_duration);
-  };
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!SameClient(a[i].client, b[i].client) ||
-        queue(a[i].queue) != queue(b[i].queue)) {
-      return false;
-    }
-  }
-  return true;
+// The limits the HTTP server applies per request and per connection.
+http::ServerLimits ServerLimitsFrom(const config::Limits& limits) {
+  http::ServerLimits out;
+  out.write.max_request_bytes = limits.max_request_bytes;
+  out.write.max_decoded_bytes = limits.max_decoded_bytes;
+  out.write.max_series_per_request = limits.max_series_per_request;
+  out.read.max_request_bytes = limits.max_request_bytes;
+  out.read.max_decoded_bytes = limits.max_decoded_bytes;
+  out.read.max_samples_per_query = limits.max_samples_per_query;
+  out.read.max_concurrent_reads = limits.max_concurrent_reads;
+  out.max_connections = limits.max_connections;
+  return out;
 }
 
 bool SameWarmStart(const std::optional<config::WarmStartConfig>& a,
                    const std::optional<config::WarmStartConfig>& b) {
   if (!a || !b) return a.has_value() == b.has_value();
-  return SameClient(a->client, b->client) &&
+  return remote::SameClientConfig(a->client, b->client) &&
          std::tie(a->lookback, a->budget, a->max_held_samples,
                   a->concurrency) == std::tie(b->lookback, b->budget,
                                               b->max_held_samples,
@@ -392,26 +361,6 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
   keep_in("memory.memtables", &Config::memory, &Memory::memtables);
   keep_in("memory.block_cache", &Config::memory, &Memory::block_cache);
   keep_in("memory.malloc_arenas", &Config::memory, &Memory::malloc_arenas);
-  // The HTTP server's limits are copied into its handlers at start.
-  keep_in("limits.max_request_bytes", &Config::limits,
-          &Limits::max_request_bytes);
-  keep_in("limits.max_decoded_bytes", &Config::limits,
-          &Limits::max_decoded_bytes);
-  keep_in("limits.max_samples_per_query", &Config::limits,
-          &Limits::max_samples_per_query);
-  keep_in("limits.max_series_per_request", &Config::limits,
-          &Limits::max_series_per_request);
-  keep_in("limits.max_connections", &Config::limits,
-          &Limits::max_connections);
-  keep_in("limits.max_concurrent_reads", &Config::limits,
-          &Limits::max_concurrent_reads);
-  // The database's disk space guard is made at start.
-  keep_in("limits.min_free_disk_bytes", &Config::limits,
-          &Limits::min_free_disk_bytes);
-  if (!SameTargets(running.write_back, next->write_back)) {
-    next->write_back = running.write_back;
-    kept.push_back("write_back");
-  }
   if (!SameWarmStart(running.warm_start, next->warm_start)) {
     next->warm_start = running.warm_start;
     kept.push_back("warm_start");
@@ -422,7 +371,9 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
 // Re-reads the --config file (with the command line's overrides) on SIGHUP
 // or POST /-/reload, checks it as start-up and --check-config do, and puts
 // it in force: series parameters and rules, the series limits and
-// series_idle_timeout (Database::Reconfigure), the Teams channels. Keys the
+// series_idle_timeout (Database::Reconfigure), the HTTP server's limits
+// (per request, from the next one on: Server::SetLimits), the disk space
+// reserve, the Teams channels. Keys the
 // running process cannot change are kept at their running value and logged
 // as needing a restart. A file that does not load changes nothing.
 //
@@ -431,18 +382,27 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
 //   promewma_config_last_reload_success_timestamp_seconds
 //   promewma_config_reloads_total{result="success|failure"}
 //
+// A reload puts the new file in force once start-up recovery has finished
+// (the database's ingest lock is held meanwhile); Cancel (shutdown) ends
+// that wait at once, and the reload is abandoned. The wait for a checkpoint
+// in progress (Database::Reconfigure) is bounded by its own wait for the
+// write-back targets, which ends as soon as shutdown stops them.
+//
 // Thread-safety: Reload may be called from any thread; reloads run one at
 // a time.
 class ConfigReloader {
  public:
   // REQUIRES: every pointer outlives the reloader.
   ConfigReloader(const CommandLine* cl, config::Config running,
-                 db::Database* db, Maintenance* maintenance,
+                 db::Database* db, http::Server* server,
+                 WriteBack* write_back, Maintenance* maintenance,
                  TeamsRelaySlot* teams,
                  notify::WorkflowClient* workflow_client,
                  prometheus::Registry& registry)
       : cl_(cl),
         db_(db),
+        server_(server),
+        write_back_(write_back),
         maintenance_(maintenance),
         teams_(teams),
         workflow_client_(workflow_client),
@@ -470,6 +430,25 @@ class ConfigReloader {
     // Start-up loaded the file: a reload's baseline, as in Prometheus.
     last_successful_.Set(1);
     last_success_.SetToCurrentTime();
+  }
+
+  // Start-up recovery has ended (successfully or not): reloads may apply.
+  void RecoveryFinished() {
+    {
+      std::lock_guard<std::mutex> lock(wait_mu_);
+      recovery_finished_ = true;
+    }
+    wait_cv_.notify_all();
+  }
+
+  // Shutdown: a reload waiting for recovery gives up, and so does any
+  // later one, leaving the running configuration as it is.
+  void Cancel() {
+    {
+      std::lock_guard<std::mutex> lock(wait_mu_);
+      cancelled_ = true;
+    }
+    wait_cv_.notify_all();
   }
 
   // Reloads; `trigger` ("SIGHUP", "POST /-/reload") is logged. On failure
@@ -502,6 +481,14 @@ class ConfigReloader {
     if (!loaded.ok()) return loaded.status();
     config::Config next = std::move(loaded).value();
     if (Status s = ApplyFlags(*cl_, &next); !s.ok()) return s;
+    {
+      std::unique_lock<std::mutex> lock(wait_mu_);
+      wait_cv_.wait(lock, [this] { return recovery_finished_ || cancelled_; });
+      if (cancelled_) {
+        return Status::Unavailable(
+            "promewma is shutting down: the reload is abandoned");
+      }
+    }
     for (const std::string& key : KeepRestartKeys(running_, &next)) {
       log::Warn("reload", "changing it needs a restart; the running value "
                 "is kept", {{"key", key}});
@@ -515,6 +502,16 @@ class ConfigReloader {
       // stores them and leaves that log behind.
       maintenance_->RunSoon();
     }
+    // Each request reads the limits once at its start: those in progress
+    // finish under the old ones.
+    if (next.limits.max_connections > running_.limits.max_connections) {
+      RaiseOpenFileLimit(next.limits.max_connections);
+    }
+    server_->SetLimits(ServerLimitsFrom(next.limits));
+    db_->disk_space_guard()->set_min_free_bytes(
+        next.limits.min_free_disk_bytes);
+    const WriteBack::ReconfigureStats targets =
+        write_back_->Reconfigure(next.write_back, db_, kShutdownDrain);
     if (next.notify.msteams) {
       teams_->Set(std::make_shared<notify::TeamsRelay>(
           *next.notify.msteams, workflow_client_, registry_));
@@ -525,6 +522,9 @@ class ConfigReloader {
     log::Info("reload", "configuration reloaded",
               {{"trigger", trigger},
                {"rules", next.rules.size()},
+               {"write_back_kept", targets.kept},
+               {"write_back_added", targets.added},
+               {"write_back_removed", targets.removed},
                {"series_kept", stats.unchanged},
                {"series_restarted", stats.restarted},
                {"series_dropped", stats.dropped}});
@@ -534,6 +534,8 @@ class ConfigReloader {
 
   const CommandLine* const cl_;
   db::Database* const db_;
+  http::Server* const server_;
+  WriteBack* const write_back_;
   Maintenance* const maintenance_;
   TeamsRelaySlot* const teams_;
   notify::WorkflowClient* const workflow_client_;
@@ -545,6 +547,63 @@ class ConfigReloader {
   prometheus::Counter& failures_;
   std::mutex mu_;
   config::Config running_;  // guarded by mu_: the configuration in force
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  bool recovery_finished_ = false;  // guarded by wait_mu_
+  bool cancelled_ = false;          // guarded by wait_mu_
+};
+
+// Runs the SIGHUP reloads on a thread of their own, so that the signal
+// thread, which may wait for a reload no longer, starts shutdown as soon
+// as SIGTERM comes. One reload runs at a time; SIGHUPs during one queue a
+// single reload after it (it reads the file as it is by then).
+class ReloadRunner {
+ public:
+  explicit ReloadRunner(ConfigReloader* reloader)
+      : reloader_(reloader), thread_([this] { Loop(); }) {}
+  ~ReloadRunner() { Stop(); }
+
+  void Request() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // Drops a queued reload, cancels one waiting for recovery (the reloader's
+  // Cancel) and joins the thread. REQUIRES: the write-back targets are
+  // stopped or will be without waiting for this (a reload may wait for a
+  // checkpoint, which waits for them).
+  void Stop() {
+    reloader_->Cancel();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || pending_; });
+      if (stop_) return;
+      pending_ = false;
+      lock.unlock();
+      (void)reloader_->Reload("SIGHUP");  // a failure is logged and counted
+      lock.lock();
+    }
+  }
+
+  ConfigReloader* const reloader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;  // guarded by mu_
+  bool stop_ = false;     // guarded by mu_
+  std::thread thread_;    // last: started once the members above exist
 };
 
 // POST (or PUT) /-/reload: 200 once the file is in force, 500 with the
@@ -614,33 +673,26 @@ int Serve(const CommandLine& cl, const config::Config& config,
     return 1;
   }
   db::Database& db = **opened;
-  std::unique_ptr<WriteBack> write_back;
-  if (!config.write_back.empty()) {
-    Result<std::unique_ptr<WriteBack>> started =
-        WriteBack::Start(config.write_back);
-    if (!started.ok()) {
-      log::Error("writeback", "write-back not started",
-                 {{"err", started.status().message()}});
-      return 1;
-    }
-    write_back = std::move(started).value();
-    // Before recovery: the replay re-sends what the targets may lack.
-    db.SetDerivedSink(write_back->sink(), kAdmissionWait, kCheckpointAckWait);
+  // Made without targets too: a reload may add some.
+  Result<std::unique_ptr<WriteBack>> started =
+      WriteBack::Start(config.write_back);
+  if (!started.ok()) {
+    log::Error("writeback", "write-back not started",
+               {{"err", started.status().message()}});
+    return 1;
   }
+  const std::unique_ptr<WriteBack> write_back = std::move(started).value();
+  // Before recovery: the replay re-sends what the targets may lack.
+  db.SetDerivedSink(write_back->sink(), kAdmissionWait, kCheckpointAckWait);
   prometheus::Registry registry;
   RegisterBuildInfo(registry);
   http::ServerOptions options;
   options.host = host;
   options.port = port;
-  options.limits.max_request_bytes = config.limits.max_request_bytes;
-  options.limits.max_decoded_bytes = config.limits.max_decoded_bytes;
-  options.limits.max_series_per_request = config.limits.max_series_per_request;
-  options.read_limits.max_request_bytes = config.limits.max_request_bytes;
-  options.read_limits.max_decoded_bytes = config.limits.max_decoded_bytes;
-  options.read_limits.max_samples_per_query =
-      config.limits.max_samples_per_query;
-  options.read_limits.max_concurrent_reads = config.limits.max_concurrent_reads;
-  options.max_connections = config.limits.max_connections;
+  const http::ServerLimits limits = ServerLimitsFrom(config.limits);
+  options.limits = limits.write;
+  options.read_limits = limits.read;
+  options.max_connections = limits.max_connections;
   options.web = web;
   // Declared before the server, whose read handler tells it what reads
   // free: 32 MiB of responses (two 10k-series hours), or 32 MiB more
@@ -665,8 +717,6 @@ int Serve(const CommandLine& cl, const config::Config& config,
     LogTeamsChannels(*config.notify.msteams);
   }
   Maintenance maintenance(&db, config, registry);
-  ConfigReloader reloader(&cl, config, &db, &maintenance, &teams_relay,
-                          &workflow_client, registry);
   // Before the server: series new to this process wait for their history.
   std::unique_ptr<warmstart::WarmStart> warm_start;
   if (config.warm_start) {
@@ -684,9 +734,12 @@ int Serve(const CommandLine& cl, const config::Config& config,
                {"endpoint", RedactedUrl(config.warm_start->client.url)}});
   }
   http::Server server(options, &db, &registry);
+  ConfigReloader reloader(&cl, config, &db, &server, write_back.get(),
+                          &maintenance, &teams_relay, &workflow_client,
+                          registry);
   AddTeamsRoute(&teams_relay, &server);
   AddReloadRoute(&reloader, cl.enable_lifecycle, &server);
-  if (write_back != nullptr) server.AddCollectable(write_back.get());
+  server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
   server.AddCollectable(&disk_metrics);
   server.AddCollectable(&memory_metrics);
@@ -696,12 +749,16 @@ int Serve(const CommandLine& cl, const config::Config& config,
                {{"address", config.listen}, {"err", s.message()}});
     return 1;
   }
-  std::thread signal_waiter([&server, &reloader, signals] {
+  ReloadRunner reload_runner(&reloader);
+  std::thread signal_waiter([&server, &reloader, &reload_runner, signals] {
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
-      (void)reloader.Reload("SIGHUP");  // a failure is logged and counted
+      reload_runner.Request();
     }
     log::Info("main", "shutting down", {{"signal", strsignal(signal)}});
+    // A reload waiting for recovery (SIGHUP or POST) gives up now, so that
+    // the server's pool has no handler left waiting.
+    reloader.Cancel();
     server.Stop();
   });
   // Serve /-/healthy (and a 503 /-/ready) while the log replays.
@@ -718,6 +775,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
     if (!rs.ok()) {
       log::Error("recovery", "recovery failed; not ready",
                  {{"err", rs.message()}});
+      reloader.RecoveryFinished();
       return;
     }
     log::Info("recovery", "recovered",
@@ -728,6 +786,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
                {"duration", log::Seconds(stats.seconds)}});
     recovery_seconds.Set(stats.seconds);
     recovered = true;
+    reloader.RecoveryFinished();
     server.SetReady(true);
   });
   maintenance.Start([&recovered] { return recovered.load(); });
@@ -748,8 +807,11 @@ int Serve(const CommandLine& cl, const config::Config& config,
     db.SetSeriesGate(nullptr);
     warm_start->Stop();
   }
-  if (write_back != nullptr) write_back->Stop(kShutdownDrain);
+  write_back->Stop(kShutdownDrain);
   recovery.join();
+  // A reload still running waits at most for the checkpoint in progress,
+  // whose wait for the targets ended with their stop.
+  reload_runner.Stop();
   maintenance.StopAndFinish(recovered.load());
   // Run() also returns if the listener fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);

@@ -33,7 +33,7 @@ std::vector<std::pair<std::string, uint64_t>> MemoryCollector::Parts() const {
     parts.emplace_back("block_cache", m.block_cache);
     parts.emplace_back("table_readers", m.table_readers);
   }
-  if (write_back_ != nullptr) {
+  if (write_back_ != nullptr && write_back_->target_count() != 0) {
     parts.emplace_back("write_back_queues", write_back_->QueueMemoryBytes());
   }
   // mallinfo2 walks every arena under its lock: cheap at a few arenas.

@@ -3,10 +3,13 @@
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
 #include "common/key_path.h"
+#include "common/log.h"
+#include "common/redacted_url.h"
 
 namespace promewma::app {
 namespace {
@@ -26,33 +29,109 @@ prometheus::MetricFamily Family(const std::string& name,
 Result<std::unique_ptr<WriteBack>> WriteBack::Start(
     const std::vector<writeback::TargetConfig>& targets) {
   std::unique_ptr<WriteBack> wb(new WriteBack());
-  std::vector<writeback::WriteBackQueue*> queues;
+  std::vector<std::shared_ptr<writeback::WriteBackQueue>> queues;
   for (size_t i = 0; i < targets.size(); ++i) {
     const writeback::TargetConfig& target = targets[i];
     Status s =
         writeback::ValidateTarget(target, IndexKeyPath("write_back", i));
     if (!s.ok()) return s;
-    wb->queues_.push_back(std::make_unique<writeback::WriteBackQueue>(
+    queues.push_back(std::make_shared<writeback::WriteBackQueue>(
         target.client.url, target.client, target.queue));
-    queues.push_back(wb->queues_.back().get());
+    wb->targets_.push_back(Target{target, queues.back()});
   }
-  wb->fanout_ = std::make_unique<writeback::Fanout>(std::move(queues));
+  wb->fanout_ = writeback::Fanout::Sharing(std::move(queues));
   return wb;
 }
 
-void WriteBack::Stop(std::chrono::milliseconds drain) {
+std::vector<WriteBack::Target> WriteBack::Targets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return targets_;
+}
+
+WriteBack::ReconfigureStats WriteBack::Reconfigure(
+    const std::vector<writeback::TargetConfig>& targets, db::Database* db,
+    std::chrono::milliseconds drain) {
+  ReconfigureStats stats;
+  std::lock_guard<std::mutex> one_at_a_time(lifecycle_mu_);
+  if (stopped_) return stats;
+  std::vector<Target> old = Targets();
+  std::vector<Target> next;
+  for (const writeback::TargetConfig& config : targets) {
+    // The first running queue with the same URL and settings, if any; each
+    // serves one target of the new list.
+    auto same = std::find_if(old.begin(), old.end(), [&](const Target& t) {
+      return t.queue != nullptr && writeback::SameTarget(t.config, config);
+    });
+    if (same != old.end()) {
+      next.push_back(std::move(*same));
+      same->queue = nullptr;
+      ++stats.kept;
+      continue;
+    }
+    next.push_back(Target{config, std::make_shared<writeback::WriteBackQueue>(
+                                      config.client.url, config.client,
+                                      config.queue)});
+    log::Info("writeback", "write-back target added; it receives what is "
+              "derived from now on",
+              {{"target", RedactedUrl(config.client.url)}});
+    ++stats.added;
+  }
+  std::vector<std::shared_ptr<writeback::WriteBackQueue>> in_force, retiring;
+  for (const Target& t : next) in_force.push_back(t.queue);
+  for (const Target& t : old) {
+    if (t.queue != nullptr) retiring.push_back(t.queue);
+  }
+  stats.removed = retiring.size();
+  db->ChangeDerivedTargets(!in_force.empty(), [&] {
+    fanout_->SetQueues(in_force, retiring);
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    targets_ = std::move(next);  // the removed ones leave /metrics
+  }
+  // Nothing is pushed to the removed queues any more: drain and stop them.
   const auto deadline = std::chrono::steady_clock::now() + drain;
-  for (auto& q : queues_) {
+  for (const auto& q : retiring) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
+    const uint64_t dropped_before =
+        q->stats().dropped(writeback::DropReason::kShutdown);
     q->Stop(std::max(left, std::chrono::milliseconds(0)));
+    const uint64_t dropped =
+        q->stats().dropped(writeback::DropReason::kShutdown) - dropped_before;
+    if (dropped != 0) {
+      log::Warn("writeback", "write-back target removed; samples it had "
+                "not sent are dropped",
+                {{"target", q->name()}, {"samples", dropped}});
+    } else {
+      log::Info("writeback", "write-back target removed; its queue was sent",
+                {{"target", q->name()}});
+    }
+    fanout_->Retired(q.get());
+  }
+  return stats;
+}
+
+void WriteBack::Stop(std::chrono::milliseconds drain) {
+  std::lock_guard<std::mutex> one_at_a_time(lifecycle_mu_);
+  stopped_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  for (const Target& t : Targets()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    t.queue->Stop(std::max(left, std::chrono::milliseconds(0)));
   }
   fanout_->MarkStopped();
 }
 
+size_t WriteBack::target_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return targets_.size();
+}
+
 size_t WriteBack::QueueMemoryBytes() const {
   size_t bytes = 0;
-  for (const auto& queue : queues_) bytes += queue->MemoryBytes();
+  for (const Target& t : Targets()) bytes += t.queue->MemoryBytes();
   return bytes;
 }
 
@@ -85,7 +164,8 @@ std::vector<prometheus::MetricFamily> WriteBack::Collect() const {
   auto duration = Family("promewma_writeback_send_duration_seconds",
                          "Duration of each send attempt.",
                          MetricType::Histogram);
-  for (const auto& q : queues_) {
+  for (const Target& t : Targets()) {
+    const writeback::WriteBackQueue* q = t.queue.get();
     const writeback::QueueStats& st = q->stats();
     const std::vector<prometheus::ClientMetric::Label> target = {
         {"url", q->name()}};

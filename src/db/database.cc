@@ -346,6 +346,13 @@ void Database::Reconfigure(const head::HeadOptions& options,
   StoreDropped(&sealed, &series);
 }
 
+void Database::ChangeDerivedTargets(bool collect_derived,
+                                    const std::function<void()>& change) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  change();
+  head_->SetCollectDerived(collect_derived);
+}
+
 void Database::DropIdleLocked(uint64_t* dropped) {
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
@@ -357,7 +364,9 @@ void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
                             std::vector<head::DroppedSeries>* series) {
   // With write-back, its queues may hold views of the dropped label sets
   // until they have delivered: Checkpoint releases them then.
-  if (sink_ == nullptr) head_->ReleaseRetiredLabels();
+  if (sink_ == nullptr || !sink_->HoldsLabelViews()) {
+    head_->ReleaseRetiredLabels();
+  }
   // Their chunks join pending_ (readable there until stored), and their
   // records are written now: reads look for them there once the head no
   // longer knows them.

@@ -146,8 +146,9 @@ class Database {
   // A request waits up to `admission_wait` for room in the sink (outside
   // the ingest lock) before it is refused with Unavailable; a checkpoint
   // waits up to `checkpoint_ack_wait` for delivery before it is postponed.
-  // REQUIRES: called before Recover; the head collects derived samples
-  // (HeadOptions::collect_derived); `sink` outlives the database.
+  // The head collects derived samples while the sink has targets
+  // (HeadOptions::collect_derived, ChangeDerivedTargets).
+  // REQUIRES: called before Recover; `sink` outlives the database.
   void SetDerivedSink(ewma::DerivedSampleSink* sink,
                       std::chrono::milliseconds admission_wait,
                       std::chrono::milliseconds checkpoint_ack_wait);
@@ -177,6 +178,12 @@ class Database {
   // Waits for a checkpoint in progress.
   void Reconfigure(const head::HeadOptions& options,
                    head::ReconfigureStats* stats);
+  // Runs `change` (which changes the sink's targets) between two requests,
+  // and turns the head's derived-sample collection on or off with it: a
+  // request's derived samples all go to one set of targets.
+  // REQUIRES: a sink was set (SetDerivedSink).
+  void ChangeDerivedTargets(bool collect_derived,
+                            const std::function<void()>& change);
   // Calls `visit` for every series dropped from the head whose history may
   // still be stored (a series that came back may be visited too).
   Status VisitDroppedSeries(

@@ -60,6 +60,10 @@ class DerivedSampleSink {
                            std::chrono::steady_clock::time_point deadline) = 0;
   // The sink was shut down: it will never have room again.
   virtual bool stopped() const { return false; }
+  // Whether the sink may still hold views of label sets pushed to it
+  // (EmittedDerived::labels): while it may, retired label sets are released
+  // only once WaitAcknowledged has returned true.
+  virtual bool HoldsLabelViews() const { return true; }
   // Waits until every sample pushed with a seq <= `seq` has been delivered
   // or given up on; false at `deadline`.
   virtual bool WaitAcknowledged(

@@ -230,7 +230,9 @@ void PushSealed(uint64_t labels_hash, const codec::XorChunkAppender& chunk,
 
 }  // namespace
 
-Head::Head(HeadOptions options) : options_(std::move(options)) {
+Head::Head(HeadOptions options)
+    : options_(std::move(options)),
+      collect_derived_(options_.collect_derived) {
   // At a million series every cache line is 64 MB of RSS. (The season's
   // start time and profile pointers, in both states, took it past four.)
   static_assert(sizeof(Series) <= 320, "keep Series within 5 cache lines");
@@ -552,7 +554,8 @@ void Head::ApplySamples(const codec::DecodedWriteRequest& request,
           result->max_timestamp_ms = samples[j].timestamp_ms;
         AppendRaw(series, samples[j].timestamp_ms, samples[j].value, prior,
                   write, result);
-        if (options_.collect_derived && out.present != 0) {
+        if (out.present != 0 &&
+            collect_derived_.load(std::memory_order_relaxed)) {
           result->derived.push_back(EmittedDerived{
               series->labels_hash, series->labels(), samples[j].timestamp_ms,
               out});

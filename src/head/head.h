@@ -68,7 +68,8 @@ struct HeadOptions {
   // First match wins; empty means every series uses `defaults`.
   std::vector<SeriesRule> rules;
   // Collect every emitted derived sample in ApplyResult::derived, for
-  // write-back. Off when nothing consumes them.
+  // write-back. Off when nothing consumes them. Head::SetCollectDerived
+  // changes it.
   bool collect_derived = false;
   // A head chunk is sealed when a sample falls in another time bucket
   // (head/time_bucket.h), so retention can drop a bucket whole.
@@ -352,6 +353,12 @@ class Head {
   // once the sink has acknowledged every sample pushed before the drop.
   void ReleaseRetiredLabels();
 
+  // Turns HeadOptions::collect_derived on or off (write-back targets came
+  // or went at a reload). REQUIRES: no Commit runs meanwhile.
+  void SetCollectDerived(bool collect) {
+    collect_derived_.store(collect, std::memory_order_relaxed);
+  }
+
   // Bytes the head holds: its series (state, latest outputs, open head
   // chunk buffers), their label sets and the series index. Walks every
   // series, one shard lock at a time (about 10 ms a million series): for
@@ -425,6 +432,8 @@ class Head {
                       std::vector<SealedChunk>* sealed) const;
 
   const HeadOptions options_;
+  // options_.collect_derived, as changed by SetCollectDerived.
+  std::atomic<bool> collect_derived_;
   // The rules in force, one of generations_. Series point at parameters in
   // them, and a reader may hold a pointer read just before a Reconfigure,
   // so every generation lives as long as the head: a reload adds a few

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 #include <system_error>
+#include <tuple>
 
 #include "common/key_path.h"
 #include "common/one_line.h"
@@ -272,6 +273,33 @@ Result<std::string> ReadSecretFile(const std::string& path) {
   const auto end =
       std::find_if_not(content.rbegin(), content.rend(), blank).base();
   return begin < end ? std::string(begin, end) : std::string();
+}
+
+bool SameClientConfig(const ClientConfig& a, const ClientConfig& b) {
+  auto basic = [](const BasicAuth& x) {
+    return std::tie(x.username, x.password, x.password_file);
+  };
+  auto auth = [](const Authorization& x) {
+    return std::tie(x.type, x.credentials, x.credentials_file);
+  };
+  auto tls = [](const TlsConfig& x) {
+    return std::tie(x.ca_file, x.cert_file, x.key_file, x.server_name,
+                    x.insecure_skip_verify, x.min_version);
+  };
+  if (a.basic_auth.has_value() != b.basic_auth.has_value() ||
+      (a.basic_auth && basic(*a.basic_auth) != basic(*b.basic_auth))) {
+    return false;
+  }
+  if (a.authorization.has_value() != b.authorization.has_value() ||
+      (a.authorization && auth(*a.authorization) != auth(*b.authorization))) {
+    return false;
+  }
+  if (a.tls_config.has_value() != b.tls_config.has_value() ||
+      (a.tls_config && tls(*a.tls_config) != tls(*b.tls_config))) {
+    return false;
+  }
+  return std::tie(a.url, a.remote_timeout, a.headers, a.retry_on_http_429) ==
+         std::tie(b.url, b.remote_timeout, b.headers, b.retry_on_http_429);
 }
 
 }  // namespace promewma::remote

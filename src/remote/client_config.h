@@ -96,6 +96,10 @@ Status ValidateClientConfig(const ClientConfig& config,
 // "cannot read PATH: <OS error>" when it cannot be read.
 Result<std::string> ReadSecretFile(const std::string& path);
 
+// Whether two configs have the same value for every key: a client built
+// from one behaves as one built from the other.
+bool SameClientConfig(const ClientConfig& a, const ClientConfig& b);
+
 }  // namespace promewma::remote
 
 #endif  // PROMEWMA_REMOTE_CLIENT_CONFIG_H_

@@ -1,6 +1,7 @@
 #include "writeback/target_config.h"
 
 #include <string>
+#include <tuple>
 
 #include "common/key_path.h"
 
@@ -68,6 +69,16 @@ Status ValidateTarget(const TargetConfig& target, std::string_view path) {
   Status s = remote::ValidateClientConfig(target.client, path);
   if (!s.ok()) return s;
   return ValidateQueueConfig(target.queue, JoinKeyPath(path, "queue_config"));
+}
+
+bool SameTarget(const TargetConfig& a, const TargetConfig& b) {
+  auto queue = [](const QueueConfig& q) {
+    return std::tie(q.capacity, q.min_shards, q.max_shards,
+                    q.max_samples_per_send, q.batch_send_deadline,
+                    q.min_backoff, q.max_backoff, q.max_retry_duration);
+  };
+  return remote::SameClientConfig(a.client, b.client) &&
+         queue(a.queue) == queue(b.queue);
 }
 
 }  // namespace promewma::writeback

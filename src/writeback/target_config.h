@@ -64,6 +64,10 @@ Status ValidateQueueConfig(const QueueConfig& config,
 // "write_back[0]".
 Status ValidateTarget(const TargetConfig& target, std::string_view path = {});
 
+// Whether two targets have the same URL and every other setting the same:
+// a running queue built from one serves the other unchanged.
+bool SameTarget(const TargetConfig& a, const TargetConfig& b);
+
 }  // namespace promewma::writeback
 
 #endif  // PROMEWMA_WRITEBACK_TARGET_CONFIG_H_

@@ -716,5 +716,121 @@ TEST_CASE(
   REQUIRE(promewma->Stop() == 0);
 }
 
+// Every raw sample timestamp of `name` VictoriaMetrics holds, duplicates
+// included, in order.
+std::vector<int64_t> VictoriaMetricsTimestamps(int port,
+                                               const std::string& name) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(20, 0);
+  c.Get("/internal/force_flush");
+  auto r = c.Post("/api/v1/export", httplib::Params{{"match[]", name}});
+  std::vector<int64_t> out;
+  if (!r || r->status != 200) return out;
+  std::istringstream lines(r->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    const nlohmann::json series = nlohmann::json::parse(line);
+    for (const auto& t : series["timestamps"]) {
+      out.push_back(t.get<int64_t>());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The timestamps of samples [first, last), 15 s apart from first_ms.
+std::vector<int64_t> Timestamps(int64_t first_ms, int first, int last) {
+  std::vector<int64_t> out;
+  for (int t = first; t < last; ++t) out.push_back(first_ms + t * 15000);
+  return out;
+}
+
+bool HasWriteBackMetrics(const Peer& promewma, const Peer& target) {
+  return testing::FindSample(promewma.Scrape(),
+                             "promewma_writeback_samples_pending",
+                             {{"url", target.url() + "/api/v1/write"}})
+      .has_value();
+}
+
+void Reload(const Peer& promewma) {
+  auto r = promewma.Client()->Post("/-/reload", "", "text/plain");
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+}
+
+TEST_CASE("a reload adds and removes write-back targets and an unchanged one "
+          "keeps its queue") {
+  auto vm_a = testing::StartVictoriaMetrics();
+  auto vm_b = testing::StartVictoriaMetrics();
+  auto vm_c = testing::StartVictoriaMetrics();
+  testing::PromewmaOptions options;
+  options.config = WriteBackConfig({vm_a.get(), vm_b.get()});
+  options.args = {"--web.enable-lifecycle"};
+  auto promewma = testing::StartPromewma(options);
+  const int64_t first_ms = (NowMs() - 2 * 3600 * 1000) / 1000 * 1000;
+  const std::string ewma = "cpu_utilization:ewma";
+
+  // Before: a and b get everything. The reload comes while their queues
+  // may still hold some of 0..99: a's must not be disturbed, b's is drained
+  // (the reload answers once it is).
+  SendSamples(promewma->port(), first_ms, 0, 100);
+  promewma->WriteFile("promewma.yml", WriteBackConfig({vm_a.get(), vm_c.get()}));
+  Reload(*promewma);
+  REQUIRE_FALSE(HasWriteBackMetrics(*promewma, *vm_b));
+  REQUIRE(HasWriteBackMetrics(*promewma, *vm_c));
+  SendSamples(promewma->port(), first_ms, 100, 200);
+
+  // No target, then c again: derived samples stop and start with them.
+  promewma->WriteFile("promewma.yml", "{}\n");
+  Reload(*promewma);
+  REQUIRE_FALSE(HasWriteBackMetrics(*promewma, *vm_a));
+  SendSamples(promewma->port(), first_ms, 200, 220);
+  promewma->WriteFile("promewma.yml", WriteBackConfig({vm_c.get()}));
+  Reload(*promewma);
+  SendSamples(promewma->port(), first_ms, 220, 240);
+
+  // a: 0..199, each once: no gap, no duplicate across the reload.
+  std::vector<int64_t> a;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  do {
+    a = VictoriaMetricsTimestamps(vm_a->port(), ewma);
+  } while (a.size() < 200 && std::chrono::steady_clock::now() < deadline &&
+           (std::this_thread::sleep_for(200ms), true));
+  REQUIRE(a == Timestamps(first_ms, 0, 200));
+  // c: from its first addition on, and again from its second; nothing of
+  // what came before (no backlog replay), nothing while it was removed.
+  std::vector<int64_t> want_c = Timestamps(first_ms, 100, 200);
+  const std::vector<int64_t> second = Timestamps(first_ms, 220, 240);
+  want_c.insert(want_c.end(), second.begin(), second.end());
+  std::vector<int64_t> c;
+  const auto c_deadline = std::chrono::steady_clock::now() + 60s;
+  do {
+    c = VictoriaMetricsTimestamps(vm_c->port(), ewma);
+  } while (c.size() < want_c.size() &&
+           std::chrono::steady_clock::now() < c_deadline &&
+           (std::this_thread::sleep_for(200ms), true));
+  REQUIRE(c == want_c);
+  // b: only what came before its removal.
+  REQUIRE(VictoriaMetricsTimestamps(vm_b->port(), ewma) ==
+          Timestamps(first_ms, 0, 100));
+  // The values c holds are the estimator's: the series kept its state
+  // while no target took its derived samples.
+  const auto expected = Expected(first_ms, 240);
+  const auto from_c = QueryVictoriaMetrics(vm_c->port(), ewma);
+  for (const auto& [t, v] : from_c) {
+    INFO("t " << t);
+    REQUIRE(std::abs(v - expected.at(t).first) <=
+            1e-12 * std::abs(expected.at(t).first));
+  }
+  RequireNothingDroppedOrPending(*promewma, *vm_c);
+
+  REQUIRE(promewma->Stop() == 0);
+  const std::string log = promewma->Stderr();
+  REQUIRE(log.find("write-back target removed") != std::string::npos);
+  REQUIRE(log.find("needs a restart") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace promewma
