@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "codec/snappy_block.h"
 #include "testing/peers.h"
 #include "testing/remote_write.h"
+#include "testing/subprocess.h"
 
 namespace promewma::app {
 namespace {
@@ -138,6 +140,60 @@ TEST_CASE("a reload changes the request limits for the next request") {
 
   REQUIRE(p->Stop() == 0);
   REQUIRE(p->Stderr().find("needs a restart") == std::string::npos);
+}
+
+TEST_CASE("SIGTERM while a SIGHUP reload waits for a checkpoint starts "
+          "shutdown at once") {
+  // A target that takes connections and never answers: a checkpoint waits
+  // for its acknowledgement (30 s), and a reload waits for the checkpoint.
+  testing::SilentLoopbackPort silent;
+  const std::string write_back =
+      "write_back:\n  - url: http://127.0.0.1:" +
+      std::to_string(silent.port()) + "/api/v1/write\n";
+  testing::PromewmaOptions options;
+  options.config =
+      std::string(kRules) + "checkpoint_interval: 1s\n" + write_back;
+  auto p = testing::StartPromewma(options);
+  auto c = p->Client();
+  auto r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+  // The first checkpoint starts within a second and then waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  REQUIRE(p->Stderr().find("checkpoint written") == std::string::npos);
+  p->WriteFile("promewma.yml", std::string(kRules) +
+                                   "  - match: disk\ncheckpoint_interval: 1s\n" +
+                                   write_back);
+  REQUIRE(kill(p->pid(), SIGHUP) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  REQUIRE(p->MetricValue("promewma_config_reloads_total",
+                         {{"result", "success"}}) == 0);  // it waits
+
+  const int port = p->port();
+  const auto sigterm = std::chrono::steady_clock::now();
+  std::future<int> exited =
+      std::async(std::launch::async, [&p] { return p->Stop(); });
+  // The server stops listening at once, not after the reload's wait.
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - sigterm <
+                        std::chrono::seconds(10)) {
+    httplib::Client probe("127.0.0.1", port);
+    probe.set_connection_timeout(0, 200000);
+    closed = !probe.Get("/-/healthy");
+    if (!closed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const double closed_after = std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - sigterm)
+                                  .count();
+  REQUIRE(closed);
+  REQUIRE(closed_after < 3);
+  // The write-back drain (10 s for the silent target) bounds the exit.
+  REQUIRE(exited.get() == 0);
+  const double exited_after = std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - sigterm)
+                                  .count();
+  REQUIRE(exited_after < 25);
+  REQUIRE(p->Stderr().find("msg=stopped") != std::string::npos);
 }
 
 }  // namespace
