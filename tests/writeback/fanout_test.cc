@@ -118,5 +118,58 @@ TEST_CASE("the fanout feeds every target and waits for the slowest") {
   b.Stop(0ms);
 }
 
+TEST_CASE("a fanout's targets change: an added one counts from its first "
+          "record and a removed one holds up no wait") {
+  std::atomic<bool> a_up{true}, b_up{false}, c_up{false};
+  std::atomic<int> a_bodies{0}, b_bodies{0}, c_bodies{0};
+  auto queue = [](const char* name, std::atomic<bool>* up,
+                  std::atomic<int>* bodies) {
+    return std::make_shared<WriteBackQueue>(
+        name, ClientConfig{}, SmallQueue(),
+        [up, bodies] { return std::make_unique<SwitchSender>(up, bodies); });
+  };
+  auto a = queue("a", &a_up, &a_bodies);
+  auto b = queue("b", &b_up, &b_bodies);
+  auto c = queue("c", &c_up, &c_bodies);
+  std::unique_ptr<Fanout> fanout = Fanout::Sharing({a, b});
+  const std::string input = Labels({{"__name__", "cpu"}});
+  ewma::EmittedDerived d{model::HashLabelSet(input), input, 1000, {}};
+  d.values.present = ewma::OutputBit(ewma::Output::kEwma);
+  fanout->Push(1, {d});
+  REQUIRE_FALSE(fanout->WaitAcknowledged(1, std::chrono::steady_clock::now() +
+                                                20ms));  // b is down
+
+  // b leaves (still stopping), c comes: record 1 is none of c's business,
+  // but b may hold label views until it has stopped.
+  fanout->SetQueues({a, c}, {b});
+  REQUIRE(fanout->HoldsLabelViews());
+  REQUIRE_FALSE(fanout->WaitAcknowledged(1, std::chrono::steady_clock::now() +
+                                                20ms));
+  b->Stop(0ms);
+  fanout->Retired(b.get());
+  REQUIRE(fanout->WaitAcknowledged(1, std::chrono::steady_clock::now() + 5s));
+  // Record 2 goes to a and c only; c, down, holds it up until it is up.
+  fanout->Push(2, {d});
+  REQUIRE_FALSE(fanout->WaitAcknowledged(2, std::chrono::steady_clock::now() +
+                                                20ms));
+  c_up = true;
+  REQUIRE(fanout->WaitAcknowledged(2, std::chrono::steady_clock::now() + 5s));
+  REQUIRE(a->stats().samples_sent == 2);
+  REQUIRE(c->stats().samples_sent == 1);
+  REQUIRE(b->stats().samples_sent == 0);
+
+  // No target at all: nothing holds label views, every wait passes.
+  fanout->SetQueues({}, {a, c});
+  a->Stop(1s);
+  c->Stop(1s);
+  fanout->Retired(a.get());
+  REQUIRE(fanout->HoldsLabelViews());
+  fanout->Retired(c.get());
+  REQUIRE_FALSE(fanout->HoldsLabelViews());
+  fanout->Push(3, {d});
+  REQUIRE(fanout->WaitAcknowledged(3, std::chrono::steady_clock::now()));
+  REQUIRE(fanout->refused() == 0);
+}
+
 }  // namespace
 }  // namespace promewma::writeback
