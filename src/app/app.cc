@@ -356,7 +356,6 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
     }
   };
   using config::Config;
-  using config::Limits;
   using config::Memory;
   keep_in("memory.memtables", &Config::memory, &Memory::memtables);
   keep_in("memory.block_cache", &Config::memory, &Memory::block_cache);
