@@ -75,13 +75,16 @@ TEST_CASE("a reload changes the request limits for the next request") {
   REQUIRE(OneLine(r->body));
   REQUIRE_THAT(r->body, Catch::Contains("limits.max_series_per_request (1)"));
 
+  REQUIRE(p->MetricValue("promewma_disk_min_free_bytes") == 256 << 20);
   p->WriteFile("promewma.yml",
-               std::string(kRules) + "limits:\n  max_series_per_request: 2\n");
+               std::string(kRules) + "limits:\n  max_series_per_request: 2\n" +
+                   "  min_free_disk_bytes: 1048576\n");
   ReloadBySighup(*p, 1);
   r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
   REQUIRE(r);
   REQUIRE(r->status == 204);
   REQUIRE(p->MetricValue("promewma_series_active") == 2);
+  REQUIRE(p->MetricValue("promewma_disk_min_free_bytes") == 1048576);
 
   // The reverse: a lower max_request_bytes refuses the same body again,
   // before it is read, and nothing is logged as needing a restart.
