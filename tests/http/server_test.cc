@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <optional>
 #include <thread>
@@ -224,6 +225,59 @@ TEST_CASE("a body over the payload limit is refused by the server with 413") {
   REQUIRE(r);
   REQUIRE(r->status == 413);
   REQUIRE(r->body.find('\n') == r->body.size() - 1);
+}
+
+TEST_CASE("SetLimits applies to the requests that start after it while "
+          "writers keep sending") {
+  ServerOptions options;
+  options.limits.max_series_per_request = 1;
+  RunningServer s(options);
+  // Two series at time t, far after what the writer below sends.
+  auto two = [](int64_t t) {
+    return testing::SerializeWriteRequest(
+        {{{{"__name__", "cpu"}, {"host", "a"}}, {{t, 1}}},
+         {{{"__name__", "cpu"}, {"host", "b"}}, {{t, 1}}}});
+  };
+  auto r = PostWrite(s.client(), two(1'000'000'000));
+  REQUIRE(r);
+  REQUIRE(r->status == 413);
+  // Writers run while the limits change under them: each request is
+  // judged whole by one snapshot, 204 or 413, never anything else.
+  std::atomic<bool> done{false};
+  std::atomic<int> other{0};
+  std::thread writer([&] {
+    httplib::Client c("127.0.0.1", s.server().port());
+    c.set_keep_alive(true);
+    int64_t t = 2;
+    while (!done.load()) {
+      auto w = PostWrite(c, testing::SerializeWriteRequest(
+                                {{{{"__name__", "cpu"}, {"host", "a"}}, {{t, 1}}},
+                                 {{{"__name__", "cpu"}, {"host", "b"}}, {{t, 1}}}}));
+      ++t;
+      if (!w || (w->status != 204 && w->status != 413)) ++other;
+    }
+  });
+  ServerLimits limits;
+  for (int i = 0; i < 50; ++i) {
+    limits.write.max_series_per_request = i % 2 == 0 ? 2 : 1;
+    limits.read.max_concurrent_reads = i % 3;
+    s.server().SetLimits(limits);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  limits.write.max_series_per_request = 2;
+  s.server().SetLimits(limits);
+  done = true;
+  writer.join();
+  REQUIRE(other == 0);
+  r = PostWrite(s.client(), two(1'000'000'000));
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+  // And back: the next request is refused again.
+  limits.write.max_series_per_request = 1;
+  s.server().SetLimits(limits);
+  r = PostWrite(s.client(), two(1'000'000'001));
+  REQUIRE(r);
+  REQUIRE(r->status == 413);
 }
 
 TEST_CASE("the server keeps serving after bad requests, over one connection") {
