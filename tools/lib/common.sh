@@ -17,7 +17,8 @@ anon_kb() { awk '/^Anonymous/{print $2}' "/proc/$1/smaps_rollup"; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 # Microseconds of CPU per sample: cpu_us_per_sample BEFORE AFTER SAMPLES
-cpu_us_per_sample() { python3 -c "print(f'{($2 - $1) * 1e6 / $3:.2f}')"; }
+# (awk: on a busy machine a python3 start can take seconds.)
+cpu_us_per_sample() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.2f\n", (b - a) * 1e6 / n}'; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 # Waits (at most 20 s) until the machine is nearly idle: the servers share
 # two cores, and the background work one leaves behind (VictoriaMetrics'

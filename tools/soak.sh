@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Soak: promewma under a bounded, steady load on loopback for SOAK_SECONDS
+# (600), with series churn, remote reads and a write-back target, recorded
+# at intervals so that drift (memory, latency, errors) shows.
+#
+#   - Writes: every SOAK_INTERVAL (10) seconds, `rwbench write` sends that
+#     interval's samples (one a second) of SOAK_SERIES (5000) series, 500
+#     samples a request over 2 keep-alive connections.
+#   - Churn: every SOAK_GENERATION_SECONDS (40) the series get a new metric
+#     name, so a new label set: a new generation, as when every pod is
+#     replaced. promewma runs with series_idle_timeout SOAK_IDLE_TIMEOUT
+#     (25s, well over an interval even on a busy machine) and
+#     checkpoint_interval 5s (the drop is part of a checkpoint), so an old
+#     generation leaves memory about 30 s after its last samples and at
+#     most two generations are held while the total seen keeps growing.
+#   - Reads: `rwbench read` once a second all through the run, the last
+#     5 minutes of the current generation and of the one before it (dropped
+#     from memory: read from the store) in turn.
+#   - Write-back: the derived series go to a VictoriaMetrics of its own.
+#
+# Every interval one line of $SOAK_OUT/soak.dat (default build/soak):
+# promewma's RSS and anonymous memory, its CPU per written sample (all of
+# its work: writes, reads, write-back, checkpoints), the write requests'
+# p50/p99 latency, failed write requests, the reads' median latency and
+# failures, write-back samples failed or dropped, series in memory and
+# dropped so far. Then $SOAK_OUT/soak.png (gnuplot) and a markdown table,
+# one row per minute, with the figures the README's claims rest on.
+#
+#   tools/soak.sh                        # 10 minutes
+#   SOAK_SECONDS=300 tools/soak.sh       # the README's run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/lib/common.sh
+
+soak_seconds="${SOAK_SECONDS:-600}"
+interval="${SOAK_INTERVAL:-10}"
+series="${SOAK_SERIES:-5000}"
+generation_seconds="${SOAK_GENERATION_SECONDS:-40}"
+idle_timeout="${SOAK_IDLE_TIMEOUT:-25s}"
+out="${SOAK_OUT:-build/soak}"
+
+if ! command -v victoria-metrics >/dev/null; then
+  echo "soak: victoria-metrics (the write-back target) is not installed" >&2
+  exit 1
+fi
+if ! command -v gnuplot >/dev/null; then
+  echo "soak: gnuplot is not installed" >&2
+  exit 1
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "${PROMEWMA_JOBS:-2}" --target promewma rwbench >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$out"
+
+vm_port=$(free_port)
+victoria-metrics -storageDataPath="$work/vm" -httpListenAddr="127.0.0.1:$vm_port" \
+  -loggerLevel=WARN -retentionPeriod=1y >"$work/vm.log" 2>&1 &
+pids+=("$!")
+wait_ready "http://127.0.0.1:$vm_port/health" victoria-metrics
+
+pw_port=$(free_port)
+cat >"$work/promewma.yml" <<EOF
+checkpoint_interval: 5s
+series_idle_timeout: $idle_timeout
+write_back:
+  - url: http://127.0.0.1:$vm_port/api/v1/write
+    queue_config: {batch_send_deadline: 1s}
+EOF
+build/bin/promewma --config "$work/promewma.yml" --listen "127.0.0.1:$pw_port" \
+  --data-dir "$work/promewma" --log-level warn 2>>"$work/promewma.log" &
+pw_pid=$!; pids+=("$pw_pid")
+wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
+
+# A sum over the samples of a metric family in promewma's /metrics.
+metric_sum() {  # metrics text, name regex
+  awk -v re="^($2)[{ ]" '$0 ~ re {s += $NF} END {printf "%.0f", s + 0}' <<<"$1"
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+echo 0 >"$work/generation"
+# The reader: one query after another; each line "READ ms" or "ERR".
+(
+  turn=0
+  while :; do
+    g=$(cat "$work/generation")
+    if [ $(( turn++ % 2 )) -eq 1 ] && [ "$g" -gt 0 ]; then g=$(( g - 1 )); fi
+    end=$(now_ms)
+    if r=$(build/bin/rwbench read --url "http://127.0.0.1:$pw_port/api/v1/read" \
+        --metric "soak_gen_$g" --start-ms $(( end - 300000 )) --end-ms "$end" \
+        --repeat 1 2>>"$work/reads.err"); then
+      sed -E 's/.*median ([0-9.]+) ms.*/READ \1/' <<<"$r"
+    else
+      echo ERR
+    fi
+    sleep 1
+  done
+) >"$work/reads.log" &
+pids+=("$!")
+
+echo "# elapsed_s rss_mib anon_mib cpu_us_per_sample write_p50_ms write_p99_ms write_failed read_ms read_failed writeback_failed series_active series_dropped" \
+  >"$out/soak.dat"
+echo "soak: ${soak_seconds}s, $series series per generation, a new generation every ${generation_seconds}s, recorded every ${interval}s into $out/soak.dat"
+start_s=$(date +%s)
+first_ms=$(( start_s * 1000 - interval * 1000 ))
+cpu_before=$(cpu_s "$pw_pid")
+reads_seen=0
+wb_before=0
+rounds=$(( soak_seconds / interval ))
+for i in $(seq 0 $(( rounds - 1 ))); do
+  g=$(( i * interval / generation_seconds ))
+  echo "$g" >"$work/generation"
+  w=$(build/bin/rwbench write --url "http://127.0.0.1:$pw_port/api/v1/write" \
+    --series "$series" --samples "$interval" --step-ms 1000 \
+    --start-ms $(( first_ms + i * interval * 1000 )) --batch-size 500 --connections 2 \
+    --metric "soak_gen_$g" 2>>"$work/writes.err") || true
+  # The rest of the interval idle, then the figures at its end.
+  sleep_s=$(awk -v end=$(( start_s + (i + 1) * interval )) -v now="$(date +%s.%N)" \
+    'BEGIN {printf "%.2f", (end > now ? end - now : 0)}')
+  sleep "$sleep_s"
+  cpu_now=$(cpu_s "$pw_pid")
+  metrics=$(curl -fs "http://127.0.0.1:$pw_port/metrics")
+  wb_now=$(metric_sum "$metrics" 'promewma_writeback_samples_failed_total|promewma_writeback_samples_dropped_total')
+  mapfile -t reads < <(tail -n +"$(( reads_seen + 1 ))" "$work/reads.log")
+  reads_seen=$(( reads_seen + ${#reads[@]} ))
+  read_ms=$(printf '%s\n' "${reads[@]}" | awk '$1=="READ"{print $2}' | tr '\n' ' ' | median)
+  read_failed=$(printf '%s\n' "${reads[@]}" | grep -c '^ERR' || true)
+  if [ -n "$w" ]; then
+    samples=$(sed -E 's/.*: ([0-9]+) samples in.*/\1/' <<<"$w")
+    p50=$(sed -E 's/.*p50 ([0-9.]+) ms.*/\1/' <<<"$w")
+    p99=$(sed -E 's/.*p99 ([0-9.]+) ms.*/\1/' <<<"$w")
+    failed=$(sed -E 's/.* ([0-9]+) failed requests.*/\1/' <<<"$w")
+  else  # rwbench printed nothing: every sample of the interval failed
+    samples=$(( series * interval )); p50=0; p99=0; failed=$(( series * interval / 500 ))
+  fi
+  line="$(( $(date +%s) - start_s )) $(awk '{printf "%.1f", $1/1024}' <<<"$(rss_kb "$pw_pid")") \
+$(awk '{printf "%.1f", $1/1024}' <<<"$(anon_kb "$pw_pid")") \
+$(cpu_us_per_sample "$cpu_before" "$cpu_now" "$samples") $p50 $p99 $failed ${read_ms:-0} $read_failed \
+$(( wb_now - wb_before )) $(metric_sum "$metrics" promewma_series_active) \
+$(metric_sum "$metrics" promewma_series_dropped_total)"
+  echo "$line" >>"$out/soak.dat"
+  echo "$line"
+  cpu_before=$cpu_now
+  wb_before=$wb_now
+done
+
+gnuplot <<GP
+set terminal pngcairo size 1000,800 font ",11"
+set output "$out/soak.png"
+set multiplot layout 3,1 title "promewma soak: $series series per generation, a new one every ${generation_seconds}s, reads and write-back"
+set grid
+set key outside right
+set xlabel "elapsed, s"
+set ylabel "MiB"
+set yrange [0:*]
+plot "$out/soak.dat" using 1:2 with linespoints title "RSS", \
+     "" using 1:3 with linespoints title "anonymous"
+set ylabel "ms"
+plot "$out/soak.dat" using 1:5 with linespoints title "write p50", \
+     "" using 1:6 with linespoints title "write p99", \
+     "" using 1:8 with linespoints title "read (median)"
+set ylabel "series"
+set y2label "us CPU / sample"
+set y2tics
+plot "$out/soak.dat" using 1:11 with linespoints title "in memory", \
+     "" using 1:4 axes x1y2 with linespoints title "CPU per sample"
+unset multiplot
+GP
+
+# One row a minute, and the figures the claims rest on.
+python3 - "$out/soak.dat" "$series" "$interval" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if not l.startswith("#")]
+series, interval = int(sys.argv[2]), int(sys.argv[3])
+E, RSS, ANON, CPU, P50, P99, WF, READ, RF, WBF, ACTIVE, DROPPED = range(12)
+print("| minute | RSS MiB (max) | anonymous MiB (max) | CPU us/sample (median) | write p50 ms (median) | write p99 ms (max) | read ms (median) | failed writes / reads / write-back samples | series in memory (max) | series dropped |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+per_min = 60 // interval
+for m in range(0, len(rows), per_min):
+    b = rows[m:m + per_min]
+    print(f"| {m // per_min + 1} | {max(r[RSS] for r in b):.0f} | {max(r[ANON] for r in b):.0f} "
+          f"| {statistics.median(r[CPU] for r in b):.2f} | {statistics.median(r[P50] for r in b):.2f} "
+          f"| {max(r[P99] for r in b):.2f} | {statistics.median(r[READ] for r in b):.1f} "
+          f"| {sum(r[WF] for r in b):.0f} / {sum(r[RF] for r in b):.0f} / {sum(r[WBF] for r in b):.0f} "
+          f"| {max(r[ACTIVE] for r in b):.0f} | {b[-1][DROPPED]:.0f} |")
+# The active set is stable once the first generation has been dropped.
+stable = [r for r in rows if r[DROPPED] > 0]
+print()
+print(f"series seen: {int(rows[-1][DROPPED] + rows[-1][ACTIVE])}, "
+      f"in memory at most {max(r[ACTIVE] for r in rows):.0f}")
+if len(stable) >= 2:
+    half = len(stable) // 2
+    print(f"RSS once the active set is stable (from {stable[0][E]:.0f} s): "
+          f"{min(r[RSS] for r in stable):.0f}..{max(r[RSS] for r in stable):.0f} MiB; "
+          f"max of its first half {max(r[RSS] for r in stable[:half]):.0f} MiB, "
+          f"of its second half {max(r[RSS] for r in stable[half:]):.0f} MiB")
+ratios = [r[P99] / r[P50] for r in rows if r[P50] > 0]
+print(f"write p99 / p50 per interval: median {statistics.median(ratios):.2f}, max {max(ratios):.2f}; "
+      f"intervals over 3x: {sum(1 for x in ratios if x > 3)} of {len(ratios)}")
+print(f"errors: {sum(r[WF] for r in rows):.0f} failed write requests, {sum(r[RF] for r in rows):.0f} failed reads, "
+      f"{sum(r[WBF] for r in rows):.0f} write-back samples failed or dropped")
+PY
+echo
+echo "plot: $out/soak.png (data: $out/soak.dat)"
