@@ -23,7 +23,8 @@
 # its work: writes, reads, write-back, checkpoints), the write requests'
 # p50/p99 latency, failed write requests, the reads' median latency and
 # failures, write-back samples failed or dropped, series in memory and
-# dropped so far. Then $SOAK_OUT/soak.png (gnuplot) and a markdown table,
+# dropped so far, and three parts of promewma_memory_bytes (head,
+# memtables, free heap). Then $SOAK_OUT/soak.png (gnuplot) and a markdown table,
 # one row per minute, with the figures the README's claims rest on.
 #
 #   tools/soak.sh                        # 10 minutes
@@ -84,6 +85,9 @@ metric_sum() {  # metrics text, name regex
   awk -v re="^($2)[{ ]" '$0 ~ re {s += $NF} END {printf "%.0f", s + 0}' <<<"$1"
 }
 
+part_mib() {  # a part of promewma_memory_bytes in $metrics
+  awk -v re="^promewma_memory_bytes[{]part=\"$1\"[}]" '$0 ~ re {printf "%.1f", $NF / 1048576}' <<<"$metrics"
+}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 echo 0 >"$work/generation"
 # The reader: one query after another; each line "READ ms" or "ERR".
@@ -105,7 +109,7 @@ echo 0 >"$work/generation"
 ) >"$work/reads.log" &
 pids+=("$!")
 
-echo "# elapsed_s rss_mib anon_mib cpu_us_per_sample write_p50_ms write_p99_ms write_failed read_ms read_failed writeback_failed series_active series_dropped" \
+echo "# elapsed_s rss_mib anon_mib cpu_us_per_sample write_p50_ms write_p99_ms write_failed read_ms read_failed writeback_failed series_active series_dropped head_mib memtables_mib heap_free_mib" \
   >"$out/soak.dat"
 echo "soak: ${soak_seconds}s, $series series per generation, a new generation every ${generation_seconds}s, recorded every ${interval}s into $out/soak.dat"
 start_s=$(date +%s)
@@ -144,7 +148,8 @@ for i in $(seq 0 $(( rounds - 1 ))); do
 $(awk '{printf "%.1f", $1/1024}' <<<"$(anon_kb "$pw_pid")") \
 $(cpu_us_per_sample "$cpu_before" "$cpu_now" "$samples") $p50 $p99 $failed ${read_ms:-0} $read_failed \
 $(( wb_now - wb_before )) $(metric_sum "$metrics" promewma_series_active) \
-$(metric_sum "$metrics" promewma_series_dropped_total)"
+$(metric_sum "$metrics" promewma_series_dropped_total) $(part_mib head) $(part_mib memtables) \
+$(part_mib heap_free)"
   echo "$line" >>"$out/soak.dat"
   echo "$line"
   cpu_before=$cpu_now
@@ -161,12 +166,20 @@ set xlabel "elapsed, s"
 set ylabel "MiB"
 set yrange [0:*]
 plot "$out/soak.dat" using 1:2 with linespoints title "RSS", \
-     "" using 1:3 with linespoints title "anonymous"
-set ylabel "ms"
+     "" using 1:3 with linespoints title "anonymous", \
+     "" using 1:14 with linespoints title "memtables", \
+     "" using 1:15 with linespoints title "free heap", \
+     "" using 1:13 with linespoints title "head"
+set ylabel "ms (log)"
+set logscale y
+set yrange [*:*]
 plot "$out/soak.dat" using 1:5 with linespoints title "write p50", \
      "" using 1:6 with linespoints title "write p99", \
      "" using 1:8 with linespoints title "read (median)"
+unset logscale y
 set ylabel "series"
+set yrange [0:*]
+set offsets 0, 0, graph 0.15, 0
 set y2label "us CPU / sample"
 set y2tics
 plot "$out/soak.dat" using 1:11 with linespoints title "in memory", \
@@ -179,9 +192,9 @@ python3 - "$out/soak.dat" "$series" "$interval" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if not l.startswith("#")]
 series, interval = int(sys.argv[2]), int(sys.argv[3])
-E, RSS, ANON, CPU, P50, P99, WF, READ, RF, WBF, ACTIVE, DROPPED = range(12)
-print("| minute | RSS MiB (max) | anonymous MiB (max) | CPU us/sample (median) | write p50 ms (median) | write p99 ms (max) | read ms (median) | failed writes / reads / write-back samples | series in memory (max) | series dropped |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+E, RSS, ANON, CPU, P50, P99, WF, READ, RF, WBF, ACTIVE, DROPPED, HEAD, MEMT, FREE = range(15)
+print("| minute | RSS MiB (max) | anonymous MiB (max) | CPU us/sample (median) | write p50 ms (median) | write p99 ms (max) | read ms (median) | failed writes / reads / write-back samples | series in memory (max) | series dropped | head / memtables / free heap MiB (last) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 per_min = 60 // interval
 for m in range(0, len(rows), per_min):
     b = rows[m:m + per_min]
@@ -189,7 +202,8 @@ for m in range(0, len(rows), per_min):
           f"| {statistics.median(r[CPU] for r in b):.2f} | {statistics.median(r[P50] for r in b):.2f} "
           f"| {max(r[P99] for r in b):.2f} | {statistics.median(r[READ] for r in b):.1f} "
           f"| {sum(r[WF] for r in b):.0f} / {sum(r[RF] for r in b):.0f} / {sum(r[WBF] for r in b):.0f} "
-          f"| {max(r[ACTIVE] for r in b):.0f} | {b[-1][DROPPED]:.0f} |")
+          f"| {max(r[ACTIVE] for r in b):.0f} | {b[-1][DROPPED]:.0f} "
+          f"| {b[-1][HEAD]:.1f} / {b[-1][MEMT]:.1f} / {b[-1][FREE]:.1f} |")
 # The active set is stable once the first generation has been dropped.
 stable = [r for r in rows if r[DROPPED] > 0]
 print()
@@ -200,7 +214,12 @@ if len(stable) >= 2:
     print(f"RSS once the active set is stable (from {stable[0][E]:.0f} s): "
           f"{min(r[RSS] for r in stable):.0f}..{max(r[RSS] for r in stable):.0f} MiB; "
           f"max of its first half {max(r[RSS] for r in stable[:half]):.0f} MiB, "
-          f"of its second half {max(r[RSS] for r in stable[half:]):.0f} MiB")
+          f"of its second half {max(r[RSS] for r in stable[half:]):.0f} MiB; "
+          f"RSS less memtables {min(r[RSS] - r[MEMT] for r in stable):.0f}.."
+          f"{max(r[RSS] - r[MEMT] for r in stable):.0f} MiB, first half max "
+          f"{max(r[RSS] - r[MEMT] for r in stable[:half]):.0f}, second half max "
+          f"{max(r[RSS] - r[MEMT] for r in stable[half:]):.0f}; head "
+          f"{min(r[HEAD] for r in stable):.1f}..{max(r[HEAD] for r in stable):.1f} MiB")
 ratios = [r[P99] / r[P50] for r in rows if r[P50] > 0]
 print(f"write p99 / p50 per interval: median {statistics.median(ratios):.2f}, max {max(ratios):.2f}; "
       f"intervals over 3x: {sum(1 for x in ratios if x > 3)} of {len(ratios)}")
