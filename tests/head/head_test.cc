@@ -954,9 +954,7 @@ TEST_CASE("a head chunk is sealed before its buffer passes the cap and a series 
   const uint64_t per_series =
       (engine.MemoryBytes() - before + label_bytes) / kSeries;
   INFO("season " << season << ", bytes per series: " << per_series);
-  const uint64_t profile =
-      season ? sizeof(ewma::SeasonProfile::Slots) + 32 : 0;
-  CHECK(per_series <= 1024 + profile);
+  CHECK(per_series <= 1024);
   CHECK(per_series > Head::kMaxHeadChunkBufferBytes / 2);
 }
 
