@@ -384,8 +384,8 @@ if has_phase restart; then
   start=$(date +%s.%N)
   kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true
   checkpoint_s=$(python3 -c "print(f'{$(date +%s.%N) - $start:.2f}')")
-  checkpoint_mb=$(grep 'checkpoint:' "$dir/promewma.log" | tail -1 |
-    sed -E 's/.* ([0-9]+) bytes.*/\1/' | awk '{printf "%.0f", $1/1048576}')
+  checkpoint_mb=$(grep 'msg="checkpoint written"' "$dir/promewma.log" | tail -1 |
+    sed -E 's/.* bytes=([0-9]+).*/\1/' | awk '{printf "%.0f", $1/1048576}')
   restart_promewma
   restore_s=$ready_s
   kill -TERM "$pw_pid"; wait "$pw_pid" 2>/dev/null || true

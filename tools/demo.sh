@@ -347,7 +347,8 @@ promewma demo running (configs, data and logs in $DIR)
   promewma latest band       $URL_PROMEWMA/federate?match[]=$(urlencode "$BAND")
 
 The spike starts 30 s into the replay; CPUAboveAdaptiveThreshold fires
-about a minute later and its card appears on the sink page.
+at the first rule evaluation that sees it (for: 0s) and its card appears
+on the sink page seconds later.
 Stop: Ctrl-C here, or tools/demo.sh stop$( [ "$DIR" = "$ROOT/build/demo" ] || echo " --dir $DIR")
 EOF
 

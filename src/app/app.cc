@@ -3,8 +3,6 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -14,15 +12,19 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
+#include "app/disk_metrics.h"
 #include "app/memory_metrics.h"
 #include "app/write_back.h"
 #include "common/allocator_tuning.h"
 #include "common/heap_trimmer.h"
+#include "common/log.h"
 #include "common/redacted_url.h"
 #include "db/database.h"
 #include "http/server.h"
@@ -45,6 +47,7 @@ struct CommandLine {
   std::string log_level;
   std::vector<std::string> write_back_urls;
   std::string web_config_path;
+  bool enable_lifecycle = false;  // POST/PUT /-/reload
 };
 
 // How long a remote-write request waits for room in the write-back queues
@@ -57,13 +60,15 @@ constexpr std::chrono::seconds kCheckpointAckWait{30};
 // How long shutdown keeps sending the write-back backlog.
 constexpr std::chrono::seconds kShutdownDrain{10};
 
-// Blocks SIGINT/SIGTERM in this thread and every thread it starts later, so
-// that only the waiter thread below receives them.
-sigset_t BlockShutdownSignals() {
+// Blocks SIGINT/SIGTERM (shutdown) and SIGHUP (reload) in this thread and
+// every thread it starts later, so that only the waiter thread below
+// receives them.
+sigset_t BlockSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -78,9 +83,9 @@ void RaiseOpenFileLimit(int max_connections) {
   if (files.rlim_cur >= wanted || files.rlim_cur == files.rlim_max) return;
   files.rlim_cur = std::min(files.rlim_max, wanted);
   if (setrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur < wanted) {
-    spdlog::warn(
-        "open file limit {} leaves little room for limits.max_connections {}",
-        files.rlim_cur, max_connections);
+    log::Warn("main", "open file limit leaves little room for connections",
+              {{"limit", static_cast<uint64_t>(files.rlim_cur)},
+               {"max_connections", max_connections}});
   }
 }
 
@@ -171,14 +176,25 @@ class Maintenance {
       while (!stop_) {
         cv_.wait_for(lock,
                      std::chrono::milliseconds(config_.checkpoint_interval_ms),
-                     [this] { return stop_; });
+                     [this] { return stop_ || run_now_; });
         if (stop_) break;
+        run_now_ = false;
         if (!recovered()) continue;
         lock.unlock();
         RunOnce();
         lock.lock();
       }
     });
+  }
+
+  // Runs the periodic work now rather than at the end of the interval
+  // (once recovery has finished).
+  void RunSoon() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      run_now_ = true;
+    }
+    cv_.notify_all();
   }
 
   // Stops the periodic work and runs it a last time.
@@ -197,29 +213,33 @@ class Maintenance {
     db::CheckpointStats stats;
     Status s = db_->Checkpoint(&stats);
     if (stats.dropped_series != 0) {
-      spdlog::info("dropped {} idle series from memory", stats.dropped_series);
+      log::Info("checkpoint", "idle series dropped from memory",
+                {{"series", stats.dropped_series}});
       series_dropped_.Increment(static_cast<double>(stats.dropped_series));
     }
     if (s.ok()) {
-      spdlog::info("checkpoint: {} series, {} bytes, log up to {} in {:.3f}s",
-                   stats.series, stats.bytes, stats.seq, stats.seconds);
+      log::Info("checkpoint", "checkpoint written",
+                {{"series", stats.series},
+                 {"bytes", stats.bytes},
+                 {"log_seq", stats.seq},
+                 {"duration", log::Seconds(stats.seconds)}});
       last_success_.SetToCurrentTime();
       last_duration_.Set(stats.seconds);
     } else {
-      spdlog::error("checkpoint failed (the log is kept): {}", s.message());
+      log::Error("checkpoint", "checkpoint failed; the log is kept",
+                 {{"err", s.message()}});
       failures_.Increment();
     }
     s = db_->ApplyRetention(config_.retention_ms);
-    if (!s.ok()) spdlog::error("retention: {}", s.message());
+    if (!s.ok()) log::Error("store", "retention failed", {{"err", s.message()}});
     // The checkpoint's buffers and the requests since the last one leave
     // free heap behind: hand it back. It took 15-150 ms with 10k series on
     // a busy 2-core machine, during which other threads' mallocs wait.
     const auto trim_start = std::chrono::steady_clock::now();
     ReleaseFreeHeap();
-    spdlog::debug("heap trimmed in {:.3f}s",
-                  std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - trim_start)
-                      .count());
+    log::Debug("main", "heap trimmed",
+               {{"duration", log::Seconds(std::chrono::steady_clock::now() -
+                                          trim_start)}});
   }
 
   db::Database* const db_;
@@ -231,41 +251,322 @@ class Maintenance {
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;     // guarded by mu_
+  bool run_now_ = false;  // guarded by mu_
+};
+
+// The Teams relay in force; a reload replaces it. A request holds the relay
+// it started with until it is answered.
+class TeamsRelaySlot {
+ public:
+  std::shared_ptr<notify::TeamsRelay> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return relay_;
+  }
+  void Set(std::shared_ptr<notify::TeamsRelay> relay) {
+    std::lock_guard<std::mutex> lock(mu_);
+    relay_ = std::move(relay);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<notify::TeamsRelay> relay_;  // null: not configured
 };
 
 // The Teams relay's endpoint: the relay when `notify: msteams:` is
 // configured, a one-line 404 saying how to configure it otherwise.
-void AddTeamsRoute(notify::TeamsRelay* relay, http::Server* server) {
-  http::BlockingHandler handler;
-  if (relay != nullptr) {
-    handler = [relay](const http::BlockingRequest& r) {
-      return relay->Handle(r.path, r.body, r.received);
-    };
-  } else {
-    handler = [](const http::BlockingRequest&) {
-      return http::ErrorResponse(
-          404,
-          "Teams notifications are not configured (add notify: msteams: "
-          "to the config file)");
-    };
-  }
-  server->AddBlockingPostRoute(std::string(notify::kTeamsRelayPath),
-                               "notify_msteams", notify::kMaxBodyBytes,
-                               std::move(handler));
+void AddTeamsRoute(const TeamsRelaySlot* slot, http::Server* server) {
+  server->AddBlockingPostRoute(
+      std::string(notify::kTeamsRelayPath), "notify_msteams",
+      notify::kMaxBodyBytes, [slot](const http::BlockingRequest& r) {
+        const std::shared_ptr<notify::TeamsRelay> relay = slot->Get();
+        if (relay == nullptr) {
+          return http::ErrorResponse(
+              404,
+              "Teams notifications are not configured (add notify: msteams: "
+              "to the config file)");
+        }
+        return relay->Handle(r.path, r.body, r.received);
+      });
 }
 
 void LogTeamsChannels(const config::MsTeamsConfig& msteams) {
   if (msteams.default_channel) {
-    spdlog::info("notify: Teams channel default at {} -> {}",
-                 notify::kTeamsRelayPath,
-                 RedactedUrl(msteams.default_channel->webhook_url));
+    log::Info("notify", "Teams channel",
+              {{"channel", "default"},
+               {"path", notify::kTeamsRelayPath},
+               {"webhook", RedactedUrl(msteams.default_channel->webhook_url)}});
   }
   for (const auto& [name, channel] : msteams.channels) {
-    spdlog::info("notify: Teams channel {} at {}/{} -> {}", name,
-                 notify::kTeamsRelayPath, name,
-                 RedactedUrl(channel.webhook_url));
+    log::Info("notify", "Teams channel",
+              {{"channel", name},
+               {"path", std::string(notify::kTeamsRelayPath) + "/" + name},
+               {"webhook", RedactedUrl(channel.webhook_url)}});
   }
+}
+
+Status ApplyFlags(const CommandLine& cl, config::Config* config);
+
+// Equality of the settings a running queue or warm start was built from.
+bool SameClient(const remote::ClientConfig& a, const remote::ClientConfig& b) {
+  auto basic = [](const remote::BasicAuth& x) {
+    return std::tie(x.username, x.password, x.password_file);
+  };
+  auto auth = [](const remote::Authorization& x) {
+    return std::tie(x.type, x.credentials, x.credentials_file);
+  };
+  auto tls = [](const remote::TlsConfig& x) {
+    return std::tie(x.ca_file, x.cert_file, x.key_file, x.server_name,
+                    x.insecure_skip_verify, x.min_version);
+  };
+  if (a.basic_auth.has_value() != b.basic_auth.has_value() ||
+      (a.basic_auth && basic(*a.basic_auth) != basic(*b.basic_auth))) {
+    return false;
+  }
+  if (a.authorization.has_value() != b.authorization.has_value() ||
+      (a.authorization && auth(*a.authorization) != auth(*b.authorization))) {
+    return false;
+  }
+  if (a.tls_config.has_value() != b.tls_config.has_value() ||
+      (a.tls_config && tls(*a.tls_config) != tls(*b.tls_config))) {
+    return false;
+  }
+  return std::tie(a.url, a.remote_timeout, a.headers, a.retry_on_http_429) ==
+         std::tie(b.url, b.remote_timeout, b.headers, b.retry_on_http_429);
+}
+
+bool SameTargets(const std::vector<writeback::TargetConfig>& a,
+                 const std::vector<writeback::TargetConfig>& b) {
+  auto queue = [](const writeback::QueueConfig& q) {
+    return std::tie(q.capacity, q.min_shards, q.max_shards,
+                    q.max_samples_per_send, q.batch_send_deadline,
+                    q.min_backoff, q.max_backoff, q.max_retry_duration);
+  };
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!SameClient(a[i].client, b[i].client) ||
+        queue(a[i].queue) != queue(b[i].queue)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SameWarmStart(const std::optional<config::WarmStartConfig>& a,
+                   const std::optional<config::WarmStartConfig>& b) {
+  if (!a || !b) return a.has_value() == b.has_value();
+  return SameClient(a->client, b->client) &&
+         std::tie(a->lookback, a->budget, a->max_held_samples,
+                  a->concurrency) == std::tie(b->lookback, b->budget,
+                                              b->max_held_samples,
+                                              b->concurrency);
+}
+
+// The keys of `next` that differ from `running` and that the running
+// process cannot change; each is set back to its running value, so that
+// what a reload applies is `next` with these keys kept.
+std::vector<std::string> KeepRestartKeys(const config::Config& running,
+                                         config::Config* next) {
+  std::vector<std::string> kept;
+  auto keep = [&](const char* key, auto member) {
+    if (!(running.*member == next->*member)) {
+      next->*member = running.*member;
+      kept.push_back(key);
+    }
+  };
+  keep("listen", &config::Config::listen);
+  keep("log_level", &config::Config::log_level);
+  keep("data_dir", &config::Config::data_dir);
+  keep("durability", &config::Config::durability);
+  keep("retention", &config::Config::retention_ms);
+  keep("checkpoint_interval", &config::Config::checkpoint_interval_ms);
+  auto keep_in = [&](const char* key, auto section, auto member) {
+    if (!((running.*section).*member == (next->*section).*member)) {
+      (next->*section).*member = (running.*section).*member;
+      kept.push_back(key);
+    }
+  };
+  using config::Config;
+  using config::Limits;
+  using config::Memory;
+  keep_in("memory.memtables", &Config::memory, &Memory::memtables);
+  keep_in("memory.block_cache", &Config::memory, &Memory::block_cache);
+  keep_in("memory.malloc_arenas", &Config::memory, &Memory::malloc_arenas);
+  // The HTTP server's limits are copied into its handlers at start.
+  keep_in("limits.max_request_bytes", &Config::limits,
+          &Limits::max_request_bytes);
+  keep_in("limits.max_decoded_bytes", &Config::limits,
+          &Limits::max_decoded_bytes);
+  keep_in("limits.max_samples_per_query", &Config::limits,
+          &Limits::max_samples_per_query);
+  keep_in("limits.max_series_per_request", &Config::limits,
+          &Limits::max_series_per_request);
+  keep_in("limits.max_connections", &Config::limits,
+          &Limits::max_connections);
+  keep_in("limits.max_concurrent_reads", &Config::limits,
+          &Limits::max_concurrent_reads);
+  // The database's disk space guard is made at start.
+  keep_in("limits.min_free_disk_bytes", &Config::limits,
+          &Limits::min_free_disk_bytes);
+  if (!SameTargets(running.write_back, next->write_back)) {
+    next->write_back = running.write_back;
+    kept.push_back("write_back");
+  }
+  if (!SameWarmStart(running.warm_start, next->warm_start)) {
+    next->warm_start = running.warm_start;
+    kept.push_back("warm_start");
+  }
+  return kept;
+}
+
+// Re-reads the --config file (with the command line's overrides) on SIGHUP
+// or POST /-/reload, checks it as start-up and --check-config do, and puts
+// it in force: series parameters and rules, the series limits and
+// series_idle_timeout (Database::Reconfigure), the Teams channels. Keys the
+// running process cannot change are kept at their running value and logged
+// as needing a restart. A file that does not load changes nothing.
+//
+// Self-metrics, as Prometheus' own:
+//   promewma_config_last_reload_successful                0 or 1
+//   promewma_config_last_reload_success_timestamp_seconds
+//   promewma_config_reloads_total{result="success|failure"}
+//
+// Thread-safety: Reload may be called from any thread; reloads run one at
+// a time.
+class ConfigReloader {
+ public:
+  // REQUIRES: every pointer outlives the reloader.
+  ConfigReloader(const CommandLine* cl, config::Config running,
+                 db::Database* db, Maintenance* maintenance,
+                 TeamsRelaySlot* teams,
+                 notify::WorkflowClient* workflow_client,
+                 prometheus::Registry& registry)
+      : cl_(cl),
+        db_(db),
+        maintenance_(maintenance),
+        teams_(teams),
+        workflow_client_(workflow_client),
+        registry_(registry),
+        last_successful_(
+            prometheus::BuildGauge()
+                .Name("promewma_config_last_reload_successful")
+                .Help("Whether the last configuration reload succeeded.")
+                .Register(registry)
+                .Add({})),
+        last_success_(
+            prometheus::BuildGauge()
+                .Name("promewma_config_last_reload_success_timestamp_seconds")
+                .Help("When the configuration was last loaded successfully "
+                      "(start-up included).")
+                .Register(registry)
+                .Add({})),
+        reloads_(prometheus::BuildCounter()
+                     .Name("promewma_config_reloads_total")
+                     .Help("Configuration reloads by result.")
+                     .Register(registry)),
+        successes_(reloads_.Add({{"result", "success"}})),
+        failures_(reloads_.Add({{"result", "failure"}})),
+        running_(std::move(running)) {
+    // Start-up loaded the file: a reload's baseline, as in Prometheus.
+    last_successful_.Set(1);
+    last_success_.SetToCurrentTime();
+  }
+
+  // Reloads; `trigger` ("SIGHUP", "POST /-/reload") is logged. On failure
+  // the one-line reason, and the running configuration is unchanged.
+  Status Reload(std::string_view trigger) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Status s = TryReload(trigger);
+    if (s.ok()) {
+      successes_.Increment();
+      last_successful_.Set(1);
+      last_success_.SetToCurrentTime();
+    } else {
+      failures_.Increment();
+      last_successful_.Set(0);
+      log::Error("reload", "configuration not reloaded; the running one is "
+                 "kept", {{"trigger", trigger}, {"err", s.message()}});
+    }
+    return s;
+  }
+
+ private:
+  // REQUIRES: mu_ held.
+  Status TryReload(std::string_view trigger) {
+    if (cl_->config_path.empty()) {
+      return Status::InvalidArgument(
+          "promewma was started without --config: there is no file to "
+          "reload");
+    }
+    Result<config::Config> loaded = config::LoadConfigFile(cl_->config_path);
+    if (!loaded.ok()) return loaded.status();
+    config::Config next = std::move(loaded).value();
+    if (Status s = ApplyFlags(*cl_, &next); !s.ok()) return s;
+    for (const std::string& key : KeepRestartKeys(running_, &next)) {
+      log::Warn("reload", "changing it needs a restart; the running value "
+                "is kept", {{"key", key}});
+    }
+    // Nothing below can fail: from here on the file is in force whole.
+    head::ReconfigureStats stats;
+    db_->Reconfigure(HeadOptionsFrom(next), &stats);
+    if (stats.restarted != 0 || stats.dropped != 0) {
+      // The heads it sealed were derived with the old parameters, which a
+      // replay of the log after a crash would not know: a checkpoint now
+      // stores them and leaves that log behind.
+      maintenance_->RunSoon();
+    }
+    if (next.notify.msteams) {
+      teams_->Set(std::make_shared<notify::TeamsRelay>(
+          *next.notify.msteams, workflow_client_, registry_));
+      LogTeamsChannels(*next.notify.msteams);
+    } else {
+      teams_->Set(nullptr);
+    }
+    log::Info("reload", "configuration reloaded",
+              {{"trigger", trigger},
+               {"rules", next.rules.size()},
+               {"series_kept", stats.unchanged},
+               {"series_restarted", stats.restarted},
+               {"series_dropped", stats.dropped}});
+    running_ = std::move(next);
+    return Status::Ok();
+  }
+
+  const CommandLine* const cl_;
+  db::Database* const db_;
+  Maintenance* const maintenance_;
+  TeamsRelaySlot* const teams_;
+  notify::WorkflowClient* const workflow_client_;
+  prometheus::Registry& registry_;
+  prometheus::Gauge& last_successful_;
+  prometheus::Gauge& last_success_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Counter& successes_;
+  prometheus::Counter& failures_;
+  std::mutex mu_;
+  config::Config running_;  // guarded by mu_: the configuration in force
+};
+
+// POST (or PUT) /-/reload: 200 once the file is in force, 500 with the
+// reason when it is not; 403 unless --web.enable-lifecycle, as Prometheus.
+void AddReloadRoute(ConfigReloader* reloader, bool enabled,
+                    http::Server* server) {
+  // The body is ignored; Prometheus sends none.
+  constexpr uint64_t kMaxReloadBody = 4096;
+  server->AddBlockingPostPutRoute(
+      "/-/reload", "reload", kMaxReloadBody,
+      [reloader, enabled](const http::BlockingRequest&) {
+        if (!enabled) {
+          return http::ErrorResponse(
+              403, "lifecycle API is not enabled (start promewma with "
+                   "--web.enable-lifecycle)");
+        }
+        Status s = reloader->Reload("POST /-/reload");
+        if (!s.ok()) return http::ErrorResponse(500, s.message());
+        http::HttpResponse ok;
+        ok.status = 200;
+        return ok;
+      });
 }
 
 // What the server says about its port at start-up.
@@ -285,27 +586,31 @@ std::string DescribeWebConfig(const web::WebConfig& web) {
   return text;
 }
 
-int Serve(const config::Config& config, const web::WebConfig& web) {
+int Serve(const CommandLine& cl, const config::Config& config,
+          const web::WebConfig& web) {
   std::string host;
   int port = 0;
   Status s = config::SplitListenAddress(config.listen, &host, &port);
   if (!s.ok()) {
-    spdlog::error("listen address: {}", s.message());
+    log::Error("main", "bad listen address", {{"err", s.message()}});
     return 1;
   }
-  const sigset_t signals = BlockShutdownSignals();
+  const sigset_t signals = BlockSignals();
 
   db::DatabaseOptions db_options;
   db_options.dir = config.data_dir;
   db_options.durability = config.durability;
   db_options.memtable_bytes = config.memory.memtables;
   db_options.block_cache_bytes = config.memory.block_cache;
+  db_options.min_free_disk_bytes = config.limits.min_free_disk_bytes;
   head::HeadOptions head_options = HeadOptionsFrom(config);
   head_options.collect_derived = !config.write_back.empty();
   Result<std::unique_ptr<db::Database>> opened =
       db::Database::Open(db_options, std::move(head_options));
   if (!opened.ok()) {
-    spdlog::error("{}", opened.status().message());
+    log::Error("main", "data dir not opened",
+               {{"data_dir", config.data_dir},
+                {"err", opened.status().message()}});
     return 1;
   }
   db::Database& db = **opened;
@@ -314,7 +619,8 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
     Result<std::unique_ptr<WriteBack>> started =
         WriteBack::Start(config.write_back);
     if (!started.ok()) {
-      spdlog::error("{}", started.status().message());
+      log::Error("writeback", "write-back not started",
+                 {{"err", started.status().message()}});
       return 1;
     }
     write_back = std::move(started).value();
@@ -337,24 +643,30 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   options.max_connections = config.limits.max_connections;
   options.web = web;
   // Declared before the server, whose read handler tells it what reads
-  // free: 32 MiB of responses (two 10k-series hours) trims, at most every
-  // 2 s.
+  // free: 32 MiB of responses (two 10k-series hours), or 32 MiB more
+  // resident memory not in use than after the last trim, trims, at most
+  // every 2 s.
+  ReleaseFreeHeap();  // the baseline UntrimmedFreeHeap counts from
   HeapTrimmer heap_trimmer(32u << 20, std::chrono::seconds(2),
-                           &ReleaseFreeHeap);
+                           &ReleaseFreeHeap, &UntrimmedFreeHeap);
   options.heap_trimmer = &heap_trimmer;
   RaiseOpenFileLimit(config.limits.max_connections);
   // Declared before the server, which may serve /metrics until it is gone.
   const RequestLogCollector request_log_metrics(db.request_log());
+  const DiskSpaceCollector disk_metrics(db.disk_space_guard());
   const MemoryCollector memory_metrics(&db, write_back.get());
   // Before the server too: its blocking pool runs the relay until Run()
   // returns.
   notify::HttpWorkflowClient workflow_client;
-  std::unique_ptr<notify::TeamsRelay> teams_relay;
+  TeamsRelaySlot teams_relay;
   if (config.notify.msteams) {
-    teams_relay = std::make_unique<notify::TeamsRelay>(
-        *config.notify.msteams, &workflow_client, registry);
+    teams_relay.Set(std::make_shared<notify::TeamsRelay>(
+        *config.notify.msteams, &workflow_client, registry));
     LogTeamsChannels(*config.notify.msteams);
   }
+  Maintenance maintenance(&db, config, registry);
+  ConfigReloader reloader(&cl, config, &db, &maintenance, &teams_relay,
+                          &workflow_client, registry);
   // Before the server: series new to this process wait for their history.
   std::unique_ptr<warmstart::WarmStart> warm_start;
   if (config.warm_start) {
@@ -367,24 +679,29 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
         registry);
     warm_start->Start();
     db.SetSeriesGate(warm_start.get());
-    spdlog::info("warm start: new series read up to {}s of history from {}",
-                 config.warm_start->lookback.count() / 1000,
-                 RedactedUrl(config.warm_start->client.url));
+    log::Info("warmstart", "new series read history before they start",
+              {{"lookback", log::Seconds(config.warm_start->lookback)},
+               {"endpoint", RedactedUrl(config.warm_start->client.url)}});
   }
   http::Server server(options, &db, &registry);
-  AddTeamsRoute(teams_relay.get(), &server);
+  AddTeamsRoute(&teams_relay, &server);
+  AddReloadRoute(&reloader, cl.enable_lifecycle, &server);
   if (write_back != nullptr) server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
+  server.AddCollectable(&disk_metrics);
   server.AddCollectable(&memory_metrics);
   s = server.Bind();
   if (!s.ok()) {
-    spdlog::error("{}", s.message());
+    log::Error("server", "listen failed",
+               {{"address", config.listen}, {"err", s.message()}});
     return 1;
   }
-  std::thread signal_waiter([&server, signals] {
+  std::thread signal_waiter([&server, &reloader, signals] {
     int signal = 0;
-    sigwait(&signals, &signal);
-    spdlog::info("received {}, shutting down", strsignal(signal));
+    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+      (void)reloader.Reload("SIGHUP");  // a failure is logged and counted
+    }
+    log::Info("main", "shutting down", {{"signal", strsignal(signal)}});
     server.Stop();
   });
   // Serve /-/healthy (and a 503 /-/ready) while the log replays.
@@ -399,25 +716,28 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
     db::RecoveryStats stats;
     Status rs = db.Recover(&stats);
     if (!rs.ok()) {
-      spdlog::error("recovery failed, not ready: {}", rs.message());
+      log::Error("recovery", "recovery failed; not ready",
+                 {{"err", rs.message()}});
       return;
     }
-    spdlog::info(
-        "recovered {} series from the checkpoint and {} requests ({} samples) "
-        "from the log of {} in {:.3f}s",
-        stats.checkpoint_series, stats.requests, stats.samples, config.data_dir,
-        stats.seconds);
+    log::Info("recovery", "recovered",
+              {{"checkpoint_series", stats.checkpoint_series},
+               {"log_requests", stats.requests},
+               {"log_samples", stats.samples},
+               {"data_dir", config.data_dir},
+               {"duration", log::Seconds(stats.seconds)}});
     recovery_seconds.Set(stats.seconds);
     recovered = true;
     server.SetReady(true);
   });
-  Maintenance maintenance(&db, config, registry);
   maintenance.Start([&recovered] { return recovered.load(); });
-  spdlog::info(
-      "promewma {} listening on {}:{}, {} ({} rules, {} write-back targets, "
-      "data dir {})",
-      kVersion, host, server.port(), DescribeWebConfig(web),
-      config.rules.size(), config.write_back.size(), config.data_dir);
+  log::Info("main", "listening",
+            {{"version", kVersion},
+             {"address", host + ":" + std::to_string(server.port())},
+             {"web", DescribeWebConfig(web)},
+             {"rules", config.rules.size()},
+             {"write_back_targets", config.write_back.size()},
+             {"data_dir", config.data_dir}});
   server.Run();
   // Shutdown: stop accepting, drain write-back (bounded), checkpoint. What
   // is not delivered stays in the log (the checkpoint then waits no more)
@@ -434,7 +754,7 @@ int Serve(const config::Config& config, const web::WebConfig& web) {
   // Run() also returns if the listener fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
-  spdlog::info("stopped; {} active series", db.head()->active_series());
+  log::Info("main", "stopped", {{"active_series", db.head()->active_series()}});
   return 0;
 }
 
@@ -505,6 +825,9 @@ int RunPromewma(int argc, char** argv) {
                  "web configuration file (Prometheus exporter-toolkit "
                  "format): tls_server_config and basic_auth_users for the "
                  "HTTP port; checked by --check-config too");
+  cli.add_flag("--web.enable-lifecycle", cl.enable_lifecycle,
+               "serve POST/PUT /-/reload (as Prometheus' flag; SIGHUP "
+               "reloads without it)");
   cli.set_version_flag("--version", std::string("promewma ") + kVersion);
   try {
     cli.parse(argc, argv);
@@ -555,14 +878,10 @@ int RunPromewma(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return 1;
   }
-  // Logs go to stderr, like Prometheus'; stdout stays for command output.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("promewma"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v",
-                      spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  log::LogToStderr(config.log_level);
   // Before Serve starts any thread.
   LimitMallocArenas(config.memory.malloc_arenas);
-  return Serve(config, web);
+  return Serve(cl, config, web);
 }
 
 }  // namespace promewma::app

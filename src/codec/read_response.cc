@@ -158,16 +158,22 @@ char* TimeSeriesEncoder::Extend(size_t bytes) {
   return p;
 }
 
-void TimeSeriesEncoder::AddSeries(std::string_view canonical_labels,
-                                  const ReadSample* samples, size_t count) {
-  // Exact sizes first (a Sample is at most 20 bytes, so its own length
-  // prefix is always one byte), then straight writes.
+namespace {
+
+// The TimeSeries message's size (labels and samples), without its entry's
+// tag and length. A Sample is at most 20 bytes, so its own length prefix
+// is always one byte.
+size_t SeriesSize(std::string_view canonical_labels, const ReadSample* samples,
+                  size_t count) {
   size_t series_size = canonical_labels.size();
   for (size_t i = 0; i < count; ++i) series_size += 2 + SampleSize(samples[i]);
-  const size_t entry_size = 1 + VarintSize(series_size) + series_size;
+  return series_size;
+}
 
-  char* p = Extend(entry_size);
-  char* const end = p + entry_size;
+// Writes the entry (tag, length, TimeSeries) at p, which has room for it.
+void WriteEntry(char* p, size_t series_size, std::string_view canonical_labels,
+                const ReadSample* samples, size_t count) {
+  char* const end = p + 1 + VarintSize(series_size) + series_size;
   p = PutByte(p, kField1Message);
   p = PutVarint(p, series_size);
   p = PutBytes(p, canonical_labels);
@@ -182,6 +188,36 @@ void TimeSeriesEncoder::AddSeries(std::string_view canonical_labels,
   }
   assert(p == end);
   (void)end;
+}
+
+}  // namespace
+
+void TimeSeriesEncoder::AddSeries(std::string_view canonical_labels,
+                                  const ReadSample* samples, size_t count) {
+  // Exact sizes first, then straight writes.
+  const size_t series_size = SeriesSize(canonical_labels, samples, count);
+  WriteEntry(Extend(1 + VarintSize(series_size) + series_size), series_size,
+             canonical_labels, samples, count);
+}
+
+size_t TimeSeriesEntrySize(std::string_view canonical_labels,
+                           const ReadSample* samples, size_t count) {
+  const size_t series_size = SeriesSize(canonical_labels, samples, count);
+  return 1 + VarintSize(series_size) + series_size;
+}
+
+void AppendTimeSeriesEntry(std::string* out, std::string_view canonical_labels,
+                           const ReadSample* samples, size_t count) {
+  const size_t series_size = SeriesSize(canonical_labels, samples, count);
+  const size_t start = out->size();
+  out->resize(start + 1 + VarintSize(series_size) + series_size);
+  WriteEntry(out->data() + start, series_size, canonical_labels, samples,
+             count);
+}
+
+void AppendQueryResultHeader(std::string* out, size_t content_size) {
+  out->push_back(static_cast<char>(kField1Message));
+  protowire::AppendVarint(out, content_size);
 }
 
 void TimeSeriesEncoder::AppendPieces(

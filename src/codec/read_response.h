@@ -117,6 +117,16 @@ class TimeSeriesEncoder {
   size_t size_ = 0;
 };
 
+// The same TimeSeries entry AddSeries writes, one at a time into a plain
+// string: a response streamed in bounded pieces (src/http/read_handler.cc)
+// sizes every entry first, since each QueryResult's length precedes it.
+size_t TimeSeriesEntrySize(std::string_view canonical_labels,
+                           const ReadSample* samples, size_t count);
+void AppendTimeSeriesEntry(std::string* out, std::string_view canonical_labels,
+                           const ReadSample* samples, size_t count);
+// A QueryResult's tag and length, for `content_size` bytes of entries.
+void AppendQueryResultHeader(std::string* out, size_t content_size);
+
 // A serialized ReadResponse as a sequence of pieces: each query's
 // QueryResult header (field tag and length, known once its parts are
 // encoded) followed by the bytes of its parts. Compress it with

@@ -118,6 +118,23 @@ size_t CompressSnappyBlockInto(std::string_view raw, char* out) {
   return size;
 }
 
+void AppendSnappyPreamble(size_t total_raw_bytes, std::string* out) {
+  protowire::AppendVarint(out, total_raw_bytes);
+}
+
+void AppendSnappyElements(std::string_view raw, std::string* out) {
+  if (raw.empty()) return;
+  static_assert(kSnappyFragmentBytes == snappy::kBlockSize);
+  const size_t start = out->size();
+  out->resize(start + snappy::MaxCompressedLength(raw.size()));
+  size_t size = 0;
+  snappy::RawCompress(raw.data(), raw.size(), out->data() + start, &size);
+  // Drop this run's own preamble: the block has one, for the total.
+  const size_t preamble = protowire::VarintSize(raw.size());
+  out->erase(start, preamble);
+  out->resize(start + size - preamble);
+}
+
 // Why two halves compressed apart make one valid block: a snappy block is
 // its uncompressed length (varint) followed by literal and copy elements,
 // and a copy only refers back into output already produced. A half

@@ -44,6 +44,15 @@ size_t CompressSnappyBlockInto(std::string_view raw, char* out);
 std::string CompressSnappyBlockPieces(
     const std::vector<std::string_view>& pieces);
 
+// A snappy block written piece by piece, for a body streamed without
+// holding it whole (see CompressSnappyBlockPieces for why this is valid):
+// first the preamble with the total uncompressed length, then the
+// elements of each run of input in order. Runs that are multiples of
+// kSnappyFragmentBytes (all but the last) give the same bytes as one pass.
+void AppendSnappyPreamble(size_t total_raw_bytes, std::string* out);
+void AppendSnappyElements(std::string_view raw, std::string* out);
+inline constexpr size_t kSnappyFragmentBytes = 64 << 10;
+
 // Below this, one thread compresses: at the ~1 GB/s snappy reaches here a
 // half is under half a millisecond, and starting a thread (tens of
 // microseconds) would eat a good part of the gain.

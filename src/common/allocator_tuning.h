@@ -11,6 +11,11 @@
 
 #include <malloc.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 namespace promewma {
@@ -32,11 +37,43 @@ inline bool LimitMallocArenas(int arenas) {
   return mallopt(M_ARENA_MAX, arenas) == 1;
 }
 
+// Resident memory not in use by the heap: RSS (/proc/self/statm) minus
+// mallinfo2's bytes in use. Right after a trim it is the code, stacks and
+// pages malloc could not give back; what it gains after that is mostly
+// free heap not given back yet.
+inline int64_t ResidentNotInUse() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  const struct mallinfo2 heap = mallinfo2();
+  return static_cast<int64_t>(resident * static_cast<uint64_t>(
+                                             sysconf(_SC_PAGESIZE))) -
+         static_cast<int64_t>(heap.uordblks + heap.hblkhd);
+}
+
+// ResidentNotInUse after the last trim.
+inline std::atomic<int64_t> resident_not_in_use_after_trim{0};
+
 // Gives the free memory in every arena back to the kernel (malloc_trim),
 // the middle of the heap included, which the trim threshold above never
 // does. The next large buffers fault their pages in again, so this runs
-// after each checkpoint, not per request.
-inline void ReleaseFreeHeap() { malloc_trim(0); }
+// after each checkpoint and when HeapTrimmer finds enough to give back,
+// not per request.
+inline void ReleaseFreeHeap() {
+  malloc_trim(0);
+  resident_not_in_use_after_trim.store(ResidentNotInUse());
+}
+
+// Free heap not given back since the last trim, estimated: how much more
+// resident memory is not in use than right after it (HeapTrimmer's probe).
+inline uint64_t UntrimmedFreeHeap() {
+  const int64_t grown =
+      ResidentNotInUse() - resident_not_in_use_after_trim.load();
+  return grown > 0 ? static_cast<uint64_t>(grown) : 0;
+}
 
 }  // namespace promewma
 

@@ -3,10 +3,12 @@
 namespace promewma {
 
 HeapTrimmer::HeapTrimmer(uint64_t threshold_bytes,
-                         std::chrono::milliseconds delay, void (*trim)())
+                         std::chrono::milliseconds delay, void (*trim)(),
+                         uint64_t (*untrimmed)())
     : threshold_bytes_(threshold_bytes),
       delay_(delay),
       trim_(trim),
+      untrimmed_(untrimmed),
       thread_([this] { Run(); }) {}
 
 HeapTrimmer::~HeapTrimmer() {
@@ -36,10 +38,23 @@ uint64_t HeapTrimmer::trims() const {
 void HeapTrimmer::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stop_ || noted_ >= threshold_bytes_; });
+    auto noted = [this] { return stop_ || noted_ >= threshold_bytes_; };
+    bool probed = false;
+    if (untrimmed_ == nullptr) {
+      cv_.wait(lock, noted);
+    } else if (!cv_.wait_for(lock, delay_, noted)) {
+      // Nothing noted: trim only if the probe finds enough to give back.
+      lock.unlock();
+      const bool due = untrimmed_() >= threshold_bytes_;
+      lock.lock();
+      if (!stop_ && !due) continue;
+      probed = true;  // already freed: trimmed now; the poll spaces these
+    }
     if (stop_) return;
     // Let the noted buffers go first; this also spaces the trims out.
-    if (cv_.wait_for(lock, delay_, [this] { return stop_; })) return;
+    if (!probed && cv_.wait_for(lock, delay_, [this] { return stop_; })) {
+      return;
+    }
     noted_ = 0;
     lock.unlock();
     trim_();

@@ -671,6 +671,14 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
       } else {
         status = n.status();
       }
+    } else if (name == "min_free_disk_bytes") {
+      // 0 turns the guard off.
+      Result<uint64_t> bytes = ScalarByteSize(value, path);
+      if (bytes.ok()) {
+        config->limits.min_free_disk_bytes = *bytes;
+      } else {
+        status = bytes.status();
+      }
     } else if (name == "max_concurrent_reads") {
       Result<int64_t> n =
           ScalarInteger(value, path, "expected an integer >= 0 (0: no limit)");

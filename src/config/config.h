@@ -120,6 +120,13 @@ struct Limits {
   // Remote reads answered at once; one more gets 503 + Retry-After
   // (http/read_handler.h). 0: no limit.
   int max_concurrent_reads = 10;
+  // Writes to data_dir (requests: 503 + Retry-After, checkpoints,
+  // retention) stop while less than this is free on its filesystem, and
+  // resume by themselves once it is free again (db/disk_space_guard.h).
+  // RocksDB must never meet a full disk: its memtable flushes (up to
+  // memory.memtables) and compactions need room after the last request.
+  // 0: no guard.
+  uint64_t min_free_disk_bytes = 256ull << 20;
   // What a series new to the head must satisfy: max_labels_per_series,
   // max_label_name_length, max_label_value_length, max_active_series.
   head::SeriesLimits series;
@@ -152,7 +159,10 @@ struct WarmStartConfig {
   // History read before a series' first live sample. The estimator
   // forgets: with span s a sample's weight after n more is (1-2/(s+1))^n,
   // so a lookback of a few dozen spans leaves nothing of what came before.
-  // 6h is 2160 samples at 10 s, hundreds of spans for the default span 10.
+  // 6h is 2160 samples at 10 s, hundreds of spans for the default span 10
+  // of the mean. The default error spread (10000 samples) and season (24h
+  // of history) remember longer: warmed, they start from the lookback
+  // alone (README "Scaling").
   std::chrono::milliseconds lookback{6 * 3600 * 1000};
   // How long a series may wait for its history, from its first live
   // sample; past it the series starts cold with the samples held so far.

@@ -1,13 +1,12 @@
 #include "db/database.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <string>
 
 #include "codec/snappy_block.h"
+#include "common/log.h"
 #include "head/chunk_derivation.h"
 #include "head/time_bucket.h"
 #include "model/labels.h"
@@ -45,19 +44,24 @@ Result<std::unique_ptr<Database>> Database::Open(
   if (!log.ok()) return log.status();
   return std::unique_ptr<Database>(
       new Database(std::make_unique<head::Head>(std::move(head_options)),
-                   std::move(log).value(), std::move(store).value()));
+                   std::move(log).value(), std::move(store).value(),
+                   std::make_unique<DiskSpaceGuard>(
+                       options.dir, options.min_free_disk_bytes,
+                       options.free_space_probe)));
 }
 
 Database::Database(head::HeadOptions head_options)
     : Database(std::make_unique<head::Head>(std::move(head_options)), nullptr,
-               nullptr) {}
+               nullptr, nullptr) {}
 
 Database::Database(std::unique_ptr<head::Head> head,
                    std::unique_ptr<wal::RequestLog> log,
-                   std::unique_ptr<store::Store> store)
+                   std::unique_ptr<store::Store> store,
+                   std::unique_ptr<DiskSpaceGuard> disk)
     : head_(std::move(head)),
       log_(std::move(log)),
       store_(std::move(store)),
+      disk_(std::move(disk)),
       recovered_(store_ == nullptr) {}
 
 Database::~Database() = default;
@@ -95,6 +99,13 @@ Status Database::Apply(const head::SeriesSnapshot* warmed,
                        const codec::DecodedWriteRequest& decoded,
                        std::string_view body, SeriesGate* held_by,
                        head::ApplyResult* result) {
+  if (disk_ != nullptr) {
+    Status full = disk_->Check(DiskWrite::kRequest);
+    if (!full.ok()) {
+      result->Clear();
+      return full;
+    }
+  }
   thread_local head::Head::PreparedRequest prepared;
   const ewma::SeriesHashes* series =
       sink_ != nullptr ? &SeriesOf(decoded) : nullptr;
@@ -222,8 +233,8 @@ bool Database::WritePending(bool failed_only) {
     Status s = store_->WriteChunks(chunks);
     if (!s.ok()) {
       (*it)->failed = true;
-      spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                   chunks.size(), s.message());
+      log::Warn("store", "sealed chunks not stored yet; will retry",
+                {{"chunks", chunks.size()}, {"err", s.message()}});
       return false;
     }
     it = pending_.erase(it);
@@ -261,8 +272,8 @@ void Database::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
     pending_.erase(it);
   } else {
     batch->failed = true;
-    spdlog::warn("{} sealed chunks not stored yet, will retry: {}",
-                 chunks.size(), s.message());
+    log::Warn("store", "sealed chunks not stored yet; will retry",
+              {{"chunks", chunks.size()}, {"err", s.message()}});
   }
 }
 
@@ -325,27 +336,43 @@ Status Database::DropIdleSeries(uint64_t* dropped) {
   return Status::Ok();
 }
 
+void Database::Reconfigure(const head::HeadOptions& options,
+                           head::ReconfigureStats* stats) {
+  std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<head::SealedChunk> sealed;
+  std::vector<head::DroppedSeries> series;
+  head_->Reconfigure(options, &sealed, &series, stats);
+  StoreDropped(&sealed, &series);
+}
+
 void Database::DropIdleLocked(uint64_t* dropped) {
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
   *dropped = head_->DropIdleSeries(&sealed, &series);
+  StoreDropped(&sealed, &series);
+}
+
+void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
+                            std::vector<head::DroppedSeries>* series) {
   // With write-back, its queues may hold views of the dropped label sets
   // until they have delivered: Checkpoint releases them then.
   if (sink_ == nullptr) head_->ReleaseRetiredLabels();
   // Their chunks join pending_ (readable there until stored), and their
   // records are written now: reads look for them there once the head no
   // longer knows them.
-  StoreSealed(&sealed);
+  StoreSealed(sealed);
   unrecorded_.insert(unrecorded_.end(),
-                     std::make_move_iterator(series.begin()),
-                     std::make_move_iterator(series.end()));
+                     std::make_move_iterator(series->begin()),
+                     std::make_move_iterator(series->end()));
   if (store_ == nullptr || unrecorded_.empty()) return;
-  Status s = store_->WriteDroppedSeries(unrecorded_);
+  Status s = disk_->Check(DiskWrite::kMaintenance);
+  if (s.ok()) s = store_->WriteDroppedSeries(unrecorded_);
   if (s.ok()) {
     unrecorded_.clear();
   } else {
-    spdlog::warn("{} dropped series not recorded yet, will retry: {}",
-                 unrecorded_.size(), s.message());
+    log::Warn("store", "dropped series not recorded yet; will retry",
+              {{"series", unrecorded_.size()}, {"err", s.message()}});
   }
 }
 
@@ -365,6 +392,8 @@ Status Database::ApplyRetention(int64_t retention_ms) {
   if (max_timestamp_ms_ == std::numeric_limits<int64_t>::min()) {
     return Status::Ok();
   }
+  Status s = disk_->Check(DiskWrite::kMaintenance);
+  if (!s.ok()) return s;
   // Buckets entirely before the cutoff go; the one holding it stays.
   return store_->DropBucketsBefore(head::BucketOf(
       max_timestamp_ms_ - retention_ms, head_->options().chunk_bucket_ms));
@@ -375,6 +404,8 @@ Status Database::Checkpoint(CheckpointStats* stats) {
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
+  Status full = disk_->Check(DiskWrite::kCheckpoint);
+  if (!full.ok()) return full;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (!recovered_.load(std::memory_order_acquire)) {
@@ -507,8 +538,8 @@ Status Database::Recover(RecoveryStats* stats) {
               "write-back stopped during recovery, at log record " +
               std::to_string(seq));
         }
-        spdlog::warn("recovery waits for write-back room (log record {})",
-                     seq);
+        log::Warn("recovery", "waiting for write-back room",
+                  {{"log_seq", seq}});
       }
       sink_->Push(seq, result.derived);
     }

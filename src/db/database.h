@@ -40,6 +40,7 @@
 
 #include "codec/write_request.h"
 #include "common/fault_injector.h"
+#include "db/disk_space_guard.h"
 #include "db/series_gate.h"
 #include "ewma/derived_sink.h"
 #include "head/head.h"
@@ -58,6 +59,11 @@ struct DatabaseOptions {
   // RocksDB's memory bound (see store::StoreOptions).
   size_t memtable_bytes = store::StoreOptions::kDefaultMemtableBytes;
   size_t block_cache_bytes = store::StoreOptions::kDefaultBlockCacheBytes;
+  // Writes (requests, checkpoints, retention) are refused while less than
+  // this is free on dir's filesystem (disk_space_guard.h); 0: never.
+  uint64_t min_free_disk_bytes = 0;
+  // How free space is measured; tests replace it.
+  DiskSpaceGuard::FreeSpaceProbe free_space_probe = DiskSpaceGuard::FreeSpaceOf;
   FaultInjector* faults = nullptr;      // not owned; may be null (tests)
 };
 
@@ -133,6 +139,8 @@ class Database {
   // Null in memory.
   wal::RequestLog* request_log() const { return log_.get(); }
   store::Store* store() const { return store_.get(); }
+  // Null in memory.
+  DiskSpaceGuard* disk_space_guard() const { return disk_.get(); }
 
   // Sends derived samples to `sink` from now on, the log replay included.
   // A request waits up to `admission_wait` for room in the sink (outside
@@ -161,6 +169,14 @@ class Database {
   // restart does not bring them back. *dropped: how many (ignored series
   // included).
   Status DropIdleSeries(uint64_t* dropped);
+  // Puts a reloaded configuration's series parameters, rules, limits and
+  // idle timeout in force (head.h Reconfigure) between two requests: no
+  // request is applied half under the old rules and half under the new.
+  // The heads it seals are stored, and the series no rule selects any more
+  // are recorded as dropped ones are, so their history stays readable.
+  // Waits for a checkpoint in progress.
+  void Reconfigure(const head::HeadOptions& options,
+                   head::ReconfigureStats* stats);
   // Calls `visit` for every series dropped from the head whose history may
   // still be stored (a series that came back may be visited too).
   Status VisitDroppedSeries(
@@ -177,11 +193,13 @@ class Database {
 
  private:
   Database(std::unique_ptr<head::Head> head, std::unique_ptr<wal::RequestLog> log,
-           std::unique_ptr<store::Store> store);
+           std::unique_ptr<store::Store> store,
+           std::unique_ptr<DiskSpaceGuard> disk);
 
   const std::unique_ptr<head::Head> head_;
   const std::unique_ptr<wal::RequestLog> log_;  // null in memory
   const std::unique_ptr<store::Store> store_;   // null in memory
+  const std::unique_ptr<DiskSpaceGuard> disk_;  // null in memory
   // Chunks sealed by one request (or by recovery), from Commit until they
   // are stored. The chunks never change, so readers share them freely.
   struct SealedBatch {
@@ -221,6 +239,10 @@ class Database {
 
   // DropIdleSeries under the lock. REQUIRES: mu_ held exclusively.
   void DropIdleLocked(uint64_t* dropped);
+  // Stores the heads of series the head dropped and records the series.
+  // REQUIRES: mu_ held exclusively.
+  void StoreDropped(std::vector<head::SealedChunk>* sealed,
+                    std::vector<head::DroppedSeries>* series);
 
   // Ingest's body: logs and applies one request, after restoring `warmed`
   // (may be null; see IngestHeld).

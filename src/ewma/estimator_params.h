@@ -70,8 +70,9 @@ struct EstimatorParams {
   // When > 0 the estimator is time-aware:
   // alpha_t = 1 - 2^(-dt / half_life) with dt the gap to the previous sample.
   int64_t half_life_ms = 0;
-  // Band width in standard deviations.
-  double k = 3.0;
+  // Band width in spreads. 4.5: the defaults are the setting that scored
+  // best on NAB's labelled CPU series (README "Choosing parameters").
+  double k = 4.5;
   // Thresholds and scores are emitted only once the state they are computed
   // from has seen at least this many samples.
   uint32_t min_samples = 10;
@@ -79,10 +80,12 @@ struct EstimatorParams {
   int64_t reset_after_ms = 3600 * 1000;
   ThresholdBasis threshold_basis = ThresholdBasis::kPrior;
   OutputMask outputs = kDefaultOutputs;
-  SpreadKind spread = SpreadKind::kEwmStd;
+  SpreadKind spread = SpreadKind::kErrorRms;
   // Smoothing factor in (0, 1] of the error spreads (kErrorRms,
-  // kErrorMeanAbs); 0 means the mean's. kEwmStd ignores it.
-  double spread_alpha = 0;
+  // kErrorMeanAbs); 0 means the mean's. kEwmStd ignores it. Default
+  // spread_span 10000: a width that moves over weeks of 5-minute samples,
+  // so that a burst of spikes does not widen the band for the next one.
+  double spread_alpha = 2.0 / 10001.0;
   Transform transform = Transform::kNone;
   // Time-of-day spread (`season:`): the day (UTC) is cut into season_slots
   // equal slots; each holds an EW mean of the one-step errors' squares
@@ -91,8 +94,10 @@ struct EstimatorParams {
   // season_min_history_ms of history and the sample's slot holds a value,
   // the band's spread is the larger of the spread above and the slot's.
   // 0 slots: off. REQUIRES: season_slots <= kMaxSeasonSlots.
-  uint16_t season_slots = 0;
-  double season_alpha = 2.0 / 22.0;
+  // Default 96 slots of 15 minutes, span 14 (about 5 days of 5-minute
+  // samples), from one day of history on.
+  uint16_t season_slots = 96;
+  double season_alpha = 2.0 / 15.0;
   int64_t season_min_history_ms = 24 * 3600 * 1000;
 
   // Same outputs for the same inputs (without a season, its smoothing and

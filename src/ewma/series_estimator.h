@@ -38,9 +38,9 @@ int SeasonSlotOf(int64_t timestamp_ms, int slots);
 
 // A time-of-day profile: kMaxSeasonSlots slots, all empty until the first
 // Set. Held out of line and allocated on that first Set, so a series
-// without a season (the default) pays a pointer for it rather than 192
-// bytes, twice (its state and its head chunk's start state). A value type:
-// copies are deep.
+// without a season (`season: {slots: 0}`) pays a pointer for it rather
+// than 192 bytes, twice (its state and its head chunk's start state). A
+// value type: copies are deep.
 class SeasonProfile {
  public:
   using Slots = std::array<SeasonSlot, kMaxSeasonSlots>;

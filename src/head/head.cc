@@ -129,6 +129,16 @@ struct HeadStart {
   }
 };
 
+// The state of a series that starts afresh: nothing learned, but samples
+// older than the last one it accepted (or conflicting with it) are still
+// refused, since they are in the request log and the store already.
+EstimatorState FreshStateAfter(const EstimatorState& old) {
+  EstimatorState fresh;
+  fresh.last_timestamp_ms = old.last_timestamp_ms;
+  fresh.last_value_bits = old.last_value_bits;
+  return fresh;
+}
+
 // An open head chunk with nothing in it yet: no buffer until its first
 // sample, and one that grows by half up to the head's cap.
 codec::XorChunkAppender EmptyHeadChunk() {
@@ -224,6 +234,8 @@ Head::Head(HeadOptions options) : options_(std::move(options)) {
   // At a million series every cache line is 64 MB of RSS. (The season's
   // start time and profile pointers, in both states, took it past four.)
   static_assert(sizeof(Series) <= 320, "keep Series within 5 cache lines");
+  generations_.push_back(RulesFrom(options_));
+  current_.store(generations_.back().get(), std::memory_order_release);
   shards_.reserve(kShardCount);
   for (int i = 0; i < kShardCount; ++i) {
     shards_.push_back(std::make_unique<Shard>());
@@ -232,14 +244,21 @@ Head::Head(HeadOptions options) : options_(std::move(options)) {
 
 Head::~Head() = default;
 
+std::unique_ptr<const Head::Rules> Head::RulesFrom(const HeadOptions& options) {
+  return std::make_unique<const Rules>(Rules{options.defaults, options.rules,
+                                             options.limits,
+                                             options.series_idle_timeout_ms});
+}
+
 const EstimatorParams* Head::ParamsFor(model::LabelSetView labels,
                                          DropReason* ignored_reason) const {
   if (HasDerivedSuffix(labels.MetricName())) {
     *ignored_reason = DropReason::kDerivedSeries;
     return nullptr;
   }
-  if (options_.rules.empty()) return &options_.defaults;
-  for (const SeriesRule& rule : options_.rules) {
+  const Rules& rules = *current();
+  if (rules.rules.empty()) return &rules.defaults;
+  for (const SeriesRule& rule : rules.rules) {
     if (rule.selector.Matches(labels)) return &rule.params;
   }
   *ignored_reason = DropReason::kUnmatched;
@@ -303,12 +322,13 @@ Status Head::Prepare(const codec::DecodedWriteRequest& request,
     any_new |= resolved[i] == nullptr;
   });
   if (any_new) {
+    const SeriesLimits& limits = current()->limits;
     for (size_t i = 0; i < n; ++i) {
       if (resolved[i] != nullptr) continue;
       Status s = codec::ValidateSeriesLabels(request, i);
       if (s.ok()) {
         s = CheckLabelLimits(model::LabelSetView(request.series[i].labels), i,
-                             options_.limits, &prepared->refusal_);
+                             limits, &prepared->refusal_);
       }
       if (!s.ok()) return s;
     }
@@ -418,6 +438,7 @@ uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
   // series up again at Commit.
   drops_.fetch_add(1, std::memory_order_acq_rel);
   const int64_t now = Now();
+  const Rules& rules = *current();
   uint64_t total = 0, processed = 0;
   for (const std::unique_ptr<Shard>& shard_ptr : shards_) {
     Shard& shard = *shard_ptr;
@@ -425,10 +446,10 @@ uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
     bool any = false;
     for (Series& s : shard.series) {
       if (s.label_size == 0) continue;  // a free slot
-      int64_t timeout = options_.series_idle_timeout_ms;
+      int64_t timeout = rules.series_idle_timeout_ms;
       if (timeout == HeadOptions::kIdleTimeoutResetAfter) {
         timeout = s.params != nullptr ? s.params->reset_after_ms
-                                      : options_.defaults.reset_after_ms;
+                                      : rules.defaults.reset_after_ms;
       }
       if (timeout <= 0) continue;  // never dropped
       if (s.latest.stale) timeout = std::min(timeout, kStaleSeriesIdleMs);
@@ -457,7 +478,7 @@ uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
 }
 
 bool Head::AtSeriesLimit(uint64_t created_so_far) const {
-  const uint64_t max = options_.limits.max_active_series;
+  const uint64_t max = current()->limits.max_active_series;
   // Commits are serialised by the database, so the count is exact there;
   // Head::Apply from several threads may overshoot by what they create at
   // the same instant.
@@ -614,14 +635,89 @@ Status Head::Restore(const SeriesSnapshot& snapshot,
   series.label_size = static_cast<uint32_t>(labels.size());
   series.labels_hash = hash;
   series.params = params;
-  series.state = snapshot.state;
-  series.head_start.Begin(snapshot.head_start, snapshot.state);
-  series.latest = snapshot.latest;
+  if (*params == snapshot.params) {
+    series.state = snapshot.state;
+    series.head_start.Begin(snapshot.head_start, snapshot.state);
+    series.latest = snapshot.latest;
+  } else {
+    series.state = FreshStateAfter(snapshot.state);  // its head is sealed
+  }
   series.head = std::move(raw);
   series.last_arrival_ms = Now();
   shard.table.Insert(hash, &series);
   active_series_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
+}
+
+void Head::Reparameterise(Series* series, const EstimatorParams* params,
+                          std::vector<SealedChunk>* sealed) const {
+  PushSealed(series->labels_hash, series->head,
+             ChunkDerivation{*series->params,
+                             series->head_start.ToState(series->state)},
+             sealed);
+  series->head = EmptyHeadChunk();
+  series->state = FreshStateAfter(series->state);
+  series->latest = DerivedValues();
+  series->params = params;
+}
+
+void Head::Reconfigure(const HeadOptions& options,
+                       std::vector<SealedChunk>* sealed,
+                       std::vector<DroppedSeries>* dropped,
+                       ReconfigureStats* stats) {
+  *stats = ReconfigureStats();
+  {
+    std::lock_guard<std::mutex> lock(generations_mu_);
+    generations_.push_back(RulesFrom(options));
+    current_.store(generations_.back().get(), std::memory_order_release);
+  }
+  // Before any slot is freed: a request prepared from here on looks its
+  // series up again at Commit.
+  drops_.fetch_add(1, std::memory_order_acq_rel);
+  uint64_t forgotten_processed = 0;
+  for (const std::unique_ptr<Shard>& shard_ptr : shards_) {
+    Shard& shard = *shard_ptr;
+    std::lock_guard<std::mutex> lock(shard.mu);
+    bool any = false;
+    for (Series& s : shard.series) {
+      if (s.label_size == 0) continue;  // a free slot
+      DropReason ignored = DropReason::kUnmatched;
+      const EstimatorParams* params =
+          ParamsFor(model::LabelSetView(s.labels()), &ignored);
+      if (s.params != nullptr && params != nullptr) {
+        if (*params == *s.params) {
+          s.params = params;  // the old generation's copy stays valid too
+          ++stats->unchanged;
+        } else {
+          Reparameterise(&s, params, sealed);
+          ++stats->restarted;
+        }
+        continue;
+      }
+      if (s.params == nullptr && params == nullptr) continue;  // still ignored
+      if (s.params != nullptr) {
+        // Its stored history stays readable, as an idle series' does.
+        PushSealed(s.labels_hash, s.head,
+                   ChunkDerivation{*s.params, s.head_start.ToState(s.state)},
+                   sealed);
+        dropped->push_back(DroppedSeries{std::string(s.labels()),
+                                         s.labels_hash, s.params->outputs,
+                                         s.state.last_timestamp_ms});
+        ++stats->dropped;
+        ++forgotten_processed;
+      } else {
+        ++stats->forgotten;
+      }
+      shard.table.Erase(s.labels_hash, &s);
+      shard.labels.Release(s.labels());
+      s = Series();
+      shard.free.push_back(&s);
+      any = true;
+    }
+    if (any) CompactLabels(&shard);
+  }
+  active_series_.fetch_sub(forgotten_processed, std::memory_order_relaxed);
+  ignored_series_.fetch_sub(stats->forgotten, std::memory_order_relaxed);
 }
 
 void Head::VisitSeries(

@@ -23,7 +23,8 @@
 // when a series is first seen: names ending in a derived suffix are ignored
 // (loop guard); with no rules every other series uses the defaults; with
 // rules the first matching rule's parameters apply and unmatched series are
-// ignored.
+// ignored. Reconfigure (a configuration reload) decides it again for every
+// known series.
 //
 // Thread-safety: all public methods are thread-safe.
 
@@ -36,6 +37,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +60,9 @@ struct SeriesRule {
   ewma::EstimatorParams params;
 };
 
+// Of these, defaults, rules, limits and series_idle_timeout_ms may change
+// while the head runs (Head::Reconfigure); the others are fixed at
+// construction.
 struct HeadOptions {
   ewma::EstimatorParams defaults;
   // First match wins; empty means every series uses `defaults`.
@@ -172,6 +177,16 @@ struct SeriesSnapshot {
   std::string head;  // open raw head chunk bytes; empty: none
 };
 
+// What Head::Reconfigure did to the series it knew.
+struct ReconfigureStats {
+  uint64_t unchanged = 0;  // processed with equal parameters: state kept
+  uint64_t restarted = 0;  // parameters changed: head sealed, state afresh
+  uint64_t dropped = 0;    // no rule selects it any more
+  // Ignored series forgotten, so that their next sample is judged by the
+  // new rules.
+  uint64_t forgotten = 0;
+};
+
 // The latest sample of one processed series and the outputs it produced.
 struct LatestDerived {
   model::LabelSetView labels;  // input series; valid while the head lives
@@ -265,7 +280,11 @@ class Head {
   bool CopyHeadChunk(uint64_t labels_hash, std::string_view labels,
                      std::optional<ewma::Output> output, HeadChunk* out) const;
 
+  // The options the head was constructed with. The parts Reconfigure
+  // changes are read through limits() and ParamsOf() instead.
   const HeadOptions& options() const { return options_; }
+  // The series limits in force.
+  const SeriesLimits& limits() const { return current()->limits; }
 
   // Whether the head has seen the series (processed or ignored).
   bool Knows(uint64_t labels_hash, std::string_view labels) const;
@@ -290,7 +309,8 @@ class Head {
   // changed), or no rule selects the series any more (it is dropped), its
   // open head chunk is sealed with the parameters it was received under and
   // appended to *sealed for the caller to store, so no stored sample
-  // changes meaning.
+  // changes meaning; with changed parameters it then starts afresh (as
+  // Reconfigure does).
   // REQUIRES: the series is not known yet.
   Status Restore(const SeriesSnapshot& snapshot,
                  std::vector<SealedChunk>* sealed);
@@ -307,6 +327,24 @@ class Head {
   // REQUIRES: no Commit runs meanwhile (the database holds its ingest lock).
   uint64_t DropIdleSeries(std::vector<SealedChunk>* sealed,
                           std::vector<DroppedSeries>* dropped);
+
+  // Puts new parameters, rules, series limits and idle timeout in force
+  // (the other fields of `options` are ignored) and judges every known
+  // series by them, one shard lock at a time:
+  //   - same parameters as before: kept exactly (EWMA, profile, head);
+  //   - other parameters: its open head chunk is sealed with the old ones
+  //     into *sealed, and it starts afresh, as a new series does, except
+  //     that samples older than the last one it accepted stay refused;
+  //   - no rule selects it any more: dropped as DropIdleSeries drops it
+  //     (head sealed into *sealed, described in *dropped);
+  //   - an ignored series is forgotten, so its next sample is judged anew.
+  // Label bytes are freed as DropIdleSeries frees them
+  // (ReleaseRetiredLabels).
+  // REQUIRES: no Commit runs meanwhile (the database holds its ingest lock).
+  void Reconfigure(const HeadOptions& options,
+                   std::vector<SealedChunk>* sealed,
+                   std::vector<DroppedSeries>* dropped,
+                   ReconfigureStats* stats);
 
   // Frees the label blocks DropIdleSeries has compacted away. Views of
   // label sets handed out before (ewma::EmittedDerived::labels) point into
@@ -369,7 +407,31 @@ class Head {
   const ewma::EstimatorParams* ParamsFor(model::LabelSetView labels,
                                    DropReason* ignored_reason) const;
 
+  // The reloadable part of HeadOptions.
+  struct Rules {
+    ewma::EstimatorParams defaults;
+    std::vector<SeriesRule> rules;
+    SeriesLimits limits;
+    int64_t series_idle_timeout_ms;
+  };
+  static std::unique_ptr<const Rules> RulesFrom(const HeadOptions& options);
+  const Rules* current() const {
+    return current_.load(std::memory_order_acquire);
+  }
+  // Seals the open head of a processed series with the parameters it ran
+  // under, then gives it `params` and a fresh state that still refuses
+  // samples older than its last. REQUIRES: the series' shard lock is held.
+  void Reparameterise(Series* series, const ewma::EstimatorParams* params,
+                      std::vector<SealedChunk>* sealed) const;
+
   const HeadOptions options_;
+  // The rules in force, one of generations_. Series point at parameters in
+  // them, and a reader may hold a pointer read just before a Reconfigure,
+  // so every generation lives as long as the head: a reload adds a few
+  // hundred bytes.
+  std::atomic<const Rules*> current_{nullptr};
+  std::mutex generations_mu_;
+  std::vector<std::unique_ptr<const Rules>> generations_;  // generations_mu_
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> active_series_{0};
   std::atomic<uint64_t> ignored_series_{0};

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <deque>
 #include <future>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -13,6 +15,7 @@
 #include "codec/read_response.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
+#include "common/protowire.h"
 #include "ewma/estimator_params.h"
 #include "http/self_metrics.h"
 #include "http/write_handler.h"
@@ -227,6 +230,167 @@ Status BuildSamplesResponse(db::Database* db,
   return Status::Ok();
 }
 
+// A SAMPLES response at least this large (uncompressed) is streamed in
+// pieces instead of built whole: 10,000 series x 1 h at 10 s is 65 MB
+// encoded, and built whole it held about twice that in heap (the encoded
+// parts and the compressed body) for as long as the read took to send.
+constexpr size_t kStreamSamplesMinBytes = 1 << 20;
+// The uncompressed bytes behind one streamed piece: 16 snappy fragments.
+constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
+
+// The samples of `series` inside the query's range, in time order.
+Status ReadSamples(db::Database* db, const StoredSeries& series,
+                   int64_t start_ms, int64_t end_ms,
+                   std::vector<codec::ReadSample>* samples) {
+  samples->clear();
+  return db->ReadSeries(
+      series.input_hash, series.input_labels, series.output, start_ms, end_ms,
+      [&](const store::ChunkView& chunk) {
+        codec::XorChunkIterator it(chunk.bytes);
+        while (it.Next()) {
+          if (it.timestamp() < start_ms) continue;
+          if (it.timestamp() > end_ms) break;
+          samples->push_back({it.timestamp(), it.value()});
+        }
+        return it.status();
+      });
+}
+
+// A SAMPLES response streamed in pieces of about kStreamPieceRawBytes
+// (before compression), so a read holds a piece, not its whole answer.
+// A snappy block and each QueryResult start with their lengths, so the
+// series are read twice: once to size every TimeSeries (and check the
+// sample limit, while a refusal can still be a status code), once to
+// encode them piece by piece. Samples that arrive in between have later
+// timestamps, so the second pass takes as many samples as the first
+// counted; a series that no longer matches its size (its chunks deleted
+// meanwhile) ends the stream, which the client sees as a cut-off body.
+class SamplesStream {
+ public:
+  struct Entry {
+    size_t query;
+    StoredSeries series;
+    size_t count;  // samples in range at sizing
+    size_t bytes;  // its TimeSeries entry
+  };
+  struct Query {
+    int64_t start_ms, end_ms;
+    size_t content_bytes;  // its entries
+  };
+
+  SamplesStream(db::Database* db, ReadGate::Ticket ticket,
+                std::vector<Query> queries, std::vector<Entry> entries)
+      : db_(db),
+        ticket_(std::move(ticket)),
+        queries_(std::move(queries)),
+        entries_(std::move(entries)) {}
+
+  size_t raw_bytes() const {
+    size_t total = 0;
+    for (const Query& q : queries_) {
+      total += 1 + protowire::VarintSize(q.content_bytes) + q.content_bytes;
+    }
+    return total;
+  }
+
+  // HttpResponse::stream: the next compressed piece.
+  bool Next(std::string* piece) {
+    piece->clear();
+    if (done_) return false;
+    if (!started_) {
+      codec::AppendSnappyPreamble(raw_bytes(), piece);
+      started_ = true;
+    }
+    while (raw_.size() < kStreamPieceRawBytes && next_entry_ < entries_.size()) {
+      const Entry& e = entries_[next_entry_++];
+      HeadersUpTo(e.query + 1);
+      const Query& q = queries_[e.query];
+      Status s = ReadSamples(db_, e.series, q.start_ms, q.end_ms, &samples_);
+      if (s.ok() && samples_.size() < e.count) {
+        s = Status::Internal("a series lost samples during the read");
+      }
+      if (!s.ok()) throw std::runtime_error(s.message());
+      const size_t before = raw_.size();
+      codec::AppendTimeSeriesEntry(&raw_, e.series.labels, samples_.data(),
+                                   e.count);
+      if (raw_.size() - before != e.bytes) {
+        throw std::runtime_error("a series changed size during the read");
+      }
+    }
+    size_t compress = raw_.size();
+    if (next_entry_ == entries_.size()) {
+      HeadersUpTo(queries_.size());
+      compress = raw_.size();
+      done_ = true;
+    } else {
+      compress -= compress % codec::kSnappyFragmentBytes;
+    }
+    codec::AppendSnappyElements(std::string_view(raw_).substr(0, compress),
+                                piece);
+    raw_.erase(0, compress);
+    return true;
+  }
+
+ private:
+  // Writes the QueryResult headers of the queries before `end` not yet
+  // written: a query's header goes just before its first series.
+  void HeadersUpTo(size_t end) {
+    for (; next_query_ < end; ++next_query_) {
+      codec::AppendQueryResultHeader(&raw_,
+                                     queries_[next_query_].content_bytes);
+    }
+  }
+
+  db::Database* const db_;
+  const ReadGate::Ticket ticket_;  // the read's slot, until the last piece
+  const std::vector<Query> queries_;
+  const std::vector<Entry> entries_;
+  size_t next_entry_ = 0;
+  size_t next_query_ = 0;
+  bool started_ = false;
+  bool done_ = false;
+  std::string raw_;  // encoded, not yet compressed: under a piece
+  std::vector<codec::ReadSample> samples_;
+};
+
+// Sizes every series of a SAMPLES read. Returns the stream when the
+// response reaches kStreamSamplesMinBytes, null when it is small enough to
+// build whole (BuildSamplesResponse).
+Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
+    db::Database* db, const codec::ReadRequestView& request,
+    uint64_t sample_limit, ReadGate::Ticket* ticket) {
+  std::vector<SamplesStream::Query> queries;
+  std::vector<SamplesStream::Entry> entries;
+  std::vector<codec::ReadSample> samples;
+  size_t raw_bytes = 0;
+  for (size_t q = 0; q < request.queries.size(); ++q) {
+    const codec::ReadQuery& query = request.queries[q];
+    Result<std::vector<StoredSeries>> selected = SelectSeries(db, query);
+    if (!selected.ok()) return selected.status();
+    uint64_t total = 0;
+    size_t content = 0;
+    for (StoredSeries& series : *selected) {
+      Status s = ReadSamples(db, series, query.start_ms, query.end_ms, &samples);
+      if (!s.ok()) return s;
+      total += samples.size();
+      if (total > sample_limit) return SampleLimitError(q, sample_limit);
+      if (samples.empty()) continue;
+      const size_t bytes = codec::TimeSeriesEntrySize(
+          series.labels, samples.data(), samples.size());
+      content += bytes;
+      entries.push_back({q, std::move(series), samples.size(), bytes});
+    }
+    queries.push_back({query.start_ms, query.end_ms, content});
+    raw_bytes += 1 + protowire::VarintSize(content) + content;
+  }
+  if (raw_bytes < kStreamSamplesMinBytes) {
+    return std::shared_ptr<SamplesStream>();
+  }
+  return std::make_shared<SamplesStream>(db, std::move(*ticket),
+                                         std::move(queries),
+                                         std::move(entries));
+}
+
 // STREAMED_XOR_CHUNKS: stored chunks inside the range go out as they are;
 // a chunk that straddles an end is cut down to the range and re-encoded.
 Status BuildChunkedResponse(db::Database* db,
@@ -296,7 +460,7 @@ RemoteReadHandler::RemoteReadHandler(db::Database* db, ReadLimits limits,
       gate_(limits.max_concurrent_reads) {}
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
-  const ReadGate::Ticket ticket = gate_.TryEnter();
+  ReadGate::Ticket ticket = gate_.TryEnter();
   if (!ticket) {
     if (metrics_ != nullptr) metrics_->refused_concurrent.Increment();
     HttpResponse r = ErrorResponse(
@@ -321,6 +485,24 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
   if (!s.ok()) return ErrorResponse(s);
 
   HttpResponse response;
+  if (read.response_type != codec::ReadResponseType::kStreamedXorChunks) {
+    Result<std::shared_ptr<SamplesStream>> stream = SizeSamplesResponse(
+        db_, read, limits_.max_samples_per_query, &ticket);
+    if (!stream.ok()) {
+      if (metrics_ != nullptr && IsSampleLimitError(stream.status())) {
+        metrics_->refused_samples.Increment();
+      }
+      return ErrorResponse(stream.status());
+    }
+    if (*stream != nullptr) {
+      response.status = 200;
+      response.content_type = "application/x-protobuf";
+      response.headers.push_back({"Content-Encoding", "snappy"});
+      response.stream = [stream = std::move(stream).value()](
+                            std::string* piece) { return stream->Next(piece); };
+      return response;
+    }
+  }
   s = read.response_type == codec::ReadResponseType::kStreamedXorChunks
           ? BuildChunkedResponse(db_, read, limits_.max_samples_per_query,
                                  &response)

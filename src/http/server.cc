@@ -2,7 +2,6 @@
 
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -28,6 +27,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/log.h"
 #include "http/federate_handler.h"
 #include "http/self_metrics.h"
 #include "web/basic_auth.h"
@@ -52,11 +52,6 @@ constexpr int kListenBacklog = SOMAXCONN;
 // kernel send a reset, which can destroy the response before the sender
 // reads it.
 constexpr auto kLingerTimeout = std::chrono::seconds(5);
-// How often expired connections are looked for: the timeouts
-// (ServerOptions, kLingerTimeout) are kept to within this. One timer for
-// the server: a timer re-armed on every read and write costs a
-// timerfd_settime system call each, as many as the reads themselves.
-constexpr auto kSweepInterval = std::chrono::seconds(1);
 // A read buffer grown past this for a large request is given back once
 // the request is answered: an idle keep-alive connection keeps at most
 // this much.
@@ -104,6 +99,7 @@ enum class Route {
   kWriteWrongMethod,
   kBlocking,  // a route added with AddBlockingPostRoute
   kPostOnly,  // a blocking route's path with another method: 405
+  kPostPutOnly,  // the same for a route that takes PUT too
   kNotFound,
 };
 
@@ -178,6 +174,12 @@ std::vector<std::string> QueryValues(std::string_view query,
 
 std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
 
+// Error bodies end in a newline for curl; a log field needs none.
+std::string_view WithoutFinalNewline(std::string_view body) {
+  if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+  return body;
+}
+
 bool QuietError(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
          ec == beast::error::timeout || ec == net::error::operation_aborted ||
@@ -192,6 +194,7 @@ struct BlockingRoute {
   std::string name;  // the handler label of the request metrics
   uint64_t max_body_bytes;
   BlockingHandler handler;
+  bool put_too;  // PUT is served as POST is
 };
 
 class Server::Impl {
@@ -300,14 +303,15 @@ class Server::Impl {
   void AddCollectable(const prometheus::Collectable* c) {
     extra_collectables_.push_back(c);
   }
-  void AddBlockingPostRoute(std::string prefix, std::string name,
-                            uint64_t max_body_bytes, BlockingHandler handler) {
+  void AddBlockingRoute(std::string prefix, std::string name,
+                        uint64_t max_body_bytes, BlockingHandler handler,
+                        bool put_too) {
     if (pool_ == nullptr) {
       pool_ = std::make_unique<net::thread_pool>(kBlockingThreads);
     }
     blocking_routes_.push_back(std::make_unique<BlockingRoute>(
         BlockingRoute{std::move(prefix), std::move(name), max_body_bytes,
-                      std::move(handler)}));
+                      std::move(handler), put_too}));
   }
 
  private:
@@ -339,7 +343,7 @@ class Server::Impl {
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
   // ---- timeouts ------------------------------------------------------------
-  // On control_: every kSweepInterval, each connection past its deadline
+  // On control_: every options_.sweep_interval, each connection past its deadline
   // is closed on its own loop.
 
   void ScheduleSweep();
@@ -367,9 +371,11 @@ class Server::Impl {
         continue;
       }
       *blocking = r.get();
-      return method == bhttp::verb::post
+      return method == bhttp::verb::post ||
+                     (r->put_too && method == bhttp::verb::put)
                  ? RouteInfo{Route::kBlocking, r->name.c_str()}
-                 : RouteInfo{Route::kPostOnly, ""};
+                 : RouteInfo{r->put_too ? Route::kPostPutOnly : Route::kPostOnly,
+                             ""};
     }
     return route;
   }
@@ -401,8 +407,10 @@ class Server::Impl {
         r = Dispatch(route, req);
       }
     } catch (const std::exception& e) {
-      spdlog::error("{} {}: internal error: {}", View(req.method_string()),
-                    View(req.target()), e.what());
+      log::Error("server", "internal error",
+                 {{"method", View(req.method_string())},
+                  {"path", View(req.target())},
+                  {"err", e.what()}});
       r = ErrorResponse(500, std::string("internal error: ") + e.what());
     }
     if (route.name[0] != '\0') {
@@ -421,13 +429,17 @@ class Server::Impl {
       case Route::kWrite: {
         HttpResponse r = write_handler_.Handle(Request(req));
         if (r.status >= 400 && r.status != 415) {
-          spdlog::debug("remote write refused ({}): {}", r.status, r.body);
+          log::Debug("write", "remote write refused",
+                     {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
         }
         return r;
       }
       case Route::kRead: {
         HttpResponse r = read_handler_.Handle(Request(req));
-        if (r.status >= 500) spdlog::error("remote read failed: {}", r.body);
+        if (r.status >= 500) {
+          log::Error("read", "remote read failed",
+                     {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
+        }
         return r;
       }
       case Route::kFederate:
@@ -447,6 +459,12 @@ class Server::Impl {
         HttpResponse r =
             ErrorResponse(405, "use POST for " + std::string(path));
         r.headers.push_back({"Allow", "POST"});
+        return r;
+      }
+      case Route::kPostPutOnly: {
+        HttpResponse r =
+            ErrorResponse(405, "use POST or PUT for " + std::string(path));
+        r.headers.push_back({"Allow", "POST, PUT"});
         return r;
       }
       case Route::kBlocking:  // Session::HandOff runs these
@@ -668,8 +686,8 @@ class Server::Impl::Session
       return;
     }
     if (!QuietError(ec)) {
-      spdlog::debug("TLS handshake with {} failed: {}", RemoteAddress(),
-                    ec.message());
+      log::Debug("server", "TLS handshake failed",
+                 {{"remote", RemoteAddress()}, {"err", ec.message()}});
     }
     Close();
   }
@@ -917,8 +935,8 @@ class Server::Impl::Session
     } catch (const std::exception& e) {
       // Too late for a 500: the status line is sent. Ending the connection
       // without the last chunk tells the client the body is incomplete.
-      spdlog::error("{}: internal error while streaming: {}", route_.name,
-                    e.what());
+      log::Error("server", "internal error while streaming",
+                 {{"route", route_.name}, {"err", e.what()}});
       return Close();
     }
     SetDeadline(server_->options_.transfer_timeout);
@@ -1010,7 +1028,7 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
     // Out of file descriptors (or another resource): the connection
     // stays in the backlog; try again shortly rather than spin.
-    spdlog::warn("accept: {}", ec.message());
+    log::Warn("server", "accept failed", {{"err", ec.message()}});
     accept_retry_.expires_after(std::chrono::milliseconds(50));
     accept_retry_.async_wait([this](beast::error_code) { Accept(); });
     return;
@@ -1035,9 +1053,12 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 void Server::Impl::ScheduleSweep() {  // on control_
-  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.expires_after(options_.sweep_interval);
   sweep_timer_.async_wait([this](beast::error_code ec) {
-    if (ec) return;  // cancelled: shutting down
+    // A sweep already due when BeginShutdown cancelled the timer still
+    // runs, with no error: re-arming it then would keep the control loop
+    // busy, and Run() from returning, for ever.
+    if (ec || stopping_.load()) return;
     Sweep();
     ScheduleSweep();
   });
@@ -1066,8 +1087,9 @@ void Server::Impl::BeginShutdown() {  // on control_
   stop_timer_.expires_after(kStopTimeout);
   stop_timer_.async_wait([this](beast::error_code ec) {
     if (ec) return;  // every connection finished in time
-    spdlog::warn("stop: dropping {} connections still busy after {} s",
-                 Connections(), kStopTimeout.count());
+    log::Warn("server", "dropping connections still busy at stop",
+              {{"connections", Connections()},
+               {"waited", log::Seconds(kStopTimeout)}});
     for (auto& loop : loops_) loop->stop();
   });
   std::vector<std::shared_ptr<SessionBase>> sessions;
@@ -1125,8 +1147,14 @@ void Server::AddCollectable(const prometheus::Collectable* collectable) {
 void Server::AddBlockingPostRoute(std::string prefix, std::string name,
                                   uint64_t max_body_bytes,
                                   BlockingHandler handler) {
-  impl_->AddBlockingPostRoute(std::move(prefix), std::move(name),
-                              max_body_bytes, std::move(handler));
+  impl_->AddBlockingRoute(std::move(prefix), std::move(name), max_body_bytes,
+                          std::move(handler), /*put_too=*/false);
+}
+void Server::AddBlockingPostPutRoute(std::string prefix, std::string name,
+                                     uint64_t max_body_bytes,
+                                     BlockingHandler handler) {
+  impl_->AddBlockingRoute(std::move(prefix), std::move(name), max_body_bytes,
+                          std::move(handler), /*put_too=*/true);
 }
 
 }  // namespace promewma::http

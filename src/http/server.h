@@ -90,9 +90,13 @@ struct ServerOptions {
   // request race our close of the connection it is about to reuse.
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(6);
   // Reading one request's body, or writing one response, longer than this
-  // (a stuck or trickling peer) closes the connection. Both timeouts are
-  // kept to within a second.
+  // (a stuck or trickling peer) closes the connection.
   std::chrono::milliseconds transfer_timeout = std::chrono::seconds(60);
+  // How often connections are checked against both timeouts (and the
+  // linger after a refused request): each is kept to within this. One
+  // timer for the server: a timer re-armed on every read and write costs
+  // a timerfd_settime system call each, as many as the reads themselves.
+  std::chrono::milliseconds sweep_interval = std::chrono::seconds(1);
   // TLS and basic auth (--web.config.file); the default: plain HTTP, no
   // credentials asked for. Its TLS files are loaded by Bind().
   web::WebConfig web;
@@ -143,6 +147,11 @@ class Server {
   // threads at once.
   void AddBlockingPostRoute(std::string prefix, std::string name,
                             uint64_t max_body_bytes, BlockingHandler handler);
+  // The same for a route that takes PUT as it takes POST (Prometheus'
+  // lifecycle endpoints, /-/reload); another method gets 405.
+  void AddBlockingPostPutRoute(std::string prefix, std::string name,
+                               uint64_t max_body_bytes,
+                               BlockingHandler handler);
 
  private:
   class Impl;

@@ -139,7 +139,7 @@ HttpResponse RemoteWriteHandler::Handle(const HttpRequest& request) const {
     HttpResponse r = ErrorResponse(
         429, std::to_string(result.refused_series) +
                  " new series refused: promewma holds limits.max_active_series (" +
-                 std::to_string(db_->head()->options().limits.max_active_series) +
+                 std::to_string(db_->head()->limits().max_active_series) +
                  ") series; the samples of known series were applied");
     r.headers.push_back({"Retry-After", "10"});
     return r;

@@ -4,12 +4,12 @@
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "common/one_line.h"
 #include "common/redacted_url.h"
 #include "notify/adaptive_card.h"
@@ -192,13 +192,19 @@ http::HttpResponse TeamsRelay::Deliver(Channel& channel, std::string_view body,
                           std::to_string(i + 1) + " of " +
                           std::to_string(messages.size()) +
                           " not delivered: " + result.reason;
-    spdlog::warn("notify: {}", message);
+    log::Warn("notify", "Teams message not delivered",
+              {{"channel", channel.label},
+               {"endpoint", RedactedUrl(channel.config.webhook_url)},
+               {"message", i + 1},
+               {"messages", messages.size()},
+               {"err", result.reason}});
     return http::ErrorResponse(status, message);
   }
-  spdlog::debug(
-      "notify: {} alerts sent to Teams channel {} ({}) in {} messages",
-      payload.alerts.size(), channel.label,
-      RedactedUrl(channel.config.webhook_url), messages.size());
+  log::Debug("notify", "alerts sent to Teams",
+             {{"channel", channel.label},
+              {"endpoint", RedactedUrl(channel.config.webhook_url)},
+              {"alerts", payload.alerts.size()},
+              {"messages", messages.size()}});
   return Ok("sent " + std::to_string(messages.size()) +
             (messages.size() == 1 ? " message" : " messages") +
             " to Teams channel " + channel.label + "\n");

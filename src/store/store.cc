@@ -7,7 +7,6 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/write_batch.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>

@@ -1,7 +1,6 @@
 #include "wal/request_log.h"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -17,6 +16,7 @@
 
 #include "codec/crc32c.h"
 #include "common/coding.h"
+#include "common/log.h"
 
 namespace promewma::wal {
 namespace {
@@ -215,10 +215,11 @@ Result<std::unique_ptr<RequestLog>> RequestLog::Open(
         (p == Parse::kBadBody && good + record.size == data.size()) ||
         AllZero(data.substr(good));
     if (!torn) break;  // corruption: Replay reports it
-    spdlog::warn(
-        "request log: dropping a torn write at the end of {} ({} bytes at "
-        "offset {}), left by a crash while it was being written",
-        path, data.size() - good, good);
+    // Left by a crash while the record was being written.
+    log::Warn("wal", "dropping a torn write at the end of a segment",
+              {{"segment", path},
+               {"bytes", data.size() - good},
+               {"offset", good}});
     if (truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
       return Status::Unavailable("request log segment " + path +
                                  ": cannot cut off a torn write: " +
@@ -274,10 +275,12 @@ Status RequestLog::StartSegment(uint64_t first_seq) {
 
 void RequestLog::CutBack(size_t size) {
   if (ftruncate(current_->fd, static_cast<off_t>(size)) == 0) return;
+  const std::string err = Errno(errno);
   broken_ = "request log segment " + current_->path +
-            " holds a partial record that cannot be cut off (" +
-            Errno(errno) + "); restart promewma to repair it";
-  spdlog::error("{}", broken_);
+            " holds a partial record that cannot be cut off (" + err +
+            "); restart promewma to repair it";
+  log::Error("wal", "partial record cannot be cut off; restart to repair",
+             {{"segment", current_->path}, {"err", err}});
 }
 
 Status RequestLog::Append(uint64_t seq, std::string_view body) {

@@ -1,11 +1,10 @@
 #include "warmstart/warm_start.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "codec/snappy_block.h"
+#include "common/log.h"
 #include "ewma/series_estimator.h"
 #include "head/head.h"
 #include "model/labels.h"
@@ -334,8 +333,8 @@ bool WarmStart::Warm(HistorySource* source, const std::string& labels,
   const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
       held.deadline - Clock::now());
   if (remaining.count() <= 0) {
-    spdlog::warn("warm start of {}: budget spent before its read; cold",
-                 Describe(labels));
+    log::Warn("warmstart", "budget spent before the read; starting cold",
+              {{"series", Describe(labels)}});
     return false;
   }
   const int64_t end_ms = held.first_ms - 1;
@@ -343,13 +342,13 @@ bool WarmStart::Warm(HistorySource* source, const std::string& labels,
   Result<remote::ReadSeries> read =
       source->Read(labels, start_ms, end_ms, remaining);
   if (!read.ok()) {
-    spdlog::warn("warm start of {}: {}; cold", Describe(labels),
-                 read.status().message());
+    log::Warn("warmstart", "history read failed; starting cold",
+              {{"series", Describe(labels)}, {"err", read.status().message()}});
     return false;
   }
   if (Clock::now() > held.deadline) {
-    spdlog::warn("warm start of {}: read outlasted the budget; cold",
-                 Describe(labels));
+    log::Warn("warmstart", "read outlasted the budget; starting cold",
+              {{"series", Describe(labels)}});
     return false;
   }
   ewma::EstimatorState state;
@@ -371,8 +370,8 @@ bool WarmStart::Warm(HistorySource* source, const std::string& labels,
   history_samples_.Increment(static_cast<double>(applied));
   if (applied == 0) {
     *result = WarmResult::kEmpty;
-    spdlog::info("warm start of {}: no history in the lookback; cold",
-                 Describe(labels));
+    log::Info("warmstart", "no history in the lookback; starting cold",
+              {{"series", Describe(labels)}});
     return false;
   }
   snapshot->labels = labels;
@@ -383,8 +382,8 @@ bool WarmStart::Warm(HistorySource* source, const std::string& labels,
   snapshot->head_start = state;
   snapshot->head.clear();
   *result = WarmResult::kWarmed;
-  spdlog::debug("warm start of {}: {} history samples", Describe(labels),
-                applied);
+  log::Debug("warmstart", "series warmed",
+             {{"series", Describe(labels)}, {"history_samples", applied}});
   return true;
 }
 
@@ -446,10 +445,11 @@ bool WarmStart::ApplySamples(const std::string& labels,
     std::this_thread::sleep_for(kApplyRetry);
   }
   unapplied_samples_.Increment(static_cast<double>(samples.size()));
-  spdlog::error(
-      "warm start of {}: {} held samples not applied (the request log keeps "
-      "them for the next start): {}",
-      Describe(labels), samples.size(), s.message());
+  // The request log keeps them for the next start.
+  log::Error("warmstart", "held samples not applied",
+             {{"series", Describe(labels)},
+              {"samples", samples.size()},
+              {"err", s.message()}});
   return false;
 }
 

@@ -1,10 +1,9 @@
 #include "writeback/fanout.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <thread>
 
+#include "common/log.h"
 #include "model/labels.h"
 
 namespace promewma::writeback {
@@ -54,8 +53,10 @@ void Fanout::Push(uint64_t seq,
     const size_t n = samples.size();
     if (!queues_[i]->TryEnqueue(std::move(samples), tag)) {
       refused_ += n;
-      spdlog::error("write-back to {} refused {} samples of log record {}",
-                    queues_[i]->name(), n, seq);
+      log::Error("writeback", "queue refused the samples of a log record",
+                 {{"target", queues_[i]->name()},
+                  {"samples", n},
+                  {"log_seq", seq}});
     }
   }
   last_seq_.store(tag, std::memory_order_release);

@@ -1,11 +1,10 @@
 #include "writeback/queue.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <limits>
 #include <numeric>
 
+#include "common/log.h"
 #include "remote/backoff.h"
 #include "remote/batch_encoder.h"
 
@@ -206,10 +205,9 @@ void WriteBackQueue::Stop(std::chrono::milliseconds drain_deadline) {
     stats_.samples_pending.fetch_sub(static_cast<int64_t>(abandoned));
     stats_.samples_dropped[static_cast<int>(DropReason::kShutdown)].fetch_add(
         abandoned);
-    spdlog::warn(
-        "write-back {}: {} samples not sent before the drain deadline; they "
-        "are resent after restart",
-        name_, abandoned);
+    // The request log still holds them: they are resent after restart.
+    log::Warn("writeback", "samples not sent before the drain deadline",
+              {{"target", name_}, {"samples", abandoned}});
   }
 }
 
@@ -321,8 +319,11 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
         final_outcome();
         stats_.samples_dropped[static_cast<int>(DropReason::kHttp4xx)]
             .fetch_add(n);
-        spdlog::warn("write-back {} shard {}: dropped {} samples: {}", name_,
-                     shard->index, n, DescribeFailure(result));
+        log::Warn("writeback", "samples refused by the target; dropped",
+                  {{"target", name_},
+                   {"shard", shard->index},
+                   {"samples", n},
+                   {"err", DescribeFailure(result)}});
         return;
       case remote::SendResult::kRetry:
         break;
@@ -337,19 +338,20 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
       final_outcome();
       stats_.samples_dropped[static_cast<int>(DropReason::kRetryTimeout)]
           .fetch_add(n);
-      spdlog::warn(
-          "write-back {} shard {}: dropped {} samples after retrying for "
-          "{} ms: {}",
-          name_, shard->index, n,
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              config_.max_retry_duration)
-              .count(),
-          DescribeFailure(result));
+      log::Warn("writeback", "samples dropped after retrying",
+                {{"target", name_},
+                 {"shard", shard->index},
+                 {"samples", n},
+                 {"retried_for", log::Seconds(config_.max_retry_duration)},
+                 {"err", DescribeFailure(result)}});
       return;
     }
-    spdlog::debug("write-back {} shard {}: retrying {} samples in {} ms: {}",
-                  name_, shard->index, n, delay.count(),
-                  DescribeFailure(result));
+    log::Debug("writeback", "retrying samples",
+               {{"target", name_},
+                {"shard", shard->index},
+                {"samples", n},
+                {"delay", log::Seconds(delay)},
+                {"err", DescribeFailure(result)}});
     if (!SleepInterruptibly(shard, t1 + delay)) {
       abandon();
       return;

@@ -41,7 +41,7 @@ bool StartsAndStops(const TempDir& dir, const std::string& config,
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   bool listening = false;
   while (!listening && std::chrono::steady_clock::now() < deadline) {
-    listening = p.Stderr().find("listening on") != std::string::npos;
+    listening = p.Stderr().find(" msg=listening ") != std::string::npos;
     if (!listening) std::this_thread::sleep_for(20ms);
   }
   p.Signal(SIGTERM);
@@ -197,7 +197,7 @@ TEST_CASE("a config --check-config passes starts") {
   std::string log;
   CHECK(StartsAndStops(dir, config, &log));
   INFO(log);
-  CHECK(log.find(" error ") == std::string::npos);
+  CHECK(log.find(" level=error ") == std::string::npos);
 }
 
 TEST_CASE("flags that override the file are checked like its keys") {

@@ -60,3 +60,32 @@ TEST_CASE("a trimmer destroyed while waiting to trim does not trim") {
 
 }  // namespace
 }  // namespace promewma
+
+namespace promewma {
+namespace {
+
+std::atomic<uint64_t> untrimmed_bytes{0};
+uint64_t Untrimmed() { return untrimmed_bytes.load(); }
+void TrimUntrimmed() {
+  ++trim_calls;
+  untrimmed_bytes = 0;
+}
+
+TEST_CASE(
+    "with a probe, free heap nobody noted is trimmed once it reaches the "
+    "threshold") {
+  trim_calls = 0;
+  untrimmed_bytes = 999;
+  HeapTrimmer trimmer(1000, 20ms, &TrimUntrimmed, &Untrimmed);
+  std::this_thread::sleep_for(200ms);
+  CHECK(trimmer.trims() == 0);  // below the threshold: never
+
+  untrimmed_bytes = 1000;
+  REQUIRE(WaitForTrims(trimmer, 1));
+  std::this_thread::sleep_for(200ms);
+  CHECK(trimmer.trims() == 1);  // the trim gave it back: no more
+  CHECK(trim_calls == 1);
+}
+
+}  // namespace
+}  // namespace promewma

@@ -92,15 +92,18 @@ TEST_CASE("The defaults are the documented ones", "[config]") {
   const EstimatorParams params = MustParse("").ewma;
   CHECK(params.alpha == 2.0 / 11.0);  // span: 10
   CHECK(params.half_life_ms == 0);
-  CHECK(params.k == 3.0);
+  CHECK(params.k == 4.5);
   CHECK(params.min_samples == 10);
   CHECK(params.reset_after_ms == 3600 * 1000);
   CHECK(params.threshold_basis == ThresholdBasis::kPrior);
   CHECK(params.outputs ==
         (OutputBit(Output::kEwma) | OutputBit(Output::kUpperThreshold)));
-  CHECK(params.spread == SpreadKind::kEwmStd);
-  CHECK(params.spread_alpha == 0);
+  CHECK(params.spread == SpreadKind::kErrorRms);
+  CHECK(params.spread_alpha == 2.0 / 10001.0);  // spread_span: 10000
   CHECK(params.transform == Transform::kNone);
+  CHECK(params.season_slots == 96);
+  CHECK(params.season_alpha == 2.0 / 15.0);  // season.span: 14
+  CHECK(params.season_min_history_ms == 24 * 3600 * 1000);
 }
 
 TEST_CASE("Each ewma key sets its parameter", "[config]") {
@@ -202,6 +205,13 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(MustParse("").limits.max_concurrent_reads == 10);
     CHECK(MustParse("limits: {max_concurrent_reads: 0}\n")
               .limits.max_concurrent_reads == 0);
+  }
+  SECTION("min_free_disk_bytes") {
+    CHECK(MustParse("").limits.min_free_disk_bytes == 256u << 20);
+    CHECK(MustParse("limits: {min_free_disk_bytes: 1GiB}\n")
+              .limits.min_free_disk_bytes == 1u << 30);
+    CHECK(MustParse("limits: {min_free_disk_bytes: 0}\n")
+              .limits.min_free_disk_bytes == 0);
   }
   SECTION("series limits") {
     const head::SeriesLimits defaults = MustParse("").limits.series;
@@ -687,6 +697,8 @@ TEST_CASE("Every error is one line naming the source, path and problem",
       {"limits: {max_concurrent_reads: -2}\n",
        "limits.max_concurrent_reads: must be in [0, 1000000] (0: no limit), "
        "got -2"},
+      {"limits: {min_free_disk_bytes: lots}\n",
+       "limits.min_free_disk_bytes: "},
       {"limits: {max_active_series: -1}\n",
        "limits.max_active_series: must be >= 0 (0: no limit), got -1"},
       {"limits: {max_connections: 0}\n",

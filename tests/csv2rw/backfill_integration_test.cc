@@ -34,7 +34,12 @@ using testing::Subprocess;
 using testing::TempDir;
 
 const std::string kSourceDir = PROMEWMA_SOURCE_DIR;
-// promewma's defaults (span 10, k 3, min_samples 10, prior basis).
+// The plain EWMA band (span 10, k 3, ewm_std, no season), which pandas'
+// ewm() expresses exactly; promewma runs it by config. The defaults'
+// error spread and season are matched to the Python reference in
+// tests/ewma/pandas_reference_test.cc.
+constexpr char kPlainBand[] =
+    "ewma: {span: 10, k: 3, spread: ewm_std, season: {slots: 0}}\n";
 constexpr int kSpan = 10;
 constexpr double kK = 3;
 constexpr int kMinSamples = 10;
@@ -79,13 +84,14 @@ void RequireClose(double got, double want, const std::string& what) {
   REQUIRE(std::fabs(got - want) / scale <= 1e-9);
 }
 
-// Starts promewma (defaults, no config) on a free port and backfills each
+// Starts promewma (the plain band) on a free port and backfills each
 // file with csv2rw as series cpu_utilization{source="<file stem>"}; then
 // checks both derived series of each against pandas.
 void BackfillAndCompare(const std::vector<std::string>& files) {
   TempDir dir;
   testing::PromewmaOptions options;
   options.args = {"--log-level", "warn"};
+  options.config = kPlainBand;
   auto promewma = testing::StartPromewma(options);
   const int port = promewma->port();
 

@@ -1001,5 +1001,45 @@ TEST_CASE("a dropped series stays readable, a restart does not bring it back, "
   REQUIRE(ReadBack(db, 0, kRaw, t0, back, &s) == all);
 }
 
+TEST_CASE("a reload stores the heads it seals and the series it drops stay "
+          "readable") {
+  TempDir dir;
+  const int64_t t0 = 1700000000000;
+  std::vector<std::pair<int64_t, double>> h0, h1;
+  for (int t = 0; t < 30; ++t) {
+    h0.push_back({t0 + t * 15000, 10.0 + (t * 7) % 11});
+    h1.push_back({t0 + t * 15000, 10.0 + (t * 7 + 3) % 11});
+  }
+  Running run(dir.path());
+  head::ApplyResult result;
+  for (int t = 0; t < 30; ++t) {
+    REQUIRE(IngestBody(run.ingester, Body(t, 2), &result).ok());
+  }
+  head::HeadOptions only_h1;
+  auto selector = model::Selector::Parse("{host=\"h1\"}");
+  REQUIRE(selector.ok());
+  ewma::EstimatorParams half;
+  half.alpha = 0.5;
+  only_h1.rules.push_back(head::SeriesRule{std::move(selector).value(), half});
+  head::ReconfigureStats stats;
+  run.ingester.Reconfigure(only_h1, &stats);
+  REQUIRE(stats.dropped == 1);
+  REQUIRE(stats.restarted == 1);
+  REQUIRE(DroppedLabels(run.ingester) ==
+          std::set<std::string>{"cpu{host=\"h0\"}"});
+  // Both heads were sealed and stored: every sample reads back once.
+  Status s;
+  REQUIRE(ReadBack(run.ingester, 0, kRaw, t0, h0.back().first, &s) == h0);
+  REQUIRE(ReadBack(run.ingester, 1, kRaw, t0, h1.back().first, &s) == h1);
+  REQUIRE(s.ok());
+  // h1 goes on afresh under the new parameters, after its stored history.
+  REQUIRE(IngestBody(run.ingester, Body(30, 2), &result).ok());
+  REQUIRE(result.dropped_by(head::DropReason::kUnmatched) == 1);
+  REQUIRE(std::get<1>(LatestOf(run.engine).at("cpu{host=\"h1\"}")) ==
+          10.0 + (30 * 7 + 3) % 11);
+  REQUIRE(ReadBack(run.ingester, 1, kRaw, t0, t0 + 30 * 15000, &s).size() ==
+          31);
+}
+
 }  // namespace
 }  // namespace promewma::db

@@ -88,7 +88,7 @@ def run_server(binary, config_path, probes):
             deadline = time.time() + 20
             while port is None and time.time() < deadline and proc.poll() is None:
                 with open(err_path) as f:
-                    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", f.read())
+                    m = re.search(r"msg=listening .*address=127\.0\.0\.1:(\d+)", f.read())
                 if m:
                     port = int(m.group(1))
                 else:

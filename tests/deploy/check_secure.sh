@@ -69,7 +69,7 @@ done
 pid=$!
 port=""
 for _ in $(seq 1 100); do
-  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/promewma.log")"
+  port="$(sed -n 's/.*msg=listening .*address=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/promewma.log")"
   [ -n "$port" ] && break
   sleep 0.1
 done

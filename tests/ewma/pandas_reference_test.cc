@@ -282,15 +282,10 @@ TEST_CASE("engine matches pandas: error_rms spread with the mean's alpha, "
                        5);
 }
 
-TEST_CASE("engine matches the reference: error_rms with a 96-slot season, "
-          "prior basis") {
-  EstimatorParams p = AllOutputs();
-  p.spread = SpreadKind::kErrorRms;
-  p.spread_alpha = 2.0 / 10001.0;
-  p.k = 4.5;
-  p.season_slots = 96;
-  p.season_alpha = 2.0 / 15.0;
-  p.season_min_history_ms = 24 * 3600 * 1000;
+TEST_CASE("engine matches the reference: the defaults (error_rms span "
+          "10000, k 4.5, a 96-slot season of span 14)") {
+  EstimatorParams p;
+  p.outputs = AllOutputs().outputs;
   CompareWithReference(p,
                        "--alpha 0.18181818181818182 --k 4.5 --min-samples 10 "
                        "--reset-after-ms 3600000 --basis prior "

@@ -781,6 +781,152 @@ TEST_CASE("a series no rule selects any more keeps its stored head") {
   REQUIRE(Decode(chunks[1].bytes).size() == 2);
 }
 
+// Rules selecting the series whose metric name matches `regex`, with
+// `params`.
+SeriesRule RuleFor(const std::string& regex, const EstimatorParams& params) {
+  auto selector = model::Selector::Parse("{__name__=~\"" + regex + "\"}");
+  REQUIRE(selector.ok());
+  return SeriesRule{std::move(selector).value(), params};
+}
+
+TEST_CASE("a reload that keeps a series' parameters keeps its EWMA exactly") {
+  // Same parameters, reached through a different rule list.
+  HeadOptions before;
+  before.rules.push_back(RuleFor("cpu|mem", EstimatorParams{}));
+  HeadOptions after;
+  EstimatorParams mem_params;
+  mem_params.alpha = 0.5;
+  after.rules.push_back(RuleFor("mem", mem_params));
+  after.rules.push_back(RuleFor("cpu", EstimatorParams{}));
+  Head reloaded{before};
+  Head reference{before};
+  std::vector<std::pair<int64_t, double>> first, second;
+  for (int i = 0; i < 50; ++i) first.push_back({i * 10000, 10.0 + i % 7});
+  for (int i = 50; i < 100; ++i) second.push_back({i * 10000, 10.0 + i % 7});
+  ApplySeries(reloaded, {{{{"__name__", "cpu"}}, first}});
+  ApplySeries(reference, {{{{"__name__", "cpu"}}, first}});
+
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  ReconfigureStats stats;
+  reloaded.Reconfigure(after, &sealed, &dropped, &stats);
+  REQUIRE(stats.unchanged == 1);
+  REQUIRE(stats.restarted + stats.dropped + stats.forgotten == 0);
+  REQUIRE(sealed.empty());
+  REQUIRE(dropped.empty());
+
+  ApplySeries(reloaded, {{{{"__name__", "cpu"}}, second}});
+  ApplySeries(reference, {{{{"__name__", "cpu"}}, second}});
+  const auto got = LatestEwma(reloaded);
+  REQUIRE(got.size() == 1);
+  REQUIRE(got == LatestEwma(reference));  // bit for bit: doubles compared
+  REQUIRE(StoredSamples(reloaded, {}) == StoredSamples(reference, {}));
+}
+
+TEST_CASE("a reload that changes a series' parameters seals its head and "
+          "starts it afresh") {
+  Head engine{HeadOptions{}};
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int i = 0; i < 60; ++i) samples.push_back({i * 10000, 10.0 + i % 5});
+  ApplySeries(engine, {{{{"__name__", "cpu"}}, samples}});
+
+  HeadOptions changed;
+  changed.defaults.alpha = 0.5;
+  changed.defaults.outputs = OutputBit(Output::kEwma);
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  ReconfigureStats stats;
+  engine.Reconfigure(changed, &sealed, &dropped, &stats);
+  REQUIRE(stats.restarted == 1);
+  REQUIRE(stats.unchanged == 0);
+  REQUIRE(dropped.empty());
+  REQUIRE(engine.active_series() == 1);
+  // Stored as received: the raw head, deriving the old parameters' outputs.
+  REQUIRE(sealed.size() == 1);
+  REQUIRE(sealed[0].derivation.params == EstimatorParams{});
+  std::map<Kind, std::vector<std::pair<int64_t, double>>> by_kind;
+  for (const TestChunk& c : ChunksOf(sealed)) by_kind[c.kind] = Decode(c.bytes);
+  REQUIRE(by_kind[kRaw] == samples);
+  for (const auto& [kind, want] : Reference(EstimatorParams{}, samples)) {
+    REQUIRE(by_kind[kind] == want);
+  }
+  // Nothing served from the old parameters until the next sample.
+  REQUIRE(LatestEwma(engine).empty());
+  // Afresh: the first sample is the mean, whatever came before.
+  ApplySeries(engine, {{{{"__name__", "cpu"}}, {{600000, 20}}}});
+  REQUIRE(LatestEwma(engine).begin()->second ==
+          std::pair<int64_t, double>{600000, 20.0});
+  ApplySeries(engine, {{{{"__name__", "cpu"}}, {{610000, 30}}}});
+  REQUIRE(LatestEwma(engine).begin()->second.second == 25.0);  // alpha 0.5
+  auto after = StoredSamples(engine, {});
+  REQUIRE(after.count(Kind(Output::kUpperThreshold)) == 0);
+  // Samples older than the last one accepted stay refused.
+  ApplyResult old = ApplySeries(engine, {{{{"__name__", "cpu"}}, {{5000, 1}}}});
+  REQUIRE(old.dropped_by(DropReason::kOutOfOrder) == 1);
+}
+
+TEST_CASE("a reload drops the series no rule selects and judges ignored "
+          "series anew") {
+  HeadOptions only_mem;
+  only_mem.rules.push_back(RuleFor("mem", EstimatorParams{}));
+  Head engine{only_mem};
+  ApplySeries(engine, {{{{"__name__", "mem"}}, {{1000, 1}, {2000, 2}}},
+                       {{{"__name__", "cpu"}}, {{1000, 5}}}});
+  REQUIRE(engine.active_series() == 1);
+  REQUIRE(engine.ignored_series() == 1);
+
+  HeadOptions only_cpu;
+  only_cpu.rules.push_back(RuleFor("cpu", EstimatorParams{}));
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  ReconfigureStats stats;
+  engine.Reconfigure(only_cpu, &sealed, &dropped, &stats);
+  REQUIRE(stats.dropped == 1);
+  REQUIRE(stats.forgotten == 1);
+  REQUIRE(engine.active_series() == 0);
+  REQUIRE(engine.ignored_series() == 0);
+  REQUIRE(dropped.size() == 1);
+  REQUIRE(model::LabelSetView(dropped[0].labels).ToString() ==
+          "mem{}");
+  REQUIRE(dropped[0].last_timestamp_ms == 2000);
+  REQUIRE(sealed.size() == 1);
+  REQUIRE(Decode(sealed[0].bytes).size() == 2);
+
+  ApplyResult r = ApplySeries(engine, {{{{"__name__", "mem"}}, {{3000, 3}}},
+                                       {{{"__name__", "cpu"}}, {{3000, 6}}}});
+  REQUIRE(r.new_series == 1);
+  REQUIRE(r.dropped_by(DropReason::kUnmatched) == 1);
+  const auto latest = LatestEwma(engine);
+  REQUIRE(latest.size() == 1);
+  REQUIRE(latest.begin()->first == "cpu{}");
+  REQUIRE(latest.begin()->second == std::pair<int64_t, double>{3000, 6.0});
+}
+
+TEST_CASE("a reload's series limits apply to the series created after it") {
+  Head engine{HeadOptions{}};
+  ApplySeries(engine, {{{{"__name__", "a"}}, {{1000, 1}}},
+                       {{{"__name__", "b"}}, {{1000, 1}}}});
+  HeadOptions limited;
+  limited.limits.max_active_series = 2;
+  limited.limits.max_labels_per_series = 1;
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  ReconfigureStats stats;
+  engine.Reconfigure(limited, &sealed, &dropped, &stats);
+  REQUIRE(engine.limits().max_active_series == 2);
+  // Known series go on; a new one is over the limit.
+  ApplyResult r = ApplySeries(engine, {{{{"__name__", "a"}}, {{2000, 2}}},
+                                       {{{"__name__", "c"}}, {{2000, 2}}}});
+  REQUIRE(r.applied == 1);
+  REQUIRE(r.refused_series == 1);
+  // And a new series with two labels is refused for its label count.
+  const std::string body =
+      SerializeWriteRequest({{{{"__name__", "d"}, {"job", "x"}}, {{1, 1}}}});
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  REQUIRE(!engine.Apply(decoded, &r).ok());
+}
+
 TEST_CASE("a head chunk is sealed where a time bucket ends") {
   HeadOptions options;
   options.chunk_bucket_ms = 60000;
@@ -903,10 +1049,9 @@ TEST_CASE("the head's memory grows with its series and their head chunks") {
 TEST_CASE("a head chunk is sealed before its buffer passes the cap and a series stays under 1 KiB") {
   HeadOptions options;
   const bool season = GENERATE(false, true);
-  if (season) {
-    options.defaults.season_slots = 96;
-    options.defaults.season_alpha = 2.0 / 15.0;
-  }
+  // Both set explicitly: the defaults have a season.
+  options.defaults.season_slots = season ? 96 : 0;
+  options.defaults.season_alpha = 2.0 / 15.0;
   Head engine{options};
   constexpr int kSeries = 2000;
   constexpr int kSamples = 119;  // one short of the 120-sample seal

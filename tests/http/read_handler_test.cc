@@ -363,7 +363,7 @@ struct ManySeries {
     return name;
   }
 
-  ManySeries() {
+  explicit ManySeries(int steps = kSteps) {
     db::DatabaseOptions options;
     options.dir = dir.path();
     auto opened = db::Database::Open(options, head::HeadOptions{});
@@ -371,7 +371,7 @@ struct ManySeries {
     ingester = std::move(opened).value();
     db::RecoveryStats stats;
     REQUIRE(ingester->Recover(&stats).ok());
-    for (int t = 0; t < kSteps; ++t) {
+    for (int t = 0; t < steps; ++t) {
       std::vector<testing::TestSeries> request;
       for (int h = 0; h < kHosts; ++h) {
         request.push_back({{{"__name__", "cpu"}, {"host", Host(h)}},
@@ -385,9 +385,10 @@ struct ManySeries {
     }
   }
 
-  HttpResponse Read(const prometheus::ReadRequest& request) {
+  HttpResponse Read(const prometheus::ReadRequest& request,
+                    const RemoteReadHandler* with = nullptr) {
     RemoteReadHandler handler(ingester.get(), limits);
-    return handler.Handle(
+    return (with != nullptr ? *with : handler).Handle(
         HttpRequest{"application/x-protobuf", "snappy",
                     codec::CompressSnappyBlock(request.SerializeAsString())});
   }
@@ -474,6 +475,65 @@ TEST_CASE("SAMPLES on two threads: a corrupt chunk in either half is a 500") {
   REQUIRE(first_half != second_half);  // the message names the chunk
   // Both: the one a single thread would have met first.
   REQUIRE(read_with_corrupt({10, 70}) == first_half);
+}
+
+}  // namespace
+}  // namespace promewma::http
+
+namespace promewma::http {
+namespace {
+
+TEST_CASE(
+    "SAMPLES over 1 MiB is streamed in bounded pieces that decode to the "
+    "whole answer, holding its read slot until the last") {
+  // 80 series x 900 samples: 72,000 samples, about 1.4 MB encoded.
+  constexpr int kLongSteps = 900;
+  ManySeries f(kLongSteps);
+  f.limits.max_concurrent_reads = 1;
+  RemoteReadHandler handler(f.ingester.get(), f.limits);
+  const int64_t start = kT0, end = kT0 + kLongSteps * 15000;
+  HttpResponse r =
+      f.Read(Query(start, end, {{EQ, "__name__", "cpu"}}), &handler);
+  REQUIRE(r.status == 200);
+  REQUIRE(r.body.empty());
+  REQUIRE(r.stream);
+  // The slot is the stream's until it is done: a second read is refused.
+  REQUIRE(handler.gate().in_flight() == 1);
+  REQUIRE(f.Read(Query(start, end, {{EQ, "__name__", "cpu"}}), &handler)
+              .status == 503);
+
+  std::string body, piece;
+  size_t pieces = 0, largest = 0;
+  while (r.stream(&piece)) {
+    ++pieces;
+    largest = std::max(largest, piece.size());
+    body += piece;
+  }
+  // A piece is at most 1 MiB of encoded samples, compressed.
+  CHECK(pieces >= 2);
+  CHECK(largest <= codec::MaxSnappyBlockSize(1 << 20));
+  r.stream = nullptr;
+  REQUIRE(handler.gate().in_flight() == 0);
+
+  r.body = body;
+  auto got = ParseSamples(r);
+  REQUIRE(got.size() == ManySeries::kHosts);
+  for (int h = 0; h < ManySeries::kHosts; ++h) {
+    const Samples& samples =
+        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
+    REQUIRE(samples.size() == kLongSteps);
+    for (int t = 0; t < kLongSteps; ++t) {
+      REQUIRE(samples[t] == std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
+    }
+  }
+}
+
+TEST_CASE("SAMPLES streamed: the sample limit is still a status code") {
+  ManySeries f(900);
+  f.limits.max_samples_per_query = 70'000;
+  HttpResponse r = f.Read(Query(kT0, kT0 + 900 * 15000, {{EQ, "__name__", "cpu"}}));
+  REQUIRE(r.status == 400);
+  REQUIRE(!r.stream);
 }
 
 }  // namespace

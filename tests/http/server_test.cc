@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -542,6 +543,36 @@ TEST_CASE("a connection idle or stalled past its timeout is closed, and a busy o
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
     REQUIRE(answered >= 5);
+  }
+}
+
+// A sweep that is due when Stop() cancels its timer still runs (a timer's
+// cancel cannot recall a completion already queued); it must not re-arm.
+// With a zero interval a sweep is due at almost every moment, so a stop
+// would hang nearly every time if it did.
+TEST_CASE("the server stops while its timeout sweep is due") {
+  ServerOptions options;
+  options.sweep_interval = std::chrono::milliseconds(0);
+  for (int i = 0; i < 20; ++i) {
+    head::HeadOptions head_options;
+    db::Database db(head_options);
+    prometheus::Registry registry;
+    options.port = 0;
+    Server server(options, &db, &registry);
+    REQUIRE(server.Bind().ok());
+    std::promise<void> returned;
+    std::future<void> run_done = returned.get_future();
+    std::thread runner([&] {
+      server.Run();
+      returned.set_value();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    server.Stop();
+    const bool stopped = run_done.wait_for(std::chrono::seconds(30)) ==
+                         std::future_status::ready;
+    INFO("stop " << i);
+    REQUIRE(stopped);  // else the runner cannot be joined: the test aborts
+    runner.join();
   }
 }
 

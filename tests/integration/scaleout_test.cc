@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "codec/snappy_block.h"
+#include "config/config.h"
 #include "ewma/series_estimator.h"
 #include "remote.pb.h"
 #include "testing/peers.h"
@@ -369,6 +370,21 @@ TEST_CASE(
   testing::PromewmaOptions options;
   options.config = ReplicaConfig(*vm, *prometheus,
                                  std::to_string(kLookbackSamples) + "s");
+  // The replicas' estimator, explicit: the plain EWMA band, whose every
+  // part (mean, ewm_std spread) forgets at span 10, and no season. What
+  // is tested is that warm start continues a run, within the bound a
+  // lookback gives an estimator that forgets within it. The defaults'
+  // error spread remembers 10000 samples and their season needs 24h of
+  // history: a lookback covering them would take days of history.
+  options.config = ReplaceAll(
+      options.config, "\newma:\n",
+      "\newma:\n  span: 10\n  k: 3\n  spread: ewm_std\n  season: {slots: 0}\n");
+  const auto parsed = config::ParseConfig(options.config, "replica config");
+  INFO(parsed.status().message());
+  REQUIRE(parsed.ok());
+  const ewma::EstimatorParams params = parsed.value().ewma;
+  REQUIRE(params.spread == ewma::SpreadKind::kEwmStd);
+  REQUIRE(params.season_slots == 0);
   auto r0 = testing::StartPromewma(options);
   auto r1 = testing::StartPromewma(options);
   auto r2 = testing::StartPromewma(options);
@@ -428,8 +444,8 @@ TEST_CASE(
   }
   REQUIRE(warmed >= static_cast<double>(moved.size()));
 
-  // The uninterrupted run: the estimator (the replicas' defaults, span 10)
-  // over the series' whole raw history in Prometheus.
+  // The uninterrupted run: the replicas' estimator (`params`, read from
+  // their config) over the series' whole raw history in Prometheus.
   //
   // Tolerance: the new owner replays only the last kLookbackSamples (60)
   // samples before its first, starting cold there. The estimator forgets
@@ -444,7 +460,6 @@ TEST_CASE(
     const auto raw = PrometheusSamples(*prometheus, input, job, "15m");
     REQUIRE(raw.size() > kLookbackSamples);
     std::map<int64_t, double> uninterrupted;
-    ewma::EstimatorParams params;
     ewma::EstimatorState state;
     ewma::DerivedValues v;
     for (const auto& [ms, value] : raw) {

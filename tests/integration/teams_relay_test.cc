@@ -111,7 +111,10 @@ TEST_CASE(
   CHECK(promewma->Get("/metrics").find("TESTSIGNATURE") == std::string::npos);
   CHECK(promewma->Stop() == 0);
   CHECK(promewma->Stderr().find("TESTSIGNATURE") == std::string::npos);
-  CHECK_THAT(promewma->Stderr(), Catch::Contains("Teams channel database"));
+  CHECK_THAT(promewma->Stderr(),
+             Catch::Contains("component=notify msg=\"Teams channel\" "
+                             "channel=database path=/api/v1/notify/msteams/"
+                             "database webhook="));
 }
 
 TEST_CASE("The relay answers 404, 405, 413 and 400 over HTTP and sends nothing",

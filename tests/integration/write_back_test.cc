@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "ewma/series_estimator.h"
 #include "testing/peers.h"
 #include "testing/remote_write.h"
+#include "testing/remote_write_sink.h"
 
 namespace promewma {
 namespace {
@@ -499,6 +501,219 @@ scrape_configs:
   INFO(samples << " samples in " << writes << " requests");
   REQUIRE(samples / writes > 5000);
   REQUIRE(WaitForSent(*promewma, *vm, samples) >= samples);
+}
+
+}  // namespace
+}  // namespace promewma
+
+namespace promewma {
+namespace {
+
+// Faults of one write-back target, with a healthy VictoriaMetrics beside
+// it. The faulty target is a RemoteWriteSink: it hangs, answers 500 or 400,
+// or resets connections, then accepts and keeps what it got, in order.
+
+using Sink = testing::RemoteWriteSink;
+
+// promewma_writeback_<name>{url="<url>/api/v1/write", ...labels}.
+double WriteBackMetricFor(const Peer& promewma, const std::string& name,
+                          const std::string& url,
+                          testing::LabelSet labels = {}) {
+  labels["url"] = url + "/api/v1/write";
+  return promewma.MetricValue("promewma_writeback_" + name, labels);
+}
+
+// Waits (bounded) until `name` for `url` reaches `want`; returns it then.
+double WaitForMetric(const Peer& promewma, const std::string& name,
+                     const std::string& url, double want,
+                     testing::LabelSet labels = {}) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  double value = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    value = WriteBackMetricFor(promewma, name, url, labels);
+    if (value >= want) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return value;
+}
+
+// Two targets: the healthy VictoriaMetrics and the sink. The sink's
+// remote_timeout is 1 s so that a hang costs an attempt 1 s, not 30.
+std::string HealthyAndFaultyConfig(const Peer& vm, const Sink& sink) {
+  const std::string queue =
+      "    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, "
+      "max_backoff: 200ms}\n";
+  return "write_back:\n  - url: " + vm.url() + "/api/v1/write\n" + queue +
+         "  - url: " + sink.url() + "/api/v1/write\n    remote_timeout: 1s\n" +
+         queue;
+}
+
+using SeriesSamples =
+    std::map<std::string, std::vector<std::pair<int64_t, double>>>;
+
+// The derived samples of input samples [0, n), per series in time order.
+SeriesSamples ExpectedDerived(int64_t first_ms, int n) {
+  SeriesSamples out;
+  for (const auto& [ms, values] : Expected(first_ms, n)) {
+    out["cpu_utilization:ewma{instance=\"vm-1\"}"].push_back(
+        {ms, values.first});
+    if (!std::isnan(values.second)) {
+      out["cpu_utilization:upper_threshold{instance=\"vm-1\"}"].push_back(
+          {ms, values.second});
+    }
+  }
+  return out;
+}
+
+// `samples` per series, in the order they came.
+SeriesSamples BySeries(const std::vector<Sink::Sample>& samples) {
+  SeriesSamples out;
+  for (const Sink::Sample& s : samples) {
+    out[s.series].push_back({s.timestamp_ms, s.value});
+  }
+  return out;
+}
+
+// The number of samples in `all`.
+size_t Count(const SeriesSamples& all) {
+  size_t n = 0;
+  for (const auto& [series, samples] : all) n += samples.size();
+  return n;
+}
+
+// Runs 400 input samples through promewma while the sink is in `fault`
+// for the first 200 and all of them have reached VictoriaMetrics; then
+// the sink recovers and must get every derived sample, in order, exactly
+// once (it keeps only what it answered 204).
+void RequireBacklogDeliveredAfter(Sink::Mode fault) {
+  Sink sink(fault);
+  auto vm = testing::StartVictoriaMetrics();
+  testing::PromewmaOptions options;
+  options.config = HealthyAndFaultyConfig(*vm, sink);
+  auto promewma = testing::StartPromewma(options);
+  const std::string vm_url = vm->url();
+  const int64_t first_ms = (NowMs() - 2 * 3600 * 1000) / 1000 * 1000;
+  constexpr int kSamples = 400;
+  constexpr double kHalf = 200 + (200 - 10);  // ewma + upper_threshold
+  constexpr double kDerived = kSamples + (kSamples - 10);
+
+  // Every write is 204 (SendSamples requires it) and the healthy target
+  // gets each derived sample while the other one fails.
+  SendSamples(promewma->port(), first_ms, 0, 200);
+  REQUIRE(WaitForMetric(*promewma, "samples_sent_total", vm_url, kHalf) ==
+          kHalf);
+  REQUIRE(WaitForMetric(*promewma, "samples_failed_total", sink.url(), 1) > 0);
+  SendSamples(promewma->port(), first_ms, 200, kSamples);
+  REQUIRE(WaitForMetric(*promewma, "samples_sent_total", vm_url, kDerived) ==
+          kDerived);
+  REQUIRE(WriteBackMetricFor(*promewma, "samples_sent_total", sink.url()) ==
+          0);
+  REQUIRE(sink.accepted().empty());
+  REQUIRE(WriteBackMetricFor(*promewma, "samples_pending", sink.url()) ==
+          kDerived);
+
+  sink.SetMode(Sink::Mode::kAccept);
+  INFO(promewma->StderrTail());
+  REQUIRE(WaitForMetric(*promewma, "samples_sent_total", sink.url(),
+                        kDerived) == kDerived);
+  const SeriesSamples got = BySeries(sink.accepted());
+  const SeriesSamples want = ExpectedDerived(first_ms, kSamples);
+  INFO("sink holds " << Count(got) << " samples of " << got.size()
+                     << " series; " << Count(want) << " derived");
+  REQUIRE(got == want);
+  REQUIRE(WriteBackMetricFor(*promewma, "samples_retried_total", sink.url()) >
+          0);
+  for (const std::string& url : {vm_url, sink.url()}) {
+    INFO("target " << url);
+    for (const char* reason : {"http_4xx", "retry_timeout", "shutdown"}) {
+      REQUIRE(WriteBackMetricFor(*promewma, "samples_dropped_total", url,
+                                 {{"reason", reason}}) == 0);
+    }
+    REQUIRE(WriteBackMetricFor(*promewma, "samples_pending", url) == 0);
+  }
+  REQUIRE(promewma->Stop() == 0);
+}
+
+TEST_CASE(
+    "a write-back target that hangs holds up neither ingest nor the other "
+    "target, and gets its backlog in order once it answers") {
+  RequireBacklogDeliveredAfter(Sink::Mode::kHang);
+}
+
+TEST_CASE(
+    "a write-back target that answers 500 holds up neither ingest nor the "
+    "other target, and gets its backlog in order once it accepts") {
+  RequireBacklogDeliveredAfter(Sink::Mode::kStatus500);
+}
+
+TEST_CASE(
+    "a write-back target that resets connections holds up neither ingest nor "
+    "the other target, and gets its backlog in order once it accepts") {
+  RequireBacklogDeliveredAfter(Sink::Mode::kReset);
+}
+
+TEST_CASE(
+    "a write-back target's 400 drops that one batch, counted, and nothing "
+    "else: the target gets the rest in order, the other target everything") {
+  Sink sink(Sink::Mode::kAccept);
+  auto vm = testing::StartVictoriaMetrics();
+  testing::PromewmaOptions options;
+  options.config = HealthyAndFaultyConfig(*vm, sink);
+  auto promewma = testing::StartPromewma(options);
+  const int64_t first_ms = (NowMs() - 2 * 3600 * 1000) / 1000 * 1000;
+  constexpr int kSamples = 300;
+  constexpr double kDerived = kSamples + (kSamples - 10);
+
+  SendSamples(promewma->port(), first_ms, 0, 100);
+  REQUIRE(WaitForMetric(*promewma, "samples_sent_total", sink.url(), 190) ==
+          190);
+  // The next request the sink reads gets 400; it accepts the ones after.
+  sink.SetMode(Sink::Mode::kStatus400Once);
+  SendSamples(promewma->port(), first_ms, 100, kSamples);
+  REQUIRE(WaitForMetric(*promewma, "samples_sent_total", vm->url(),
+                        kDerived) == kDerived);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  double sent = 0, dropped = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    sent = WriteBackMetricFor(*promewma, "samples_sent_total", sink.url());
+    dropped = WriteBackMetricFor(*promewma, "samples_dropped_total",
+                                 sink.url(), {{"reason", "http_4xx"}});
+    if (sent + dropped >= kDerived) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  INFO(promewma->StderrTail());
+  const std::vector<Sink::Sample> accepted = sink.accepted();
+  const std::vector<Sink::Sample> rejected = sink.rejected();
+  INFO(accepted.size() << " accepted, " << rejected.size() << " rejected, "
+                       << sent << " sent, " << dropped << " dropped");
+  // The 400 was final: that batch was sent once and dropped, counted.
+  REQUIRE(!rejected.empty());
+  REQUIRE(dropped == static_cast<double>(rejected.size()));
+  REQUIRE(sent == static_cast<double>(accepted.size()));
+  REQUIRE(sent + dropped == kDerived);
+  REQUIRE(WriteBackMetricFor(*promewma, "samples_retried_total", sink.url()) ==
+          0);
+  // Nothing else lost: what the sink accepted came in order, and with the
+  // rejected batch it is every derived sample once.
+  const SeriesSamples got = BySeries(accepted);
+  for (const auto& [series, samples] : got) {
+    INFO(series);
+    for (size_t i = 1; i < samples.size(); ++i) {
+      REQUIRE(samples[i - 1].first < samples[i].first);
+    }
+  }
+  std::vector<Sink::Sample> both = accepted;
+  both.insert(both.end(), rejected.begin(), rejected.end());
+  SeriesSamples all = BySeries(both);
+  for (auto& [series, samples] : all) {
+    std::sort(samples.begin(), samples.end());
+  }
+  REQUIRE(all == ExpectedDerived(first_ms, kSamples));
+  REQUIRE(WriteBackMetricFor(*promewma, "samples_pending", sink.url()) == 0);
+  // The healthy target lost nothing.
+  REQUIRE(WriteBackMetric(*promewma, "samples_failed_total", *vm) == 0);
+  RequireNothingDroppedOrPending(*promewma, *vm);
+  REQUIRE(promewma->Stop() == 0);
 }
 
 }  // namespace
