@@ -18,15 +18,17 @@
 #                anonymous memory after each round, for STEADY_SERIES
 #                (10000) series over STEADY_ROUNDS (12) rounds into
 #                promewma, VictoriaMetrics and Prometheus, and for
-#                STEADY_LARGE_SERIES (100000) over STEADY_LARGE_ROUNDS (3)
-#                into promewma and VictoriaMetrics; then promewma with
-#                write-back into a VictoriaMetrics of its own while remote
-#                reads of the last hour run. STEADY_SERVERS (promewma
-#                victoriametrics prometheus) picks the 10k-series servers,
+#                promewma with write-back into a VictoriaMetrics of its
+#                own while remote reads of the last hour run; then
+#                STEADY_LARGE_SERIES (100000) over STEADY_LARGE_ROUNDS (3).
+#                STEADY_SERVERS and STEADY_LARGE_SERVERS (promewma
+#                victoriametrics prometheus) pick the servers,
 #                STEADY_WRITEBACK_ROUNDS (STEADY_ROUNDS) the write-back
-#                run's rounds; a run of 0 rounds is left out.
-#                promewma's head bytes per active series after each run. Markdown tables, and a PNG plot
-#                (gnuplot) in $BENCH_OUT (default build/bench).
+#                run's rounds; a run of 0 rounds is left out. promewma's
+#                memory parts after each round, its head bytes per active
+#                series after each run, and the heap trims' share of its
+#                CPU. Markdown tables, and a PNG plot (gnuplot) in
+#                $BENCH_OUT (default build/bench).
 #   3. restart   MEM_SERIES new series x MEM_SAMPLES samples into a fresh
 #                promewma: SIGKILL and restart (the whole request log
 #                replays), then SIGTERM (checkpoint) and restart.
@@ -68,6 +70,7 @@ steady_series="${STEADY_SERIES:-10000}"
 steady_rounds="${STEADY_ROUNDS:-12}"
 steady_large_series="${STEADY_LARGE_SERIES:-100000}"
 steady_large_rounds="${STEADY_LARGE_ROUNDS:-3}"
+steady_large_servers="${STEADY_LARGE_SERVERS:-promewma victoriametrics prometheus}"
 steady_servers="${STEADY_SERVERS:-promewma victoriametrics prometheus}"
 steady_writeback_rounds="${STEADY_WRITEBACK_ROUNDS:-$steady_rounds}"
 bench_out="${BENCH_OUT:-build/bench}"
@@ -274,6 +277,19 @@ if has_phase memory; then
       sleep 1
       echo "$name $series $r $(rss_kb "$pid") $(anon_kb "$pid")" >>"$bench_out/memory.dat"
       echo "$name, $series series, round $r: RSS $(rss_kb "$pid") kB, anonymous $(anon_kb "$pid") kB; ${out##*: }"
+      if [[ "$name" == promewma* ]]; then
+        # The parts after each round, and what the heap trims cost so far
+        # against the process' CPU: "NAME SERIES ROUND head memtables
+        # block_cache heap_in_use heap_free rss trims trim_s cpu_s".
+        curl -fs "http://127.0.0.1:$port/metrics" | awk -v pre="$name $series $r" -v cpu="$(cpu_s "$pid")" '
+          /^promewma_memory_bytes\{part="(head|memtables|block_cache|heap_in_use|heap_free|rss)"\}/ {
+            split($1, a, "\""); part[a[2]] = $2 }
+          /^promewma_heap_trims_total / {trims = $2}
+          /^promewma_heap_trim_seconds_total / {trim_s = $2}
+          END {printf "%s %d %d %d %d %d %d %d %.3f %.2f\n", pre, part["head"], part["memtables"],
+                 part["block_cache"], part["heap_in_use"], part["heap_free"], part["rss"],
+                 trims, trim_s, cpu}' >>"$bench_out/memory-parts.dat"
+      fi
     done
     if [[ "$name" == promewma* ]]; then
       local metrics
@@ -291,6 +307,7 @@ if has_phase memory; then
     settle
   }
   : >"$bench_out/memory.dat"
+  : >"$bench_out/memory-parts.dat"
   echo
   for server in $steady_servers; do
     steady_run "$server" "$steady_series" "$steady_rounds"
@@ -306,7 +323,7 @@ if has_phase memory; then
       --write-back-url "http://127.0.0.1:$wb_vm_port/api/v1/write"
     kill "$wb_vm_pid" 2>/dev/null || true; wait "$wb_vm_pid" 2>/dev/null || true
   fi
-  for server in promewma victoriametrics; do
+  for server in $steady_large_servers; do
     steady_run "$server" "$steady_large_series" "$steady_large_rounds"
   done
 
@@ -326,7 +343,13 @@ if has_phase memory; then
     done
   }
   steady_table "$steady_series" "$steady_rounds" promewma promewma-writeback victoriametrics prometheus
-  steady_table "$steady_large_series" "$steady_large_rounds" promewma victoriametrics
+  steady_table "$steady_large_series" "$steady_large_rounds" $steady_large_servers
+  # promewma's parts per round, MB, and the heap trims' share of its CPU.
+  printf '\n| promewma: series, round | head | memtables | block cache | heap in use | heap free | RSS | trims | trim CPU / process CPU |\n'
+  printf '|---|---|---|---|---|---|---|---|---|\n'
+  awk '$1 == "promewma" {printf "| %d, %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.2f s / %.1f s (%.1f%%) |\n",
+       $2, $3, $4/1e6, $5/1e6, $6/1e6, $7/1e6, $8/1e6, $9/1e6, $10, $11, $12, ($12 > 0 ? 100 * $11 / $12 : 0)}' \
+    "$bench_out/memory-parts.dat"
 
   # The plot: RSS over rounds, with promewma's documented bound marked:
   # the fixed part (memory.memtables + memory.block_cache, 72 MiB by
@@ -348,6 +371,7 @@ plot f("promewma", $steady_series) with linespoints lw 2 title "promewma, $stead
      f("prometheus", $steady_series) with linespoints title "Prometheus 2.42, $steady_series", \
      f("promewma", $steady_large_series) with linespoints lw 2 title "promewma, $steady_large_series series", \
      f("victoriametrics", $steady_large_series) with linespoints title "VictoriaMetrics 1.79, $steady_large_series", \
+     f("prometheus", $steady_large_series) with linespoints title "Prometheus 2.42, $steady_large_series", \
      $fixed_mb with lines dt 2 lc rgb "gray40" title "promewma fixed part (memtables + block cache)", \
      $fixed_mb + $steady_series / 1024.0 with lines dt 3 lc rgb "gray40" title "fixed + 1 KiB x $steady_series series", \
      $fixed_mb + $steady_large_series / 1024.0 with lines dt 4 lc rgb "gray20" title "fixed + 1 KiB x $steady_large_series series"

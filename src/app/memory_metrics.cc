@@ -8,6 +8,8 @@
 
 #include <cstdio>
 
+#include "common/allocator_tuning.h"
+
 namespace promewma::app {
 namespace {
 
@@ -58,7 +60,27 @@ std::vector<prometheus::MetricFamily> MemoryCollector::Collect() const {
     metric.gauge.value = static_cast<double>(bytes);
     family.metric.push_back(std::move(metric));
   }
-  return {std::move(family)};
+  std::vector<prometheus::MetricFamily> families;
+  families.push_back(std::move(family));
+  auto counter = [&](const char* name, const char* help, double value) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = prometheus::MetricType::Counter;
+    prometheus::ClientMetric metric;
+    metric.counter.value = value;
+    f.metric.push_back(std::move(metric));
+    families.push_back(std::move(f));
+  };
+  counter("promewma_heap_trims_total",
+          "Times free heap was given back to the kernel (malloc_trim): after "
+          "each checkpoint, and when the heap trimmer found enough of it.",
+          static_cast<double>(heap_trims.load()));
+  counter("promewma_heap_trim_seconds_total",
+          "Time spent giving free heap back; other threads' allocations wait "
+          "for the arena a trim holds.",
+          static_cast<double>(heap_trim_nanoseconds.load()) / 1e9);
+  return families;
 }
 
 }  // namespace promewma::app

@@ -15,6 +15,9 @@
 //                      resident unless trimmed
 //   rss                the process' resident set (/proc/self/statm)
 //
+// Beside them, promewma_heap_trims_total and promewma_heap_trim_seconds_total:
+// what keeping free heap out of the resident set costs (ReleaseFreeHeap).
+//
 // The RocksDB parts are absent in memory-only mode, write_back_queues
 // without write-back targets.
 //

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -57,14 +58,25 @@ inline int64_t ResidentNotInUse() {
 // ResidentNotInUse after the last trim.
 inline std::atomic<int64_t> resident_not_in_use_after_trim{0};
 
+// Trims done and the time they took, for /metrics: a trim holds the
+// arenas' locks while it walks them, so this is the price of the bound.
+inline std::atomic<uint64_t> heap_trims{0};
+inline std::atomic<uint64_t> heap_trim_nanoseconds{0};
+
 // Gives the free memory in every arena back to the kernel (malloc_trim),
 // the middle of the heap included, which the trim threshold above never
 // does. The next large buffers fault their pages in again, so this runs
 // after each checkpoint and when HeapTrimmer finds enough to give back,
 // not per request.
 inline void ReleaseFreeHeap() {
+  const auto start = std::chrono::steady_clock::now();
   malloc_trim(0);
   resident_not_in_use_after_trim.store(ResidentNotInUse());
+  heap_trim_nanoseconds.fetch_add(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - start)
+          .count()));
+  heap_trims.fetch_add(1);
 }
 
 // Free heap not given back since the last trim, estimated: how much more

@@ -94,6 +94,28 @@ TEST_CASE("/metrics shows the write-back queues growing while a target is down")
   p->Kill();
 }
 
+// Each checkpoint gives free heap back; /metrics counts the trims and the
+// time they took, the CPU the memory bound costs.
+TEST_CASE("/metrics counts the heap trims and the time they took") {
+  testing::PromewmaOptions options;
+  options.config = "checkpoint_interval: 1s\n";
+  auto p = testing::StartPromewma(options);
+  WriteSeries(*p, 0, 2000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  double trims = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    trims = testing::SamplesNamed(p->Scrape(), "promewma_heap_trims_total").at(0).value;
+    if (trims >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(trims >= 2);
+  const auto seconds = testing::SamplesNamed(p->Scrape(), "promewma_heap_trim_seconds_total");
+  REQUIRE(seconds.size() == 1);
+  CHECK(seconds[0].value > 0);
+  CHECK(seconds[0].value < 30);
+  REQUIRE(p->Stop() == 0);
+}
+
 // The same 10,000 series get one more hour of 10-second samples per round,
 // over two connections (rwbench). With glibc's default arenas each server
 // thread kept its own freed request buffers and anonymous memory rose by
