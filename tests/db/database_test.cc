@@ -464,8 +464,18 @@ TEST_CASE("checkpoints taken while requests arrive restore exactly") {
     Running run(dir.path());
     auto& [store, engine, ingester, rs] = run;
     std::atomic<bool> done{false};
+    // Catch2's assertions are not thread-safe: the writer keeps its first
+    // failure and the test asserts it after the join.
+    std::string writer_error;
     std::thread writer([&, &ingester = ingester] {
-      IngestRange(ingester, 0, 400);
+      head::ApplyResult result;
+      for (int t = 0; t < 400; ++t) {
+        Status s = IngestBody(ingester, Body(t), &result);
+        if (!s.ok()) {
+          writer_error = "request " + std::to_string(t) + ": " + s.ToString();
+          break;
+        }
+      }
       done = true;
     });
     while (!done) {
@@ -474,6 +484,7 @@ TEST_CASE("checkpoints taken while requests arrive restore exactly") {
       ++checkpoints;
     }
     writer.join();
+    REQUIRE(writer_error == "");
   }  // stops without a final checkpoint: the log tail is replayed
   Running run(dir.path());
   auto& [store, engine, ingester, rs] = run;
