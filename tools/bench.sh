@@ -47,7 +47,7 @@
 #
 #   tools/bench.sh
 #   MEM_SERIES=200000 INGEST_REPEAT=5 tools/bench.sh
-#   PHASES=memory tools/bench.sh          # about 25 min on 2 cores
+#   PHASES=memory tools/bench.sh          # about 45 min on 2 cores (2 h loaded, 12 large rounds)
 #   PHASES="ingest read" tools/bench.sh
 #   PHASES=connections tools/bench.sh
 #
