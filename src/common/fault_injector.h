@@ -1,5 +1,6 @@
 // FaultInjector: a test seam that lets a test make chosen writes of the
-// request log or the store fail, as a full disk or a dying process would.
+// request log or the store fail, as a full disk or a dying process would,
+// or a store read wait, as a slow disk would.
 // Production code passes none.
 
 #ifndef PROMEWMA_COMMON_FAULT_INJECTOR_H_
@@ -18,6 +19,10 @@ class FaultInjector {
   // "checkpoint", "checkpoint pointer"). A non-OK status fails the write
   // before anything reaches the disk.
   virtual Status BeforeWrite(std::string_view what) = 0;
+  // Called before each read of stored chunks (`what`: "chunks"). It cannot
+  // fail the read; it may wait, as a slow disk would, to show what the
+  // caller holds meanwhile.
+  virtual void BeforeRead(std::string_view what) { (void)what; }
 };
 
 }  // namespace promewma

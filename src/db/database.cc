@@ -132,7 +132,7 @@ Status Database::Apply(const head::SeriesSnapshot* warmed,
   }
   std::shared_ptr<SealedBatch> to_store;
   {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    std::unique_lock<WriterPreferringMutex> lock(mu_);
     if (warmed != nullptr) {
       // Under the lock, so that no request creates the series in between.
       if (!head_->Knows(model::HashLabelSet(warmed->labels), warmed->labels)) {
@@ -264,7 +264,7 @@ std::shared_ptr<Database::SealedBatch> Database::PublishSealed(
 void Database::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
   const std::vector<head::SealedChunk>& chunks = batch->chunks;
   Status s = store_->WriteChunks(chunks);
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
   // A checkpoint may have stored it meanwhile and dropped it already.
   auto it = std::find(pending_.begin(), pending_.end(), batch);
   if (it == pending_.end()) return;
@@ -281,10 +281,22 @@ Status Database::ReadSeries(
     uint64_t labels_hash, std::string_view labels,
     std::optional<ewma::Output> output, int64_t start_ms, int64_t end_ms,
     const std::function<Status(const store::ChunkView&)>& visit) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  // A pending chunk may be stored already (its writer has not dropped it
-  // from pending_ yet). Chunks are keyed by their first timestamp, so the
-  // stored ones' first timestamps tell which pending ones to skip.
+  // The chunks not stored yet (pending and the open head) are taken as of
+  // one moment under mu_, and the store is read after it: reading the store
+  // under mu_ held writers up, and a remote read takes it once per series
+  // (a reader-preferring lock let a long read starve them). Every chunk of
+  // that moment is then in the store (it only gains chunks meanwhile) or in
+  // the copies; one in both, stored or sealed since, is visited once, from
+  // the store: chunks are keyed by their first timestamp, and a head sealed
+  // since keeps its first one.
+  std::vector<std::shared_ptr<SealedBatch>> pending;
+  head::HeadChunk head;
+  bool has_head;
+  {
+    std::shared_lock<WriterPreferringMutex> lock(mu_);
+    pending = pending_;
+    has_head = head_->CopyHeadChunk(labels_hash, labels, output, &head);
+  }
   std::vector<int64_t> stored_starts;
   if (store_ != nullptr) {
     Status s = store_->ReadChunks(labels_hash, output, start_ms, end_ms,
@@ -294,8 +306,12 @@ Status Database::ReadSeries(
                                   });
     if (!s.ok()) return s;
   }
+  const auto stored = [&stored_starts](int64_t min_time_ms) {
+    return std::find(stored_starts.begin(), stored_starts.end(),
+                     min_time_ms) != stored_starts.end();
+  };
   codec::XorChunkAppender derived(0);  // an output of a pending raw chunk
-  for (const auto& batch : pending_) {
+  for (const auto& batch : pending) {
     for (const head::SealedChunk& c : batch->chunks) {
       if (c.labels_hash != labels_hash || c.max_time_ms < start_ms ||
           c.min_time_ms > end_ms) {
@@ -311,18 +327,13 @@ Status Database::ReadSeries(
                                 derived.bytes()};
         if (view.max_time_ms < start_ms || view.min_time_ms > end_ms) continue;
       }
-      if (std::find(stored_starts.begin(), stored_starts.end(),
-                    view.min_time_ms) != stored_starts.end()) {
-        continue;
-      }
+      if (stored(view.min_time_ms)) continue;
       Status s = visit(view);
       if (!s.ok()) return s;
     }
   }
-  head::HeadChunk head;
-  if (head_->CopyHeadChunk(labels_hash, labels, output, &head) &&
-      !head.bytes.empty() && head.max_time_ms >= start_ms &&
-      head.min_time_ms <= end_ms) {
+  if (has_head && !head.bytes.empty() && head.max_time_ms >= start_ms &&
+      head.min_time_ms <= end_ms && !stored(head.min_time_ms)) {
     return visit(
         store::ChunkView{head.min_time_ms, head.max_time_ms, head.bytes});
   }
@@ -331,15 +342,25 @@ Status Database::ReadSeries(
 
 Status Database::DropIdleSeries(uint64_t* dropped) {
   std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  DropIdleLocked(dropped);
+  std::vector<std::shared_ptr<SealedBatch>> to_store;
+  std::vector<head::DroppedSeries> to_record;
+  {
+    std::unique_lock<WriterPreferringMutex> lock(mu_);
+    DropIdleLocked(dropped);
+    // Without a store (tests, benchmarks) they stay in memory.
+    if (store_ == nullptr) return Status::Ok();
+    to_store = pending_;
+    to_record = unrecorded_;
+  }
+  // What fails stays in memory, logged, and is tried again.
+  (void)StoreOutsideLock(to_store, to_record);
   return Status::Ok();
 }
 
 void Database::Reconfigure(const head::HeadOptions& options,
                            head::ReconfigureStats* stats) {
   std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
   head_->Reconfigure(options, &sealed, &series, stats);
@@ -348,7 +369,7 @@ void Database::Reconfigure(const head::HeadOptions& options,
 
 void Database::ChangeDerivedTargets(bool collect_derived,
                                     const std::function<void()>& change) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
   change();
   head_->SetCollectDerived(collect_derived);
 }
@@ -357,23 +378,37 @@ void Database::DropIdleLocked(uint64_t* dropped) {
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
   *dropped = head_->DropIdleSeries(&sealed, &series);
-  StoreDropped(&sealed, &series);
+  KeepDropped(&sealed, &series);
 }
 
-void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
-                            std::vector<head::DroppedSeries>* series) {
+void Database::KeepDropped(std::vector<head::SealedChunk>* sealed,
+                           std::vector<head::DroppedSeries>* series) {
   // With write-back, its queues may hold views of the dropped label sets
   // until they have delivered: Checkpoint releases them then.
   if (sink_ == nullptr || !sink_->HoldsLabelViews()) {
     head_->ReleaseRetiredLabels();
   }
-  // Their chunks join pending_ (readable there until stored), and their
-  // records are written now: reads look for them there once the head no
-  // longer knows them.
-  StoreSealed(sealed);
+  // Their chunks join pending_ (readable there until stored), and the
+  // series unrecorded_: reads look for them there once the head no longer
+  // knows them.
+  if (!sealed->empty()) {
+    pending_.push_back(std::make_shared<SealedBatch>(std::move(*sealed)));
+    sealed->clear();
+  }
   unrecorded_.insert(unrecorded_.end(),
                      std::make_move_iterator(series->begin()),
                      std::make_move_iterator(series->end()));
+}
+
+void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
+                            std::vector<head::DroppedSeries>* series) {
+  KeepDropped(sealed, series);
+  // Without a store (tests, benchmarks) sealed chunks stay in memory.
+  if (store_ != nullptr) WritePending(/*failed_only=*/false);
+  RecordDropped();
+}
+
+void Database::RecordDropped() {
   if (store_ == nullptr || unrecorded_.empty()) return;
   Status s = disk_->Check(DiskWrite::kMaintenance);
   if (s.ok()) s = store_->WriteDroppedSeries(unrecorded_);
@@ -385,19 +420,81 @@ void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
   }
 }
 
+Status Database::StoreOutsideLock(
+    const std::vector<std::shared_ptr<SealedBatch>>& batches,
+    const std::vector<head::DroppedSeries>& series) {
+  // In order, stopping at the first failure: a series' chunks reach the
+  // store in time order (see PublishSealed).
+  size_t stored = 0;
+  Status chunks_status;
+  for (const auto& batch : batches) {
+    chunks_status = store_->WriteChunks(batch->chunks);
+    if (!chunks_status.ok()) break;
+    ++stored;
+  }
+  Status series_status;
+  if (!series.empty()) {
+    series_status = disk_->Check(DiskWrite::kMaintenance);
+    if (series_status.ok()) series_status = store_->WriteDroppedSeries(series);
+  }
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    // A request may have stored and dropped its own batch meanwhile.
+    auto it = std::find(pending_.begin(), pending_.end(), batches[i]);
+    if (it == pending_.end()) continue;
+    if (i < stored) {
+      pending_.erase(it);
+    } else {
+      (*it)->failed = true;
+    }
+  }
+  if (!chunks_status.ok()) {
+    log::Warn("store", "sealed chunks not stored yet; will retry",
+              {{"chunks", batches[stored]->chunks.size()},
+               {"err", chunks_status.message()}});
+  }
+  if (series_status.ok()) {
+    // Only a checkpoint, a drop or a reload adds to unrecorded_, each under
+    // checkpoint_mu_, which the caller holds: its first entries are these.
+    unrecorded_.erase(unrecorded_.begin(),
+                      unrecorded_.begin() +
+                          static_cast<std::ptrdiff_t>(series.size()));
+  } else {
+    log::Warn("store", "dropped series not recorded yet; will retry",
+              {{"series", series.size()}, {"err", series_status.message()}});
+  }
+  if (!chunks_status.ok()) {
+    return Status::Unavailable("sealed chunks cannot be stored");
+  }
+  if (!series_status.ok()) {
+    return Status::Unavailable("dropped series cannot be recorded");
+  }
+  return Status::Ok();
+}
+
 Status Database::VisitDroppedSeries(
     const std::function<Status(const head::DroppedSeries&)>& visit) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  for (const head::DroppedSeries& d : unrecorded_) {
+  // The records grow with every series dropped until retention: scanning
+  // them under mu_ held every writer for the length of the scan, once per
+  // remote read. Both sources are taken as of one moment under the lock
+  // and read after it.
+  std::vector<head::DroppedSeries> unrecorded;  // rarely any
+  std::unique_ptr<store::DroppedSeriesView> recorded;
+  {
+    std::shared_lock<WriterPreferringMutex> lock(mu_);
+    unrecorded = unrecorded_;
+    if (store_ != nullptr) recorded = store_->ViewDroppedSeries();
+  }
+  for (const head::DroppedSeries& d : unrecorded) {
     Status s = visit(d);
     if (!s.ok()) return s;
   }
-  return store_ != nullptr ? store_->VisitDroppedSeries(visit) : Status::Ok();
+  return recorded != nullptr ? recorded->Visit(visit) : Status::Ok();
 }
 
 Status Database::ApplyRetention(int64_t retention_ms) {
   if (store_ == nullptr) return Status::Ok();
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
   if (max_timestamp_ms_ == std::numeric_limits<int64_t>::min()) {
     return Status::Ok();
   }
@@ -415,22 +512,22 @@ Status Database::Checkpoint(CheckpointStats* stats) {
   std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
   Status full = disk_->Check(DiskWrite::kCheckpoint);
   if (!full.ok()) return full;
+  std::vector<std::shared_ptr<SealedBatch>> to_store;
+  std::vector<head::DroppedSeries> to_record;
   {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    std::unique_lock<WriterPreferringMutex> lock(mu_);
     if (!recovered_.load(std::memory_order_acquire)) {
       return Status::Unavailable("no checkpoint before recovery has finished");
     }
     // Before the snapshots, so that they no longer hold the idle series,
-    // and before the chunks are checked: their sealed heads must be stored
+    // and before the chunks are copied: their sealed heads must be stored
     // too.
     DropIdleLocked(&stats->dropped_series);
     // Chunks sealed by the requests the checkpoint covers must be stored
-    // before it drops those requests from the log.
-    WritePending(/*failed_only=*/false);
-    if (!pending_.empty()) {
-      return Status::Unavailable(
-          "sealed chunks cannot be stored; checkpoint postponed");
-    }
+    // before it drops those requests from the log: they are all in
+    // pending_ now, and are stored below, after the lock.
+    to_store = pending_;
+    to_record = unrecorded_;
     // Every request up to here is in every snapshot taken from now on,
     // except for samples a gate holds still: the checkpoint then covers the
     // log only up to before the oldest record holding some, so that a
@@ -441,6 +538,9 @@ Status Database::Checkpoint(CheckpointStats* stats) {
       const uint64_t oldest = gate->OldestUnappliedRecord();
       if (oldest != 0) stats->seq = std::min(stats->seq, oldest - 1);
     }
+  }
+  if (Status stored = StoreOutsideLock(to_store, to_record); !stored.ok()) {
+    return Status::Unavailable(stored.message() + "; checkpoint postponed");
   }
   // Without mu_: see the header for why a fuzzy checkpoint replays exactly.
   // A chunk sealed meanwhile may be sealed again by the replay; it is
@@ -463,7 +563,7 @@ Status Database::Checkpoint(CheckpointStats* stats) {
           // have reached the targets before this checkpoint counts.
           uint64_t last_seq;
           {
-            std::shared_lock<std::shared_mutex> lock(mu_);
+            std::shared_lock<WriterPreferringMutex> lock(mu_);
             last_seq = next_seq_ - 1;
           }
           if (sink_->WaitAcknowledged(
@@ -492,7 +592,7 @@ Status Database::Recover(RecoveryStats* stats) {
   *stats = RecoveryStats();
   if (store_ == nullptr) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
   uint64_t checkpoint_seq = 0;
   head::SeriesSnapshot snapshot;
   std::vector<head::SealedChunk> sealed;

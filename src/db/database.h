@@ -15,8 +15,10 @@
 // Decoding, the expensive part, stays outside the mutex.
 //
 // Head chunks a request seals are published to readers under the same
-// mutex (readers take it shared, ReadSeries), so a read never sees a chunk
-// in neither place; the request stores them after releasing it. A chunk
+// mutex (ReadSeries copies what is not stored yet, pending chunks and the
+// open head, under it shared, and reads the store after releasing it), so a
+// read never misses a chunk moving between them; the request stores them
+// after releasing it. A chunk
 // write that fails is kept in memory and retried with the next request: the
 // data is also in the log.
 //
@@ -33,13 +35,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
+#include <shared_mutex>  // std::shared_lock
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "codec/write_request.h"
 #include "common/fault_injector.h"
+#include "common/writer_preferring_mutex.h"
 #include "db/disk_space_guard.h"
 #include "db/series_gate.h"
 #include "ewma/derived_sink.h"
@@ -244,12 +247,28 @@ class Database {
   // REQUIRES: mu_ held exclusively; a sink.
   Status AdmitToSink(const ewma::SeriesHashes& series);
 
-  // DropIdleSeries under the lock. REQUIRES: mu_ held exclusively.
+  // Drops the idle series from the head; their heads join pending_ and the
+  // series unrecorded_, readable there. REQUIRES: mu_ held exclusively.
   void DropIdleLocked(uint64_t* dropped);
-  // Stores the heads of series the head dropped and records the series.
-  // REQUIRES: mu_ held exclusively.
+  // Puts the heads of series the head dropped in pending_ and the series in
+  // unrecorded_. REQUIRES: mu_ held exclusively.
+  void KeepDropped(std::vector<head::SealedChunk>* sealed,
+                   std::vector<head::DroppedSeries>* series);
+  // KeepDropped, then stores pending_ and records unrecorded_ (what fails
+  // stays, logged, for the next try). REQUIRES: mu_ held exclusively.
   void StoreDropped(std::vector<head::SealedChunk>* sealed,
                     std::vector<head::DroppedSeries>* series);
+  // Records unrecorded_ in the store. REQUIRES: mu_ held exclusively.
+  void RecordDropped();
+  // Stores `batches` and records `series` (copies of what pending_ and
+  // unrecorded_ held), without mu_, then drops what succeeded from both
+  // under it. Unavailable, saying which, unless all of it did. A
+  // checkpoint's drop can concern every series at once: writing them under
+  // mu_ held up every request for as long. REQUIRES: checkpoint_mu_ held (nothing else
+  // changes unrecorded_ meanwhile), mu_ not held.
+  Status StoreOutsideLock(
+      const std::vector<std::shared_ptr<SealedBatch>>& batches,
+      const std::vector<head::DroppedSeries>& series);
 
   // Ingest's body: logs and applies one request, after restoring `warmed`
   // (may be null; see IngestHeld).
@@ -266,8 +285,9 @@ class Database {
   std::chrono::milliseconds checkpoint_ack_wait_{0};
   std::atomic<bool> recovered_;
   std::mutex checkpoint_mu_;  // one checkpoint at a time
-  // Exclusive: log append + Commit. Shared: reads.
-  std::shared_mutex mu_;
+  // Exclusive: log append + Commit. Shared: reads, briefly (they copy what
+  // is not stored yet). A waiting request is not starved by them.
+  WriterPreferringMutex mu_;
   uint64_t next_seq_ = 1;  // guarded by mu_
   // Sealed chunks not known to be stored; without a store they stay here.
   std::vector<std::shared_ptr<SealedBatch>> pending_;  // guarded by mu_

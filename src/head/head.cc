@@ -585,20 +585,32 @@ void Head::ApplySamples(const codec::DecodedWriteRequest& request,
 
 void Head::VisitSnapshots(
     const std::function<void(const SeriesSnapshot&)>& visit) const {
-  SeriesSnapshot snapshot;
+  // A shard's snapshots are copied under its lock and visited after it:
+  // the visitor writes the checkpoint (RocksDB batches of megabytes), and
+  // nearly every request touches every shard, so writing under the lock
+  // held up all writers for as long. The copies are reused from shard to
+  // shard.
+  std::vector<SeriesSnapshot> copies;
   for (const auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
-    for (const Series& s : shard->series) {
-      if (s.params == nullptr) continue;
-      snapshot.labels = s.labels();
-      snapshot.state = s.state;
-      snapshot.latest_ms = s.state.last_timestamp_ms;
-      snapshot.latest = s.latest;
-      snapshot.params = *s.params;
-      snapshot.head_start = s.head_start.ToState(s.state);
-      snapshot.head.assign(s.head.bytes());
-      visit(snapshot);
+    size_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(shard->mu);
+      if (copies.size() < shard->series.size()) {
+        copies.resize(shard->series.size());
+      }
+      for (const Series& s : shard->series) {
+        if (s.params == nullptr) continue;
+        SeriesSnapshot& snapshot = copies[n++];
+        snapshot.labels = s.labels();
+        snapshot.state = s.state;
+        snapshot.latest_ms = s.state.last_timestamp_ms;
+        snapshot.latest = s.latest;
+        snapshot.params = *s.params;
+        snapshot.head_start = s.head_start.ToState(s.state);
+        snapshot.head.assign(s.head.bytes());
+      }
     }
+    for (size_t i = 0; i < n; ++i) visit(copies[i]);
   }
 }
 

@@ -297,11 +297,12 @@ class Head {
     return ParamsFor(labels, &ignored);
   }
 
-  // Calls `visit` with a snapshot of every processed series, one shard lock
-  // at a time: each snapshot is consistent, but requests applied meanwhile
-  // may be in some snapshots and not in others. Replaying such a request on
-  // the restored state is harmless: samples a series already holds are
-  // duplicates or out of order, which change nothing.
+  // Calls `visit` with a snapshot of every processed series, taken one
+  // shard lock at a time and visited after that lock is released (a slow
+  // visitor holds up no writer): each snapshot is consistent, but requests
+  // applied meanwhile may be in some snapshots and not in others. Replaying
+  // such a request on the restored state is harmless: samples a series
+  // already holds are duplicates or out of order, which change nothing.
   void VisitSnapshots(
       const std::function<void(const SeriesSnapshot&)>& visit) const;
 

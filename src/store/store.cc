@@ -281,6 +281,7 @@ Status Store::WriteChunks(const std::vector<head::SealedChunk>& chunks) {
 Status Store::ReadChunks(uint64_t series, std::optional<ewma::Output> output,
                          int64_t start_ms, int64_t end_ms,
                          const std::function<Status(const ChunkView&)>& visit) {
+  if (options_.faults != nullptr) options_.faults->BeforeRead("chunks");
   rocksdb::ReadOptions read_options;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db_->NewIterator(read_options, impl_->chunks_));
@@ -522,11 +523,32 @@ Status Store::WriteDroppedSeries(
                    "recording dropped series");
 }
 
+struct DroppedSeriesView::Impl {
+  std::unique_ptr<rocksdb::Iterator> it;
+};
+
+DroppedSeriesView::DroppedSeriesView(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+DroppedSeriesView::~DroppedSeriesView() = default;
+
+std::unique_ptr<DroppedSeriesView> Store::ViewDroppedSeries() {
+  // An iterator without an explicit snapshot reads the sequence number it
+  // was created at: records written after this are not visited.
+  auto impl = std::make_unique<DroppedSeriesView::Impl>();
+  impl->it.reset(impl_->db_->NewIterator(rocksdb::ReadOptions()));
+  return std::unique_ptr<DroppedSeriesView>(
+      new DroppedSeriesView(std::move(impl)));
+}
+
 Status Store::VisitDroppedSeries(
     const std::function<Status(const head::DroppedSeries&)>& visit) {
+  return ViewDroppedSeries()->Visit(visit);
+}
+
+Status DroppedSeriesView::Visit(
+    const std::function<Status(const head::DroppedSeries&)>& visit) {
   const std::string prefix = kDroppedSeriesPrefix;
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db_->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::Iterator* it = impl_->it.get();
   head::DroppedSeries d;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {

@@ -91,6 +91,26 @@ struct StoreMemory {
   uint64_t table_readers = 0;  // open table files' readers outside the cache
 };
 
+// A point-in-time view of the dropped-series records (a RocksDB iterator,
+// which reads the database as it was when taken). See
+// Store::ViewDroppedSeries.
+class DroppedSeriesView {
+ public:
+  ~DroppedSeriesView();
+  DroppedSeriesView(const DroppedSeriesView&) = delete;
+  DroppedSeriesView& operator=(const DroppedSeriesView&) = delete;
+
+  // Calls `visit` for every record in the view, once; a record failing its
+  // checksum is Corruption naming its key.
+  Status Visit(const std::function<Status(const head::DroppedSeries&)>& visit);
+
+ private:
+  friend class Store;
+  struct Impl;
+  explicit DroppedSeriesView(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 class Store {
  public:
   // Opens (creating when missing) the database in options.dir. Fails with a
@@ -127,6 +147,11 @@ class Store {
   // checksum is Corruption naming its key.
   Status VisitDroppedSeries(
       const std::function<Status(const head::DroppedSeries&)>& visit);
+  // The dropped-series records as they are now, to be visited later: taking
+  // the view is cheap, so a caller can take it under its own lock and scan
+  // after releasing it (the scan grows with every series dropped until
+  // retention). Valid while the store is open.
+  std::unique_ptr<DroppedSeriesView> ViewDroppedSeries();
 
   // Writes a checkpoint in the steps described above. `produce` calls `add`
   // once per record. `seq` is the last log record the checkpoint covers.

@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <fstream>
 #include <map>
 #include <set>
@@ -1050,6 +1053,148 @@ TEST_CASE("a reload stores the heads it seals and the series it drops stay "
           10.0 + (30 * 7 + 3) % 11);
   REQUIRE(ReadBack(run.ingester, 1, kRaw, t0, t0 + 30 * 15000, &s).size() ==
           31);
+}
+
+}  // namespace
+}  // namespace promewma::db
+
+namespace promewma::db {
+namespace {
+
+// Once armed, makes the store's writes (or reads) named `what` wait until
+// released, as a slow disk would: what the caller holds meanwhile shows.
+class SlowStore : public FaultInjector {
+ public:
+  enum Operation { kWrites, kReads };
+  SlowStore(Operation slow, std::string what)
+      : slow_(slow), what_(std::move(what)) {}
+  Status BeforeWrite(std::string_view what) override {
+    if (slow_ == kWrites) Wait(what);
+    return Status::Ok();
+  }
+  void BeforeRead(std::string_view what) override {
+    if (slow_ == kReads) Wait(what);
+  }
+
+  void Arm() { armed_ = true; }
+  // Whether an operation is waiting, within 10 s.
+  bool WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  void Wait(std::string_view what) {
+    if (!armed_.load() || what != what_) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return released_; });
+  }
+
+  const Operation slow_;
+  const std::string what_;
+  std::atomic<bool> armed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;      // guarded by mu_
+  bool released_ = false;  // guarded by mu_
+};
+
+// Sends `body` on a thread of its own; whether it was applied within 10 s
+// (the thread is joined by the caller's `join` once the store is released).
+bool AppliedMeanwhile(Database& db, const std::string& body,
+                      std::thread* join) {
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> applied = done->get_future();
+  *join = std::thread([&db, body, done] {
+    head::ApplyResult result;
+    done->set_value(IngestBody(db, body, &result));
+  });
+  return applied.wait_for(std::chrono::seconds(10)) ==
+             std::future_status::ready &&
+         applied.get().ok();
+}
+
+TEST_CASE("a checkpoint storing the heads of dropped series holds no "
+          "request up") {
+  TempDir dir;
+  int64_t now = 0;
+  SlowStore slow(SlowStore::kWrites, "chunks");
+  head::HeadOptions options;
+  options.series_idle_timeout_ms = 60'000;
+  options.clock = [&now] { return now; };
+  std::unique_ptr<Database> db = OpenStore(dir.path(), &slow, options);
+  RecoveryStats recovery;
+  REQUIRE(db->Recover(&recovery).ok());
+  head::ApplyResult result;
+  for (int t = 0; t < 10; ++t) {  // h0 and h1: open heads, none sealed
+    REQUIRE(IngestBody(*db, Body(t, 2), &result).ok());
+  }
+  now = 60'000;  // both idle
+  slow.Arm();
+  Status checkpointed;
+  CheckpointStats stats;
+  std::thread checkpoint([&] { checkpointed = db->Checkpoint(&stats); });
+  REQUIRE(slow.WaitUntilHeld());  // storing the dropped heads
+  std::vector<testing::TestSeries> h2 = {
+      {{{"__name__", "cpu"}, {"host", "h2"}}, {{1700000000000, 1}}}};
+  std::thread writer;
+  const bool applied = AppliedMeanwhile(
+      *db, codec::CompressSnappyBlock(testing::SerializeWriteRequest(h2)),
+      &writer);
+  // Both heads are readable while they are being stored (a read waits
+  // like the request while the lock is held: only tried when it was not).
+  Status s;
+  std::vector<std::pair<int64_t, double>> h0;
+  if (applied) h0 = ReadBack(*db, 0, kRaw, INT64_MIN, INT64_MAX, &s);
+  slow.Release();
+  checkpoint.join();
+  writer.join();
+  CHECK(applied);
+  CHECK(h0.size() == 10);
+  REQUIRE(checkpointed.ok());
+  REQUIRE(stats.dropped_series == 2);
+  REQUIRE(stats.series == 1);  // h2
+  REQUIRE(DroppedLabels(*db) ==
+          std::set<std::string>{"cpu{host=\"h0\"}", "cpu{host=\"h1\"}"});
+  REQUIRE(ReadBack(*db, 1, kRaw, INT64_MIN, INT64_MAX, &s).size() == 10);
+}
+
+TEST_CASE("a read waiting for the store holds no request up") {
+  TempDir dir;
+  SlowStore slow(SlowStore::kReads, "chunks");
+  Running run(dir.path(), &slow);
+  Database& db = run.ingester;
+  head::ApplyResult result;
+  for (int t = 0; t < 130; ++t) {  // a sealed chunk and an open head
+    REQUIRE(IngestBody(db, Body(t, 2), &result).ok());
+  }
+  slow.Arm();
+  Status s;
+  std::vector<std::pair<int64_t, double>> read;
+  std::thread reader(
+      [&] { read = ReadBack(db, 0, kRaw, INT64_MIN, INT64_MAX, &s); });
+  REQUIRE(slow.WaitUntilHeld());
+  std::thread writer;
+  const bool applied = AppliedMeanwhile(db, Body(130, 2), &writer);
+  slow.Release();
+  reader.join();
+  writer.join();
+  CHECK(applied);
+  // The read is of the moment it started: the 130 samples, each once.
+  REQUIRE(s.ok());
+  REQUIRE(read.size() == 130);
+  for (int t = 0; t < 130; ++t) {
+    REQUIRE(read[t].first == 1700000000000 + t * 15000);
+  }
+  REQUIRE(ReadBack(db, 0, kRaw, INT64_MIN, INT64_MAX, &s).size() == 131);
 }
 
 }  // namespace
