@@ -552,20 +552,52 @@ class ConfigReloader {
   bool cancelled_ = false;          // guarded by wait_mu_
 };
 
-// Runs the SIGHUP reloads on a thread of their own, so that the signal
-// thread, which may wait for a reload no longer, starts shutdown as soon
-// as SIGTERM comes. One reload runs at a time; SIGHUPs during one queue a
-// single reload after it (it reads the file as it is by then).
+// Runs the reloads (SIGHUP and POST /-/reload) on a thread of their own,
+// so that neither the signal thread nor the server waits for one: a reload
+// may wait for a checkpoint, which may wait up to 30 s for write-back, and
+// SIGTERM must start shutdown at once. One reload runs at a time; requests
+// during one queue a single reload after it (it reads the file as it is by
+// then), which answers every POST waiting for it.
 class ReloadRunner {
  public:
   explicit ReloadRunner(ConfigReloader* reloader)
       : reloader_(reloader), thread_([this] { Loop(); }) {}
   ~ReloadRunner() { Stop(); }
 
+  // SIGHUP: queues a reload and returns.
   void Request() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       pending_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // POST /-/reload: queues a reload and waits for its result, as
+  // Prometheus' handler does; shutdown ends the wait with Unavailable
+  // (AbandonWaits), the reload being cancelled or left to finish.
+  Status RequestAndWait() {
+    auto waiter = std::make_shared<Waiter>();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!abandoned_) {
+      waiters_.push_back(waiter);
+      pending_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return waiter->done || abandoned_; });
+    }
+    if (!waiter->done) {
+      return Status::Unavailable(
+          "promewma is shutting down: the reload is abandoned");
+    }
+    return waiter->status;
+  }
+
+  // Shutdown has begun: POSTs waiting for a reload, or coming later, get
+  // Unavailable at once, so that the server has no handler left waiting.
+  void AbandonWaits() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      abandoned_ = true;
     }
     cv_.notify_all();
   }
@@ -585,41 +617,60 @@ class ReloadRunner {
   }
 
  private:
+  struct Waiter {
+    bool done = false;  // guarded by mu_
+    Status status;      // guarded by mu_
+  };
+
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
       cv_.wait(lock, [this] { return stop_ || pending_; });
       if (stop_) return;
       pending_ = false;
+      std::vector<std::shared_ptr<Waiter>> answered;
+      answered.swap(waiters_);
       lock.unlock();
-      (void)reloader_->Reload("SIGHUP");  // a failure is logged and counted
+      // A failure is logged and counted, and told to the POSTs.
+      Status s =
+          reloader_->Reload(answered.empty() ? "SIGHUP" : "POST /-/reload");
       lock.lock();
+      for (const auto& waiter : answered) {
+        waiter->done = true;
+        waiter->status = s;
+      }
+      cv_.notify_all();
     }
   }
 
   ConfigReloader* const reloader_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool pending_ = false;  // guarded by mu_
-  bool stop_ = false;     // guarded by mu_
-  std::thread thread_;    // last: started once the members above exist
+  bool pending_ = false;                          // guarded by mu_
+  bool stop_ = false;                             // guarded by mu_
+  bool abandoned_ = false;                        // guarded by mu_
+  std::vector<std::shared_ptr<Waiter>> waiters_;  // guarded by mu_
+  std::thread thread_;  // last: started once the members above exist
 };
 
 // POST (or PUT) /-/reload: 200 once the file is in force, 500 with the
 // reason when it is not; 403 unless --web.enable-lifecycle, as Prometheus.
-void AddReloadRoute(ConfigReloader* reloader, bool enabled,
+void AddReloadRoute(ReloadRunner* runner, bool enabled,
                     http::Server* server) {
   // The body is ignored; Prometheus sends none.
   constexpr uint64_t kMaxReloadBody = 4096;
   server->AddBlockingPostPutRoute(
       "/-/reload", "reload", kMaxReloadBody,
-      [reloader, enabled](const http::BlockingRequest&) {
+      [runner, enabled](const http::BlockingRequest&) {
         if (!enabled) {
           return http::ErrorResponse(
               403, "lifecycle API is not enabled (start promewma with "
                    "--web.enable-lifecycle)");
         }
-        Status s = reloader->Reload("POST /-/reload");
+        Status s = runner->RequestAndWait();
+        if (s.code() == StatusCode::kUnavailable) {
+          return http::ErrorResponse(503, s.message());
+        }
         if (!s.ok()) return http::ErrorResponse(500, s.message());
         http::HttpResponse ok;
         ok.status = 200;
@@ -737,7 +788,8 @@ int Serve(const CommandLine& cl, const config::Config& config,
                           &maintenance, &teams_relay, &workflow_client,
                           registry);
   AddTeamsRoute(&teams_relay, &server);
-  AddReloadRoute(&reloader, cl.enable_lifecycle, &server);
+  ReloadRunner reload_runner(&reloader);
+  AddReloadRoute(&reload_runner, cl.enable_lifecycle, &server);
   server.AddCollectable(write_back.get());
   server.AddCollectable(&request_log_metrics);
   server.AddCollectable(&disk_metrics);
@@ -748,16 +800,17 @@ int Serve(const CommandLine& cl, const config::Config& config,
                {{"address", config.listen}, {"err", s.message()}});
     return 1;
   }
-  ReloadRunner reload_runner(&reloader);
   std::thread signal_waiter([&server, &reloader, &reload_runner, signals] {
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
       reload_runner.Request();
     }
     log::Info("main", "shutting down", {{"signal", strsignal(signal)}});
-    // A reload waiting for recovery (SIGHUP or POST) gives up now, so that
-    // the server's pool has no handler left waiting.
+    // A reload waiting for recovery gives up now, and a POST /-/reload
+    // waiting for a reload gets its 503, so that the server's pool has no
+    // handler left waiting.
     reloader.Cancel();
+    reload_runner.AbandonWaits();
     server.Stop();
   });
   // Serve /-/healthy (and a 503 /-/ready) while the log replays.

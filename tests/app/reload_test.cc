@@ -199,5 +199,55 @@ TEST_CASE("SIGTERM while a SIGHUP reload waits for a checkpoint starts "
   REQUIRE(p->Stderr().find("msg=stopped") != std::string::npos);
 }
 
+TEST_CASE("SIGTERM while a POST /-/reload waits for a checkpoint answers it "
+          "503 and starts shutdown at once") {
+  // As above: a checkpoint waits 30 s for a target that never answers, and
+  // the reload the POST asked for waits for the checkpoint.
+  testing::SilentLoopbackPort silent;
+  const std::string write_back =
+      "write_back:\n  - url: http://127.0.0.1:" +
+      std::to_string(silent.port()) + "/api/v1/write\n";
+  testing::PromewmaOptions options;
+  options.args = {"--web.enable-lifecycle"};
+  options.config =
+      std::string(kRules) + "checkpoint_interval: 1s\n" + write_back;
+  auto p = testing::StartPromewma(options);
+  auto c = p->Client();
+  auto r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
+  REQUIRE(r);
+  REQUIRE(r->status == 204);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  REQUIRE(p->Stderr().find("checkpoint written") == std::string::npos);
+  p->WriteFile("promewma.yml", std::string(kRules) +
+                                   "  - match: disk\ncheckpoint_interval: 1s\n" +
+                                   write_back);
+  std::future<httplib::Result> reloaded =
+      std::async(std::launch::async, [&p] {
+        auto client = p->Client();
+        client->set_read_timeout(60, 0);
+        return client->Post("/-/reload", "", "text/plain");
+      });
+  REQUIRE(reloaded.wait_for(std::chrono::milliseconds(1000)) ==
+          std::future_status::timeout);  // it waits
+
+  const auto sigterm = std::chrono::steady_clock::now();
+  std::future<int> exited =
+      std::async(std::launch::async, [&p] { return p->Stop(); });
+  // The POST is answered at once, not after the checkpoint's wait.
+  REQUIRE(reloaded.wait_for(std::chrono::seconds(3)) ==
+          std::future_status::ready);
+  r = reloaded.get();
+  REQUIRE(r);
+  REQUIRE(r->status == 503);
+  REQUIRE_THAT(r->body, Catch::Contains("shutting down"));
+  // The write-back drain (10 s for the silent target) bounds the exit.
+  REQUIRE(exited.get() == 0);
+  const double exited_after = std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - sigterm)
+                                  .count();
+  REQUIRE(exited_after < 25);
+  REQUIRE(p->Stderr().find("msg=stopped") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace promewma::app
