@@ -5,7 +5,9 @@
 #
 #   - Writes: every SOAK_INTERVAL (10) seconds, `rwbench write` sends that
 #     interval's samples (one a second) of SOAK_SERIES (5000) series, 500
-#     samples a request over 2 keep-alive connections.
+#     samples a request over 2 keep-alive connections, paced evenly over
+#     SOAK_SPREAD_MS (8 s of the 10) as a sender shipping samples as they
+#     come does (SOAK_SPREAD_MS=0: a burst, as fast as promewma answers).
 #   - Churn: every SOAK_GENERATION_SECONDS (40) the series get a new metric
 #     name, so a new label set: a new generation, as when every pod is
 #     replaced. promewma runs with series_idle_timeout SOAK_IDLE_TIMEOUT
@@ -24,7 +26,11 @@
 # p50/p99 latency, failed write requests, the reads' median latency and
 # failures, write-back samples failed or dropped, series in memory and
 # dropped so far, and three parts of promewma_memory_bytes (head,
-# memtables, free heap). Then $SOAK_OUT/soak.png (gnuplot) and a markdown table,
+# memtables, free heap), and promewma's log to $SOAK_OUT/promewma.log
+# (SOAK_LOG_LEVEL, info: its checkpoints). Every answered write's latency goes to
+# $SOAK_OUT/latencies.dat (elapsed s when sent, ms), for percentiles over a
+# minute's 600 requests rather than an interval's 100 (whose p99 is the
+# slowest but one). Then $SOAK_OUT/soak.png (gnuplot) and a markdown table,
 # one row per minute, with the figures the README's claims rest on.
 #
 #   tools/soak.sh                        # 10 minutes
@@ -37,6 +43,7 @@ soak_seconds="${SOAK_SECONDS:-600}"
 interval="${SOAK_INTERVAL:-10}"
 series="${SOAK_SERIES:-5000}"
 generation_seconds="${SOAK_GENERATION_SECONDS:-40}"
+spread_ms="${SOAK_SPREAD_MS:-$(( interval * 800 ))}"
 idle_timeout="${SOAK_IDLE_TIMEOUT:-25s}"
 out="${SOAK_OUT:-build/soak}"
 
@@ -69,14 +76,14 @@ wait_ready "http://127.0.0.1:$vm_port/health" victoria-metrics
 
 pw_port=$(free_port)
 cat >"$work/promewma.yml" <<EOF
-checkpoint_interval: 5s
+checkpoint_interval: ${SOAK_CHECKPOINT_INTERVAL:-5s}
 series_idle_timeout: $idle_timeout
 write_back:
   - url: http://127.0.0.1:$vm_port/api/v1/write
     queue_config: {batch_send_deadline: 1s}
 EOF
 build/bin/promewma --config "$work/promewma.yml" --listen "127.0.0.1:$pw_port" \
-  --data-dir "$work/promewma" --log-level warn 2>>"$work/promewma.log" &
+  --data-dir "$work/promewma" --log-level "${SOAK_LOG_LEVEL:-info}" 2>"$out/promewma.log" &
 pw_pid=$!; pids+=("$pw_pid")
 wait_ready "http://127.0.0.1:$pw_port/-/ready" promewma
 
@@ -91,9 +98,10 @@ part_mib() {  # a part of promewma_memory_bytes in $metrics
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 echo 0 >"$work/generation"
 # The reader: one query after another; each line "READ ms" or "ERR".
+# SOAK_READS=0 leaves it out (to tell what the reads cost the writes).
 (
   turn=0
-  while :; do
+  while [ "${SOAK_READS:-1}" != 0 ]; do
     g=$(cat "$work/generation")
     if [ $(( turn++ % 2 )) -eq 1 ] && [ "$g" -gt 0 ]; then g=$(( g - 1 )); fi
     end=$(now_ms)
@@ -109,6 +117,7 @@ echo 0 >"$work/generation"
 ) >"$work/reads.log" &
 pids+=("$!")
 
+: >"$out/latencies.dat"
 echo "# elapsed_s rss_mib anon_mib cpu_us_per_sample write_p50_ms write_p99_ms write_failed read_ms read_failed writeback_failed series_active series_dropped head_mib memtables_mib heap_free_mib" \
   >"$out/soak.dat"
 echo "soak: ${soak_seconds}s, $series series per generation, a new generation every ${generation_seconds}s, recorded every ${interval}s into $out/soak.dat"
@@ -124,7 +133,12 @@ for i in $(seq 0 $(( rounds - 1 ))); do
   w=$(build/bin/rwbench write --url "http://127.0.0.1:$pw_port/api/v1/write" \
     --series "$series" --samples "$interval" --step-ms 1000 \
     --start-ms $(( first_ms + i * interval * 1000 )) --batch-size 500 --connections 2 \
+    --spread-ms "$spread_ms" --latency-log "$work/latencies" \
     --metric "soak_gen_$g" 2>>"$work/writes.err") || true
+  if [ -f "$work/latencies" ]; then
+    awk -v s="$start_s" '{printf "%.3f %s\n", $1 / 1000 - s, $2}' "$work/latencies" >>"$out/latencies.dat"
+    rm -f "$work/latencies"
+  fi
   # The rest of the interval idle, then the figures at its end.
   sleep_s=$(awk -v end=$(( start_s + (i + 1) * interval )) -v now="$(date +%s.%N)" \
     'BEGIN {printf "%.2f", (end > now ? end - now : 0)}')
@@ -188,19 +202,25 @@ unset multiplot
 GP
 
 # One row a minute, and the figures the claims rest on.
-python3 - "$out/soak.dat" "$series" "$interval" <<'PY'
+python3 - "$out/soak.dat" "$series" "$interval" "$out/latencies.dat" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if not l.startswith("#")]
 series, interval = int(sys.argv[2]), int(sys.argv[3])
+latencies = [tuple(map(float, l.split())) for l in open(sys.argv[4])]
 E, RSS, ANON, CPU, P50, P99, WF, READ, RF, WBF, ACTIVE, DROPPED, HEAD, MEMT, FREE = range(15)
-print("| minute | RSS MiB (max) | anonymous MiB (max) | CPU us/sample (median) | write p50 ms (median) | write p99 ms (max) | read ms (median) | failed writes / reads / write-back samples | series in memory (max) | series dropped | head / memtables / free heap MiB (last) |")
+def pct(values, q):  # as rwbench: the nearest rank
+    v = sorted(values)
+    return v[int(q * (len(v) - 1) + 0.5)] if v else 0.0
+def minute_latencies(b):
+    return [ms for t, ms in latencies if b[0][E] - interval <= t < b[-1][E]]
+print("| minute | RSS MiB (max) | anonymous MiB (max) | CPU us/sample (median) | write p50 ms | write p99 ms | read ms (median) | failed writes / reads / write-back samples | series in memory (max) | series dropped | head / memtables / free heap MiB (last) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 per_min = 60 // interval
 for m in range(0, len(rows), per_min):
     b = rows[m:m + per_min]
     print(f"| {m // per_min + 1} | {max(r[RSS] for r in b):.0f} | {max(r[ANON] for r in b):.0f} "
-          f"| {statistics.median(r[CPU] for r in b):.2f} | {statistics.median(r[P50] for r in b):.2f} "
-          f"| {max(r[P99] for r in b):.2f} | {statistics.median(r[READ] for r in b):.1f} "
+          f"| {statistics.median(r[CPU] for r in b):.2f} | {pct(minute_latencies(b), 0.5):.2f} "
+          f"| {pct(minute_latencies(b), 0.99):.2f} | {statistics.median(r[READ] for r in b):.1f} "
           f"| {sum(r[WF] for r in b):.0f} / {sum(r[RF] for r in b):.0f} / {sum(r[WBF] for r in b):.0f} "
           f"| {max(r[ACTIVE] for r in b):.0f} | {b[-1][DROPPED]:.0f} "
           f"| {b[-1][HEAD]:.1f} / {b[-1][MEMT]:.1f} / {b[-1][FREE]:.1f} |")
@@ -223,6 +243,12 @@ if len(stable) >= 2:
 ratios = [r[P99] / r[P50] for r in rows if r[P50] > 0]
 print(f"write p99 / p50 per interval: median {statistics.median(ratios):.2f}, max {max(ratios):.2f}; "
       f"intervals over 3x: {sum(1 for x in ratios if x > 3)} of {len(ratios)}")
+minutes = [rows[m:m + per_min] for m in range(0, len(rows), per_min)]
+mr = [pct(minute_latencies(b), 0.99) / pct(minute_latencies(b), 0.5) for b in minutes if minute_latencies(b)]
+every = [ms for _, ms in latencies]
+print(f"write p99 / p50 per minute: median {statistics.median(mr):.2f}, max {max(mr):.2f}, minutes over 3x: "
+      f"{sum(1 for x in mr if x > 3)} of {len(mr)}; whole run: p50 {pct(every, 0.5):.2f} ms, "
+      f"p99 {pct(every, 0.99):.2f} ms, p99.9 {pct(every, 0.999):.2f} ms, max {max(every):.2f} ms over {len(every)} requests")
 print(f"errors: {sum(r[WF] for r in rows):.0f} failed write requests, {sum(r[RF] for r in rows):.0f} failed reads, "
       f"{sum(r[WBF] for r in rows):.0f} write-back samples failed or dropped")
 PY

@@ -6,6 +6,7 @@
 //                    --connections 2 --start-ms T
 //   rwbench write --url http://127.0.0.1:9201/api/v1/write --in DIR
 //   rwbench write --url ... --series 1000 --samples 360 --start-ms T
+//                 [--spread-ms 8000] [--latency-log FILE]
 //   rwbench read  --url http://127.0.0.1:9201/api/v1/read --start-ms T
 //                 --end-ms T2 --metric cpu --repeat 20 [--streamed]
 //
@@ -23,6 +24,12 @@
 // (or 50 ms), a connection error after 50 ms on a new connection, up to
 // kMaxAttempts times; another 4xx is final. write exits 1 when a body was
 // not delivered in the end, 0 otherwise (failures are still reported).
+// --spread-ms paces each connection's requests evenly over that time, as a
+// sender that ships samples as they are scraped does, instead of as fast
+// as the receiver answers (a burst measures the receiver under its own
+// load); --latency-log appends a line per answered request, when it was
+// sent (Unix ms) and its latency (ms), for percentiles over more than one
+// run and for lining slow requests up with what the receiver logged.
 //
 // read repeats one query and prints the median latency, the samples
 // returned and the response size.
@@ -32,9 +39,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -221,13 +230,21 @@ constexpr int kMaxAttempts = 10;
 
 struct ConnectionResult {
   std::vector<double> latency_ms;  // of the attempts answered 2xx
+  std::vector<int64_t> sent_unix_ms;  // when each of those was sent
   size_t connection_errors = 0;    // attempts with no HTTP answer
   size_t non_2xx = 0;              // attempts answered with another status
   size_t undelivered = 0;          // bodies given up on
   std::string first_error;         // what the first failed attempt got
 };
 
+struct Pacing {
+  std::chrono::steady_clock::time_point start;
+  std::chrono::milliseconds spread{0};  // 0: back to back
+  size_t connections = 1;
+};
+
 void SendAll(const Url& u, const std::vector<std::string>& bodies,
+             const Pacing& pacing, size_t connection,
              ConnectionResult* result) {
   httplib::Client client(u.host_port);
   client.set_keep_alive(true);
@@ -238,15 +255,32 @@ void SendAll(const Url& u, const std::vector<std::string>& bodies,
       {"Content-Encoding", "snappy"},
       {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
   result->latency_ms.reserve(bodies.size());
-  for (const std::string& body : bodies) {
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    const std::string& body = bodies[i];
+    if (pacing.spread.count() > 0) {
+      // Request i is due at its share of the spread, the connections
+      // staggered (independent senders do not send in lockstep); one
+      // already late (the previous answer took longer) goes at once.
+      const int64_t slots = static_cast<int64_t>(bodies.size() *
+                                                 pacing.connections);
+      const int64_t slot = static_cast<int64_t>(i * pacing.connections +
+                                                connection);
+      std::this_thread::sleep_until(pacing.start +
+                                    pacing.spread * slot / slots);
+    }
     for (int attempt = 1;; ++attempt) {
       const auto start = std::chrono::steady_clock::now();
+      const int64_t sent_unix_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
       auto r = client.Post(u.path, headers, body, "application/x-protobuf");
       const double ms = std::chrono::duration<double, std::milli>(
                             std::chrono::steady_clock::now() - start)
                             .count();
       if (r && r->status / 100 == 2) {
         result->latency_ms.push_back(ms);
+        result->sent_unix_ms.push_back(sent_unix_ms);
         break;
       }
       if (result->first_error.empty()) {
@@ -272,7 +306,8 @@ void SendAll(const Url& u, const std::vector<std::string>& bodies,
 }
 
 int Write(const std::string& url,
-          const std::vector<std::vector<std::string>>& bodies) {
+          const std::vector<std::vector<std::string>>& bodies,
+          std::chrono::milliseconds spread, const std::string& latency_log) {
   const Url u = SplitUrl(url);
   size_t total_samples = 0, total_requests = 0;
   for (const auto& conn : bodies) {
@@ -283,8 +318,10 @@ int Write(const std::string& url,
   std::vector<std::thread> threads;
   const double cpu_start = ProcessCpuSeconds();
   const auto start = std::chrono::steady_clock::now();
+  const Pacing pacing{start, spread, bodies.size()};
   for (size_t k = 0; k < bodies.size(); ++k) {
-    threads.emplace_back(SendAll, u, std::cref(bodies[k]), &results[k]);
+    threads.emplace_back(SendAll, u, std::cref(bodies[k]), std::cref(pacing),
+                         k, &results[k]);
   }
   for (std::thread& t : threads) t.join();
   const double seconds =
@@ -301,6 +338,22 @@ int Write(const std::string& url,
     non_2xx += r.non_2xx;
     undelivered += r.undelivered;
     if (first_error.empty()) first_error = r.first_error;
+  }
+  if (!latency_log.empty()) {
+    std::FILE* f = std::fopen(latency_log.c_str(), "a");
+    if (f == nullptr) {
+      std::fprintf(stderr, "rwbench: cannot append to %s: %s\n",
+                   latency_log.c_str(), std::strerror(errno));
+      return 1;
+    }
+    for (const ConnectionResult& r : results) {
+      for (size_t i = 0; i < r.latency_ms.size(); ++i) {
+        std::fprintf(f, "%lld %.3f\n",
+                     static_cast<long long>(r.sent_unix_ms[i]),
+                     r.latency_ms[i]);
+      }
+    }
+    std::fclose(f);
   }
   std::sort(latencies.begin(), latencies.end());
   std::printf(
@@ -411,7 +464,8 @@ void AddShapeOptions(CLI::App* cmd, LoadShape* shape) {
 int main(int argc, char** argv) {
   CLI::App app{"rwbench: remote-write load and remote-read timing"};
   app.require_subcommand(1);
-  std::string url, dir, in_dir, metric = "cpu";
+  std::string url, dir, in_dir, metric = "cpu", latency_log;
+  int64_t spread_ms = 0;
   int repeat = 20;
   int64_t start_ms = 0, end_ms = 0;
   bool streamed = false;
@@ -424,6 +478,12 @@ int main(int argc, char** argv) {
   write->add_option("--url", url)->required();
   write->add_option("--in", in_dir, "bodies from rwbench generate");
   AddShapeOptions(write, &shape);
+  write->add_option("--spread-ms", spread_ms,
+                    "pace each connection's requests evenly over this time")
+      ->check(CLI::NonNegativeNumber);
+  write->add_option("--latency-log", latency_log,
+                    "append each answered request's send time (Unix ms) and "
+                    "latency (ms) to FILE");
   auto* read = app.add_subcommand("read", "time remote-read requests");
   read->add_option("--url", url)->required();
   read->add_option("--start-ms", start_ms)->required();
@@ -446,7 +506,8 @@ int main(int argc, char** argv) {
     } else {
       bodies = GenerateBodies(shape);
     }
-    return Write(url, bodies);
+    return Write(url, bodies, std::chrono::milliseconds(spread_ms),
+                 latency_log);
   }
   return Read(url, start_ms, end_ms, metric, repeat, streamed);
 }
