@@ -342,18 +342,10 @@ Status Database::ReadSeries(
 
 Status Database::DropIdleSeries(uint64_t* dropped) {
   std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
-  std::vector<std::shared_ptr<SealedBatch>> to_store;
-  std::vector<head::DroppedSeries> to_record;
-  {
-    std::unique_lock<WriterPreferringMutex> lock(mu_);
-    DropIdleLocked(dropped);
-    // Without a store (tests, benchmarks) they stay in memory.
-    if (store_ == nullptr) return Status::Ok();
-    to_store = pending_;
-    to_record = unrecorded_;
-  }
+  std::unique_lock<WriterPreferringMutex> lock(mu_);
+  DropIdleLocked(dropped);
   // What fails stays in memory, logged, and is tried again.
-  (void)StoreOutsideLock(to_store, to_record);
+  (void)StoreUnstored(std::move(lock));
   return Status::Ok();
 }
 
@@ -364,7 +356,8 @@ void Database::Reconfigure(const head::HeadOptions& options,
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
   head_->Reconfigure(options, &sealed, &series, stats);
-  StoreDropped(&sealed, &series);
+  KeepDropped(&sealed, &series);
+  (void)StoreUnstored(std::move(lock));  // as DropIdleSeries
 }
 
 void Database::ChangeDerivedTargets(bool collect_derived,
@@ -400,29 +393,12 @@ void Database::KeepDropped(std::vector<head::SealedChunk>* sealed,
                      std::make_move_iterator(series->end()));
 }
 
-void Database::StoreDropped(std::vector<head::SealedChunk>* sealed,
-                            std::vector<head::DroppedSeries>* series) {
-  KeepDropped(sealed, series);
-  // Without a store (tests, benchmarks) sealed chunks stay in memory.
-  if (store_ != nullptr) WritePending(/*failed_only=*/false);
-  RecordDropped();
-}
-
-void Database::RecordDropped() {
-  if (store_ == nullptr || unrecorded_.empty()) return;
-  Status s = disk_->Check(DiskWrite::kMaintenance);
-  if (s.ok()) s = store_->WriteDroppedSeries(unrecorded_);
-  if (s.ok()) {
-    unrecorded_.clear();
-  } else {
-    log::Warn("store", "dropped series not recorded yet; will retry",
-              {{"series", unrecorded_.size()}, {"err", s.message()}});
-  }
-}
-
-Status Database::StoreOutsideLock(
-    const std::vector<std::shared_ptr<SealedBatch>>& batches,
-    const std::vector<head::DroppedSeries>& series) {
+Status Database::StoreUnstored(std::unique_lock<WriterPreferringMutex> lock) {
+  // Without a store (tests, benchmarks) they stay in memory.
+  if (store_ == nullptr) return Status::Ok();
+  const std::vector<std::shared_ptr<SealedBatch>> batches = pending_;
+  const std::vector<head::DroppedSeries> series = unrecorded_;
+  lock.unlock();
   // In order, stopping at the first failure: a series' chunks reach the
   // store in time order (see PublishSealed).
   size_t stored = 0;
@@ -437,7 +413,7 @@ Status Database::StoreOutsideLock(
     series_status = disk_->Check(DiskWrite::kMaintenance);
     if (series_status.ok()) series_status = store_->WriteDroppedSeries(series);
   }
-  std::unique_lock<WriterPreferringMutex> lock(mu_);
+  lock.lock();
   for (size_t i = 0; i < batches.size(); ++i) {
     // A request may have stored and dropped its own batch meanwhile.
     auto it = std::find(pending_.begin(), pending_.end(), batches[i]);
@@ -447,11 +423,6 @@ Status Database::StoreOutsideLock(
     } else {
       (*it)->failed = true;
     }
-  }
-  if (!chunks_status.ok()) {
-    log::Warn("store", "sealed chunks not stored yet; will retry",
-              {{"chunks", batches[stored]->chunks.size()},
-               {"err", chunks_status.message()}});
   }
   if (series_status.ok()) {
     // Only a checkpoint, a drop or a reload adds to unrecorded_, each under
@@ -464,6 +435,9 @@ Status Database::StoreOutsideLock(
               {{"series", series.size()}, {"err", series_status.message()}});
   }
   if (!chunks_status.ok()) {
+    log::Warn("store", "sealed chunks not stored yet; will retry",
+              {{"chunks", batches[stored]->chunks.size()},
+               {"err", chunks_status.message()}});
     return Status::Unavailable("sealed chunks cannot be stored");
   }
   if (!series_status.ok()) {
@@ -512,8 +486,6 @@ Status Database::Checkpoint(CheckpointStats* stats) {
   std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
   Status full = disk_->Check(DiskWrite::kCheckpoint);
   if (!full.ok()) return full;
-  std::vector<std::shared_ptr<SealedBatch>> to_store;
-  std::vector<head::DroppedSeries> to_record;
   {
     std::unique_lock<WriterPreferringMutex> lock(mu_);
     if (!recovered_.load(std::memory_order_acquire)) {
@@ -523,11 +495,6 @@ Status Database::Checkpoint(CheckpointStats* stats) {
     // and before the chunks are copied: their sealed heads must be stored
     // too.
     DropIdleLocked(&stats->dropped_series);
-    // Chunks sealed by the requests the checkpoint covers must be stored
-    // before it drops those requests from the log: they are all in
-    // pending_ now, and are stored below, after the lock.
-    to_store = pending_;
-    to_record = unrecorded_;
     // Every request up to here is in every snapshot taken from now on,
     // except for samples a gate holds still: the checkpoint then covers the
     // log only up to before the oldest record holding some, so that a
@@ -538,9 +505,13 @@ Status Database::Checkpoint(CheckpointStats* stats) {
       const uint64_t oldest = gate->OldestUnappliedRecord();
       if (oldest != 0) stats->seq = std::min(stats->seq, oldest - 1);
     }
-  }
-  if (Status stored = StoreOutsideLock(to_store, to_record); !stored.ok()) {
-    return Status::Unavailable(stored.message() + "; checkpoint postponed");
+    // Chunks sealed by the requests the checkpoint covers must be stored
+    // before it drops those requests from the log: they are all in
+    // pending_ now, and are stored after the lock.
+    Status stored = StoreUnstored(std::move(lock));
+    if (!stored.ok()) {
+      return Status::Unavailable(stored.message() + "; checkpoint postponed");
+    }
   }
   // Without mu_: see the header for why a fuzzy checkpoint replays exactly.
   // A chunk sealed meanwhile may be sealed again by the replay; it is

@@ -254,21 +254,14 @@ class Database {
   // unrecorded_. REQUIRES: mu_ held exclusively.
   void KeepDropped(std::vector<head::SealedChunk>* sealed,
                    std::vector<head::DroppedSeries>* series);
-  // KeepDropped, then stores pending_ and records unrecorded_ (what fails
-  // stays, logged, for the next try). REQUIRES: mu_ held exclusively.
-  void StoreDropped(std::vector<head::SealedChunk>* sealed,
-                    std::vector<head::DroppedSeries>* series);
-  // Records unrecorded_ in the store. REQUIRES: mu_ held exclusively.
-  void RecordDropped();
-  // Stores `batches` and records `series` (copies of what pending_ and
-  // unrecorded_ held), without mu_, then drops what succeeded from both
-  // under it. Unavailable, saying which, unless all of it did. A
-  // checkpoint's drop can concern every series at once: writing them under
-  // mu_ held up every request for as long. REQUIRES: checkpoint_mu_ held (nothing else
-  // changes unrecorded_ meanwhile), mu_ not held.
-  Status StoreOutsideLock(
-      const std::vector<std::shared_ptr<SealedBatch>>& batches,
-      const std::vector<head::DroppedSeries>& series);
+  // Stores pending_ and records unrecorded_ as they are under `lock` (mu_,
+  // held exclusively), written after releasing it, then drops what
+  // succeeded from both under it again. Unavailable, saying which, unless
+  // all of it did; what failed stays, logged, for the next try. A drop can
+  // concern every series at once: writing them under mu_ held up every
+  // request for as long. REQUIRES: checkpoint_mu_ held (nothing else
+  // changes unrecorded_ meanwhile).
+  Status StoreUnstored(std::unique_lock<WriterPreferringMutex> lock);
 
   // Ingest's body: logs and applies one request, after restoring `warmed`
   // (may be null; see IngestHeld).

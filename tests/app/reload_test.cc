@@ -145,20 +145,20 @@ TEST_CASE("a reload changes the request limits for the next request") {
   REQUIRE(p->Stderr().find("needs a restart") == std::string::npos);
 }
 
-TEST_CASE("SIGTERM while a SIGHUP reload waits for a checkpoint starts "
-          "shutdown at once") {
-  // A target that takes connections and never answers: a checkpoint waits
-  // for its acknowledgement (30 s), and a reload waits for the checkpoint.
-  testing::SilentLoopbackPort silent;
+// A promewma whose first checkpoint waits 30 s for a write-back target that
+// takes connections and never answers (`silent`), with a new config file
+// written (one more rule): a reload asked for now waits for the checkpoint.
+std::unique_ptr<testing::Peer> StartWithCheckpointWaiting(
+    const testing::SilentLoopbackPort& silent, std::vector<std::string> args) {
   const std::string write_back =
       "write_back:\n  - url: http://127.0.0.1:" +
       std::to_string(silent.port()) + "/api/v1/write\n";
   testing::PromewmaOptions options;
+  options.args = std::move(args);
   options.config =
       std::string(kRules) + "checkpoint_interval: 1s\n" + write_back;
   auto p = testing::StartPromewma(options);
-  auto c = p->Client();
-  auto r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
+  auto r = PostWrite(*p->Client(), TwoSeriesBody({{1000, 1}}));
   REQUIRE(r);
   REQUIRE(r->status == 204);
   // The first checkpoint starts within a second and then waits.
@@ -167,6 +167,26 @@ TEST_CASE("SIGTERM while a SIGHUP reload waits for a checkpoint starts "
   p->WriteFile("promewma.yml", std::string(kRules) +
                                    "  - match: disk\ncheckpoint_interval: 1s\n" +
                                    write_back);
+  return p;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+// The write-back drain (10 s for the silent target) bounds the exit.
+void RequireStoppedWithinDrain(testing::Peer& p, std::future<int>& exited,
+                               std::chrono::steady_clock::time_point sigterm) {
+  REQUIRE(exited.get() == 0);
+  REQUIRE(SecondsSince(sigterm) < 25);
+  REQUIRE(p.Stderr().find("msg=stopped") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM while a SIGHUP reload waits for a checkpoint starts "
+          "shutdown at once") {
+  testing::SilentLoopbackPort silent;
+  auto p = StartWithCheckpointWaiting(silent, {});
   REQUIRE(kill(p->pid(), SIGHUP) == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   REQUIRE(p->MetricValue("promewma_config_reloads_total",
@@ -185,42 +205,16 @@ TEST_CASE("SIGTERM while a SIGHUP reload waits for a checkpoint starts "
     closed = !probe.Get("/-/healthy");
     if (!closed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  const double closed_after = std::chrono::duration<double>(
-                                  std::chrono::steady_clock::now() - sigterm)
-                                  .count();
+  const double closed_after = SecondsSince(sigterm);
   REQUIRE(closed);
   REQUIRE(closed_after < 3);
-  // The write-back drain (10 s for the silent target) bounds the exit.
-  REQUIRE(exited.get() == 0);
-  const double exited_after = std::chrono::duration<double>(
-                                  std::chrono::steady_clock::now() - sigterm)
-                                  .count();
-  REQUIRE(exited_after < 25);
-  REQUIRE(p->Stderr().find("msg=stopped") != std::string::npos);
+  RequireStoppedWithinDrain(*p, exited, sigterm);
 }
 
 TEST_CASE("SIGTERM while a POST /-/reload waits for a checkpoint answers it "
           "503 and starts shutdown at once") {
-  // As above: a checkpoint waits 30 s for a target that never answers, and
-  // the reload the POST asked for waits for the checkpoint.
   testing::SilentLoopbackPort silent;
-  const std::string write_back =
-      "write_back:\n  - url: http://127.0.0.1:" +
-      std::to_string(silent.port()) + "/api/v1/write\n";
-  testing::PromewmaOptions options;
-  options.args = {"--web.enable-lifecycle"};
-  options.config =
-      std::string(kRules) + "checkpoint_interval: 1s\n" + write_back;
-  auto p = testing::StartPromewma(options);
-  auto c = p->Client();
-  auto r = PostWrite(*c, TwoSeriesBody({{1000, 1}}));
-  REQUIRE(r);
-  REQUIRE(r->status == 204);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  REQUIRE(p->Stderr().find("checkpoint written") == std::string::npos);
-  p->WriteFile("promewma.yml", std::string(kRules) +
-                                   "  - match: disk\ncheckpoint_interval: 1s\n" +
-                                   write_back);
+  auto p = StartWithCheckpointWaiting(silent, {"--web.enable-lifecycle"});
   std::future<httplib::Result> reloaded =
       std::async(std::launch::async, [&p] {
         auto client = p->Client();
@@ -236,17 +230,11 @@ TEST_CASE("SIGTERM while a POST /-/reload waits for a checkpoint answers it "
   // The POST is answered at once, not after the checkpoint's wait.
   REQUIRE(reloaded.wait_for(std::chrono::seconds(3)) ==
           std::future_status::ready);
-  r = reloaded.get();
+  auto r = reloaded.get();
   REQUIRE(r);
   REQUIRE(r->status == 503);
   REQUIRE_THAT(r->body, Catch::Contains("shutting down"));
-  // The write-back drain (10 s for the silent target) bounds the exit.
-  REQUIRE(exited.get() == 0);
-  const double exited_after = std::chrono::duration<double>(
-                                  std::chrono::steady_clock::now() - sigterm)
-                                  .count();
-  REQUIRE(exited_after < 25);
-  REQUIRE(p->Stderr().find("msg=stopped") != std::string::npos);
+  RequireStoppedWithinDrain(*p, exited, sigterm);
 }
 
 }  // namespace
