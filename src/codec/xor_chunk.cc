@@ -202,6 +202,25 @@ XorChunkAppender& XorChunkAppender::operator=(
   return *this;
 }
 
+void XorChunkAppender::Clear() {
+  // Bytes past the stream end must be zero (see buf_); only the written
+  // ones can be otherwise.
+  if (capacity_ > 0) {
+    std::memset(buf_.get(), 0,
+                std::min<size_t>(capacity_, ((bit_len_ + 7) >> 3) + 1));
+  }
+  bit_len_ = 16;
+  num_samples_ = 0;
+  pad_byte_ = false;
+  leading_ = kNoWindow;
+  trailing_ = 0;
+  last_t_ = 0;
+  last_delta_ = 0;
+  last_v_ = 0;
+  min_time_ = 0;
+  max_time_ = 0;
+}
+
 void XorChunkAppender::Reallocate(size_t capacity) {
   auto bigger = std::make_unique<uint8_t[]>(capacity);  // zeroed
   if (capacity_ > 0) {

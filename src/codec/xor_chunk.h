@@ -126,6 +126,13 @@ class XorChunkAppender {
   // all samples in one go. Returns Corruption if the chunk does not decode.
   static Result<XorChunkAppender> Resume(std::string_view chunk_bytes);
 
+  // Empties the chunk and keeps its buffer (and cap): the next chunk's
+  // appends allocate nothing until they outgrow it. An open head that is
+  // sealed over and over reuses one buffer instead of freeing it and
+  // growing a new one from 64 bytes, which would leave holes of every
+  // size among the heap's long-lived objects.
+  void Clear();
+
   // Adds one sample. Never fails; NaN payloads (stale markers included),
   // infinities and -0.0 are kept bit for bit.
   // REQUIRES: !full()

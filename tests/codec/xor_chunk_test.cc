@@ -663,6 +663,44 @@ TEST_CASE("a capacity limit stops growth at the limit and copies and moves keep 
   REQUIRE(DecodeOk(moved.bytes()).size() == moved.num_samples());
 }
 
+TEST_CASE("a cleared appender keeps its buffer and writes what a fresh one writes",
+          "[xor_chunk]") {
+  const Samples first =
+      MakeSeries(Shape::kRandomBits, XorChunkAppender::kMaxSamplesPerChunk, 5);
+  const Samples second =
+      MakeSeries(Shape::kScrapeJitter, XorChunkAppender::kMaxSamplesPerChunk, 6);
+  constexpr uint16_t kLimit = 448;
+  XorChunkAppender reused(0);
+  reused.set_capacity_limit(kLimit);
+  for (const auto& [t, v] : first) {
+    if (reused.capacity_for_next_append() > kLimit) break;
+    reused.Append(t, v);
+  }
+  const size_t capacity = reused.capacity();
+  const char* buffer = reused.bytes().data();
+  REQUIRE(capacity == kLimit);
+
+  reused.Clear();
+  REQUIRE(reused.num_samples() == 0);
+  REQUIRE(Hex(reused.bytes()) == "00 00");
+  REQUIRE(reused.capacity() == capacity);
+
+  // Samples unlike the first chunk's (other values, other deltas): nothing
+  // of the old stream, its XOR window or its last delta may leak through.
+  XorChunkAppender fresh(0);
+  for (const auto& [t, v] : second) {
+    if (reused.capacity_for_next_append() > kLimit) break;
+    reused.Append(t, v);
+    fresh.Append(t, v);
+    REQUIRE(reused.bytes() == fresh.bytes());
+  }
+  REQUIRE(reused.bytes().data() == buffer);  // no allocation
+  REQUIRE(reused.capacity() == capacity);
+  REQUIRE(reused.min_time() == fresh.min_time());
+  REQUIRE(reused.max_time() == fresh.max_time());
+  REQUIRE(DecodeOk(reused.bytes()).size() == reused.num_samples());
+}
+
 TEST_CASE("copies are independent and moves leave an empty chunk",
           "[xor_chunk]") {
   XorChunkAppender a(0);
