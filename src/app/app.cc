@@ -360,6 +360,7 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
   keep_in("memory.memtables", &Config::memory, &Memory::memtables);
   keep_in("memory.block_cache", &Config::memory, &Memory::block_cache);
   keep_in("memory.malloc_arenas", &Config::memory, &Memory::malloc_arenas);
+  keep_in("memory.free_heap", &Config::memory, &Memory::free_heap);
   if (!SameWarmStart(running.warm_start, next->warm_start)) {
     next->warm_start = running.warm_start;
     kept.push_back("warm_start");
@@ -745,11 +746,11 @@ int Serve(const CommandLine& cl, const config::Config& config,
   options.max_connections = limits.max_connections;
   options.web = web;
   // Declared before the server, whose read handler tells it what reads
-  // free: 32 MiB of responses (two 10k-series hours), or 32 MiB more
-  // resident memory not in use than after the last trim, trims, at most
-  // every 2 s.
+  // free: memory.free_heap (32 MiB) of responses (two 10k-series hours),
+  // or that much more resident memory not in use than after the last
+  // trim, trims, at most every 2 s.
   ReleaseFreeHeap();  // the baseline UntrimmedFreeHeap counts from
-  HeapTrimmer heap_trimmer(32u << 20, std::chrono::seconds(2),
+  HeapTrimmer heap_trimmer(config.memory.free_heap, std::chrono::seconds(2),
                            &ReleaseFreeHeap, &UntrimmedFreeHeap);
   options.heap_trimmer = &heap_trimmer;
   RaiseOpenFileLimit(config.limits.max_connections);

@@ -11,11 +11,11 @@
 // for tens of milliseconds, so one runs at most once per `delay`, however
 // many reads there are.
 //
-// Frees nobody notes pile up too: at 100,000 series the head's growing and
-// sealed chunk buffers and the flushed memtables' arenas left 90-110 MB of
-// free heap between two checkpoints' trims, 60 MiB over the bound. With an
-// `untrimmed` probe (UntrimmedFreeHeap), the trimmer also asks it every
-// `delay` and trims once it reports `threshold` bytes or more.
+// Frees nobody notes pile up too: at 100,000 series request buffers and
+// the flushed memtables' arenas left tens of megabytes of free heap
+// between two checkpoints' trims. With an `untrimmed` probe
+// (UntrimmedFreeHeap), the trimmer also asks it every `delay` and trims
+// once it reports `threshold` bytes or more (memory.free_heap).
 //
 // Thread-safety: all methods are thread-safe.
 

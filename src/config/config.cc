@@ -729,6 +729,16 @@ Status ParseMemory(const YAML::Node& node, Config* config) {
       } else {
         status = bytes.status();
       }
+    } else if (name == "free_heap") {
+      Result<uint64_t> bytes = ScalarByteSize(value, path);
+      if (bytes.ok() && *bytes < (1ull << 20)) {
+        // Below a megabyte a trim would run every 2 s for nothing.
+        status = ProblemAt(path, "must be at least 1MiB, got " + value.Scalar());
+      } else if (bytes.ok()) {
+        config->memory.free_heap = *bytes;
+      } else {
+        status = bytes.status();
+      }
     } else if (name == "malloc_arenas") {
       Result<int64_t> n =
           ScalarInteger(value, path, "expected an integer in [0, 64]");

@@ -39,6 +39,7 @@
 //     memtables: 64MiB            # RocksDB memtables, all families
 //     block_cache: 8MiB           # RocksDB blocks read back
 //     malloc_arenas: 2            # glibc malloc arenas; 0: glibc's default
+//     free_heap: 32MiB            # free heap kept before it is given back
 //   write_back:                   # remote-write targets for the derived
 //     - url: http://127.0.0.1:8428/api/v1/write   # series (Prometheus' keys)
 //   warm_start:                   # warms a series new to this process from
@@ -147,6 +148,13 @@ struct Memory {
   // flat at no measurable cost to ingest. 0: glibc's default. The
   // MALLOC_ARENA_MAX environment variable, when set, wins.
   int malloc_arenas = 2;
+  // Free heap kept for reuse before it is given back to the kernel
+  // (common/heap_trimmer.h): a trim runs within 2 s once this much more
+  // resident memory is out of heap use than after the last one, or once
+  // remote reads have freed this much of their responses. Smaller: a
+  // lower RSS for more trims, each holding malloc's locks for tens of
+  // milliseconds while requests allocate.
+  uint64_t free_heap = 32ull << 20;
 };
 
 // Warm start (warmstart/warm_start.h): a series this process has no state

@@ -239,11 +239,14 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(defaults.memory.memtables == 64u << 20);
     CHECK(defaults.memory.block_cache == 8u << 20);
     CHECK(defaults.memory.malloc_arenas == 2);
+    CHECK(defaults.memory.free_heap == 32u << 20);
     const Config set = MustParse(
-        "memory: {memtables: 16MiB, block_cache: 0, malloc_arenas: 0}\n");
+        "memory: {memtables: 16MiB, block_cache: 0, malloc_arenas: 0, "
+        "free_heap: 1MiB}\n");
     CHECK(set.memory.memtables == 16u << 20);
     CHECK(set.memory.block_cache == 0);
     CHECK(set.memory.malloc_arenas == 0);
+    CHECK(set.memory.free_heap == 1u << 20);
   }
   SECTION("retention and checkpoint_interval") {
     Config defaults = MustParse("");
@@ -712,6 +715,9 @@ TEST_CASE("Every error is one line naming the source, path and problem",
        "promewma.yml: memory.malloc_arenas: must be in [0, 64], got 65"},
       {"memory: {malloc_arenas: -1}\n",
        "promewma.yml: memory.malloc_arenas: must be in [0, 64], got -1"},
+      {"memory: {free_heap: 512KiB}\n",
+       "promewma.yml: memory.free_heap: must be at least 1MiB, got 512KiB"},
+      {"memory: {free_heap: lots}\n", "promewma.yml: memory.free_heap: "},
       {"memory: {heap: 1GiB}\n", "promewma.yml: memory.heap: unknown key"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
