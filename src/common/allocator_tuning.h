@@ -1,10 +1,20 @@
 // Process-wide allocator settings for promewma's buffer sizes.
 //
-// Remote-read responses and decoded write bodies are megabytes each. By
-// default glibc mmaps and unmaps every such buffer, so each request pays
-// page faults on memory it just gave back: a fifth of a remote read in
-// read_bench. Keeping them in the heap removes that. Called once, first
-// thing in main, by the server and by the benchmarks that model it.
+// Buffers of 1 MiB or more are mmapped on their own and unmapped when
+// freed: decoded write bodies of large requests (500 series of an hour's
+// samples: 2.9 MB) and RocksDB's memtable arena blocks (a memtable's
+// eighth: 2.7 MB with the default memory.memtables), which are freed
+// together at each flush. Kept in the heap, they came back as tens of
+// megabytes of free heap among long-lived objects, which only a trim could
+// return. At 100,000 series (README, Memory: 2 alternations of 3 rounds)
+// the free heap after each round was 16-22 MB against 38-68, the peak RSS
+// 212 and 221 MiB against 240 and 241, with 1-2 heap trims against 5-13,
+// at the same CPU (94 and 100 s against 89 and 104). Remote reads stream
+// their responses in 1 MiB pieces, and read_bench took the same time
+// either way. glibc's own default (a threshold from 128 KiB rising with
+// each mmapped buffer freed, up to 32 MiB) would soon keep them all in
+// the heap again. Called once, first thing in main, by the server and by
+// the benchmarks that model it.
 
 #ifndef PROMEWMA_COMMON_ALLOCATOR_TUNING_H_
 #define PROMEWMA_COMMON_ALLOCATOR_TUNING_H_
@@ -22,15 +32,14 @@
 namespace promewma {
 
 inline void TuneAllocatorForLargeBuffers() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
 // Caps glibc's malloc arenas at `arenas` (0: leave glibc's default, 8 per
-// core). With the thresholds above, each arena keeps the large buffers it
-// freed for reuse; with one arena per server thread, every thread keeps its
-// own, and the resident set grows with each hour of data instead of with
-// the series. The MALLOC_ARENA_MAX environment variable, when set, is the
+// core). Each arena keeps the buffers it freed for reuse; with one arena
+// per server thread, every thread keeps its own, and the resident set grows
+// with each hour of data instead of with the series. The MALLOC_ARENA_MAX environment variable, when set, is the
 // operator's choice and wins. Returns whether the cap was set.
 // REQUIRES: no other thread has been started yet.
 inline bool LimitMallocArenas(int arenas) {
