@@ -352,16 +352,18 @@ if has_phase memory; then
     "$bench_out/memory-parts.dat"
 
   # The plot: RSS over rounds, with promewma's documented bound marked:
-  # the fixed part (memory.memtables + memory.block_cache, 72 MiB by
-  # default) and that plus 1 KiB per series.
-  fixed_mb=72
+  # the fixed part (the process itself, 22.5 MiB, memory.memtables +
+  # memory.block_cache, 72 MiB by default, and memory.free_heap, 32 MiB)
+  # and that plus the head's 1,101 bytes per series (README, Memory).
+  fixed_mb=126.5
+  per_series_mib=$(awk 'BEGIN {print 1101 / 1048576}')
   gnuplot <<GP
 set terminal pngcairo size 1000,700 font ",11"
 set output "$bench_out/memory.png"
 set title "RSS: the same series, one more hour of 10-second samples per round"
 set xlabel "round (hours of data)"
 set ylabel "RSS, MiB"
-set key below vertical maxrows 5
+set key below vertical maxrows 5 font ",9" width -12
 set grid
 set yrange [0:*]
 f(s, n) = sprintf("< awk '\$1==\"%s\" && \$2==%d {print \$3, \$4/1024}' $bench_out/memory.dat", s, n)
@@ -372,9 +374,9 @@ plot f("promewma", $steady_series) with linespoints lw 2 title "promewma, $stead
      f("promewma", $steady_large_series) with linespoints lw 2 title "promewma, $steady_large_series series", \
      f("victoriametrics", $steady_large_series) with linespoints title "VictoriaMetrics 1.79, $steady_large_series", \
      f("prometheus", $steady_large_series) with linespoints title "Prometheus 2.42, $steady_large_series", \
-     $fixed_mb with lines dt 2 lc rgb "gray40" title "promewma fixed part (memtables + block cache)", \
-     $fixed_mb + $steady_series / 1024.0 with lines dt 3 lc rgb "gray40" title "fixed + 1 KiB x $steady_series series", \
-     $fixed_mb + $steady_large_series / 1024.0 with lines dt 4 lc rgb "gray20" title "fixed + 1 KiB x $steady_large_series series"
+     $fixed_mb with lines dt 2 lc rgb "gray40" title "promewma fixed part (process, memtables, block cache, free heap)", \
+     $fixed_mb + $steady_series * $per_series_mib with lines dt 3 lc rgb "gray40" title "fixed + 1,101 bytes x $steady_series series", \
+     $fixed_mb + $steady_large_series * $per_series_mib with lines dt 4 lc rgb "gray20" title "fixed + 1,101 bytes x $steady_large_series series"
 GP
   echo
   echo "plot: $bench_out/memory.png (data: $bench_out/memory.dat)"
