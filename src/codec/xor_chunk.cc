@@ -209,16 +209,12 @@ void XorChunkAppender::Clear() {
     std::memset(buf_.get(), 0,
                 std::min<size_t>(capacity_, ((bit_len_ + 7) >> 3) + 1));
   }
-  bit_len_ = 16;
-  num_samples_ = 0;
-  pad_byte_ = false;
-  leading_ = kNoWindow;
-  trailing_ = 0;
-  last_t_ = 0;
-  last_delta_ = 0;
-  last_v_ = 0;
-  min_time_ = 0;
-  max_time_ = 0;
+  // An empty chunk's fields, with this one's buffer and cap.
+  XorChunkAppender empty(0);
+  empty.buf_ = std::move(buf_);
+  empty.capacity_ = capacity_;
+  empty.capacity_limit_ = capacity_limit_;
+  *this = std::move(empty);
 }
 
 void XorChunkAppender::Reallocate(size_t capacity) {

@@ -39,8 +39,9 @@ inline void TuneAllocatorForLargeBuffers() {
 // Caps glibc's malloc arenas at `arenas` (0: leave glibc's default, 8 per
 // core). Each arena keeps the buffers it freed for reuse; with one arena
 // per server thread, every thread keeps its own, and the resident set grows
-// with each hour of data instead of with the series. The MALLOC_ARENA_MAX environment variable, when set, is the
-// operator's choice and wins. Returns whether the cap was set.
+// with each hour of data instead of with the series. The MALLOC_ARENA_MAX
+// environment variable, when set, is the operator's choice and wins.
+// Returns whether the cap was set.
 // REQUIRES: no other thread has been started yet.
 inline bool LimitMallocArenas(int arenas) {
   if (arenas <= 0 || std::getenv("MALLOC_ARENA_MAX") != nullptr) return false;

@@ -710,6 +710,16 @@ Status ParseLimits(const YAML::Node& node, Config* config) {
 // ---------------------------------------------------------------------------
 // memory
 
+// A size of at least 1MiB.
+Status ParseAtLeastOneMiB(const YAML::Node& node, const std::string& path,
+                          uint64_t* out) {
+  Status status = ParseLimitBytes(node, path, out);
+  if (status.ok() && *out < (1ull << 20)) {
+    return ProblemAt(path, "must be at least 1MiB, got " + node.Scalar());
+  }
+  return status;
+}
+
 Status ParseMemory(const YAML::Node& node, Config* config) {
   Result<Entries> entries = MapEntries(node, "memory");
   if (!entries.ok()) return entries.status();
@@ -717,11 +727,8 @@ Status ParseMemory(const YAML::Node& node, Config* config) {
     const std::string path = JoinKeyPath("memory", name);
     Status status;
     if (name == "memtables") {
-      status = ParseLimitBytes(value, path, &config->memory.memtables);
       // RocksDB needs room for a memtable per column family.
-      if (status.ok() && config->memory.memtables < (1ull << 20)) {
-        status = ProblemAt(path, "must be at least 1MiB, got " + value.Scalar());
-      }
+      status = ParseAtLeastOneMiB(value, path, &config->memory.memtables);
     } else if (name == "block_cache") {
       Result<uint64_t> bytes = ScalarByteSize(value, path);
       if (bytes.ok()) {
@@ -730,15 +737,8 @@ Status ParseMemory(const YAML::Node& node, Config* config) {
         status = bytes.status();
       }
     } else if (name == "free_heap") {
-      Result<uint64_t> bytes = ScalarByteSize(value, path);
-      if (bytes.ok() && *bytes < (1ull << 20)) {
-        // Below a megabyte a trim would run every 2 s for nothing.
-        status = ProblemAt(path, "must be at least 1MiB, got " + value.Scalar());
-      } else if (bytes.ok()) {
-        config->memory.free_heap = *bytes;
-      } else {
-        status = bytes.status();
-      }
+      // Below a megabyte a trim would run every 2 s for nothing.
+      status = ParseAtLeastOneMiB(value, path, &config->memory.free_heap);
     } else if (name == "malloc_arenas") {
       Result<int64_t> n =
           ScalarInteger(value, path, "expected an integer in [0, 64]");

@@ -1,7 +1,5 @@
 #include "head/head.h"
 
-#include <cstdlib>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
