@@ -354,9 +354,10 @@ if has_phase memory; then
   # The plot: RSS over rounds, with promewma's documented bound marked:
   # the fixed part (the process itself, 22.5 MiB, memory.memtables +
   # memory.block_cache, 72 MiB by default, and memory.free_heap, 32 MiB)
-  # and that plus the head's 1,101 bytes per series (README, Memory).
+  # and that plus the 1,143 bytes the head allocates per series (README,
+  # Memory).
   fixed_mb=126.5
-  per_series_mib=$(awk 'BEGIN {print 1101 / 1048576}')
+  per_series_mib=$(awk 'BEGIN {print 1143 / 1048576}')
   gnuplot <<GP
 set terminal pngcairo size 1000,700 font ",11"
 set output "$bench_out/memory.png"
@@ -375,8 +376,8 @@ plot f("promewma", $steady_series) with linespoints lw 2 title "promewma, $stead
      f("victoriametrics", $steady_large_series) with linespoints title "VictoriaMetrics 1.79, $steady_large_series", \
      f("prometheus", $steady_large_series) with linespoints title "Prometheus 2.42, $steady_large_series", \
      $fixed_mb with lines dt 2 lc rgb "gray40" title "promewma fixed part (process, memtables, block cache, free heap)", \
-     $fixed_mb + $steady_series * $per_series_mib with lines dt 3 lc rgb "gray40" title "fixed + 1,101 bytes x $steady_series series", \
-     $fixed_mb + $steady_large_series * $per_series_mib with lines dt 4 lc rgb "gray20" title "fixed + 1,101 bytes x $steady_large_series series"
+     $fixed_mb + $steady_series * $per_series_mib with lines dt 3 lc rgb "gray40" title "fixed + 1,143 bytes x $steady_series series", \
+     $fixed_mb + $steady_large_series * $per_series_mib with lines dt 4 lc rgb "gray20" title "fixed + 1,143 bytes x $steady_large_series series"
 GP
   echo
   echo "plot: $bench_out/memory.png (data: $bench_out/memory.dat)"

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <mutex>
 #include <utility>
+
+#include <boost/container/deque.hpp>
+#include <boost/container/options.hpp>
 
 #include "codec/xor_chunk.h"
 #include "head/label_arena.h"
@@ -149,16 +151,17 @@ codec::XorChunkAppender EmptyHeadChunk() {
 
 }  // namespace
 
-// Cache-line aligned: series of different writers sit side by side in a
-// shard's deque, and without alignment two cores updating neighbours would
-// keep stealing the shared line from each other (false sharing).
+// Not cache-line aligned: every access to a series holds its shard's lock,
+// and a shard keeps its series in blocks of its own (Shard::series), so
+// two cores never write neighbouring series at once. Padding each one to
+// 64 bytes would cost 24 bytes a series for nothing.
 //
 // Only the raw samples of the open head chunk are kept. The derived heads
 // (ewma, thresholds, ...) are a function of them and of the state before
 // their first sample, and are re-derived when read (sealed chunks keep
 // that state too): this keeps one chunk per series in memory instead of
 // three, and one chunk append per sample on the hot path.
-struct alignas(64) Head::Series {
+struct Head::Series {
   // Canonical label encoding, in the shard's arena.
   const char* label_data = nullptr;
   uint32_t label_size = 0;
@@ -182,8 +185,13 @@ struct alignas(64) Head::Series {
 
 struct Head::Shard {
   mutable std::mutex mu;
-  // Guarded by mu. A deque keeps Series addresses stable for the table.
-  std::deque<Series> series;
+  // Guarded by mu. A deque keeps Series addresses stable for the table. In
+  // blocks of 64: std::deque gives a struct this size a heap block each,
+  // whose allocator header and map entry cost 24 bytes a series.
+  boost::container::deque<
+      Series, void,
+      boost::container::deque_options_t<boost::container::block_size<64u>>>
+      series;
   SeriesTable<Series> table;
   LabelArena labels;
   // Slots of dropped series (label_size == 0), reused by new ones.
@@ -233,9 +241,8 @@ void PushSealed(uint64_t labels_hash, const codec::XorChunkAppender& chunk,
 Head::Head(HeadOptions options)
     : options_(std::move(options)),
       collect_derived_(options_.collect_derived) {
-  // At a million series every cache line is 64 MB of RSS. (The season's
-  // start time and profile pointers, in both states, took it past four.)
-  static_assert(sizeof(Series) <= 320, "keep Series within 5 cache lines");
+  // At a million series every 8 bytes here are 8 MB of RSS.
+  static_assert(sizeof(Series) <= 296, "a series' fixed part: 296 bytes");
   generations_.push_back(RulesFrom(options_));
   current_.store(generations_.back().get(), std::memory_order_release);
   shards_.reserve(kShardCount);
