@@ -359,6 +359,7 @@ std::vector<std::string> KeepRestartKeys(const config::Config& running,
   using config::Memory;
   keep_in("memory.memtables", &Config::memory, &Memory::memtables);
   keep_in("memory.block_cache", &Config::memory, &Memory::block_cache);
+  keep_in("memory.cache_reads", &Config::memory, &Memory::cache_reads);
   keep_in("memory.malloc_arenas", &Config::memory, &Memory::malloc_arenas);
   keep_in("memory.free_heap", &Config::memory, &Memory::free_heap);
   if (!SameWarmStart(running.warm_start, next->warm_start)) {
@@ -712,6 +713,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
   db_options.durability = config.durability;
   db_options.memtable_bytes = config.memory.memtables;
   db_options.block_cache_bytes = config.memory.block_cache;
+  db_options.cache_reads = config.memory.cache_reads;
   db_options.min_free_disk_bytes = config.limits.min_free_disk_bytes;
   head::HeadOptions head_options = HeadOptionsFrom(config);
   head_options.collect_derived = !config.write_back.empty();

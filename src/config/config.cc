@@ -720,6 +720,8 @@ Status ParseAtLeastOneMiB(const YAML::Node& node, const std::string& path,
   return status;
 }
 
+Status ParseBool(const YAML::Node& node, const std::string& path, bool* out);
+
 Status ParseMemory(const YAML::Node& node, Config* config) {
   Result<Entries> entries = MapEntries(node, "memory");
   if (!entries.ok()) return entries.status();
@@ -736,6 +738,8 @@ Status ParseMemory(const YAML::Node& node, Config* config) {
       } else {
         status = bytes.status();
       }
+    } else if (name == "cache_reads") {
+      status = ParseBool(value, path, &config->memory.cache_reads);
     } else if (name == "free_heap") {
       // Below a megabyte a trim would run every 2 s for nothing.
       status = ParseAtLeastOneMiB(value, path, &config->memory.free_heap);

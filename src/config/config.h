@@ -38,6 +38,7 @@
 //   memory:                       # the fixed part of memory (README)
 //     memtables: 64MiB            # RocksDB memtables, all families
 //     block_cache: 8MiB           # RocksDB blocks read back
+//     cache_reads: false          # remote reads' data blocks in it too
 //     malloc_arenas: 2            # glibc malloc arenas; 0: glibc's default
 //     free_heap: 32MiB            # free heap kept before it is given back
 //   write_back:                   # remote-write targets for the derived
@@ -139,9 +140,16 @@ struct Memory {
   // flushed when they reach it. Smaller: more, smaller table files, so more
   // compaction CPU per sample.
   uint64_t memtables = 64ull << 20;
-  // RocksDB's cache of table blocks read back (chunks for remote reads,
-  // checkpoints at start), index and filter blocks included.
+  // RocksDB's cache of table blocks read back: index and filter blocks,
+  // and with cache_reads the data blocks of remote reads too.
   uint64_t block_cache = 8ull << 20;
+  // Whether the data blocks remote reads bring in go into the block cache.
+  // Off, they come from the kernel's page cache each time (store.h,
+  // StoreOptions::cache_reads): reads larger than the cache gain nothing
+  // from it, and each insert and eviction left free heap no trim could
+  // give back. On, with a block_cache that holds what is read again,
+  // repeated reads are faster.
+  bool cache_reads = false;
   // glibc malloc arenas (M_ARENA_MAX). glibc's default, 8 per core, lets
   // each of the server's threads keep freed request buffers in an arena of
   // its own, so the resident set grows with every hour of data; 2 keeps it

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Database>> Database::Open(
   store_options.faults = options.faults;
   store_options.memtable_bytes = options.memtable_bytes;
   store_options.block_cache_bytes = options.block_cache_bytes;
+  store_options.cache_reads = options.cache_reads;
   Result<std::unique_ptr<store::Store>> store =
       store::Store::Open(store_options);
   if (!store.ok()) return store.status();

@@ -62,6 +62,7 @@ struct DatabaseOptions {
   // RocksDB's memory bound (see store::StoreOptions).
   size_t memtable_bytes = store::StoreOptions::kDefaultMemtableBytes;
   size_t block_cache_bytes = store::StoreOptions::kDefaultBlockCacheBytes;
+  bool cache_reads = false;  // see store::StoreOptions
   // Writes (requests, checkpoints, retention) are refused while less than
   // this is free on dir's filesystem (disk_space_guard.h); 0: never.
   uint64_t min_free_disk_bytes = 0;

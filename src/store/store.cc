@@ -105,6 +105,24 @@ std::string DroppedSeriesKey(uint64_t series) {
   return key;
 }
 
+// Options for reading a range through: chunks for a remote read, the
+// checkpoint at start. Their data blocks are put in the block cache only
+// with `cache` (StoreOptions::cache_reads; never for the checkpoint, read
+// once). A scan larger than the cache (an hour of 10,000 series is 30 MB
+// of blocks, the default cache 8 MiB) gains nothing from an LRU cache:
+// every block it inserts evicts one it inserted before. And each insert
+// and eviction is a 4 KiB malloc and free among long-lived objects: with
+// reads running all the time, the holes left added 60-90 MB of free heap
+// no trim could give back, and the read itself was slower (an hour of
+// 10,000 series from table files: 4.0-4.5 s with the cache filled,
+// 2.6-3.3 s without). The blocks come from the kernel's page cache
+// instead, as Prometheus' chunks do from its mmapped files.
+rocksdb::ReadOptions ScanOptions(bool cache) {
+  rocksdb::ReadOptions options;
+  options.fill_cache = cache;
+  return options;
+}
+
 Status ReadMeta(rocksdb::DB* db, CheckpointMeta* meta) {
   std::string v;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kCheckpointMetaKey, &v);
@@ -282,9 +300,9 @@ Status Store::ReadChunks(uint64_t series, std::optional<ewma::Output> output,
                          int64_t start_ms, int64_t end_ms,
                          const std::function<Status(const ChunkView&)>& visit) {
   if (options_.faults != nullptr) options_.faults->BeforeRead("chunks");
-  rocksdb::ReadOptions read_options;
   std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db_->NewIterator(read_options, impl_->chunks_));
+      impl_->db_->NewIterator(ScanOptions(options_.cache_reads),
+                              impl_->chunks_));
   const int64_t first_bucket = head::BucketOf(start_ms, options_.chunk_bucket_ms);
   const int64_t last_bucket = head::BucketOf(end_ms, options_.chunk_bucket_ms);
   head::ChunkDerivation derivation;
@@ -446,7 +464,7 @@ Status Store::ReadCheckpoint(
   if (!s.ok()) return s;
   *seq = meta.seq;
   if (meta.generation == 0) return Status::Ok();
-  rocksdb::ReadOptions read_options;
+  rocksdb::ReadOptions read_options = ScanOptions(/*cache=*/false);
   read_options.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db_->NewIterator(read_options, impl_->checkpoint_));

@@ -76,9 +76,13 @@ struct StoreOptions {
   // RocksDB's memory, both parts in one LRU cache of their sum (see
   // Store::Open): the memtables of all column families together, charged
   // to the cache by a write buffer manager, and the table blocks read back
-  // (data, index and filter blocks).
+  // (index and filter blocks; data blocks with cache_reads).
   size_t memtable_bytes = kDefaultMemtableBytes;
   size_t block_cache_bytes = kDefaultBlockCacheBytes;
+  // Whether ReadChunks puts the data blocks it reads in the block cache.
+  // Off: they come from the kernel's page cache, as Prometheus' chunks come
+  // from its mmapped files (see ScanOptions in store.cc for why).
+  bool cache_reads = false;
 
   static constexpr size_t kDefaultMemtableBytes = 64 << 20;
   static constexpr size_t kDefaultBlockCacheBytes = 8 << 20;

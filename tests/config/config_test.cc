@@ -240,13 +240,15 @@ TEST_CASE("Top-level keys", "[config]") {
     CHECK(defaults.memory.block_cache == 8u << 20);
     CHECK(defaults.memory.malloc_arenas == 2);
     CHECK(defaults.memory.free_heap == 32u << 20);
+    CHECK_FALSE(defaults.memory.cache_reads);
     const Config set = MustParse(
         "memory: {memtables: 16MiB, block_cache: 0, malloc_arenas: 0, "
-        "free_heap: 1MiB}\n");
+        "free_heap: 1MiB, cache_reads: true}\n");
     CHECK(set.memory.memtables == 16u << 20);
     CHECK(set.memory.block_cache == 0);
     CHECK(set.memory.malloc_arenas == 0);
     CHECK(set.memory.free_heap == 1u << 20);
+    CHECK(set.memory.cache_reads);
   }
   SECTION("retention and checkpoint_interval") {
     Config defaults = MustParse("");
@@ -718,6 +720,8 @@ TEST_CASE("Every error is one line naming the source, path and problem",
       {"memory: {free_heap: 512KiB}\n",
        "promewma.yml: memory.free_heap: must be at least 1MiB, got 512KiB"},
       {"memory: {free_heap: lots}\n", "promewma.yml: memory.free_heap: "},
+      {"memory: {cache_reads: yes}\n",
+       "promewma.yml: memory.cache_reads: expected true or false, got \"yes\""},
       {"memory: {heap: 1GiB}\n", "promewma.yml: memory.heap: unknown key"},
       // data_dir, durability
       {"data_dir: ''\n", "promewma.yml: data_dir: must not be empty"},
