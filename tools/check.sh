@@ -59,15 +59,17 @@ if [ "${PROMEWMA_FUZZ_SECONDS:-30}" != "0" ] && command -v clang++ >/dev/null; t
   done
 fi
 
+# The sanitizers replace glibc's malloc, so the tests of what glibc's
+# allocator does (arenas, mallinfo2's heap figures, a series' bytes in the
+# allocator, anonymous memory over hours of data, series churn, the trims
+# memory.free_heap sets, buffers mapped on their own) have nothing to
+# measure there (AddressSanitizer's quarantine keeps freed memory by
+# design). They run in the release pass above.
+glibc_allocator_tests='app:(/metrics shows each memory part|anonymous memory stays flat|series churn: memory follows|memory.free_heap sets)|common:a freed buffer of 1 MiB|head:the allocator holds'
+
 if [ "${PROMEWMA_SANITIZE:-1}" != "0" ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-  # AddressSanitizer replaces glibc's malloc, so the tests of what glibc's
-  # allocator does (arenas, mallinfo2's heap figures, a series' bytes in the
-  # allocator, anonymous memory over
-  # hours of data, series churn, the trims memory.free_heap sets, buffers
-  # mapped on their own) have nothing to measure there: its quarantine
-  # keeps freed memory by design. They run in the release pass above.
-  ctest_args=(-E 'app:(/metrics shows each memory part|anonymous memory stays flat|series churn: memory follows|memory.free_heap sets)|common:a freed buffer of 1 MiB|head:the allocator holds')
+  ctest_args=(-E "$glibc_allocator_tests")
   build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug \
     -DPROMEWMA_SANITIZE=address,undefined -DPROMEWMA_BUILD_BENCHMARKS=OFF
 fi
@@ -84,8 +86,13 @@ if [ "${PROMEWMA_TSAN:-1}" != "0" ]; then
     -DPROMEWMA_SANITIZE=thread -DPROMEWMA_BUILD_BENCHMARKS=OFF
   cmake --build build-tsan -j "$jobs" --target "${tsan_units[@]/%/_test}"
   # halt_on_error: the first race fails its test, with both stacks.
+  # history_size=7 (the most): with the default a busy test's older access
+  # could lose its stack, and a hand-off inside RocksDB's memtable (see
+  # tools/tsan.supp) then showed only our side, which the suppression by
+  # module cannot match: db_test's "reads while chunks are sealed" failed
+  # 7 times in 20 that way, 0 in 20 with it.
   units_regex=$(IFS='|'; echo "${tsan_units[*]}")
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tools/tsan.supp" \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$PWD/tools/tsan.supp" \
     ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 600 \
-      -R "^($units_regex):"
+      -R "^($units_regex):" -E "$glibc_allocator_tests"
 fi
