@@ -105,6 +105,19 @@ bool WriteBackQueue::TryEnqueue(std::vector<QueuedSample>&& samples,
     outstanding_[sequence] += samples.size();
     highest_sequence_ = std::max(highest_sequence_, sequence);
   }
+  // A shard thread is woken only when it has something new to do: its
+  // queue was empty (it waits with no deadline), or this call fills a
+  // batch. Otherwise it is already waiting for its oldest sample's
+  // deadline, which a newer one does not move. Waking it on every call
+  // (each request touches every shard) made it preempt the request's own
+  // thread several times per request, and cost a context switch each.
+  const size_t max_batch = static_cast<size_t>(config_.max_samples_per_send);
+  std::vector<bool> wake(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t before = shards_[i]->queue.size();
+    wake[i] = need[i] > 0 &&
+              (before == 0 || (before < max_batch && before + need[i] >= max_batch));
+  }
   const auto now = Clock::now();
   for (QueuedSample& s : samples) {
     const uint64_t hash = s.series_hash;
@@ -113,7 +126,7 @@ bool WriteBackQueue::TryEnqueue(std::vector<QueuedSample>&& samples,
   stats_.samples_pending.fetch_add(static_cast<int64_t>(samples.size()));
   locks.clear();
   for (size_t i = 0; i < n; ++i) {
-    if (need[i] > 0) shards_[i]->cv.notify_all();
+    if (wake[i]) shards_[i]->cv.notify_one();  // its one thread
   }
   return true;
 }
@@ -229,6 +242,7 @@ void WriteBackQueue::RunShard(Shard* shard) {
             break;
           }
           shard->cv.wait(lock);
+          stats_.shard_wakeups.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
         // While draining, partial batches go at once: waiting for them to
@@ -238,6 +252,7 @@ void WriteBackQueue::RunShard(Shard* shard) {
             shard->queue.front().enqueued + config_.batch_send_deadline;
         if (Clock::now() >= flush_at) break;
         shard->cv.wait_until(lock, flush_at);
+        stats_.shard_wakeups.fetch_add(1, std::memory_order_relaxed);
       }
       if (exit) break;
       const size_t n = std::min(shard->queue.size(), max_batch);

@@ -114,6 +114,10 @@ struct QueueStats {
       samples_dropped{};
   std::atomic<int64_t> samples_pending{0};  // queued + in flight
   std::atomic<int> shards{0};
+  // Times a shard thread woke from waiting for its queue (for a sample, a
+  // full batch, a deadline, a stop, or spuriously): about one per batch
+  // sent in steady state, not one per TryEnqueue.
+  std::atomic<uint64_t> shard_wakeups{0};
   // The newest timestamp among samples the target acknowledged (2xx); 0
   // until the first success.
   std::atomic<int64_t> highest_sent_timestamp_ms{0};
@@ -186,7 +190,9 @@ class WriteBackQueue {
     std::thread thread;
 
     mutable std::mutex mu;
-    std::condition_variable cv;  // queue grew, or stopping changed
+    // The queue got its first sample or a full batch, or stopping
+    // changed (TryEnqueue says why not on every sample).
+    std::condition_variable cv;
     // Guarded by mu:
     // A ring, not a std::deque: the deque allocated a block every seven
     // entries and freed it on the other thread, ~8% of the CPU of a

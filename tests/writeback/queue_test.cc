@@ -251,6 +251,32 @@ TEST_CASE("queue sends a partial batch once its deadline passes") {
   CHECK(queue.AcknowledgedThrough() == 1);
 }
 
+TEST_CASE("a shard thread wakes once per batch, not once per call") {
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 2;
+  config.max_samples_per_send = 100;
+  config.batch_send_deadline = milliseconds(60'000);  // only full batches go
+  WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
+  // 150 calls of one sample for each shard, a moment apart so that each
+  // call finds its shard's thread waiting: a wake-up per call would show
+  // as about 300.
+  for (int i = 0; i < 150; ++i) {
+    REQUIRE(queue.TryEnqueue({Sample(0, i, i), Sample(1, i, i)},
+                             static_cast<uint64_t>(i + 1)));
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  // Each shard sent its one full batch and holds the other 50 samples.
+  REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 200; }));
+  CHECK(queue.HeldByShard(0) == 50);
+  CHECK(queue.HeldByShard(1) == 50);
+  // Per shard: its first sample, its full batch, and the first sample
+  // after that batch; a few spurious wake-ups are allowed for.
+  CHECK(queue.stats().shard_wakeups.load() <= 12);
+  queue.Stop(milliseconds(10'000));
+  CHECK(queue.stats().samples_sent.load() == 300);
+}
+
 TEST_CASE("queue resends the same batch after a retryable failure") {
   FakeTarget target;
   target.respond = [](int attempt) {
