@@ -465,16 +465,29 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request) const {
 
 HttpResponse RemoteReadHandler::Handle(const HttpRequest& request,
                                        const ReadLimits& limits) const {
+  HttpResponse refused;
+  ReadGate::Ticket ticket = Admit(limits, &refused);
+  if (!ticket) return refused;
+  return Handle(request, limits, std::move(ticket));
+}
+
+ReadGate::Ticket RemoteReadHandler::Admit(const ReadLimits& limits,
+                                          HttpResponse* refused) const {
   ReadGate::Ticket ticket = gate_.TryEnter(limits.max_concurrent_reads);
   if (!ticket) {
     if (metrics_ != nullptr) metrics_->refused_concurrent.Increment();
-    HttpResponse r = ErrorResponse(
+    *refused = ErrorResponse(
         503, std::to_string(limits.max_concurrent_reads) +
                  " remote reads in progress already "
                  "(limits.max_concurrent_reads); retry shortly");
-    r.headers.push_back({"Retry-After", "1"});
-    return r;
+    refused->headers.push_back({"Retry-After", "1"});
   }
+  return ticket;
+}
+
+HttpResponse RemoteReadHandler::Handle(const HttpRequest& request,
+                                       const ReadLimits& limits,
+                                       ReadGate::Ticket ticket) const {
   Status encoding =
       CheckSnappyEncoding(request.content_encoding, "remote read requests");
   if (!encoding.ok()) return ErrorResponse(encoding);

@@ -105,6 +105,17 @@ class RemoteReadHandler {
   HttpResponse Handle(const HttpRequest& request,
                       const ReadLimits& limits) const;
 
+  // The two steps of Handle apart, for a caller that takes the slot on one
+  // thread and reads on another (the server: its event loop admits, a
+  // query thread reads), so that a read waiting for a thread holds its
+  // slot and the cap stays exact. Admit returns an empty ticket and sets
+  // *refused (the 503) when the cap is reached.
+  ReadGate::Ticket Admit(const ReadLimits& limits,
+                         HttpResponse* refused) const;
+  // REQUIRES: `ticket` from Admit; it is held until the answer is sent.
+  HttpResponse Handle(const HttpRequest& request, const ReadLimits& limits,
+                      ReadGate::Ticket ticket) const;
+
   // The reads in progress (tests hold a slot to fill it).
   ReadGate& gate() const { return gate_; }
 

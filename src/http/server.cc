@@ -75,6 +75,13 @@ constexpr int kDefaultThreads = 8;
 // sends a receiver's notifications one group at a time, so a few threads
 // serve several groups and receivers at once.
 constexpr int kBlockingThreads = 4;
+// Threads of the pool remote reads and /federate run on. A read of an hour
+// of 10,000 series takes a core for a second; on a loop it would hold up
+// every other connection of that loop (remote writes among them) as long.
+// As many as the loops, which served them before: reads of a dashboard's
+// panels still run side by side, and limits.max_concurrent_reads bounds
+// them (a read admitted waits here for a thread, holding its slot).
+constexpr int kQueryThreads = kDefaultThreads;
 // A TLS client has this long from its connect to the end of its handshake:
 // a connection that never starts one holds no socket for idle_timeout.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
@@ -292,6 +299,7 @@ class Server::Impl {
     // A handler still running (its connection was dropped at the stop
     // timeout) finishes before the objects it uses may go.
     if (pool_ != nullptr) pool_->join();
+    query_pool_->join();
     if (auth_pool_ != nullptr) auth_pool_->join();
     io_running_.store(false);
   }
@@ -408,7 +416,8 @@ class Server::Impl {
   HttpResponse Handle(const RouteInfo& route,
                       const bhttp::request<bhttp::string_body>& req,
                       Clock::time_point start, const ServerLimits& limits,
-                      const BlockingRoute* blocking = nullptr) {
+                      const BlockingRoute* blocking = nullptr,
+                      ReadGate::Ticket* read_ticket = nullptr) {
     HttpResponse r;
     try {
       if (blocking != nullptr) {
@@ -417,7 +426,7 @@ class Server::Impl {
             target.substr(0, target.find('?')),
             View(req[bhttp::field::content_type]), req.body(), start});
       } else {
-        r = Dispatch(route, req, limits);
+        r = Dispatch(route, req, limits, read_ticket);
       }
     } catch (const std::exception& e) {
       log::Error("server", "internal error",
@@ -434,9 +443,11 @@ class Server::Impl {
     return r;
   }
 
+  // `read_ticket`: a remote read's slot, taken by Session::RunQuery.
   HttpResponse Dispatch(const RouteInfo& route,
                         const bhttp::request<bhttp::string_body>& req,
-                        const ServerLimits& limits) {
+                        const ServerLimits& limits,
+                        ReadGate::Ticket* read_ticket) {
     const std::string_view target = View(req.target());
     const std::string_view path = target.substr(0, target.find('?'));
     switch (route.route) {
@@ -449,7 +460,11 @@ class Server::Impl {
         return r;
       }
       case Route::kRead: {
-        HttpResponse r = read_handler_.Handle(Request(req), limits.read);
+        HttpResponse r =
+            read_ticket != nullptr
+                ? read_handler_.Handle(Request(req), limits.read,
+                                       std::move(*read_ticket))
+                : read_handler_.Handle(Request(req), limits.read);
         if (r.status >= 500) {
           log::Error("read", "remote read failed",
                      {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
@@ -571,6 +586,10 @@ class Server::Impl {
   // before the loops, whose connections its handlers answer.
   std::vector<std::unique_ptr<BlockingRoute>> blocking_routes_;
   std::unique_ptr<net::thread_pool> pool_;
+  // Remote reads and /federate (kQueryThreads); destroyed before the loops
+  // too.
+  std::unique_ptr<net::thread_pool> query_pool_ =
+      std::make_unique<net::thread_pool>(kQueryThreads);
   // Set by Bind. With tls_server_config: every connection is TLS. With
   // basic_auth_users: every request but /-/healthy needs them, and the
   // bcrypt checks the cache cannot answer run on auth_pool_'s one thread.
@@ -861,7 +880,44 @@ class Server::Impl::Session
     ClearDeadline();
     const Clock::time_point start = Clock::now();
     if (route_.route == Route::kBlocking) return HandOff(start);
+    if (IsQuery()) return RunQuery(start);
     Write(server_->Handle(route_, req_, start, *limits_));
+  }
+
+  // Remote reads and /federate: the routes whose handlers, and whose
+  // streamed answers' pieces, are built on the query pool.
+  bool IsQuery() const {
+    return route_.route == Route::kRead || route_.route == Route::kFederate;
+  }
+
+  // Runs a query route's handler on the query pool; the answer is written
+  // on this connection's loop, which serves its other connections
+  // meanwhile. A remote read takes its max_concurrent_reads slot here
+  // first: the 503 comes at once, and a read waiting for a pool thread
+  // holds its slot.
+  void RunQuery(Clock::time_point start) {
+    auto ticket = std::make_shared<ReadGate::Ticket>();
+    if (route_.route == Route::kRead) {
+      HttpResponse refused;
+      ReadGate::Ticket admitted =
+          server_->read_handler_.Admit(limits_->read, &refused);
+      if (!admitted) {
+        server_->http_metrics_.Observe(
+            route_.name, refused.status,
+            std::chrono::duration<double>(Clock::now() - start).count());
+        return Write(std::move(refused));
+      }
+      ticket = std::make_shared<ReadGate::Ticket>(std::move(admitted));
+    }
+    net::post(*server_->query_pool_, [self = shared_from_this(), start,
+                                      ticket] {
+      HttpResponse r =
+          self->server_->Handle(self->route_, self->req_, start,
+                                *self->limits_, nullptr, ticket.get());
+      net::post(
+          self->stream_.get_executor(),
+          [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
+    });
   }
 
   // Runs a blocking route's handler on the pool; the answer is written
@@ -948,19 +1004,42 @@ class Server::Impl::Session
         });
   }
 
+  // The next piece is built on the query pool for a query route (a piece
+  // of a large read is a megabyte of samples), here for the others.
   void WriteNextChunk() {
-    bool more = false;
+    if (!IsQuery()) {
+      bool more = false;
+      if (!NextPiece(&more)) return Close();
+      return SendPiece(more);
+    }
+    ClearDeadline();  // building, not waiting on the network
+    net::post(*server_->query_pool_, [self = shared_from_this()] {
+      bool more = false;
+      const bool ok = self->NextPiece(&more);
+      net::post(self->stream_.get_executor(), [self, ok, more] {
+        if (!ok) return self->Close();
+        self->SendPiece(more);
+      });
+    });
+  }
+
+  // Into piece_; false after an exception from the stream.
+  bool NextPiece(bool* more) {
     try {
       do {
-        more = next_piece_(&piece_);
-      } while (more && piece_.empty());
+        *more = next_piece_(&piece_);
+      } while (*more && piece_.empty());
     } catch (const std::exception& e) {
       // Too late for a 500: the status line is sent. Ending the connection
       // without the last chunk tells the client the body is incomplete.
       log::Error("server", "internal error while streaming",
                  {{"route", route_.name}, {"err", e.what()}});
-      return Close();
+      return false;
     }
+    return true;
+  }
+
+  void SendPiece(bool more) {
     SetDeadline(server_->options_.transfer_timeout);
     auto self = shared_from_this();
     if (!more) {

@@ -33,6 +33,13 @@
 // A request that exceeds a size limit is answered 413 before its body is
 // read (Content-Length), or as soon as a chunked body passes the limit.
 //
+// Remote reads and /federate are the exception: their handlers, and the
+// pieces of their streamed answers, run on a query pool (kQueryThreads,
+// server.cc), and the loop writes what they build. A read of an hour of
+// many series takes a core for up to a second; on the loop it would hold
+// up that loop's remote writes as long. The two extra wake-ups cost a
+// read nothing it would notice.
+//
 // A route added with AddBlockingPostRoute runs its handler on a small
 // thread pool (kBlockingThreads, server.cc) instead: for handlers that
 // wait on a slow peer for seconds (the Teams relay), which on a loop would

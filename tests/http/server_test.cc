@@ -8,11 +8,14 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "codec/snappy_block.h"
+#include "common/fault_injector.h"
 #include "ewma/series_estimator.h"
 #include "testing/peers.h"
 #include "testing/raw_http.h"
@@ -602,6 +605,112 @@ TEST_CASE("a connection idle or stalled past its timeout is closed, and a busy o
 
 // A sweep that is due when Stop() cancels its timer still runs (a timer's
 // cancel cannot recall a completion already queued); it must not re-arm.
+// Once armed, makes the store's chunk reads wait until released, as a slow
+// disk would: a remote read then stays in progress as long as the test
+// needs.
+class HeldChunkReads : public FaultInjector {
+ public:
+  Status BeforeWrite(std::string_view) override { return Status::Ok(); }
+  void BeforeRead(std::string_view what) override {
+    if (!armed_.load() || what != "chunks") return;
+    std::unique_lock<std::mutex> lock(mu_);
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return released_; });
+  }
+  void Arm() { armed_ = true; }
+  // Whether a read is waiting, within 10 s.
+  bool WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::atomic<bool> armed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;      // guarded by mu_
+  bool released_ = false;  // guarded by mu_
+};
+
+TEST_CASE("a remote read in progress holds up no write, /federate or "
+          "/metrics, even with one event loop") {
+  testing::TempDir dir;
+  HeldChunkReads store_reads;
+  db::DatabaseOptions db_options;
+  db_options.dir = dir.path();
+  db_options.faults = &store_reads;
+  auto opened = db::Database::Open(db_options, head::HeadOptions{});
+  REQUIRE(opened.ok());
+  std::unique_ptr<db::Database> db = std::move(opened).value();
+  db::RecoveryStats recovery;
+  REQUIRE(db->Recover(&recovery).ok());
+  ServerOptions options;
+  options.threads = 1;  // a read on the loop would stop every connection
+  options.read_limits.max_concurrent_reads = 1;
+  RunningServer s(options, db.get());
+  s.server().SetReady(true);
+  // A sealed chunk in the store (120 samples a chunk) and an open head.
+  std::vector<std::pair<int64_t, double>> samples;
+  for (int t = 0; t < 130; ++t) samples.push_back({1700000000000 + t * 15000, t});
+  auto w = PostWrite(s.client(),
+                     testing::SerializeWriteRequest(
+                         {{{{"__name__", "cpu"}, {"host", "a"}}, samples}}));
+  REQUIRE(w);
+  REQUIRE(w->status == 204);
+
+  store_reads.Arm();
+  const std::string read_body = codec::CompressSnappyBlock(
+      testing::SerializeReadRequest({{"__name__", "cpu"}}, 1700000000000,
+                                    1700000000000 + 200 * 15000));
+  auto post_read = [&] {
+    httplib::Client c("127.0.0.1", s.server().port());
+    c.set_read_timeout(20, 0);
+    auto r = c.Post("/api/v1/read", {{"Content-Encoding", "snappy"}},
+                    read_body, "application/x-protobuf");
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
+  };
+  auto held = std::async(std::launch::async, post_read);
+  REQUIRE(store_reads.WaitUntilHeld());
+
+  httplib::Client other("127.0.0.1", s.server().port());
+  other.set_read_timeout(5, 0);
+  auto late = PostWrite(other, testing::SerializeWriteRequest(
+                                   {{{{"__name__", "cpu"}, {"host", "b"}},
+                                     {{1700000000000, 1.0}}}}));
+  auto federate = other.Get("/federate?match[]=cpu");
+  auto metrics = other.Get("/metrics");
+  // The cap of one read is taken: a second read is refused at once.
+  const auto second = post_read();
+  store_reads.Release();
+  const auto first = held.get();
+
+  REQUIRE(late);
+  CHECK(late->status == 204);
+  REQUIRE(federate);
+  CHECK(federate->status == 200);
+  CHECK(federate->body.find("host=\"b\"") != std::string::npos);
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(second.first == 503);
+  CHECK(second.second ==
+        "1 remote reads in progress already (limits.max_concurrent_reads); "
+        "retry shortly\n");
+  REQUIRE(first.first == 200);
+  CHECK(!first.second.empty());
+  // And the writes made meanwhile changed none of what was stored.
+  const auto read = testing::RemoteReadSeries(
+      s.server().port(), {{"__name__", "cpu"}, {"host", "a"}}, 1700000000000,
+      1700000000000 + 200 * 15000);
+  CHECK(read.size() == 130);
+}
+
 // With a zero interval a sweep is due at almost every moment, so a stop
 // would hang nearly every time if it did.
 TEST_CASE("the server stops while its timeout sweep is due") {
