@@ -281,7 +281,8 @@ void Database::WritePublished(const std::shared_ptr<SealedBatch>& batch) {
 Status Database::ReadSeries(
     uint64_t labels_hash, std::string_view labels,
     std::optional<ewma::Output> output, int64_t start_ms, int64_t end_ms,
-    const std::function<Status(const store::ChunkView&)>& visit) {
+    const std::function<Status(const store::ChunkView&)>& visit,
+    store::ChunkReader* reader) {
   // The chunks not stored yet (pending and the open head) are taken as of
   // one moment under mu_, and the store is read after it: reading the store
   // under mu_ held writers up, and a remote read takes it once per series
@@ -289,7 +290,9 @@ Status Database::ReadSeries(
   // that moment is then in the store (it only gains chunks meanwhile) or in
   // the copies; one in both, stored or sealed since, is visited once, from
   // the store: chunks are keyed by their first timestamp, and a head sealed
-  // since keeps its first one.
+  // since keeps its first one. A reader's iterator is as good as a new one
+  // here: it is reopened if chunks were stored since it was opened, and a
+  // chunk leaves pending_ only after it is stored.
   std::vector<std::shared_ptr<SealedBatch>> pending;
   head::HeadChunk head;
   bool has_head;
@@ -304,7 +307,8 @@ Status Database::ReadSeries(
                                   [&](const store::ChunkView& c) {
                                     stored_starts.push_back(c.min_time_ms);
                                     return visit(c);
-                                  });
+                                  },
+                                  reader);
     if (!s.ok()) return s;
   }
   const auto stored = [&stored_starts](int64_t min_time_ms) {

@@ -133,11 +133,13 @@ class Database {
   // Visits the chunks of an input series that overlap [start_ms, end_ms],
   // in time order: stored, then not-yet-stored, then the open head chunk.
   // With `output` set, the chunks of that output, derived from the raw ones.
-  // Consistent with ingest: no request is half-applied.
+  // Consistent with ingest: no request is half-applied. A caller reading
+  // many series passes the same `reader` each time (store.h).
   Status ReadSeries(uint64_t labels_hash, std::string_view labels,
                     std::optional<ewma::Output> output, int64_t start_ms,
                     int64_t end_ms,
-                    const std::function<Status(const store::ChunkView&)>& visit);
+                    const std::function<Status(const store::ChunkView&)>& visit,
+                    store::ChunkReader* reader = nullptr);
 
   head::Head* head() const { return head_.get(); }
   // Null in memory.

@@ -128,6 +128,7 @@ void EncodeSamplesPart(db::Database* db,
   part->queries.resize(request.queries.size());
   part->samples.assign(request.queries.size(), 0);
   std::vector<codec::ReadSample> samples;
+  store::ChunkReader reader;  // this thread's
   for (size_t q = 0; q < request.queries.size(); ++q) {
     const codec::ReadQuery& query = request.queries[q];
     const auto [begin, end] = HalfRange(selected[q].size(), half);
@@ -144,7 +145,8 @@ void EncodeSamplesPart(db::Database* db,
               samples.push_back({it.timestamp(), it.value()});
             }
             return it.status();
-          });
+          },
+          &reader);
       part->samples[q] += samples.size();
       if (s.ok() && part->samples[q] > sample_limit) {
         s = SampleLimitError(q, sample_limit);
@@ -241,7 +243,8 @@ constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
 // The samples of `series` inside the query's range, in time order.
 Status ReadSamples(db::Database* db, const StoredSeries& series,
                    int64_t start_ms, int64_t end_ms,
-                   std::vector<codec::ReadSample>* samples) {
+                   std::vector<codec::ReadSample>* samples,
+                   store::ChunkReader* reader) {
   samples->clear();
   return db->ReadSeries(
       series.input_hash, series.input_labels, series.output, start_ms, end_ms,
@@ -253,7 +256,8 @@ Status ReadSamples(db::Database* db, const StoredSeries& series,
           samples->push_back({it.timestamp(), it.value()});
         }
         return it.status();
-      });
+      },
+      reader);
 }
 
 // A SAMPLES response streamed in pieces of about kStreamPieceRawBytes
@@ -301,11 +305,15 @@ class SamplesStream {
       codec::AppendSnappyPreamble(raw_bytes(), piece);
       started_ = true;
     }
+    // One per piece: between pieces, while a slow client takes one, the
+    // stream holds none of RocksDB's files.
+    store::ChunkReader reader;
     while (raw_.size() < kStreamPieceRawBytes && next_entry_ < entries_.size()) {
       const Entry& e = entries_[next_entry_++];
       HeadersUpTo(e.query + 1);
       const Query& q = queries_[e.query];
-      Status s = ReadSamples(db_, e.series, q.start_ms, q.end_ms, &samples_);
+      Status s = ReadSamples(db_, e.series, q.start_ms, q.end_ms, &samples_,
+                             &reader);
       if (s.ok() && samples_.size() < e.count) {
         s = Status::Internal("a series lost samples during the read");
       }
@@ -362,6 +370,7 @@ Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
   std::vector<SamplesStream::Query> queries;
   std::vector<SamplesStream::Entry> entries;
   std::vector<codec::ReadSample> samples;
+  store::ChunkReader reader;
   size_t raw_bytes = 0;
   for (size_t q = 0; q < request.queries.size(); ++q) {
     const codec::ReadQuery& query = request.queries[q];
@@ -370,7 +379,8 @@ Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     uint64_t total = 0;
     size_t content = 0;
     for (StoredSeries& series : *selected) {
-      Status s = ReadSamples(db, series, query.start_ms, query.end_ms, &samples);
+      Status s = ReadSamples(db, series, query.start_ms, query.end_ms, &samples,
+                             &reader);
       if (!s.ok()) return s;
       total += samples.size();
       if (total > sample_limit) return SampleLimitError(q, sample_limit);
@@ -399,6 +409,7 @@ Status BuildChunkedResponse(db::Database* db,
   std::string out;
   std::deque<std::string> owned;  // chunk bytes; stable addresses
   std::vector<codec::ChunkRef> refs;
+  store::ChunkReader reader;
   for (size_t q = 0; q < request.queries.size(); ++q) {
     const codec::ReadQuery& query = request.queries[q];
     uint64_t total = 0;
@@ -432,7 +443,8 @@ Status BuildChunkedResponse(db::Database* db,
             owned.emplace_back(cut.bytes());
             refs.push_back({cut.min_time(), cut.max_time(), owned.back()});
             return Status::Ok();
-          });
+          },
+          &reader);
       if (!s.ok()) return s;
       if (total > sample_limit) return SampleLimitError(q, sample_limit);
       if (!refs.empty()) {

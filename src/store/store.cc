@@ -293,16 +293,45 @@ Status Store::WriteChunks(const std::vector<head::SealedChunk>& chunks) {
   // that derived them; it flushes them to table files first.
   rocksdb::WriteOptions no_wal;
   no_wal.disableWAL = true;
-  return FromRocks(impl_->db_->Write(no_wal, &batch), "writing chunks");
+  Status s = FromRocks(impl_->db_->Write(no_wal, &batch), "writing chunks");
+  // After the write (release): a reader that sees the new count opens an
+  // iterator that holds these chunks.
+  if (s.ok()) chunk_writes_.fetch_add(1, std::memory_order_release);
+  return s;
 }
+
+struct ChunkReader::Impl {
+  std::unique_ptr<rocksdb::Iterator> it;
+  uint64_t chunk_writes = 0;  // the store's count when `it` was opened
+};
+
+ChunkReader::ChunkReader() : impl_(std::make_unique<Impl>()) {}
+ChunkReader::~ChunkReader() = default;
 
 Status Store::ReadChunks(uint64_t series, std::optional<ewma::Output> output,
                          int64_t start_ms, int64_t end_ms,
-                         const std::function<Status(const ChunkView&)>& visit) {
+                         const std::function<Status(const ChunkView&)>& visit,
+                         ChunkReader* reader) {
   if (options_.faults != nullptr) options_.faults->BeforeRead("chunks");
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db_->NewIterator(ScanOptions(options_.cache_reads),
-                              impl_->chunks_));
+  std::unique_ptr<rocksdb::Iterator> own;
+  rocksdb::Iterator* it;
+  if (reader == nullptr) {
+    own.reset(impl_->db_->NewIterator(ScanOptions(options_.cache_reads),
+                                      impl_->chunks_));
+    it = own.get();
+  } else {
+    // The count before the iterator: chunks stored after this load are
+    // counted later and make the next call reopen it.
+    const uint64_t writes = chunk_writes_.load(std::memory_order_acquire);
+    ChunkReader::Impl& r = *reader->impl_;
+    if (r.it == nullptr || r.chunk_writes != writes) {
+      r.it.reset();  // its files go before the new one is opened
+      r.it.reset(impl_->db_->NewIterator(ScanOptions(options_.cache_reads),
+                                         impl_->chunks_));
+      r.chunk_writes = writes;
+    }
+    it = r.it.get();
+  }
   const int64_t first_bucket = head::BucketOf(start_ms, options_.chunk_bucket_ms);
   const int64_t last_bucket = head::BucketOf(end_ms, options_.chunk_bucket_ms);
   head::ChunkDerivation derivation;
@@ -385,6 +414,7 @@ Status Store::CorruptChunksForTest(uint64_t series, size_t offset) {
         impl_->db_->Put(rocksdb::WriteOptions(), impl_->chunks_, k, v);
     if (!s.ok()) return FromRocks(s, "test corruption");
   }
+  chunk_writes_.fetch_add(1, std::memory_order_release);
   return Status::Ok();
 }
 

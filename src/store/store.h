@@ -46,6 +46,7 @@
 #ifndef PROMEWMA_STORE_STORE_H_
 #define PROMEWMA_STORE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -115,6 +116,26 @@ class DroppedSeriesView {
   std::unique_ptr<Impl> impl_;
 };
 
+// What a caller reading many series in a row (a remote read) keeps from
+// one ReadChunks call to the next: the RocksDB iterator. Opening one per
+// series was a fifth of the CPU of a read of 5,000 series. It is opened
+// again only when chunks have been stored since, so a read still sees
+// every chunk stored before it copied what is not stored yet (see
+// Database::ReadSeries). One per thread; it holds RocksDB's files of the
+// moment it was opened until it is destroyed or reopened.
+class ChunkReader {
+ public:
+  ChunkReader();
+  ~ChunkReader();
+  ChunkReader(const ChunkReader&) = delete;
+  ChunkReader& operator=(const ChunkReader&) = delete;
+
+ private:
+  friend class Store;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Store {
  public:
   // Opens (creating when missing) the database in options.dir. Fails with a
@@ -135,9 +156,12 @@ class Store {
   // with `output` set the chunks of that output derived from them. A chunk
   // failing its checksum, or whose derivation does not replay, is
   // Corruption naming its key, never passed on.
+  // With a `reader`, its iterator is used, opened again first if chunks
+  // were stored since it was opened.
   Status ReadChunks(uint64_t series, std::optional<ewma::Output> output,
                     int64_t start_ms, int64_t end_ms,
-                    const std::function<Status(const ChunkView&)>& visit);
+                    const std::function<Status(const ChunkView&)>& visit,
+                    ChunkReader* reader = nullptr);
 
   // Deletes every stored chunk in buckets before `bucket` (retention), and
   // the dropped-series records whose newest sample is before it.
@@ -185,6 +209,9 @@ class Store {
 
   const StoreOptions options_;
   std::unique_ptr<Impl> impl_;
+  // WriteChunks calls that succeeded; a ChunkReader opened before the
+  // last one reopens its iterator.
+  std::atomic<uint64_t> chunk_writes_{0};
 };
 
 }  // namespace promewma::store

@@ -146,6 +146,49 @@ TEST_CASE("outputs of stored raw chunks are derived when read") {
   }
 }
 
+TEST_CASE("a ChunkReader kept from series to series reads what a new "
+          "iterator would, chunks stored since included") {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto chunk_of = [](uint64_t series, const Samples& samples) {
+    head::SealedChunk c = Chunk(samples, head::ChunkDerivation{});
+    c.labels_hash = series;
+    return c;
+  };
+  const Samples early = Series(0, 120);
+  const Samples later = Series(1'200'000, 120);
+  REQUIRE(store
+              ->WriteChunks({chunk_of(1, early), chunk_of(2, early),
+                             chunk_of(3, early)})
+              .ok());
+  ChunkReader reader;
+  auto read = [&](uint64_t series) {
+    Samples out;
+    Status s = store->ReadChunks(
+        series, kRaw, INT64_MIN, INT64_MAX,
+        [&](const ChunkView& c) {
+          Samples decoded;
+          Status d = codec::DecodeXorChunk(c.bytes, &decoded);
+          out.insert(out.end(), decoded.begin(), decoded.end());
+          return d;
+        },
+        &reader);
+    REQUIRE(s.ok());
+    return out;
+  };
+  // In and out of key order.
+  CHECK(read(1) == early);
+  CHECK(read(3) == early);
+  CHECK(read(2) == early);
+  CHECK(read(4).empty());
+  // Stored after the reader's iterator was opened: the next call sees it.
+  REQUIRE(store->WriteChunks({chunk_of(2, later)}).ok());
+  Samples both = early;
+  both.insert(both.end(), later.begin(), later.end());
+  CHECK(read(2) == both);
+  CHECK(read(1) == early);
+}
+
 TEST_CASE("a derivation that cannot be replayed is Corruption naming the chunk") {
   TempDir dir;
   auto store = OpenStore(dir.path());
