@@ -18,7 +18,8 @@
 #   - Reads: `rwbench read` once a second all through the run, the last
 #     5 minutes of the current generation and of the one before it (dropped
 #     from memory: read from the store) in turn.
-#   - Write-back: the derived series go to a VictoriaMetrics of its own.
+#   - Write-back: the derived series go to a VictoriaMetrics of its own
+#     (SOAK_WRITE_BACK=0: none).
 #
 # Every interval one line of $SOAK_OUT/soak.dat (default build/soak):
 # promewma's RSS and anonymous memory, its CPU per written sample (all of
@@ -78,10 +79,15 @@ pw_port=$(free_port)
 cat >"$work/promewma.yml" <<EOF
 checkpoint_interval: ${SOAK_CHECKPOINT_INTERVAL:-5s}
 series_idle_timeout: $idle_timeout
+EOF
+# SOAK_WRITE_BACK=0 leaves write-back out (to tell what it costs the writes).
+if [ "${SOAK_WRITE_BACK:-1}" != 0 ]; then
+  cat >>"$work/promewma.yml" <<EOF
 write_back:
   - url: http://127.0.0.1:$vm_port/api/v1/write
     queue_config: {batch_send_deadline: 1s}
 EOF
+fi
 build/bin/promewma --config "$work/promewma.yml" --listen "127.0.0.1:$pw_port" \
   --data-dir "$work/promewma" --log-level "${SOAK_LOG_LEVEL:-info}" 2>"$out/promewma.log" &
 pw_pid=$!; pids+=("$pw_pid")
