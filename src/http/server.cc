@@ -444,6 +444,7 @@ class Server::Impl {
   }
 
   // `read_ticket`: a remote read's slot, taken by Session::RunQuery.
+  // REQUIRES: set for Route::kRead.
   HttpResponse Dispatch(const RouteInfo& route,
                         const bhttp::request<bhttp::string_body>& req,
                         const ServerLimits& limits,
@@ -460,11 +461,8 @@ class Server::Impl {
         return r;
       }
       case Route::kRead: {
-        HttpResponse r =
-            read_ticket != nullptr
-                ? read_handler_.Handle(Request(req), limits.read,
-                                       std::move(*read_ticket))
-                : read_handler_.Handle(Request(req), limits.read);
+        HttpResponse r = read_handler_.Handle(Request(req), limits.read,
+                                              std::move(*read_ticket));
         if (r.status >= 500) {
           log::Error("read", "remote read failed",
                      {{"status", r.status}, {"err", WithoutFinalNewline(r.body)}});
@@ -896,7 +894,7 @@ class Server::Impl::Session
   // first: the 503 comes at once, and a read waiting for a pool thread
   // holds its slot.
   void RunQuery(Clock::time_point start) {
-    auto ticket = std::make_shared<ReadGate::Ticket>();
+    std::shared_ptr<ReadGate::Ticket> ticket;  // a read's; none for /federate
     if (route_.route == Route::kRead) {
       HttpResponse refused;
       ReadGate::Ticket admitted =

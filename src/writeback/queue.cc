@@ -105,28 +105,29 @@ bool WriteBackQueue::TryEnqueue(std::vector<QueuedSample>&& samples,
     outstanding_[sequence] += samples.size();
     highest_sequence_ = std::max(highest_sequence_, sequence);
   }
-  // A shard thread is woken only when it has something new to do: its
-  // queue was empty (it waits with no deadline), or this call fills a
-  // batch. Otherwise it is already waiting for its oldest sample's
-  // deadline, which a newer one does not move. Waking it on every call
-  // (each request touches every shard) made it preempt the request's own
-  // thread several times per request, and cost a context switch each.
-  const size_t max_batch = static_cast<size_t>(config_.max_samples_per_send);
-  std::vector<bool> wake(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t before = shards_[i]->queue.size();
-    wake[i] = need[i] > 0 &&
-              (before == 0 || (before < max_batch && before + need[i] >= max_batch));
-  }
   const auto now = Clock::now();
   for (QueuedSample& s : samples) {
     const uint64_t hash = s.series_hash;
     shards_[hash % n]->queue.push_back(Entry{std::move(s), sequence, now});
   }
   stats_.samples_pending.fetch_add(static_cast<int64_t>(samples.size()));
+  // A shard thread is woken only when it has something new to do: its
+  // queue was empty (it waits with no deadline), or this call filled a
+  // batch. Otherwise it is already waiting for its oldest sample's
+  // deadline, which a newer one does not move. Waking it on every call
+  // (each request touches every shard) made it preempt the request's own
+  // thread several times per request, and cost a context switch each.
+  // need[i] becomes whether shard i is woken.
+  const size_t max_batch = static_cast<size_t>(config_.max_samples_per_send);
+  for (size_t i = 0; i < n; ++i) {
+    if (need[i] == 0) continue;
+    const size_t after = shards_[i]->queue.size();
+    const size_t before = after - need[i];
+    need[i] = before == 0 || (before < max_batch && after >= max_batch);
+  }
   locks.clear();
   for (size_t i = 0; i < n; ++i) {
-    if (wake[i]) shards_[i]->cv.notify_one();  // its one thread
+    if (need[i] > 0) shards_[i]->cv.notify_one();  // its one thread
   }
   return true;
 }

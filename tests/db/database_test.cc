@@ -20,6 +20,7 @@
 #include "store/checkpoint_record.h"
 #include "wal/request_log.h"
 #include "testing/remote_write.h"
+#include "testing/slow_store.h"
 #include "testing/subprocess.h"
 
 namespace promewma::db {
@@ -1061,51 +1062,7 @@ TEST_CASE("a reload stores the heads it seals and the series it drops stay "
 namespace promewma::db {
 namespace {
 
-// Once armed, makes the store's writes (or reads) named `what` wait until
-// released, as a slow disk would: what the caller holds meanwhile shows.
-class SlowStore : public FaultInjector {
- public:
-  enum Operation { kWrites, kReads };
-  SlowStore(Operation slow, std::string what)
-      : slow_(slow), what_(std::move(what)) {}
-  Status BeforeWrite(std::string_view what) override {
-    if (slow_ == kWrites) Wait(what);
-    return Status::Ok();
-  }
-  void BeforeRead(std::string_view what) override {
-    if (slow_ == kReads) Wait(what);
-  }
-
-  void Arm() { armed_ = true; }
-  // Whether an operation is waiting, within 10 s.
-  bool WaitUntilHeld() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10),
-                        [this] { return held_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  void Wait(std::string_view what) {
-    if (!armed_.load() || what != what_) return;
-    std::unique_lock<std::mutex> lock(mu_);
-    held_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return released_; });
-  }
-
-  const Operation slow_;
-  const std::string what_;
-  std::atomic<bool> armed_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool held_ = false;      // guarded by mu_
-  bool released_ = false;  // guarded by mu_
-};
+using testing::SlowStore;
 
 // Sends `body` on a thread of its own; whether it was applied within 10 s
 // (the thread is joined by the caller's `join` once the store is released).

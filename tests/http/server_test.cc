@@ -8,19 +8,17 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "codec/snappy_block.h"
-#include "common/fault_injector.h"
 #include "ewma/series_estimator.h"
 #include "testing/peers.h"
 #include "testing/raw_http.h"
 #include "testing/subprocess.h"
 #include "testing/remote_write.h"
+#include "testing/slow_store.h"
 
 namespace promewma::http {
 namespace {
@@ -603,46 +601,10 @@ TEST_CASE("a connection idle or stalled past its timeout is closed, and a busy o
   }
 }
 
-// A sweep that is due when Stop() cancels its timer still runs (a timer's
-// cancel cannot recall a completion already queued); it must not re-arm.
-// Once armed, makes the store's chunk reads wait until released, as a slow
-// disk would: a remote read then stays in progress as long as the test
-// needs.
-class HeldChunkReads : public FaultInjector {
- public:
-  Status BeforeWrite(std::string_view) override { return Status::Ok(); }
-  void BeforeRead(std::string_view what) override {
-    if (!armed_.load() || what != "chunks") return;
-    std::unique_lock<std::mutex> lock(mu_);
-    held_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return released_; });
-  }
-  void Arm() { armed_ = true; }
-  // Whether a read is waiting, within 10 s.
-  bool WaitUntilHeld() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10),
-                        [this] { return held_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::atomic<bool> armed_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool held_ = false;      // guarded by mu_
-  bool released_ = false;  // guarded by mu_
-};
-
 TEST_CASE("a remote read in progress holds up no write, /federate or "
           "/metrics, even with one event loop") {
   testing::TempDir dir;
-  HeldChunkReads store_reads;
+  testing::SlowStore store_reads(testing::SlowStore::kReads, "chunks");
   db::DatabaseOptions db_options;
   db_options.dir = dir.path();
   db_options.faults = &store_reads;
@@ -711,6 +673,8 @@ TEST_CASE("a remote read in progress holds up no write, /federate or "
   CHECK(read.size() == 130);
 }
 
+// A sweep that is due when Stop() cancels its timer still runs (a timer's
+// cancel cannot recall a completion already queued); it must not re-arm.
 // With a zero interval a sweep is due at almost every moment, so a stop
 // would hang nearly every time if it did.
 TEST_CASE("the server stops while its timeout sweep is due") {
