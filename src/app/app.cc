@@ -26,6 +26,7 @@
 #include "common/heap_trimmer.h"
 #include "common/log.h"
 #include "common/redacted_url.h"
+#include "common/thread_role.h"
 #include "db/database.h"
 #include "http/server.h"
 #include "notify/teams_relay.h"
@@ -172,6 +173,7 @@ class Maintenance {
 
   void Start(std::function<bool()> recovered) {
     thread_ = std::thread([this, recovered] {
+      SetThisThreadRole("checkpoint", ThreadRole::kBackground);
       std::unique_lock<std::mutex> lock(mu_);
       while (!stop_) {
         cv_.wait_for(lock,
@@ -804,6 +806,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
     return 1;
   }
   std::thread signal_waiter([&server, &reloader, &reload_runner, signals] {
+    SetThisThreadRole("signals", ThreadRole::kRequest);
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
       reload_runner.Request();
@@ -825,6 +828,7 @@ int Serve(const CommandLine& cl, const config::Config& config,
           .Register(registry)
           .Add({});
   std::thread recovery([&] {
+    SetThisThreadRole("recovery", ThreadRole::kRequest);
     db::RecoveryStats stats;
     Status rs = db.Recover(&stats);
     if (!rs.ok()) {

@@ -1,5 +1,7 @@
 #include "common/heap_trimmer.h"
 
+#include "common/thread_role.h"
+
 namespace promewma {
 
 HeapTrimmer::HeapTrimmer(uint64_t threshold_bytes,
@@ -36,6 +38,7 @@ uint64_t HeapTrimmer::trims() const {
 }
 
 void HeapTrimmer::Run() {
+  SetThisThreadRole("heap-trim", ThreadRole::kBackground);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     auto noted = [this] { return stop_ || noted_ >= threshold_bytes_; };

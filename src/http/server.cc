@@ -14,7 +14,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -28,8 +27,10 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "http/federate_handler.h"
 #include "http/self_metrics.h"
+#include "http/worker_pool.h"
 #include "web/basic_auth.h"
 #include "web/tls_context.h"
 
@@ -252,7 +253,8 @@ class Server::Impl {
     if (!options_.web.basic_auth_users.empty()) {
       auth_ = std::make_unique<web::BasicAuthenticator>(
           options_.web.basic_auth_users);
-      auth_pool_ = std::make_unique<net::thread_pool>(1);
+      auth_pool_ = std::make_unique<WorkerPool>(1, "http-auth",
+                                                ThreadRole::kRequest);
     }
     beast::error_code ec;
     tcp::resolver resolver(*loops_[0]);
@@ -290,7 +292,11 @@ class Server::Impl {
     });
     std::vector<std::thread> threads;
     for (size_t i = 1; i < loops_.size(); ++i) {
-      threads.emplace_back([this, i] { loops_[i]->run(); });
+      threads.emplace_back([this, i] {
+        SetThisThreadRole("http-loop-" + std::to_string(i),
+                          ThreadRole::kRequest);
+        loops_[i]->run();
+      });
     }
     loops_[0]->run();
     // Every handler has returned once its loop has: the caller may drain
@@ -328,7 +334,8 @@ class Server::Impl {
                         uint64_t max_body_bytes, BlockingHandler handler,
                         bool put_too) {
     if (pool_ == nullptr) {
-      pool_ = std::make_unique<net::thread_pool>(kBlockingThreads);
+      pool_ = std::make_unique<WorkerPool>(kBlockingThreads, "http-blocking",
+                                           ThreadRole::kRequest);
     }
     blocking_routes_.push_back(std::make_unique<BlockingRoute>(
         BlockingRoute{std::move(prefix), std::move(name), max_body_bytes,
@@ -583,17 +590,18 @@ class Server::Impl {
   // Set before Run; the pool is made with the first route. Destroyed
   // before the loops, whose connections its handlers answer.
   std::vector<std::unique_ptr<BlockingRoute>> blocking_routes_;
-  std::unique_ptr<net::thread_pool> pool_;
+  std::unique_ptr<WorkerPool> pool_;
   // Remote reads and /federate (kQueryThreads); destroyed before the loops
-  // too.
-  std::unique_ptr<net::thread_pool> query_pool_ =
-      std::make_unique<net::thread_pool>(kQueryThreads);
+  // too. Background class: a read takes a core for up to hundreds of
+  // milliseconds, and its thread waking must not preempt a write's.
+  std::unique_ptr<WorkerPool> query_pool_ = std::make_unique<WorkerPool>(
+      kQueryThreads, "http-query", ThreadRole::kBackground);
   // Set by Bind. With tls_server_config: every connection is TLS. With
   // basic_auth_users: every request but /-/healthy needs them, and the
   // bcrypt checks the cache cannot answer run on auth_pool_'s one thread.
   std::optional<net::ssl::context> tls_;
   std::unique_ptr<web::BasicAuthenticator> auth_;
-  std::unique_ptr<net::thread_pool> auth_pool_;
+  std::unique_ptr<WorkerPool> auth_pool_;
   net::io_context::executor_type control_;  // loop 0: acceptor, timers
   size_t next_loop_ = 0;                    // on control_
   // Keep each loop running while it has no connection; released at
@@ -809,7 +817,7 @@ class Server::Impl::Session
   // it would hold up every other connection of the loop), then back here.
   void VerifyCredentials(std::string authorization) {
     ClearDeadline();
-    net::post(*server_->auth_pool_, [self = shared_from_this(),
+    net::post(server_->auth_pool_->executor(), [self = shared_from_this(),
                                      authorization = std::move(authorization)] {
       const bool ok = self->server_->auth_->Verify(authorization);
       net::post(self->stream_.get_executor(), [self, ok] {
@@ -907,7 +915,7 @@ class Server::Impl::Session
       }
       ticket = std::make_shared<ReadGate::Ticket>(std::move(admitted));
     }
-    net::post(*server_->query_pool_, [self = shared_from_this(), start,
+    net::post(server_->query_pool_->executor(), [self = shared_from_this(), start,
                                       ticket] {
       HttpResponse r =
           self->server_->Handle(self->route_, self->req_, start,
@@ -922,7 +930,7 @@ class Server::Impl::Session
   // back on this connection's loop. Nothing else touches the session
   // meanwhile: it reads no further request until it has answered.
   void HandOff(Clock::time_point start) {
-    net::post(*server_->pool_, [self = shared_from_this(), start] {
+    net::post(server_->pool_->executor(), [self = shared_from_this(), start] {
       HttpResponse r = self->server_->Handle(self->route_, self->req_, start,
                                              *self->limits_, self->blocking_);
       net::post(
@@ -1011,7 +1019,7 @@ class Server::Impl::Session
       return SendPiece(more);
     }
     ClearDeadline();  // building, not waiting on the network
-    net::post(*server_->query_pool_, [self = shared_from_this()] {
+    net::post(server_->query_pool_->executor(), [self = shared_from_this()] {
       bool more = false;
       const bool ok = self->NextPiece(&more);
       net::post(self->stream_.get_executor(), [self, ok, more] {

@@ -5,6 +5,7 @@
 
 #include "codec/snappy_block.h"
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "ewma/series_estimator.h"
 #include "head/head.h"
 #include "model/labels.h"
@@ -106,7 +107,11 @@ void WarmStart::Start() {
     sources_.push_back(make_source_());
   }
   for (auto& source : sources_) {
-    workers_.emplace_back([this, s = source.get()] { Work(s); });
+    workers_.emplace_back([this, s = source.get()] {
+      // History fetched for series already being written: nothing waits.
+      SetThisThreadRole("warm-start", ThreadRole::kBackground);
+      Work(s);
+    });
   }
 }
 

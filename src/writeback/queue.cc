@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "remote/backoff.h"
 #include "remote/batch_encoder.h"
 
@@ -226,6 +227,10 @@ void WriteBackQueue::Stop(std::chrono::milliseconds drain_deadline) {
 }
 
 void WriteBackQueue::RunShard(Shard* shard) {
+  // No write waits on a send: a shard waking at its batch deadline must
+  // not preempt a request's thread (common/thread_role.h).
+  SetThisThreadRole("writeback-" + std::to_string(shard->index),
+                    ThreadRole::kBackground);
   const size_t max_batch = static_cast<size_t>(config_.max_samples_per_send);
   std::vector<Entry> batch;
   while (true) {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/fault_injector.h"
+#include "common/thread_role.h"
 
 namespace promewma::testing {
 
@@ -36,6 +37,16 @@ class SlowStore : public FaultInjector {
     return cv_.wait_for(lock, std::chrono::seconds(10),
                         [this] { return held_; });
   }
+  // The name and scheduling policy of the thread the held operation
+  // runs on (after WaitUntilHeld).
+  std::string held_thread_name() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_thread_name_;
+  }
+  int held_thread_policy() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_thread_policy_;
+  }
   void Release() {
     std::lock_guard<std::mutex> lock(mu_);
     released_ = true;
@@ -47,6 +58,8 @@ class SlowStore : public FaultInjector {
     if (!armed_.load() || what != what_) return;
     std::unique_lock<std::mutex> lock(mu_);
     held_ = true;
+    held_thread_name_ = ThisThreadName();
+    held_thread_policy_ = ThisThreadPolicy();
     cv_.notify_all();
     cv_.wait(lock, [this] { return released_; });
   }
@@ -58,6 +71,8 @@ class SlowStore : public FaultInjector {
   std::condition_variable cv_;
   bool held_ = false;      // guarded by mu_
   bool released_ = false;  // guarded by mu_
+  std::string held_thread_name_;  // guarded by mu_
+  int held_thread_policy_ = -1;   // guarded by mu_
 };
 
 }  // namespace promewma::testing

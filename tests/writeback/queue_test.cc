@@ -4,6 +4,8 @@
 
 #include "writeback/queue.h"
 
+#include <sched.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "codec/snappy_block.h"
+#include "common/thread_role.h"
 #include "model/labels.h"
 #include "remote.pb.h"
 
@@ -275,6 +278,38 @@ TEST_CASE("a shard thread wakes once per batch, not once per call") {
   CHECK(queue.stats().shard_wakeups.load() <= 12);
   queue.Stop(milliseconds(10'000));
   CHECK(queue.stats().samples_sent.load() == 300);
+}
+
+TEST_CASE("a shard sends from its own named thread in the batch class") {
+  // Which thread sent, seen from inside the sender.
+  struct ThreadSeen {
+    std::mutex mu;
+    std::set<std::string> names;  // guarded by mu
+    std::set<int> policies;       // guarded by mu
+  } seen;
+  class RecordingSender : public Sender {
+   public:
+    explicit RecordingSender(ThreadSeen* seen) : seen_(seen) {}
+    SendResult Send(std::string_view) override {
+      std::lock_guard<std::mutex> lock(seen_->mu);
+      seen_->names.insert(ThisThreadName());
+      seen_->policies.insert(ThisThreadPolicy());
+      return SendResult{SendResult::kSent, 204, "", std::nullopt};
+    }
+
+   private:
+    ThreadSeen* seen_;
+  };
+  QueueConfig config = FastConfig();
+  config.max_shards = 2;
+  WriteBackQueue queue("test", ClientConfig{}, config, [&seen] {
+    return std::make_unique<RecordingSender>(&seen);
+  });
+  REQUIRE(queue.TryEnqueue({Sample(0, 1, 1), Sample(1, 1, 1)}, 1));
+  REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 2; }));
+  std::lock_guard<std::mutex> lock(seen.mu);
+  CHECK(seen.names == std::set<std::string>{"writeback-0", "writeback-1"});
+  CHECK(seen.policies == std::set<int>{SCHED_BATCH});
 }
 
 TEST_CASE("queue resends the same batch after a retryable failure") {

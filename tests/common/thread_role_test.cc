@@ -1,0 +1,55 @@
+// Thread roles: a background thread runs SCHED_BATCH, so that waking it
+// never preempts a request's thread; a request thread keeps the default
+// class; both carry their name, cut to the kernel's 15 characters.
+
+#include "common/thread_role.h"
+
+#include <sched.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <thread>
+
+namespace promewma {
+namespace {
+
+struct Seen {
+  int policy = -2;
+  std::string name;
+};
+
+Seen RunAs(const std::string& name, ThreadRole role) {
+  Seen seen;
+  std::thread t([&] {
+    SetThisThreadRole(name, role);
+    seen.policy = ThisThreadPolicy();
+    seen.name = ThisThreadName();
+  });
+  t.join();
+  return seen;
+}
+
+TEST_CASE("a background thread runs in the batch class under its name") {
+  const Seen seen = RunAs("writeback-3", ThreadRole::kBackground);
+  CHECK(seen.policy == SCHED_BATCH);
+  CHECK(seen.name == "writeback-3");
+}
+
+TEST_CASE("a request thread keeps the default class") {
+  const Seen seen = RunAs("http-loop-1", ThreadRole::kRequest);
+  CHECK(seen.policy == SCHED_OTHER);
+  CHECK(seen.name == "http-loop-1");
+}
+
+TEST_CASE("a thread name longer than the kernel keeps is cut, not dropped") {
+  const Seen seen = RunAs("a-very-long-thread-name", ThreadRole::kRequest);
+  CHECK(seen.name == "a-very-long-thr");
+}
+
+TEST_CASE("setting a role leaves the calling thread's siblings alone") {
+  RunAs("background", ThreadRole::kBackground);
+  CHECK(ThisThreadPolicy() == SCHED_OTHER);
+}
+
+}  // namespace
+}  // namespace promewma
