@@ -452,7 +452,8 @@ Status Database::StoreUnstored(std::unique_lock<WriterPreferringMutex> lock) {
 }
 
 Status Database::VisitDroppedSeries(
-    const std::function<Status(const head::DroppedSeries&)>& visit) {
+    const std::function<Status(const head::DroppedSeries&)>& visit,
+    const std::vector<std::string>* metric_names) {
   // The records grow with every series dropped until retention: scanning
   // them under mu_ held every writer for the length of the scan, once per
   // remote read. Both sources are taken as of one moment under the lock
@@ -468,7 +469,9 @@ Status Database::VisitDroppedSeries(
     Status s = visit(d);
     if (!s.ok()) return s;
   }
-  return recorded != nullptr ? recorded->Visit(visit) : Status::Ok();
+  if (recorded == nullptr) return Status::Ok();
+  return metric_names != nullptr ? recorded->VisitNamed(*metric_names, visit)
+                                 : recorded->Visit(visit);
 }
 
 Status Database::ApplyRetention(int64_t retention_ms) {

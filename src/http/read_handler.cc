@@ -40,6 +40,31 @@ std::string StoredLabels(const model::LabelSetView& input,
   return out;
 }
 
+// The input metric names a query can select, when it names its metric
+// (__name__="cpu:ewma": "cpu:ewma" itself, or "cpu" for its output); none
+// when it does not, and any name may match.
+std::optional<std::vector<std::string>> InputNames(
+    const codec::ReadQuery& query) {
+  for (const model::Matcher& m : query.matchers) {
+    if (m.name() != model::kMetricNameLabel ||
+        m.type() != model::Matcher::Type::kEqual) {
+      continue;
+    }
+    std::vector<std::string> names = {m.value()};
+    for (int o = 0; o < ewma::kOutputCount; ++o) {
+      const std::string_view suffix =
+          ewma::OutputSuffix(static_cast<ewma::Output>(o));
+      const std::string_view name = m.value();
+      if (name.size() > suffix.size() &&
+          name.substr(name.size() - suffix.size()) == suffix) {
+        names.emplace_back(name.substr(0, name.size() - suffix.size()));
+      }
+    }
+    return names;
+  }
+  return std::nullopt;
+}
+
 // The series of the head, and those dropped from it whose history is
 // still stored, that a query selects, sorted by label set.
 Result<std::vector<StoredSeries>> SelectSeries(db::Database* db,
@@ -69,10 +94,13 @@ Result<std::vector<StoredSeries>> SelectSeries(db::Database* db,
   db->head()->VisitSeries([&](const head::Head::SeriesInfo& info) {
     consider(info.labels, info.labels_hash, info.outputs);
   });
-  Status s = db->VisitDroppedSeries([&](const head::DroppedSeries& d) {
-    consider(model::LabelSetView(d.labels), d.labels_hash, d.outputs);
-    return Status::Ok();
-  });
+  const std::optional<std::vector<std::string>> names = InputNames(query);
+  Status s = db->VisitDroppedSeries(
+      [&](const head::DroppedSeries& d) {
+        consider(model::LabelSetView(d.labels), d.labels_hash, d.outputs);
+        return Status::Ok();
+      },
+      names ? &*names : nullptr);
   if (!s.ok()) return s;
   std::sort(out.begin(), out.end(),
             [](const StoredSeries& a, const StoredSeries& b) {

@@ -18,6 +18,7 @@
 #include "codec/crc32c.h"
 #include "common/coding.h"
 #include "head/chunk_derivation.h"
+#include "model/labels.h"
 #include "store/record_fields.h"
 
 namespace promewma::store {
@@ -26,7 +27,11 @@ namespace {
 constexpr char kChunksFamily[] = "chunks";
 constexpr char kCheckpointFamily[] = "checkpoint";
 constexpr char kCheckpointMetaKey[] = "checkpoint";
-constexpr char kDroppedSeriesPrefix[] = "series/";
+// Dropped-series records, keyed by metric name first (see store.h).
+constexpr char kDroppedSeriesPrefix[] = "dropped/";
+// The records of the layout before: keyed by series alone. Still read
+// (and deleted by retention), never written.
+constexpr char kLegacyDroppedSeriesPrefix[] = "series/";
 // A checkpoint is written in batches of about this size: large enough for
 // few RocksDB writes, small enough not to double the memory of a big head.
 constexpr size_t kCheckpointBatchBytes = 4 << 20;
@@ -99,10 +104,39 @@ struct CheckpointMeta {
   uint64_t seq = 0;
 };
 
-std::string DroppedSeriesKey(uint64_t series) {
+// Names never hold a NUL (model::IsValidMetricName), so the records of
+// one name are exactly the keys starting with NamedPrefix(name).
+std::string NamedPrefix(std::string_view metric_name) {
   std::string key = kDroppedSeriesPrefix;
+  key.append(metric_name);
+  key.push_back('\0');
+  return key;
+}
+
+std::string DroppedSeriesKey(std::string_view metric_name, uint64_t series) {
+  std::string key = NamedPrefix(metric_name);
   PutBigEndian64(&key, series);
   return key;
+}
+
+std::string LegacyDroppedSeriesKey(uint64_t series) {
+  std::string key = kLegacyDroppedSeriesPrefix;
+  PutBigEndian64(&key, series);
+  return key;
+}
+
+// Whether `key`, under `prefix`, is a well-formed record key; sets
+// *series from its last 8 bytes.
+bool ParseDroppedSeriesKey(const rocksdb::Slice& key, std::string_view prefix,
+                           uint64_t* series) {
+  const bool legacy = prefix == kLegacyDroppedSeriesPrefix;
+  if (legacy ? key.size() != prefix.size() + 8
+             : key.size() < prefix.size() + 1 + 8 ||
+                   key[key.size() - 9] != '\0') {
+    return false;
+  }
+  *series = DecodeBigEndian64(key.data() + key.size() - 8);
+  return true;
 }
 
 // Options for reading a range through: chunks for a remote read, the
@@ -542,16 +576,29 @@ Status Store::DropBucketsBefore(int64_t bucket) {
   // Dropped series whose last chunk went with those buckets.
   const int64_t cutoff_ms = bucket * options_.chunk_bucket_ms;
   rocksdb::WriteBatch expired;
-  s = VisitDroppedSeries([&](const head::DroppedSeries& d) {
-    if (d.last_timestamp_ms < cutoff_ms) {
-      expired.Delete(DroppedSeriesKey(d.labels_hash));
-    }
-    return Status::Ok();
-  });
+  s = ViewDroppedSeries()->VisitKeyed(
+      nullptr, [&](const rocksdb::Slice& key, const head::DroppedSeries& d) {
+        if (d.last_timestamp_ms < cutoff_ms) expired.Delete(key);
+        return Status::Ok();
+      });
   if (!s.ok() || expired.Count() == 0) return s;
   return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &expired),
                    "deleting expired dropped-series records");
 }
+
+namespace {
+
+// The value of a dropped-series record (the same in both layouts).
+void EncodeDroppedSeries(const head::DroppedSeries& d, std::string* value) {
+  value->assign(4, '\0');
+  PutFixed<uint8_t>(value, d.outputs);
+  PutFixed<int64_t>(value, d.last_timestamp_ms);
+  *value += d.labels;
+  EncodeFixed32(value->data(),
+                codec::Crc32c(std::string_view(*value).substr(4)));
+}
+
+}  // namespace
 
 Status Store::WriteDroppedSeries(
     const std::vector<head::DroppedSeries>& series) {
@@ -559,13 +606,22 @@ Status Store::WriteDroppedSeries(
   rocksdb::WriteBatch batch;
   std::string value;
   for (const head::DroppedSeries& d : series) {
-    value.assign(4, '\0');
-    PutFixed<uint8_t>(&value, d.outputs);
-    PutFixed<int64_t>(&value, d.last_timestamp_ms);
-    value += d.labels;
-    EncodeFixed32(value.data(),
-                  codec::Crc32c(std::string_view(value).substr(4)));
-    batch.Put(DroppedSeriesKey(d.labels_hash), value);
+    EncodeDroppedSeries(d, &value);
+    batch.Put(DroppedSeriesKey(model::LabelSetView(d.labels).MetricName(),
+                               d.labels_hash),
+              value);
+  }
+  return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &batch),
+                   "recording dropped series");
+}
+
+Status Store::WriteLegacyDroppedSeriesForTest(
+    const std::vector<head::DroppedSeries>& series) {
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (const head::DroppedSeries& d : series) {
+    EncodeDroppedSeries(d, &value);
+    batch.Put(LegacyDroppedSeriesKey(d.labels_hash), value);
   }
   return FromRocks(impl_->db_->Write(rocksdb::WriteOptions(), &batch),
                    "recording dropped series");
@@ -595,30 +651,64 @@ Status Store::VisitDroppedSeries(
 
 Status DroppedSeriesView::Visit(
     const std::function<Status(const head::DroppedSeries&)>& visit) {
-  const std::string prefix = kDroppedSeriesPrefix;
+  return VisitKeyed(nullptr, [&](const rocksdb::Slice&,
+                            const head::DroppedSeries& d) { return visit(d); });
+}
+
+Status DroppedSeriesView::VisitNamed(
+    const std::vector<std::string>& metric_names,
+    const std::function<Status(const head::DroppedSeries&)>& visit) {
+  return VisitKeyed(&metric_names,
+                    [&](const rocksdb::Slice&, const head::DroppedSeries& d) {
+                      return visit(d);
+                    });
+}
+
+Status DroppedSeriesView::VisitKeyed(
+    const std::vector<std::string>* metric_names,
+    const std::function<Status(const rocksdb::Slice& key,
+                               const head::DroppedSeries&)>& visit) {
+  std::vector<std::string> prefixes;
+  if (metric_names == nullptr) {
+    prefixes.push_back(kDroppedSeriesPrefix);
+  } else {
+    for (const std::string& name : *metric_names) {
+      prefixes.push_back(NamedPrefix(name));
+    }
+  }
+  // Records of the layout before are not found by name: they are visited
+  // whatever the names, until retention has deleted the last of them.
+  prefixes.push_back(kLegacyDroppedSeriesPrefix);
   rocksdb::Iterator* it = impl_->it.get();
   head::DroppedSeries d;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    const rocksdb::Slice key = it->key();
-    const rocksdb::Slice value = it->value();
-    constexpr size_t kHeader = 4 + 1 + 8;
-    if (key.size() != prefix.size() + 8 || value.size() < kHeader ||
-        DecodeFixed32(value.data()) !=
-            codec::Crc32c(std::string_view(value.data() + 4,
-                                           value.size() - 4))) {
-      return Status::Corruption("dropped-series record " +
-                                key.ToString(/*hex=*/true) +
-                                " fails its checksum");
+  for (const std::string& prefix : prefixes) {
+    const std::string_view kind =
+        prefix == kLegacyDroppedSeriesPrefix ? kLegacyDroppedSeriesPrefix
+                                             : kDroppedSeriesPrefix;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      const rocksdb::Slice key = it->key();
+      const rocksdb::Slice value = it->value();
+      constexpr size_t kHeader = 4 + 1 + 8;
+      if (!ParseDroppedSeriesKey(key, kind, &d.labels_hash) ||
+          value.size() < kHeader ||
+          DecodeFixed32(value.data()) !=
+              codec::Crc32c(std::string_view(value.data() + 4,
+                                             value.size() - 4))) {
+        return Status::Corruption("dropped-series record " +
+                                  key.ToString(/*hex=*/true) +
+                                  " fails its checksum");
+      }
+      d.outputs = DecodeFixed<uint8_t>(value.data() + 4);
+      d.last_timestamp_ms = DecodeFixed<int64_t>(value.data() + 5);
+      d.labels.assign(value.data() + kHeader, value.size() - kHeader);
+      Status s = visit(key, d);
+      if (!s.ok()) return s;
     }
-    d.labels_hash = DecodeBigEndian64(key.data() + prefix.size());
-    d.outputs = DecodeFixed<uint8_t>(value.data() + 4);
-    d.last_timestamp_ms = DecodeFixed<int64_t>(value.data() + 5);
-    d.labels.assign(value.data() + kHeader, value.size() - kHeader);
-    Status s = visit(d);
+    Status s = FromRocks(it->status(), "reading dropped-series records");
     if (!s.ok()) return s;
   }
-  return FromRocks(it->status(), "reading dropped-series records");
+  return Status::Ok();
 }
 
 }  // namespace promewma::store

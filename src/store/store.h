@@ -26,11 +26,18 @@
 //   checkpoint: key = generation (8 bytes BE) + record number (8 bytes BE)
 //               value = a checkpoint record (store/checkpoint_record.h)
 //   default:    "checkpoint" -> generation (u64 LE) + covered seq (u64 LE)
-//   default:    "series/" + series (8 bytes BE) -> a series dropped from
-//          the head (head.h DropIdleSeries), whose chunks are still stored:
-//          u32 LE CRC-32C of the rest, u8 outputs mask, newest sample
-//          timestamp (8 bytes LE), canonical labels. Reads find its history
-//          through it; retention deletes it with its last bucket.
+//   default:    "dropped/" + metric name + NUL + series (8 bytes BE) -> a
+//          series dropped from the head (head.h DropIdleSeries), whose
+//          chunks are still stored: u32 LE CRC-32C of the rest, u8 outputs
+//          mask, newest sample timestamp (8 bytes LE), canonical labels.
+//          Reads find its history through it; retention deletes it with
+//          its last bucket. The name comes first so that a read of one
+//          metric (__name__="...") scans that metric's records, not all of
+//          them: with series churning they are every series dropped until
+//          retention, and scanning them all was most of a soak read's CPU
+//          late in the run. Records of the layout before ("series/" +
+//          series) are still read, whatever the name, and expire as these
+//          do; none are written.
 //          A checkpoint is written under a new generation, then the
 //          "checkpoint" key switches to it in a synced write, and only then
 //          is the old generation deleted. A crash at any point leaves either
@@ -60,6 +67,10 @@
 #include "head/head.h"
 #include "head/time_bucket.h"
 #include "promewma/status.h"
+
+namespace rocksdb {
+class Slice;
+}  // namespace rocksdb
 
 namespace promewma::store {
 
@@ -108,9 +119,19 @@ class DroppedSeriesView {
   // Calls `visit` for every record in the view, once; a record failing its
   // checksum is Corruption naming its key.
   Status Visit(const std::function<Status(const head::DroppedSeries&)>& visit);
+  // The same, for the records of series named one of `metric_names` only
+  // (and any of the layout before, which are not found by name).
+  Status VisitNamed(
+      const std::vector<std::string>& metric_names,
+      const std::function<Status(const head::DroppedSeries&)>& visit);
 
  private:
   friend class Store;
+  // With the record's key; every record when `metric_names` is null.
+  Status VisitKeyed(
+      const std::vector<std::string>* metric_names,
+      const std::function<Status(const rocksdb::Slice& key,
+                                 const head::DroppedSeries&)>& visit);
   struct Impl;
   explicit DroppedSeriesView(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -202,6 +223,10 @@ class Store {
 
   // Flips one byte of the stored value of every chunk of `series` (tests).
   Status CorruptChunksForTest(uint64_t series, size_t offset);
+  // Records `series` in the layout before metric names were in the keys,
+  // as an older promewma did.
+  Status WriteLegacyDroppedSeriesForTest(
+      const std::vector<head::DroppedSeries>& series);
 
  private:
   class Impl;

@@ -346,6 +346,62 @@ TEST_CASE("a series dropped from memory still reads back, raw and derived") {
   REQUIRE(read_all() == before);
 }
 
+TEST_CASE("a dropped series recorded in the store reads back by its name "
+          "and by its outputs' names") {
+  testing::TempDir dir;
+  int64_t now = 0;
+  head::HeadOptions options;
+  options.series_idle_timeout_ms = 1000;
+  options.clock = [&now] { return now; };
+  db::DatabaseOptions db_options;
+  db_options.dir = dir.path();
+  auto opened = db::Database::Open(db_options, options);
+  REQUIRE(opened.ok());
+  std::unique_ptr<db::Database> db = std::move(opened).value();
+  db::RecoveryStats recovery;
+  REQUIRE(db->Recover(&recovery).ok());
+  // cpu and cpu_total (its name starts with cpu's) of one host.
+  for (int t = 0; t < kSamples; ++t) {
+    std::vector<testing::TestSeries> request;
+    for (const char* name : {"cpu", "cpu_total"}) {
+      request.push_back({{{"__name__", name}, {"host", "h0"}},
+                         {{kT0 + t * 15000, ValueAt(0, t)}}});
+    }
+    const std::string body = testing::SerializeWriteRequest(request);
+    codec::DecodedWriteRequest decoded;
+    REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+    head::ApplyResult result;
+    REQUIRE(db->Ingest(decoded, body, &result).ok());
+  }
+  RemoteReadHandler handler(db.get(), ReadLimits{});
+  auto read = [&](const std::string& name) {
+    return ParseSamples(handler.Handle(HttpRequest{
+        "application/x-protobuf", "snappy",
+        codec::CompressSnappyBlock(
+            Query(kT0, kT0 + kSamples * 15000, {{EQ, "__name__", name}})
+                .SerializeAsString())}));
+  };
+  const auto raw = read("cpu");
+  const auto ewma = read("cpu:ewma");
+  const auto upper = read("cpu:upper_threshold");
+  REQUIRE(raw.size() == 1);
+  REQUIRE(raw.begin()->second.size() == kSamples);
+  REQUIRE(ewma.size() == 1);
+  REQUIRE(upper.size() == 1);
+  now = 1000;
+  uint64_t dropped = 0;
+  REQUIRE(db->DropIdleSeries(&dropped).ok());
+  REQUIRE(dropped == 2);
+  REQUIRE(db->head()->active_series() == 0);
+  CHECK(read("cpu") == raw);
+  CHECK(read("cpu:ewma") == ewma);
+  CHECK(read("cpu:upper_threshold") == upper);
+  CHECK(read("cpu_total").size() == 1);
+  CHECK(read("cpu_total:ewma").begin()->first.find("cpu_total:ewma") !=
+        std::string::npos);
+  CHECK(read("cpu:stddev").empty());  // not an output of this series
+}
+
 // Enough series for the handler's two-thread path, stored in RocksDB so that
 // stored chunks can be corrupted. Hosts are zero-padded: label order is
 // host order, and the second half of the series is h040..h079.
