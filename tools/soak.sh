@@ -34,8 +34,13 @@
 # slowest but one). Then $SOAK_OUT/soak.png (gnuplot) and a markdown table,
 # one row per minute, with the figures the README's claims rest on.
 #
-#   tools/soak.sh                        # 10 minutes
-#   SOAK_SECONDS=300 tools/soak.sh       # the README's run
+# SOAK_SCHED_TRACE=SECONDS records the scheduler (perf sched, as root)
+# for that long from 40 s in, and splits each write's latency into
+# promewma's part and rwbench's own wait for a core once answered
+# (tools/lib/sched_split.py; the trace and its input stay in $SOAK_OUT).
+#
+#   tools/soak.sh                        # 10 minutes, the README's run
+#   SOAK_SECONDS=180 SOAK_SCHED_TRACE=120 tools/soak.sh   # whose latency?
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/lib/common.sh
@@ -54,6 +59,11 @@ if ! command -v victoria-metrics >/dev/null; then
 fi
 if ! command -v gnuplot >/dev/null; then
   echo "soak: gnuplot is not installed" >&2
+  exit 1
+fi
+sched_trace="${SOAK_SCHED_TRACE:-0}"
+if [ "$sched_trace" != 0 ] && ! command -v perf >/dev/null; then
+  echo "soak: SOAK_SCHED_TRACE needs perf (Debian's linux-perf)" >&2
   exit 1
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -124,6 +134,17 @@ echo 0 >"$work/generation"
 pids+=("$!")
 
 : >"$out/latencies.dat"
+if [ "$sched_trace" != 0 ]; then
+  : >"$out/latencies_unix.dat"
+  (
+    sleep 40
+    python3 -c 'import time; print(time.clock_gettime(time.CLOCK_REALTIME) - time.clock_gettime(time.CLOCK_MONOTONIC))' \
+      >"$out/sched.offset"
+    perf sched record -k mono -o "$out/sched.perf" -- sleep "$sched_trace" >"$out/sched.log" 2>&1
+  ) &
+  pids+=("$!")
+  tracer=$!
+fi
 echo "# elapsed_s rss_mib anon_mib cpu_us_per_sample write_p50_ms write_p99_ms write_failed read_ms read_failed writeback_failed series_active series_dropped head_mib memtables_mib heap_free_mib" \
   >"$out/soak.dat"
 echo "soak: ${soak_seconds}s, $series series per generation, a new generation every ${generation_seconds}s, recorded every ${interval}s into $out/soak.dat"
@@ -143,6 +164,7 @@ for i in $(seq 0 $(( rounds - 1 ))); do
     --metric "soak_gen_$g" 2>>"$work/writes.err") || true
   if [ -f "$work/latencies" ]; then
     awk -v s="$start_s" '{printf "%.3f %s\n", $1 / 1000 - s, $2}' "$work/latencies" >>"$out/latencies.dat"
+    if [ "$sched_trace" != 0 ]; then cat "$work/latencies" >>"$out/latencies_unix.dat"; fi
     rm -f "$work/latencies"
   fi
   # The rest of the interval idle, then the figures at its end.
@@ -260,3 +282,13 @@ print(f"errors: {sum(r[WF] for r in rows):.0f} failed write requests, {sum(r[RF]
 PY
 echo
 echo "plot: $out/soak.png (data: $out/soak.dat)"
+if [ "$sched_trace" != 0 ]; then
+  wait "$tracer" || true
+  echo
+  if [ -s "$out/sched.perf" ]; then
+    perf script -i "$out/sched.perf" -F comm,tid,cpu,time,event,trace >"$out/sched.txt" 2>/dev/null
+    python3 tools/lib/sched_split.py "$out/latencies_unix.dat" "$out/sched.txt" "$out/sched.offset"
+  else
+    echo "soak: no scheduler trace (see $out/sched.log)" >&2
+  fi
+fi

@@ -28,8 +28,9 @@
 // sender that ships samples as they are scraped does, instead of as fast
 // as the receiver answers (a burst measures the receiver under its own
 // load); --latency-log appends a line per answered request, when it was
-// sent (Unix ms) and its latency (ms), for percentiles over more than one
-// run and for lining slow requests up with what the receiver logged.
+// sent (Unix ms, to the microsecond) and its latency (ms), for percentiles
+// over more than one run and for lining slow requests up with what the
+// receiver logged or a scheduler trace (tools/lib/sched_split.py).
 //
 // read repeats one query and prints the median latency, the samples
 // returned and the response size.
@@ -230,7 +231,7 @@ constexpr int kMaxAttempts = 10;
 
 struct ConnectionResult {
   std::vector<double> latency_ms;  // of the attempts answered 2xx
-  std::vector<int64_t> sent_unix_ms;  // when each of those was sent
+  std::vector<int64_t> sent_unix_us;  // when each of those was sent
   size_t connection_errors = 0;    // attempts with no HTTP answer
   size_t non_2xx = 0;              // attempts answered with another status
   size_t undelivered = 0;          // bodies given up on
@@ -270,8 +271,8 @@ void SendAll(const Url& u, const std::vector<std::string>& bodies,
     }
     for (int attempt = 1;; ++attempt) {
       const auto start = std::chrono::steady_clock::now();
-      const int64_t sent_unix_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(
+      const int64_t sent_unix_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(
               std::chrono::system_clock::now().time_since_epoch())
               .count();
       auto r = client.Post(u.path, headers, body, "application/x-protobuf");
@@ -280,7 +281,7 @@ void SendAll(const Url& u, const std::vector<std::string>& bodies,
                             .count();
       if (r && r->status / 100 == 2) {
         result->latency_ms.push_back(ms);
-        result->sent_unix_ms.push_back(sent_unix_ms);
+        result->sent_unix_us.push_back(sent_unix_us);
         break;
       }
       if (result->first_error.empty()) {
@@ -348,8 +349,9 @@ int Write(const std::string& url,
     }
     for (const ConnectionResult& r : results) {
       for (size_t i = 0; i < r.latency_ms.size(); ++i) {
-        std::fprintf(f, "%lld %.3f\n",
-                     static_cast<long long>(r.sent_unix_ms[i]),
+        std::fprintf(f, "%lld.%03lld %.3f\n",
+                     static_cast<long long>(r.sent_unix_us[i] / 1000),
+                     static_cast<long long>(r.sent_unix_us[i] % 1000),
                      r.latency_ms[i]);
       }
     }
