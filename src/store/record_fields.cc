@@ -109,4 +109,26 @@ void FieldReader::GetParams(ewma::EstimatorParams* params, int version) {
   params->season_min_history_ms = Get<int64_t>();
 }
 
+void FieldReader::Skip(size_t n) {
+  if (!ok_ || in_.size() < n) {
+    ok_ = false;
+    return;
+  }
+  in_.remove_prefix(n);
+}
+
+void FieldReader::SkipState(int version) {
+  // mean, spread, weight_sq, count, last_sample_ms, last_timestamp_ms,
+  // last_value_bits
+  Skip(7 * 8);
+  if (version < 3) return;
+  Skip(8);  // season_start_ms
+  const uint8_t n = Get<uint8_t>();
+  if (n > ewma::kMaxSeasonSlots) {
+    ok_ = false;
+    return;
+  }
+  Skip(2 * size_t{n});
+}
+
 }  // namespace promewma::store

@@ -65,12 +65,18 @@ class FieldReader {
   // writers' values.
   void GetState(ewma::EstimatorState* state, int version);
   void GetParams(ewma::EstimatorParams* params, int version);
+  // Steps over the fields GetState would read, decoding only the season
+  // slot count (the slots themselves are what costs): for a reader that
+  // needs what follows them. Refuses what GetState refuses.
+  void SkipState(int version);
 
   bool ok() const { return ok_; }
   bool done() const { return in_.empty(); }
   std::string_view rest() const { return in_; }
 
  private:
+  void Skip(size_t n);
+
   std::string_view in_;
   bool ok_ = true;
 };

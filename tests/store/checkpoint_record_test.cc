@@ -8,6 +8,7 @@
 #include "codec/crc32c.h"
 #include "codec/xor_chunk.h"
 #include "common/coding.h"
+#include "store/record_fields.h"
 
 namespace promewma::store {
 namespace {
@@ -247,6 +248,91 @@ TEST_CASE("a checkpoint record whose fields do not add up is refused") {
   head::SeriesSnapshot back;
   REQUIRE(DecodeCheckpointRecord(flipped, &back).message() ==
           "checkpoint record checksum mismatch");
+}
+
+// Params then state fields as `version` wrote them, then "tail".
+std::string FieldsAsWritten(const head::SeriesSnapshot& s, int version) {
+  std::string out;
+  if (version == 3) {
+    PutParamsFields(&out, s.params);
+    PutStateFields(&out, s.state, s.params.season_slots);
+  } else {
+    PutFixed(&out, s.params.alpha);
+    PutFixed(&out, s.params.half_life_ms);
+    PutFixed(&out, s.params.k);
+    PutFixed(&out, s.params.min_samples);
+    PutFixed(&out, s.params.reset_after_ms);
+    PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.threshold_basis));
+    PutFixed<uint8_t>(&out, s.params.outputs);
+    if (version == 2) {
+      PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.spread));
+      PutFixed(&out, s.params.spread_alpha);
+      PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.transform));
+    }
+    for (uint64_t v : {uint64_t{1}, uint64_t{2}, uint64_t{3}, s.state.count,
+                       uint64_t{5}, uint64_t{6}, uint64_t{7}}) {
+      PutFixed(&out, v);
+    }
+  }
+  return out + "tail";
+}
+
+TEST_CASE("FieldReader's SkipState steps over exactly the fields GetState "
+          "decodes, in every version, and refuses what GetState refuses") {
+  head::SeriesSnapshot with_season = SampleSnapshot();
+  with_season.params.season_slots = 96;
+  for (int i = 0; i < 96; ++i) with_season.state.season.Set(i, 0x3F80 + i);
+  struct Case {
+    int version;
+    head::SeriesSnapshot snapshot;
+  };
+  const Case cases[] = {{1, LegacySnapshot(1)},
+                        {2, LegacySnapshot(2)},
+                        {3, SampleSnapshot()},
+                        {3, with_season}};
+  for (const Case& c : cases) {
+    INFO("version " << c.version << ", season slots "
+                    << c.snapshot.params.season_slots);
+    const std::string bytes = FieldsAsWritten(c.snapshot, c.version);
+    FieldReader read(bytes);
+    ewma::EstimatorParams params;
+    ewma::EstimatorState state;
+    read.GetParams(&params, c.version);
+    read.GetState(&state, c.version);
+    REQUIRE(read.ok());
+    REQUIRE(read.rest() == "tail");
+    REQUIRE(params.season_slots == c.snapshot.params.season_slots);
+    FieldReader skip(bytes);
+    skip.GetParams(&params, c.version);
+    skip.SkipState(c.version);
+    REQUIRE(skip.ok());
+    REQUIRE(skip.rest() == "tail");
+
+    // Cut short: both fail.
+    const std::string cut = bytes.substr(0, bytes.size() - 5);
+    FieldReader read_cut(cut), skip_cut(cut);
+    read_cut.GetParams(&params, c.version);
+    read_cut.GetState(&state, c.version);
+    skip_cut.GetParams(&params, c.version);
+    skip_cut.SkipState(c.version);
+    CHECK(!read_cut.ok());
+    CHECK(!skip_cut.ok());
+  }
+  // More season slots than any writer writes: both fail.
+  std::string bytes = FieldsAsWritten(with_season, 3);
+  const size_t slot_count_at = bytes.size() - 4 - 2 * 96 - 1;
+  REQUIRE(static_cast<uint8_t>(bytes[slot_count_at]) == 96);
+  bytes[slot_count_at] = static_cast<char>(ewma::kMaxSeasonSlots + 1);
+  bytes += std::string(2 * 8, '\0');  // so that only the count is wrong
+  FieldReader read(bytes), skip(bytes);
+  ewma::EstimatorParams params;
+  ewma::EstimatorState state;
+  read.GetParams(&params, 3);
+  read.GetState(&state, 3);
+  skip.GetParams(&params, 3);
+  skip.SkipState(3);
+  CHECK(!read.ok());
+  CHECK(!skip.ok());
 }
 
 }  // namespace

@@ -18,7 +18,6 @@
 #include "http/read_handler.h"
 #include "remote.pb.h"
 #include "db/database.h"
-#include "db/database.h"
 
 namespace promewma {
 namespace {
@@ -99,6 +98,11 @@ void RunRead(benchmark::State& state, const std::string& metric,
         http::HttpRequest{"application/x-protobuf", "snappy", body});
     if (r.status != 200) std::abort();
     bytes = r.body.size();
+    // A large answer comes in pieces, built as they are taken.
+    if (r.stream) {
+      std::string piece;
+      while (r.stream(&piece)) bytes += piece.size();
+    }
   }
   state.counters["response_bytes"] = static_cast<double>(bytes);
   state.SetItemsProcessed(state.iterations() * kSeries * kSamples);
