@@ -453,7 +453,7 @@ Status Database::StoreUnstored(std::unique_lock<WriterPreferringMutex> lock) {
 
 Status Database::VisitDroppedSeries(
     const std::function<Status(const head::DroppedSeries&)>& visit,
-    const std::vector<std::string>* metric_names) {
+    const store::MetricNames* metric_names) {
   // The records grow with every series dropped until retention: scanning
   // them under mu_ held every writer for the length of the scan, once per
   // remote read. Both sources are taken as of one moment under the lock
@@ -470,7 +470,7 @@ Status Database::VisitDroppedSeries(
     if (!s.ok()) return s;
   }
   if (recorded == nullptr) return Status::Ok();
-  return metric_names != nullptr ? recorded->VisitNamed(*metric_names, visit)
+  return metric_names != nullptr ? recorded->VisitSelected(*metric_names, visit)
                                  : recorded->Visit(visit);
 }
 

@@ -192,11 +192,11 @@ class Database {
                             const std::function<void()>& change);
   // Calls `visit` for every series dropped from the head whose history may
   // still be stored (a series that came back may be visited too). With
-  // `metric_names`, for those named one of them (and perhaps others): the
-  // store finds their records by name instead of scanning them all.
+  // `metric_names`, for those it selects (and perhaps others): the store
+  // finds their records by name instead of scanning them all.
   Status VisitDroppedSeries(
       const std::function<Status(const head::DroppedSeries&)>& visit,
-      const std::vector<std::string>* metric_names = nullptr);
+      const store::MetricNames* metric_names = nullptr);
 
   // Deletes stored chunks in time buckets that end more than `retention_ms`
   // before the newest sample seen. Whole buckets only.

@@ -40,29 +40,40 @@ std::string StoredLabels(const model::LabelSetView& input,
   return out;
 }
 
-// The input metric names a query can select, when it names its metric
-// (__name__="cpu:ewma": "cpu:ewma" itself, or "cpu" for its output); none
-// when it does not, and any name may match.
-std::optional<std::vector<std::string>> InputNames(
-    const codec::ReadQuery& query) {
+// The input metric names a query can select, when its __name__ matcher
+// narrows them: __name__="cpu:ewma" selects "cpu:ewma" itself, or "cpu" for
+// its output; __name__=~"cpu:e.*" names starting with "cpu:e", or "cpu"
+// (whose output names can start so). None when no matcher narrows them
+// (an equality matcher is taken over a regex).
+std::optional<store::MetricNames> InputNames(const codec::ReadQuery& query) {
+  const model::Matcher* narrowing = nullptr;
   for (const model::Matcher& m : query.matchers) {
-    if (m.name() != model::kMetricNameLabel ||
-        m.type() != model::Matcher::Type::kEqual) {
-      continue;
+    if (m.name() != model::kMetricNameLabel) continue;
+    if (m.type() == model::Matcher::Type::kEqual) {
+      narrowing = &m;
+      break;
     }
-    std::vector<std::string> names = {m.value()};
-    for (int o = 0; o < ewma::kOutputCount; ++o) {
-      const std::string_view suffix =
-          ewma::OutputSuffix(static_cast<ewma::Output>(o));
-      const std::string_view name = m.value();
-      if (name.size() > suffix.size() &&
-          name.substr(name.size() - suffix.size()) == suffix) {
-        names.emplace_back(name.substr(0, name.size() - suffix.size()));
+    if (narrowing == nullptr && !m.LiteralPrefix().empty()) narrowing = &m;
+  }
+  if (narrowing == nullptr) return std::nullopt;
+  const bool exact = narrowing->type() == model::Matcher::Type::kEqual;
+  const std::string prefix = narrowing->LiteralPrefix();
+  store::MetricNames names;
+  (exact ? names.names : names.name_prefixes).push_back(prefix);
+  // An input name shorter than the prefix selects an output whose name,
+  // the input's and its suffix, starts with it: the prefix ends with the
+  // suffix's first k bytes (all of them when the name is exact).
+  for (int o = 0; o < ewma::kOutputCount; ++o) {
+    const std::string_view suffix =
+        ewma::OutputSuffix(static_cast<ewma::Output>(o));
+    for (size_t k = exact ? suffix.size() : 1;
+         k <= suffix.size() && k < prefix.size(); ++k) {
+      if (prefix.compare(prefix.size() - k, k, suffix.substr(0, k)) == 0) {
+        names.names.push_back(prefix.substr(0, prefix.size() - k));
       }
     }
-    return names;
   }
-  return std::nullopt;
+  return names;
 }
 
 // The series of the head, and those dropped from it whose history is
@@ -94,7 +105,7 @@ Result<std::vector<StoredSeries>> SelectSeries(db::Database* db,
   db->head()->VisitSeries([&](const head::Head::SeriesInfo& info) {
     consider(info.labels, info.labels_hash, info.outputs);
   });
-  const std::optional<std::vector<std::string>> names = InputNames(query);
+  const std::optional<store::MetricNames> names = InputNames(query);
   Status s = db->VisitDroppedSeries(
       [&](const head::DroppedSeries& d) {
         consider(model::LabelSetView(d.labels), d.labels_hash, d.outputs);

@@ -496,6 +496,26 @@ bool Matcher::Matches(std::string_view value) const {
   return false;
 }
 
+std::string Matcher::LiteralPrefix() const {
+  switch (type_) {
+    case Type::kEqual:
+      return value_;
+    case Type::kRegexMatch: {
+      // Matches are whole values (FullMatch), so they start where the
+      // range assumes. 64 bytes: longer prefixes narrow nothing more here.
+      std::string min, max;
+      if (!regex_->PossibleMatchRange(&min, &max, 64)) return "";
+      size_t n = 0;
+      while (n < min.size() && n < max.size() && min[n] == max[n]) ++n;
+      return min.substr(0, n);
+    }
+    case Type::kNotEqual:
+    case Type::kRegexNoMatch:
+      return "";
+  }
+  return "";
+}
+
 std::string Matcher::ToString() const {
   std::string out = name_;
   out += MatcherTypeOperator(type_);

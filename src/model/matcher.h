@@ -49,6 +49,12 @@ class Matcher {
   // The literal value or the regex source, as given (unanchored).
   const std::string& value() const { return value_; }
 
+  // A prefix of every value the matcher matches: the value for "=", for
+  // "=~" the longest RE2 can prove (the common prefix of its possible match
+  // range: "cpu_.*" gives "cpu_", "a|b" gives ""), "" for the negative
+  // types. For narrowing a scan of keys sorted by the label's value.
+  std::string LiteralPrefix() const;
+
   // PromQL notation with the value quoted like Go's %q: job=~"node|vm".
   std::string ToString() const;
 

@@ -675,22 +675,38 @@ Status DroppedSeriesView::Visit(
 Status DroppedSeriesView::VisitNamed(
     const std::vector<std::string>& metric_names,
     const std::function<Status(const head::DroppedSeries&)>& visit) {
-  return VisitKeyed(&metric_names,
+  return VisitSelected(MetricNames{metric_names, {}}, visit);
+}
+
+Status DroppedSeriesView::VisitSelected(
+    const MetricNames& names,
+    const std::function<Status(const head::DroppedSeries&)>& visit) {
+  return VisitKeyed(&names,
                     [&](const rocksdb::Slice&, const head::DroppedSeries& d) {
                       return visit(d);
                     });
 }
 
 Status DroppedSeriesView::VisitKeyed(
-    const std::vector<std::string>* metric_names,
+    const MetricNames* names,
     const std::function<Status(const rocksdb::Slice& key,
                                const head::DroppedSeries&)>& visit) {
   std::vector<std::string> prefixes;
-  if (metric_names == nullptr) {
+  if (names == nullptr) {
     prefixes.push_back(kDroppedSeriesPrefix);
   } else {
-    for (const std::string& name : *metric_names) {
-      prefixes.push_back(NamedPrefix(name));
+    // A name under a prefix scanned anyway is not looked up again.
+    auto scanned = [&](std::string_view name) {
+      for (const std::string& p : names->name_prefixes) {
+        if (name.substr(0, p.size()) == p) return true;
+      }
+      return false;
+    };
+    for (const std::string& p : names->name_prefixes) {
+      prefixes.push_back(kDroppedSeriesPrefix + p);
+    }
+    for (const std::string& name : names->names) {
+      if (!scanned(name)) prefixes.push_back(NamedPrefix(name));
     }
   }
   // Records of the layout before are not found by name: they are visited

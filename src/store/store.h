@@ -107,6 +107,14 @@ struct StoreMemory {
   uint64_t table_readers = 0;  // open table files' readers outside the cache
 };
 
+// The dropped-series records a read looks at, by metric name: those of
+// series named one of `names`, and those whose name starts with one of
+// `name_prefixes` (a regex matcher's literal prefix).
+struct MetricNames {
+  std::vector<std::string> names;
+  std::vector<std::string> name_prefixes;
+};
+
 // A point-in-time view of the dropped-series records (a RocksDB iterator,
 // which reads the database as it was when taken). See
 // Store::ViewDroppedSeries.
@@ -124,12 +132,17 @@ class DroppedSeriesView {
   Status VisitNamed(
       const std::vector<std::string>& metric_names,
       const std::function<Status(const head::DroppedSeries&)>& visit);
+  // The same, for the records `names` selects (and any of the layout
+  // before).
+  Status VisitSelected(
+      const MetricNames& names,
+      const std::function<Status(const head::DroppedSeries&)>& visit);
 
  private:
   friend class Store;
-  // With the record's key; every record when `metric_names` is null.
+  // With the record's key; every record when `names` is null.
   Status VisitKeyed(
-      const std::vector<std::string>* metric_names,
+      const MetricNames* names,
       const std::function<Status(const rocksdb::Slice& key,
                                  const head::DroppedSeries&)>& visit);
   struct Impl;

@@ -414,13 +414,22 @@ TEST_CASE("a dropped series recorded in the store reads back by its name "
     REQUIRE(db->Ingest(decoded, body, &result).ok());
   }
   RemoteReadHandler handler(db.get(), ReadLimits{});
-  auto read = [&](const std::string& name) {
+  auto read = [&](const std::string& name,
+                  prometheus::LabelMatcher::Type type = EQ) {
     return ParseSamples(handler.Handle(HttpRequest{
         "application/x-protobuf", "snappy",
         codec::CompressSnappyBlock(
-            Query(kT0, kT0 + kSamples * 15000, {{EQ, "__name__", name}})
+            Query(kT0, kT0 + kSamples * 15000, {{type, "__name__", name}})
                 .SerializeAsString())}));
   };
+  // Regexes: the records scanned are those of names starting with the
+  // regex's literal prefix, and of inputs whose outputs' names can.
+  const char* const regexes[] = {"cpu:e.*", "cpu:upper_.+", "cpu.*",
+                                 "cpu_total:.*", "(cpu|x):ewma"};
+  std::map<std::string, std::map<std::string, Samples>> by_regex;
+  for (const char* re : regexes) by_regex[re] = read(re, RE);
+  CHECK(by_regex["cpu:e.*"].size() == 1);
+  CHECK(by_regex["cpu.*"].size() == 6);  // both series, raw and 2 outputs
   const auto raw = read("cpu");
   const auto ewma = read("cpu:ewma");
   const auto upper = read("cpu:upper_threshold");
@@ -440,6 +449,10 @@ TEST_CASE("a dropped series recorded in the store reads back by its name "
   CHECK(read("cpu_total:ewma").begin()->first.find("cpu_total:ewma") !=
         std::string::npos);
   CHECK(read("cpu:stddev").empty());  // not an output of this series
+  for (const char* re : regexes) {
+    INFO(re);
+    CHECK(read(re, RE) == by_regex[re]);
+  }
 }
 
 // Enough series for the handler's two-thread path, stored in RocksDB so that

@@ -113,6 +113,34 @@ TEST_CASE("Matcher::ToString quotes like Go's %q", "[matcher]") {
   CHECK(m->ToString() == want);
 }
 
+TEST_CASE("Matcher::LiteralPrefix is a prefix of every value it matches",
+          "[matcher]") {
+  using T = Matcher::Type;
+  auto [type, value, want] =
+      GENERATE(table<Matcher::Type, std::string, std::string>({
+          {T::kEqual, "cpu:ewma", "cpu:ewma"},
+          {T::kRegexMatch, "cpu", "cpu"},
+          {T::kRegexMatch, "soak_gen_.*", "soak_gen_"},
+          {T::kRegexMatch, "soak_gen_1|soak_gen_2", "soak_gen_"},
+          {T::kRegexMatch, "cpu:e.+", "cpu:e"},
+          {T::kRegexMatch, "(cpu|mem)_total", ""},
+          {T::kRegexMatch, ".*cpu", ""},
+          {T::kRegexMatch, "(?i)cpu", ""},
+          {T::kRegexMatch, "cpu|", ""},  // also matches ""
+          {T::kNotEqual, "cpu", ""},
+          {T::kRegexNoMatch, "cpu.*", ""},
+      }));
+  Result<Matcher> m = Matcher::Create(type, "__name__", value);
+  REQUIRE(m.ok());
+  INFO(m->ToString());
+  CHECK(m->LiteralPrefix() == want);
+  for (const char* v : {"cpu", "cpu:ewma", "cpu:e1", "soak_gen_1",
+                        "soak_gen_2", "soak_gen_", "mem_total", "CPU", "",
+                        "xcpu"}) {
+    if (m->Matches(v)) CHECK(std::string_view(v).substr(0, want.size()) == want);
+  }
+}
+
 TEST_CASE("Selector::Parse accepts PromQL selectors", "[selector]") {
   using T = Matcher::Type;
   using Expected = std::vector<std::tuple<T, std::string, std::string>>;

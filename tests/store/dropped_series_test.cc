@@ -86,6 +86,33 @@ TEST_CASE("the dropped series of one metric are found by its name alone") {
   CHECK(again.series.size() == 2);
 }
 
+TEST_CASE("the dropped series whose names start with a prefix are found "
+          "by it alone, each once") {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  REQUIRE(store
+              ->WriteDroppedSeries({Dropped("cpu", "a", 1000),
+                                    Dropped("cpu_total", "a", 1000),
+                                    Dropped("cp", "a", 1000),
+                                    Dropped("mem", "a", 1000)})
+              .ok());
+  Seen cpu;
+  REQUIRE(store->ViewDroppedSeries()
+              ->VisitSelected(MetricNames{{}, {"cpu"}}, cpu.Visitor())
+              .ok());
+  CHECK(cpu.series == std::multiset<std::string>{"cpu{host=\"a\"}",
+                                                 "cpu_total{host=\"a\"}"});
+  // A name under the prefix is not visited twice; one outside it is.
+  Seen mixed;
+  REQUIRE(store->ViewDroppedSeries()
+              ->VisitSelected(MetricNames{{"cpu_total", "cp"}, {"cpu"}},
+                              mixed.Visitor())
+              .ok());
+  CHECK(mixed.series == std::multiset<std::string>{"cpu{host=\"a\"}",
+                                                   "cpu_total{host=\"a\"}",
+                                                   "cp{host=\"a\"}"});
+}
+
 TEST_CASE("dropped series recorded by an older promewma are still found, "
           "whatever the name, and expire like the others") {
   TempDir dir;
