@@ -235,7 +235,10 @@ void EncodeSamplesPart(db::Database* db,
   store::ChunkReader reader;  // this thread's
   for (size_t q = 0; q < request.queries.size(); ++q) {
     const codec::ReadQuery& query = request.queries[q];
-    const auto [begin, end] = HalfRange(selected[q].size(), half);
+    // Not a structured binding: C++17 lambdas cannot capture one.
+    const std::pair<size_t, size_t> range =
+        HalfRange(selected[q].size(), half);
+    const size_t begin = range.first, end = range.second;
     // Read in store order, encoded in label order.
     std::vector<std::vector<codec::ReadSample>> read(end - begin);
     Status s = ReadInStoreOrder(
