@@ -29,6 +29,32 @@ constexpr int kSamples = 300;
 
 double ValueAt(int host, int t) { return 10.0 + (t * 7 + host * 3) % 11; }
 
+// Applies one remote-write request, as the write handler would.
+void Ingest(db::Database* db, const std::vector<testing::TestSeries>& request) {
+  const std::string body = testing::SerializeWriteRequest(request);
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  head::ApplyResult result;
+  REQUIRE(db->Ingest(decoded, body, &result).ok());
+}
+
+// A database stored under `dir`, recovered, whose series are idle after
+// 1 s of the clock `*now`.
+std::unique_ptr<db::Database> OpenIdleDropping(const testing::TempDir& dir,
+                                               int64_t* now) {
+  head::HeadOptions options;
+  options.series_idle_timeout_ms = 1000;
+  options.clock = [now] { return *now; };
+  db::DatabaseOptions db_options;
+  db_options.dir = dir.path();
+  auto opened = db::Database::Open(db_options, options);
+  REQUIRE(opened.ok());
+  std::unique_ptr<db::Database> db = std::move(opened).value();
+  db::RecoveryStats recovery;
+  REQUIRE(db->Recover(&recovery).ok());
+  return db;
+}
+
 struct Fixture {
   db::Database ingester{head::HeadOptions{}};
   ReadLimits limits;
@@ -43,11 +69,7 @@ struct Fixture {
       }
       request.push_back({{{"__name__", "cpu"}, {"env", "prod"}, {"host", "h9"}},
                          {{kT0 + t * 15000, 50}}});
-      const std::string body = testing::SerializeWriteRequest(request);
-      codec::DecodedWriteRequest decoded;
-      REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-      head::ApplyResult result;
-      REQUIRE(ingester.Ingest(decoded, body, &result).ok());
+      Ingest(&ingester, request);
     }
   }
 
@@ -361,11 +383,7 @@ TEST_CASE("a series dropped from memory still reads back, raw and derived") {
           {{{"__name__", "cpu"}, {"host", "h" + std::to_string(host)}},
            {{kT0 + t * 15000, ValueAt(host, t)}}});
     }
-    const std::string body = testing::SerializeWriteRequest(request);
-    codec::DecodedWriteRequest decoded;
-    REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-    head::ApplyResult result;
-    REQUIRE(db.Ingest(decoded, body, &result).ok());
+    Ingest(&db, request);
   }
   RemoteReadHandler handler(&db, ReadLimits{});
   auto read_all = [&] {
@@ -390,16 +408,7 @@ TEST_CASE("a dropped series recorded in the store reads back by its name "
           "and by its outputs' names") {
   testing::TempDir dir;
   int64_t now = 0;
-  head::HeadOptions options;
-  options.series_idle_timeout_ms = 1000;
-  options.clock = [&now] { return now; };
-  db::DatabaseOptions db_options;
-  db_options.dir = dir.path();
-  auto opened = db::Database::Open(db_options, options);
-  REQUIRE(opened.ok());
-  std::unique_ptr<db::Database> db = std::move(opened).value();
-  db::RecoveryStats recovery;
-  REQUIRE(db->Recover(&recovery).ok());
+  std::unique_ptr<db::Database> db = OpenIdleDropping(dir, &now);
   // cpu and cpu_total (its name starts with cpu's) of one host.
   for (int t = 0; t < kSamples; ++t) {
     std::vector<testing::TestSeries> request;
@@ -407,11 +416,7 @@ TEST_CASE("a dropped series recorded in the store reads back by its name "
       request.push_back({{{"__name__", name}, {"host", "h0"}},
                          {{kT0 + t * 15000, ValueAt(0, t)}}});
     }
-    const std::string body = testing::SerializeWriteRequest(request);
-    codec::DecodedWriteRequest decoded;
-    REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-    head::ApplyResult result;
-    REQUIRE(db->Ingest(decoded, body, &result).ok());
+    Ingest(db.get(), request);
   }
   RemoteReadHandler handler(db.get(), ReadLimits{});
   auto read = [&](const std::string& name,
@@ -486,11 +491,7 @@ struct ManySeries {
         request.push_back({{{"__name__", "cpu"}, {"host", Host(h)}},
                            {{kT0 + t * 15000, ValueAt(h, t)}}});
       }
-      const std::string body = testing::SerializeWriteRequest(request);
-      codec::DecodedWriteRequest decoded;
-      REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-      head::ApplyResult result;
-      REQUIRE(ingester->Ingest(decoded, body, &result).ok());
+      Ingest(ingester.get(), request);
     }
   }
 
@@ -645,16 +646,7 @@ TEST_CASE(
   constexpr int kShortSeries = 3000, kShortSteps = 40;
   testing::TempDir dir;
   int64_t now = 0;
-  head::HeadOptions options;
-  options.series_idle_timeout_ms = 1000;
-  options.clock = [&now] { return now; };
-  db::DatabaseOptions db_options;
-  db_options.dir = dir.path();
-  auto opened = db::Database::Open(db_options, options);
-  REQUIRE(opened.ok());
-  std::unique_ptr<db::Database> db = std::move(opened).value();
-  db::RecoveryStats recovery;
-  REQUIRE(db->Recover(&recovery).ok());
+  std::unique_ptr<db::Database> db = OpenIdleDropping(dir, &now);
   auto host = [](int h) {
     char name[8];
     std::snprintf(name, sizeof(name), "h%04d", h);
@@ -666,11 +658,7 @@ TEST_CASE(
       request.push_back({{{"__name__", "cpu"}, {"host", host(h)}},
                          {{kT0 + t * 15000, ValueAt(h, t)}}});
     }
-    const std::string body = testing::SerializeWriteRequest(request);
-    codec::DecodedWriteRequest decoded;
-    REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-    head::ApplyResult result;
-    REQUIRE(db->Ingest(decoded, body, &result).ok());
+    Ingest(db.get(), request);
   }
   now = 1000;
   uint64_t dropped = 0;

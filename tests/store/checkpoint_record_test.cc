@@ -65,41 +65,47 @@ TEST_CASE("a checkpoint record reads back as written") {
   REQUIRE(out.head.empty());
 }
 
-// A record as versions 1 and 2 wrote it: the state without the season
-// fields, version 2's params without them either, version 1's without
-// spread, spread_alpha and transform too.
+// State and params fields as versions 1 and 2 wrote them: the state
+// without the season fields, version 2's params without them either,
+// version 1's without spread, spread_alpha and transform too.
+void PutLegacyState(std::string* out, const ewma::EstimatorState& st) {
+  PutFixed(out, st.mean);
+  PutFixed(out, st.spread);
+  PutFixed(out, st.weight_sq);
+  PutFixed(out, st.count);
+  PutFixed(out, st.last_sample_ms);
+  PutFixed(out, st.last_timestamp_ms);
+  PutFixed(out, st.last_value_bits);
+}
+void PutLegacyParams(std::string* out, const ewma::EstimatorParams& p,
+                     int version) {
+  PutFixed(out, p.alpha);
+  PutFixed(out, p.half_life_ms);
+  PutFixed(out, p.k);
+  PutFixed(out, p.min_samples);
+  PutFixed(out, p.reset_after_ms);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(p.threshold_basis));
+  PutFixed<uint8_t>(out, p.outputs);
+  if (version == 2) {
+    PutFixed<uint8_t>(out, static_cast<uint8_t>(p.spread));
+    PutFixed(out, p.spread_alpha);
+    PutFixed<uint8_t>(out, static_cast<uint8_t>(p.transform));
+  }
+}
+
+// A record as versions 1 and 2 wrote it.
 std::string LegacyRecord(const head::SeriesSnapshot& s, int version) {
   std::string out;
-  auto state = [&out](const ewma::EstimatorState& st) {
-    PutFixed(&out, st.mean);
-    PutFixed(&out, st.spread);
-    PutFixed(&out, st.weight_sq);
-    PutFixed(&out, st.count);
-    PutFixed(&out, st.last_sample_ms);
-    PutFixed(&out, st.last_timestamp_ms);
-    PutFixed(&out, st.last_value_bits);
-  };
   PutFixed<uint8_t>(&out, static_cast<uint8_t>(version));
   PutFixed<uint32_t>(&out, static_cast<uint32_t>(s.labels.size()));
   out += s.labels;
-  state(s.state);
+  PutLegacyState(&out, s.state);
   PutFixed(&out, s.latest_ms);
   PutFixed<uint8_t>(&out, s.latest.present);
   PutFixed<uint8_t>(&out, s.latest.stale ? 1 : 0);
   for (double v : s.latest.value) PutFixed(&out, v);
-  PutFixed(&out, s.params.alpha);
-  PutFixed(&out, s.params.half_life_ms);
-  PutFixed(&out, s.params.k);
-  PutFixed(&out, s.params.min_samples);
-  PutFixed(&out, s.params.reset_after_ms);
-  PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.threshold_basis));
-  PutFixed<uint8_t>(&out, s.params.outputs);
-  if (version == 2) {
-    PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.spread));
-    PutFixed(&out, s.params.spread_alpha);
-    PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.transform));
-  }
-  state(s.head_start);
+  PutLegacyParams(&out, s.params, version);
+  PutLegacyState(&out, s.head_start);
   PutFixed<uint32_t>(&out, static_cast<uint32_t>(s.head.size()));
   out += s.head;
   PutFixed<uint32_t>(&out, codec::Crc32c(out));
@@ -257,22 +263,8 @@ std::string FieldsAsWritten(const head::SeriesSnapshot& s, int version) {
     PutParamsFields(&out, s.params);
     PutStateFields(&out, s.state, s.params.season_slots);
   } else {
-    PutFixed(&out, s.params.alpha);
-    PutFixed(&out, s.params.half_life_ms);
-    PutFixed(&out, s.params.k);
-    PutFixed(&out, s.params.min_samples);
-    PutFixed(&out, s.params.reset_after_ms);
-    PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.threshold_basis));
-    PutFixed<uint8_t>(&out, s.params.outputs);
-    if (version == 2) {
-      PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.spread));
-      PutFixed(&out, s.params.spread_alpha);
-      PutFixed<uint8_t>(&out, static_cast<uint8_t>(s.params.transform));
-    }
-    for (uint64_t v : {uint64_t{1}, uint64_t{2}, uint64_t{3}, s.state.count,
-                       uint64_t{5}, uint64_t{6}, uint64_t{7}}) {
-      PutFixed(&out, v);
-    }
+    PutLegacyParams(&out, s.params, version);
+    PutLegacyState(&out, s.state);
   }
   return out + "tail";
 }
