@@ -1,6 +1,7 @@
 // FaultInjector: a test seam that lets a test make chosen writes of the
 // request log or the store fail, as a full disk or a dying process would,
-// or a store read wait, as a slow disk would.
+// or a store read wait, as a slow disk would, or step in between the
+// steps of long work.
 // Production code passes none.
 
 #ifndef PROMEWMA_COMMON_FAULT_INJECTOR_H_
@@ -23,6 +24,10 @@ class FaultInjector {
   // fail the read; it may wait, as a slow disk would, to show what the
   // caller holds meanwhile.
   virtual void BeforeRead(std::string_view what) { (void)what; }
+  // Called before each step of work done in steps so that requests go on
+  // in between (`what`: "drop idle series"), with no lock of the
+  // database's held: a test may send a request there.
+  virtual void BetweenSteps(std::string_view what) { (void)what; }
 };
 
 }  // namespace promewma

@@ -48,21 +48,24 @@ Result<std::unique_ptr<Database>> Database::Open(
                    std::move(log).value(), std::move(store).value(),
                    std::make_unique<DiskSpaceGuard>(
                        options.dir, options.min_free_disk_bytes,
-                       options.free_space_probe)));
+                       options.free_space_probe),
+                   options.faults));
 }
 
 Database::Database(head::HeadOptions head_options)
     : Database(std::make_unique<head::Head>(std::move(head_options)), nullptr,
-               nullptr, nullptr) {}
+               nullptr, nullptr, nullptr) {}
 
 Database::Database(std::unique_ptr<head::Head> head,
                    std::unique_ptr<wal::RequestLog> log,
                    std::unique_ptr<store::Store> store,
-                   std::unique_ptr<DiskSpaceGuard> disk)
+                   std::unique_ptr<DiskSpaceGuard> disk,
+                   FaultInjector* faults)
     : head_(std::move(head)),
       log_(std::move(log)),
       store_(std::move(store)),
       disk_(std::move(disk)),
+      faults_(faults),
       recovered_(store_ == nullptr) {}
 
 Database::~Database() = default;
@@ -347,8 +350,8 @@ Status Database::ReadSeries(
 
 Status Database::DropIdleSeries(uint64_t* dropped) {
   std::lock_guard<std::mutex> no_checkpoint(checkpoint_mu_);
+  DropIdleShardByShard(dropped);
   std::unique_lock<WriterPreferringMutex> lock(mu_);
-  DropIdleLocked(dropped);
   // What fails stays in memory, logged, and is tried again.
   (void)StoreUnstored(std::move(lock));
   return Status::Ok();
@@ -372,11 +375,19 @@ void Database::ChangeDerivedTargets(bool collect_derived,
   head_->SetCollectDerived(collect_derived);
 }
 
-void Database::DropIdleLocked(uint64_t* dropped) {
+void Database::DropIdleShardByShard(uint64_t* dropped) {
+  *dropped = 0;
   std::vector<head::SealedChunk> sealed;
   std::vector<head::DroppedSeries> series;
-  *dropped = head_->DropIdleSeries(&sealed, &series);
-  KeepDropped(&sealed, &series);
+  for (size_t shard = 0; shard < head::Head::kShardCount; ++shard) {
+    if (faults_ != nullptr) faults_->BetweenSteps("drop idle series");
+    // A shard's series leave the head and join pending_ and unrecorded_
+    // under one hold of mu_, so that a read finds each in one place or the
+    // other.
+    std::unique_lock<WriterPreferringMutex> lock(mu_);
+    *dropped += head_->DropIdleSeriesOfShard(shard, &sealed, &series);
+    KeepDropped(&sealed, &series);
+  }
 }
 
 void Database::KeepDropped(std::vector<head::SealedChunk>* sealed,
@@ -396,6 +407,7 @@ void Database::KeepDropped(std::vector<head::SealedChunk>* sealed,
   unrecorded_.insert(unrecorded_.end(),
                      std::make_move_iterator(series->begin()),
                      std::make_move_iterator(series->end()));
+  series->clear();
 }
 
 Status Database::StoreUnstored(std::unique_lock<WriterPreferringMutex> lock) {
@@ -494,15 +506,14 @@ Status Database::Checkpoint(CheckpointStats* stats) {
   std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
   Status full = disk_->Check(DiskWrite::kCheckpoint);
   if (!full.ok()) return full;
+  if (!recovered_.load(std::memory_order_acquire)) {
+    return Status::Unavailable("no checkpoint before recovery has finished");
+  }
+  // Before the snapshots, so that they no longer hold the idle series, and
+  // before the chunks are copied: their sealed heads must be stored too.
+  DropIdleShardByShard(&stats->dropped_series);
   {
     std::unique_lock<WriterPreferringMutex> lock(mu_);
-    if (!recovered_.load(std::memory_order_acquire)) {
-      return Status::Unavailable("no checkpoint before recovery has finished");
-    }
-    // Before the snapshots, so that they no longer hold the idle series,
-    // and before the chunks are copied: their sealed heads must be stored
-    // too.
-    DropIdleLocked(&stats->dropped_series);
     // Every request up to here is in every snapshot taken from now on,
     // except for samples a gate holds still: the checkpoint then covers the
     // log only up to before the oldest record holding some, so that a

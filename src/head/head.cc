@@ -443,44 +443,50 @@ void Head::ReleaseRetiredLabels() {
 
 uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
                               std::vector<DroppedSeries>* dropped) {
-  // Before any slot is freed: a request prepared from here on looks its
-  // series up again at Commit.
-  drops_.fetch_add(1, std::memory_order_acq_rel);
+  uint64_t total = 0;
+  for (size_t shard = 0; shard < shards_.size(); ++shard) {
+    total += DropIdleSeriesOfShard(shard, sealed, dropped);
+  }
+  return total;
+}
+
+uint64_t Head::DropIdleSeriesOfShard(size_t shard_index,
+                                     std::vector<SealedChunk>* sealed,
+                                     std::vector<DroppedSeries>* dropped) {
   const int64_t now = Now();
   const Rules& rules = *current();
   uint64_t total = 0, processed = 0;
-  for (const std::unique_ptr<Shard>& shard_ptr : shards_) {
-    Shard& shard = *shard_ptr;
-    std::lock_guard<std::mutex> lock(shard.mu);
-    bool any = false;
-    for (Series& s : shard.series) {
-      if (s.label_size == 0) continue;  // a free slot
-      int64_t timeout = rules.series_idle_timeout_ms;
-      if (timeout == HeadOptions::kIdleTimeoutResetAfter) {
-        timeout = s.params != nullptr ? s.params->reset_after_ms
-                                      : rules.defaults.reset_after_ms;
-      }
-      if (timeout <= 0) continue;  // never dropped
-      if (s.latest.stale) timeout = std::min(timeout, kStaleSeriesIdleMs);
-      if (now - s.last_arrival_ms < timeout) continue;
-      if (s.params != nullptr) {
-        PushSealed(s.labels_hash, s.head,
-                   ChunkDerivation{*s.params, s.head_start.ToState(s.state)},
-                   sealed);
-        dropped->push_back(DroppedSeries{std::string(s.labels()),
-                                         s.labels_hash, s.params->outputs,
-                                         s.state.last_timestamp_ms});
-        ++processed;
-      }
-      shard.table.Erase(s.labels_hash, &s);
-      shard.labels.Release(s.labels());
-      s = Series();  // frees the head chunk; label_size 0 marks it free
-      shard.free.push_back(&s);
-      ++total;
-      any = true;
+  Shard& shard = *shards_.at(shard_index);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  for (Series& s : shard.series) {
+    if (s.label_size == 0) continue;  // a free slot
+    int64_t timeout = rules.series_idle_timeout_ms;
+    if (timeout == HeadOptions::kIdleTimeoutResetAfter) {
+      timeout = s.params != nullptr ? s.params->reset_after_ms
+                                    : rules.defaults.reset_after_ms;
     }
-    if (any) CompactLabels(&shard);
+    if (timeout <= 0) continue;  // never dropped
+    if (s.latest.stale) timeout = std::min(timeout, kStaleSeriesIdleMs);
+    if (now - s.last_arrival_ms < timeout) continue;
+    // Before the first slot is freed: a request prepared before looks its
+    // series up again at Commit.
+    if (total == 0) drops_.fetch_add(1, std::memory_order_acq_rel);
+    if (s.params != nullptr) {
+      PushSealed(s.labels_hash, s.head,
+                 ChunkDerivation{*s.params, s.head_start.ToState(s.state)},
+                 sealed);
+      dropped->push_back(DroppedSeries{std::string(s.labels()), s.labels_hash,
+                                       s.params->outputs,
+                                       s.state.last_timestamp_ms});
+      ++processed;
+    }
+    shard.table.Erase(s.labels_hash, &s);
+    shard.labels.Release(s.labels());
+    s = Series();  // frees the head chunk; label_size 0 marks it free
+    shard.free.push_back(&s);
+    ++total;
   }
+  if (total > 0) CompactLabels(&shard);
   active_series_.fetch_sub(processed, std::memory_order_relaxed);
   ignored_series_.fetch_sub(total - processed, std::memory_order_relaxed);
   return total;

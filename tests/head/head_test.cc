@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "codec/xor_chunk.h"
@@ -410,6 +411,51 @@ TEST_CASE("a request prepared before a drop creates its series afresh") {
   REQUIRE(r.applied == 1);
   REQUIRE(LatestEwma(*f.engine).at("cpu{host=\"a\"}") ==
           std::make_pair(int64_t{2000}, 9.0));
+}
+
+TEST_CASE("dropped shard by shard, each idle series goes once, and a "
+          "request prepared before creates its series afresh") {
+  ChurnFixture f(kMinute);
+  constexpr int kSeries = 200;
+  std::vector<TestSeries> first, second;
+  for (int i = 0; i < kSeries; ++i) {
+    const ChurnLabels labels = {{"__name__", "cpu"},
+                                {"host", "h" + std::to_string(i)}};
+    first.push_back({labels, {{1000, 1.0 * i}}});
+    second.push_back({labels, {{2000, 2.0 * i}}});
+  }
+  ApplySeries(*f.engine, first);
+  const std::string body = SerializeWriteRequest(second);
+  codec::DecodedWriteRequest decoded;
+  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+  Head::PreparedRequest prepared;
+  REQUIRE(f.engine->Prepare(decoded, &prepared).ok());
+  f.now = kMinute;
+  std::vector<SealedChunk> sealed;
+  std::vector<DroppedSeries> dropped;
+  uint64_t total = 0;
+  int shards_with_drops = 0;
+  for (size_t shard = 0; shard < Head::kShardCount; ++shard) {
+    const uint64_t n = f.engine->DropIdleSeriesOfShard(shard, &sealed, &dropped);
+    total += n;
+    shards_with_drops += n > 0;
+    REQUIRE(f.engine->active_series() == kSeries - total);
+  }
+  REQUIRE(total == kSeries);
+  REQUIRE(shards_with_drops > 1);
+  std::set<std::string> names;
+  for (const DroppedSeries& d : dropped) {
+    names.insert(model::LabelSetView(d.labels).ToString());
+  }
+  REQUIRE(names.size() == kSeries);
+  REQUIRE(sealed.size() == kSeries);
+  // Its pointers are to freed slots now: Commit must look every series up.
+  ApplyResult r;
+  f.engine->Commit(decoded, &prepared, &r);
+  REQUIRE(r.new_series == kSeries);
+  REQUIRE(r.applied == kSeries);
+  REQUIRE(LatestEwma(*f.engine).at("cpu{host=\"h7\"}") ==
+          std::make_pair(int64_t{2000}, 14.0));
 }
 
 TEST_CASE("generations of churned series: the head's memory follows the "

@@ -1,6 +1,7 @@
 // SlowStore: a FaultInjector that, once armed, makes the store's writes
-// (or reads) named `what` wait until released, as a slow disk would, so a
-// test can see what the caller holds meanwhile.
+// (or reads, or the steps of work done in steps) named `what` wait until
+// released, as a slow disk would, so a test can see what the caller holds
+// meanwhile.
 
 #ifndef PROMEWMA_TESTS_TESTING_SLOW_STORE_H_
 #define PROMEWMA_TESTS_TESTING_SLOW_STORE_H_
@@ -19,7 +20,7 @@ namespace promewma::testing {
 
 class SlowStore : public FaultInjector {
  public:
-  enum Operation { kWrites, kReads };
+  enum Operation { kWrites, kReads, kSteps };
   SlowStore(Operation slow, std::string what)
       : slow_(slow), what_(std::move(what)) {}
   Status BeforeWrite(std::string_view what) override {
@@ -29,8 +30,15 @@ class SlowStore : public FaultInjector {
   void BeforeRead(std::string_view what) override {
     if (slow_ == kReads) Wait(what);
   }
+  void BetweenSteps(std::string_view what) override {
+    if (slow_ == kSteps) Wait(what);
+  }
 
-  void Arm() { armed_ = true; }
+  // From now on, the operation after the first `pass` ones waits.
+  void Arm(int pass = 0) {
+    pass_ = pass;
+    armed_ = true;
+  }
   // Whether an operation is waiting, within 10 s.
   bool WaitUntilHeld() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -57,6 +65,10 @@ class SlowStore : public FaultInjector {
   void Wait(std::string_view what) {
     if (!armed_.load() || what != what_) return;
     std::unique_lock<std::mutex> lock(mu_);
+    if (pass_ > 0) {
+      --pass_;
+      return;
+    }
     held_ = true;
     held_thread_name_ = ThisThreadName();
     held_thread_policy_ = ThisThreadPolicy();
@@ -69,6 +81,7 @@ class SlowStore : public FaultInjector {
   std::atomic<bool> armed_{false};
   std::mutex mu_;
   std::condition_variable cv_;
+  int pass_ = 0;           // guarded by mu_
   bool held_ = false;      // guarded by mu_
   bool released_ = false;  // guarded by mu_
   std::string held_thread_name_;  // guarded by mu_
