@@ -36,8 +36,10 @@
 #
 # SOAK_SCHED_TRACE=SECONDS records the scheduler (perf sched, as root)
 # for that long from 40 s in, and splits each write's latency into
-# promewma's part and rwbench's own wait for a core once answered
-# (tools/lib/sched_split.py; the trace and its input stay in $SOAK_OUT).
+# promewma's part and rwbench's own wait for a core once answered, and
+# the slowest of promewma's parts into time on a core, waiting for one and
+# blocked (tools/lib/sched_split.py; the trace and its input stay in
+# $SOAK_OUT).
 #
 #   tools/soak.sh                        # 10 minutes, the README's run
 #   SOAK_SECONDS=180 SOAK_SCHED_TRACE=120 tools/soak.sh   # whose latency?

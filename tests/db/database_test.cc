@@ -1124,8 +1124,8 @@ TEST_CASE("a checkpoint storing the heads of dropped series holds no "
   REQUIRE(ReadBack(*db, 1, kRaw, INT64_MIN, INT64_MAX, &s).size() == 10);
 }
 
-TEST_CASE("a checkpoint drops idle series shard by shard, letting requests "
-          "in between, and each stays readable throughout") {
+TEST_CASE("a checkpoint dropping idle series holds no request up between "
+          "head shards, and each series stays readable throughout") {
   TempDir dir;
   int64_t now = 0;
   testing::SlowStore steps(testing::SlowStore::kSteps, "drop idle series");

@@ -18,6 +18,12 @@ tells the two apart:
 promewma's part is send -> answered (the network on loopback included);
 the load generator's wait is answered -> running.
 
+Within promewma's part, the slowest 1% are split further by the state of
+the event loop's thread: on a core, waiting for one (woken or preempted,
+not yet running) or blocked (on a lock, or on the rest of the request),
+with what ran on each core while it waited: the core it then ran on
+("its core") and the other.
+
 Usage: sched_split.py LATENCIES PERF_SCRIPT OFFSET
   LATENCIES    rwbench --latency-log lines: send time (ms since the epoch)
                and latency (ms)
@@ -27,12 +33,13 @@ Usage: sched_split.py LATENCIES PERF_SCRIPT OFFSET
                read when the trace started
 """
 import bisect
+import collections
 import re
 import sys
 
-EVENT = re.compile(r"\s*(\S.*?)\s+(\d+)\s+\[\d+\]\s+([\d.]+):\s+(\S+):\s+(.*)")
+EVENT = re.compile(r"\s*(\S.*?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s+(.*)")
 WAKING = re.compile(r"comm=(.*?) pid=(\d+)")
-SWITCH_IN = re.compile(r"==> next_comm=(.*?) next_pid=(\d+)")
+SWITCH = re.compile(r"prev_pid=(\d+) .*prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+)")
 
 
 def is_promewma_loop(comm):
@@ -44,44 +51,103 @@ def percentile(values, q):  # nearest rank, as rwbench and soak.sh
     return v[int(q * (len(v) - 1) + 0.5)]
 
 
+def read_trace(path, offset):
+    """The trace's wake-ups (in order), each thread's events and each core's
+    timeline of what ran on it."""
+    wakings = []  # (time, waker comm, waker tid, woken comm, woken tid)
+    thread = collections.defaultdict(list)  # tid -> (time, "wake"|"in"|"out R"|"out S", core)
+    core = collections.defaultdict(list)  # core -> (time, comm running from then)
+    for line in open(path):
+        m = EVENT.match(line)
+        if not m:
+            continue
+        comm, tid, cpu, t, event, rest = m.groups()
+        t, cpu = float(t) + offset, int(cpu)
+        if event == "sched:sched_waking":
+            w = WAKING.search(rest)
+            if w:
+                wakings.append((t, comm, int(tid), w.group(1), int(w.group(2))))
+                thread[int(w.group(2))].append((t, "wake", cpu))
+        elif event == "sched:sched_switch":
+            s = SWITCH.search(rest)
+            if s:
+                prev, state, next_comm, next_tid = s.groups()
+                thread[int(prev)].append((t, "out R" if state.startswith("R") else "out S", cpu))
+                thread[int(next_tid)].append((t, "in", cpu))
+                core[cpu].append((t, "idle" if next_comm.startswith("swapper") else next_comm))
+    wakings.sort()
+    for events in list(thread.values()) + list(core.values()):
+        events.sort()
+    return wakings, thread, core
+
+
+def ran_on(timeline, start, end):
+    """ms each comm ran on a core between start and end."""
+    out = collections.Counter()
+    i = max(bisect.bisect_right([e[0] for e in timeline], start) - 1, 0)
+    while i < len(timeline) and timeline[i][0] < end:
+        a = max(timeline[i][0], start)
+        b = min(timeline[i + 1][0] if i + 1 < len(timeline) else end, end)
+        if b > a:
+            out[timeline[i][1]] += (b - a) * 1000
+        i += 1
+    return out
+
+
+def loop_states(events, core, start, end):
+    """The event loop thread between start and end: ms on a core, waiting
+    for one and blocked, and what ran on the cores while it waited."""
+    times = [e[0] for e in events]
+    i = bisect.bisect_right(times, start)
+    state = "S"
+    for _, kind, _ in events[:i][-1:]:
+        state = {"in": "run", "wake": "R", "out R": "R", "out S": "S"}[kind]
+    spent = {"run": 0.0, "R": 0.0, "S": 0.0}
+    waits = []  # (from, to, core it then ran on)
+    last = start
+    for t, kind, cpu in events[i:]:
+        if t > end:
+            break
+        spent[state] += (t - last) * 1000
+        if state == "R":
+            waits.append((last, t, cpu if kind == "in" else None))
+        if not (kind == "wake" and state == "run"):
+            state = {"in": "run", "wake": "R", "out R": "R", "out S": "S"}[kind]
+        last = t
+    spent[state] += (end - last) * 1000
+    held = collections.Counter()
+    for a, b, its in waits:
+        for cpu, timeline in core.items():
+            where = "its core" if cpu == its else "the other"
+            for comm, ms in ran_on(timeline, a, b).items():
+                held[f"{comm} on {where}"] += ms
+    return spent["run"], spent["R"], spent["S"], held
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     offset = float(open(sys.argv[3]).read())
     requests = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-    wakings = []  # (time, waker comm, waker tid, woken comm, woken tid)
-    switched_in = {}  # tid -> its switch-in times, in order
-    for line in open(sys.argv[2]):
-        m = EVENT.match(line)
-        if not m:
-            continue
-        comm, tid, t, event, rest = m.groups()
-        t = float(t) + offset
-        if event == "sched:sched_waking":
-            w = WAKING.search(rest)
-            if w:
-                wakings.append((t, comm, int(tid), w.group(1), int(w.group(2))))
-        elif event == "sched:sched_switch":
-            s = SWITCH_IN.search(rest)
-            if s:
-                switched_in.setdefault(int(s.group(2)), []).append(t)
+    wakings, thread, core = read_trace(sys.argv[2], offset)
     if not wakings:
         sys.exit("sched_split: no sched_waking events in " + sys.argv[2])
-    wakings.sort()
     times = [w[0] for w in wakings]
+    switched_in = {tid: [e[0] for e in events if e[1] == "in"]
+                   for tid, events in thread.items()}
     first, last = times[0], times[-1]
-    split = []  # (latency, promewma's part, the client's wait), ms
+    split = []  # (latency, promewma's part, the client's wait, loop tid, sent, answered), ms
     for sent_ms, latency_ms in requests:
         sent = sent_ms / 1000.0
         done = sent + latency_ms / 1000.0
         if sent < first or done > last:
             continue
         i = bisect.bisect_left(times, sent - 0.0005)
-        sender = None
+        sender = loop = None
         while i < len(wakings) and wakings[i][0] < done:
-            _, waker, waker_tid, woken, _ = wakings[i]
+            _, waker, waker_tid, woken, woken_tid = wakings[i]
             if waker == "rwbench" and is_promewma_loop(woken):
-                sender = waker_tid
+                sender, loop = waker_tid, woken_tid
                 break
             i += 1
         answered = None
@@ -97,7 +163,8 @@ def main():
         j = bisect.bisect_left(runs, answered)
         if j == len(runs):
             continue
-        split.append((latency_ms, (answered - sent) * 1000, (runs[j] - answered) * 1000))
+        split.append((latency_ms, (answered - sent) * 1000, (runs[j] - answered) * 1000,
+                      loop, sent, answered))
     if not split:
         sys.exit("sched_split: no request could be followed through the trace")
     lat = [s[0] for s in split]
@@ -117,6 +184,19 @@ def main():
     print(f"the slowest 1% ({len(slow)}): {sum(s[0] for s in slow) / len(slow):.2f} ms "
           f"on average, of which promewma {sum(s[1] for s in slow) / len(slow):.2f} ms "
           f"and rwbench waiting {sum(s[2] for s in slow) / len(slow):.2f} ms")
+    slowest_part = sorted(split, key=lambda s: s[1])[int(0.99 * len(split)):]
+    on_core = waiting = blocked = 0.0
+    held = collections.Counter()
+    for _, _, _, loop, sent, answered in slowest_part:
+        r, w, b, h = loop_states(thread[loop], core, sent, answered)
+        on_core, waiting, blocked = on_core + r, waiting + w, blocked + b
+        held.update(h)
+    n = len(slowest_part)
+    print(f"promewma's slowest 1% ({n}), its event loop on average: on a core "
+          f"{on_core / n:.2f} ms, waiting for one {waiting / n:.2f} ms, blocked "
+          f"{blocked / n:.2f} ms")
+    print("  while it waited, what ran (ms on average): " +
+          ", ".join(f"{k} {v / n:.2f}" for k, v in held.most_common(8)))
 
 
 if __name__ == "__main__":
