@@ -385,7 +385,7 @@ void Database::DropIdleShardByShard(uint64_t* dropped) {
     // under one hold of mu_, so that a read finds each in one place or the
     // other.
     std::unique_lock<WriterPreferringMutex> lock(mu_);
-    *dropped += head_->DropIdleSeriesOfShard(shard, &sealed, &series);
+    *dropped += head_->DropIdleSeries(shard, &sealed, &series);
     KeepDropped(&sealed, &series);
   }
 }

@@ -441,18 +441,9 @@ void Head::ReleaseRetiredLabels() {
   }
 }
 
-uint64_t Head::DropIdleSeries(std::vector<SealedChunk>* sealed,
+uint64_t Head::DropIdleSeries(size_t shard_index,
+                              std::vector<SealedChunk>* sealed,
                               std::vector<DroppedSeries>* dropped) {
-  uint64_t total = 0;
-  for (size_t shard = 0; shard < shards_.size(); ++shard) {
-    total += DropIdleSeriesOfShard(shard, sealed, dropped);
-  }
-  return total;
-}
-
-uint64_t Head::DropIdleSeriesOfShard(size_t shard_index,
-                                     std::vector<SealedChunk>* sealed,
-                                     std::vector<DroppedSeries>* dropped) {
   const int64_t now = Now();
   const Rules& rules = *current();
   uint64_t total = 0, processed = 0;

@@ -317,24 +317,21 @@ class Head {
   Status Restore(const SeriesSnapshot& snapshot,
                  std::vector<SealedChunk>* sealed);
 
-  // Drops every series that has received no sample for its idle timeout
+  // Drops every series of one shard (0 .. kShardCount - 1) that has
+  // received no sample for its idle timeout
   // (HeadOptions::series_idle_timeout_ms; kStaleSeriesIdleMs at most after
   // a stale marker): its state, labels and index slot are freed for new
   // series (label bytes once ReleaseRetiredLabels is called). The open
   // head chunk of a processed series is sealed into *sealed, with its
   // derivation, for the caller to store before it forgets the series, and
   // the series is described in *dropped, so its history stays readable. A
-  // series that sends again later starts afresh, as after reset_after. Returns the number dropped (ignored series too).
-  // Holds one shard lock at a time.
+  // series that sends again later starts afresh, as after reset_after.
+  // Returns the number dropped (ignored series too). One shard at a time,
+  // so that a caller can let requests in between: dropping a generation
+  // of 5,000 series at once held every write up for 3-7 ms.
   // REQUIRES: no Commit runs meanwhile (the database holds its ingest lock).
-  uint64_t DropIdleSeries(std::vector<SealedChunk>* sealed,
+  uint64_t DropIdleSeries(size_t shard, std::vector<SealedChunk>* sealed,
                           std::vector<DroppedSeries>* dropped);
-  // The same for the series of one shard (0 .. kShardCount - 1) only, so
-  // that a caller can let requests in between shards: dropping a
-  // generation of 5,000 series at once held every write up for 3-7 ms.
-  // REQUIRES: no Commit runs meanwhile.
-  uint64_t DropIdleSeriesOfShard(size_t shard, std::vector<SealedChunk>* sealed,
-                                 std::vector<DroppedSeries>* dropped);
 
   // Puts new parameters, rules, series limits and idle timeout in force
   // (the other fields of `options` are ignored) and judges every known

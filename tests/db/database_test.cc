@@ -1066,6 +1066,20 @@ using testing::SlowStore;
 
 // Sends `body` on a thread of its own; whether it was applied within 10 s
 // (the thread is joined by the caller's `join` once the store is released).
+// A recovered database on `dir` whose series go idle after a minute of
+// the clock *now.
+std::unique_ptr<Database> OpenIdleAfterAMinute(const std::string& dir,
+                                               FaultInjector* faults,
+                                               int64_t* now) {
+  head::HeadOptions options;
+  options.series_idle_timeout_ms = 60'000;
+  options.clock = [now] { return *now; };
+  std::unique_ptr<Database> db = OpenStore(dir, faults, options);
+  RecoveryStats recovery;
+  REQUIRE(db->Recover(&recovery).ok());
+  return db;
+}
+
 bool AppliedMeanwhile(Database& db, const std::string& body,
                       std::thread* join) {
   auto done = std::make_shared<std::promise<Status>>();
@@ -1084,12 +1098,7 @@ TEST_CASE("a checkpoint storing the heads of dropped series holds no "
   TempDir dir;
   int64_t now = 0;
   SlowStore slow(SlowStore::kWrites, "chunks");
-  head::HeadOptions options;
-  options.series_idle_timeout_ms = 60'000;
-  options.clock = [&now] { return now; };
-  std::unique_ptr<Database> db = OpenStore(dir.path(), &slow, options);
-  RecoveryStats recovery;
-  REQUIRE(db->Recover(&recovery).ok());
+  std::unique_ptr<Database> db = OpenIdleAfterAMinute(dir.path(), &slow, &now);
   head::ApplyResult result;
   for (int t = 0; t < 10; ++t) {  // h0 and h1: open heads, none sealed
     REQUIRE(IngestBody(*db, Body(t, 2), &result).ok());
@@ -1129,12 +1138,7 @@ TEST_CASE("a checkpoint dropping idle series holds no request up between "
   TempDir dir;
   int64_t now = 0;
   testing::SlowStore steps(testing::SlowStore::kSteps, "drop idle series");
-  head::HeadOptions options;
-  options.series_idle_timeout_ms = 60'000;
-  options.clock = [&now] { return now; };
-  std::unique_ptr<Database> db = OpenStore(dir.path(), &steps, options);
-  RecoveryStats recovery;
-  REQUIRE(db->Recover(&recovery).ok());
+  std::unique_ptr<Database> db = OpenIdleAfterAMinute(dir.path(), &steps, &now);
   constexpr int kSeries = 300;  // in every one of the head's 64 shards
   head::ApplyResult result;
   for (int t = 0; t < 10; ++t) {

@@ -298,9 +298,28 @@ struct ChurnFixture {
     options.clock = [this] { return now; };
     engine = std::make_unique<Head>(options);
   }
+  // Every shard's idle series.
   uint64_t Drop(std::vector<SealedChunk>* sealed,
                 std::vector<DroppedSeries>* dropped) {
-    return engine->DropIdleSeries(sealed, dropped);
+    uint64_t total = 0;
+    for (size_t shard = 0; shard < Head::kShardCount; ++shard) {
+      total += engine->DropIdleSeries(shard, sealed, dropped);
+    }
+    return total;
+  }
+};
+
+// A request decoded and prepared, to be committed later: the body holds
+// the bytes the decoded request's labels point into.
+struct PreparedBody {
+  std::string body;
+  codec::DecodedWriteRequest decoded;
+  Head::PreparedRequest prepared;
+
+  PreparedBody(Head& engine, const std::vector<TestSeries>& series)
+      : body(SerializeWriteRequest(series)) {
+    REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
+    REQUIRE(engine.Prepare(decoded, &prepared).ok());
   }
 };
 
@@ -396,17 +415,13 @@ TEST_CASE("a request prepared before a drop creates its series afresh") {
   ChurnFixture f(kMinute);
   const ChurnLabels a = {{"__name__", "cpu"}, {"host", "a"}};
   ApplySeries(*f.engine, {{a, {{1000, 1}}}});
-  const std::string body = SerializeWriteRequest({{a, {{2000, 9}}}});
-  codec::DecodedWriteRequest decoded;
-  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-  Head::PreparedRequest prepared;
-  REQUIRE(f.engine->Prepare(decoded, &prepared).ok());
+  PreparedBody request(*f.engine, {{a, {{2000, 9}}}});
   f.now = kMinute;
   std::vector<SealedChunk> sealed;
   std::vector<DroppedSeries> dropped;
   REQUIRE(f.Drop(&sealed, &dropped) == 1);
   ApplyResult r;
-  f.engine->Commit(decoded, &prepared, &r);
+  f.engine->Commit(request.decoded, &request.prepared, &r);
   REQUIRE(r.new_series == 1);
   REQUIRE(r.applied == 1);
   REQUIRE(LatestEwma(*f.engine).at("cpu{host=\"a\"}") ==
@@ -425,18 +440,14 @@ TEST_CASE("dropped shard by shard, each idle series goes once, and a "
     second.push_back({labels, {{2000, 2.0 * i}}});
   }
   ApplySeries(*f.engine, first);
-  const std::string body = SerializeWriteRequest(second);
-  codec::DecodedWriteRequest decoded;
-  REQUIRE(codec::DecodeWriteRequest(body, &decoded).ok());
-  Head::PreparedRequest prepared;
-  REQUIRE(f.engine->Prepare(decoded, &prepared).ok());
+  PreparedBody request(*f.engine, second);
   f.now = kMinute;
   std::vector<SealedChunk> sealed;
   std::vector<DroppedSeries> dropped;
   uint64_t total = 0;
   int shards_with_drops = 0;
   for (size_t shard = 0; shard < Head::kShardCount; ++shard) {
-    const uint64_t n = f.engine->DropIdleSeriesOfShard(shard, &sealed, &dropped);
+    const uint64_t n = f.engine->DropIdleSeries(shard, &sealed, &dropped);
     total += n;
     shards_with_drops += n > 0;
     REQUIRE(f.engine->active_series() == kSeries - total);
@@ -451,7 +462,7 @@ TEST_CASE("dropped shard by shard, each idle series goes once, and a "
   REQUIRE(sealed.size() == kSeries);
   // Its pointers are to freed slots now: Commit must look every series up.
   ApplyResult r;
-  f.engine->Commit(decoded, &prepared, &r);
+  f.engine->Commit(request.decoded, &request.prepared, &r);
   REQUIRE(r.new_series == kSeries);
   REQUIRE(r.applied == kSeries);
   REQUIRE(LatestEwma(*f.engine).at("cpu{host=\"h7\"}") ==
