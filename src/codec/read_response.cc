@@ -200,9 +200,13 @@ void TimeSeriesEncoder::AddSeries(std::string_view canonical_labels,
              canonical_labels, samples, count);
 }
 
+size_t SampleEntrySize(int64_t timestamp_ms) {
+  return 2 + SampleSize(ReadSample{timestamp_ms, 0});
+}
+
 size_t TimeSeriesEntrySize(std::string_view canonical_labels,
-                           const ReadSample* samples, size_t count) {
-  const size_t series_size = SeriesSize(canonical_labels, samples, count);
+                           size_t samples_bytes) {
+  const size_t series_size = canonical_labels.size() + samples_bytes;
   return 1 + VarintSize(series_size) + series_size;
 }
 

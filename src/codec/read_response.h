@@ -120,8 +120,16 @@ class TimeSeriesEncoder {
 // The same TimeSeries entry AddSeries writes, one at a time into a plain
 // string: a response streamed in bounded pieces (src/http/read_handler.cc)
 // sizes every entry first, since each QueryResult's length precedes it.
+//
+// The bytes one sample takes in an entry, its tag and length included. The
+// value is always written (8 bytes, zero too), so the size depends on the
+// timestamp alone, and the samples of a chunk whose first and last
+// timestamps take the same bytes can be sized without decoding it.
+size_t SampleEntrySize(int64_t timestamp_ms);
+// The entry for a series whose samples take `samples_bytes` (the sum of
+// their SampleEntrySize).
 size_t TimeSeriesEntrySize(std::string_view canonical_labels,
-                           const ReadSample* samples, size_t count);
+                           size_t samples_bytes);
 void AppendTimeSeriesEntry(std::string* out, std::string_view canonical_labels,
                            const ReadSample* samples, size_t count);
 // A QueryResult's tag and length, for `content_size` bytes of entries.

@@ -141,6 +141,18 @@ bool IsSampleLimitError(const Status& s) {
              std::string::npos;
 }
 
+// Appends the samples of an XOR chunk inside [start_ms, end_ms].
+Status AppendInRange(std::string_view chunk, int64_t start_ms, int64_t end_ms,
+                     std::vector<codec::ReadSample>* samples) {
+  codec::XorChunkIterator it(chunk);
+  while (it.Next()) {
+    if (it.timestamp() < start_ms) continue;
+    if (it.timestamp() > end_ms) break;
+    samples->push_back({it.timestamp(), it.value()});
+  }
+  return it.status();
+}
+
 // The samples of `series` inside the query's range, in time order.
 Status ReadSamples(db::Database* db, const StoredSeries& series,
                    int64_t start_ms, int64_t end_ms,
@@ -150,16 +162,111 @@ Status ReadSamples(db::Database* db, const StoredSeries& series,
   return db->ReadSeries(
       series.input_hash, series.input_labels, series.output, start_ms, end_ms,
       [&](const store::ChunkView& chunk) {
-        codec::XorChunkIterator it(chunk.bytes);
-        while (it.Next()) {
-          if (it.timestamp() < start_ms) continue;
-          if (it.timestamp() > end_ms) break;
-          samples->push_back({it.timestamp(), it.value()});
-        }
-        return it.status();
+        return AppendInRange(chunk.bytes, start_ms, end_ms, samples);
       },
       reader);
 }
+
+// The samples of a series inside a range: how many, and the bytes they take
+// in its TimeSeries entry.
+struct SamplesSize {
+  size_t count = 0;
+  size_t bytes = 0;
+};
+
+// Adds the samples of `chunk` inside [start_ms, end_ms] to *size. A chunk
+// that lies inside the range, and whose first and last timestamps take as
+// many bytes as each other (so do all those between), is sized from its
+// header's sample count without being decoded.
+Status SizeChunk(const store::ChunkView& chunk, int64_t start_ms,
+                 int64_t end_ms, SamplesSize* size) {
+  if (chunk.min_time_ms >= start_ms && chunk.max_time_ms <= end_ms &&
+      chunk.min_time_ms >= 0 && chunk.bytes.size() >= 2 &&
+      codec::SampleEntrySize(chunk.min_time_ms) ==
+          codec::SampleEntrySize(chunk.max_time_ms)) {
+    const size_t count = codec::XorChunkIterator(chunk.bytes).num_samples();
+    size->count += count;
+    size->bytes += count * codec::SampleEntrySize(chunk.min_time_ms);
+    return Status::Ok();
+  }
+  codec::XorChunkIterator it(chunk.bytes);
+  while (it.Next()) {
+    if (it.timestamp() < start_ms) continue;
+    if (it.timestamp() > end_ms) break;
+    ++size->count;
+    size->bytes += codec::SampleEntrySize(it.timestamp());
+  }
+  return it.status();
+}
+
+// The chunks of one series that sizing read, kept under a ChunkBudget until
+// the stream encodes the series, so that it is not read from the store
+// again. Keeps all of the series' chunks or, once the budget runs out,
+// none.
+class KeptChunks {
+ public:
+  KeptChunks() = default;
+  explicit KeptChunks(ChunkBudget* budget) : budget_(budget) {}
+  KeptChunks(KeptChunks&& other) noexcept
+      : budget_(std::exchange(other.budget_, nullptr)),
+        taken_(std::exchange(other.taken_, 0)),
+        bytes_(std::move(other.bytes_)),
+        ends_(std::move(other.ends_)) {}
+  KeptChunks& operator=(KeptChunks&&) = delete;
+  ~KeptChunks() { Release(); }
+
+  // Keeps a copy of `chunk` if the budget has room for it; otherwise
+  // releases those kept before and keeps no more.
+  void Add(std::string_view chunk) {
+    if (budget_ == nullptr) return;
+    const size_t needed = bytes_.size() + chunk.size();
+    if (needed > bytes_.capacity()) {
+      // The string grows as it would, and the budget is charged with what
+      // it holds, not with what it uses.
+      const size_t capacity = std::max(needed, 2 * bytes_.capacity());
+      if (!budget_->TryTake(capacity - taken_)) {
+        Release();
+        budget_ = nullptr;
+        return;
+      }
+      bytes_.reserve(capacity);
+      taken_ = capacity;
+    }
+    bytes_.append(chunk);
+    ends_.push_back(bytes_.size());
+  }
+
+  // True when every chunk Add was given is kept.
+  bool whole() const { return budget_ != nullptr; }
+
+  // Appends the kept chunks' samples inside [start_ms, end_ms].
+  Status Decode(int64_t start_ms, int64_t end_ms,
+                std::vector<codec::ReadSample>* samples) const {
+    size_t begin = 0;
+    for (size_t end : ends_) {
+      Status s = AppendInRange(
+          std::string_view(bytes_).substr(begin, end - begin), start_ms,
+          end_ms, samples);
+      if (!s.ok()) return s;
+      begin = end;
+    }
+    return Status::Ok();
+  }
+
+  // Frees the chunks and gives their bytes back to the budget.
+  void Release() {
+    if (budget_ != nullptr) budget_->Give(taken_);
+    taken_ = 0;
+    std::string().swap(bytes_);
+    std::vector<size_t>().swap(ends_);
+  }
+
+ private:
+  ChunkBudget* budget_ = nullptr;  // null: nothing kept
+  size_t taken_ = 0;               // from the budget: bytes_'s capacity
+  std::string bytes_;              // the chunks, one after another
+  std::vector<size_t> ends_;       // where each one ends in bytes_
+};
 
 // A series to read and the range of its query.
 struct SeriesInRange {
@@ -179,32 +286,45 @@ struct SeriesInRange {
 // A read that fails ends the reads of the series after it in label order,
 // and the failure first in label order is returned, as a read in that
 // order would have met it. A failure from `take` ends the whole read.
-template <typename SeriesAt, typename Take>
-Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
-                        Take take, store::ChunkReader* reader) {
+//
+// VisitInStoreOrder is the loop: `read(i)` reads series i, `take(i)` uses
+// what it read.
+template <typename SeriesAt, typename Read, typename Take>
+Status VisitInStoreOrder(size_t n, SeriesAt series_at, Read read, Take take) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   // Stable: a raw series and its outputs share the hash and stay in order.
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return series_at(a).series->input_hash < series_at(b).series->input_hash;
   });
-  std::vector<codec::ReadSample> samples;
   size_t failed = n;  // the first in label order whose read failed
   Status failure;
   for (size_t i : order) {
     if (i > failed) continue;
-    const SeriesInRange r = series_at(i);
-    Status s = ReadSamples(db, *r.series, r.start_ms, r.end_ms, &samples,
-                           reader);
+    Status s = read(i);
     if (!s.ok()) {
       failed = i;
       failure = std::move(s);
       continue;
     }
-    s = take(i, samples);
+    s = take(i);
     if (!s.ok()) return s;
   }
   return failure;
+}
+
+template <typename SeriesAt, typename Take>
+Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
+                        Take take, store::ChunkReader* reader) {
+  std::vector<codec::ReadSample> samples;
+  return VisitInStoreOrder(
+      n, series_at,
+      [&](size_t i) {
+        const SeriesInRange r = series_at(i);
+        return ReadSamples(db, *r.series, r.start_ms, r.end_ms, &samples,
+                           reader);
+      },
+      [&](size_t i) { return take(i, samples); });
 }
 
 // One thread's share of a SAMPLES response: for each query, the
@@ -350,13 +470,15 @@ constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
 
 // A SAMPLES response streamed in pieces of about kStreamPieceRawBytes
 // (before compression), so a read holds a piece, not its whole answer.
-// A snappy block and each QueryResult start with their lengths, so the
-// series are read twice: once to size every TimeSeries (and check the
-// sample limit, while a refusal can still be a status code), once to
-// encode them piece by piece. Samples that arrive in between have later
-// timestamps, so the second pass takes as many samples as the first
-// counted; a series that no longer matches its size (its chunks deleted
-// meanwhile) ends the stream, which the client sees as a cut-off body.
+// A snappy block and each QueryResult start with their lengths, so every
+// TimeSeries is sized first (which also checks the sample limit while a
+// refusal can still be a status code), then encoded piece by piece.
+// Sizing keeps the chunks it read while the handler's ChunkBudget allows,
+// and the stream decodes those; a series whose chunks were not kept is
+// read again. Samples that arrive in between have later timestamps, so the
+// second read takes as many samples as sizing counted; a series that no
+// longer matches its size (its chunks deleted meanwhile) ends the stream,
+// which the client sees as a cut-off body.
 class SamplesStream {
  public:
   struct Entry {
@@ -364,6 +486,7 @@ class SamplesStream {
     StoredSeries series;
     size_t count;  // samples in range at sizing
     size_t bytes;  // its TimeSeries entry
+    KeptChunks kept;  // its chunks, when whole() (released once encoded)
   };
   struct Query {
     int64_t start_ms, end_ms;
@@ -407,18 +530,36 @@ class SamplesStream {
     if (piece_samples_.size() < last - first) {
       piece_samples_.resize(last - first);
     }
+    const auto lost = [] {
+      return Status::Internal("a series lost samples during the read");
+    };
+    reread_.clear();  // positions in the piece
+    for (size_t k = 0; k < last - first; ++k) {
+      Entry& e = entries_[first + k];
+      if (!e.kept.whole()) {
+        reread_.push_back(k);
+        continue;
+      }
+      std::vector<codec::ReadSample>& samples = piece_samples_[k];
+      samples.clear();
+      Status s = e.kept.Decode(queries_[e.query].start_ms,
+                               queries_[e.query].end_ms, &samples);
+      if (s.ok() && samples.size() != e.count) s = lost();
+      if (!s.ok()) throw std::runtime_error(s.message());
+      e.kept.Release();
+    }
     Status s = ReadInStoreOrder(
-        db_, last - first,
-        [&](size_t k) {
-          const Entry& e = entries_[first + k];
+        db_, reread_.size(),
+        [&](size_t j) {
+          const Entry& e = entries_[first + reread_[j]];
           return SeriesInRange{&e.series, queries_[e.query].start_ms,
                                queries_[e.query].end_ms};
         },
-        [&](size_t k, std::vector<codec::ReadSample>& samples) {
-          if (samples.size() < entries_[first + k].count) {
-            return Status::Internal("a series lost samples during the read");
+        [&](size_t j, std::vector<codec::ReadSample>& samples) {
+          if (samples.size() < entries_[first + reread_[j]].count) {
+            return lost();
           }
-          piece_samples_[k].swap(samples);
+          piece_samples_[reread_[j]].swap(samples);
           return Status::Ok();
         },
         &reader);
@@ -461,7 +602,7 @@ class SamplesStream {
   db::Database* const db_;
   const ReadGate::Ticket ticket_;  // the read's slot, until the last piece
   const std::vector<Query> queries_;
-  const std::vector<Entry> entries_;
+  std::vector<Entry> entries_;
   size_t next_entry_ = 0;
   size_t next_query_ = 0;
   bool started_ = false;
@@ -469,14 +610,16 @@ class SamplesStream {
   std::string raw_;  // encoded, not yet compressed: under a piece
   // The samples of the piece's series, by position in the piece.
   std::vector<std::vector<codec::ReadSample>> piece_samples_;
+  std::vector<size_t> reread_;  // the piece's series not kept
 };
 
-// Sizes every series of a SAMPLES read. Returns the stream when the
-// response reaches kStreamSamplesMinBytes, null when it is small enough to
-// build whole (BuildSamplesResponse).
+// Sizes every series of a SAMPLES read, keeping their chunks under
+// `budget`. Returns the stream when the response reaches
+// kStreamSamplesMinBytes, null when it is small enough to build whole
+// (BuildSamplesResponse).
 Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     db::Database* db, const codec::ReadRequestView& request,
-    uint64_t sample_limit, ReadGate::Ticket* ticket) {
+    uint64_t sample_limit, ReadGate::Ticket* ticket, ChunkBudget* budget) {
   std::vector<SamplesStream::Query> queries;
   std::vector<SamplesStream::Entry> entries;
   store::ChunkReader reader;
@@ -486,34 +629,41 @@ Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     Result<std::vector<StoredSeries>> selected = SelectSeries(db, query);
     if (!selected.ok()) return selected.status();
     std::vector<StoredSeries>& all = *selected;
-    struct Size {
-      size_t count = 0;  // samples in range
-      size_t bytes = 0;  // its TimeSeries entry
-    };
-    std::vector<Size> sizes(all.size());
+    std::vector<SamplesSize> sizes(all.size());
+    std::vector<KeptChunks> kept;
+    kept.reserve(all.size());
+    for (size_t i = 0; i < all.size(); ++i) kept.emplace_back(budget);
     uint64_t total = 0;
-    Status s = ReadInStoreOrder(
-        db, all.size(),
+    const auto series_at = [&](size_t i) {
+      return SeriesInRange{&all[i], query.start_ms, query.end_ms};
+    };
+    Status s = VisitInStoreOrder(
+        all.size(), series_at,
         [&](size_t i) {
-          return SeriesInRange{&all[i], query.start_ms, query.end_ms};
+          return db->ReadSeries(
+              all[i].input_hash, all[i].input_labels, all[i].output,
+              query.start_ms, query.end_ms,
+              [&](const store::ChunkView& chunk) {
+                kept[i].Add(chunk.bytes);
+                return SizeChunk(chunk, query.start_ms, query.end_ms,
+                                 &sizes[i]);
+              },
+              &reader);
         },
-        [&](size_t i, std::vector<codec::ReadSample>& samples) {
-          total += samples.size();
+        [&](size_t i) {
+          total += sizes[i].count;
           if (total > sample_limit) return SampleLimitError(q, sample_limit);
-          if (!samples.empty()) {
-            sizes[i] = {samples.size(),
-                        codec::TimeSeriesEntrySize(all[i].labels, samples.data(),
-                                                   samples.size())};
-          }
           return Status::Ok();
-        },
-        &reader);
+        });
     if (!s.ok()) return s;
     size_t content = 0;
     for (size_t i = 0; i < all.size(); ++i) {
       if (sizes[i].count == 0) continue;
-      content += sizes[i].bytes;
-      entries.push_back({q, std::move(all[i]), sizes[i].count, sizes[i].bytes});
+      const size_t bytes =
+          codec::TimeSeriesEntrySize(all[i].labels, sizes[i].bytes);
+      content += bytes;
+      entries.push_back({q, std::move(all[i]), sizes[i].count, bytes,
+                         std::move(kept[i])});
     }
     queries.push_back({query.start_ms, query.end_ms, content});
     raw_bytes += 1 + protowire::VarintSize(content) + content;
@@ -663,8 +813,9 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request,
 
   HttpResponse response;
   if (read.response_type != codec::ReadResponseType::kStreamedXorChunks) {
-    Result<std::shared_ptr<SamplesStream>> stream = SizeSamplesResponse(
-        db_, read, limits.max_samples_per_query, &ticket);
+    Result<std::shared_ptr<SamplesStream>> stream =
+        SizeSamplesResponse(db_, read, limits.max_samples_per_query, &ticket,
+                            &kept_chunks_);
     if (!stream.ok()) {
       if (metrics_ != nullptr && IsSampleLimitError(stream.status())) {
         metrics_->refused_samples.Increment();

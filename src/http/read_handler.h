@@ -29,6 +29,7 @@
 #define PROMEWMA_HTTP_READ_HANDLER_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "http/http_types.h"
@@ -90,6 +91,32 @@ class ReadGate {
   std::atomic<int> in_flight_{0};
 };
 
+// The bytes of stored chunks that streamed SAMPLES reads keep between
+// sizing their series and encoding them, one budget for all reads in
+// flight: a read keeps a series' chunks while the budget has room and
+// reads the others again.
+class ChunkBudget {
+ public:
+  explicit ChunkBudget(size_t bytes) : left_(bytes) {}
+  // Takes `bytes`, or nothing (false) when fewer are left.
+  bool TryTake(size_t bytes) {
+    size_t left = left_.load();
+    do {
+      if (left < bytes) return false;
+    } while (!left_.compare_exchange_weak(left, left - bytes));
+    return true;
+  }
+  void Give(size_t bytes) { left_.fetch_add(bytes); }
+  size_t left() const { return left_.load(); }
+
+ private:
+  std::atomic<size_t> left_;
+};
+
+// Chunk bytes kept by all streamed reads at once: the chunks of 1,000
+// series x 1 h at 10 s of CPU-like values take 2.9 MB.
+constexpr size_t kKeptChunkBudgetBytes = 8 << 20;
+
 class RemoteReadHandler {
  public:
   // REQUIRES: db (and metrics and trimmer, when given) outlive the
@@ -118,6 +145,8 @@ class RemoteReadHandler {
 
   // The reads in progress (tests hold a slot to fill it).
   ReadGate& gate() const { return gate_; }
+  // What streamed reads may keep of their chunks (tests watch it).
+  ChunkBudget& kept_chunks() const { return kept_chunks_; }
 
  private:
   db::Database* const db_;
@@ -125,6 +154,7 @@ class RemoteReadHandler {
   ReadMetrics* const metrics_;  // may be null
   HeapTrimmer* const trimmer_;   // may be null
   mutable ReadGate gate_;
+  mutable ChunkBudget kept_chunks_{kKeptChunkBudgetBytes};
 };
 
 }  // namespace promewma::http

@@ -196,6 +196,33 @@ TEST_CASE("SAMPLES encoder output parses back with libprotobuf") {
   REQUIRE(byte_identical > 100);
 }
 
+TEST_CASE(
+    "an entry's size is its labels and each sample's SampleEntrySize, which "
+    "the timestamp alone decides: zero values and timestamps are written too") {
+  std::mt19937_64 rng(7);
+  for (int iter = 0; iter < 500; ++iter) {
+    const LabelSet labels = RandomLabels(rng);
+    std::vector<ReadSample> samples(rng() % 3 == 0 ? 0 : rng() % 200);
+    size_t samples_bytes = 0;
+    for (ReadSample& s : samples) {
+      s.timestamp_ms = RandomTimestamp(rng);
+      s.value = rng() % 4 == 0 ? 0.0 : RandomValue(rng);
+      samples_bytes += SampleEntrySize(s.timestamp_ms);
+    }
+    std::string entry;
+    AppendTimeSeriesEntry(&entry, labels.encoded, samples.data(),
+                          samples.size());
+    INFO("iteration " << iter);
+    REQUIRE(entry.size() == TimeSeriesEntrySize(labels.encoded, samples_bytes));
+  }
+  // One byte more at each varint boundary of the timestamp.
+  REQUIRE(SampleEntrySize(0) == 2 + 9 + 2);
+  REQUIRE(SampleEntrySize(127) == SampleEntrySize(0));
+  REQUIRE(SampleEntrySize(128) == SampleEntrySize(0) + 1);
+  REQUIRE(SampleEntrySize(1700000000000) == 2 + 9 + 1 + 6);
+  REQUIRE(SampleEntrySize(-1) == 2 + 9 + 1 + 10);
+}
+
 TEST_CASE("SAMPLES: empty response, empty queries, special values") {
   ReadResponseParts response;
   SECTION("no queries at all") {

@@ -470,6 +470,7 @@ struct ManySeries {
   testing::TempDir dir;
   std::unique_ptr<db::Database> ingester;
   ReadLimits limits;
+  std::vector<std::unique_ptr<RemoteReadHandler>> handlers;  // Read's
 
   static std::string Host(int h) {
     char name[8];
@@ -477,7 +478,8 @@ struct ManySeries {
     return name;
   }
 
-  explicit ManySeries(int steps = kSteps) {
+  // `steps` samples a series, 15 s apart from `first_ms` on.
+  explicit ManySeries(int steps = kSteps, int64_t first_ms = kT0) {
     db::DatabaseOptions options;
     options.dir = dir.path();
     auto opened = db::Database::Open(options, head::HeadOptions{});
@@ -489,16 +491,22 @@ struct ManySeries {
       std::vector<testing::TestSeries> request;
       for (int h = 0; h < kHosts; ++h) {
         request.push_back({{{"__name__", "cpu"}, {"host", Host(h)}},
-                           {{kT0 + t * 15000, ValueAt(h, t)}}});
+                           {{first_ms + t * 15000, ValueAt(h, t)}}});
       }
       Ingest(ingester.get(), request);
     }
   }
 
+  // With `with`, or a handler of the current limits that lives as long as
+  // the fixture: a streamed answer holds its read slot and kept chunks in
+  // the handler until it is sent.
   HttpResponse Read(const prometheus::ReadRequest& request,
                     const RemoteReadHandler* with = nullptr) {
-    RemoteReadHandler handler(ingester.get(), limits);
-    return (with != nullptr ? *with : handler).Handle(
+    if (with == nullptr) {
+      with = handlers.emplace_back(
+          std::make_unique<RemoteReadHandler>(ingester.get(), limits)).get();
+    }
+    return with->Handle(
         HttpRequest{"application/x-protobuf", "snappy",
                     codec::CompressSnappyBlock(request.SerializeAsString())});
   }
@@ -724,6 +732,119 @@ TEST_CASE(
       REQUIRE(samples[t] == std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
     }
   }
+}
+
+// The memtable seeks RocksDB counts on this thread while `run` runs: one
+// for each series read from the store.
+template <typename Run>
+uint64_t MemtableSeeks(Run run) {
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::get_perf_context()->Reset();
+  run();
+  const uint64_t seeks = rocksdb::get_perf_context()->seek_on_memtable_count;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  return seeks;
+}
+
+// Checks a streamed answer of ManySeries(steps, first_ms): every host,
+// samples first_t..last_t.
+void RequireHostsSamples(const std::string& body, int64_t first_ms,
+                         int first_t, int last_t) {
+  HttpResponse r;
+  r.status = 200;
+  r.body = body;
+  auto got = ParseSamples(r);
+  REQUIRE(got.size() == ManySeries::kHosts);
+  for (int h = 0; h < ManySeries::kHosts; ++h) {
+    const Samples& samples =
+        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
+    REQUIRE(samples.size() == static_cast<size_t>(last_t - first_t + 1));
+    for (int t = first_t; t <= last_t; ++t) {
+      REQUIRE(samples[t - first_t] ==
+              std::make_pair(first_ms + t * 15000, ValueAt(h, t)));
+    }
+  }
+}
+
+TEST_CASE(
+    "SAMPLES streamed: sizing keeps the chunks it read, so the pieces read "
+    "no series again, and each piece gives its series' bytes back") {
+  constexpr int kLongSteps = 900;
+  ManySeries f(kLongSteps);
+  RemoteReadHandler handler(f.ingester.get(), f.limits);
+  const ChunkBudget& budget = handler.kept_chunks();
+  const prometheus::ReadRequest query =
+      Query(kT0, kT0 + kLongSteps * 15000, {{EQ, "__name__", "cpu"}});
+  HttpResponse r;
+  const uint64_t sizing_seeks =
+      MemtableSeeks([&] { r = f.Read(query, &handler); });
+  REQUIRE(r.stream);
+  CHECK(sizing_seeks >= ManySeries::kHosts);  // each series' stored chunks
+  const size_t kept = kKeptChunkBudgetBytes - budget.left();
+  INFO("chunk bytes kept " << kept);
+  CHECK(kept > 0);
+
+  std::string body, piece;
+  size_t left_after_first = 0;
+  const uint64_t stream_seeks = MemtableSeeks([&] {
+    REQUIRE(r.stream(&piece));
+    body += piece;
+    left_after_first = budget.left();
+    while (r.stream(&piece)) body += piece;
+  });
+  CHECK(stream_seeks == 0);
+  CHECK(left_after_first > kKeptChunkBudgetBytes - kept);
+  CHECK(left_after_first < kKeptChunkBudgetBytes);  // a piece at a time
+  CHECK(budget.left() == kKeptChunkBudgetBytes);
+  RequireHostsSamples(body, kT0, 0, kLongSteps - 1);
+}
+
+TEST_CASE(
+    "SAMPLES streamed: the series whose chunks the budget has no room for "
+    "are read again, and the answer is the same") {
+  constexpr int kLongSteps = 900;
+  ManySeries f(kLongSteps);
+  RemoteReadHandler handler(f.ingester.get(), f.limits);
+  ChunkBudget& budget = handler.kept_chunks();
+  const prometheus::ReadRequest query =
+      Query(kT0, kT0 + kLongSteps * 15000, {{EQ, "__name__", "cpu"}});
+  HttpResponse all_kept;
+  const uint64_t sizing_seeks =
+      MemtableSeeks([&] { all_kept = f.Read(query, &handler); });
+  const size_t kept = kKeptChunkBudgetBytes - budget.left();
+  const std::string want = Drain(&all_kept);
+
+  // Room for about a third of them: another read holds the rest.
+  const size_t held = kKeptChunkBudgetBytes - kept / 3;
+  REQUIRE(budget.TryTake(held));
+  HttpResponse r = f.Read(query, &handler);
+  REQUIRE(r.stream);
+  CHECK(budget.left() < kept / 3);
+  std::string body;
+  const uint64_t stream_seeks = MemtableSeeks([&] { body = Drain(&r); });
+  INFO("memtable seeks: " << sizing_seeks << " sizing every series, "
+                            << stream_seeks << " reading some again");
+  CHECK(stream_seeks > 0);
+  CHECK(stream_seeks < sizing_seeks);
+  CHECK(body == want);
+  budget.Give(held);
+  CHECK(budget.left() == kKeptChunkBudgetBytes);
+}
+
+TEST_CASE(
+    "SAMPLES streamed: chunks cut by the range, or whose timestamps change "
+    "varint length, are sized sample by sample") {
+  // 2^35 ms falls in the middle: earlier timestamps take 5 bytes, later 6.
+  constexpr int kLongSteps = 900;
+  constexpr int64_t kFirst = (int64_t{1} << 35) - 450 * 15000;
+  ManySeries f(kLongSteps, kFirst);
+  // Both ends inside a chunk.
+  const int64_t start = kFirst + 7 * 15000 + 1;
+  const int64_t end = kFirst + 890 * 15000 - 1;
+  HttpResponse r = f.Read(Query(start, end, {{EQ, "__name__", "cpu"}}));
+  REQUIRE(r.status == 200);
+  REQUIRE(r.stream);
+  RequireHostsSamples(Drain(&r), kFirst, 8, 889);
 }
 
 TEST_CASE("SAMPLES streamed: the sample limit is still a status code") {
