@@ -122,17 +122,20 @@ void AppendSnappyPreamble(size_t total_raw_bytes, std::string* out) {
   protowire::AppendVarint(out, total_raw_bytes);
 }
 
-void AppendSnappyElements(std::string_view raw, std::string* out) {
+void AppendSnappyElements(std::string_view raw, std::string* out,
+                          std::string* scratch) {
   if (raw.empty()) return;
   static_assert(kSnappyFragmentBytes == snappy::kBlockSize);
-  const size_t start = out->size();
-  out->resize(start + snappy::MaxCompressedLength(raw.size()));
+  // Compressed in place at the end of *out, the run's preamble had to be
+  // cut out by moving everything after it; and the room snappy asks for
+  // (~1.17x the input) was zero-filled at every run.
+  const size_t room = snappy::MaxCompressedLength(raw.size());
+  if (scratch->size() < room) scratch->resize(room);
   size_t size = 0;
-  snappy::RawCompress(raw.data(), raw.size(), out->data() + start, &size);
-  // Drop this run's own preamble: the block has one, for the total.
+  snappy::RawCompress(raw.data(), raw.size(), scratch->data(), &size);
+  // Without this run's own preamble: the block has one, for the total.
   const size_t preamble = protowire::VarintSize(raw.size());
-  out->erase(start, preamble);
-  out->resize(start + size - preamble);
+  out->append(scratch->data() + preamble, size - preamble);
 }
 
 // Why two halves compressed apart make one valid block: a snappy block is

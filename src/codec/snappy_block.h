@@ -47,10 +47,14 @@ std::string CompressSnappyBlockPieces(
 // A snappy block written piece by piece, for a body streamed without
 // holding it whole (see CompressSnappyBlockPieces for why this is valid):
 // first the preamble with the total uncompressed length, then the
-// elements of each run of input in order. Runs that are multiples of
-// kSnappyFragmentBytes (all but the last) give the same bytes as one pass.
+// elements of each run of input in order. Runs of any length make a valid
+// block; runs that are multiples of kSnappyFragmentBytes (all but the
+// last) give the same bytes as one pass. `scratch` is where a run is
+// compressed before its elements are appended: kept from run to run, it
+// is allocated and filled once.
 void AppendSnappyPreamble(size_t total_raw_bytes, std::string* out);
-void AppendSnappyElements(std::string_view raw, std::string* out);
+void AppendSnappyElements(std::string_view raw, std::string* out,
+                          std::string* scratch);
 inline constexpr size_t kSnappyFragmentBytes = 64 << 10;
 
 // Below this, one thread compresses: at the ~1 GB/s snappy reaches here a

@@ -1,6 +1,7 @@
 #include "http/read_handler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <future>
 #include <memory>
@@ -467,6 +468,14 @@ Status BuildSamplesResponse(db::Database* db,
 constexpr size_t kStreamSamplesMinBytes = 1 << 20;
 // The uncompressed bytes behind one streamed piece: 16 snappy fragments.
 constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
+// A piece of at least this many bytes is encoded and compressed in
+// kPieceParts parts, shared by this thread and a helper: each takes the next
+// part not taken yet until none is left. Decoding, encoding and
+// compressing are CPU work in proportion to the bytes; a helper thread
+// starts in tens of microseconds, but may wait a millisecond or two for a
+// core, and then takes fewer parts.
+constexpr size_t kParallelPieceMinBytes = 256 << 10;
+constexpr size_t kPieceParts = 4;
 
 // A SAMPLES response streamed in pieces of about kStreamPieceRawBytes
 // (before compression), so a read holds a piece, not its whole answer.
@@ -479,6 +488,10 @@ constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
 // second read takes as many samples as sizing counted; a series that no
 // longer matches its size (its chunks deleted meanwhile) ends the stream,
 // which the client sees as a cut-off body.
+//
+// Each part of a piece is compressed on its own into snappy elements that
+// follow each other in the block (see codec/snappy_block.h for why that is
+// one valid block).
 class SamplesStream {
  public:
   struct Entry {
@@ -516,31 +529,91 @@ class SamplesStream {
       codec::AppendSnappyPreamble(raw_bytes(), piece);
       started_ = true;
     }
-    // One per piece: between pieces, while a slow client takes one, the
-    // stream holds none of RocksDB's files.
-    store::ChunkReader reader;
-    // The piece's series, sized before: read in store order, then encoded
-    // in query and label order.
+    // The piece's series, and where each part starts: parts_[k] encodes
+    // entries [starts[k], starts[k + 1]).
     const size_t first = next_entry_;
-    size_t last = first;
-    for (size_t projected = raw_.size();
-         projected < kStreamPieceRawBytes && last < entries_.size(); ++last) {
-      projected += entries_[last].bytes;
+    size_t last = first, bytes = 0;
+    while (last < entries_.size() &&
+           (last == first || bytes + entries_[last].bytes <=
+                                 kStreamPieceRawBytes)) {
+      bytes += entries_[last++].bytes;
     }
-    if (piece_samples_.size() < last - first) {
-      piece_samples_.resize(last - first);
+    const size_t parts = bytes >= kParallelPieceMinBytes ? kPieceParts : 1;
+    size_t starts[kPieceParts + 1];
+    starts[0] = first;
+    for (size_t k = 1, at = first, sum = 0; k < parts; ++k) {
+      for (; at < last && sum < bytes * k / parts; ++at) {
+        sum += entries_[at].bytes;
+      }
+      starts[k] = at;
     }
+    starts[parts] = last;
+    const bool final = last == entries_.size();
+
+    std::atomic<size_t> next_part{0};
+    auto take_parts = [&] {
+      for (size_t k; (k = next_part.fetch_add(1)) < parts;) {
+        // The queries before the part's first entry have their headers.
+        const size_t query = starts[k] > first
+                                 ? entries_[starts[k] - 1].query + 1
+                                 : next_query_;
+        Part& part = parts_[k];
+        Encode(starts[k], starts[k + 1], query, final && k + 1 == parts,
+               &part);
+        part.compressed.clear();
+        codec::AppendSnappyElements(part.raw, &part.compressed,
+                                    &part.scratch);
+      }
+    };
+    // The future's destructor waits for the helper, also while an
+    // exception unwinds the stack it reads from.
+    std::future<void> helper;
+    if (parts > 1) {
+      try {
+        helper = std::async(std::launch::async, take_parts);
+      } catch (const std::system_error&) {
+        // No thread to be had (resource limits): this one does them all.
+      }
+    }
+    take_parts();
+    if (helper.valid()) helper.get();
+    for (size_t k = 0; k < parts; ++k) piece->append(parts_[k].compressed);
+    next_entry_ = last;
+    next_query_ = final ? queries_.size() : entries_[last - 1].query + 1;
+    done_ = final;
+    return true;
+  }
+
+ private:
+  // A part of a piece and what it is built with, kept from piece to piece.
+  struct Part {
+    std::string raw;         // the part, encoded
+    std::string compressed;  // its snappy elements
+    std::string scratch;     // for its compression
+    // The samples of its series, by position in the part.
+    std::vector<std::vector<codec::ReadSample>> samples;
+    std::vector<size_t> reread;  // its series not kept
+  };
+
+  // Encodes entries [begin, end) into part->raw, each query's header
+  // before its first entry; the queries before `query` have theirs. With
+  // `last`, also the headers of the queries left (those without series).
+  void Encode(size_t begin, size_t end, size_t query, bool last,
+              Part* part) {
+    part->raw.clear();
+    const size_t n = end - begin;
+    if (part->samples.size() < n) part->samples.resize(n);
     const auto lost = [] {
       return Status::Internal("a series lost samples during the read");
     };
-    reread_.clear();  // positions in the piece
-    for (size_t k = 0; k < last - first; ++k) {
-      Entry& e = entries_[first + k];
+    part->reread.clear();
+    for (size_t k = 0; k < n; ++k) {
+      Entry& e = entries_[begin + k];
       if (!e.kept.whole()) {
-        reread_.push_back(k);
+        part->reread.push_back(k);
         continue;
       }
-      std::vector<codec::ReadSample>& samples = piece_samples_[k];
+      std::vector<codec::ReadSample>& samples = part->samples[k];
       samples.clear();
       Status s = e.kept.Decode(queries_[e.query].start_ms,
                                queries_[e.query].end_ms, &samples);
@@ -548,55 +621,45 @@ class SamplesStream {
       if (!s.ok()) throw std::runtime_error(s.message());
       e.kept.Release();
     }
+    // One per part of a piece: between pieces, while a slow client takes
+    // one, the stream holds none of RocksDB's files.
+    store::ChunkReader reader;
     Status s = ReadInStoreOrder(
-        db_, reread_.size(),
+        db_, part->reread.size(),
         [&](size_t j) {
-          const Entry& e = entries_[first + reread_[j]];
+          const Entry& e = entries_[begin + part->reread[j]];
           return SeriesInRange{&e.series, queries_[e.query].start_ms,
                                queries_[e.query].end_ms};
         },
         [&](size_t j, std::vector<codec::ReadSample>& samples) {
-          if (samples.size() < entries_[first + reread_[j]].count) {
+          if (samples.size() < entries_[begin + part->reread[j]].count) {
             return lost();
           }
-          piece_samples_[reread_[j]].swap(samples);
+          part->samples[part->reread[j]].swap(samples);
           return Status::Ok();
         },
         &reader);
     if (!s.ok()) throw std::runtime_error(s.message());
-    for (; next_entry_ < last; ++next_entry_) {
-      const Entry& e = entries_[next_entry_];
-      HeadersUpTo(e.query + 1);
-      const size_t before = raw_.size();
-      codec::AppendTimeSeriesEntry(
-          &raw_, e.series.labels, piece_samples_[next_entry_ - first].data(),
-          e.count);
-      if (raw_.size() - before != e.bytes) {
+    for (size_t k = 0; k < n; ++k) {
+      const Entry& e = entries_[begin + k];
+      query = HeadersUpTo(query, e.query + 1, &part->raw);
+      const size_t before = part->raw.size();
+      codec::AppendTimeSeriesEntry(&part->raw, e.series.labels,
+                                   part->samples[k].data(), e.count);
+      if (part->raw.size() - before != e.bytes) {
         throw std::runtime_error("a series changed size during the read");
       }
     }
-    size_t compress = raw_.size();
-    if (next_entry_ == entries_.size()) {
-      HeadersUpTo(queries_.size());
-      compress = raw_.size();
-      done_ = true;
-    } else {
-      compress -= compress % codec::kSnappyFragmentBytes;
-    }
-    codec::AppendSnappyElements(std::string_view(raw_).substr(0, compress),
-                                piece);
-    raw_.erase(0, compress);
-    return true;
+    if (last) HeadersUpTo(query, queries_.size(), &part->raw);
   }
 
- private:
-  // Writes the QueryResult headers of the queries before `end` not yet
-  // written: a query's header goes just before its first series.
-  void HeadersUpTo(size_t end) {
-    for (; next_query_ < end; ++next_query_) {
-      codec::AppendQueryResultHeader(&raw_,
-                                     queries_[next_query_].content_bytes);
+  // Writes the QueryResult headers of queries [query, end) to *raw, and
+  // returns the next query without one.
+  size_t HeadersUpTo(size_t query, size_t end, std::string* raw) const {
+    for (; query < end; ++query) {
+      codec::AppendQueryResultHeader(raw, queries_[query].content_bytes);
     }
+    return query;
   }
 
   db::Database* const db_;
@@ -604,13 +667,10 @@ class SamplesStream {
   const std::vector<Query> queries_;
   std::vector<Entry> entries_;
   size_t next_entry_ = 0;
-  size_t next_query_ = 0;
+  size_t next_query_ = 0;  // the first whose header is not written yet
   bool started_ = false;
   bool done_ = false;
-  std::string raw_;  // encoded, not yet compressed: under a piece
-  // The samples of the piece's series, by position in the piece.
-  std::vector<std::vector<codec::ReadSample>> piece_samples_;
-  std::vector<size_t> reread_;  // the piece's series not kept
+  Part parts_[kPieceParts];
 };
 
 // Sizes every series of a SAMPLES read, keeping their chunks under

@@ -2,6 +2,7 @@
 
 #include <snappy.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
@@ -132,6 +133,44 @@ TEST_CASE("snappy from pieces: incompressible input") {
   REQUIRE(DecompressSnappyBlock(got, raw.size(), &decoded).ok());
   REQUIRE(decoded == raw);
   REQUIRE(got == CompressSnappyBlock(raw));
+}
+
+TEST_CASE(
+    "a block written run by run decodes to the runs joined, whatever their "
+    "lengths, and is one pass's bytes when the runs are whole fragments") {
+  constexpr size_t kFragment = kSnappyFragmentBytes;
+  std::mt19937_64 rng(11);
+  const std::string raw = RepetitiveInput(5 * kFragment + 777, rng);
+  auto written = [&](const std::vector<size_t>& runs) {
+    std::string block, scratch;
+    AppendSnappyPreamble(raw.size(), &block);
+    size_t at = 0;
+    for (size_t n : runs) {
+      AppendSnappyElements(std::string_view(raw).substr(at, n), &block,
+                           &scratch);
+      at += n;
+    }
+    REQUIRE(at == raw.size());
+    return block;
+  };
+  SECTION("runs of any length") {
+    for (int i = 0; i < 20; ++i) {
+      std::vector<size_t> runs;
+      for (size_t left = raw.size(); left > 0;) {
+        const size_t n = std::min<size_t>(left, 1 + rng() % (2 * kFragment));
+        runs.push_back(n);
+        left -= n;
+      }
+      const std::string block = written(runs);
+      std::string decoded;
+      REQUIRE(DecompressSnappyBlock(block, raw.size(), &decoded).ok());
+      REQUIRE(decoded == raw);
+    }
+  }
+  SECTION("whole fragments, the rest last") {
+    REQUIRE(written({2 * kFragment, kFragment, 2 * kFragment + 777}) ==
+            CompressSnappyBlock(raw));
+  }
 }
 
 }  // namespace
