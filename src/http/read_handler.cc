@@ -287,45 +287,32 @@ struct SeriesInRange {
 // A read that fails ends the reads of the series after it in label order,
 // and the failure first in label order is returned, as a read in that
 // order would have met it. A failure from `take` ends the whole read.
-//
-// VisitInStoreOrder is the loop: `read(i)` reads series i, `take(i)` uses
-// what it read.
-template <typename SeriesAt, typename Read, typename Take>
-Status VisitInStoreOrder(size_t n, SeriesAt series_at, Read read, Take take) {
+template <typename SeriesAt, typename Take>
+Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
+                        Take take, store::ChunkReader* reader) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   // Stable: a raw series and its outputs share the hash and stay in order.
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return series_at(a).series->input_hash < series_at(b).series->input_hash;
   });
+  std::vector<codec::ReadSample> samples;
   size_t failed = n;  // the first in label order whose read failed
   Status failure;
   for (size_t i : order) {
     if (i > failed) continue;
-    Status s = read(i);
+    const SeriesInRange r = series_at(i);
+    Status s = ReadSamples(db, *r.series, r.start_ms, r.end_ms, &samples,
+                           reader);
     if (!s.ok()) {
       failed = i;
       failure = std::move(s);
       continue;
     }
-    s = take(i);
+    s = take(i, samples);
     if (!s.ok()) return s;
   }
   return failure;
-}
-
-template <typename SeriesAt, typename Take>
-Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
-                        Take take, store::ChunkReader* reader) {
-  std::vector<codec::ReadSample> samples;
-  return VisitInStoreOrder(
-      n, series_at,
-      [&](size_t i) {
-        const SeriesInRange r = series_at(i);
-        return ReadSamples(db, *r.series, r.start_ms, r.end_ms, &samples,
-                           reader);
-      },
-      [&](size_t i) { return take(i, samples); });
 }
 
 // One thread's share of a SAMPLES response: for each query, the
@@ -476,6 +463,9 @@ constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
 // core, and then takes fewer parts.
 constexpr size_t kParallelPieceMinBytes = 256 << 10;
 constexpr size_t kPieceParts = 4;
+// The runs of store order a streamed answer's sizing is read in, shared the
+// same way (from kParallelMinSeries series on).
+constexpr size_t kSizingParts = 4;
 
 // A SAMPLES response streamed in pieces of about kStreamPieceRawBytes
 // (before compression), so a read holds a piece, not its whole answer.
@@ -673,6 +663,82 @@ class SamplesStream {
   Part parts_[kPieceParts];
 };
 
+// Sizes the series a query selected (`all`, in label order) into *sizes
+// and keeps their chunks in *kept. The series are read in store order
+// (see ReadInStoreOrder), in kSizingParts runs of it that this thread and
+// a helper take in turn, each run with its own reader moving forward
+// through its own keys. Returns the sample limit's error when the samples
+// counted pass it, else the read failure first in label order.
+Status SizeQuery(db::Database* db, size_t q, const codec::ReadQuery& query,
+                 const std::vector<StoredSeries>& all, uint64_t sample_limit,
+                 std::vector<SamplesSize>* sizes,
+                 std::vector<KeptChunks>* kept) {
+  std::vector<size_t> order(all.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Stable: a raw series and its outputs share the hash and stay in order.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return all[a].input_hash < all[b].input_hash;
+  });
+  struct Run {
+    uint64_t samples = 0;
+    size_t failed = SIZE_MAX;  // the first in label order whose read failed
+    Status failure;
+  };
+  const size_t runs = all.size() >= kParallelMinSeries ? kSizingParts : 1;
+  std::vector<Run> done(runs);
+  std::atomic<size_t> next_run{0};
+  auto take_runs = [&] {
+    store::ChunkReader reader;  // this thread's
+    for (size_t k; (k = next_run.fetch_add(1)) < runs;) {
+      Run& run = done[k];
+      for (size_t j = order.size() * k / runs;
+           j < order.size() * (k + 1) / runs; ++j) {
+        const size_t i = order[j];
+        if (i > run.failed) continue;  // a read would not have come to it
+        Status s = db->ReadSeries(
+            all[i].input_hash, all[i].input_labels, all[i].output,
+            query.start_ms, query.end_ms,
+            [&](const store::ChunkView& chunk) {
+              (*kept)[i].Add(chunk.bytes);
+              return SizeChunk(chunk, query.start_ms, query.end_ms,
+                               &(*sizes)[i]);
+            },
+            &reader);
+        if (!s.ok()) {
+          run.failed = i;
+          run.failure = std::move(s);
+          continue;
+        }
+        run.samples += (*sizes)[i].count;
+        if (run.samples > sample_limit) break;  // and so is the query
+      }
+    }
+  };
+  // The future's destructor waits for the helper, also while an exception
+  // unwinds the stack it reads from.
+  std::future<void> helper;
+  if (runs > 1) {
+    try {
+      helper = std::async(std::launch::async, take_runs);
+    } catch (const std::system_error&) {
+      // No thread to be had (resource limits): this one reads them all.
+    }
+  }
+  take_runs();
+  if (helper.valid()) helper.get();
+  uint64_t total = 0;
+  const Run* first_failed = nullptr;
+  for (const Run& run : done) {
+    total += run.samples;
+    if (run.failed != SIZE_MAX &&
+        (first_failed == nullptr || run.failed < first_failed->failed)) {
+      first_failed = &run;
+    }
+  }
+  if (total > sample_limit) return SampleLimitError(q, sample_limit);
+  return first_failed != nullptr ? first_failed->failure : Status::Ok();
+}
+
 // Sizes every series of a SAMPLES read, keeping their chunks under
 // `budget`. Returns the stream when the response reaches
 // kStreamSamplesMinBytes, null when it is small enough to build whole
@@ -682,7 +748,6 @@ Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     uint64_t sample_limit, ReadGate::Ticket* ticket, ChunkBudget* budget) {
   std::vector<SamplesStream::Query> queries;
   std::vector<SamplesStream::Entry> entries;
-  store::ChunkReader reader;
   size_t raw_bytes = 0;
   for (size_t q = 0; q < request.queries.size(); ++q) {
     const codec::ReadQuery& query = request.queries[q];
@@ -693,28 +758,7 @@ Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     std::vector<KeptChunks> kept;
     kept.reserve(all.size());
     for (size_t i = 0; i < all.size(); ++i) kept.emplace_back(budget);
-    uint64_t total = 0;
-    const auto series_at = [&](size_t i) {
-      return SeriesInRange{&all[i], query.start_ms, query.end_ms};
-    };
-    Status s = VisitInStoreOrder(
-        all.size(), series_at,
-        [&](size_t i) {
-          return db->ReadSeries(
-              all[i].input_hash, all[i].input_labels, all[i].output,
-              query.start_ms, query.end_ms,
-              [&](const store::ChunkView& chunk) {
-                kept[i].Add(chunk.bytes);
-                return SizeChunk(chunk, query.start_ms, query.end_ms,
-                                 &sizes[i]);
-              },
-              &reader);
-        },
-        [&](size_t i) {
-          total += sizes[i].count;
-          if (total > sample_limit) return SampleLimitError(q, sample_limit);
-          return Status::Ok();
-        });
+    Status s = SizeQuery(db, q, query, all, sample_limit, &sizes, &kept);
     if (!s.ok()) return s;
     size_t content = 0;
     for (size_t i = 0; i < all.size(); ++i) {

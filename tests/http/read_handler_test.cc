@@ -847,6 +847,48 @@ TEST_CASE(
   RequireHostsSamples(Drain(&r), kFirst, 8, 889);
 }
 
+TEST_CASE(
+    "SAMPLES streamed over several queries, empty ones among them: each "
+    "query's result in order, whichever part of a piece its series fall in") {
+  constexpr int kLongSteps = 900;
+  ManySeries f(kLongSteps);
+  prometheus::ReadRequest request;
+  // Hosts h000-h039 over the whole range, none, all 80 over the second
+  // half, none.
+  const std::vector<std::tuple<std::string, int, int>> queries = {
+      {"h0[0-3].", 0, kLongSteps - 1},
+      {"none", 0, kLongSteps - 1},
+      {"h.*", kLongSteps / 2, kLongSteps - 1},
+      {"none", 0, kLongSteps - 1}};
+  for (const auto& [hosts, first_t, last_t] : queries) {
+    *request.add_queries() =
+        Query(kT0 + first_t * 15000, kT0 + last_t * 15000,
+              {{EQ, "__name__", "cpu"}, {RE, "host", hosts}})
+            .queries(0);
+  }
+  HttpResponse r = f.Read(request);
+  REQUIRE(r.status == 200);
+  REQUIRE(r.stream);
+  r.body = Drain(&r);
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const auto& [hosts, first_t, last_t] = queries[q];
+    INFO("query " << q);
+    const auto got = ParseSamples(r, static_cast<int>(q));
+    const int want_hosts =
+        hosts == "none" ? 0 : hosts == "h.*" ? ManySeries::kHosts : 40;
+    REQUIRE(got.size() == static_cast<size_t>(want_hosts));
+    for (int h = 0; h < want_hosts; ++h) {
+      const Samples& samples =
+          got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
+      REQUIRE(samples.size() == static_cast<size_t>(last_t - first_t + 1));
+      for (int t = first_t; t <= last_t; ++t) {
+        REQUIRE(samples[t - first_t] ==
+                std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
+      }
+    }
+  }
+}
+
 TEST_CASE("SAMPLES streamed: the sample limit is still a status code") {
   ManySeries f(900);
   f.limits.max_samples_per_query = 70'000;
