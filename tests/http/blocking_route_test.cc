@@ -5,7 +5,14 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -40,6 +47,7 @@ class ServerWithRoutes {
   std::string Metrics() {
     return prometheus::TextSerializer().Serialize(registry_.Collect());
   }
+  int port() const { return server_->port(); }
 
  private:
   db::Database db_;
@@ -150,6 +158,67 @@ TEST_CASE(
   }
   cv.notify_all();
   CHECK(slow.get() == 200);
+}
+
+TEST_CASE(
+    "A streamed answer's next piece is built while the one before is "
+    "written, one piece ahead and no more",
+    "[server]") {
+  // More than loopback's socket buffers take, so that a piece's write
+  // cannot end while the client reads nothing.
+  constexpr size_t kPiece = 16 << 20;
+  std::atomic<int> asked{0};
+  ServerWithRoutes s({}, [&](Server* server) {
+    server->AddBlockingPostRoute(
+        "/stream", "stream", 100, [&](const BlockingRequest&) {
+          HttpResponse r;
+          r.content_type = "application/octet-stream";
+          r.stream = [&asked, n = 0](std::string* piece) mutable {
+            asked.fetch_add(1);
+            if (n == 3) return false;
+            piece->assign(kPiece, static_cast<char>('a' + n++));
+            return true;
+          };
+          return r;
+        });
+  });
+
+  // A client that asks and reads nothing yet.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const std::string request =
+      "POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  REQUIRE(send(fd, request.data(), request.size(), 0) ==
+          static_cast<ssize_t>(request.size()));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (asked.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // The second piece is built while the first waits for the client; the
+  // third only once the first is written.
+  CHECK(asked.load() == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(asked.load() == 2);
+  close(fd);
+
+  // Read whole, the pieces come in order.
+  asked = 0;
+  auto c = s.Client();
+  auto r = c->Post("/stream", "", "text/plain");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  REQUIRE(r->body.size() == 3 * kPiece);
+  for (int k = 0; k < 3; ++k) {
+    INFO("piece " << k);
+    CHECK(r->body.find_first_not_of(static_cast<char>('a' + k), k * kPiece) ==
+          (k == 2 ? std::string::npos : (k + 1) * kPiece));
+  }
 }
 
 }  // namespace
