@@ -29,6 +29,9 @@ struct HttpResponse {
   // When set, the body is streamed instead: called until it returns false,
   // each call replacing *piece with the next part of the body.
   std::function<bool(std::string* piece)> stream;
+  // The stream hands out pieces built before, taking no time: the server
+  // calls it on the connection's own thread, not on the query pool.
+  bool stream_prebuilt = false;
 };
 
 // The one place a Status code becomes an HTTP status code.

@@ -858,6 +858,7 @@ Status BuildChunkedResponse(db::Database* db,
     pieces->pop_front();
     return true;
   };
+  response->stream_prebuilt = true;
   return Status::Ok();
 }
 

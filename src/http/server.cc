@@ -996,6 +996,7 @@ class Server::Impl::Session
   // after each write it stalled a 3 MB answer by 10-20 ms.
   void WriteStreamed(HttpResponse r) {
     next_piece_ = std::move(r.stream);
+    pieces_prebuilt_ = r.stream_prebuilt;
     stream_head_.emplace();
     stream_head_->version(11);
     stream_head_->result(static_cast<unsigned>(r.status));
@@ -1016,10 +1017,10 @@ class Server::Impl::Session
 
   // Builds the next piece into built_: on the query pool for a query
   // route (a piece of a large read is a megabyte of samples), here for the
-  // others.
+  // others and for pieces built before.
   void BuildNextPiece() {
     building_piece_ = true;
-    if (!IsQuery()) {
+    if (!IsQuery() || pieces_prebuilt_) {
       built_ok_ = NextPiece(&built_more_);
       building_piece_ = false;
       return OnPieceBuilt();
@@ -1161,6 +1162,7 @@ class Server::Impl::Session
   bool building_piece_ = false;  // built_ is being built
   bool built_ok_ = false;        // built_ was, without an exception
   bool built_more_ = false;      // and the stream has not ended
+  bool pieces_prebuilt_ = false;  // HttpResponse::stream_prebuilt
   std::optional<bhttp::response<bhttp::empty_body>> stream_head_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>>
       stream_head_serializer_;

@@ -615,6 +615,7 @@ TEST_CASE(
   REQUIRE(r.status == 200);
   REQUIRE(r.body.empty());
   REQUIRE(r.stream);
+  CHECK(!r.stream_prebuilt);  // each piece is built on the query pool
   // The slot is the stream's until it is done: a second read is refused.
   REQUIRE(handler.gate().in_flight() == 1);
   REQUIRE(f.Read(Query(start, end, {{EQ, "__name__", "cpu"}}), &handler)
@@ -717,6 +718,7 @@ TEST_CASE(
                                 {{EQ, "__name__", "cpu"}}, /*streamed=*/true));
   REQUIRE(r.status == 200);
   REQUIRE(r.body.empty());
+  CHECK(r.stream_prebuilt);  // sent from the connection's thread
   size_t largest = 0;
   const std::string body = Drain(&r, &largest);
   INFO("answer " << body.size() << " bytes, largest piece " << largest);
