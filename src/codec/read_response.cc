@@ -30,12 +30,6 @@ constexpr uint8_t kChunkTypeTag = MakeTag(3, kVarint);
 constexpr uint8_t kChunkDataTag = MakeTag(4, kLengthDelimited);
 constexpr uint8_t kChunkEncodingXor = 1;  // prometheus.Chunk.Encoding.XOR
 
-// TimeSeriesEncoder blocks: the first holds a small response whole; each
-// next one is as large as everything before it, so a response takes few
-// allocations, up to a cap that bounds the unused end of the last one.
-constexpr size_t kMinBlockBytes = 64 << 10;
-constexpr size_t kMaxBlockBytes = 4 << 20;
-
 // Raw-pointer writers: the callers size the buffer exactly first, so there
 // is no per-byte capacity check.
 inline char* PutVarint(char* p, uint64_t v) {
@@ -143,21 +137,6 @@ void AppendFrame(std::string* out, int64_t query_index, std::string_view labels,
 
 }  // namespace
 
-char* TimeSeriesEncoder::Extend(size_t bytes) {
-  if (blocks_.empty() ||
-      blocks_.back().capacity - blocks_.back().used < bytes) {
-    const size_t capacity =
-        std::max(bytes, std::clamp(size_, kMinBlockBytes, kMaxBlockBytes));
-    blocks_.push_back(
-        Block{std::unique_ptr<char[]>(new char[capacity]), capacity, 0});
-  }
-  Block& block = blocks_.back();
-  char* p = block.data.get() + block.used;
-  block.used += bytes;
-  size_ += bytes;
-  return p;
-}
-
 namespace {
 
 // The TimeSeries message's size (labels and samples), without its entry's
@@ -192,14 +171,6 @@ void WriteEntry(char* p, size_t series_size, std::string_view canonical_labels,
 
 }  // namespace
 
-void TimeSeriesEncoder::AddSeries(std::string_view canonical_labels,
-                                  const ReadSample* samples, size_t count) {
-  // Exact sizes first, then straight writes.
-  const size_t series_size = SeriesSize(canonical_labels, samples, count);
-  WriteEntry(Extend(1 + VarintSize(series_size) + series_size), series_size,
-             canonical_labels, samples, count);
-}
-
 size_t SampleEntrySize(int64_t timestamp_ms) {
   return 2 + SampleSize(ReadSample{timestamp_ms, 0});
 }
@@ -224,29 +195,6 @@ void AppendQueryResultHeader(std::string* out, size_t content_size) {
   protowire::AppendVarint(out, content_size);
 }
 
-void TimeSeriesEncoder::AppendPieces(
-    std::vector<std::string_view>* pieces) const {
-  for (const Block& b : blocks_) {
-    if (b.used > 0) pieces->emplace_back(b.data.get(), b.used);
-  }
-}
-
-void ReadResponseParts::AddQuery(
-    const std::vector<const TimeSeriesEncoder*>& parts) {
-  size_t content_size = 0;
-  for (const TimeSeriesEncoder* part : parts) content_size += part->size();
-  std::string& header = headers_.emplace_back();
-  header.push_back(static_cast<char>(kField1Message));
-  protowire::AppendVarint(&header, content_size);
-  pieces_.emplace_back(header);
-  for (const TimeSeriesEncoder* part : parts) part->AppendPieces(&pieces_);
-}
-
-std::string ReadResponseParts::Concatenated() const {
-  std::string out;
-  for (std::string_view p : pieces_) out.append(p);
-  return out;
-}
 
 void AppendChunkedSeriesFrame(std::string* out, int64_t query_index,
                               std::string_view canonical_labels,

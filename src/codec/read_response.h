@@ -49,17 +49,14 @@
 // sorted and streaming clients rely on it), and Prometheus never streams a
 // series without chunks.
 //
-// Thread-safety: the free functions are pure; a TimeSeriesEncoder or
-// ReadResponseParts is used by one thread at a time (different encoders on
-// different threads at once is the point).
+// Thread-safety: pure functions; threads may write different strings at
+// once.
 
 #ifndef PROMEWMA_CODEC_READ_RESPONSE_H_
 #define PROMEWMA_CODEC_READ_RESPONSE_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,53 +70,9 @@ struct ReadSample {
   double value;
 };
 
-// Encodes TimeSeries messages (entries of QueryResult.timeseries) for one
-// query's result, or for a run of its series: the series of one query can
-// be split between threads, each with its own encoder, and the parts joined
-// by ReadResponseParts.
-//
-// The bytes are kept in blocks that never move once written: they are not
-// zero-filled first, not copied while a buffer doubles, and not
-// concatenated at the end (the compressor reads the blocks as they are).
-class TimeSeriesEncoder {
- public:
-  TimeSeriesEncoder() = default;
-  TimeSeriesEncoder(TimeSeriesEncoder&&) = default;
-  TimeSeriesEncoder& operator=(TimeSeriesEncoder&&) = default;
-
-  // Appends one TimeSeries. `canonical_labels` is a label set in the
-  // canonical encoding of model/labels.h; it is copied verbatim.
-  void AddSeries(std::string_view canonical_labels, const ReadSample* samples,
-                 size_t count);
-  void AddSeries(std::string_view canonical_labels,
-                 const std::vector<ReadSample>& samples) {
-    AddSeries(canonical_labels, samples.data(), samples.size());
-  }
-
-  // Bytes encoded so far.
-  size_t size() const { return size_; }
-
-  // Appends views of the encoded bytes, in order, to *pieces. They stay
-  // valid until the encoder is changed or destroyed.
-  void AppendPieces(std::vector<std::string_view>* pieces) const;
-
- private:
-  struct Block {
-    std::unique_ptr<char[]> data;  // uninitialized past `used`
-    size_t capacity;
-    size_t used;
-  };
-  // Returns room for `bytes` more at the end of the last block, starting a
-  // new block when they do not fit.
-  char* Extend(size_t bytes);
-
-  std::vector<Block> blocks_;
-  size_t size_ = 0;
-};
-
-// The same TimeSeries entry AddSeries writes, one at a time into a plain
-// string: a response streamed in bounded pieces (src/http/read_handler.cc)
-// sizes every entry first, since each QueryResult's length precedes it.
+// A SAMPLES response is written entry by entry into plain strings: a
+// response streamed in bounded pieces (src/http/read_handler.cc) sizes
+// every entry first, since each QueryResult's length precedes it.
 //
 // The bytes one sample takes in an entry, its tag and length included. The
 // value is always written (8 bytes, zero too), so the size depends on the
@@ -134,41 +87,6 @@ void AppendTimeSeriesEntry(std::string* out, std::string_view canonical_labels,
                            const ReadSample* samples, size_t count);
 // A QueryResult's tag and length, for `content_size` bytes of entries.
 void AppendQueryResultHeader(std::string* out, size_t content_size);
-
-// A serialized ReadResponse as a sequence of pieces: each query's
-// QueryResult header (field tag and length, known once its parts are
-// encoded) followed by the bytes of its parts. Compress it with
-// CompressSnappyBlockPieces (codec/snappy_block.h):
-//
-//   ReadResponseParts response;
-//   for (each query) {
-//     TimeSeriesEncoder first, second;   // e.g. filled on two threads
-//     ...AddSeries...
-//     response.AddQuery({&first, &second});
-//   }
-//   std::string body = CompressSnappyBlockPieces(response.pieces());
-//
-// Every query needs its AddQuery, an empty one too.
-class ReadResponseParts {
- public:
-  ReadResponseParts() = default;
-  ReadResponseParts(const ReadResponseParts&) = delete;
-  ReadResponseParts& operator=(const ReadResponseParts&) = delete;
-
-  // Adds the QueryResult of the next query: the series in `parts`, in order.
-  // REQUIRES: the parts outlive this object and are not changed meanwhile.
-  void AddQuery(const std::vector<const TimeSeriesEncoder*>& parts);
-
-  // The ReadResponse, in order; valid while this object and the parts live.
-  const std::vector<std::string_view>& pieces() const { return pieces_; }
-
-  // The ReadResponse in one string (tests, small responses).
-  std::string Concatenated() const;
-
- private:
-  std::deque<std::string> headers_;  // a deque: views into it stay valid
-  std::vector<std::string_view> pieces_;
-};
 
 // One XOR chunk to stream; the bytes are borrowed, not owned.
 struct ChunkRef {

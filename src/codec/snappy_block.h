@@ -1,5 +1,5 @@
 // Snappy block format: decompression with the size limit checked first, and
-// compression, on two threads for large inputs.
+// compression, whole or run by run.
 //
 // Remote write 1.0 bodies are snappy *block* format (no framing). The block
 // starts with the uncompressed length as a varint, so the limit can be
@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "promewma/status.h"
 
@@ -36,31 +35,17 @@ size_t MaxSnappyBlockSize(size_t raw_size);
 // bytes; returns the compressed size. For callers that reuse one buffer.
 size_t CompressSnappyBlockInto(std::string_view raw, char* out);
 
-// Compresses the concatenation of `pieces` in snappy block format, without
-// concatenating them first. From kParallelSnappyMinBytes of input on, the
-// second half is compressed on a helper thread (two threads in all). The
-// result is byte for byte what CompressSnappyBlock gives for the
-// concatenation. REQUIRES: the pieces total less than 4 GiB (snappy's limit).
-std::string CompressSnappyBlockPieces(
-    const std::vector<std::string_view>& pieces);
-
 // A snappy block written piece by piece, for a body streamed without
-// holding it whole (see CompressSnappyBlockPieces for why this is valid):
-// first the preamble with the total uncompressed length, then the
-// elements of each run of input in order. Runs of any length make a valid
-// block; runs that are multiples of kSnappyFragmentBytes (all but the
-// last) give the same bytes as one pass. `scratch` is where a run is
-// compressed before its elements are appended: kept from run to run, it
-// is allocated and filled once.
+// holding it whole: first the preamble with the total uncompressed length,
+// then the elements of each run of input in order. Runs of any length
+// make a valid block; runs that are multiples of kSnappyFragmentBytes (all
+// but the last) give the same bytes as one pass. `scratch` is where a run
+// is compressed before its elements are appended: kept from run to run,
+// it is allocated and filled once.
 void AppendSnappyPreamble(size_t total_raw_bytes, std::string* out);
 void AppendSnappyElements(std::string_view raw, std::string* out,
                           std::string* scratch);
 inline constexpr size_t kSnappyFragmentBytes = 64 << 10;
-
-// Below this, one thread compresses: at the ~1 GB/s snappy reaches here a
-// half is under half a millisecond, and starting a thread (tens of
-// microseconds) would eat a good part of the gain.
-inline constexpr size_t kParallelSnappyMinBytes = 1 << 20;
 
 }  // namespace promewma::codec
 

@@ -315,143 +315,15 @@ Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
   return failure;
 }
 
-// One thread's share of a SAMPLES response: for each query, the
-// TimeSeries of one contiguous run of its selected series.
-struct SamplesPart {
-  std::vector<codec::TimeSeriesEncoder> queries;  // one per query
-  std::vector<uint64_t> samples;                  // per query
-  Status status;                                  // the first failure
-  size_t failed_query = kNoFailure;               // where it happened
-  static constexpr size_t kNoFailure = static_cast<size_t>(-1);
-};
-
-// The half of series[] a part encodes: the first half, or the rest.
-std::pair<size_t, size_t> HalfRange(size_t n, int half) {
-  return half == 0 ? std::make_pair(size_t{0}, n / 2)
-                   : std::make_pair(n / 2, n);
-}
-
-// SAMPLES: decode every chunk of the part's series, keep the samples inside
-// the range, encode them. Stops at the first failure, or once the part's
-// own samples pass the limit (a lower bound of the query's).
-void EncodeSamplesPart(db::Database* db,
-                       const codec::ReadRequestView& request,
-                       const std::vector<std::vector<StoredSeries>>& selected,
-                       int half, uint64_t sample_limit, SamplesPart* part) {
-  part->queries.resize(request.queries.size());
-  part->samples.assign(request.queries.size(), 0);
-  store::ChunkReader reader;  // this thread's
-  for (size_t q = 0; q < request.queries.size(); ++q) {
-    const codec::ReadQuery& query = request.queries[q];
-    // Not a structured binding: C++17 lambdas cannot capture one.
-    const std::pair<size_t, size_t> range =
-        HalfRange(selected[q].size(), half);
-    const size_t begin = range.first, end = range.second;
-    // Read in store order, encoded in label order.
-    std::vector<std::vector<codec::ReadSample>> read(end - begin);
-    Status s = ReadInStoreOrder(
-        db, end - begin,
-        [&](size_t k) {
-          return SeriesInRange{&selected[q][begin + k], query.start_ms,
-                               query.end_ms};
-        },
-        [&](size_t k, std::vector<codec::ReadSample>& samples) {
-          part->samples[q] += samples.size();
-          if (part->samples[q] > sample_limit) {
-            return SampleLimitError(q, sample_limit);
-          }
-          read[k].swap(samples);
-          return Status::Ok();
-        },
-        &reader);
-    if (!s.ok()) {
-      part->status = std::move(s);
-      part->failed_query = q;
-      return;
-    }
-    for (size_t k = 0; k < read.size(); ++k) {
-      if (!read[k].empty()) {
-        part->queries[q].AddSeries(selected[q][begin + k].labels, read[k]);
-      }
-    }
-  }
-}
-
-// Below this many selected series one thread builds the response: a series
-// takes ~20 us (360 samples), starting a thread tens of microseconds.
+// Below this many selected series one thread sizes them: a series takes
+// ~20 us (360 samples), starting a thread tens of microseconds.
 constexpr size_t kParallelMinSeries = 32;
 
-// The first failure in the order one thread would have met it: query by
-// query, the first half's series before the second's.
-Status FirstFailure(const SamplesPart parts[2], size_t num_queries,
-                    uint64_t sample_limit) {
-  for (size_t q = 0; q < num_queries; ++q) {
-    for (int h = 0; h < 2; ++h) {
-      if (parts[h].failed_query == q) return parts[h].status;
-    }
-    if (parts[0].samples[q] + parts[1].samples[q] > sample_limit) {
-      return SampleLimitError(q, sample_limit);
-    }
-  }
-  return Status::Ok();
-}
-
-// SAMPLES on two threads: each query's series are split in halves, the
-// second half read, decoded and encoded on a helper thread, and the halves
-// are joined without copying (the compressor, itself on two threads, reads
-// the parts in place). Decoding, encoding and compressing are all CPU work
-// in proportion to the samples, so this nearly halves a large read.
-Status BuildSamplesResponse(db::Database* db,
-                            const codec::ReadRequestView& request,
-                            uint64_t sample_limit, HttpResponse* response) {
-  std::vector<std::vector<StoredSeries>> selected;
-  size_t num_series = 0;
-  for (const codec::ReadQuery& query : request.queries) {
-    Result<std::vector<StoredSeries>> series = SelectSeries(db, query);
-    if (!series.ok()) return series.status();
-    selected.push_back(std::move(series).value());
-    num_series += selected.back().size();
-  }
-
-  SamplesPart parts[2];
-  auto encode = [&](int half) {
-    EncodeSamplesPart(db, request, selected, half, sample_limit,
-                      &parts[half]);
-  };
-  // The future's destructor waits for the helper, also while an exception
-  // unwinds the stack it reads from.
-  std::future<void> second;
-  if (num_series >= kParallelMinSeries) {
-    try {
-      second = std::async(std::launch::async, encode, 1);
-    } catch (const std::system_error&) {
-      // No thread to be had (resource limits): this one does both halves.
-    }
-  }
-  encode(0);
-  if (second.valid()) {
-    second.get();
-  } else {
-    encode(1);
-  }
-  Status s = FirstFailure(parts, request.queries.size(), sample_limit);
-  if (!s.ok()) return s;
-
-  codec::ReadResponseParts parts_in_order;
-  for (size_t q = 0; q < request.queries.size(); ++q) {
-    parts_in_order.AddQuery({&parts[0].queries[q], &parts[1].queries[q]});
-  }
-  response->status = 200;
-  response->content_type = "application/x-protobuf";
-  response->headers.push_back({"Content-Encoding", "snappy"});
-  response->body = codec::CompressSnappyBlockPieces(parts_in_order.pieces());
-  return Status::Ok();
-}
-
 // A SAMPLES response at least this large (uncompressed) is streamed in
-// pieces instead of built whole: 10,000 series x 1 h at 10 s is 65 MB
+// pieces instead of sent whole: 10,000 series x 1 h at 10 s is 65 MB
 // encoded, and built whole it held about twice that in heap (the encoded
 // parts and the compressed body) for as long as the read took to send.
+// A smaller one is taken from its stream into one body.
 constexpr size_t kStreamSamplesMinBytes = 1 << 20;
 // The uncompressed bytes behind one streamed piece: 16 snappy fragments.
 constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
@@ -740,9 +612,7 @@ Status SizeQuery(db::Database* db, size_t q, const codec::ReadQuery& query,
 }
 
 // Sizes every series of a SAMPLES read, keeping their chunks under
-// `budget`. Returns the stream when the response reaches
-// kStreamSamplesMinBytes, null when it is small enough to build whole
-// (BuildSamplesResponse).
+// `budget`, and returns the stream of its answer.
 Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     db::Database* db, const codec::ReadRequestView& request,
     uint64_t sample_limit, ReadGate::Ticket* ticket, ChunkBudget* budget) {
@@ -771,9 +641,6 @@ Result<std::shared_ptr<SamplesStream>> SizeSamplesResponse(
     }
     queries.push_back({query.start_ms, query.end_ms, content});
     raw_bytes += 1 + protowire::VarintSize(content) + content;
-  }
-  if (raw_bytes < kStreamSamplesMinBytes) {
-    return std::shared_ptr<SamplesStream>();
   }
   return std::make_shared<SamplesStream>(db, std::move(*ticket),
                                          std::move(queries),
@@ -918,30 +785,38 @@ HttpResponse RemoteReadHandler::Handle(const HttpRequest& request,
 
   HttpResponse response;
   if (read.response_type != codec::ReadResponseType::kStreamedXorChunks) {
-    Result<std::shared_ptr<SamplesStream>> stream =
+    Result<std::shared_ptr<SamplesStream>> sized =
         SizeSamplesResponse(db_, read, limits.max_samples_per_query, &ticket,
                             &kept_chunks_);
-    if (!stream.ok()) {
-      if (metrics_ != nullptr && IsSampleLimitError(stream.status())) {
+    if (!sized.ok()) {
+      if (metrics_ != nullptr && IsSampleLimitError(sized.status())) {
         metrics_->refused_samples.Increment();
       }
-      return ErrorResponse(stream.status());
+      return ErrorResponse(sized.status());
     }
-    if (*stream != nullptr) {
-      response.status = 200;
-      response.content_type = "application/x-protobuf";
-      response.headers.push_back({"Content-Encoding", "snappy"});
-      response.stream = [stream = std::move(stream).value()](
-                            std::string* piece) { return stream->Next(piece); };
+    std::shared_ptr<SamplesStream> stream = std::move(sized).value();
+    response.status = 200;
+    response.content_type = "application/x-protobuf";
+    response.headers.push_back({"Content-Encoding", "snappy"});
+    if (stream->raw_bytes() >= kStreamSamplesMinBytes) {
+      response.stream = [stream](std::string* piece) {
+        return stream->Next(piece);
+      };
       return response;
     }
+    // Small enough for one body: a single piece, or a few.
+    try {
+      std::string piece;
+      while (stream->Next(&piece)) response.body += piece;
+    } catch (const std::runtime_error& e) {
+      return ErrorResponse(Status::Internal(e.what()));
+    }
+    if (trimmer_ != nullptr) trimmer_->NoteReleased(2 * response.body.size());
+    return response;
   }
   size_t built = 0;  // a chunked answer's pieces
-  s = read.response_type == codec::ReadResponseType::kStreamedXorChunks
-          ? BuildChunkedResponse(db_, read, limits.max_samples_per_query,
-                                 &response, &built)
-          : BuildSamplesResponse(db_, read, limits.max_samples_per_query,
-                                 &response);
+  s = BuildChunkedResponse(db_, read, limits.max_samples_per_query, &response,
+                           &built);
   if (!s.ok()) {
     if (metrics_ != nullptr && IsSampleLimitError(s)) {
       metrics_->refused_samples.Increment();

@@ -9,7 +9,6 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <map>
 #include <random>
@@ -17,7 +16,6 @@
 #include <vector>
 
 #include "codec/chunked_frame.h"
-#include "codec/snappy_block.h"
 #include "model/labels.h"
 #include "remote.pb.h"
 
@@ -112,38 +110,33 @@ struct Series {
   std::vector<ReadSample> samples;
 };
 
-// The pieces through the (two-thread) compressor and back.
-std::string DecompressedPieces(const std::vector<std::string_view>& pieces) {
-  const std::string compressed = CompressSnappyBlockPieces(pieces);
-  std::string out;
-  REQUIRE(DecompressSnappyBlock(compressed, size_t{1} << 31, &out).ok());
-  return out;
+// The size of a query's series as entries, from SampleEntrySize.
+size_t ContentSize(const std::vector<Series>& query) {
+  size_t content = 0;
+  for (const Series& series : query) {
+    size_t samples_bytes = 0;
+    for (const ReadSample& sample : series.samples) {
+      samples_bytes += SampleEntrySize(sample.timestamp_ms);
+    }
+    content += TimeSeriesEntrySize(series.labels.encoded, samples_bytes);
+  }
+  return content;
 }
 
-// Encodes a ReadResponse the way the read handler does, each query's series
-// split at random points between up to three encoders (empty ones too), and
-// returns it in one string. The snappy path reads the same pieces.
-std::string EncodeResponse(const std::vector<std::vector<Series>>& queries,
-                           std::mt19937_64& rng) {
-  std::deque<TimeSeriesEncoder> encoders;  // stable addresses for the parts
-  ReadResponseParts response;
+// Encodes a ReadResponse the way the read handler does: each query's
+// QueryResult header, sized first, then its series entry by entry.
+std::string EncodeResponse(const std::vector<std::vector<Series>>& queries) {
+  std::string bytes;
   for (const auto& q : queries) {
-    std::vector<const TimeSeriesEncoder*> parts;
-    const size_t num_parts = 1 + rng() % 3;
-    size_t next = 0;
-    for (size_t p = 0; p < num_parts; ++p) {
-      TimeSeriesEncoder& encoder = encoders.emplace_back();
-      const size_t end =
-          p + 1 == num_parts ? q.size() : next + rng() % (q.size() - next + 1);
-      for (; next < end; ++next) {
-        encoder.AddSeries(q[next].labels.encoded, q[next].samples);
-      }
-      parts.push_back(&encoder);
+    const size_t content = ContentSize(q);
+    AppendQueryResultHeader(&bytes, content);
+    const size_t start = bytes.size();
+    for (const Series& series : q) {
+      AppendTimeSeriesEntry(&bytes, series.labels.encoded,
+                            series.samples.data(), series.samples.size());
     }
-    response.AddQuery(parts);
+    REQUIRE(bytes.size() - start == content);
   }
-  std::string bytes = response.Concatenated();
-  REQUIRE(DecompressedPieces(response.pieces()) == bytes);
   return bytes;
 }
 
@@ -166,7 +159,7 @@ TEST_CASE("SAMPLES encoder output parses back with libprotobuf") {
       }
     }
 
-    const std::string bytes = EncodeResponse(queries, rng);
+    const std::string bytes = EncodeResponse(queries);
 
     prometheus::ReadResponse parsed;
     INFO("iteration " << iter);
@@ -224,16 +217,9 @@ TEST_CASE(
 }
 
 TEST_CASE("SAMPLES: empty response, empty queries, special values") {
-  ReadResponseParts response;
-  SECTION("no queries at all") {
-    REQUIRE(response.Concatenated().empty());
-    REQUIRE(response.pieces().empty());
-  }
+  SECTION("no queries at all") { REQUIRE(EncodeResponse({}).empty()); }
   SECTION("a query without series still gets its QueryResult") {
-    TimeSeriesEncoder none;
-    response.AddQuery({});
-    response.AddQuery({&none, &none});
-    const std::string bytes = response.Concatenated();
+    const std::string bytes = EncodeResponse({{}, {}});
     REQUIRE(bytes == std::string("\x0a\x00\x0a\x00", 4));
     prometheus::ReadResponse parsed;
     REQUIRE(parsed.ParseFromString(bytes));
@@ -241,32 +227,28 @@ TEST_CASE("SAMPLES: empty response, empty queries, special values") {
   }
   SECTION("stale marker, NaN, -0.0 and negative timestamps, exactly") {
     std::mt19937_64 rng(1);
-    const LabelSet labels = RandomLabels(rng);
-    const std::vector<ReadSample> samples = {
-        {-1, FromBits(kStaleNaN)},
-        {0, -0.0},
-        {0, 0.0},
-        {std::numeric_limits<int64_t>::min(), std::nan("")},
-        {1, FromBits(0xfff8000000000001)},  // negative quiet NaN with payload
-    };
-    TimeSeriesEncoder encoder;
-    encoder.AddSeries(labels.encoded, samples);
-    response.AddQuery({&encoder});
+    Series series{RandomLabels(rng),
+                  {
+                      {-1, FromBits(kStaleNaN)},
+                      {0, -0.0},
+                      {0, 0.0},
+                      {std::numeric_limits<int64_t>::min(), std::nan("")},
+                      // a negative quiet NaN with a payload
+                      {1, FromBits(0xfff8000000000001)},
+                  }};
     prometheus::ReadResponse parsed;
-    REQUIRE(parsed.ParseFromString(response.Concatenated()));
+    REQUIRE(parsed.ParseFromString(EncodeResponse({{series}})));
     const auto& ts = parsed.results(0).timeseries(0);
     REQUIRE(ts.samples_size() == 5);
     for (int i = 0; i < 5; ++i) {
-      REQUIRE(ts.samples(i).timestamp() == samples[i].timestamp_ms);
-      REQUIRE(Bits(ts.samples(i).value()) == Bits(samples[i].value));
+      REQUIRE(ts.samples(i).timestamp() == series.samples[i].timestamp_ms);
+      REQUIRE(Bits(ts.samples(i).value()) == Bits(series.samples[i].value));
     }
   }
 }
 
-TEST_CASE(
-    "SAMPLES: query lengths of every varint width, series across blocks") {
-  // QueryResult lengths of 1, 2, 3 and 4 varint bytes; the larger series
-  // fill several encoder blocks and one is larger than a block.
+TEST_CASE("SAMPLES: query and series lengths of every varint width") {
+  // QueryResult lengths of 1, 2, 3 and 4 varint bytes.
   std::mt19937_64 rng(3);
   const LabelSet labels = RandomLabels(rng);
   const size_t samples_for_width = GENERATE(0, 3, 800, 120000);
@@ -275,15 +257,13 @@ TEST_CASE(
     samples[i] = {1700000000000 + static_cast<int64_t>(i) * 10000,
                   static_cast<double>(i)};
   }
-  TimeSeriesEncoder first, second, third;
-  first.AddSeries(labels.encoded, samples);
-  second.AddSeries(labels.encoded, samples.data(), samples.size() / 2);
-  third.AddSeries(labels.encoded, samples.data(), samples.empty() ? 0 : 1);
-  ReadResponseParts response;
-  response.AddQuery({&first, &second});
-  response.AddQuery({&third});  // a second query right behind the first
-  const std::string bytes = response.Concatenated();
-  REQUIRE(DecompressedPieces(response.pieces()) == bytes);
+  const std::vector<ReadSample> half(samples.begin(),
+                                     samples.begin() + samples.size() / 2);
+  const std::vector<ReadSample> one(samples.begin(),
+                                    samples.begin() + (samples.empty() ? 0 : 1));
+  // A second query right behind the first.
+  const std::string bytes =
+      EncodeResponse({{{labels, samples}, {labels, half}}, {{labels, one}}});
   prometheus::ReadResponse parsed;
   REQUIRE(parsed.ParseFromString(bytes));
   REQUIRE(parsed.results_size() == 2);
@@ -301,43 +281,6 @@ TEST_CASE(
   REQUIRE(parsed.results(1).timeseries(0).samples_size() ==
           (samples.empty() ? 0 : 1));
   RequireLabels(parsed.results(1).timeseries(0).labels(), labels);
-}
-
-TEST_CASE("SAMPLES: many series over many encoder blocks") {
-  // ~5 MB: blocks grow from 64 KiB, series end near block ends, and the
-  // pieces reach the compressor's two-thread path.
-  std::mt19937_64 rng(11);
-  std::vector<Series> series(20000);
-  for (size_t i = 0; i < series.size(); ++i) {
-    series[i].labels = RandomLabels(rng);
-    series[i].samples.resize(1 + rng() % 20);
-    for (auto& sample : series[i].samples) {
-      sample = {RandomTimestamp(rng), RandomValue(rng)};
-    }
-  }
-  TimeSeriesEncoder first, second;
-  for (size_t i = 0; i < series.size(); ++i) {
-    (i < series.size() / 3 ? first : second)
-        .AddSeries(series[i].labels.encoded, series[i].samples);
-  }
-  ReadResponseParts response;
-  response.AddQuery({&first, &second});
-  REQUIRE(response.pieces().size() > 4);
-  const std::string bytes = response.Concatenated();
-  REQUIRE(bytes.size() ==
-          response.pieces()[0].size() + first.size() + second.size());
-  REQUIRE(DecompressedPieces(response.pieces()) == bytes);
-  prometheus::ReadResponse parsed;
-  REQUIRE(parsed.ParseFromString(bytes));
-  REQUIRE(parsed.results_size() == 1);
-  REQUIRE(parsed.results(0).timeseries_size() ==
-          static_cast<int>(series.size()));
-  for (size_t i = 0; i < series.size(); i += 997) {
-    const auto& ts = parsed.results(0).timeseries(static_cast<int>(i));
-    RequireLabels(ts.labels(), series[i].labels);
-    REQUIRE(ts.samples_size() == static_cast<int>(series[i].samples.size()));
-    REQUIRE(Bits(ts.samples(0).value()) == Bits(series[i].samples[0].value));
-  }
 }
 
 std::string RandomChunkBytes(std::mt19937_64& rng) {

@@ -57,82 +57,14 @@ TEST_CASE("corrupt and framed snappy are refused") {
 }
 
 // Compressible input with long-range repeats: a 100 KiB pattern over and
-// over, so the second half repeats the first and a compressor that reached
-// across the split (or across 64 KiB fragments) would find matches there.
+// over, so that a run compressed apart would find matches in the runs
+// before it if it reached across them (or across 64 KiB fragments).
 std::string RepetitiveInput(size_t size, std::mt19937_64& rng) {
   std::string pattern(100 << 10, '\0');
   for (char& c : pattern) c = static_cast<char>("abcdefgh"[rng() % 8]);
   std::string raw(size, '\0');
   for (size_t i = 0; i < size; ++i) raw[i] = pattern[i % pattern.size()];
   return raw;
-}
-
-// `raw` cut into pieces of random sizes, empty ones included.
-std::vector<std::string_view> RandomPieces(std::string_view raw,
-                                           std::mt19937_64& rng) {
-  std::vector<std::string_view> pieces;
-  size_t at = 0;
-  while (at < raw.size()) {
-    const size_t n = std::min(raw.size() - at,
-                              rng() % 4 == 0 ? size_t{0} : rng() % (300 << 10));
-    pieces.push_back(raw.substr(at, n));
-    at += n;
-  }
-  if (rng() % 2) pieces.push_back(std::string_view());
-  return pieces;
-}
-
-TEST_CASE("snappy from pieces: same bytes as one pass, on two threads") {
-  // Sizes around the threshold for a second thread, the 64 KiB fragments
-  // and the split, and past the varint widths of the lengths (2^21).
-  constexpr size_t kMin = kParallelSnappyMinBytes;
-  constexpr size_t kFragment = snappy::kBlockSize;
-  const size_t size = GENERATE_COPY(
-      size_t{0}, size_t{1}, kFragment - 1, kFragment, kFragment + 1, kMin - 1,
-      kMin, kMin + 1, kMin + kFragment - 1, kMin + kFragment,
-      kMin + 2 * kFragment + 1, 2 * kMin + 12345, size_t{1} << 21,
-      (size_t{1} << 21) + 1, 5 * kMin + 3 * kFragment + 7);
-  std::mt19937_64 rng(size);
-  const std::string raw = RepetitiveInput(size, rng);
-  const std::string want = CompressSnappyBlock(raw);
-
-  auto check = [&](const std::vector<std::string_view>& pieces) {
-    const std::string got = CompressSnappyBlockPieces(pieces);
-    std::string decoded;
-    REQUIRE(snappy::Uncompress(got.data(), got.size(), &decoded));
-    REQUIRE(decoded == raw);
-    // Byte for byte: the split on a fragment boundary changes nothing.
-    REQUIRE(got == want);
-  };
-  INFO("size " << size);
-  SECTION("one piece") { check({raw}); }
-  SECTION("random pieces") {
-    for (int i = 0; i < 5; ++i) check(RandomPieces(raw, rng));
-  }
-  SECTION("a piece boundary on each side of the split") {
-    const size_t split = (size / 2) & ~(kFragment - 1);
-    for (size_t cut : {split - 1, split, split + 1}) {
-      if (cut > size) continue;
-      std::string_view all(raw);
-      check({all.substr(0, cut), all.substr(cut)});
-    }
-  }
-}
-
-TEST_CASE("snappy from pieces: incompressible input") {
-  // Nothing to match: the output is longer than the input, so the halves
-  // use the worst-case room snappy asks for.
-  std::mt19937_64 rng(7);
-  std::string raw(3 * kParallelSnappyMinBytes + 5, '\0');
-  for (char& c : raw) c = static_cast<char>(rng());
-  std::string_view all(raw);
-  const std::string got =
-      CompressSnappyBlockPieces({all.substr(0, 1000), all.substr(1000, 2 << 20),
-                                 all.substr(1000 + (2 << 20))});
-  std::string decoded;
-  REQUIRE(DecompressSnappyBlock(got, raw.size(), &decoded).ok());
-  REQUIRE(decoded == raw);
-  REQUIRE(got == CompressSnappyBlock(raw));
 }
 
 TEST_CASE(

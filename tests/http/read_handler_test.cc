@@ -4,6 +4,7 @@
 #include "http/read_handler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "codec/chunked_frame.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
+#include "common/fault_injector.h"
 #include "ewma/series_estimator.h"
 #include "model/labels.h"
 #include "remote.pb.h"
@@ -463,11 +465,23 @@ TEST_CASE("a dropped series recorded in the store reads back by its name "
 // Enough series for the handler's two-thread path, stored in RocksDB so that
 // stored chunks can be corrupted. Hosts are zero-padded: label order is
 // host order, and the second half of the series is h040..h079.
+// Counts the reads of stored chunks, one per series read, on any thread.
+class StoreReads : public FaultInjector {
+ public:
+  Status BeforeWrite(std::string_view) override { return Status::Ok(); }
+  void BeforeRead(std::string_view) override { reads_.fetch_add(1); }
+  uint64_t count() const { return reads_.load(); }
+
+ private:
+  std::atomic<uint64_t> reads_{0};
+};
+
 struct ManySeries {
   static constexpr int kHosts = 80;
   static constexpr int kSteps = 130;  // a sealed, stored chunk + a head each
 
   testing::TempDir dir;
+  StoreReads store_reads;  // outlives the database
   std::unique_ptr<db::Database> ingester;
   ReadLimits limits;
   std::vector<std::unique_ptr<RemoteReadHandler>> handlers;  // Read's
@@ -482,6 +496,7 @@ struct ManySeries {
   explicit ManySeries(int steps = kSteps, int64_t first_ms = kT0) {
     db::DatabaseOptions options;
     options.dir = dir.path();
+    options.faults = &store_reads;
     auto opened = db::Database::Open(options, head::HeadOptions{});
     REQUIRE(opened.ok());
     ingester = std::move(opened).value();
@@ -557,10 +572,11 @@ TEST_CASE("SAMPLES on two threads: the answer of series read one by one") {
   }
 }
 
-TEST_CASE("SAMPLES on two threads: the sample limit counts both halves") {
+TEST_CASE("SAMPLES sized on two threads: the sample limit counts every run") {
   ManySeries f;
   const int64_t end = kT0 + ManySeries::kSteps * 15000;
-  // 80 series x 130 samples = 10,400; either half alone stays under 8,000.
+  // 80 series x 130 samples = 10,400; a run of store order (a quarter of
+  // the series) stays under 8,000.
   const uint64_t limit = GENERATE(8000, 1000);
   f.limits.max_samples_per_query = limit;
   const std::string over = " selects more than " + std::to_string(limit) +
@@ -578,7 +594,9 @@ TEST_CASE("SAMPLES on two threads: the sample limit counts both halves") {
   REQUIRE(r.body == "query 1" + over);
 }
 
-TEST_CASE("SAMPLES on two threads: a corrupt chunk in either half is a 500") {
+TEST_CASE(
+    "SAMPLES sized on two threads: a corrupt chunk in any run is a 500, "
+    "the first in label order") {
   const int64_t end = kT0 + ManySeries::kSteps * 15000;
   auto read_with_corrupt = [&](std::vector<int> hosts) {
     ManySeries f;
@@ -588,11 +606,11 @@ TEST_CASE("SAMPLES on two threads: a corrupt chunk in either half is a 500") {
     REQUIRE(r.body.find("checksum mismatch") != std::string::npos);
     return r.body.substr(0, r.body.find(" in /"));  // the key, not the dir
   };
-  const std::string first_half = read_with_corrupt({10});
-  const std::string second_half = read_with_corrupt({70});
-  REQUIRE(first_half != second_half);  // the message names the chunk
+  const std::string host10 = read_with_corrupt({10});
+  const std::string host70 = read_with_corrupt({70});
+  REQUIRE(host10 != host70);  // the message names the chunk
   // Both: the one a single thread would have met first.
-  REQUIRE(read_with_corrupt({10, 70}) == first_half);
+  REQUIRE(read_with_corrupt({10, 70}) == host10);
 }
 
 }  // namespace
@@ -736,16 +754,12 @@ TEST_CASE(
   }
 }
 
-// The memtable seeks RocksDB counts on this thread while `run` runs: one
-// for each series read from the store.
+// The series `f` reads from its store while `run` runs.
 template <typename Run>
-uint64_t MemtableSeeks(Run run) {
-  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
-  rocksdb::get_perf_context()->Reset();
+uint64_t StoreReadsOf(const ManySeries& f, Run run) {
+  const uint64_t before = f.store_reads.count();
   run();
-  const uint64_t seeks = rocksdb::get_perf_context()->seek_on_memtable_count;
-  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-  return seeks;
+  return f.store_reads.count() - before;
 }
 
 // Checks a streamed answer of ManySeries(steps, first_ms): every host,
@@ -778,23 +792,23 @@ TEST_CASE(
   const prometheus::ReadRequest query =
       Query(kT0, kT0 + kLongSteps * 15000, {{EQ, "__name__", "cpu"}});
   HttpResponse r;
-  const uint64_t sizing_seeks =
-      MemtableSeeks([&] { r = f.Read(query, &handler); });
+  const uint64_t sizing_reads =
+      StoreReadsOf(f, [&] { r = f.Read(query, &handler); });
   REQUIRE(r.stream);
-  CHECK(sizing_seeks >= ManySeries::kHosts);  // each series' stored chunks
+  CHECK(sizing_reads == ManySeries::kHosts);
   const size_t kept = kKeptChunkBudgetBytes - budget.left();
   INFO("chunk bytes kept " << kept);
   CHECK(kept > 0);
 
   std::string body, piece;
   size_t left_after_first = 0;
-  const uint64_t stream_seeks = MemtableSeeks([&] {
+  const uint64_t stream_reads = StoreReadsOf(f, [&] {
     REQUIRE(r.stream(&piece));
     body += piece;
     left_after_first = budget.left();
     while (r.stream(&piece)) body += piece;
   });
-  CHECK(stream_seeks == 0);
+  CHECK(stream_reads == 0);
   CHECK(left_after_first > kKeptChunkBudgetBytes - kept);
   CHECK(left_after_first < kKeptChunkBudgetBytes);  // a piece at a time
   CHECK(budget.left() == kKeptChunkBudgetBytes);
@@ -810,9 +824,7 @@ TEST_CASE(
   ChunkBudget& budget = handler.kept_chunks();
   const prometheus::ReadRequest query =
       Query(kT0, kT0 + kLongSteps * 15000, {{EQ, "__name__", "cpu"}});
-  HttpResponse all_kept;
-  const uint64_t sizing_seeks =
-      MemtableSeeks([&] { all_kept = f.Read(query, &handler); });
+  HttpResponse all_kept = f.Read(query, &handler);
   const size_t kept = kKeptChunkBudgetBytes - budget.left();
   const std::string want = Drain(&all_kept);
 
@@ -823,11 +835,9 @@ TEST_CASE(
   REQUIRE(r.stream);
   CHECK(budget.left() < kept / 3);
   std::string body;
-  const uint64_t stream_seeks = MemtableSeeks([&] { body = Drain(&r); });
-  INFO("memtable seeks: " << sizing_seeks << " sizing every series, "
-                            << stream_seeks << " reading some again");
-  CHECK(stream_seeks > 0);
-  CHECK(stream_seeks < sizing_seeks);
+  const uint64_t stream_reads = StoreReadsOf(f, [&] { body = Drain(&r); });
+  CHECK(stream_reads > 0);
+  CHECK(stream_reads < ManySeries::kHosts);
   CHECK(body == want);
   budget.Give(held);
   CHECK(budget.left() == kKeptChunkBudgetBytes);
@@ -887,6 +897,27 @@ TEST_CASE(
         REQUIRE(samples[t - first_t] ==
                 std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
       }
+    }
+  }
+}
+
+TEST_CASE("SAMPLES under 1 MiB: each series is read from the store once") {
+  ManySeries f;  // 80 series x 130 samples, about 190 KB
+  const int64_t end = kT0 + ManySeries::kSteps * 15000;
+  HttpResponse r;
+  const uint64_t reads = StoreReadsOf(
+      f, [&] { r = f.Read(Query(kT0, end, {{EQ, "__name__", "cpu"}})); });
+  REQUIRE(r.status == 200);
+  REQUIRE(!r.stream);  // one body
+  CHECK(reads == ManySeries::kHosts);
+  const auto got = ParseSamples(r);
+  REQUIRE(got.size() == ManySeries::kHosts);
+  for (int h = 0; h < ManySeries::kHosts; ++h) {
+    const Samples& samples =
+        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
+    REQUIRE(samples.size() == ManySeries::kSteps);
+    for (int t = 0; t < ManySeries::kSteps; ++t) {
+      REQUIRE(samples[t] == std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
     }
   }
 }
