@@ -1,14 +1,11 @@
 #include "http/read_handler.h"
 
 #include <algorithm>
-#include <atomic>
 #include <deque>
-#include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -315,10 +312,6 @@ Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
   return failure;
 }
 
-// Below this many selected series one thread sizes them: a series takes
-// ~20 us (360 samples), starting a thread tens of microseconds.
-constexpr size_t kParallelMinSeries = 32;
-
 // A SAMPLES response at least this large (uncompressed) is streamed in
 // pieces instead of sent whole: 10,000 series x 1 h at 10 s is 65 MB
 // encoded, and built whole it held about twice that in heap (the encoded
@@ -327,17 +320,6 @@ constexpr size_t kParallelMinSeries = 32;
 constexpr size_t kStreamSamplesMinBytes = 1 << 20;
 // The uncompressed bytes behind one streamed piece: 16 snappy fragments.
 constexpr size_t kStreamPieceRawBytes = 16 * codec::kSnappyFragmentBytes;
-// A piece of at least this many bytes is encoded and compressed in
-// kPieceParts parts, shared by this thread and a helper: each takes the next
-// part not taken yet until none is left. Decoding, encoding and
-// compressing are CPU work in proportion to the bytes; a helper thread
-// starts in tens of microseconds, but may wait a millisecond or two for a
-// core, and then takes fewer parts.
-constexpr size_t kParallelPieceMinBytes = 256 << 10;
-constexpr size_t kPieceParts = 4;
-// The runs of store order a streamed answer's sizing is read in, shared the
-// same way (from kParallelMinSeries series on).
-constexpr size_t kSizingParts = 4;
 
 // A SAMPLES response streamed in pieces of about kStreamPieceRawBytes
 // (before compression), so a read holds a piece, not its whole answer.
@@ -351,9 +333,9 @@ constexpr size_t kSizingParts = 4;
 // longer matches its size (its chunks deleted meanwhile) ends the stream,
 // which the client sees as a cut-off body.
 //
-// Each part of a piece is compressed on its own into snappy elements that
-// follow each other in the block (see codec/snappy_block.h for why that is
-// one valid block).
+// Each piece is compressed on its own into snappy elements that follow
+// each other in the block (see codec/snappy_block.h for why that is one
+// valid block).
 class SamplesStream {
  public:
   struct Entry {
@@ -391,8 +373,7 @@ class SamplesStream {
       codec::AppendSnappyPreamble(raw_bytes(), piece);
       started_ = true;
     }
-    // The piece's series, and where each part starts: parts_[k] encodes
-    // entries [starts[k], starts[k + 1]).
+    // The piece's series: at least one, and as many more as fit.
     const size_t first = next_entry_;
     size_t last = first, bytes = 0;
     while (last < entries_.size() &&
@@ -400,46 +381,9 @@ class SamplesStream {
                                  kStreamPieceRawBytes)) {
       bytes += entries_[last++].bytes;
     }
-    const size_t parts = bytes >= kParallelPieceMinBytes ? kPieceParts : 1;
-    size_t starts[kPieceParts + 1];
-    starts[0] = first;
-    for (size_t k = 1, at = first, sum = 0; k < parts; ++k) {
-      for (; at < last && sum < bytes * k / parts; ++at) {
-        sum += entries_[at].bytes;
-      }
-      starts[k] = at;
-    }
-    starts[parts] = last;
     const bool final = last == entries_.size();
-
-    std::atomic<size_t> next_part{0};
-    auto take_parts = [&] {
-      for (size_t k; (k = next_part.fetch_add(1)) < parts;) {
-        // The queries before the part's first entry have their headers.
-        const size_t query = starts[k] > first
-                                 ? entries_[starts[k] - 1].query + 1
-                                 : next_query_;
-        Part& part = parts_[k];
-        Encode(starts[k], starts[k + 1], query, final && k + 1 == parts,
-               &part);
-        part.compressed.clear();
-        codec::AppendSnappyElements(part.raw, &part.compressed,
-                                    &part.scratch);
-      }
-    };
-    // The future's destructor waits for the helper, also while an
-    // exception unwinds the stack it reads from.
-    std::future<void> helper;
-    if (parts > 1) {
-      try {
-        helper = std::async(std::launch::async, take_parts);
-      } catch (const std::system_error&) {
-        // No thread to be had (resource limits): this one does them all.
-      }
-    }
-    take_parts();
-    if (helper.valid()) helper.get();
-    for (size_t k = 0; k < parts; ++k) piece->append(parts_[k].compressed);
+    Encode(first, last, next_query_, final, &part_);
+    codec::AppendSnappyElements(part_.raw, piece, &part_.scratch);
     next_entry_ = last;
     next_query_ = final ? queries_.size() : entries_[last - 1].query + 1;
     done_ = final;
@@ -447,12 +391,11 @@ class SamplesStream {
   }
 
  private:
-  // A part of a piece and what it is built with, kept from piece to piece.
+  // What a piece is built with, kept from piece to piece.
   struct Part {
-    std::string raw;         // the part, encoded
-    std::string compressed;  // its snappy elements
-    std::string scratch;     // for its compression
-    // The samples of its series, by position in the part.
+    std::string raw;      // the piece, encoded
+    std::string scratch;  // for its compression
+    // The samples of its series, by position in the piece.
     std::vector<std::vector<codec::ReadSample>> samples;
     std::vector<size_t> reread;  // its series not kept
   };
@@ -483,7 +426,7 @@ class SamplesStream {
       if (!s.ok()) throw std::runtime_error(s.message());
       e.kept.Release();
     }
-    // One per part of a piece: between pieces, while a slow client takes
+    // One per piece: between pieces, while a slow client takes
     // one, the stream holds none of RocksDB's files.
     store::ChunkReader reader;
     Status s = ReadInStoreOrder(
@@ -532,15 +475,12 @@ class SamplesStream {
   size_t next_query_ = 0;  // the first whose header is not written yet
   bool started_ = false;
   bool done_ = false;
-  Part parts_[kPieceParts];
+  Part part_;
 };
 
 // Sizes the series a query selected (`all`, in label order) into *sizes
-// and keeps their chunks in *kept. The series are read in store order
-// (see ReadInStoreOrder), in kSizingParts runs of it that this thread and
-// a helper take in turn, each run with its own reader moving forward
-// through its own keys. Returns the sample limit's error when the samples
-// counted pass it, else the read failure first in label order.
+// and keeps their chunks in *kept, reading them in store order (see
+// ReadInStoreOrder, whose failures it answers the same way).
 Status SizeQuery(db::Database* db, size_t q, const codec::ReadQuery& query,
                  const std::vector<StoredSeries>& all, uint64_t sample_limit,
                  std::vector<SamplesSize>* sizes,
@@ -551,64 +491,30 @@ Status SizeQuery(db::Database* db, size_t q, const codec::ReadQuery& query,
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return all[a].input_hash < all[b].input_hash;
   });
-  struct Run {
-    uint64_t samples = 0;
-    size_t failed = SIZE_MAX;  // the first in label order whose read failed
-    Status failure;
-  };
-  const size_t runs = all.size() >= kParallelMinSeries ? kSizingParts : 1;
-  std::vector<Run> done(runs);
-  std::atomic<size_t> next_run{0};
-  auto take_runs = [&] {
-    store::ChunkReader reader;  // this thread's
-    for (size_t k; (k = next_run.fetch_add(1)) < runs;) {
-      Run& run = done[k];
-      for (size_t j = order.size() * k / runs;
-           j < order.size() * (k + 1) / runs; ++j) {
-        const size_t i = order[j];
-        if (i > run.failed) continue;  // a read would not have come to it
-        Status s = db->ReadSeries(
-            all[i].input_hash, all[i].input_labels, all[i].output,
-            query.start_ms, query.end_ms,
-            [&](const store::ChunkView& chunk) {
-              (*kept)[i].Add(chunk.bytes);
-              return SizeChunk(chunk, query.start_ms, query.end_ms,
-                               &(*sizes)[i]);
-            },
-            &reader);
-        if (!s.ok()) {
-          run.failed = i;
-          run.failure = std::move(s);
-          continue;
-        }
-        run.samples += (*sizes)[i].count;
-        if (run.samples > sample_limit) break;  // and so is the query
-      }
+  store::ChunkReader reader;
+  uint64_t samples = 0;
+  size_t failed = all.size();  // the first in label order whose read failed
+  Status failure;
+  for (size_t i : order) {
+    if (i > failed) continue;
+    Status s = db->ReadSeries(
+        all[i].input_hash, all[i].input_labels, all[i].output,
+        query.start_ms, query.end_ms,
+        [&](const store::ChunkView& chunk) {
+          (*kept)[i].Add(chunk.bytes);
+          return SizeChunk(chunk, query.start_ms, query.end_ms,
+                           &(*sizes)[i]);
+        },
+        &reader);
+    if (!s.ok()) {
+      failed = i;
+      failure = std::move(s);
+      continue;
     }
-  };
-  // The future's destructor waits for the helper, also while an exception
-  // unwinds the stack it reads from.
-  std::future<void> helper;
-  if (runs > 1) {
-    try {
-      helper = std::async(std::launch::async, take_runs);
-    } catch (const std::system_error&) {
-      // No thread to be had (resource limits): this one reads them all.
-    }
+    samples += (*sizes)[i].count;
+    if (samples > sample_limit) return SampleLimitError(q, sample_limit);
   }
-  take_runs();
-  if (helper.valid()) helper.get();
-  uint64_t total = 0;
-  const Run* first_failed = nullptr;
-  for (const Run& run : done) {
-    total += run.samples;
-    if (run.failed != SIZE_MAX &&
-        (first_failed == nullptr || run.failed < first_failed->failed)) {
-      first_failed = &run;
-    }
-  }
-  if (total > sample_limit) return SampleLimitError(q, sample_limit);
-  return first_failed != nullptr ? first_failed->failure : Status::Ok();
+  return failure;
 }
 
 // Sizes every series of a SAMPLES read, keeping their chunks under

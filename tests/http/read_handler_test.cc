@@ -537,7 +537,7 @@ struct ManySeries {
   }
 };
 
-TEST_CASE("SAMPLES on two threads: the answer of series read one by one") {
+TEST_CASE("SAMPLES of many series: the answer of series read one by one") {
   ManySeries f;
   const int64_t start = kT0 + 3 * 15000, end = kT0 + 127 * 15000;
   prometheus::ReadRequest both = Query(start, end, {{EQ, "__name__", "cpu"}});
@@ -555,7 +555,7 @@ TEST_CASE("SAMPLES on two threads: the answer of series read one by one") {
     const auto& series = got.results(q).timeseries();
     REQUIRE(series.size() == ManySeries::kHosts);
     for (int h = 0; h < ManySeries::kHosts; ++h) {
-      // One series: one thread.
+      // One series alone.
       const std::string name = q == 0 ? "cpu" : "cpu:ewma";
       auto alone = ParseSamples(f.Read(
           Query(start, end,
@@ -572,11 +572,10 @@ TEST_CASE("SAMPLES on two threads: the answer of series read one by one") {
   }
 }
 
-TEST_CASE("SAMPLES sized on two threads: the sample limit counts every run") {
+TEST_CASE("SAMPLES of many series: the sample limit counts the whole query") {
   ManySeries f;
   const int64_t end = kT0 + ManySeries::kSteps * 15000;
-  // 80 series x 130 samples = 10,400; a run of store order (a quarter of
-  // the series) stays under 8,000.
+  // 80 series x 130 samples = 10,400.
   const uint64_t limit = GENERATE(8000, 1000);
   f.limits.max_samples_per_query = limit;
   const std::string over = " selects more than " + std::to_string(limit) +
@@ -595,8 +594,8 @@ TEST_CASE("SAMPLES sized on two threads: the sample limit counts every run") {
 }
 
 TEST_CASE(
-    "SAMPLES sized on two threads: a corrupt chunk in any run is a 500, "
-    "the first in label order") {
+    "SAMPLES of many series: a corrupt chunk is a 500, the first in label "
+    "order") {
   const int64_t end = kT0 + ManySeries::kSteps * 15000;
   auto read_with_corrupt = [&](std::vector<int> hosts) {
     ManySeries f;
@@ -861,7 +860,7 @@ TEST_CASE(
 
 TEST_CASE(
     "SAMPLES streamed over several queries, empty ones among them: each "
-    "query's result in order, whichever part of a piece its series fall in") {
+    "query's result in order, whichever piece its series fall in") {
   constexpr int kLongSteps = 900;
   ManySeries f(kLongSteps);
   prometheus::ReadRequest request;
