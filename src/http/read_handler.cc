@@ -284,32 +284,45 @@ struct SeriesInRange {
 // A read that fails ends the reads of the series after it in label order,
 // and the failure first in label order is returned, as a read in that
 // order would have met it. A failure from `take` ends the whole read.
-template <typename SeriesAt, typename Take>
-Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
-                        Take take, store::ChunkReader* reader) {
+//
+// VisitInStoreOrder is the loop: `read(i)` reads series i, `take(i)` uses
+// what it read.
+template <typename SeriesAt, typename Read, typename Take>
+Status VisitInStoreOrder(size_t n, SeriesAt series_at, Read read, Take take) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   // Stable: a raw series and its outputs share the hash and stay in order.
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return series_at(a).series->input_hash < series_at(b).series->input_hash;
   });
-  std::vector<codec::ReadSample> samples;
   size_t failed = n;  // the first in label order whose read failed
   Status failure;
   for (size_t i : order) {
     if (i > failed) continue;
-    const SeriesInRange r = series_at(i);
-    Status s = ReadSamples(db, *r.series, r.start_ms, r.end_ms, &samples,
-                           reader);
+    Status s = read(i);
     if (!s.ok()) {
       failed = i;
       failure = std::move(s);
       continue;
     }
-    s = take(i, samples);
+    s = take(i);
     if (!s.ok()) return s;
   }
   return failure;
+}
+
+template <typename SeriesAt, typename Take>
+Status ReadInStoreOrder(db::Database* db, size_t n, SeriesAt series_at,
+                        Take take, store::ChunkReader* reader) {
+  std::vector<codec::ReadSample> samples;
+  return VisitInStoreOrder(
+      n, series_at,
+      [&](size_t i) {
+        const SeriesInRange r = series_at(i);
+        return ReadSamples(db, *r.series, r.start_ms, r.end_ms, &samples,
+                           reader);
+      },
+      [&](size_t i) { return take(i, samples); });
 }
 
 // A SAMPLES response at least this large (uncompressed) is streamed in
@@ -480,41 +493,34 @@ class SamplesStream {
 
 // Sizes the series a query selected (`all`, in label order) into *sizes
 // and keeps their chunks in *kept, reading them in store order (see
-// ReadInStoreOrder, whose failures it answers the same way).
+// ReadInStoreOrder).
 Status SizeQuery(db::Database* db, size_t q, const codec::ReadQuery& query,
                  const std::vector<StoredSeries>& all, uint64_t sample_limit,
                  std::vector<SamplesSize>* sizes,
                  std::vector<KeptChunks>* kept) {
-  std::vector<size_t> order(all.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  // Stable: a raw series and its outputs share the hash and stay in order.
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return all[a].input_hash < all[b].input_hash;
-  });
   store::ChunkReader reader;
   uint64_t samples = 0;
-  size_t failed = all.size();  // the first in label order whose read failed
-  Status failure;
-  for (size_t i : order) {
-    if (i > failed) continue;
-    Status s = db->ReadSeries(
-        all[i].input_hash, all[i].input_labels, all[i].output,
-        query.start_ms, query.end_ms,
-        [&](const store::ChunkView& chunk) {
-          (*kept)[i].Add(chunk.bytes);
-          return SizeChunk(chunk, query.start_ms, query.end_ms,
-                           &(*sizes)[i]);
-        },
-        &reader);
-    if (!s.ok()) {
-      failed = i;
-      failure = std::move(s);
-      continue;
-    }
-    samples += (*sizes)[i].count;
-    if (samples > sample_limit) return SampleLimitError(q, sample_limit);
-  }
-  return failure;
+  return VisitInStoreOrder(
+      all.size(),
+      [&](size_t i) {
+        return SeriesInRange{&all[i], query.start_ms, query.end_ms};
+      },
+      [&](size_t i) {
+        return db->ReadSeries(
+            all[i].input_hash, all[i].input_labels, all[i].output,
+            query.start_ms, query.end_ms,
+            [&](const store::ChunkView& chunk) {
+              (*kept)[i].Add(chunk.bytes);
+              return SizeChunk(chunk, query.start_ms, query.end_ms,
+                               &(*sizes)[i]);
+            },
+            &reader);
+      },
+      [&](size_t i) {
+        samples += (*sizes)[i].count;
+        return samples > sample_limit ? SampleLimitError(q, sample_limit)
+                                      : Status::Ok();
+      });
 }
 
 // Sizes every series of a SAMPLES read, keeping their chunks under

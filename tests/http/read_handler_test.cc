@@ -537,6 +537,26 @@ struct ManySeries {
   }
 };
 
+// Checks a SAMPLES answer of ManySeries(steps, first_ms): every host,
+// samples first_t..last_t.
+void RequireHostsSamples(const std::string& body, int64_t first_ms,
+                         int first_t, int last_t) {
+  HttpResponse r;
+  r.status = 200;
+  r.body = body;
+  auto got = ParseSamples(r);
+  REQUIRE(got.size() == ManySeries::kHosts);
+  for (int h = 0; h < ManySeries::kHosts; ++h) {
+    const Samples& samples =
+        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
+    REQUIRE(samples.size() == static_cast<size_t>(last_t - first_t + 1));
+    for (int t = first_t; t <= last_t; ++t) {
+      REQUIRE(samples[t - first_t] ==
+              std::make_pair(first_ms + t * 15000, ValueAt(h, t)));
+    }
+  }
+}
+
 TEST_CASE("SAMPLES of many series: the answer of series read one by one") {
   ManySeries f;
   const int64_t start = kT0 + 3 * 15000, end = kT0 + 127 * 15000;
@@ -651,17 +671,7 @@ TEST_CASE(
   r.stream = nullptr;
   REQUIRE(handler.gate().in_flight() == 0);
 
-  r.body = body;
-  auto got = ParseSamples(r);
-  REQUIRE(got.size() == ManySeries::kHosts);
-  for (int h = 0; h < ManySeries::kHosts; ++h) {
-    const Samples& samples =
-        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
-    REQUIRE(samples.size() == kLongSteps);
-    for (int t = 0; t < kLongSteps; ++t) {
-      REQUIRE(samples[t] == std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
-    }
-  }
+  RequireHostsSamples(body, kT0, 0, kLongSteps - 1);
 }
 
 TEST_CASE(
@@ -759,26 +769,6 @@ uint64_t StoreReadsOf(const ManySeries& f, Run run) {
   const uint64_t before = f.store_reads.count();
   run();
   return f.store_reads.count() - before;
-}
-
-// Checks a streamed answer of ManySeries(steps, first_ms): every host,
-// samples first_t..last_t.
-void RequireHostsSamples(const std::string& body, int64_t first_ms,
-                         int first_t, int last_t) {
-  HttpResponse r;
-  r.status = 200;
-  r.body = body;
-  auto got = ParseSamples(r);
-  REQUIRE(got.size() == ManySeries::kHosts);
-  for (int h = 0; h < ManySeries::kHosts; ++h) {
-    const Samples& samples =
-        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
-    REQUIRE(samples.size() == static_cast<size_t>(last_t - first_t + 1));
-    for (int t = first_t; t <= last_t; ++t) {
-      REQUIRE(samples[t - first_t] ==
-              std::make_pair(first_ms + t * 15000, ValueAt(h, t)));
-    }
-  }
 }
 
 TEST_CASE(
@@ -909,16 +899,7 @@ TEST_CASE("SAMPLES under 1 MiB: each series is read from the store once") {
   REQUIRE(r.status == 200);
   REQUIRE(!r.stream);  // one body
   CHECK(reads == ManySeries::kHosts);
-  const auto got = ParseSamples(r);
-  REQUIRE(got.size() == ManySeries::kHosts);
-  for (int h = 0; h < ManySeries::kHosts; ++h) {
-    const Samples& samples =
-        got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
-    REQUIRE(samples.size() == ManySeries::kSteps);
-    for (int t = 0; t < ManySeries::kSteps; ++t) {
-      REQUIRE(samples[t] == std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
-    }
-  }
+  RequireHostsSamples(r.body, kT0, 0, ManySeries::kSteps - 1);
 }
 
 TEST_CASE("SAMPLES streamed: the sample limit is still a status code") {
