@@ -8,11 +8,12 @@ namespace promewma {
 void SetThisThreadRole(const std::string& name, ThreadRole role) {
   // pthread_setname_np refuses names over 15 characters: cut them.
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-  if (role == ThreadRole::kBackground) {
-    sched_param param{};
-    param.sched_priority = 0;  // the only priority SCHED_BATCH has
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
-  }
+  if (role == ThreadRole::kRequest) return;
+  sched_param param{};
+  param.sched_priority = 0;  // the only priority these classes have
+  pthread_setschedparam(pthread_self(),
+                        role == ThreadRole::kIdle ? SCHED_IDLE : SCHED_BATCH,
+                        &param);
 }
 
 int ThisThreadPolicy() {

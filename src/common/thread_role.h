@@ -3,15 +3,32 @@
 //
 // On two cores shared with the peers, the slowest percent of writes was
 // made of a request's thread being preempted, mid-handler, by a thread
-// that had just woken: a write-back sender whose batch deadline had come,
-// a pool thread picking up a remote read. Linux's fair scheduler lets a
-// waking thread preempt the running one unless the waking thread is
-// SCHED_BATCH (or SCHED_IDLE): a batch thread gets the same share of the
-// CPU as any other, it only waits for the next tick, or for a core that
-// is idle, rather than taking one from a request. So the threads whose
-// work is measured in hundreds of milliseconds, or is not waited on at all
-// (write-back senders, remote reads, checkpoints, heap trims), run
-// SCHED_BATCH, and the event loops that answer writes stay SCHED_OTHER.
+// that had just woken (a write-back sender whose batch deadline had come,
+// a pool thread picking up a remote read), or of a request's thread woken
+// onto a core busy with a remote read while the other core was idle.
+//
+// Linux's fair scheduler lets a waking thread preempt the running one
+// unless the waking thread is SCHED_BATCH or SCHED_IDLE. A batch thread
+// gets the same share of the CPU as any other; it only waits for the next
+// tick, or for a core that is idle, rather than taking one from a request.
+// An idle-class thread gives way to every other: a request's thread waking
+// preempts it at once, and the kernel counts a core that runs only such
+// threads as idle when it places a woken thread.
+//
+// Remote reads and /federate (tens to hundreds of milliseconds of a core)
+// and the write-back senders (a batch encoded and sent every deadline) run
+// SCHED_IDLE: in the soak, the senders in the batch class put the write
+// p99 at 4.0-4.9 ms, in the idle class at 3.1-3.4. Their locks that a
+// write also takes (the database's, to copy one series' unstored chunks;
+// a shard queue's, to take a batch; the acknowledgement map's) are held
+// for microseconds. The price is that under a saturated CPU they get what
+// the writes leave: reads slow down, and the write-back backlog grows
+// until admission makes the writes wait for it.
+//
+// The threads that can hold a lock a write waits on for long run
+// SCHED_BATCH: the checkpoint holds the ingest lock to drop idle series,
+// the heap trimmer malloc's arena locks; starving them would starve the
+// writes behind them.
 //
 // The name is what `top -H`, `perf` and /proc/<pid>/task/*/comm show: at
 // most 15 characters (longer names are cut).
@@ -26,6 +43,7 @@ namespace promewma {
 enum class ThreadRole {
   kRequest,     // answers requests as they come: keeps the default class
   kBackground,  // SCHED_BATCH: never preempts a running thread on waking
+  kIdle,        // SCHED_IDLE: gives way to every other thread
 };
 
 // Names the calling thread and puts it in `role`'s scheduling class.

@@ -592,10 +592,10 @@ class Server::Impl {
   std::vector<std::unique_ptr<BlockingRoute>> blocking_routes_;
   std::unique_ptr<WorkerPool> pool_;
   // Remote reads and /federate (kQueryThreads); destroyed before the loops
-  // too. Background class: a read takes a core for up to hundreds of
-  // milliseconds, and its thread waking must not preempt a write's.
+  // too. Idle class: a read takes a core for up to hundreds of
+  // milliseconds, and a write's thread waking takes it back at once.
   std::unique_ptr<WorkerPool> query_pool_ = std::make_unique<WorkerPool>(
-      kQueryThreads, "http-query", ThreadRole::kBackground);
+      kQueryThreads, "http-query", ThreadRole::kIdle);
   // Set by Bind. With tls_server_config: every connection is TLS. With
   // basic_auth_users: every request but /-/healthy needs them, and the
   // bcrypt checks the cache cannot answer run on auth_pool_'s one thread.

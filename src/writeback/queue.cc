@@ -228,9 +228,10 @@ void WriteBackQueue::Stop(std::chrono::milliseconds drain_deadline) {
 
 void WriteBackQueue::RunShard(Shard* shard) {
   // No write waits on a send: a shard waking at its batch deadline must
-  // not preempt a request's thread (common/thread_role.h).
+  // not preempt a request's thread, nor keep one waiting for its core
+  // (common/thread_role.h).
   SetThisThreadRole("writeback-" + std::to_string(shard->index),
-                    ThreadRole::kBackground);
+                    ThreadRole::kIdle);
   const size_t max_batch = static_cast<size_t>(config_.max_samples_per_send);
   std::vector<Entry> batch;
   while (true) {

@@ -1,6 +1,8 @@
 // Thread roles: a background thread runs SCHED_BATCH, so that waking it
-// never preempts a request's thread; a request thread keeps the default
-// class; both carry their name, cut to the kernel's 15 characters.
+// never preempts a request's thread; an idle thread runs SCHED_IDLE, so
+// that a request's thread waking always preempts it; a request thread keeps
+// the default class; all carry their name, cut to the kernel's 15
+// characters.
 
 #include "common/thread_role.h"
 
@@ -35,6 +37,12 @@ TEST_CASE("a background thread runs in the batch class under its name") {
   CHECK(seen.name == "writeback-3");
 }
 
+TEST_CASE("an idle thread runs in the idle class under its name") {
+  const Seen seen = RunAs("http-query", ThreadRole::kIdle);
+  CHECK(seen.policy == SCHED_IDLE);
+  CHECK(seen.name == "http-query");
+}
+
 TEST_CASE("a request thread keeps the default class") {
   const Seen seen = RunAs("http-loop-1", ThreadRole::kRequest);
   CHECK(seen.policy == SCHED_OTHER);
@@ -48,6 +56,7 @@ TEST_CASE("a thread name longer than the kernel keeps is cut, not dropped") {
 
 TEST_CASE("setting a role leaves the calling thread's siblings alone") {
   RunAs("background", ThreadRole::kBackground);
+  RunAs("query", ThreadRole::kIdle);
   CHECK(ThisThreadPolicy() == SCHED_OTHER);
 }
 

@@ -18,7 +18,7 @@ namespace promewma::http {
 namespace {
 
 TEST_CASE("a worker pool runs work on its named threads in its class") {
-  WorkerPool pool(3, "http-query", ThreadRole::kBackground);
+  WorkerPool pool(3, "http-query", ThreadRole::kIdle);
   std::mutex mu;
   std::set<std::thread::id> threads;  // guarded by mu
   std::set<std::string> names;        // guarded by mu
@@ -36,7 +36,7 @@ TEST_CASE("a worker pool runs work on its named threads in its class") {
   CHECK(threads.size() <= 3);
   CHECK(threads.count(std::this_thread::get_id()) == 0);
   CHECK(names == std::set<std::string>{"http-query"});
-  CHECK(policies == std::set<int>{SCHED_BATCH});
+  CHECK(policies == std::set<int>{SCHED_IDLE});
 }
 
 TEST_CASE("joining a worker pool waits for work posted by its work") {

@@ -280,7 +280,7 @@ TEST_CASE("a shard thread wakes once per batch, not once per call") {
   CHECK(queue.stats().samples_sent.load() == 300);
 }
 
-TEST_CASE("a shard sends from its own named thread in the batch class") {
+TEST_CASE("a shard sends from its own named thread in the idle class") {
   // Which thread sent, seen from inside the sender.
   struct ThreadSeen {
     std::mutex mu;
@@ -309,7 +309,7 @@ TEST_CASE("a shard sends from its own named thread in the batch class") {
   REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 2; }));
   std::lock_guard<std::mutex> lock(seen.mu);
   CHECK(seen.names == std::set<std::string>{"writeback-0", "writeback-1"});
-  CHECK(seen.policies == std::set<int>{SCHED_BATCH});
+  CHECK(seen.policies == std::set<int>{SCHED_IDLE});
 }
 
 TEST_CASE("queue resends the same batch after a retryable failure") {
