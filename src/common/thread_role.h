@@ -26,9 +26,9 @@
 // until admission makes the writes wait for it.
 //
 // The threads that can hold a lock a write waits on for long run
-// SCHED_BATCH: the checkpoint holds the ingest lock to drop idle series,
-// the heap trimmer malloc's arena locks; starving them would starve the
-// writes behind them.
+// SCHED_BATCH: the checkpoint holds the ingest lock while it drops idle
+// series, and the heap trimmer holds malloc's arena locks while it trims.
+// Starving them would starve the writes behind them.
 //
 // The name is what `top -H`, `perf` and /proc/<pid>/task/*/comm show: at
 // most 15 characters (longer names are cut).
