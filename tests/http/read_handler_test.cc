@@ -537,16 +537,12 @@ struct ManySeries {
   }
 };
 
-// Checks a SAMPLES answer of ManySeries(steps, first_ms): every host,
-// samples first_t..last_t.
-void RequireHostsSamples(const std::string& body, int64_t first_ms,
-                         int first_t, int last_t) {
-  HttpResponse r;
-  r.status = 200;
-  r.body = body;
-  auto got = ParseSamples(r);
-  REQUIRE(got.size() == ManySeries::kHosts);
-  for (int h = 0; h < ManySeries::kHosts; ++h) {
+// Checks one query's series of ManySeries(steps, first_ms): exactly the
+// first `hosts` hosts, samples first_t..last_t.
+void RequireFirstHosts(const std::map<std::string, Samples>& got, int hosts,
+                       int64_t first_ms, int first_t, int last_t) {
+  REQUIRE(got.size() == static_cast<size_t>(hosts));
+  for (int h = 0; h < hosts; ++h) {
     const Samples& samples =
         got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
     REQUIRE(samples.size() == static_cast<size_t>(last_t - first_t + 1));
@@ -555,6 +551,17 @@ void RequireHostsSamples(const std::string& body, int64_t first_ms,
               std::make_pair(first_ms + t * 15000, ValueAt(h, t)));
     }
   }
+}
+
+// Checks a SAMPLES answer of ManySeries(steps, first_ms): every host,
+// samples first_t..last_t.
+void RequireHostsSamples(const std::string& body, int64_t first_ms,
+                         int first_t, int last_t) {
+  HttpResponse r;
+  r.status = 200;
+  r.body = body;
+  RequireFirstHosts(ParseSamples(r), ManySeries::kHosts, first_ms, first_t,
+                    last_t);
 }
 
 TEST_CASE("SAMPLES of many series: the answer of series read one by one") {
@@ -877,16 +884,7 @@ TEST_CASE(
     const auto got = ParseSamples(r, static_cast<int>(q));
     const int want_hosts =
         hosts == "none" ? 0 : hosts == "h.*" ? ManySeries::kHosts : 40;
-    REQUIRE(got.size() == static_cast<size_t>(want_hosts));
-    for (int h = 0; h < want_hosts; ++h) {
-      const Samples& samples =
-          got.at("__name__=cpu,host=" + ManySeries::Host(h) + ",");
-      REQUIRE(samples.size() == static_cast<size_t>(last_t - first_t + 1));
-      for (int t = first_t; t <= last_t; ++t) {
-        REQUIRE(samples[t - first_t] ==
-                std::make_pair(kT0 + t * 15000, ValueAt(h, t)));
-      }
-    }
+    RequireFirstHosts(got, want_hosts, kT0, first_t, last_t);
   }
 }
 
