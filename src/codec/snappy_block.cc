@@ -2,8 +2,10 @@
 
 #include <snappy.h>
 
+#include <algorithm>
 
 #include "common/protowire.h"
+#include "common/thread_role.h"
 
 namespace promewma::codec {
 namespace {
@@ -77,13 +79,20 @@ void AppendSnappyElements(std::string_view raw, std::string* out,
   // Compressed in place at the end of *out, the run's preamble had to be
   // cut out by moving everything after it; and the room snappy asks for
   // (~1.17x the input) was zero-filled at every run.
-  const size_t room = snappy::MaxCompressedLength(raw.size());
+  // Snappy compresses each 64 KiB fragment on its own, so compressing
+  // them one at a time gives the same elements; between them a background
+  // thread lets a waiting request's thread have its core.
+  const size_t room = snappy::MaxCompressedLength(kSnappyFragmentBytes);
   if (scratch->size() < room) scratch->resize(room);
-  size_t size = 0;
-  snappy::RawCompress(raw.data(), raw.size(), scratch->data(), &size);
-  // Without this run's own preamble: the block has one, for the total.
-  const size_t preamble = protowire::VarintSize(raw.size());
-  out->append(scratch->data() + preamble, size - preamble);
+  for (size_t at = 0; at < raw.size(); at += kSnappyFragmentBytes) {
+    YieldIfDue();
+    const size_t n = std::min(kSnappyFragmentBytes, raw.size() - at);
+    size_t size = 0;
+    snappy::RawCompress(raw.data() + at, n, scratch->data(), &size);
+    // Without this run's own preamble: the block has one, for the total.
+    const size_t preamble = protowire::VarintSize(n);
+    out->append(scratch->data() + preamble, size - preamble);
+  }
 }
 
 }  // namespace promewma::codec

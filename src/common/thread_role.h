@@ -30,12 +30,20 @@
 // series, and the heap trimmer holds malloc's arena locks while it trims.
 // Starving them would starve the writes behind them.
 //
+// A class decides who gets a core when threads wake, not who keeps one:
+// long work in the lower classes (a read's series, a checkpoint's
+// records, a sender's batch, snappy fragments) calls YieldIfDue between
+// its steps, so that a request's thread queued behind it waits a step,
+// not a tick.
+//
 // The name is what `top -H`, `perf` and /proc/<pid>/task/*/comm show: at
 // most 15 characters (longer names are cut).
 
 #ifndef PROMEWMA_COMMON_THREAD_ROLE_H_
 #define PROMEWMA_COMMON_THREAD_ROLE_H_
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace promewma {
@@ -54,6 +62,30 @@ void SetThisThreadRole(const std::string& name, ThreadRole role);
 // The calling thread's scheduling policy (SCHED_OTHER, SCHED_BATCH, ...)
 // and name, for tests.
 int ThisThreadPolicy();
+
+// Gives the calling thread's core to a thread waiting for it, if the
+// caller is a kBackground or kIdle thread that has not done so for the
+// yield interval (kYieldInterval unless set); a no-op on a kRequest
+// thread, so that code shared with requests can call it. Long work in the
+// lower classes calls it between steps that take microseconds (a series,
+// a 64 KiB fragment), never while holding a lock a request takes.
+//
+// Why: the kernel here preempts a running thread at a tick (4 ms at
+// HZ=250), not when a thread on the same core's queue becomes due, and a
+// thread of a lower class that the scheduler has picked keeps its core
+// until then, idle class included (the idle class only loses its core to
+// a thread *waking* on it). A request's thread waiting in that queue, or
+// preempted to it, lost up to a tick: in soak traces the query pool, the
+// senders and the checkpoint made about half of what the slowest
+// percent's event loop waited for. A yield costs about a microsecond when
+// nobody waits.
+void YieldIfDue();
+inline constexpr std::chrono::microseconds kYieldInterval{200};
+
+// For tests: the yield interval (0: every call yields), and how many times
+// lower-class threads have yielded in this process.
+void SetYieldInterval(std::chrono::microseconds interval);
+uint64_t BackgroundYields();
 std::string ThisThreadName();
 
 }  // namespace promewma

@@ -7,6 +7,7 @@
 
 #include "codec/snappy_block.h"
 #include "common/log.h"
+#include "common/thread_role.h"
 #include "head/chunk_derivation.h"
 #include "head/time_bucket.h"
 #include "model/labels.h"
@@ -541,6 +542,7 @@ Status Database::Checkpoint(CheckpointStats* stats) {
         Status status;
         head_->VisitSnapshots([&](const head::SeriesSnapshot& snapshot) {
           if (!status.ok()) return;
+          YieldIfDue();
           record.clear();
           store::EncodeCheckpointRecord(snapshot, &record);
           stats->bytes += record.size();

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/thread_role.h"
 #include "model/matcher.h"
 
 namespace promewma::http {
@@ -91,6 +92,7 @@ void AppendLine(const FederatedSample& s, std::string* out) {
 bool FederateBody::Next(std::string* piece) {
   piece->clear();
   while (next_ < samples_.size() && piece->size() < kPieceBytes) {
+    if (next_ % 64 == 0) YieldIfDue();
     const FederatedSample& s = samples_[next_];
     if (next_ == 0 || !SameFamily(samples_[next_ - 1], s)) {
       piece->append("# TYPE ");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "codec/read_request.h"
+#include "common/thread_role.h"
 #include "codec/read_response.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
@@ -299,6 +300,7 @@ Status VisitInStoreOrder(size_t n, SeriesAt series_at, Read read, Take take) {
   Status failure;
   for (size_t i : order) {
     if (i > failed) continue;
+    YieldIfDue();
     Status s = read(i);
     if (!s.ok()) {
       failed = i;
@@ -426,6 +428,7 @@ class SamplesStream {
     };
     part->reread.clear();
     for (size_t k = 0; k < n; ++k) {
+      YieldIfDue();
       Entry& e = entries_[begin + k];
       if (!e.kept.whole()) {
         part->reread.push_back(k);
@@ -459,6 +462,7 @@ class SamplesStream {
         &reader);
     if (!s.ok()) throw std::runtime_error(s.message());
     for (size_t k = 0; k < n; ++k) {
+      YieldIfDue();
       const Entry& e = entries_[begin + k];
       query = HeadersUpTo(query, e.query + 1, &part->raw);
       const size_t before = part->raw.size();

@@ -32,9 +32,11 @@ constexpr char kDroppedSeriesPrefix[] = "dropped/";
 // The records of the layout before: keyed by series alone. Still read
 // (and deleted by retention), never written.
 constexpr char kLegacyDroppedSeriesPrefix[] = "series/";
-// A checkpoint is written in batches of about this size: large enough for
-// few RocksDB writes, small enough not to double the memory of a big head.
-constexpr size_t kCheckpointBatchBytes = 4 << 20;
+// A checkpoint is written in batches of about this size: small enough
+// that each RocksDB write, which cannot yield (common/thread_role.h),
+// holds the checkpoint's core for a short while (4 MiB: milliseconds);
+// large enough that the writes' own cost stays small.
+constexpr size_t kCheckpointBatchBytes = 512 << 10;
 constexpr size_t kChunkKeySize = 8 + 8 + 8;
 constexpr size_t kSeriesPrefixSize = 8 + 8;  // bucket + series
 constexpr size_t kChunkValueHeader = 4 + 8;  // CRC-32C + max_time

@@ -292,8 +292,10 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
         SeriesKey{e.sample.series_hash,
                   reinterpret_cast<uintptr_t>(e.sample.name_suffix.data())});
   }
+  YieldIfDue();
   std::vector<uint32_t>& order = shard->order;
   shard->grouping.Order(keys, &order);
+  YieldIfDue();
   std::vector<remote::OutgoingSample>& outgoing = shard->outgoing;
   outgoing.clear();
   int64_t newest = std::numeric_limits<int64_t>::min();
@@ -303,7 +305,9 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
                                               s.value, s.name_suffix});
     newest = std::max(newest, s.timestamp_ms);
   }
+  YieldIfDue();
   const std::string_view body = shard->encoder.EncodeSnappy(outgoing);
+  YieldIfDue();
 
   // Pending and acknowledgement are updated before the outcome counter, so
   // a reader that sees the counter move also sees them (tests wait on it).

@@ -6,7 +6,10 @@
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "common/thread_role.h"
 
 namespace promewma::codec {
 namespace {
@@ -103,6 +106,26 @@ TEST_CASE(
     REQUIRE(written({2 * kFragment, kFragment, 2 * kFragment + 777}) ==
             CompressSnappyBlock(raw));
   }
+}
+
+TEST_CASE(
+    "a lower-class thread compressing a streamed block yields its core "
+    "before each fragment, and the bytes are one pass's") {
+  std::mt19937_64 rng(12);
+  const std::string raw = RepetitiveInput(5 * kSnappyFragmentBytes + 777, rng);
+  SetYieldInterval(std::chrono::microseconds(0));
+  const uint64_t before = BackgroundYields();
+  std::string block;
+  std::thread t([&] {
+    SetThisThreadRole("http-query", ThreadRole::kIdle);
+    std::string scratch;
+    AppendSnappyPreamble(raw.size(), &block);
+    AppendSnappyElements(raw, &block, &scratch);
+  });
+  t.join();
+  SetYieldInterval(kYieldInterval);
+  CHECK(BackgroundYields() - before == 6);
+  CHECK(block == CompressSnappyBlock(raw));
 }
 
 }  // namespace

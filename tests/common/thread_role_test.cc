@@ -9,6 +9,8 @@
 #include <sched.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <thread>
 
@@ -58,6 +60,35 @@ TEST_CASE("setting a role leaves the calling thread's siblings alone") {
   RunAs("background", ThreadRole::kBackground);
   RunAs("query", ThreadRole::kIdle);
   CHECK(ThisThreadPolicy() == SCHED_OTHER);
+}
+
+// Yields counted while a thread in `role` calls YieldIfDue `calls` times.
+uint64_t YieldsOf(ThreadRole role, int calls) {
+  const uint64_t before = BackgroundYields();
+  std::thread t([&] {
+    SetThisThreadRole("yielding", role);
+    for (int i = 0; i < calls; ++i) YieldIfDue();
+  });
+  t.join();
+  return BackgroundYields() - before;
+}
+
+TEST_CASE(
+    "a lower-class thread yields its core at most once per interval, a "
+    "request thread never") {
+  SECTION("an interval longer than the test: only the first call yields") {
+    SetYieldInterval(std::chrono::hours(1));
+    CHECK(YieldsOf(ThreadRole::kBackground, 100) == 1);
+    CHECK(YieldsOf(ThreadRole::kIdle, 100) == 1);
+    CHECK(YieldsOf(ThreadRole::kRequest, 100) == 0);
+  }
+  SECTION("no interval: every call yields") {
+    SetYieldInterval(std::chrono::microseconds(0));
+    CHECK(YieldsOf(ThreadRole::kBackground, 100) == 100);
+    CHECK(YieldsOf(ThreadRole::kIdle, 100) == 100);
+    CHECK(YieldsOf(ThreadRole::kRequest, 100) == 0);
+  }
+  SetYieldInterval(kYieldInterval);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "codec/crc32c.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
+#include "common/thread_role.h"
 #include "store/checkpoint_record.h"
 #include "wal/request_log.h"
 #include "testing/remote_write.h"
@@ -632,6 +633,28 @@ TEST_CASE("sealed chunks that cannot be stored stay readable and are retried") {
   auto ewma = ReadBack(run.ingester, 3, Kind(ewma::Output::kEwma),
                        all_start, all_end, &s);
   REQUIRE(ewma.size() == 251);
+}
+
+TEST_CASE("a checkpoint in the background yields its core between series") {
+  // Encoding 10,000 series' records takes a core for milliseconds; a
+  // write's thread queued behind the checkpoint gets it in between.
+  TempDir dir;
+  Running run(dir.path());
+  auto& [store, engine, ingester, rs] = run;
+  IngestRange(ingester, 0, 10);
+  SetYieldInterval(std::chrono::microseconds(0));
+  const uint64_t before = BackgroundYields();
+  CheckpointStats cs;
+  Status s;
+  std::thread checkpoint([&] {
+    SetThisThreadRole("checkpoint", ThreadRole::kBackground);
+    s = ingester.Checkpoint(&cs);
+  });
+  checkpoint.join();
+  SetYieldInterval(kYieldInterval);
+  REQUIRE(s.ok());
+  REQUIRE(cs.series == 20);
+  CHECK(BackgroundYields() - before >= cs.series);
 }
 
 TEST_CASE("a checkpoint that trimmed the whole log: numbering continues") {

@@ -5,6 +5,7 @@
 #include "http/federate_handler.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,8 +14,10 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "codec/xor_chunk.h"
+#include "common/thread_role.h"
 #include "db/database.h"
 #include "http/http_types.h"
 #include "testing/remote_write.h"
@@ -260,6 +263,27 @@ TEST_CASE("a large federate answer streams in pieces, families whole") {
   const Exposed got = Parse(text);
   REQUIRE(got.size() == 6000);  // cpu and cpu:ewma per host
   REQUIRE(got.at({"cpu", {{"host", "host-7"}}}).second == 3.5);
+}
+
+TEST_CASE("a federate answer on a lower-class thread yields its core as it goes") {
+  Fixture f;
+  std::vector<testing::TestSeries> request;
+  for (int h = 0; h < 100; ++h) {
+    request.push_back({{{"__name__", "cpu"}, {"host", "host-" + std::to_string(h)}},
+                       {{kT0, h * 0.5}}});
+  }
+  f.Ingest(request);
+  SetYieldInterval(std::chrono::microseconds(0));
+  const uint64_t before = BackgroundYields();
+  std::string text;
+  std::thread pool([&] {
+    SetThisThreadRole("http-query", ThreadRole::kIdle);
+    text = f.Federate({"{__name__=~\"cpu.*\"}"});
+  });
+  pool.join();
+  SetYieldInterval(kYieldInterval);
+  REQUIRE(Parse(text).size() == 200);  // cpu and cpu:ewma per host
+  CHECK(BackgroundYields() - before == 200 / 64 + 1);  // every 64 samples
 }
 
 }  // namespace

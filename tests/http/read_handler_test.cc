@@ -10,11 +10,13 @@
 #include <cstring>
 #include <memory>
 #include <rocksdb/perf_context.h>
+#include <thread>
 
 #include "codec/chunked_frame.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "common/fault_injector.h"
+#include "common/thread_role.h"
 #include "ewma/series_estimator.h"
 #include "model/labels.h"
 #include "remote.pb.h"
@@ -597,6 +599,24 @@ TEST_CASE("SAMPLES of many series: the answer of series read one by one") {
       REQUIRE(alone.at(labels) == samples);
     }
   }
+}
+
+TEST_CASE("a read on a lower-class thread yields its core between series") {
+  // A read of many series takes a core for up to a second; a write's
+  // thread queued behind the query pool gets it in between.
+  ManySeries f;
+  SetYieldInterval(std::chrono::microseconds(0));
+  const uint64_t before = BackgroundYields();
+  HttpResponse r;
+  std::thread pool([&] {
+    SetThisThreadRole("http-query", ThreadRole::kIdle);
+    r = f.Read(Query(kT0, kT0 + 127 * 15000, {{EQ, "__name__", "cpu"}}));
+  });
+  pool.join();
+  SetYieldInterval(kYieldInterval);
+  REQUIRE(r.status == 200);
+  REQUIRE(ParseSamples(r).size() == ManySeries::kHosts);
+  CHECK(BackgroundYields() - before >= ManySeries::kHosts);
 }
 
 TEST_CASE("SAMPLES of many series: the sample limit counts the whole query") {

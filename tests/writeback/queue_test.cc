@@ -312,6 +312,23 @@ TEST_CASE("a shard sends from its own named thread in the idle class") {
   CHECK(seen.policies == std::set<int>{SCHED_IDLE});
 }
 
+TEST_CASE("a shard's sender yields its core between the steps of a batch") {
+  // Grouping, encoding and compressing a batch take a core for up to a
+  // millisecond; a write's thread queued behind them gets it in between.
+  FakeTarget target;
+  QueueConfig config = FastConfig();
+  config.max_shards = 1;
+  SetYieldInterval(std::chrono::microseconds(0));
+  const uint64_t before = BackgroundYields();
+  {
+    WriteBackQueue queue("test", ClientConfig{}, config, FactoryFor(&target));
+    REQUIRE(queue.TryEnqueue({Sample(0, 1, 1), Sample(1, 1, 1)}, 1));
+    REQUIRE(WaitFor([&] { return queue.stats().samples_sent.load() == 2; }));
+  }
+  SetYieldInterval(kYieldInterval);
+  CHECK(BackgroundYields() - before >= 4);
+}
+
 TEST_CASE("queue resends the same batch after a retryable failure") {
   FakeTarget target;
   target.respond = [](int attempt) {
