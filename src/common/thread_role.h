@@ -71,15 +71,15 @@ std::string ThisThreadName();
 // lower classes calls it between short steps (a series, a 64 KiB
 // fragment), never while holding a lock a request takes.
 //
-// Why: the kernel here preempts a running thread at a tick (4 ms at
-// HZ=250), not when a thread on the same core's queue becomes due, and a
-// thread of a lower class that the scheduler has picked keeps its core
-// until then, idle class included (the idle class only loses its core to
-// a thread *waking* on it). A request's thread waiting in that queue, or
-// preempted to it, lost up to a tick: in soak traces the query pool, the
-// senders and the checkpoint made about half of what the slowest
-// percent's event loop waited for. A yield with nobody waiting costs
-// 1.3 us here: under 1% of the interval.
+// Why: Linux preempts a running thread at a tick (4 ms at HZ=250, the
+// kernel measured), not when a thread on the same core's queue becomes
+// due, and a thread of a lower class that the scheduler has picked keeps
+// its core until then, idle class included (the idle class only loses its
+// core to a thread *waking* on it). A request's thread waiting in that
+// queue, or preempted to it, lost up to a tick: in soak traces the query
+// pool, the senders and the checkpoint made about half of what the
+// slowest percent's event loop waited for. A yield with nobody waiting
+// costs 1.3 us there: under 1% of the interval.
 void YieldIfDue();
 inline constexpr std::chrono::microseconds kYieldInterval{200};
 

@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "codec/read_request.h"
-#include "common/thread_role.h"
 #include "codec/read_response.h"
 #include "codec/snappy_block.h"
 #include "codec/xor_chunk.h"
 #include "common/protowire.h"
+#include "common/thread_role.h"
 #include "ewma/estimator_params.h"
 #include "http/self_metrics.h"
 #include "http/write_handler.h"

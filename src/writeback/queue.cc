@@ -292,6 +292,8 @@ void WriteBackQueue::SendBatch(Shard* shard, std::vector<Entry>* batch) {
         SeriesKey{e.sample.series_hash,
                   reinterpret_cast<uintptr_t>(e.sample.name_suffix.data())});
   }
+  // Between the steps a write's thread queued behind this one gets the
+  // core (common/thread_role.h).
   YieldIfDue();
   std::vector<uint32_t>& order = shard->order;
   shard->grouping.Order(keys, &order);

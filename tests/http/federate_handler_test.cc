@@ -248,14 +248,19 @@ TEST_CASE("federate leaves out series whose latest sample is stale") {
   REQUIRE(got.count({"cpu:ewma", {{"host", "b"}}}) == 1);
 }
 
-TEST_CASE("a large federate answer streams in pieces, families whole") {
-  Fixture f;
+// One sample of cpu for each of `hosts` hosts, host-N valued N / 2.
+std::vector<testing::TestSeries> CpuOfHosts(int hosts) {
   std::vector<testing::TestSeries> request;
-  for (int h = 0; h < 3000; ++h) {
+  for (int h = 0; h < hosts; ++h) {
     request.push_back({{{"__name__", "cpu"}, {"host", "host-" + std::to_string(h)}},
                        {{kT0, h * 0.5}}});
   }
-  f.Ingest(request);
+  return request;
+}
+
+TEST_CASE("a large federate answer streams in pieces, families whole") {
+  Fixture f;
+  f.Ingest(CpuOfHosts(3000));
   int pieces = 0;
   const std::string text = f.Federate({"{__name__=~\"cpu.*\"}"}, &pieces);
   REQUIRE(pieces > 2);
@@ -267,12 +272,7 @@ TEST_CASE("a large federate answer streams in pieces, families whole") {
 
 TEST_CASE("a federate answer on a lower-class thread yields its core as it goes") {
   Fixture f;
-  std::vector<testing::TestSeries> request;
-  for (int h = 0; h < 100; ++h) {
-    request.push_back({{{"__name__", "cpu"}, {"host", "host-" + std::to_string(h)}},
-                       {{kT0, h * 0.5}}});
-  }
-  f.Ingest(request);
+  f.Ingest(CpuOfHosts(100));
   SetYieldInterval(std::chrono::microseconds(0));
   const uint64_t before = BackgroundYields();
   std::string text;
